@@ -1,0 +1,182 @@
+// The autograd engine: a topological walk over the graph behind a tensor.
+//
+// 1. Count, for every node reachable from the root, how many edges point at
+//    it from other reachable nodes (its consumers).
+// 2. Start with the root's node holding the seed gradient. A node is ready
+//    once all its consumers have passed their gradient to it (Kahn's
+//    algorithm); its gradient is then complete, so its rule runs exactly once.
+// 3. A rule's outputs go to input nodes (summed there) or to leaves (summed
+//    into .grad()).
+#include <atomic>
+
+#include "core/autograd.h"
+#include "core/ops.h"
+
+namespace nl {
+
+namespace {
+thread_local bool grad_enabled = true;
+std::atomic<uint64_t> backward_counter{0};
+
+// Adds g into an accumulator. The first gradient is stored as is (no copy);
+// the second creates a fresh sum that the accumulator owns, so later ones add
+// in place.
+void accumulate(Tensor& sum, bool& owned, const Tensor& g) {
+  if (!sum.defined()) {
+    sum = g;
+    owned = false;
+  } else if (!owned) {
+    sum = sum + g;
+    owned = true;
+  } else {
+    sum.add_(g);
+  }
+}
+
+void check_grad(const char* op, const Tensor& g, const Shape& shape, DType dtype) {
+  if (!(g.shape() == shape) || g.dtype() != dtype)
+    fail("backward: gradient rule of '{}' produced a gradient of shape {} {} for an input of shape {} {}",
+         op, g.shape(), g.dtype(), shape, dtype);
+}
+
+Tensor run_hooks(const std::vector<GradHook>& hooks, Tensor grad) {
+  for (const GradHook& hook : hooks) {
+    Tensor replaced = hook(grad);
+    if (replaced.defined()) {
+      check_grad("hook", replaced, grad.shape(), grad.dtype());
+      grad = replaced;
+    }
+  }
+  return grad;
+}
+
+void accumulate_into_leaf(TensorImpl& leaf, Tensor g) {
+  g = run_hooks(leaf.leaf_hooks, g);
+  if (!leaf.grad) {
+    // Own a contiguous copy unless g is already private to us.
+    bool private_buffer = g.is_contiguous() && g.storage().use_count() == 1 && g.impl_ptr().use_count() == 1;
+    leaf.grad = (private_buffer ? g : g.clone()).impl_ptr();
+  } else {
+    Tensor(leaf.grad).add_(g);
+  }
+}
+}  // namespace
+
+bool is_grad_enabled() { return grad_enabled; }
+void set_grad_enabled(bool enabled) { grad_enabled = enabled; }
+
+Node::~Node() {
+  // Destroy long chains iteratively: a recursive chain of shared_ptr
+  // destructors would overflow the stack on graphs thousands of ops deep.
+  std::vector<std::shared_ptr<Node>> stack;
+  auto take_sole_owned = [&](std::vector<Edge>& edges) {
+    for (Edge& e : edges)
+      if (e.node && e.node.use_count() == 1) stack.push_back(std::move(e.node));
+  };
+  take_sole_owned(next_);
+  while (!stack.empty()) {
+    std::shared_ptr<Node> node = std::move(stack.back());
+    stack.pop_back();
+    take_sole_owned(node->next_);
+  }
+}
+
+Grads Node::apply(const Tensor& grad) {
+  if (released_)
+    fail("backward: the graph through '{}' (output {}) was already freed by an earlier backward(); "
+         "pass retain_graph=true to the first backward() to go through it twice", name_, shape_);
+  return run(grad);
+}
+
+void Node::release() {
+  free_saved();
+  released_ = true;
+}
+
+Edge edge_to(const Tensor& input) {
+  if (!input.defined() || !input.requires_grad()) return {};
+  if (input.grad_fn()) return {input.grad_fn(), nullptr};
+  return {nullptr, input.impl_ptr()};
+}
+
+void set_grad_fn(const Tensor& output, std::shared_ptr<Node> node) {
+  TensorImpl& impl = output.impl();
+  impl.grad_fn = std::move(node);
+  impl.requires_grad = true;
+}
+
+class Engine {
+ public:
+  static void run(const Tensor& root, const Tensor& seed, bool retain_graph) {
+    const std::shared_ptr<Node>& root_node = root.grad_fn();
+    if (!root_node) {  // backward() on a leaf: its gradient is the seed itself
+      accumulate_into_leaf(root.impl(), seed);
+      return;
+    }
+    if (root_node->released()) root_node->apply(seed);  // throws the "already freed" error
+
+    // 1. count consumers of each reachable node (iterative DFS)
+    uint64_t mark = ++backward_counter;
+    std::vector<Node*> stack{root_node.get()};
+    root_node->visit_mark_ = mark;
+    root_node->dependencies_ = 0;
+    while (!stack.empty()) {
+      Node* node = stack.back();
+      stack.pop_back();
+      for (Edge& e : node->next_) {
+        if (!e.node) continue;
+        Node* child = e.node.get();
+        if (child->visit_mark_ != mark) {
+          child->visit_mark_ = mark;
+          child->dependencies_ = 0;
+          stack.push_back(child);
+        }
+        ++child->dependencies_;
+      }
+    }
+
+    // 2. walk ready nodes; a node's gradient is complete once its count is 0
+    std::vector<Node*> ready{root_node.get()};
+    root_node->grad_sum_ = seed;
+    while (!ready.empty()) {
+      Node* node = ready.back();
+      ready.pop_back();
+      Tensor grad = std::move(node->grad_sum_);
+      node->grad_sum_ = Tensor();
+      node->grad_owned_ = false;
+      Grads grads;
+      if (grad.defined()) {
+        grad = run_hooks(node->hooks_, grad);
+        grads = node->apply(grad);
+        if (!retain_graph) node->release();
+        if (grads.size() != node->next_.size())
+          fail("backward: gradient rule of '{}' returned {} gradients for {} inputs", node->name_, grads.size(),
+               node->next_.size());
+      }
+      for (size_t i = 0; i < node->next_.size(); ++i) {
+        Edge& e = node->next_[i];
+        const Tensor* g = (i < grads.size() && grads[i].defined()) ? &grads[i] : nullptr;
+        if (e.leaf) {
+          if (g) {
+            check_grad(node->name_, *g, e.leaf->shape, e.leaf->dtype);
+            accumulate_into_leaf(*e.leaf, *g);
+          }
+        } else if (e.node) {
+          Node* child = e.node.get();
+          if (g) {
+            check_grad(node->name_, *g, child->shape_, child->dtype_);
+            accumulate(child->grad_sum_, child->grad_owned_, *g);
+          }
+          if (--child->dependencies_ == 0) ready.push_back(child);
+        }
+      }
+    }
+  }
+};
+
+void run_backward(const Tensor& root, const Tensor& grad, bool retain_graph) {
+  NoGradGuard no_grad;  // gradient rules build no graph of their own
+  Engine::run(root, grad, retain_graph);
+}
+
+}  // namespace nl

@@ -1,0 +1,108 @@
+#pragma once
+// Every differentiable op normlab has, as free functions in nl::.
+// Each is defined (shape checks, forward kernel, gradient rule) in one place
+// under core/ops/; the file is named in the group comment.
+#include <optional>
+#include <string_view>
+#include <vector>
+
+#include "core/tensor.h"
+
+namespace nl {
+
+// ---- arithmetic with broadcasting (core/ops/binary.cpp) -----------------------------
+// Both tensors must have the same dtype (convert with .to()); shapes broadcast
+// as in NumPy/PyTorch.
+Tensor add(const Tensor& a, const Tensor& b);
+Tensor sub(const Tensor& a, const Tensor& b);
+Tensor mul(const Tensor& a, const Tensor& b);
+Tensor div(const Tensor& a, const Tensor& b);
+Tensor maximum(const Tensor& a, const Tensor& b);  // gradient goes to the larger (split evenly on ties)
+Tensor minimum(const Tensor& a, const Tensor& b);
+Tensor operator+(const Tensor& a, const Tensor& b);
+Tensor operator-(const Tensor& a, const Tensor& b);
+Tensor operator*(const Tensor& a, const Tensor& b);
+Tensor operator/(const Tensor& a, const Tensor& b);
+// scalar forms keep the tensor's dtype
+Tensor operator+(const Tensor& a, double b);
+Tensor operator+(double a, const Tensor& b);
+Tensor operator-(const Tensor& a, double b);
+Tensor operator-(double a, const Tensor& b);
+Tensor operator*(const Tensor& a, double b);
+Tensor operator*(double a, const Tensor& b);
+Tensor operator/(const Tensor& a, double b);
+Tensor operator/(double a, const Tensor& b);
+Tensor operator-(const Tensor& a);
+// Comparisons give 0/1 in the inputs' dtype (normlab has no bool dtype); no gradient.
+Tensor eq(const Tensor& a, const Tensor& b);
+Tensor ne(const Tensor& a, const Tensor& b);
+Tensor lt(const Tensor& a, const Tensor& b);
+Tensor le(const Tensor& a, const Tensor& b);
+Tensor gt(const Tensor& a, const Tensor& b);
+Tensor ge(const Tensor& a, const Tensor& b);
+// where(cond, a, b): a where cond != 0, else b; all three broadcast together.
+Tensor where(const Tensor& condition, const Tensor& a, const Tensor& b);
+// x with value wherever mask != 0 (mask broadcasts to x).
+Tensor masked_fill(const Tensor& x, const Tensor& mask, double value);
+
+// ---- elementwise math (core/ops/unary.cpp) ----------------------------------------
+Tensor neg(const Tensor& x);
+Tensor exp(const Tensor& x);
+Tensor log(const Tensor& x);
+Tensor sqrt(const Tensor& x);
+Tensor rsqrt(const Tensor& x);  // 1/sqrt(x)
+Tensor abs(const Tensor& x);    // gradient sign(x), 0 at 0
+Tensor tanh(const Tensor& x);
+Tensor sigmoid(const Tensor& x);
+Tensor relu(const Tensor& x);
+// GELU: approximate "none" is x·Φ(x) with the erf; "tanh" is
+// 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))), as torch.nn.functional.gelu.
+Tensor gelu(const Tensor& x, std::string_view approximate = "none");
+Tensor pow(const Tensor& x, double exponent);
+// Clamp to [min, max]; either bound may be absent. Gradient 1 inside, 0 outside.
+Tensor clamp(const Tensor& x, std::optional<double> min, std::optional<double> max);
+
+// ---- reductions (core/ops/reduce.cpp) -------------------------------------------
+// dims may be negative; an empty dims list reduces over all dims.
+Tensor sum(const Tensor& x);
+Tensor sum(const Tensor& x, const Shape& dims, bool keepdim = false);
+Tensor mean(const Tensor& x);
+Tensor mean(const Tensor& x, const Shape& dims, bool keepdim = false);
+// Variance; unbiased divides by n-1 (Bessel), otherwise by n.
+Tensor var(const Tensor& x, const Shape& dims, bool unbiased = true, bool keepdim = false);
+Tensor max(const Tensor& x);
+Tensor max(const Tensor& x, const Shape& dims, bool keepdim = false);
+// Index of the (first) largest value, int64; over all elements when dim is absent.
+Tensor argmax(const Tensor& x, std::optional<int64_t> dim = std::nullopt, bool keepdim = false);
+// log(sum(exp(x))) computed stably as m + log(sum(exp(x - m))), m = max.
+Tensor logsumexp(const Tensor& x, const Shape& dims, bool keepdim = false);
+// Sums x down to shape (the reverse of broadcasting); used by gradient rules.
+Tensor sum_to(const Tensor& x, const Shape& shape);
+
+// ---- softmax (core/ops/softmax.cpp) ------------------------------------------------
+Tensor softmax(const Tensor& x, int64_t dim);
+Tensor log_softmax(const Tensor& x, int64_t dim);
+
+// ---- shapes, views and copies (core/ops/shape.cpp) -----------------------------------
+// The view methods live on Tensor (reshape, transpose, slice, ...); these join tensors.
+Tensor cat(const std::vector<Tensor>& tensors, int64_t dim = 0);
+Tensor stack(const std::vector<Tensor>& tensors, int64_t dim = 0);
+
+// ---- linear algebra (core/ops/matmul.cpp) -------------------------------------------
+// 1-D, 2-D and batched (3-D and up, batch dims broadcast) products through BLAS
+// sgemm/dgemm; transposed views are handed to BLAS as transposes, not copied.
+Tensor matmul(const Tensor& a, const Tensor& b);
+
+// ---- neural-network ops (core/ops/nn.cpp) -------------------------------------------
+// Rows of weight (V, D) picked by int64 indices of any shape -> indices.shape + [D].
+Tensor embedding(const Tensor& weight, const Tensor& indices);
+// Mean cross-entropy of logits (N, C) against int64 class targets (N);
+// targets equal to ignore_index count neither in the loss nor in the mean.
+Tensor cross_entropy(const Tensor& logits, const Tensor& targets, int64_t ignore_index = -100);
+// Mean squared error over all elements.
+Tensor mse_loss(const Tensor& input, const Tensor& target);
+// Inverted dropout: zero each element with probability p, scale the rest by
+// 1/(1-p); identity when !training or p == 0. Masks come from the global generator.
+Tensor dropout(const Tensor& x, double p, bool training = true);
+
+}  // namespace nl

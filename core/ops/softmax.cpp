@@ -1,0 +1,92 @@
+// softmax and log_softmax along one dim, as fused row kernels: one pass for
+// the max, one for the sum of exponentials, one to write — stable for any
+// input scale because every exponent is x - max <= 0.
+#include <cmath>
+
+#include "core/ops/helpers.h"
+
+namespace nl {
+
+namespace {
+// Views a contiguous tensor as (outer, n, inner) around dim, and calls
+// fn(row_pointer_offset, stride) for each of the outer*inner rows of length n.
+template <typename Fn>
+void for_each_row(const Tensor& x, int d, Fn fn) {
+  int64_t outer = 1, inner = 1, n = x.dim() ? x.shape()[d] : 1;
+  for (int k = 0; k < x.dim(); ++k) {
+    if (k < d) outer *= x.shape()[k];
+    if (k > d) inner *= x.shape()[k];
+  }
+  int64_t rows = outer * inner;
+  parallel_for(0, rows, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(n, 1)), [&](int64_t lo, int64_t hi) {
+    for (int64_t r = lo; r < hi; ++r) fn((r / inner) * n * inner + r % inner, inner, n);
+  });
+}
+
+Tensor softmax_forward(const char* op, const Tensor& input, int d, bool log_output) {
+  Tensor x = input.contiguous();
+  Tensor y = Tensor::make(x.shape(), x.dtype(), op);
+  dispatch_floating(op, x.dtype(), [&]<typename T>() {
+    const T* xp = x.data<T>();
+    T* yp = y.data<T>();
+    for_each_row(x, d, [&](int64_t base, int64_t stride, int64_t n) {
+      const T* row = xp + base;
+      T* out = yp + base;
+      T m = -INFINITY;
+      for (int64_t k = 0; k < n; ++k) m = std::max(m, row[k * stride]);
+      if (!std::isfinite(m)) m = std::isnan(m) ? m : T(0);
+      double s = 0;
+      for (int64_t k = 0; k < n; ++k) s += std::exp(double(row[k * stride] - m));
+      if (log_output) {
+        T log_s = T(std::log(s));  // log_softmax = x - m - log Σ exp(x - m)
+        for (int64_t k = 0; k < n; ++k) out[k * stride] = row[k * stride] - m - log_s;
+      } else {
+        T inv = T(1 / s);  // softmax = exp(x - m) / Σ exp(x - m)
+        for (int64_t k = 0; k < n; ++k) out[k * stride] = std::exp(row[k * stride] - m) * inv;
+      }
+    });
+  });
+  return y;
+}
+
+// The backward of both along a row, with y the saved output and g the gradient:
+//   softmax:      dx = y ⊙ (g - Σ g·y)
+//   log_softmax:  dx = g - exp(y) · Σ g
+Tensor softmax_backward(const Tensor& grad, const Tensor& y, int d, bool log_output) {
+  Tensor g = grad.contiguous();
+  Tensor dx = Tensor::make(y.shape(), y.dtype(), "softmax_backward");
+  dispatch_floating("softmax_backward", y.dtype(), [&]<typename T>() {
+    const T* gp = g.data<T>();
+    const T* yp = y.data<T>();
+    T* out = dx.data<T>();
+    for_each_row(y, d, [&](int64_t base, int64_t stride, int64_t n) {
+      double s = 0;
+      for (int64_t k = 0; k < n; ++k) {
+        int64_t i = base + k * stride;
+        s += log_output ? double(gp[i]) : double(gp[i]) * double(yp[i]);
+      }
+      for (int64_t k = 0; k < n; ++k) {
+        int64_t i = base + k * stride;
+        out[i] = log_output ? gp[i] - std::exp(yp[i]) * T(s) : yp[i] * (gp[i] - T(s));
+      }
+    });
+  });
+  return dx;
+}
+
+Tensor softmax_op(const char* op, const Tensor& x, int64_t dim, bool log_output) {
+  ops::check_floating(op, x);
+  int d = normalize_dim(op, dim, x.dim());
+  Tensor y = softmax_forward(op, x, d, log_output);
+  if (needs_grad(x))
+    attach(y, op, {x}, [y = y.detach(), d, log_output](const Tensor& g) -> Grads {
+      return {softmax_backward(g, y, d, log_output)};
+    });
+  return y;
+}
+}  // namespace
+
+Tensor softmax(const Tensor& x, int64_t dim) { return softmax_op("softmax", x, dim, false); }
+Tensor log_softmax(const Tensor& x, int64_t dim) { return softmax_op("log_softmax", x, dim, true); }
+
+}  // namespace nl
