@@ -8,4 +8,5 @@
 #include "core/parallel.h"
 #include "core/random.h"
 #include "core/shape.h"
+#include "core/state_dict.h"
 #include "core/tensor.h"
