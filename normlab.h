@@ -10,3 +10,4 @@
 #include "core/shape.h"
 #include "core/state_dict.h"
 #include "core/tensor.h"
+#include "layers/layers.h"

@@ -105,4 +105,21 @@ Tensor mse_loss(const Tensor& input, const Tensor& target);
 // 1/(1-p); identity when !training or p == 0. Masks come from the global generator.
 Tensor dropout(const Tensor& x, double p, bool training = true);
 
+// ---- fused normalization (core/ops/layer_norm.cpp, core/ops/batch_norm.cpp) ---------
+// As torch.nn.functional; weight and bias may be undefined Tensors (no affine).
+// The composed-from-primitives references are in layers/reference.h.
+//
+// LayerNorm over the trailing dims equal to normalized_shape:
+//   y = (x − mean) / √(var + eps) · weight + bias, statistics per row.
+Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& weight = Tensor(),
+                  const Tensor& bias = Tensor(), double eps = 1e-5);
+// RMSNorm over the trailing dims: y = x / √(mean(x²) + eps) · weight.
+Tensor rms_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& weight = Tensor(), double eps = 1e-6);
+// BatchNorm over dim 1 of (N, C) or (N, C, L). training: batch statistics, and
+// the running ones (if given) are updated in place with `momentum` (unbiased
+// variance, as PyTorch); otherwise running_mean / running_var normalize.
+Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& running_var,
+                  const Tensor& weight = Tensor(), const Tensor& bias = Tensor(), bool training = true,
+                  double momentum = 0.1, double eps = 1e-5);
+
 }  // namespace nl

@@ -98,11 +98,15 @@ Tensor relu(const Tensor& x) {
   return y;
 }
 
+namespace gelu_constants {
+constexpr double kInvSqrt2 = 0.70710678118654752440;
+constexpr double kInvSqrt2Pi = 0.39894228040143267794;  // φ(0) = 1/√(2π)
+constexpr double kSqrt2OverPi = 0.79788456080286535588;
+constexpr double kCubic = 0.044715;
+}  // namespace gelu_constants
+
 Tensor gelu(const Tensor& x, std::string_view approximate) {
-  constexpr double kInvSqrt2 = 0.70710678118654752440;
-  constexpr double kInvSqrt2Pi = 0.39894228040143267794;  // φ(0) = 1/√(2π)
-  constexpr double kSqrt2OverPi = 0.79788456080286535588;
-  constexpr double kCubic = 0.044715;
+  using namespace gelu_constants;
   Tensor y;
   if (approximate == "none") {
     // y = x·Φ(x),  Φ(x) = (1 + erf(x/√2)) / 2

@@ -1,0 +1,215 @@
+// batch_norm: the fused BatchNorm (Ioffe & Szegedy 2015) for inputs (N, C) and
+// (N, C, L), forward and backward side by side. Each channel c is normalized
+// over its M = N·L values (all samples, all positions):
+//
+//   training:  mean = Σx / M,  var = Σ(x − mean)² / M          (batch statistics)
+//              running_mean ← (1 − momentum)·running_mean + momentum·mean
+//              running_var  ← (1 − momentum)·running_var  + momentum·var·M/(M − 1)
+//   eval:      mean = running_mean,  var = running_var          (no batch dependence)
+//   both:      rstd = 1 / √(var + eps),  xhat = (x − mean)·rstd,  y = xhat·w + b
+//
+// Backward, with dxhat = dy·w and sums over the channel's M values:
+//
+//   training:  dx = rstd / M · (M·dxhat − Σdxhat − xhat·Σ(dxhat·xhat))
+//              (the LayerNorm formula, taken over the batch instead of a row)
+//   eval:      dx = rstd · dxhat        (the statistics are constants)
+//   both:      dw = Σ dy·xhat,  db = Σ dy
+//
+// Channels run in parallel in blocks; each channel's sums are accumulated in
+// double in the same (n, l) order whatever the thread count. For (N, C) the
+// template flag kFlat fixes L = 1 so the inner loop runs along contiguous
+// channels and vectorizes.
+#include <cmath>
+#include <vector>
+
+#include "core/ops/norm_checks.h"
+#include "core/parallel.h"
+
+namespace nl {
+
+namespace {
+constexpr int64_t kChannelsPerBlock = 64;
+
+// fn(c0, c1) for blocks of channels, in parallel when there is enough work.
+template <typename Fn>
+void for_each_channel_block(int64_t channels, int64_t values_per_channel, Fn&& fn) {
+  int64_t blocks = (channels + kChannelsPerBlock - 1) / kChannelsPerBlock;
+  int64_t grain = std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(1, kChannelsPerBlock * values_per_channel));
+  parallel_for(0, blocks, grain, [&](int64_t lo, int64_t hi) {
+    for (int64_t b = lo; b < hi; ++b) fn(b * kChannelsPerBlock, std::min(channels, (b + 1) * kChannelsPerBlock));
+  });
+}
+
+// f(j, i) for every value i of channels c0..c1 (j = c − c0), in (n, c, l) order.
+template <bool kFlat, typename F>
+inline void for_each_channel_value(int64_t N, int64_t C, int64_t L_runtime, int64_t c0, int64_t c1, F&& f) {
+  const int64_t L = kFlat ? 1 : L_runtime;
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t c = c0; c < c1; ++c) {
+      int64_t base = (n * C + c) * L;
+      for (int64_t l = 0; l < L; ++l) f(c - c0, base + l);
+    }
+}
+
+struct Dims {
+  int64_t N, C, L;
+  int64_t per_channel() const { return N * L; }
+};
+
+// mean = Σx / M, var = Σ(x − mean)² / M per channel (two passes: exact and stable).
+template <typename T, bool kFlat>
+void batch_norm_statistics(const T* x, T* mean, T* var, Dims d) {
+  const double M = double(d.per_channel());
+  for_each_channel_block(d.C, d.per_channel(), [&](int64_t c0, int64_t c1) {
+    std::vector<double> sum(size_t(c1 - c0), 0.0), squares(size_t(c1 - c0), 0.0);
+    for_each_channel_value<kFlat>(d.N, d.C, d.L, c0, c1, [&](int64_t j, int64_t i) { sum[j] += x[i]; });
+    for (int64_t j = 0; j < c1 - c0; ++j) sum[j] /= M;  // now the mean
+    for_each_channel_value<kFlat>(d.N, d.C, d.L, c0, c1, [&](int64_t j, int64_t i) {
+      double centered = x[i] - sum[j];
+      squares[j] += centered * centered;
+    });
+    for (int64_t j = 0; j < c1 - c0; ++j) {
+      mean[c0 + j] = T(sum[j]);
+      var[c0 + j] = T(squares[j] / M);
+    }
+  });
+}
+
+// y = (x − mean)·rstd·w + b, folded per channel into y = x·scale + shift.
+template <typename T, bool kFlat>
+void batch_norm_normalize(const T* x, const T* mean, const T* rstd, const T* weight, const T* bias, T* y, Dims d) {
+  for_each_channel_block(d.C, d.per_channel(), [&](int64_t c0, int64_t c1) {
+    std::vector<T> scale(size_t(c1 - c0)), shift(size_t(c1 - c0));
+    for (int64_t c = c0; c < c1; ++c) {
+      scale[c - c0] = rstd[c] * (weight ? weight[c] : T(1));
+      shift[c - c0] = (bias ? bias[c] : T(0)) - mean[c] * scale[c - c0];
+    }
+    for_each_channel_value<kFlat>(d.N, d.C, d.L, c0, c1,
+                                  [&](int64_t j, int64_t i) { y[i] = x[i] * scale[j] + shift[j]; });
+  });
+}
+
+// dx, dweight, dbias may each be null. batch_stats: the forward used batch
+// statistics (training), so mean and rstd depend on x.
+template <typename T, bool kFlat>
+void batch_norm_backward(const T* dy, const T* x, const T* weight, const T* mean, const T* rstd, T* dx, T* dweight,
+                         T* dbias, Dims d, bool batch_stats) {
+  const double M = double(d.per_channel());
+  for_each_channel_block(d.C, d.per_channel(), [&](int64_t c0, int64_t c1) {
+    // Σdy and Σdy·xhat per channel; Σdxhat = w·Σdy and Σdxhat·xhat = w·Σdy·xhat
+    std::vector<double> sum_dy(size_t(c1 - c0), 0.0), sum_dy_xhat(size_t(c1 - c0), 0.0);
+    for_each_channel_value<kFlat>(d.N, d.C, d.L, c0, c1, [&](int64_t j, int64_t i) {
+      sum_dy[j] += dy[i];
+      sum_dy_xhat[j] += double(dy[i]) * double((x[i] - mean[c0 + j]) * rstd[c0 + j]);
+    });
+    for (int64_t c = c0; c < c1; ++c) {
+      if (dweight) dweight[c] = T(sum_dy_xhat[c - c0]);
+      if (dbias) dbias[c] = T(sum_dy[c - c0]);
+    }
+    if (!dx) return;
+    // dx = w·rstd/M · (M·dy − Σdy − xhat·Σdy·xhat) in training, w·rstd·dy in eval
+    std::vector<T> scale(size_t(c1 - c0)), mean_dy(size_t(c1 - c0)), mean_dy_xhat(size_t(c1 - c0));
+    for (int64_t c = c0; c < c1; ++c) {
+      scale[c - c0] = rstd[c] * (weight ? weight[c] : T(1));
+      mean_dy[c - c0] = batch_stats ? T(sum_dy[c - c0] / M) : T(0);
+      mean_dy_xhat[c - c0] = batch_stats ? T(sum_dy_xhat[c - c0] / M) : T(0);
+    }
+    for_each_channel_value<kFlat>(d.N, d.C, d.L, c0, c1, [&](int64_t j, int64_t i) {
+      T xhat = (x[i] - mean[c0 + j]) * rstd[c0 + j];
+      dx[i] = scale[j] * (dy[i] - mean_dy[j] - xhat * mean_dy_xhat[j]);
+    });
+  });
+}
+
+// Calls fn.template operator()<T, kFlat>() for x's dtype and layout.
+template <typename Fn>
+void dispatch_batch_norm(const char* op, DType dtype, Dims d, Fn&& fn) {
+  dispatch_floating(op, dtype, [&]<typename T>() {
+    if (d.L == 1)
+      fn.template operator()<T, true>();
+    else
+      fn.template operator()<T, false>();
+  });
+}
+
+void check_running_stat(const char* op, const char* name, const Tensor& stat, const Tensor& x, int64_t C) {
+  if (!stat.defined()) return;
+  if (stat.shape() != Shape{C} || stat.dtype() != x.dtype() || !stat.is_contiguous())
+    fail("{}: {} must be a contiguous {} tensor of shape [{}], got {} {}", op, name, x.dtype(), C, stat.dtype(),
+         stat.shape());
+}
+}  // namespace
+
+Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor& running_var, const Tensor& weight,
+                  const Tensor& bias, bool training, double momentum, double eps) {
+  const char* op = "batch_norm";
+  ops::check_floating(op, input);
+  if (input.dim() < 2) fail("{}: expected an input (N, C) or (N, C, L), got {}", op, input.shape());
+  Dims d{input.shape()[0], input.shape()[1], input.dim() > 2 ? input.numel() / std::max<int64_t>(1, input.shape()[0] * input.shape()[1]) : 1};
+  ops::check_affine(op, "weight", weight, input, {d.C});
+  ops::check_affine(op, "bias", bias, input, {d.C});
+  check_running_stat(op, "running_mean", running_mean, input, d.C);
+  check_running_stat(op, "running_var", running_var, input, d.C);
+  if (running_mean.defined() != running_var.defined())
+    fail("{}: running_mean and running_var must be given together", op);
+  if (!training && !running_mean.defined())
+    fail("{}: eval mode needs running_mean and running_var (or use batch statistics: training=true)", op);
+  if (training && d.per_channel() <= 1)
+    fail("{}: expected more than 1 value per channel when training, got input {}", op, input.shape());
+  if (!(eps >= 0)) fail("{}: eps must be >= 0, got {}", op, eps);
+  if (!(momentum >= 0 && momentum <= 1)) fail("{}: momentum must be in [0, 1], got {}", op, momentum);
+
+  Tensor x = input.contiguous();
+  Tensor w = weight.defined() ? weight.contiguous() : weight;
+  Tensor b = bias.defined() ? bias.contiguous() : bias;
+  Tensor y = Tensor::make(x.shape(), x.dtype(), op);
+  Tensor mean = Tensor::make({d.C}, x.dtype(), op), rstd = Tensor::make({d.C}, x.dtype(), op);
+  dispatch_batch_norm(op, x.dtype(), d, [&]<typename T, bool kFlat>() {
+    T* m = mean.data<T>();
+    T* s = rstd.data<T>();
+    if (training) {
+      batch_norm_statistics<T, kFlat>(x.data<T>(), m, s, d);  // s holds the biased variance for now
+      if (running_mean.defined()) {
+        T* rm = running_mean.data<T>();
+        T* rv = running_var.data<T>();
+        double bessel = double(d.per_channel()) / double(d.per_channel() - 1);
+        for (int64_t c = 0; c < d.C; ++c) {
+          rm[c] = T((1 - momentum) * rm[c] + momentum * m[c]);
+          rv[c] = T((1 - momentum) * rv[c] + momentum * s[c] * bessel);
+        }
+      }
+      for (int64_t c = 0; c < d.C; ++c) s[c] = T(1 / std::sqrt(double(s[c]) + eps));
+    } else {
+      const T* rm = running_mean.data<T>();
+      const T* rv = running_var.data<T>();
+      for (int64_t c = 0; c < d.C; ++c) {
+        m[c] = rm[c];
+        s[c] = T(1 / std::sqrt(double(rv[c]) + eps));
+      }
+    }
+    batch_norm_normalize<T, kFlat>(x.data<T>(), m, s, ops::data_or_null<T>(w), ops::data_or_null<T>(b),
+                                   y.data<T>(), d);
+  });
+  if (!needs_grad(input, weight, bias)) return y;
+
+  bool want_dx = needs_grad(input), want_dw = needs_grad(weight), want_db = needs_grad(bias);
+  attach(y, op, {input, weight, bias},
+         [x = x.detach(), w = w.defined() ? w.detach() : w, mean, rstd, d, training, want_dx, want_dw,
+          want_db](const Tensor& grad) -> Grads {
+           const char* backward_op = "batch_norm_backward";
+           Tensor dy = grad.contiguous();
+           auto make_if = [&](bool wanted, const Shape& shape) {
+             return wanted ? Tensor::make(shape, x.dtype(), backward_op) : Tensor();
+           };
+           Tensor dx = make_if(want_dx, x.shape()), dw = make_if(want_dw, {d.C}), db = make_if(want_db, {d.C});
+           dispatch_batch_norm(backward_op, x.dtype(), d, [&]<typename T, bool kFlat>() {
+             auto out = [](const Tensor& t) { return t.defined() ? t.data<T>() : nullptr; };
+             batch_norm_backward<T, kFlat>(dy.data<T>(), x.data<T>(), ops::data_or_null<T>(w), mean.data<T>(),
+                                           rstd.data<T>(), out(dx), out(dw), out(db), d, training);
+           });
+           return {dx, dw, db};
+         });
+  return y;
+}
+
+}  // namespace nl

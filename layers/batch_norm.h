@@ -1,0 +1,34 @@
+#pragma once
+// BatchNorm1d (Ioffe & Szegedy 2015), as torch.nn.BatchNorm1d, for inputs
+// (N, C) or (N, C, L): normalizes each channel over the batch (and length).
+//   training: batch mean and biased variance normalize; running_mean and
+//             running_var (unbiased) follow them with `momentum`
+//             (absent momentum: a cumulative average, factor 1/num_batches_tracked)
+//   eval:     running_mean and running_var normalize (when tracked)
+//   y = (x − mean) / √(var + eps) · weight + bias
+// use_reference: compose from primitive ops instead of the fused kernel.
+#include <optional>
+
+#include "layers/module.h"
+
+namespace nl::layers {
+
+class BatchNorm1d : public Module {
+ public:
+  explicit BatchNorm1d(int64_t num_features, double eps = 1e-5, std::optional<double> momentum = 0.1,
+                       bool affine = true, bool track_running_stats = true, DType dtype = f32);
+  Tensor forward(const Tensor& x) override;
+
+  int64_t num_features;
+  double eps;
+  std::optional<double> momentum;
+  bool track_running_stats;
+  Tensor weight, bias;                                   // undefined without affine
+  Tensor running_mean, running_var, num_batches_tracked;  // undefined without tracking
+  bool use_reference = false;
+
+ protected:
+  std::string extra_repr() const override;
+};
+
+}  // namespace nl::layers

@@ -1,0 +1,23 @@
+#pragma once
+// Dropout(p): in training, zeroes each element with probability p and scales
+// the rest by 1/(1 − p) (inverted dropout); in eval, the identity.
+#include <fmt/format.h>
+
+#include "core/ops.h"
+#include "layers/module.h"
+
+namespace nl::layers {
+
+class Dropout : public Module {
+ public:
+  explicit Dropout(double p = 0.5) : Module("Dropout"), p(p) {
+    if (!(p >= 0 && p < 1)) fail("Dropout: p must be in [0, 1), got {}", p);
+  }
+  Tensor forward(const Tensor& x) override { return dropout(x, p, is_training()); }
+  double p;
+
+ protected:
+  std::string extra_repr() const override { return fmt::format("p={}", p); }
+};
+
+}  // namespace nl::layers

@@ -1,0 +1,15 @@
+#pragma once
+// Parameter initialization, as torch.nn.init; draws come from the global
+// generator (nl::manual_seed), so a seeded model is reproducible.
+#include "core/tensor.h"
+
+namespace nl::layers::init {
+
+// U(−bound, bound) in place.
+void uniform_(Tensor& t, double bound);
+// PyTorch's default for Linear weights and biases: kaiming_uniform_ with
+// a = √5 gives bound = gain·√(3 / fan_in) with gain = √(2 / (1 + a²)),
+// which simplifies to bound = 1 / √fan_in.
+void linear_default_(Tensor& t, int64_t fan_in);
+
+}  // namespace nl::layers::init

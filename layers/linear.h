@@ -1,0 +1,20 @@
+#pragma once
+// Linear: y = x·Wᵀ + b, as torch.nn.Linear. weight is (out_features,
+// in_features), bias (out_features); both start U(−1/√in, 1/√in).
+#include "layers/module.h"
+
+namespace nl::layers {
+
+class Linear : public Module {
+ public:
+  Linear(int64_t in_features, int64_t out_features, bool bias = true, DType dtype = f32);
+  Tensor forward(const Tensor& x) override;  // (..., in) -> (..., out)
+
+  int64_t in_features, out_features;
+  Tensor weight, bias;
+
+ protected:
+  std::string extra_repr() const override;
+};
+
+}  // namespace nl::layers

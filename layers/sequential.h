@@ -1,0 +1,37 @@
+#pragma once
+// Sequential: runs its submodules in order, named "0", "1", ... as in PyTorch.
+//
+//   auto model = std::make_shared<nl::layers::Sequential>();
+//   model->push_back(std::make_shared<nl::layers::Linear>(784, 256));
+//   model->push_back(std::make_shared<nl::layers::ReLU>());
+#include <initializer_list>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "layers/module.h"
+
+namespace nl::layers {
+
+class Sequential : public Module {
+ public:
+  Sequential() : Module("Sequential") {}
+  Sequential(std::initializer_list<std::shared_ptr<Module>> modules) : Module("Sequential") {
+    for (auto& m : modules) push_back(m);
+  }
+  void push_back(std::shared_ptr<Module> module) {
+    modules_.push_back(register_module(std::to_string(modules_.size()), std::move(module)));
+  }
+  Tensor forward(const Tensor& x) override {
+    Tensor h = x;
+    for (auto& m : modules_) h = m->forward(h);
+    return h;
+  }
+  size_t size() const { return modules_.size(); }
+  const std::shared_ptr<Module>& operator[](size_t i) const { return modules_.at(i); }
+
+ private:
+  std::vector<std::shared_ptr<Module>> modules_;
+};
+
+}  // namespace nl::layers

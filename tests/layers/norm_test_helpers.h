@@ -1,0 +1,58 @@
+#pragma once
+// Shared checks for the normalization tests: fused kernel == composed reference.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <vector>
+
+#include "normlab.h"
+
+namespace normlab_test {
+
+inline double max_abs_diff(const nl::Tensor& a, const nl::Tensor& b) {
+  REQUIRE(a.shape() == b.shape());
+  auto x = a.to_vector<double>(), y = b.to_vector<double>();
+  double worst = 0;
+  for (size_t i = 0; i < x.size(); ++i) worst = std::max(worst, std::abs(x[i] - y[i]));
+  return worst;
+}
+
+using NormFn = std::function<nl::Tensor(const std::vector<nl::Tensor>&)>;
+
+// Runs fused and reference on fresh leaf copies of inputs, backpropagates the
+// same random upstream gradient through both, and requires the outputs and
+// every input gradient to agree within tol (absolute, on values of order 1).
+inline void require_fused_equals_reference(const NormFn& fused, const NormFn& reference,
+                                           const std::vector<nl::Tensor>& inputs, double tol) {
+  auto run = [&](const NormFn& fn, nl::Tensor& upstream) {
+    std::vector<nl::Tensor> leaves;
+    for (const nl::Tensor& t : inputs) leaves.push_back(t.detach().clone().requires_grad_(true));
+    nl::Tensor y = fn(leaves);
+    if (!upstream.defined()) upstream = nl::randn(y.shape(), y.dtype());
+    y.backward(upstream);
+    std::vector<nl::Tensor> out{y.detach()};
+    for (auto& l : leaves) out.push_back(l.grad());
+    return out;
+  };
+  nl::Tensor upstream;
+  auto a = run(fused, upstream);
+  auto b = run(reference, upstream);
+  for (size_t i = 0; i < a.size(); ++i) {
+    INFO((i == 0 ? std::string("output") : "gradient of input " + std::to_string(i - 1)));
+    REQUIRE(a[i].defined());
+    REQUIRE(b[i].defined());
+    CHECK(max_abs_diff(a[i], b[i]) <= tol);
+  }
+}
+
+inline void require_gradcheck(const NormFn& fn, const std::vector<nl::Tensor>& inputs) {
+  std::vector<nl::Tensor> leaves;
+  for (const nl::Tensor& t : inputs) leaves.push_back(t.detach().clone().requires_grad_(true));
+  auto result = nl::gradcheck(fn, leaves);
+  INFO(result.message);
+  REQUIRE(result.ok);
+}
+
+}  // namespace normlab_test

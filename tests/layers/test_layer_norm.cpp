@@ -1,0 +1,261 @@
+// LayerNorm and RMSNorm: fused kernel vs composed reference, gradcheck,
+// hand-computed values, the LN paper's invariances, module behaviour, errors.
+#include <catch2/catch.hpp>
+
+#include "normlab.h"
+#include "tests/layers/norm_test_helpers.h"
+
+using namespace normlab_test;
+namespace layers = nl::layers;
+
+namespace {
+NormFn fused_ln(const nl::Shape& shape, double eps = 1e-5) {
+  return [=](const std::vector<nl::Tensor>& in) { return nl::layer_norm(in[0], shape, in[1], in[2], eps); };
+}
+NormFn reference_ln(const nl::Shape& shape, double eps = 1e-5) {
+  return [=](const std::vector<nl::Tensor>& in) {
+    return layers::reference::layer_norm(in[0], shape, in[1], in[2], eps);
+  };
+}
+NormFn fused_rms(const nl::Shape& shape, double eps = 1e-6) {
+  return [=](const std::vector<nl::Tensor>& in) { return nl::rms_norm(in[0], shape, in[1], eps); };
+}
+NormFn reference_rms(const nl::Shape& shape, double eps = 1e-6) {
+  return [=](const std::vector<nl::Tensor>& in) { return layers::reference::rms_norm(in[0], shape, in[1], eps); };
+}
+// Affine parameters away from 1 and 0 so their gradients matter.
+nl::Tensor random_weight(int64_t n, nl::DType dtype) { return nl::rand({n}, dtype, 0.5, 1.5); }
+}  // namespace
+
+TEST_CASE("layer_norm: fused equals reference in float64 over odd sizes", "[layers][layer_norm]") {
+  nl::manual_seed(1);
+  for (int64_t n : {1, 3, 17, 1000}) {
+    INFO("features " << n);
+    auto x = nl::randn({5, n}, nl::f64) * 3.0 + 1.0;
+    require_fused_equals_reference(fused_ln({n}), reference_ln({n}),
+                                   {x, random_weight(n, nl::f64), nl::randn({n}, nl::f64)}, 1e-10);
+  }
+}
+
+TEST_CASE("layer_norm: fused equals reference in float32", "[layers][layer_norm]") {
+  nl::manual_seed(2);
+  for (int64_t n : {1, 3, 17, 1000}) {
+    INFO("features " << n);
+    auto x = nl::randn({7, n});
+    require_fused_equals_reference(fused_ln({n}), reference_ln({n}), {x, random_weight(n, nl::f32), nl::randn({n})},
+                                   1e-5);
+  }
+}
+
+TEST_CASE("layer_norm: many rows (several row blocks, threaded) equal the reference", "[layers][layer_norm]") {
+  nl::manual_seed(3);
+  auto x = nl::randn({300, 129}, nl::f64);
+  require_fused_equals_reference(fused_ln({129}), reference_ln({129}),
+                                 {x, random_weight(129, nl::f64), nl::randn({129}, nl::f64)}, 1e-10);
+}
+
+TEST_CASE("layer_norm: over two trailing dims of a 3-D input", "[layers][layer_norm]") {
+  nl::manual_seed(4);
+  auto x = nl::randn({2, 3, 4, 5}, nl::f64);
+  auto w = nl::rand({4, 5}, nl::f64, 0.5, 1.5), b = nl::randn({4, 5}, nl::f64);
+  require_fused_equals_reference(fused_ln({4, 5}), reference_ln({4, 5}), {x, w, b}, 1e-10);
+}
+
+TEST_CASE("layer_norm: non-contiguous input equals the reference", "[layers][layer_norm]") {
+  nl::manual_seed(5);
+  auto base = nl::randn({9, 6}, nl::f64);
+  NormFn fused = [](const std::vector<nl::Tensor>& in) {
+    return nl::layer_norm(in[0].t(), {9}, in[1], in[2]);  // rows of the transpose are strided
+  };
+  NormFn reference = [](const std::vector<nl::Tensor>& in) {
+    return layers::reference::layer_norm(in[0].t(), {9}, in[1], in[2]);
+  };
+  require_fused_equals_reference(fused, reference, {base, random_weight(9, nl::f64), nl::randn({9}, nl::f64)},
+                                 1e-10);
+}
+
+TEST_CASE("layer_norm: gradcheck with and without affine parameters", "[layers][layer_norm][gradcheck]") {
+  nl::manual_seed(6);
+  auto x = nl::randn({3, 5}, nl::f64);
+  require_gradcheck(fused_ln({5}), {x, random_weight(5, nl::f64), nl::randn({5}, nl::f64)});
+  require_gradcheck([](const std::vector<nl::Tensor>& in) { return nl::layer_norm(in[0], {5}); }, {x});
+  require_gradcheck([](const std::vector<nl::Tensor>& in) { return nl::layer_norm(in[0], {5}, in[1]); },
+                    {x, random_weight(5, nl::f64)});
+}
+
+TEST_CASE("layer_norm: gradcheck over a strided, 3-D input", "[layers][layer_norm][gradcheck]") {
+  nl::manual_seed(7);
+  auto x = nl::randn({4, 2, 3}, nl::f64);
+  require_gradcheck(
+      [](const std::vector<nl::Tensor>& in) { return nl::layer_norm(in[0].transpose(0, 2), {2, 4}, in[1], in[2]); },
+      {x, nl::rand({2, 4}, nl::f64, 0.5, 1.5), nl::randn({2, 4}, nl::f64)});
+}
+
+TEST_CASE("layer_norm: hand-computed values", "[layers][layer_norm]") {
+  // row [1, 2, 3, 4]: mean 2.5, var 1.25, rstd 1/√(1.25 + eps)
+  auto x = nl::from_vector<double>({1, 2, 3, 4}, {1, 4});
+  auto y = nl::layer_norm(x, {4}, nl::Tensor(), nl::Tensor(), 0.0).to_vector<double>();
+  double s = 1 / std::sqrt(1.25);
+  std::vector<double> expected{-1.5 * s, -0.5 * s, 0.5 * s, 1.5 * s};
+  for (int i = 0; i < 4; ++i) CHECK(y[i] == Approx(expected[i]).epsilon(1e-14));
+  // with weight 2 and bias 1: 2·xhat + 1
+  auto z = nl::layer_norm(x, {4}, nl::full({4}, 2.0, nl::f64), nl::ones({4}, nl::f64), 0.0).to_vector<double>();
+  for (int i = 0; i < 4; ++i) CHECK(z[i] == Approx(2 * expected[i] + 1).epsilon(1e-14));
+}
+
+TEST_CASE("layer_norm: each output row has mean 0 and variance 1 without affine", "[layers][layer_norm]") {
+  nl::manual_seed(8);
+  auto x = nl::randn({4, 64}, nl::f64) * 5.0 + 3.0;
+  auto y = nl::layer_norm(x, {64}, nl::Tensor(), nl::Tensor(), 0.0);
+  for (double m : y.mean({1}).to_vector<double>()) CHECK(std::abs(m) < 1e-12);
+  for (double v : y.var({1}, false).to_vector<double>()) CHECK(v == Approx(1).epsilon(1e-12));
+}
+
+TEST_CASE("layer_norm: a constant row gives zeros (eps keeps rstd finite)", "[layers][layer_norm]") {
+  auto x = nl::full({2, 8}, 3.0);
+  auto y = nl::layer_norm(x, {8});
+  for (float v : y.to_vector<float>()) CHECK(v == 0.0f);
+}
+
+TEST_CASE("layer_norm: invariant to scaling and shifting a whole input row (Ba et al.)", "[layers][layer_norm]") {
+  nl::manual_seed(9);
+  auto x = nl::randn({3, 20}, nl::f64);
+  auto w = random_weight(20, nl::f64), b = nl::randn({20}, nl::f64);
+  auto y = nl::layer_norm(x, {20}, w, b, 0.0);
+  // row i scaled by c_i > 0 and shifted by d_i
+  auto scale = nl::from_vector<double>({0.1, 3.0, 250.0}, {3, 1}), shift = nl::from_vector<double>({-7, 0.5, 40}, {3, 1});
+  auto y2 = nl::layer_norm(x * scale + shift, {20}, w, b, 0.0);
+  CHECK(max_abs_diff(y, y2) < 1e-10);
+}
+
+TEST_CASE("layer_norm: not invariant to scaling a single feature column", "[layers][layer_norm]") {
+  nl::manual_seed(10);
+  auto x = nl::randn({3, 5}, nl::f64);
+  auto column_scale = nl::from_vector<double>({1, 1, 10, 1, 1}, {1, 5});
+  CHECK(max_abs_diff(nl::layer_norm(x, {5}), nl::layer_norm(x * column_scale, {5})) > 0.1);
+}
+
+TEST_CASE("layer_norm: results identical with 1 and 2 threads", "[layers][layer_norm]") {
+  nl::manual_seed(11);
+  auto x = nl::randn({2048, 256}).requires_grad_(true);
+  auto w = nl::rand({256}, nl::f32, 0.5, 1.5).requires_grad_(true), b = nl::randn({256}).requires_grad_(true);
+  auto g = nl::randn({2048, 256});
+  int before = nl::get_num_threads();
+  std::vector<std::vector<float>> results[2];
+  for (int threads : {1, 2}) {
+    nl::set_num_threads(threads);
+    x.set_grad({}), w.set_grad({}), b.set_grad({});
+    auto y = nl::layer_norm(x, {256}, w, b);
+    y.backward(g);
+    results[threads - 1] = {y.to_vector<float>(), x.grad().to_vector<float>(), w.grad().to_vector<float>(),
+                            b.grad().to_vector<float>()};
+  }
+  nl::set_num_threads(before);
+  for (int i = 0; i < 4; ++i) CHECK(results[0][i] == results[1][i]);
+}
+
+TEST_CASE("layer_norm: errors name the op and the shapes", "[layers][layer_norm][errors]") {
+  auto x = nl::randn({2, 3});
+  REQUIRE_THROWS_WITH(nl::layer_norm(x, {4}), Catch::Contains("layer_norm") && Catch::Contains("[4]") &&
+                                                   Catch::Contains("[2,3]"));
+  REQUIRE_THROWS_WITH(nl::layer_norm(x, {3}, nl::ones({4})), Catch::Contains("weight") && Catch::Contains("[4]"));
+  REQUIRE_THROWS_WITH(nl::layer_norm(x, {3}, nl::ones({3}, nl::f64)), Catch::Contains("dtype"));
+  REQUIRE_THROWS_WITH(nl::layer_norm(nl::zeros({2, 3}, nl::i64), {3}), Catch::Contains("floating"));
+  REQUIRE_THROWS_WITH(nl::layer_norm(x, {1, 2, 3}), Catch::Contains("normalized_shape"));
+  REQUIRE_THROWS_WITH(nl::layer_norm(x, {3}, {}, {}, -1.0), Catch::Contains("eps"));
+}
+
+// ---- RMSNorm ---------------------------------------------------------------------------
+
+TEST_CASE("rms_norm: fused equals reference in float64 and float32", "[layers][rms_norm]") {
+  nl::manual_seed(20);
+  for (int64_t n : {1, 3, 17, 1000}) {
+    INFO("features " << n);
+    require_fused_equals_reference(fused_rms({n}), reference_rms({n}),
+                                   {nl::randn({6, n}, nl::f64) + 0.5, random_weight(n, nl::f64)}, 1e-10);
+    require_fused_equals_reference(fused_rms({n}), reference_rms({n}), {nl::randn({6, n}) + 0.5, random_weight(n, nl::f32)},
+                                   1e-5);
+  }
+}
+
+TEST_CASE("rms_norm: gradcheck, with and without weight, strided input", "[layers][rms_norm][gradcheck]") {
+  nl::manual_seed(21);
+  require_gradcheck(fused_rms({4}), {nl::randn({3, 4}, nl::f64), random_weight(4, nl::f64)});
+  require_gradcheck([](const std::vector<nl::Tensor>& in) { return nl::rms_norm(in[0].t(), {3}); },
+                    {nl::randn({3, 5}, nl::f64)});
+}
+
+TEST_CASE("rms_norm: hand-computed values and scale invariance", "[layers][rms_norm]") {
+  // [3, 4]: mean square 12.5, y = x / √12.5
+  auto x = nl::from_vector<double>({3, 4}, {1, 2});
+  auto y = nl::rms_norm(x, {2}, nl::Tensor(), 0.0).to_vector<double>();
+  CHECK(y[0] == Approx(3 / std::sqrt(12.5)).epsilon(1e-14));
+  CHECK(y[1] == Approx(4 / std::sqrt(12.5)).epsilon(1e-14));
+  // scaling a row does not change the output; shifting does (no centering)
+  auto y_scaled = nl::rms_norm(x * 7.0, {2}, nl::Tensor(), 0.0);
+  CHECK(max_abs_diff(nl::rms_norm(x, {2}, nl::Tensor(), 0.0), y_scaled) < 1e-14);
+  CHECK(max_abs_diff(nl::rms_norm(x, {2}, nl::Tensor(), 0.0), nl::rms_norm(x + 1.0, {2}, nl::Tensor(), 0.0)) > 1e-3);
+}
+
+// ---- the modules -----------------------------------------------------------------------
+
+TEST_CASE("LayerNorm module: parameters, state dict names, same in train and eval", "[layers][layer_norm]") {
+  layers::LayerNorm ln({6});
+  auto named = ln.named_parameters();
+  REQUIRE(named.size() == 2);
+  CHECK(named[0].first == "weight");
+  CHECK(named[1].first == "bias");
+  CHECK(ln.weight.to_vector<float>() == std::vector<float>(6, 1.0f));
+  CHECK(ln.bias.to_vector<float>() == std::vector<float>(6, 0.0f));
+  nl::manual_seed(30);
+  auto x = nl::randn({4, 6});
+  auto train_out = ln(x);
+  ln.eval();
+  CHECK(max_abs_diff(train_out, ln(x)) == 0.0);
+  CHECK(ln.to_string() == "LayerNorm([6], eps=1e-05, elementwise_affine=true)");
+}
+
+TEST_CASE("LayerNorm module: does not depend on the batch (each sample alone gives the same)", "[layers][layer_norm]") {
+  nl::manual_seed(31);
+  layers::LayerNorm ln({8});
+  auto x = nl::randn({4, 8});
+  auto together = ln(x);
+  for (int64_t i = 0; i < 4; ++i)
+    CHECK(max_abs_diff(ln(x.slice(0, i, i + 1)), together.slice(0, i, i + 1)) == 0.0);
+}
+
+TEST_CASE("LayerNorm module: use_reference gives the same result and gradients", "[layers][layer_norm]") {
+  nl::manual_seed(32);
+  layers::LayerNorm ln({10}, 1e-5, true, true, nl::f64);
+  auto x = nl::randn({3, 10}, nl::f64);
+  auto fused = ln(x);
+  fused.sum().backward();
+  auto wgrad = ln.weight.grad().clone();
+  ln.zero_grad();
+  ln.use_reference = true;
+  auto composed = ln(x);
+  composed.sum().backward();
+  CHECK(max_abs_diff(fused, composed) < 1e-12);
+  CHECK(max_abs_diff(wgrad, ln.weight.grad()) < 1e-12);
+}
+
+TEST_CASE("LayerNorm module: without elementwise_affine or bias", "[layers][layer_norm]") {
+  layers::LayerNorm plain({4}, 1e-5, false);
+  CHECK(plain.parameters().empty());
+  CHECK(plain.state_dict().empty());
+  layers::LayerNorm no_bias({4}, 1e-5, true, false);
+  CHECK(no_bias.named_parameters().size() == 1);
+  auto y = no_bias(nl::randn({2, 4}));
+  CHECK(y.shape() == nl::Shape{2, 4});
+  REQUIRE_THROWS_WITH(layers::LayerNorm(nl::Shape{0}), Catch::Contains("LayerNorm"));
+}
+
+TEST_CASE("RMSNorm module: default eps is the dtype's machine epsilon", "[layers][rms_norm]") {
+  layers::RMSNorm norm({3});
+  auto x = nl::full({1, 3}, 1e-4);
+  // mean square 1e-8; eps = 2^-23 ≈ 1.19e-7 dominates: y = 1e-4 / √(1e-8 + 1.19e-7)
+  float expected = float(1e-4 / std::sqrt(1e-8 + double(std::numeric_limits<float>::epsilon())));
+  CHECK(norm(x).to_vector<float>()[0] == Approx(expected).epsilon(1e-5));
+  CHECK(norm.named_parameters().size() == 1);
+  CHECK(norm.to_string() == "RMSNorm([3], eps=None, elementwise_affine=true)");
+}
