@@ -10,7 +10,7 @@
 //
 // Backward, with dxhat = dy·w and sums over the channel's M values:
 //
-//   training:  dx = rstd / M · (M·dxhat − Σdxhat − xhat·Σ(dxhat·xhat))
+//   training:  dx = rstd / M · (M·dxhat − Σdxhat − xhat·Σ(dxhat·xhat))   (docs/normalization.md)
 //              (the LayerNorm formula, taken over the batch instead of a row)
 //   eval:      dx = rstd · dxhat        (the statistics are constants)
 //   both:      dw = Σ dy·xhat,  db = Σ dy

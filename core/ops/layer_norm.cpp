@@ -11,7 +11,7 @@
 //
 // The forward saves mean and rstd per row; the backward reads x and dy once
 // and rebuilds xhat from them. With dxhat = dy · w, differentiating through
-// mean and rstd gives the compact form (derivation in docs/layer_norm.md):
+// mean and rstd gives the compact form (derivation in docs/normalization.md):
 //
 //   LayerNorm: dx = rstd / n · (n · dxhat − Σdxhat − xhat · Σ(dxhat · xhat))
 //   RMSNorm:   dx = rstd / n · (n · dxhat − xhat · Σ(dxhat · xhat))
