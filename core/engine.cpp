@@ -5,9 +5,13 @@
 // 2. Start with the root's node holding the seed gradient. A node is ready
 //    once all its consumers have passed their gradient to it (Kahn's
 //    algorithm); its gradient is then complete, so its rule runs exactly once.
-// 3. A rule's outputs go to input nodes (summed there) or to leaves (summed
-//    into .grad()).
+// 3. A rule's outputs go to input nodes (summed there) or to leaves. A leaf's
+//    gradients are summed over all its edges first; then its hooks run once
+//    on the sum and the sum is added into .grad() (as PyTorch's AccumulateGrad).
+//    If a rule or hook throws, no .grad() has been touched and the per-node
+//    scratch is reset on the next backward().
 #include <atomic>
+#include <unordered_map>
 
 #include "core/autograd.h"
 #include "core/ops.h"
@@ -68,16 +72,20 @@ void set_grad_enabled(bool enabled) { grad_enabled = enabled; }
 Node::~Node() {
   // Destroy long chains iteratively: a recursive chain of shared_ptr
   // destructors would overflow the stack on graphs thousands of ops deep.
+  // Every child reference moves onto a stack; a child is expanded (its own
+  // edges moved out) only when the stack holds its last reference, so its
+  // destructor then finds nothing to recurse into — also when one node is
+  // reached by several edges (y * y, residual connections).
   std::vector<std::shared_ptr<Node>> stack;
-  auto take_sole_owned = [&](std::vector<Edge>& edges) {
+  auto take_edges = [&](std::vector<Edge>& edges) {
     for (Edge& e : edges)
-      if (e.node && e.node.use_count() == 1) stack.push_back(std::move(e.node));
+      if (e.node) stack.push_back(std::move(e.node));
   };
-  take_sole_owned(next_);
+  take_edges(next_);
   while (!stack.empty()) {
     std::shared_ptr<Node> node = std::move(stack.back());
     stack.pop_back();
-    take_sole_owned(node->next_);
+    if (node.use_count() == 1) take_edges(node->next_);
   }
 }
 
@@ -129,6 +137,8 @@ class Engine {
         if (child->visit_mark_ != mark) {
           child->visit_mark_ = mark;
           child->dependencies_ = 0;
+          child->grad_sum_ = Tensor();  // scratch a failed backward may have left behind
+          child->grad_owned_ = false;
           stack.push_back(child);
         }
         ++child->dependencies_;
@@ -138,6 +148,13 @@ class Engine {
     // 2. walk ready nodes; a node's gradient is complete once its count is 0
     std::vector<Node*> ready{root_node.get()};
     root_node->grad_sum_ = seed;
+    struct LeafSum {
+      TensorImpl* leaf;
+      Tensor sum;
+      bool owned = false;
+    };
+    std::vector<LeafSum> leaf_sums;
+    std::unordered_map<TensorImpl*, size_t> leaf_index;
     while (!ready.empty()) {
       Node* node = ready.back();
       ready.pop_back();
@@ -159,7 +176,10 @@ class Engine {
         if (e.leaf) {
           if (g) {
             check_grad(node->name_, *g, e.leaf->shape, e.leaf->dtype);
-            accumulate_into_leaf(*e.leaf, *g);
+            auto [it, inserted] = leaf_index.try_emplace(e.leaf.get(), leaf_sums.size());
+            if (inserted) leaf_sums.push_back({e.leaf.get(), Tensor()});
+            LeafSum& s = leaf_sums[it->second];
+            accumulate(s.sum, s.owned, *g);
           }
         } else if (e.node) {
           Node* child = e.node.get();
@@ -171,6 +191,8 @@ class Engine {
         }
       }
     }
+    // 3. every leaf's summed gradient: hooks once, then into .grad()
+    for (LeafSum& s : leaf_sums) accumulate_into_leaf(*s.leaf, std::move(s.sum));
   }
 };
 

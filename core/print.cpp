@@ -16,6 +16,7 @@ constexpr int64_t kEdgeItems = 3;
 
 struct Printer {
   const std::vector<double>& values;
+  const std::vector<int64_t>& integers;  // int64 tensors print these (exact beyond 2^53)
   const Shape& shape;
   bool integer;
   bool scientific;
@@ -35,8 +36,10 @@ struct Printer {
     }
   }
 
-  std::string number(double v) const {
-    if (integer) return fmt::format("{}", int64_t(v));
+  // The text of flat element i.
+  std::string number(int64_t i) const {
+    if (integer) return fmt::format("{}", integers[size_t(i)]);
+    double v = values[size_t(i)];
     if (std::isnan(v)) return "nan";
     if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
     return scientific ? fmt::format("{:.4e}", v) : fmt::format("{:.4f}", v);
@@ -45,7 +48,7 @@ struct Printer {
   // Appends dim d of the block starting at flat index `base` with row-major `stride`.
   void append(std::string& out, int d, int64_t base, int indent) const {
     if (d == shape.size()) {
-      std::string s = number(values[size_t(base)]);
+      std::string s = number(base);
       out += std::string(width - std::min(width, s.size()), ' ') + s;
       return;
     }
@@ -77,12 +80,14 @@ struct Printer {
 
 std::string to_string(const Tensor& t) {
   if (!t.defined()) return "tensor(undefined)";
-  std::vector<double> values = t.to_vector<double>();
-  Printer printer{values, t.shape(), t.dtype() == DType::int64, false, t.numel() > kSummarizeAbove};
+  bool integer = t.dtype() == DType::int64;
+  std::vector<double> values = integer ? std::vector<double>() : t.to_vector<double>();
+  std::vector<int64_t> integers = integer ? t.to_vector<int64_t>() : std::vector<int64_t>();
+  Printer printer{values, integers, t.shape(), integer, false, t.numel() > kSummarizeAbove};
   // PyTorch's rule: scientific notation when the shown non-zero magnitudes
   // span more than 10^3, exceed 10^8, or go below 10^-4
   double max_abs = 0, min_abs = INFINITY;
-  printer.visit(0, 0, [&](int64_t i) {
+  if (!integer) printer.visit(0, 0, [&](int64_t i) {
     double v = std::abs(values[size_t(i)]);
     if (std::isfinite(v) && v != 0) {
       max_abs = std::max(max_abs, v);
@@ -90,13 +95,13 @@ std::string to_string(const Tensor& t) {
     }
   });
   printer.scientific = !printer.integer && max_abs > 0 && (max_abs / min_abs > 1e3 || max_abs > 1e8 || min_abs < 1e-4);
-  printer.visit(0, 0, [&](int64_t i) { printer.width = std::max(printer.width, printer.number(values[size_t(i)]).size()); });
+  printer.visit(0, 0, [&](int64_t i) { printer.width = std::max(printer.width, printer.number(i).size()); });
 
   std::string out = "tensor(";
   if (t.numel() == 0) {
     out += "[]";
   } else if (t.dim() == 0) {
-    out += printer.number(values[0]);
+    out += printer.number(0);
   } else {
     printer.append(out, 0, 0, int(out.size()));
   }

@@ -10,10 +10,15 @@ int64_t checked_numel(std::string_view op, const Shape& s) {
   // 2^40 elements (4 TiB of float32) is far past any machine normlab runs on;
   // anything bigger is a corrupted or mistaken shape, not a request to honour.
   constexpr int64_t kMaxElements = int64_t(1) << 40;
-  int64_t n = 1;
+  bool empty = false;
   for (int64_t d : s) {
     if (d < 0) fail("{}: negative dimension in shape {}", op, s);
-    if (d != 0 && n > kMaxElements / d) fail("{}: shape {} has too many elements (limit 2^40)", op, s);
+    empty = empty || d == 0;
+  }
+  if (empty) return 0;  // whatever the other dims, and in any order
+  int64_t n = 1;
+  for (int64_t d : s) {
+    if (n > kMaxElements / d) fail("{}: shape {} has too many elements (limit 2^40)", op, s);
     n *= d;
   }
   return n;

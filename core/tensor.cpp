@@ -28,7 +28,10 @@ Tensor Tensor::make(const Shape& shape, DType dtype, std::string_view op) {
   return Tensor(std::move(impl));
 }
 
-int64_t Tensor::size(int64_t d) const { return shape()[normalize_dim("size", d, dim())]; }
+int64_t Tensor::size(int64_t d) const {
+  if (dim() == 0) fail("size: a 0-dim tensor has no dims (asked for dim {})", d);
+  return shape()[normalize_dim("size", d, dim())];
+}
 
 bool Tensor::is_contiguous() const {
   int64_t expected = 1;
@@ -139,8 +142,19 @@ Tensor& Tensor::fill_(double value) {
   return *this;
 }
 
-Tensor& Tensor::copy_(const Tensor& src) {
+namespace {
+// An in-place op reading src while writing dst must not see its own writes:
+// when the two share storage (other than as the very same view, where each
+// element reads itself before writing it), read from a copy of src.
+Tensor unaliased(const Tensor& src, const Tensor& dst) {
+  bool same_view = src.offset() == dst.offset() && src.shape() == dst.shape() && src.strides() == dst.strides();
+  return src.storage() == dst.storage() && !same_view ? src.clone() : src;
+}
+}  // namespace
+
+Tensor& Tensor::copy_(const Tensor& source) {
   check_inplace("copy_", *this);
+  Tensor src = unaliased(source, *this);
   if (!(broadcast_shapes("copy_", src.shape(), shape()) == shape()))
     fail("copy_: source of shape {} does not broadcast to destination shape {}", src.shape(), shape());
   dispatch_all(dtype(), [&]<typename R>() {
@@ -151,8 +165,9 @@ Tensor& Tensor::copy_(const Tensor& src) {
   return *this;
 }
 
-Tensor& Tensor::add_(const Tensor& other, double alpha) {
+Tensor& Tensor::add_(const Tensor& addend, double alpha) {
   check_inplace("add_", *this);
+  Tensor other = unaliased(addend, *this);
   if (other.dtype() != dtype())
     fail("add_: dtype mismatch, {} += {} (convert with .to())", dtype(), other.dtype());
   if (!(broadcast_shapes("add_", shape(), other.shape()) == shape()))

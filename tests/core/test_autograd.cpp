@@ -271,8 +271,8 @@ TEST_CASE("register_hook: errors for bad replacements and non-grad tensors", "[c
         "backward: gradient rule of 'hook' produced a gradient of shape [3] float64 for an input of shape [2] float64");
 }
 
-TEST_CASE("a leaf hook runs once with the summed gradient, as PyTorch", "[core][autograd][hooks][!mayfail]") {
-  // BUG (core/engine.cpp, accumulate_into_leaf): leaf hooks run once per
+TEST_CASE("a leaf hook runs once with the summed gradient, as PyTorch", "[core][autograd][hooks]") {
+  // Regression (fixed in core/engine.cpp, accumulate_into_leaf): leaf hooks run once per
   // incoming edge, so for x*x the hook sees x twice instead of 2x once. A
   // non-linear hook (clipping, logging, a norm) then gives a different result
   // than the same hook on a non-leaf, or in PyTorch.
@@ -396,8 +396,8 @@ TEST_CASE("gradient rules run with grad mode off", "[core][autograd][custom]") {
   CHECK(nl::is_grad_enabled());
 }
 
-TEST_CASE("a failed backward leaves no stale partial gradients behind", "[core][autograd][!mayfail]") {
-  // BUG (core/engine.cpp, Engine::run): when a rule or hook throws mid-walk,
+TEST_CASE("a failed backward leaves no stale partial gradients behind", "[core][autograd]") {
+  // Regression (fixed in core/engine.cpp, Engine::run): when a rule or hook throws mid-walk,
   // nodes that already received a gradient keep it in grad_sum_ (and their
   // grad_owned_ flag); the next backward() through them adds the stale sum
   // again. Here x.grad() comes out 20 instead of 14.
@@ -438,8 +438,8 @@ TEST_CASE("a 100000-op chain: backward and destruction don't overflow the stack"
 }
 
 TEST_CASE("deep graphs whose nodes are reached by two edges are destroyed without overflow",
-          "[core][autograd][deep][!mayfail]") {
-  // BUG (core/engine.cpp, Node::~Node): the iterative destructor only takes
+          "[core][autograd][deep]") {
+  // Regression (fixed in core/engine.cpp, Node::~Node): the iterative destructor only takes
   // over nodes whose use_count is 1; a node that the dying node reaches by
   // two edges (y*y), or a residual y + f(y), is released by the edge vector's
   // destructor, recursively: ~100000 levels overflow an 8 MB stack (SIGSEGV).

@@ -177,8 +177,8 @@ TEST_CASE("metadata: dim, size with negative dims, strides, undefined tensors", 
   CHECK_THAT(error_of([&] { u.shape(); }), Contains("use of an undefined tensor"));
 }
 
-TEST_CASE("size(d) of a 0-dim tensor is an error, as in PyTorch", "[core][tensor][!mayfail]") {
-  // BUG (core/tensor.cpp, Tensor::size): normalize_dim accepts dims 0 and -1
+TEST_CASE("size(d) of a 0-dim tensor is an error, as in PyTorch", "[core][tensor]") {
+  // Regression (fixed in core/tensor.cpp, Tensor::size): normalize_dim accepts dims 0 and -1
   // for rank 0, so size(0) reads past the shape: 0 for a fresh scalar, and the
   // stale size of the erased dim for a select() result (5 below).
   CHECK_THROWS_AS(nl::scalar_tensor(1.0).size(0), nl::Error);
@@ -379,8 +379,8 @@ TEST_CASE("copy_: broadcasts the source and converts its dtype", "[core][tensor]
         "copy_: source of shape [2,3] does not broadcast to destination shape [3]");
 }
 
-TEST_CASE("copy_ from an overlapping view of the same storage", "[core][tensor][inplace][!mayfail]") {
-  // BUG (core/tensor.cpp, Tensor::copy_): no overlap check. Copying x[0:3]
+TEST_CASE("copy_ from an overlapping view of the same storage", "[core][tensor][inplace]") {
+  // Regression (fixed in core/tensor.cpp, Tensor::copy_): no overlap check. Copying x[0:3]
   // into x[1:4] reads elements it has already overwritten and silently gives
   // [0,0,0,0]; PyTorch refuses ("unsupported operation: some elements of the
   // input tensor and the written-to tensor refer to a single memory location").
@@ -514,8 +514,8 @@ TEST_CASE("print: exactly 1000 elements are all shown", "[core][tensor][print]")
   CHECK(nl::to_string(nl::arange(1001)).find("...") != std::string::npos);
 }
 
-TEST_CASE("print: int64 values beyond 2^53 are printed exactly", "[core][tensor][print][!mayfail]") {
-  // BUG (core/print.cpp, to_string): every value goes through to_vector<double>,
+TEST_CASE("print: int64 values beyond 2^53 are printed exactly", "[core][tensor][print]") {
+  // Regression (fixed in core/print.cpp, to_string): every value goes through to_vector<double>,
   // so 2^53+1 prints as 9007199254740992, and INT64_MAX overflows the
   // double->int64 conversion (undefined behaviour).
   CHECK(nl::to_string(nl::from_vector<int64_t>({9007199254740993})) == "tensor([9007199254740993], dtype=int64)");
