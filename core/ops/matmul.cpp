@@ -102,7 +102,9 @@ Tensor matmul_nd(const Tensor& a, const Tensor& b) {
     fail("matmul: shapes {} and {} do not align ({} vs {})", a.shape(), b.shape(), k, b.shape()[rb - 2]);
   // (batch..., M, K) · (K, N): fold the batch into M — one big GEMM
   if (rb == 2 && ra > 2) {
-    Tensor a2 = a.reshape(Shape{-1, k});
+    int64_t rows = 1;  // all of a's dims but the last (explicit: a -1 cannot be inferred when k == 0)
+    for (int d = 0; d < ra - 1; ++d) rows *= a.shape()[d];
+    Tensor a2 = a.reshape(Shape{rows, k});
     Shape out_shape = a.shape();
     out_shape[ra - 1] = b.shape()[1];
     return matmul_nd(a2, b).reshape(out_shape);

@@ -85,7 +85,7 @@ Tensor max(const Tensor& x, const Shape& dims, bool keepdim) {
   Tensor y = dispatch_all(x.dtype(), [&]<typename T>() {
     // NaN wins, as in PyTorch: once acc is NaN, no comparison replaces it
     return kernels::reduce<T, T>(
-        "max", x, p, std::numeric_limits<T>::lowest(),
+        "max", x, p, std::numeric_limits<T>::has_infinity ? -std::numeric_limits<T>::infinity() : std::numeric_limits<T>::lowest(),
         [](auto a, auto v) { return (v > a || v != v) ? T(v) : T(a); }, [](T a) { return a; });
   });
   // dy flows to the elements equal to the max, split evenly among ties

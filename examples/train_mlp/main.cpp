@@ -1,9 +1,8 @@
-// train_mlp: a deep MLP learns the three-spirals classification task, once
-// without normalization and once with LayerNorm written out from primitive
-// ops — y = (x - mean) / sqrt(var + eps) * gain + bias — so the whole model,
-// its normalization and its SGD loop are plain core ops and autograd.
+// train_mlp: a deep tanh MLP learns the three-spirals classification task
+// three times — without normalization, with LayerNorm after every hidden
+// Linear, and with BatchNorm1d there — from the same seed and data.
 //
-//   build/bin/train_mlp                       # both variants, side by side
+//   build/bin/train_mlp                       # all three, side by side
 //   build/bin/train_mlp --norm layer --depth 8 --steps 3000
 //
 // Prints a progress line (step, loss, steps/s, ETA), a summary table, and one
@@ -22,7 +21,7 @@ namespace {
 using nl::Tensor;
 
 struct Config {
-  std::string norm = "both";
+  std::string norm = "all";
   int depth = 6, hidden = 64, steps = 2000, batch_size = 128, points = 3000, threads = 2;
   double lr = 0.05, momentum = 0.9, noise = 0.03;
   uint64_t seed = 0;
@@ -47,68 +46,40 @@ std::pair<Tensor, Tensor> spirals(int64_t n, double noise) {
   return {nl::from_vector(xy, {kClasses * n, 2}), nl::from_vector(labels)};
 }
 
-struct Layer {
-  Tensor weight, bias, gain, shift;  // gain/shift only with LayerNorm
-};
-
-// PyTorch's nn.Linear initialization: U(-1/√in, 1/√in) for weight and bias.
-Layer make_layer(int64_t in, int64_t out, bool layer_norm) {
-  double bound = 1.0 / std::sqrt(double(in));
-  Layer l{nl::rand({out, in}, nl::f32, -bound, bound).requires_grad_(),
-          nl::rand({out}, nl::f32, -bound, bound).requires_grad_(), {}, {}};
-  if (layer_norm) {
-    l.gain = nl::ones({out}).requires_grad_();
-    l.shift = nl::zeros({out}).requires_grad_();
+// The model: depth × (Linear → norm → Tanh), then a Linear to 3 classes.
+// norm is "none", "layer" (LayerNorm over the features) or "batch"
+// (BatchNorm1d over the batch), both the fused kernels from nl::layers.
+std::shared_ptr<nl::layers::Sequential> make_model(const Config& cfg, const std::string& norm) {
+  namespace layers = nl::layers;
+  auto model = std::make_shared<layers::Sequential>();
+  for (int i = 0; i < cfg.depth; ++i) {
+    model->push_back(std::make_shared<layers::Linear>(i == 0 ? 2 : cfg.hidden, cfg.hidden));
+    if (norm == "layer") model->push_back(std::make_shared<layers::LayerNorm>(nl::Shape{cfg.hidden}));
+    if (norm == "batch") model->push_back(std::make_shared<layers::BatchNorm1d>(cfg.hidden));
+    model->push_back(std::make_shared<layers::Tanh>());
   }
-  return l;
+  model->push_back(std::make_shared<layers::Linear>(cfg.hidden, 3));
+  return model;
 }
 
-// LayerNorm over the last dim, composed from primitives (autograd derives the backward).
-Tensor layer_norm(const Tensor& x, const Tensor& gain, const Tensor& shift, double eps = 1e-5) {
-  Tensor mean = x.mean({-1}, true);
-  Tensor var = x.var({-1}, /*unbiased=*/false, true);
-  return (x - mean) * nl::rsqrt(var + eps) * gain + shift;
-}
-
-struct Model {
-  std::vector<Layer> layers;
-  Tensor forward(Tensor x) const {
-    for (size_t i = 0; i + 1 < layers.size(); ++i) {
-      const Layer& l = layers[i];
-      x = nl::matmul(x, l.weight.t()) + l.bias;
-      if (l.gain.defined()) x = layer_norm(x, l.gain, l.shift);
-      x = nl::tanh(x);
-    }
-    return nl::matmul(x, layers.back().weight.t()) + layers.back().bias;
-  }
-  std::vector<Tensor> parameters() const {
-    std::vector<Tensor> ps;
-    for (const Layer& l : layers)
-      for (const Tensor& p : {l.weight, l.bias, l.gain, l.shift})
-        if (p.defined()) ps.push_back(p);
-    return ps;
-  }
-};
-
-double accuracy(const Model& model, const Tensor& x, const Tensor& y) {
+double accuracy(nl::layers::Module& model, const Tensor& x, const Tensor& y) {
   nl::NoGradGuard no_grad;
-  std::vector<int64_t> predicted = model.forward(x).argmax(1).to_vector<int64_t>(), truth = y.to_vector<int64_t>();
+  model.eval();  // BatchNorm: running statistics
+  std::vector<int64_t> predicted = model(x).argmax(1).to_vector<int64_t>(), truth = y.to_vector<int64_t>();
+  model.train();
   int64_t correct = 0;
   for (size_t i = 0; i < truth.size(); ++i) correct += predicted[i] == truth[i];
   return double(correct) / double(truth.size());
 }
 
-nlohmann::json train(const Config& cfg, bool layer_norm) {
+nlohmann::json train(const Config& cfg, const std::string& name) {
   nl::manual_seed(cfg.seed);
   auto [train_x, train_y] = spirals(cfg.points, cfg.noise);
   auto [test_x, test_y] = spirals(cfg.points / 3, cfg.noise);
-  Model model;
-  for (int i = 0; i < cfg.depth; ++i) model.layers.push_back(make_layer(i == 0 ? 2 : cfg.hidden, cfg.hidden, layer_norm));
-  model.layers.push_back(make_layer(cfg.hidden, 3, false));
-  std::vector<Tensor> params = model.parameters(), velocity;
+  auto model = make_model(cfg, name);
+  std::vector<Tensor> params = model->parameters(), velocity;
   for (const Tensor& p : params) velocity.push_back(nl::zeros_like(p));
 
-  const std::string name = layer_norm ? "layer" : "none";
   int64_t n = train_x.size(0);
   std::vector<int64_t> labels = train_y.to_vector<int64_t>();
   auto start = std::chrono::steady_clock::now();
@@ -119,9 +90,9 @@ nlohmann::json train(const Config& cfg, bool layer_norm) {
     Tensor index = (nl::rand({cfg.batch_size}, nl::f64) * double(n)).to(nl::i64);
     std::vector<int64_t> picked;
     for (int64_t i : index.to_vector<int64_t>()) picked.push_back(labels[size_t(i)]);
-    Tensor logits = model.forward(nl::embedding(train_x, index));
+    Tensor logits = (*model)(nl::embedding(train_x, index));
     Tensor loss = nl::cross_entropy(logits, nl::from_vector(picked));
-    for (Tensor& p : params) p.set_grad(Tensor());
+    model->zero_grad();
     loss.backward();
     {
       // SGD with momentum (PyTorch's form): v = μ·v + g;  p = p - lr·v
@@ -146,16 +117,17 @@ nlohmann::json train(const Config& cfg, bool layer_norm) {
           {"hidden", cfg.hidden},   {"steps", cfg.steps},
           {"batch_size", cfg.batch_size}, {"lr", cfg.lr},
           {"momentum", cfg.momentum}, {"seed", cfg.seed},
-          {"train_loss", tail_loss}, {"train_acc", accuracy(model, train_x, train_y)},
-          {"test_acc", accuracy(model, test_x, test_y)}, {"seconds", seconds}};
+          {"train_loss", tail_loss}, {"train_acc", accuracy(*model, train_x, train_y)},
+          {"test_acc", accuracy(*model, test_x, test_y)}, {"seconds", seconds}};
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   Config cfg;
-  CLI::App app{"Train a deep MLP on three spirals with and without (composed) LayerNorm"};
-  app.add_option("--norm", cfg.norm, "none, layer, or both")->check(CLI::IsMember({"none", "layer", "both"}));
+  CLI::App app{"Train a deep MLP on three spirals without normalization, with LayerNorm and with BatchNorm"};
+  app.add_option("--norm", cfg.norm, "none, layer, batch, or all")
+      ->check(CLI::IsMember({"none", "layer", "batch", "all"}));
   app.add_option("--depth", cfg.depth, "hidden layers")->check(CLI::Range(1, 64));
   app.add_option("--hidden", cfg.hidden, "units per hidden layer")->check(CLI::Range(1, 4096));
   app.add_option("--steps", cfg.steps, "SGD steps")->check(CLI::Range(1, 10000000));
@@ -171,8 +143,8 @@ int main(int argc, char** argv) {
 
   std::vector<nlohmann::json> results;
   try {
-    for (bool ln : {false, true})
-      if (cfg.norm == "both" || cfg.norm == (ln ? "layer" : "none")) results.push_back(train(cfg, ln));
+    for (std::string norm : {"none", "layer", "batch"})
+      if (cfg.norm == "all" || cfg.norm == norm) results.push_back(train(cfg, norm));
   } catch (const nl::Error& e) {
     fmt::print(stderr, "error: {}\n", e.what());
     return 1;
