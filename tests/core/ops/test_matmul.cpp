@@ -191,7 +191,7 @@ TEST_CASE("matmul with an empty dimension", "[ops][matmul]") {
 }
 
 TEST_CASE("matmul N-D · 2-D with an empty inner dim gives zeros", "[ops][matmul]") {
-  // core bug: the N-D·2-D fold does a.reshape({-1, k}), which throws for k == 0
+  // regression: the N-D·2-D fold once did a.reshape({-1, k}), which throws for k == 0
   Tensor y = nl::matmul(nl::zeros({2, 3, 0}), nl::zeros({0, 4}));
   CHECK(y.shape() == Shape{2, 3, 4});
   check_values(y, std::vector<double>(24, 0.0));
