@@ -14,3 +14,4 @@
 #include "core/state_dict.h"
 #include "core/tensor.h"
 #include "layers/layers.h"
+#include "optim/optim.h"
