@@ -7,3 +7,4 @@
 #include "optim/optimizer.h"
 #include "optim/rmsprop.h"
 #include "optim/sgd.h"
+#include "optim/checkpoint.h"
