@@ -77,8 +77,7 @@ nlohmann::json train(const Config& cfg, const std::string& name) {
   auto [train_x, train_y] = spirals(cfg.points, cfg.noise);
   auto [test_x, test_y] = spirals(cfg.points / 3, cfg.noise);
   auto model = make_model(cfg, name);
-  std::vector<Tensor> params = model->parameters(), velocity;
-  for (const Tensor& p : params) velocity.push_back(nl::zeros_like(p));
+  nl::optim::SGD optimizer(model->parameters(), {.lr = cfg.lr, .momentum = cfg.momentum});
 
   int64_t n = train_x.size(0);
   std::vector<int64_t> labels = train_y.to_vector<int64_t>();
@@ -92,16 +91,9 @@ nlohmann::json train(const Config& cfg, const std::string& name) {
     for (int64_t i : index.to_vector<int64_t>()) picked.push_back(labels[size_t(i)]);
     Tensor logits = (*model)(nl::embedding(train_x, index));
     Tensor loss = nl::cross_entropy(logits, nl::from_vector(picked));
-    model->zero_grad();
+    optimizer.zero_grad();
     loss.backward();
-    {
-      // SGD with momentum (PyTorch's form): v = μ·v + g;  p = p - lr·v
-      nl::NoGradGuard no_grad;
-      for (size_t i = 0; i < params.size(); ++i) {
-        velocity[i].mul_(cfg.momentum).add_(params[i].grad());
-        params[i].add_(velocity[i], -cfg.lr);
-      }
-    }
+    optimizer.step();
     double value = loss.item<double>();
     if (step > cfg.steps - tail_steps) tail_loss += value / tail_steps;
     double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
