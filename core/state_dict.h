@@ -12,4 +12,8 @@ namespace nl {
 
 using StateDict = std::map<std::string, Tensor>;
 
+// state[key], which must be a 0-D tensor of dtype; otherwise an nl::Error
+// "<owner>: missing key ..." or "<owner>: <key> must be a 0-D ... tensor".
+const Tensor& state_scalar(const StateDict& state, const std::string& key, DType dtype, std::string_view owner);
+
 }  // namespace nl

@@ -49,12 +49,8 @@ int64_t load_checkpoint(const std::string& path, layers::Module& model, Optimize
     fail("load_checkpoint: {}: not a normlab checkpoint (format \"{}\", expected \"{}\")", path, metadata["format"],
          kFormat);
   StateDict all = io::load_safetensors(path);
-  auto scalar = [&](const char* key) {
-    auto it = all.find(key);
-    if (it == all.end() || it->second.dim() != 0 || it->second.dtype() != i64)
-      fail("load_checkpoint: {}: missing or malformed \"{}\" (a 0-D int64)", path, key);
-    return it->second.item<int64_t>();
-  };
+  std::string owner = "load_checkpoint: " + path;
+  auto scalar = [&](const char* key) { return state_scalar(all, key, i64, owner).item<int64_t>(); };
   int64_t step = scalar("step"), seed = scalar("rng.seed"), offset = scalar("rng.offset");
   StateDict optimizer_state = take(all, "optimizer."), scheduler_state = take(all, "scheduler.");
   if (bool(optimizer) != !optimizer_state.empty())

@@ -33,13 +33,9 @@ StateDict LRScheduler::state_dict() const {
 }
 
 void LRScheduler::load_state_dict(const StateDict& state) {
-  auto get = [&](const std::string& key, DType dtype) {
-    auto it = state.find(key);
-    if (it == state.end()) fail("{}.load_state_dict: missing key {}", name_, key);
-    if (it->second.dim() != 0 || it->second.dtype() != dtype)
-      fail("{}.load_state_dict: {} must be a 0-D {} tensor, got {} {}", name_, key, dtype, it->second.dtype(),
-           it->second.shape());
-    return it->second;
+  std::string owner = std::string(name_) + ".load_state_dict";
+  auto get = [&](const std::string& key, DType dtype) -> const Tensor& {
+    return state_scalar(state, key, dtype, owner);
   };
   if (state.size() != base_lrs_.size() + 1)
     fail("{}.load_state_dict: expected last_epoch and {} base_lrs, got {} keys", name_, base_lrs_.size(), state.size());

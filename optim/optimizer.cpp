@@ -82,13 +82,9 @@ StateDict Optimizer::state_dict() const {
 }
 
 void Optimizer::load_state_dict(const StateDict& state) {
+  std::string owner = name_ + ".load_state_dict";
   auto scalar = [&](const std::string& key, DType dtype) -> const Tensor& {
-    auto it = state.find(key);
-    if (it == state.end()) fail("{}.load_state_dict: missing key {}", name_, key);
-    if (it->second.dim() != 0 || it->second.dtype() != dtype)
-      fail("{}.load_state_dict: {} must be a 0-D {} tensor, got {} {}", name_, key, dtype, it->second.dtype(),
-           it->second.shape());
-    return it->second;
+    return state_scalar(state, key, dtype, owner);
   };
   // Check everything into fresh copies first; assign only when all is valid.
   std::vector<Group> groups = groups_;
