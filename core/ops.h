@@ -122,4 +122,12 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
                   const Tensor& weight = Tensor(), const Tensor& bias = Tensor(), bool training = true,
                   double momentum = 0.1, double eps = 1e-5);
 
+// ---- recurrent cells (core/ops/lstm.cpp) --------------------------------------------
+// One LSTM step from gate pre-activations (N, 4H), order [i | f | g | o], and
+// the previous cell state (N, H): c = σ(f)·c_prev + σ(i)·tanh(g), h = σ(o)·tanh(c).
+// Returns [h | c] as one (N, 2H) tensor (slice it), fused forward and backward.
+Tensor lstm_cell(const Tensor& gates, const Tensor& c_prev);
+// The same step without the output gate: returns c (N, H) only.
+Tensor lstm_cell_state(const Tensor& gates, const Tensor& c_prev);
+
 }  // namespace nl

@@ -8,6 +8,7 @@
 #include "layers/layer_norm.h"
 #include "layers/linear.h"
 #include "layers/loss.h"
+#include "layers/lstm.h"
 #include "layers/module.h"
 #include "layers/reference.h"
 #include "layers/rms_norm.h"
