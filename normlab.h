@@ -15,3 +15,5 @@
 #include "core/tensor.h"
 #include "layers/layers.h"
 #include "optim/optim.h"
+#include "data/text_corpus.h"
+#include "models/models.h"

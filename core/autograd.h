@@ -137,6 +137,10 @@ void attach(const Tensor& output, const char* op, const std::vector<Tensor>& inp
                                                         output.dtype(), std::move(rule)));
 }
 
+// A number identifying the backward() running on this thread (0 outside one);
+// lets a rule keep per-backward state, as unbind does.
+uint64_t current_backward_id();
+
 // The engine; Tensor::backward calls it.
 void run_backward(const Tensor& root, const Tensor& grad, bool retain_graph);
 

@@ -21,6 +21,7 @@ namespace nl {
 namespace {
 thread_local bool grad_enabled = true;
 std::atomic<uint64_t> backward_counter{0};
+thread_local uint64_t running_backward = 0;  // the id of the backward() this thread is in, 0 outside
 
 // Adds g into an accumulator. The first gradient is stored as is (no copy);
 // the second creates a fresh sum that the accumulator owns, so later ones add
@@ -67,6 +68,7 @@ void accumulate_into_leaf(TensorImpl& leaf, Tensor g) {
 }  // namespace
 
 bool is_grad_enabled() { return grad_enabled; }
+uint64_t current_backward_id() { return running_backward; }
 void set_grad_enabled(bool enabled) { grad_enabled = enabled; }
 
 Node::~Node() {
@@ -125,6 +127,11 @@ class Engine {
 
     // 1. count consumers of each reachable node (iterative DFS)
     uint64_t mark = ++backward_counter;
+    struct RestoreId {  // backward() may nest (a hook calling backward); restore the outer id
+      uint64_t previous = running_backward;
+      ~RestoreId() { running_backward = previous; }
+    } restore_id;
+    running_backward = mark;
     std::vector<Node*> stack{root_node.get()};
     root_node->visit_mark_ = mark;
     root_node->dependencies_ = 0;

@@ -87,6 +87,11 @@ Tensor log_softmax(const Tensor& x, int64_t dim);
 // The view methods live on Tensor (reshape, transpose, slice, ...); these join tensors.
 Tensor cat(const std::vector<Tensor>& tensors, int64_t dim = 0);
 Tensor stack(const std::vector<Tensor>& tensors, int64_t dim = 0);
+// The slices of x along dim as views: x.select(dim, i) for every i. Their
+// gradients are gathered into one buffer (cost O(x.numel()) in total), where
+// separate select()s would each build a full-size zero gradient — what an RNN
+// needs to take its time steps apart.
+std::vector<Tensor> unbind(const Tensor& x, int64_t dim = 0);
 
 // ---- linear algebra (core/ops/matmul.cpp) -------------------------------------------
 // 1-D, 2-D and batched (3-D and up, batch dims broadcast) products through BLAS

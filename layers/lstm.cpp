@@ -96,17 +96,18 @@ LSTM::Output LSTM::run_layer(Layer& L, const Tensor& x, Tensor h, Tensor c) {
     int64_t slot = std::min(t, options.max_steps - 1);
     return batch_norm(v, mean.select(0, slot), var.select(0, slot), w, b, is_training(), options.momentum, options.eps);
   };
+  std::vector<Tensor> x_steps = unbind(x_proj, 0);  // views; their gradients gather into one buffer
   std::vector<Tensor> outputs;
   outputs.reserve(size_t(T));
   for (int64_t t = 0; t < T; ++t) {
     Tensor h_proj = matmul(h, L.weight_hh.t());
     Tensor gates;
     if (cell == LSTMCell::plain) {
-      gates = x_proj.select(0, t) + h_proj;
+      gates = x_steps[size_t(t)] + h_proj;
     } else if (cell == LSTMCell::layer_norm) {
-      gates = x_proj.select(0, t) + layer_norm(h_proj, {4 * H}, L.norm_hh_weight, L.norm_hh_bias, options.eps);
+      gates = x_steps[size_t(t)] + layer_norm(h_proj, {4 * H}, L.norm_hh_weight, L.norm_hh_bias, options.eps);
     } else {
-      gates = bn(x_proj.select(0, t), L.running_mean_ih, L.running_var_ih, L.norm_ih_weight, Tensor(), t) +
+      gates = bn(x_steps[size_t(t)], L.running_mean_ih, L.running_var_ih, L.norm_ih_weight, Tensor(), t) +
               bn(h_proj, L.running_mean_hh, L.running_var_hh, L.norm_hh_weight, Tensor(), t);
       if (L.bias_ih.defined()) gates = gates + L.bias_ih;
     }

@@ -28,6 +28,12 @@ class Sequential : public Module {
     return h;
   }
   size_t size() const { return modules_.size(); }
+
+ protected:
+  // For models that are a Sequential under another name (models::MLP).
+  explicit Sequential(const char* type_name) : Module(type_name) {}
+
+ public:
   const std::shared_ptr<Module>& operator[](size_t i) const { return modules_.at(i); }
 
  private:

@@ -319,4 +319,46 @@ Tensor stack(const std::vector<Tensor>& tensors, int64_t dim) {
   return cat(parts, at);
 }
 
+std::vector<Tensor> unbind(const Tensor& x, int64_t dim) {
+  int d = normalize_dim("unbind", dim, x.dim());
+  int64_t n = x.shape()[d];
+  std::vector<Tensor> slices;
+  {
+    NoGradGuard no_grad;  // plain views; the graph is built below
+    for (int64_t i = 0; i < n; ++i) slices.push_back(x.select(d, i));
+  }
+  if (!needs_grad(x)) return slices;
+  // Gradient: each slice's node writes its gradient into one shared buffer
+  // (fresh for every backward); the first to run hands the buffer on, the
+  // others return nothing. A hub node between the slices and x keeps the
+  // buffer from being mixed with x's other gradients.
+  struct Gathered {
+    Tensor buffer;
+    uint64_t backward_id = 0;
+  };
+  Tensor hub = x.detach();
+  {
+    NoGradGuard no_grad;
+    hub = hub.view(x.shape());  // a new tensor object to carry the hub node
+  }
+  auto gathered = std::make_shared<Gathered>();
+  attach(hub, "unbind", {x}, [gathered](const Tensor& g) -> Grads {
+    gathered->buffer = Tensor();  // g holds it now; the next backward starts a fresh one
+    return {g};
+  });
+  Shape shape = x.shape();
+  DType dtype = x.dtype();
+  for (int64_t i = 0; i < n; ++i)
+    attach(slices[size_t(i)], "unbind_slice", {hub}, [gathered, shape, dtype, d, i](const Tensor& g) -> Grads {
+      bool first = gathered->backward_id != current_backward_id() || !gathered->buffer.defined();
+      if (first) {
+        gathered->buffer = zeros(shape, dtype);
+        gathered->backward_id = current_backward_id();
+      }
+      gathered->buffer.select(d, i).copy_(g);
+      return {first ? gathered->buffer : Tensor()};
+    });
+  return slices;
+}
+
 }  // namespace nl

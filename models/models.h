@@ -1,0 +1,6 @@
+#pragma once
+// All of nl::models.
+#include "models/char_lstm.h"
+#include "models/mlp.h"
+#include "models/norm_kind.h"
+#include "models/sampling.h"
