@@ -135,4 +135,23 @@ Tensor lstm_cell(const Tensor& gates, const Tensor& c_prev);
 // The same step without the output gate: returns c (N, H) only.
 Tensor lstm_cell_state(const Tensor& gates, const Tensor& c_prev);
 
+// ---- attention (core/ops/attention.cpp) -----------------------------------------------
+// softmax over the last dim of scores (..., L, S), where −inf entries and, when
+// is_causal, keys j > i (query i) get weight 0; a row with every key blocked
+// gives all zeros (not NaN). Fused forward and backward.
+Tensor masked_softmax(const Tensor& scores, bool is_causal = false);
+// As torch.nn.functional.scaled_dot_product_attention: q (..., L, E),
+// k (..., S, E), v (..., S, Ev) -> (..., L, Ev). attn_mask is additive (0 keeps,
+// −inf blocks) and broadcasts to (..., L, S).
+Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v,
+                                    const Tensor& attn_mask = Tensor(), bool is_causal = false,
+                                    double dropout_p = 0.0, bool training = true);
+struct AttentionResult {
+  Tensor output;   // (..., L, Ev)
+  Tensor weights;  // (..., L, S), before dropout
+};
+AttentionResult scaled_dot_product_attention_with_weights(const Tensor& q, const Tensor& k, const Tensor& v,
+                                                          const Tensor& attn_mask = Tensor(), bool is_causal = false,
+                                                          double dropout_p = 0.0, bool training = true);
+
 }  // namespace nl

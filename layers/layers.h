@@ -1,6 +1,7 @@
 #pragma once
 // All of nl::layers.
 #include "layers/activation.h"
+#include "layers/attention.h"
 #include "layers/batch_norm.h"
 #include "layers/dropout.h"
 #include "layers/embedding.h"
@@ -13,3 +14,4 @@
 #include "layers/reference.h"
 #include "layers/rms_norm.h"
 #include "layers/sequential.h"
+#include "layers/transformer.h"
