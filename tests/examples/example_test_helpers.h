@@ -1,0 +1,63 @@
+#pragma once
+// Running the example programs from the tests: each example test starts the
+// real binary in build/bin/ with small flags (--limit, few steps) and checks
+// what it prints and writes. Compiled only when the examples are built
+// (tests/CMakeLists.txt), so the sanitizer build, which skips examples, skips these.
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <string>
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+namespace nl_test {
+
+struct ExampleRun {
+  int exit_code = -1;
+  std::string out;  // stdout (stderr goes to the test log)
+};
+
+// Runs build/bin/<name> <args> and captures its stdout.
+inline ExampleRun run_example(const std::string& name, const std::string& args) {
+  std::string command = std::string(NORMLAB_BIN_DIR) + "/" + name + " " + args;
+  ExampleRun run;
+  FILE* pipe = popen(command.c_str(), "r");
+  REQUIRE(pipe != nullptr);
+  std::array<char, 4096> buffer;
+  size_t n;
+  while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0) run.out.append(buffer.data(), n);
+  int status = pclose(pipe);
+  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return run;
+}
+
+// The last line of out that parses as a JSON object (the examples' final line).
+inline nlohmann::json last_json_line(const std::string& out) {
+  size_t end = out.size();
+  while (end > 0) {
+    size_t start = out.rfind('\n', end - 1);
+    start = start == std::string::npos ? 0 : start + 1;
+    std::string line = out.substr(start, end - start);
+    if (!line.empty() && line.front() == '{') {
+      auto parsed = nlohmann::json::parse(line, nullptr, false);
+      if (!parsed.is_discarded()) return parsed;
+    }
+    if (start == 0) break;
+    end = start - 1;
+  }
+  FAIL("no JSON line in the output:\n" << out);
+  return {};
+}
+
+// A fresh, empty directory under the system temp dir for one test's outputs.
+inline std::filesystem::path fresh_dir(const std::string& name) {
+  auto dir = std::filesystem::temp_directory_path() / ("normlab_test_" + name);
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+}  // namespace nl_test
