@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "core/autograd.h"
+#include "core/ops.h"
 
 namespace nl::layers::init {
 
@@ -15,5 +16,10 @@ void uniform_(Tensor& t, double bound) {
 }
 
 void linear_default_(Tensor& t, int64_t fan_in) { uniform_(t, fan_in > 0 ? 1.0 / std::sqrt(double(fan_in)) : 0.0); }
+
+void normal_(Tensor& t, double std) {
+  NoGradGuard no_grad;
+  t.copy_(randn(t.shape(), t.dtype()) * std);
+}
 
 }  // namespace nl::layers::init

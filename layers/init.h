@@ -11,5 +11,7 @@ void uniform_(Tensor& t, double bound);
 // a = √5 gives bound = gain·√(3 / fan_in) with gain = √(2 / (1 + a²)),
 // which simplifies to bound = 1 / √fan_in.
 void linear_default_(Tensor& t, int64_t fan_in);
+// N(0, std²) in place.
+void normal_(Tensor& t, double std);
 
 }  // namespace nl::layers::init

@@ -11,6 +11,7 @@
 #include "layers/loss.h"
 #include "layers/lstm.h"
 #include "layers/module.h"
+#include "layers/module_list.h"
 #include "layers/reference.h"
 #include "layers/rms_norm.h"
 #include "layers/sequential.h"
