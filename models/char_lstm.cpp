@@ -7,13 +7,14 @@
 namespace nl::models {
 
 CharLSTM::CharLSTM(int64_t vocab_size, int64_t embed_dim, int64_t hidden_size, int64_t num_layers,
-                   layers::LSTMCell cell, double dropout)
+                   layers::LSTMCell cell, double dropout, int64_t max_steps)
     : Module("CharLSTM") {
   layers::LSTMOptions o;
   o.num_layers = num_layers;
   o.batch_first = true;
   o.cell = cell;
   o.dropout = dropout;
+  o.max_steps = max_steps;
   embedding = register_module("embedding", std::make_shared<layers::Embedding>(vocab_size, embed_dim));
   lstm = register_module("lstm", std::make_shared<layers::LSTM>(embed_dim, hidden_size, o));
   head = register_module("head", std::make_shared<layers::Linear>(hidden_size, vocab_size));

@@ -11,7 +11,10 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "core/error.h"
+#include "core/io/atomic_file.h"
 
 namespace examples {
 
@@ -32,7 +35,9 @@ inline void write_csv(const std::string& path, const std::string& header, const 
 }
 
 // Runs a gnuplot script; returns false (and says so) when gnuplot is missing or fails.
+// An empty script (nothing to plot) writes nothing and returns false.
 inline bool run_gnuplot(const std::string& script_path, const std::string& script) {
+  if (script.empty()) return false;
   {
     std::ofstream out(script_path);
     out << script;
@@ -46,6 +51,53 @@ inline bool run_gnuplot(const std::string& script_path, const std::string& scrip
     return false;
   }
   return true;
+}
+
+// A number from a results JSON for a table: fixed precision, or "diverged"
+// when it is null (a non-finite value).
+inline std::string fmt_number(const nlohmann::json& value, int precision) {
+  if (value.is_null()) return "diverged";
+  return fmt::format("{:.{}f}", value.get<double>(), precision);
+}
+
+// JSON text; bytes that are not UTF-8 (generated samples may hold some) are
+// replaced by U+FFFD instead of throwing.
+inline std::string json_text(const nlohmann::json& j, int indent = -1) {
+  return j.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+// Writes text to path atomically (temp file + rename): a crash leaves the old file.
+inline void write_text_atomic(const std::string& path, const std::string& text) {
+  nl::io::write_file_atomically(path, [&](std::FILE* f) {
+    if (std::fwrite(text.data(), 1, text.size(), f) != text.size()) nl::fail("cannot write {}", path);
+  });
+}
+
+// A gnuplot script drawing, from a CSV whose first column is a run label,
+// one line per (label, column): solid for `columns`, dashed for `dashed`,
+// x from column 2. Each column comes with a suffix for the key. No labels:
+// an empty script.
+inline std::string gnuplot_lines_by_label(const std::string& csv, const std::string& png,
+                                          const std::vector<std::string>& labels, const std::string& xlabel,
+                                          const std::string& ylabel, const std::vector<std::pair<int, std::string>>& columns,
+                                          const std::vector<std::pair<int, std::string>>& dashed = {}) {
+  if (labels.empty()) return "";
+  std::string script = fmt::format(
+      "set terminal pngcairo size 900,540\nset output '{}'\nset datafile separator ','\n"
+      "set xlabel '{}'\nset ylabel '{}'\nset key top right\nset grid\nplot ",
+      png, xlabel, ylabel);
+  bool first = true;
+  for (size_t i = 0; i < labels.size(); ++i) {
+    auto add = [&](const std::pair<int, std::string>& column, int dash) {
+      script += fmt::format("{}'< grep \"^{},\" {}' using 2:{} with lines lw 2 lc {} dt {} title '{}{}'", first ? "" : ", ",
+                            labels[i], csv, column.first, i + 1, dash, labels[i],
+                            column.second.empty() ? "" : " (" + column.second + ")");
+      first = false;
+    };
+    for (auto& c : columns) add(c, 1);
+    for (auto& c : dashed) add(c, 2);
+  }
+  return script + "\n";
 }
 
 // "[label] step 120/2000  loss 2.1234  35.2 steps/s  ETA 53s" on one updating stderr line.

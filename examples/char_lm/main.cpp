@@ -1,0 +1,134 @@
+// char_lm: a character-level LSTM language model on a text corpus (Debian's
+// fortunes by default) with one of three cells — plain (lstm), layer-normalized
+// (ln-lstm, Ba et al. 2016) or batch-normalized with statistics per time step
+// (bn-lstm, Cooijmans et al. 2016). Reports validation bits per character at
+// the training length and, with --eval-seq-len, on longer sequences than it
+// was trained on: there BN-LSTM has run out of per-step statistics and falls
+// back on the last step's, while LN works the same at any length.
+//
+//   build/bin/char_lm --cell ln-lstm --steps 2000
+//   build/bin/char_lm --compare --steps 600 --eval-seq-len 256     # all three, one plot
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include "examples/common/lm_training.h"
+#include "examples/common/report.h"
+#include "normlab.h"
+
+namespace {
+
+using nl::layers::LSTMCell;
+
+struct Config {
+  examples::LMTrainConfig train;
+  std::string cell = "ln-lstm";
+  bool compare = false;
+  std::vector<std::string> corpus;
+  int64_t embed = 32, hidden = 256, num_layers = 1, threads = 2;
+  std::string out = "results/char_lm";
+};
+
+LSTMCell parse_cell(const std::string& s) {
+  if (s == "lstm") return LSTMCell::plain;
+  if (s == "ln-lstm") return LSTMCell::layer_norm;
+  return LSTMCell::batch_norm;
+}
+
+nlohmann::json run(const Config& cfg, const std::string& cell, const nl::data::TextCorpus& corpus,
+                   std::vector<std::string>& step_rows, std::vector<std::string>& eval_rows) {
+  nl::manual_seed(cfg.train.seed);
+  // BN-LSTM keeps statistics for the training length only: longer sequences reuse the last step's
+  nl::models::CharLSTM model(corpus.vocab_size(), cfg.embed, cfg.hidden, cfg.num_layers, parse_cell(cell), 0.0,
+                             /*max_steps=*/cfg.train.seq_len);
+  examples::LanguageModel lm{model, [&](const std::vector<int64_t>& prompt, int64_t n, double temperature) {
+                               return model.generate(prompt, n, temperature);
+                             }};
+  auto result = examples::train_language_model(lm, corpus, cfg.train, cell, step_rows, eval_rows);
+  nlohmann::json j = result.to_json();
+  j["cell"] = cell;
+  return j;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Config cfg;
+  cfg.train.steps = 1000;
+  cfg.train.lr = 3e-3;
+  CLI::App app{"Character-level LSTM language model: plain, layer-normalized or batch-normalized cell"};
+  app.add_option("--cell", cfg.cell, "lstm, ln-lstm or bn-lstm")->check(CLI::IsMember({"lstm", "ln-lstm", "bn-lstm"}));
+  app.add_flag("--compare", cfg.compare, "train all three cells from the same seed and plot them together");
+  app.add_option("--corpus", cfg.corpus, "text files or directories (default: Debian's fortunes)");
+  app.add_option("--steps", cfg.train.steps, "training steps")->check(CLI::Range(int64_t(1), int64_t(10000000)));
+  app.add_option("--batch-size", cfg.train.batch_size, "sequences per step")->check(CLI::Range(2, 4096));
+  app.add_option("--seq-len", cfg.train.seq_len, "characters per training sequence")->check(CLI::Range(1, 4096));
+  app.add_option("--eval-seq-len", cfg.train.eval_seq_len, "also evaluate on sequences this long (0: off)")
+      ->check(CLI::Range(0, 100000));
+  app.add_option("--embed", cfg.embed, "embedding size")->check(CLI::Range(1, 4096));
+  app.add_option("--hidden", cfg.hidden, "LSTM hidden size")->check(CLI::Range(1, 8192));
+  app.add_option("--layers", cfg.num_layers, "LSTM layers")->check(CLI::Range(1, 16));
+  app.add_option("--lr", cfg.train.lr, "Adam learning rate (cosine decay to lr/10)")->check(CLI::PositiveNumber);
+  app.add_option("--warmup", cfg.train.warmup, "linear warmup steps")->check(CLI::Range(0, 10000000));
+  app.add_option("--clip", cfg.train.clip, "gradient-norm clip (0: off)")->check(CLI::NonNegativeNumber);
+  app.add_option("--eval-every", cfg.train.eval_every, "steps between validation evaluations")->check(CLI::Range(1, 10000000));
+  app.add_option("--eval-batches", cfg.train.eval_batches, "validation batches per evaluation")->check(CLI::Range(1, 10000));
+  app.add_option("--sample-length", cfg.train.sample_length, "characters to generate at the end")->check(CLI::Range(0, 100000));
+  app.add_option("--temperature", cfg.train.temperature, "sampling temperature")->check(CLI::Range(0.0, 10.0));
+  app.add_option("--seed", cfg.train.seed, "random seed");
+  app.add_option("--threads", cfg.threads, "threads")->check(CLI::Range(1, 256));
+  app.add_option("--out", cfg.out, "directory for CSV, JSON and PNG");
+  CLI11_PARSE(app, argc, argv);
+  nl::set_num_threads(int(cfg.threads));
+
+  try {
+    auto corpus = examples::load_corpus(cfg.corpus);
+    double unigram = examples::unigram_bits_per_char(corpus);
+    fmt::print(stderr, "corpus: {} characters, vocabulary {}, {} for training; unigram entropy {:.3f} bits/char\n",
+               corpus.text().size(), corpus.vocab_size(), corpus.train().numel(), unigram);
+    std::vector<std::string> cells = cfg.compare ? std::vector<std::string>{"lstm", "ln-lstm", "bn-lstm"}
+                                                 : std::vector<std::string>{cfg.cell};
+    std::vector<std::string> step_rows, eval_rows;
+    nlohmann::json runs = nlohmann::json::array();
+    std::vector<std::string> plotted_cells;
+    for (const std::string& cell : cells) {
+      size_t evaluations = eval_rows.size();
+      runs.push_back(run(cfg, cell, corpus, step_rows, eval_rows));
+      if (eval_rows.size() > evaluations) plotted_cells.push_back(cell);  // plot runs with a curve
+    }
+
+    examples::ensure_dir(cfg.out);
+    examples::write_csv(cfg.out + "/steps.csv", "cell,step,loss,lr", step_rows);
+    examples::write_csv(cfg.out + "/eval.csv", "cell,step,train_loss,val_loss,val_bpc,val_bpc_long", eval_rows);
+    bool long_eval = cfg.train.eval_seq_len > 0;
+    std::string plot = examples::gnuplot_lines_by_label(
+        cfg.out + "/eval.csv", cfg.out + "/val_bpc.png", plotted_cells, "step", "validation bits per character",
+        {{5, fmt::format("len {}", cfg.train.seq_len)}}, long_eval ? std::vector<std::pair<int, std::string>>{{6, fmt::format("len {}", cfg.train.eval_seq_len)}} : std::vector<std::pair<int, std::string>>{});
+    bool plotted = examples::run_gnuplot(cfg.out + "/val_bpc.gp", plot);
+
+    fmt::print("\n{:<8} {:>10} {:>13} {:>14} {:>8}\n", "cell", "train_loss", "val_bits/char",
+               long_eval ? fmt::format("bits/char@{}", cfg.train.eval_seq_len) : std::string("-"), "seconds");
+    for (auto& r : runs)
+      fmt::print("{:<8} {:>10} {:>13} {:>14} {:>8.1f}\n", r["cell"].get<std::string>(), examples::fmt_number(r["train_loss"], 4),
+                 examples::fmt_number(r["val_bpc"], 3), long_eval ? examples::fmt_number(r["val_bpc_long"], 3) : "-",
+                 r["seconds"].get<double>());
+    fmt::print("(unigram entropy of the corpus: {:.3f} bits/char)\n", unigram);
+    for (auto& r : runs)
+      fmt::print("\n--- sample ({}, temperature {}) ---\n{}\n", r["cell"].get<std::string>(), cfg.train.temperature,
+                 r["sample"].get<std::string>());
+    fmt::print("\nwrote {}/steps.csv, eval.csv{}\n", cfg.out, plotted ? ", val_bpc.png" : "");
+
+    nlohmann::json summary = {{"program", "char_lm"},       {"steps", cfg.train.steps},
+                              {"batch_size", cfg.train.batch_size}, {"seq_len", cfg.train.seq_len},
+                              {"eval_seq_len", cfg.train.eval_seq_len}, {"hidden", cfg.hidden},
+                              {"embed", cfg.embed},         {"layers", cfg.num_layers},
+                              {"lr", cfg.train.lr},         {"seed", cfg.train.seed},
+                              {"unigram_bpc", unigram},     {"runs", runs}};
+    if (!cfg.compare) summary.update(runs[0]);
+    examples::write_text_atomic(cfg.out + "/results.json", examples::json_text(summary, 2) + "\n");
+    fmt::print("{}\n", examples::json_text(summary));
+  } catch (const nl::Error& e) {
+    fmt::print(stderr, "error: {}\n", e.what());
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,199 @@
+#pragma once
+// The training loop shared by the character language-model examples (char_lm
+// with LSTM cells, transformer_norm with GPTs): random windows from the
+// corpus, Adam/AdamW with linear warmup and cosine decay, gradient clipping,
+// a validation curve in bits per character on fixed windows, divergence
+// detection (a non-finite loss ends the run and marks it diverged), and a
+// sample at the end.
+#include <cmath>
+#include <functional>
+#include <memory>
+#include <numbers>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "examples/common/report.h"
+#include "normlab.h"
+
+namespace examples {
+
+struct LMTrainConfig {
+  int64_t steps = 1000, batch_size = 32, seq_len = 64;
+  int64_t eval_seq_len = 0;  // > 0: also evaluate on windows this long (LSTMs only)
+  int64_t eval_every = 100, eval_batches = 8;
+  std::string optimizer = "adam";  // or "adamw"
+  double lr = 3e-3, weight_decay = 0.0, clip = 1.0;
+  int64_t warmup = 0;  // linear warmup steps, then cosine decay to lr/10
+  uint64_t seed = 0;
+  int64_t sample_length = 200;
+  double temperature = 0.7;
+  std::string prompt = "The ";
+};
+
+struct LMEvalPoint {
+  int64_t step;
+  double train_loss;      // mean of the steps since the last evaluation (nats)
+  double val_loss;        // nats per character, windows of seq_len
+  double val_loss_long;   // windows of eval_seq_len (NaN when not asked for)
+};
+
+struct LMTrainResult {
+  std::vector<double> step_losses;  // every step's training loss (nats)
+  std::vector<LMEvalPoint> curve;
+  bool diverged = false;
+  int64_t diverged_at = 0;  // the step whose loss was not finite
+  double seconds = 0;
+  std::string sample;
+  // mean training loss over the last 10% of the steps run
+  double final_train_loss() const;
+  nlohmann::json to_json() const;  // results (not the config)
+};
+
+// A model whose forward maps ids (N, T) to logits (N, T, V), and how it samples.
+struct LanguageModel {
+  nl::layers::Module& module;
+  std::function<std::vector<int64_t>(const std::vector<int64_t>& prompt, int64_t n, double temperature)> generate;
+};
+
+// The corpus from files (or, when paths is empty, Debian's fortunes).
+inline nl::data::TextCorpus load_corpus(std::vector<std::string> paths) {
+  if (paths.empty())
+    for (const char* name : {"fortunes", "wisdom", "literature", "people", "humorists", "computers"})
+      paths.push_back(std::string("/usr/share/games/fortunes/") + name);
+  return nl::data::TextCorpus::from_files(paths);
+}
+
+// Entropy of the training text's character frequencies, in bits: what a model
+// that learned only how often each character occurs would score.
+inline double unigram_bits_per_char(const nl::data::TextCorpus& corpus) {
+  std::vector<double> counts(size_t(corpus.vocab_size()), 0.0);
+  const nl::Tensor& train = corpus.train();
+  const int64_t* ids = train.data<int64_t>();
+  for (int64_t i = 0; i < train.numel(); ++i) counts[size_t(ids[i])] += 1;
+  double bits = 0, n = double(train.numel());
+  for (double c : counts)
+    if (c > 0) bits -= c / n * std::log2(c / n);
+  return bits;
+}
+
+inline double LMTrainResult::final_train_loss() const {
+  if (step_losses.empty()) return NAN;
+  size_t tail = std::max<size_t>(1, step_losses.size() / 10);
+  double sum = 0;
+  for (size_t i = step_losses.size() - tail; i < step_losses.size(); ++i) sum += step_losses[i];
+  return sum / double(tail);
+}
+
+inline nlohmann::json LMTrainResult::to_json() const {
+  auto finite_or_null = [](double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); };
+  nlohmann::json j;
+  // a diverged run has no final validation loss (the last finite one would flatter it)
+  double val = curve.empty() || diverged ? NAN : curve.back().val_loss;
+  double val_long = curve.empty() || diverged ? NAN : curve.back().val_loss_long;
+  j["diverged"] = diverged;
+  if (diverged) j["diverged_at_step"] = diverged_at;
+  j["train_loss"] = finite_or_null(final_train_loss());
+  j["val_loss"] = finite_or_null(val);
+  j["val_bpc"] = finite_or_null(val / std::numbers::ln2);
+  if (!curve.empty() && !std::isnan(curve.back().val_loss_long)) j["val_bpc_long"] = finite_or_null(val_long / std::numbers::ln2);
+  j["seconds"] = seconds;
+  j["sample"] = sample;
+  return j;
+}
+
+// The prompt as ids; when it holds characters the corpus lacks, the first
+// characters of the validation text instead.
+inline std::vector<int64_t> prompt_ids(const nl::data::TextCorpus& corpus, const std::string& prompt) {
+  for (unsigned char c : prompt)
+    if (corpus.text().find(char(c)) == std::string::npos) {
+      const nl::Tensor& v = corpus.validation();
+      const int64_t* ids = v.data<int64_t>();
+      return std::vector<int64_t>(ids, ids + std::min<int64_t>(int64_t(prompt.size()), v.numel()));
+    }
+  return corpus.encode(prompt);
+}
+
+namespace detail {
+// Mean cross-entropy (nats) over cfg.eval_batches validation windows of length
+// `length`, the same windows every call (drawn from a fixed seed).
+inline double evaluate_lm(nl::layers::Module& model, const nl::data::TextCorpus& corpus, const LMTrainConfig& cfg,
+                          int64_t length) {
+  nl::NoGradGuard no_grad;
+  bool was_training = model.is_training();
+  model.eval();
+  nl::Generator saved = nl::default_generator();
+  nl::default_generator().manual_seed(12345);
+  double total = 0;
+  for (int64_t b = 0; b < cfg.eval_batches; ++b) {
+    auto [x, y] = corpus.batch(corpus.validation(), cfg.batch_size, length);
+    total += nl::cross_entropy(model(x).reshape({-1, corpus.vocab_size()}), y.reshape({-1})).item<double>();
+  }
+  nl::default_generator() = saved;
+  model.train(was_training);
+  return total / double(cfg.eval_batches);
+}
+}  // namespace detail
+
+// Trains model from its current parameters; csv_rows gets one
+// "label,step,loss,lr" line per step and eval_rows one
+// "label,step,train_loss,val_loss,val_bpc,val_bpc_long" line per evaluation.
+inline LMTrainResult train_language_model(LanguageModel model, const nl::data::TextCorpus& corpus,
+                                          const LMTrainConfig& cfg, const std::string& label,
+                                          std::vector<std::string>& csv_rows, std::vector<std::string>& eval_rows) {
+  nl::layers::Module& m = model.module;
+  std::unique_ptr<nl::optim::Optimizer> opt;
+  if (cfg.optimizer == "adamw")
+    opt = std::make_unique<nl::optim::AdamW>(m.parameters(), nl::optim::AdamWOptions{.lr = cfg.lr, .weight_decay = cfg.weight_decay});
+  else
+    opt = std::make_unique<nl::optim::Adam>(m.parameters(), nl::optim::AdamOptions{.lr = cfg.lr, .weight_decay = cfg.weight_decay});
+  nl::optim::WarmupDecayLR schedule(*opt, cfg.warmup, cfg.steps, nl::optim::WarmupDecayLR::Decay::cosine, 0.1);
+
+  LMTrainResult result;
+  Progress progress(label, cfg.steps);
+  double window_sum = 0;
+  int64_t window = 0;
+  for (int64_t step = 1; step <= cfg.steps; ++step) {
+    auto [x, y] = corpus.batch(corpus.train(), cfg.batch_size, cfg.seq_len);
+    opt->zero_grad();
+    nl::Tensor loss = nl::cross_entropy(m(x).reshape({-1, corpus.vocab_size()}), y.reshape({-1}));
+    double value = loss.item<double>();
+    csv_rows.push_back(fmt::format("{},{},{:.5f},{:.6g}", label, step, value, schedule.get_last_lr()[0]));
+    if (!std::isfinite(value)) {  // diverged: stop here and say so
+      result.diverged = true;
+      result.diverged_at = step;
+      progress.update(step, value);
+      break;
+    }
+    loss.backward();
+    if (cfg.clip > 0) nl::optim::clip_grad_norm_(m.parameters(), cfg.clip);
+    opt->step();
+    schedule.step();
+    result.step_losses.push_back(value);
+    window_sum += value;
+    ++window;
+    if (step % cfg.eval_every == 0 || step == cfg.steps) {
+      LMEvalPoint point{step, window_sum / double(window), detail::evaluate_lm(m, corpus, cfg, cfg.seq_len), NAN};
+      if (cfg.eval_seq_len > 0) point.val_loss_long = detail::evaluate_lm(m, corpus, cfg, cfg.eval_seq_len);
+      result.curve.push_back(point);
+      eval_rows.push_back(fmt::format("{},{},{:.5f},{:.5f},{:.5f},{}", label, step, point.train_loss, point.val_loss,
+                                      point.val_loss / std::numbers::ln2,
+                                      std::isnan(point.val_loss_long) ? std::string()
+                                                                      : fmt::format("{:.5f}", point.val_loss_long / std::numbers::ln2)));
+      progress.update(step, point.val_loss);
+      window_sum = 0;
+      window = 0;
+    } else if (step % 10 == 0) {
+      progress.update(step, value);
+    }
+  }
+  progress.finish();
+  result.seconds = progress.elapsed();
+  if (!result.diverged && cfg.sample_length > 0)
+    result.sample = corpus.decode(model.generate(prompt_ids(corpus, cfg.prompt), cfg.sample_length, cfg.temperature));
+  return result;
+}
+
+}  // namespace examples

@@ -1,0 +1,48 @@
+// char_lm runs end to end on a small corpus: all three cells with --compare,
+// valid CSV and JSON, evaluation beyond the training length, a sample.
+#include <fstream>
+
+#include "tests/examples/example_test_helpers.h"
+
+namespace {
+std::string small_corpus(const std::filesystem::path& dir) {
+  std::string path = (dir / "corpus.txt").string();
+  std::ofstream out(path);
+  for (int i = 0; i < 200; ++i) out << "the quick brown fox jumps over the lazy dog " << i % 7 << "\n";
+  return path;
+}
+}  // namespace
+
+TEST_CASE("char_lm --compare: three cells, CSV, JSON with bits per character at two lengths", "[examples][char_lm]") {
+  auto dir = nl_test::fresh_dir("char_lm");
+  auto run = nl_test::run_example("char_lm", "--compare --steps 6 --eval-every 3 --eval-batches 1 --batch-size 4 --seq-len 8 "
+                                             "--eval-seq-len 24 --hidden 8 --embed 4 --sample-length 20 --corpus " +
+                                                 small_corpus(dir) + " --out " + dir.string());
+  REQUIRE(run.exit_code == 0);
+  auto j = nl_test::last_json_line(run.out);
+  REQUIRE(j["runs"].size() == 3);
+  for (auto& r : j["runs"]) {
+    INFO(r.dump());
+    CHECK(r["diverged"] == false);
+    CHECK(r["val_bpc"].get<double>() > 0);
+    CHECK(r["val_bpc_long"].get<double>() > 0);
+    CHECK(r["sample"].get<std::string>().size() == 4 + 20);  // the prompt "The " + 20 characters
+  }
+  CHECK(j["runs"][2]["cell"] == "bn-lstm");
+  std::ifstream eval(dir / "eval.csv");
+  std::string header, line;
+  std::getline(eval, header);
+  CHECK(header == "cell,step,train_loss,val_loss,val_bpc,val_bpc_long");
+  int rows = 0;
+  while (std::getline(eval, line)) ++rows;
+  CHECK(rows == 3 * 2);
+  CHECK(std::filesystem::exists(dir / "steps.csv"));
+  CHECK(std::filesystem::exists(dir / "val_bpc.gp"));
+  CHECK(std::filesystem::exists(dir / "results.json"));
+}
+
+TEST_CASE("char_lm: a missing corpus is a clear error", "[examples][char_lm]") {
+  auto run = nl_test::run_example("char_lm", "--steps 1 --corpus /nonexistent/file.txt 2>&1");
+  CHECK(run.exit_code == 1);
+  CHECK(run.out.find("/nonexistent/file.txt") != std::string::npos);
+}

@@ -1,0 +1,40 @@
+// transformer_norm runs end to end: --compare trains post/pre/none with and
+// without warmup; a run at an absurd learning rate is reported as diverged.
+#include <fstream>
+
+#include "tests/examples/example_test_helpers.h"
+
+namespace {
+std::string small_corpus(const std::filesystem::path& dir) {
+  std::string path = (dir / "corpus.txt").string();
+  std::ofstream out(path);
+  for (int i = 0; i < 200; ++i) out << "pack my box with five dozen liquor jugs " << i % 5 << "\n";
+  return path;
+}
+const char* kTiny = " --eval-every 2 --eval-batches 1 --batch-size 4 --seq-len 8 --d-model 8 --heads 2 --layers 1 --sample-length 10";
+}  // namespace
+
+TEST_CASE("transformer_norm --compare: six runs, CSV and JSON", "[examples][transformer_norm]") {
+  auto dir = nl_test::fresh_dir("transformer_norm");
+  auto run = nl_test::run_example("transformer_norm", std::string("--compare --steps 4 --warmup 2") + kTiny +
+                                                          " --corpus " + small_corpus(dir) + " --out " + dir.string());
+  REQUIRE(run.exit_code == 0);
+  auto j = nl_test::last_json_line(run.out);
+  REQUIRE(j["runs"].size() == 6);
+  std::vector<std::string> labels;
+  for (auto& r : j["runs"]) labels.push_back(r["label"]);
+  CHECK(labels == std::vector<std::string>{"post-warmup0", "post-warmup2", "pre-warmup0", "pre-warmup2", "none-warmup0", "none-warmup2"});
+  CHECK(std::filesystem::exists(dir / "eval.csv"));
+  CHECK(std::filesystem::exists(dir / "val_loss.gp"));
+}
+
+TEST_CASE("transformer_norm: a diverging run is reported as diverged, not a crash", "[examples][transformer_norm]") {
+  auto dir = nl_test::fresh_dir("transformer_norm_diverge");
+  auto run = nl_test::run_example("transformer_norm", std::string("--norm none --steps 30 --lr 1e6 --clip 0") + kTiny +
+                                                          " --corpus " + small_corpus(dir) + " --out " + dir.string());
+  REQUIRE(run.exit_code == 0);
+  auto j = nl_test::last_json_line(run.out);
+  CHECK(j["diverged"] == true);
+  CHECK(j["val_loss"].is_null());
+  CHECK(run.out.find("diverged at step") != std::string::npos);
+}
