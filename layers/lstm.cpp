@@ -82,7 +82,7 @@ LSTM::LSTM(int64_t input, int64_t hidden, LSTMOptions o)
   }
 }
 
-LSTM::Output LSTM::run_layer(Layer& L, const Tensor& x, Tensor h, Tensor c) {
+LSTM::Output LSTM::run_layer(Layer& L, const Tensor& x, Tensor h, Tensor c, int64_t start_step) {
   const int64_t T = x.size(0), H = hidden_size;
   const LSTMCell cell = options.cell;
   // All time steps' input projections in one GEMM: (T, N, In) · W_ihᵀ -> (T, N, 4H)
@@ -93,7 +93,7 @@ LSTM::Output LSTM::run_layer(Layer& L, const Tensor& x, Tensor h, Tensor c) {
 
   // batch_norm: step t's statistics (the last slot beyond max_steps)
   auto bn = [&](const Tensor& v, const Tensor& mean, const Tensor& var, const Tensor& w, const Tensor& b, int64_t t) {
-    int64_t slot = std::min(t, options.max_steps - 1);
+    int64_t slot = std::min(start_step + t, options.max_steps - 1);
     return batch_norm(v, mean.select(0, slot), var.select(0, slot), w, b, is_training(), options.momentum, options.eps);
   };
   std::vector<Tensor> x_steps = unbind(x_proj, 0);  // views; their gradients gather into one buffer
@@ -127,12 +127,13 @@ LSTM::Output LSTM::run_layer(Layer& L, const Tensor& x, Tensor h, Tensor c) {
   return {stack(outputs, 0), h, c};
 }
 
-LSTM::Output LSTM::forward(const Tensor& input, const Tensor& h0, const Tensor& c0) {
+LSTM::Output LSTM::forward(const Tensor& input, const Tensor& h0, const Tensor& c0, int64_t start_step) {
   if (input.dim() != 3 || input.size(2) != input_size)
     fail("LSTM: expected input ({}, {}, {}), got {}", options.batch_first ? "N" : "T",
          options.batch_first ? "T" : "N", input_size, input.shape());
   Tensor x = options.batch_first ? input.transpose(0, 1) : input;  // (T, N, I)
   const int64_t N = x.size(1), H = hidden_size, K = options.num_layers;
+  if (start_step < 0) fail("LSTM: start_step must be >= 0, got {}", start_step);
   for (const Tensor* s : {&h0, &c0})
     if (s->defined() && !(s->shape() == Shape{K, N, H}))
       fail("LSTM: initial states must be ({}, {}, {}), got {}", K, N, H, s->shape());
@@ -140,7 +141,7 @@ LSTM::Output LSTM::forward(const Tensor& input, const Tensor& h0, const Tensor& 
   for (int64_t k = 0; k < K; ++k) {
     Tensor h = h0.defined() ? h0.select(0, k) : zeros({N, H}, input.dtype());
     Tensor c = c0.defined() ? c0.select(0, k) : zeros({N, H}, input.dtype());
-    Output out = run_layer(layers_[size_t(k)], x, h, c);
+    Output out = run_layer(layers_[size_t(k)], x, h, c, start_step);
     x = out.output;
     if (options.dropout > 0 && k + 1 < K) x = dropout(x, options.dropout, is_training());
     h_n.push_back(out.h_n);

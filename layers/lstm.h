@@ -48,10 +48,15 @@ class LSTM : public Module {
     Tensor h_n;     // (num_layers, N, H): the last h of each layer
     Tensor c_n;     // (num_layers, N, H)
   };
-  // h0 and c0 are (num_layers, N, H); undefined means zeros.
-  Output forward(const Tensor& input, const Tensor& h0, const Tensor& c0);
+  // h0 and c0 are (num_layers, N, H); undefined means zeros. start_step is the
+  // time index of input's first step: it picks the batch_norm cell's per-step
+  // statistics when a sequence is fed in pieces (generation feeds one step at
+  // a time, continuing from the last state); the other cells ignore it.
+  Output forward(const Tensor& input, const Tensor& h0, const Tensor& c0, int64_t start_step = 0);
   Tensor forward(const Tensor& input) override { return forward(input, Tensor(), Tensor()).output; }
-  Output operator()(const Tensor& input, const Tensor& h0, const Tensor& c0) { return forward(input, h0, c0); }
+  Output operator()(const Tensor& input, const Tensor& h0, const Tensor& c0, int64_t start_step = 0) {
+    return forward(input, h0, c0, start_step);
+  }
   using Module::operator();  // lstm(x): the output alone
 
   const int64_t input_size, hidden_size;
@@ -69,7 +74,7 @@ class LSTM : public Module {
     Tensor running_mean_ih, running_var_ih, running_mean_hh, running_var_hh, running_mean_c, running_var_c;
   };
   // One layer over the whole sequence x (T, N, In); returns outputs (T, N, H), h_T, c_T.
-  Output run_layer(Layer& layer, const Tensor& x, Tensor h, Tensor c);
+  Output run_layer(Layer& layer, const Tensor& x, Tensor h, Tensor c, int64_t start_step);
   std::vector<Layer> layers_;
 };
 

@@ -35,8 +35,10 @@ std::vector<int64_t> CharLSTM::generate(const std::vector<int64_t>& prompt, int6
   // Feed the prompt once, then one id at a time, carrying (h, c).
   Tensor ids = from_vector(prompt, {1, int64_t(prompt.size())});
   Tensor h, c;
+  int64_t position = 0;  // time index of the next input (BN-LSTM's statistics are per step)
   for (int64_t k = 0; k < n; ++k) {
-    auto state = lstm->forward(embedding->forward(ids), h, c);
+    auto state = lstm->forward(embedding->forward(ids), h, c, position);
+    position += ids.size(1);
     h = state.h_n;
     c = state.c_n;
     Tensor last = state.output.select(1, state.output.size(1) - 1);  // (1, H)

@@ -192,3 +192,27 @@ TEST_CASE("LSTM: errors name the layer and the shapes", "[layers][lstm][errors]"
   REQUIRE_THROWS_WITH(layers::LSTM(0, 4), Catch::Contains("sizes must be > 0"));
   REQUIRE_THROWS_WITH(nl::lstm_cell(nl::zeros({2, 7}), nl::zeros({2, 2})), Catch::Contains("lstm_cell") && Catch::Contains("[2,7]"));
 }
+
+TEST_CASE("LSTM: a sequence fed in pieces with start_step equals it fed whole, for every cell", "[layers][lstm]") {
+  for (LSTMCell cell : kCells) {
+    INFO(cell_label(cell));
+    nl::manual_seed(9);
+    auto o = options_for(cell, 2);
+    o.max_steps = 4;
+    layers::LSTM lstm(3, 4, o);
+    lstm(nl::randn({6, 5, 3}, nl::f64));  // BN: give each step its own running statistics
+    lstm.eval();
+    auto x = nl::randn({6, 2, 3}, nl::f64);
+    auto whole = lstm(x, {}, {});
+    auto first = lstm(x.slice(0, 0, 2), {}, {});
+    auto second = lstm(x.slice(0, 2, 6), first.h_n, first.c_n, /*start_step=*/2);
+    CHECK(max_abs_diff(nl::cat({first.output, second.output}, 0), whole.output) < 1e-12);
+    CHECK(max_abs_diff(second.h_n, whole.h_n) < 1e-12);
+    if (cell == LSTMCell::batch_norm) {  // without start_step the second piece would reuse steps 0.. statistics
+      auto restarted = lstm(x.slice(0, 2, 6), first.h_n, first.c_n);
+      CHECK(max_abs_diff(restarted.output, second.output) > 1e-6);
+    }
+  }
+  layers::LSTM lstm(3, 4, options_for(LSTMCell::plain));
+  REQUIRE_THROWS_WITH(lstm(nl::randn({2, 1, 3}, nl::f64), {}, {}, -1), Catch::Contains("start_step must be >= 0"));
+}
