@@ -18,6 +18,8 @@
 #include <mutex>
 #include <thread>
 
+#include <unistd.h>  // getpid
+
 #include "core/error.h"
 #include "dist/backend.h"
 
@@ -140,8 +142,9 @@ World init(int& argc, char**& argv, double timeout) {
         "nl::dist: MPI_Init did not complete within {} s (process {}, launcher rank {}): another process of the job "
         "failed to start or exited before initializing MPI; exiting so that mpirun ends the job",
         timeout, int(getpid()), launcher_rank ? launcher_rank : "?");
-    int provided = 0;
-    with_deadline(timeout, message, [&] { MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided); });
+    int provided = 0, code = MPI_SUCCESS;
+    with_deadline(timeout, message, [&] { code = MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided); });
+    if (code != MPI_SUCCESS) fail("nl::dist: MPI_Init_thread failed with MPI error code {}", code);
     s.we_initialized = true;
   }
   MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);

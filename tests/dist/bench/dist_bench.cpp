@@ -252,6 +252,6 @@ int main(int argc, char** argv) {
   try {
     return run(parse(argc, argv));
   } catch (const std::exception& e) {
-    dist::Context::abort(1, fmt::format("normlab_dist_bench: error: {}", e.what()));
+    dist::Context::abort(1, fmt::format("error: {}", e.what()));
   }
 }
