@@ -15,6 +15,7 @@
 // processes on a network of --latency-us and --bandwidth-gbps.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
@@ -147,6 +148,27 @@ nlohmann::json cost_model(const Config& c, double compute_s, double grad_calls, 
   return rows;
 }
 
+// What one allreduce costs here when all ranks arrive together (after a
+// barrier): of a SyncBatchNorm-sized message and of the gradient bucket.
+// Median over repetitions, slowest rank. Seconds.
+std::pair<double, double> probe_allreduce(int64_t small_values, int64_t gradient_values) {
+  auto median_seconds = [](int64_t n, int repetitions) {
+    std::vector<float> buffer(size_t(n), 1.0f);
+    std::vector<double> times;
+    for (int r = 0; r < repetitions; ++r) {
+      dist::barrier();
+      auto start = std::chrono::steady_clock::now();
+      dist::allreduce_sum(buffer.data(), n, dist::Traffic::other);
+      times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    }
+    std::sort(times.begin(), times.end());
+    double median = times[times.size() / 2];
+    dist::allreduce_max(&median, 1, dist::Traffic::other);
+    return median;
+  };
+  return {median_seconds(small_values, 200), median_seconds(gradient_values, 20)};
+}
+
 int run(const Config& c) {
   auto [train, test] = make_task(c);
   auto model = make_model(c);
@@ -198,11 +220,14 @@ int run(const Config& c) {
   bool in_sync = ddp.parameters_in_sync(), buffers_in_sync = ddp.buffers_in_sync();
   double final_loss = dist::allreduce_mean(loss_sum / double(c.steps));
   double timed_steps = double(std::max<int64_t>(1, c.steps - c.warmup));
-  // the slowest rank's numbers: the job runs at its pace
-  double per_step[3] = {timed_s / timed_steps, timed_comm.gradients.seconds / timed_steps,
-                        timed_comm.normalization.seconds / timed_steps};
-  dist::allreduce_max(per_step, 3, dist::Traffic::other);
-  double compute_s = per_step[0] - per_step[1] - per_step[2];
+  // the slowest rank's numbers, each on its own: [step, gradient sync, norm sync, compute = the rest]
+  double per_step[4] = {timed_s / timed_steps, timed_comm.gradients.seconds / timed_steps,
+                        timed_comm.normalization.seconds / timed_steps, 0};
+  per_step[3] = per_step[0] - per_step[1] - per_step[2];
+  dist::allreduce_max(per_step, 4, dist::Traffic::other);
+  double compute_s = per_step[3];
+  // a SyncBatchNorm forward message (1 + 2C doubles = 2 + 4C floats) and the gradient bucket
+  auto [small_s, gradient_s] = probe_allreduce(2 + 4 * c.hidden, model->num_parameters());
   if (!dist::is_main()) return 0;
   double grad_calls = double(timed_comm.gradients.calls) / timed_steps, grad_bytes = double(timed_comm.gradients.bytes) / timed_steps;
   double norm_calls = double(timed_comm.normalization.calls) / timed_steps,
@@ -227,13 +252,16 @@ int run(const Config& c) {
       {"norm_sync_bytes_per_step", norm_bytes},
       {"params_in_sync", in_sync},
       {"buffers_in_sync", buffers_in_sync},
+      {"probe_small_allreduce_us", small_s * 1e6},
+      {"probe_gradient_allreduce_ms", gradient_s * 1e3},
       {"network", {{"latency_us", c.latency_us}, {"bandwidth_gbps", c.bandwidth_gbps}}},
       {"cost_model", cost_model(c, compute_s, grad_calls, grad_bytes, norm_calls, norm_bytes)}};
-  if (c.format == "row") {  // | norm | processes | global batch | accuracy | step | compute | grad sync | norm sync | grad bytes (calls) | norm bytes (calls) | in sync |
-    fmt::print("| {} | {} | {} | {:.3f} | {:.2f} | {:.2f} | {:.2f} | {:.2f} | {:.0f} ({:.0f}) | {:.0f} ({:.0f}) | {} |\n", c.norm,
+  if (c.format == "row") {  // | norm | processes | global batch | accuracy | step | compute | grad sync | norm sync | grad bytes (calls) | norm bytes (calls) | in sync | probe small | probe gradient |
+    fmt::print("| {} | {} | {} | {:.3f} | {:.2f} | {:.2f} | {:.2f} | {:.2f} | {:.0f} ({:.0f}) | {:.0f} ({:.0f}) | {} | {:.0f} | {:.2f} |\n", c.norm,
                dist::world_size(), c.batch * dist::world_size(), double(correct) / double(test.y.size()),
                per_step[0] * 1e3, compute_s * 1e3, per_step[1] * 1e3, per_step[2] * 1e3, grad_bytes, grad_calls,
-               norm_bytes, norm_calls, in_sync && buffers_in_sync ? "yes" : in_sync ? "parameters" : "no");
+               norm_bytes, norm_calls, in_sync && buffers_in_sync ? "yes" : in_sync ? "parameters" : "no", small_s * 1e6,
+               gradient_s * 1e3);
   } else if (c.format == "cost") {  // | norm | p | grad sync ms | norm sync ms | step ms | communication share |
     for (auto& row : out["cost_model"])
       fmt::print("| {} | {} | {:.3f} | {:.3f} | {:.2f} | {:.0f}% |\n", c.norm, row["processes"].get<int>(),

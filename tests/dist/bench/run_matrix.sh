@@ -13,8 +13,8 @@ bench="$build/bin/normlab_dist_bench"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 export NORMLAB_NUM_THREADS=${NORMLAB_NUM_THREADS:-1}
 norms=(none layer batch sync-batch)
-echo "| norm | processes | global batch | test accuracy | step ms | compute ms | gradient sync ms | norm sync ms | gradient bytes/step (calls) | norm bytes/step (calls) | ranks in sync |"
-echo "|---|---|---|---|---|---|---|---|---|---|---|"
+echo "| norm | processes | global batch | test accuracy | step ms | compute ms | gradient sync ms | norm sync ms | gradient bytes/step (calls) | norm bytes/step (calls) | ranks in sync | one small allreduce µs | one gradient allreduce ms |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 for np in 1 2 4; do
   for norm in "${norms[@]}"; do
     mpirun -np "$np" "$bench" --norm "$norm" --format row "$@" 2>/dev/null
