@@ -5,4 +5,5 @@
 #include "dist/comm_stats.h"
 #include "dist/data_parallel.h"
 #include "dist/distributed_sampler.h"
+#include "dist/step_meter.h"
 #include "dist/sync_batch_norm.h"

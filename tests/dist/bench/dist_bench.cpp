@@ -178,9 +178,9 @@ int run(const Config& c) {
   int64_t per_epoch = sampler.num_samples() / c.batch;
   if (per_epoch < 1) nl::fail("normlab_dist_bench: --batch {} is larger than a rank's shard {}", c.batch, sampler.num_samples());
 
-  using clock = std::chrono::steady_clock;
-  double timed_s = 0, loss_sum = 0;
-  dist::CommStats timed_comm;
+  dist::StepMeter meter;
+  dist::StepReport timed;  // the steps after warm-up
+  double loss_sum = 0;
   std::vector<int64_t> mine;
   for (int64_t step = 0; step < c.steps; ++step) {
     if (step % per_epoch == 0) {
@@ -189,20 +189,14 @@ int run(const Config& c) {
     }
     int64_t at = (step % per_epoch) * c.batch;
     auto [x, y] = gather(train, std::vector<int64_t>(mine.begin() + at, mine.begin() + at + c.batch));
-    dist::CommStats before = dist::stats();
-    auto start = clock::now();
+    meter.start();
     optimizer.zero_grad();
     Tensor loss = nl::cross_entropy((*model)(x), y);
     loss.backward();
     ddp.average_gradients();
     optimizer.step();
-    double seconds = std::chrono::duration<double>(clock::now() - start).count();
-    if (step >= c.warmup) {
-      timed_s += seconds;
-      dist::CommStats d = dist::stats() - before;
-      timed_comm.gradients += d.gradients;
-      timed_comm.normalization += d.normalization;
-    }
+    dist::StepReport report = meter.stop();
+    if (step >= c.warmup) timed += report;
     loss_sum += loss.item<double>();
     if (dist::is_main() && ((step + 1) % 50 == 0 || step + 1 == c.steps))
       fmt::print(stderr, "[{} np{}] step {}/{} loss {:.4f}\n", c.norm, dist::world_size(), step + 1, c.steps,
@@ -219,19 +213,19 @@ int run(const Config& c) {
   }
   bool in_sync = ddp.parameters_in_sync(), buffers_in_sync = ddp.buffers_in_sync();
   double final_loss = dist::allreduce_mean(loss_sum / double(c.steps));
-  double timed_steps = double(std::max<int64_t>(1, c.steps - c.warmup));
+  double timed_steps = double(std::max<int64_t>(1, timed.steps));
   // the slowest rank's numbers, each on its own: [step, gradient sync, norm sync, compute = the rest]
-  double per_step[4] = {timed_s / timed_steps, timed_comm.gradients.seconds / timed_steps,
-                        timed_comm.normalization.seconds / timed_steps, 0};
-  per_step[3] = per_step[0] - per_step[1] - per_step[2];
+  double per_step[4] = {timed.seconds / timed_steps, timed.comm.gradients.seconds / timed_steps,
+                        timed.comm.normalization.seconds / timed_steps, timed.compute_seconds() / timed_steps};
   dist::allreduce_max(per_step, 4, dist::Traffic::other);
   double compute_s = per_step[3];
   // a SyncBatchNorm forward message (1 + 2C doubles = 2 + 4C floats) and the gradient bucket
   auto [small_s, gradient_s] = probe_allreduce(2 + 4 * c.hidden, model->num_parameters());
   if (!dist::is_main()) return 0;
-  double grad_calls = double(timed_comm.gradients.calls) / timed_steps, grad_bytes = double(timed_comm.gradients.bytes) / timed_steps;
-  double norm_calls = double(timed_comm.normalization.calls) / timed_steps,
-         norm_bytes = double(timed_comm.normalization.bytes) / timed_steps;
+  double grad_calls = double(timed.comm.gradients.calls) / timed_steps,
+         grad_bytes = double(timed.comm.gradients.bytes) / timed_steps;
+  double norm_calls = double(timed.comm.normalization.calls) / timed_steps,
+         norm_bytes = double(timed.comm.normalization.bytes) / timed_steps;
   nlohmann::json out = {
       {"program", "normlab_dist_bench"},
       {"norm", c.norm},
