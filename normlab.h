@@ -16,4 +16,5 @@
 #include "layers/layers.h"
 #include "optim/optim.h"
 #include "data/text_corpus.h"
+#include "dist/dist.h"
 #include "models/models.h"

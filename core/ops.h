@@ -2,6 +2,7 @@
 // Every differentiable op normlab has, as free functions in nl::.
 // Each is defined (shape checks, forward kernel, gradient rule) in one place
 // under core/ops/; the file is named in the group comment.
+#include <functional>
 #include <optional>
 #include <string_view>
 #include <vector>
@@ -126,6 +127,17 @@ Tensor rms_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& we
 Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& running_var,
                   const Tensor& weight = Tensor(), const Tensor& bias = Tensor(), bool training = true,
                   double momentum = 0.1, double eps = 1e-5);
+// The same op over a batch split across processes (nl::dist::SyncBatchNorm):
+// in training, sum_across_processes(values, n) must replace values[0..n) by
+// their sum over all processes (an allreduce; every process calls it at the
+// same point). Forward calls it once with [count | Σx (C) | Σx² (C)], backward
+// once with [Σdy (C) | Σdy·xhat (C)]; statistics and dx are then those of the
+// global batch, and the running statistics get the global mean and unbiased
+// variance. dweight and dbias stay local sums. An empty function: batch_norm above.
+using CrossProcessSum = std::function<void(double* values, int64_t n)>;
+Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& running_var, const Tensor& weight,
+                  const Tensor& bias, bool training, double momentum, double eps,
+                  const CrossProcessSum& sum_across_processes);
 
 // ---- recurrent cells (core/ops/lstm.cpp) --------------------------------------------
 // One LSTM step from gate pre-activations (N, 4H), order [i | f | g | o], and

@@ -9,6 +9,7 @@
 // use_reference: compose from primitive ops instead of the fused kernel.
 #include <optional>
 
+#include "core/ops.h"
 #include "layers/module.h"
 
 namespace nl::layers {
@@ -28,6 +29,14 @@ class BatchNorm1d : public Module {
   bool use_reference = false;
 
  protected:
+  // For subclasses (nl::dist::SyncBatchNorm): their own type name, the same
+  // parameters and buffers.
+  BatchNorm1d(std::string type, int64_t num_features, double eps, std::optional<double> momentum, bool affine,
+              bool track_running_stats, DType dtype);
+  // forward with batch statistics summed across processes by `sum` (empty: local).
+  Tensor forward_batch_norm(const Tensor& x, const CrossProcessSum& sum);
+  // Whether this forward normalizes with batch statistics (training, or nothing tracked).
+  bool uses_batch_statistics() const { return is_training() || !track_running_stats; }
   std::string extra_repr() const override;
 };
 

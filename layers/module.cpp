@@ -49,6 +49,20 @@ void Module::add_child(std::string name, std::shared_ptr<Module> module) {
   children_.emplace_back(std::move(name), std::move(module));
 }
 
+void Module::replace_module(const std::string& name, std::shared_ptr<Module> module) {
+  if (!module) fail("{}.replace_module: the new submodule \"{}\" is null", type_name_, name);
+  for (auto& [child_name, child] : children_) {
+    if (child_name != name) continue;
+    if (!accept_replaced_module(name, module))
+      fail("{}.replace_module: {} keeps its submodules in typed members and cannot swap \"{}\" ({}) for {}; "
+           "build it with the new layer instead",
+           type_name_, type_name_, name, child->type_name(), module->type_name());
+    child = std::move(module);
+    return;
+  }
+  fail("{}.replace_module: no submodule named \"{}\"", type_name_, name);
+}
+
 void Module::collect_slots(const std::string& prefix, std::vector<Slot>& out) const {
   for (auto& [name, member] : parameters_) out.push_back({prefix + name, member, true});
   for (auto& [name, member] : buffers_) out.push_back({prefix + name, member, false});

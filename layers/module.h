@@ -56,6 +56,12 @@ class Module {
   Named<Tensor> named_parameters() const;
   Named<Tensor> named_buffers() const;
   Named<std::shared_ptr<Module>> named_children() const { return children_; }
+  // Swaps the submodule registered as `name` for `module`, keeping its place
+  // and name (as assigning model.name = module in PyTorch); for converting
+  // layers after construction, e.g. nl::dist::convert_sync_batchnorm. A module
+  // that holds its own typed pointer to the child must accept the swap in
+  // accept_replaced_module (Sequential does); the others refuse with an error.
+  void replace_module(const std::string& name, std::shared_ptr<Module> module);
   int64_t num_parameters() const;  // total element count
 
   // Parameters and buffers by dotted name. The tensors share storage with the
@@ -82,6 +88,11 @@ class Module {
   std::shared_ptr<M> register_module(std::string name, std::shared_ptr<M> module) {
     add_child(std::move(name), module);
     return module;
+  }
+  // replace_module's hook, called before the swap: update any own pointer to
+  // the child and return true, or return false to refuse (the default).
+  virtual bool accept_replaced_module(const std::string& name, const std::shared_ptr<Module>& module) {
+    return false;
   }
   // Constructor arguments shown by to_string(), e.g. "in_features=4, out_features=2".
   virtual std::string extra_repr() const { return ""; }

@@ -67,14 +67,18 @@ std::string RMSNorm::extra_repr() const {
 
 BatchNorm1d::BatchNorm1d(int64_t num_features, double eps, std::optional<double> momentum, bool affine,
                          bool track_running_stats, DType dtype)
-    : Module("BatchNorm1d"),
+    : BatchNorm1d("BatchNorm1d", num_features, eps, momentum, affine, track_running_stats, dtype) {}
+
+BatchNorm1d::BatchNorm1d(std::string type, int64_t num_features, double eps, std::optional<double> momentum,
+                         bool affine, bool track_running_stats, DType dtype)
+    : Module(std::move(type)),
       num_features(num_features),
       eps(eps),
       momentum(momentum),
       track_running_stats(track_running_stats) {
-  if (num_features <= 0) fail("BatchNorm1d: num_features must be > 0, got {}", num_features);
+  if (num_features <= 0) fail("{}: num_features must be > 0, got {}", type_name(), num_features);
   if (momentum && !(*momentum >= 0 && *momentum <= 1))
-    fail("BatchNorm1d: momentum must be in [0, 1], got {}", *momentum);
+    fail("{}: momentum must be in [0, 1], got {}", type_name(), *momentum);
   if (affine) {
     weight = ones({num_features}, dtype);
     bias = zeros({num_features}, dtype);
@@ -91,9 +95,11 @@ BatchNorm1d::BatchNorm1d(int64_t num_features, double eps, std::optional<double>
   register_buffer("num_batches_tracked", num_batches_tracked);
 }
 
-Tensor BatchNorm1d::forward(const Tensor& x) {
+Tensor BatchNorm1d::forward(const Tensor& x) { return forward_batch_norm(x, CrossProcessSum()); }
+
+Tensor BatchNorm1d::forward_batch_norm(const Tensor& x, const CrossProcessSum& sum) {
   if ((x.dim() != 2 && x.dim() != 3) || x.shape()[1] != num_features)
-    fail("BatchNorm1d: expected input (N, {0}) or (N, {0}, L), got {1}", num_features, x.shape());
+    fail("{0}: expected input (N, {1}) or (N, {1}, L), got {2}", type_name(), num_features, x.shape());
   // As PyTorch: the update factor is momentum, or 1/num_batches_tracked for a
   // cumulative average; batch statistics in training or when nothing is tracked.
   double factor = 0.0;
@@ -102,9 +108,11 @@ Tensor BatchNorm1d::forward(const Tensor& x) {
     num_batches_tracked.add_(ones({}, i64));
     factor = momentum ? *momentum : 1.0 / double(num_batches_tracked.item<int64_t>());
   }
-  bool batch_statistics = is_training() || !track_running_stats;
-  auto run = use_reference ? reference::batch_norm : nl::batch_norm;
-  return run(x, running_mean, running_var, weight, bias, batch_statistics, factor, eps);
+  if (use_reference) {
+    if (sum) fail("{}: the composed reference (use_reference) has no cross-process path; use the fused kernel", type_name());
+    return reference::batch_norm(x, running_mean, running_var, weight, bias, uses_batch_statistics(), factor, eps);
+  }
+  return nl::batch_norm(x, running_mean, running_var, weight, bias, uses_batch_statistics(), factor, eps, sum);
 }
 
 std::string BatchNorm1d::extra_repr() const {

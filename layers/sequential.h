@@ -32,6 +32,15 @@ class Sequential : public Module {
  protected:
   // For models that are a Sequential under another name (models::MLP).
   explicit Sequential(const char* type_name) : Module(type_name) {}
+  // replace_module("2", m) swaps the module run third.
+  bool accept_replaced_module(const std::string& name, const std::shared_ptr<Module>& module) override {
+    for (size_t i = 0; i < modules_.size(); ++i)
+      if (name == std::to_string(i)) {
+        modules_[i] = module;
+        return true;
+      }
+    return false;
+  }
 
  public:
   const std::shared_ptr<Module>& operator[](size_t i) const { return modules_.at(i); }

@@ -15,6 +15,12 @@
 //   eval:      dx = rstd · dxhat        (the statistics are constants)
 //   both:      dw = Σ dy·xhat,  db = Σ dy
 //
+// Data-parallel training (nl::dist::SyncBatchNorm) runs the same code with a
+// cross-process sum between the local pieces: forward sums [count, Σx, Σx²]
+// over all processes before the statistics are formed, backward sums
+// [Σdy, Σdy·xhat] before dx is formed; M is then the global count. dweight and
+// dbias stay local (the data-parallel gradient averaging sums them).
+//
 // Channels run in parallel in blocks; each channel's sums are accumulated in
 // double in the same (n, l) order whatever the thread count. For (N, C) the
 // template flag kFlat fixes L = 1 so the inner loop runs along contiguous
@@ -58,7 +64,7 @@ struct Dims {
 
 // mean = Σx / M, var = Σ(x − mean)² / M per channel (two passes: exact and stable).
 template <typename T, bool kFlat>
-void batch_norm_statistics(const T* x, T* mean, T* var, Dims d) {
+void batch_norm_statistics(const T* x, double* mean, double* var, Dims d) {
   const double M = double(d.per_channel());
   for_each_channel_block(d.C, d.per_channel(), [&](int64_t c0, int64_t c1) {
     std::vector<double> sum(size_t(c1 - c0), 0.0), squares(size_t(c1 - c0), 0.0);
@@ -69,10 +75,32 @@ void batch_norm_statistics(const T* x, T* mean, T* var, Dims d) {
       squares[j] += centered * centered;
     });
     for (int64_t j = 0; j < c1 - c0; ++j) {
-      mean[c0 + j] = T(sum[j]);
-      var[c0 + j] = T(squares[j] / M);
+      mean[c0 + j] = sum[j];
+      var[c0 + j] = squares[j] / M;
     }
   });
+}
+
+// The global statistics from every process's local ones: sums packed as
+// [count | Σx (C) | Σx² (C)], Σx = M·mean and Σx² = M·(var + mean²) from the
+// exact local two-pass values, summed across processes, then
+// mean = Σx / count, var = Σx² / count − mean². Returns the global count.
+double reduce_statistics(const CrossProcessSum& sum_across_processes, double* mean, double* var, Dims d) {
+  const double M = double(d.per_channel());
+  std::vector<double> sums(size_t(1 + 2 * d.C));
+  sums[0] = M;
+  for (int64_t c = 0; c < d.C; ++c) {
+    sums[size_t(1 + c)] = M * mean[c];
+    sums[size_t(1 + d.C + c)] = M * (var[c] + mean[c] * mean[c]);
+  }
+  sum_across_processes(sums.data(), int64_t(sums.size()));
+  const double count = sums[0];
+  if (count > 0)
+    for (int64_t c = 0; c < d.C; ++c) {
+      mean[c] = sums[size_t(1 + c)] / count;
+      var[c] = std::max(0.0, sums[size_t(1 + d.C + c)] / count - mean[c] * mean[c]);
+    }
+  return count;
 }
 
 // y = (x − mean)·rstd·w + b, folded per channel into y = x·scale + shift.
@@ -89,35 +117,65 @@ void batch_norm_normalize(const T* x, const T* mean, const T* rstd, const T* wei
   });
 }
 
+// Backward, in two pieces per block of channels so a cross-process sum can go
+// between them. Piece 1: Σdy and Σdy·xhat per channel (Σdxhat = w·Σdy and
+// Σdxhat·xhat = w·Σdy·xhat), into sum_dy[c] and sum_dy_xhat[c].
+template <typename T, bool kFlat>
+void batch_norm_backward_sums(const T* dy, const T* x, const T* mean, const T* rstd, double* sum_dy,
+                              double* sum_dy_xhat, Dims d, int64_t c0, int64_t c1) {
+  for (int64_t c = c0; c < c1; ++c) sum_dy[c] = sum_dy_xhat[c] = 0.0;
+  for_each_channel_value<kFlat>(d.N, d.C, d.L, c0, c1, [&](int64_t j, int64_t i) {
+    sum_dy[c0 + j] += dy[i];
+    sum_dy_xhat[c0 + j] += double(dy[i]) * double((x[i] - mean[c0 + j]) * rstd[c0 + j]);
+  });
+}
+
+// Piece 2: dx = w·rstd/M · (M·dy − Σdy − xhat·Σdy·xhat) in training (M values
+// per channel in all, over every process), w·rstd·dy in eval.
+template <typename T, bool kFlat>
+void batch_norm_backward_input(const T* dy, const T* x, const T* weight, const T* mean, const T* rstd,
+                               const double* sum_dy, const double* sum_dy_xhat, double M, bool batch_stats, T* dx,
+                               Dims d, int64_t c0, int64_t c1) {
+  std::vector<T> scale(size_t(c1 - c0)), mean_dy(size_t(c1 - c0)), mean_dy_xhat(size_t(c1 - c0));
+  for (int64_t c = c0; c < c1; ++c) {
+    scale[c - c0] = rstd[c] * (weight ? weight[c] : T(1));
+    mean_dy[c - c0] = batch_stats ? T(sum_dy[c] / M) : T(0);
+    mean_dy_xhat[c - c0] = batch_stats ? T(sum_dy_xhat[c] / M) : T(0);
+  }
+  for_each_channel_value<kFlat>(d.N, d.C, d.L, c0, c1, [&](int64_t j, int64_t i) {
+    T xhat = (x[i] - mean[c0 + j]) * rstd[c0 + j];
+    dx[i] = scale[j] * (dy[i] - mean_dy[j] - xhat * mean_dy_xhat[j]);
+  });
+}
+
 // dx, dweight, dbias may each be null. batch_stats: the forward used batch
-// statistics (training), so mean and rstd depend on x.
+// statistics (training), so mean and rstd depend on x; M is their global count.
+// Locally both pieces run per block while it is in cache; with a cross-process
+// sum, all the sums come first, then one packed [Σdy | Σdy·xhat] reduction.
 template <typename T, bool kFlat>
 void batch_norm_backward(const T* dy, const T* x, const T* weight, const T* mean, const T* rstd, T* dx, T* dweight,
-                         T* dbias, Dims d, bool batch_stats) {
-  const double M = double(d.per_channel());
+                         T* dbias, Dims d, bool batch_stats, double M, const CrossProcessSum& sum_across_processes) {
+  std::vector<double> sums(size_t(2 * d.C));
+  double* sum_dy = sums.data();
+  double* sum_dy_xhat = sums.data() + d.C;
+  auto write_parameter_grads = [&](int64_t c0, int64_t c1) {  // local sums: the parameter gradients
+    for (int64_t c = c0; c < c1; ++c) {
+      if (dweight) dweight[c] = T(sum_dy_xhat[c]);
+      if (dbias) dbias[c] = T(sum_dy[c]);
+    }
+  };
+  bool reduce = batch_stats && sum_across_processes && dx;
   for_each_channel_block(d.C, d.per_channel(), [&](int64_t c0, int64_t c1) {
-    // Σdy and Σdy·xhat per channel; Σdxhat = w·Σdy and Σdxhat·xhat = w·Σdy·xhat
-    std::vector<double> sum_dy(size_t(c1 - c0), 0.0), sum_dy_xhat(size_t(c1 - c0), 0.0);
-    for_each_channel_value<kFlat>(d.N, d.C, d.L, c0, c1, [&](int64_t j, int64_t i) {
-      sum_dy[j] += dy[i];
-      sum_dy_xhat[j] += double(dy[i]) * double((x[i] - mean[c0 + j]) * rstd[c0 + j]);
-    });
-    for (int64_t c = c0; c < c1; ++c) {
-      if (dweight) dweight[c] = T(sum_dy_xhat[c - c0]);
-      if (dbias) dbias[c] = T(sum_dy[c - c0]);
-    }
-    if (!dx) return;
-    // dx = w·rstd/M · (M·dy − Σdy − xhat·Σdy·xhat) in training, w·rstd·dy in eval
-    std::vector<T> scale(size_t(c1 - c0)), mean_dy(size_t(c1 - c0)), mean_dy_xhat(size_t(c1 - c0));
-    for (int64_t c = c0; c < c1; ++c) {
-      scale[c - c0] = rstd[c] * (weight ? weight[c] : T(1));
-      mean_dy[c - c0] = batch_stats ? T(sum_dy[c - c0] / M) : T(0);
-      mean_dy_xhat[c - c0] = batch_stats ? T(sum_dy_xhat[c - c0] / M) : T(0);
-    }
-    for_each_channel_value<kFlat>(d.N, d.C, d.L, c0, c1, [&](int64_t j, int64_t i) {
-      T xhat = (x[i] - mean[c0 + j]) * rstd[c0 + j];
-      dx[i] = scale[j] * (dy[i] - mean_dy[j] - xhat * mean_dy_xhat[j]);
-    });
+    batch_norm_backward_sums<T, kFlat>(dy, x, mean, rstd, sum_dy, sum_dy_xhat, d, c0, c1);
+    write_parameter_grads(c0, c1);
+    if (dx && !reduce)
+      batch_norm_backward_input<T, kFlat>(dy, x, weight, mean, rstd, sum_dy, sum_dy_xhat, M, batch_stats, dx, d, c0,
+                                          c1);
+  });
+  if (!reduce) return;
+  sum_across_processes(sums.data(), int64_t(sums.size()));
+  for_each_channel_block(d.C, d.per_channel(), [&](int64_t c0, int64_t c1) {
+    batch_norm_backward_input<T, kFlat>(dy, x, weight, mean, rstd, sum_dy, sum_dy_xhat, M, batch_stats, dx, d, c0, c1);
   });
 }
 
@@ -142,6 +200,12 @@ void check_running_stat(const char* op, const char* name, const Tensor& stat, co
 
 Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor& running_var, const Tensor& weight,
                   const Tensor& bias, bool training, double momentum, double eps) {
+  return batch_norm(input, running_mean, running_var, weight, bias, training, momentum, eps, CrossProcessSum());
+}
+
+Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor& running_var, const Tensor& weight,
+                  const Tensor& bias, bool training, double momentum, double eps,
+                  const CrossProcessSum& sum_across_processes) {
   const char* op = "batch_norm";
   ops::check_floating(op, input);
   if (input.dim() < 2) fail("{}: expected an input (N, C) or (N, C, L), got {}", op, input.shape());
@@ -154,7 +218,8 @@ Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor&
     fail("{}: running_mean and running_var must be given together", op);
   if (!training && !running_mean.defined())
     fail("{}: eval mode needs running_mean and running_var (or use batch statistics: training=true)", op);
-  if (training && d.per_channel() <= 1)
+  const bool across_processes = training && bool(sum_across_processes);
+  if (training && !across_processes && d.per_channel() <= 1)
     fail("{}: expected more than 1 value per channel when training, got input {}", op, input.shape());
   if (!(eps >= 0)) fail("{}: eps must be >= 0, got {}", op, eps);
   if (!(momentum >= 0 && momentum <= 1)) fail("{}: momentum must be in [0, 1], got {}", op, momentum);
@@ -164,15 +229,27 @@ Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor&
   Tensor b = bias.defined() ? bias.contiguous() : bias;
   Tensor y = Tensor::make(x.shape(), x.dtype(), op);
   Tensor mean = Tensor::make({d.C}, x.dtype(), op), rstd = Tensor::make({d.C}, x.dtype(), op);
+  double count = double(d.per_channel());  // M: values per channel behind the statistics, over all processes
   dispatch_batch_norm(op, x.dtype(), d, [&]<typename T, bool kFlat>() {
     T* m = mean.data<T>();
     T* s = rstd.data<T>();
     if (training) {
-      batch_norm_statistics<T, kFlat>(x.data<T>(), m, s, d);  // s holds the biased variance for now
+      std::vector<double> batch_mean(size_t(d.C), 0.0), batch_var(size_t(d.C), 0.0);
+      if (d.per_channel() > 0) batch_norm_statistics<T, kFlat>(x.data<T>(), batch_mean.data(), batch_var.data(), d);
+      if (across_processes) {
+        count = reduce_statistics(sum_across_processes, batch_mean.data(), batch_var.data(), d);
+        if (count <= 1)
+          fail("{}: expected more than 1 value per channel over all processes when training, got {} (input {} here)",
+               op, count, input.shape());
+      }
+      for (int64_t c = 0; c < d.C; ++c) {
+        m[c] = T(batch_mean[size_t(c)]);
+        s[c] = T(batch_var[size_t(c)]);  // the biased variance for now
+      }
       if (running_mean.defined()) {
         T* rm = running_mean.data<T>();
         T* rv = running_var.data<T>();
-        double bessel = double(d.per_channel()) / double(d.per_channel() - 1);
+        double bessel = count / (count - 1);
         for (int64_t c = 0; c < d.C; ++c) {
           rm[c] = T((1 - momentum) * rm[c] + momentum * m[c]);
           rv[c] = T((1 - momentum) * rv[c] + momentum * s[c] * bessel);
@@ -193,9 +270,10 @@ Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor&
   if (!needs_grad(input, weight, bias)) return y;
 
   bool want_dx = needs_grad(input), want_dw = needs_grad(weight), want_db = needs_grad(bias);
+  CrossProcessSum backward_sum = across_processes ? sum_across_processes : CrossProcessSum();
   attach(y, op, {input, weight, bias},
-         [x = x.detach(), w = w.defined() ? w.detach() : w, mean, rstd, d, training, want_dx, want_dw,
-          want_db](const Tensor& grad) -> Grads {
+         [x = x.detach(), w = w.defined() ? w.detach() : w, mean, rstd, d, training, count, backward_sum, want_dx,
+          want_dw, want_db](const Tensor& grad) -> Grads {
            const char* backward_op = "batch_norm_backward";
            Tensor dy = grad.contiguous();
            auto make_if = [&](bool wanted, const Shape& shape) {
@@ -205,7 +283,8 @@ Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor&
            dispatch_batch_norm(backward_op, x.dtype(), d, [&]<typename T, bool kFlat>() {
              auto out = [](const Tensor& t) { return t.defined() ? t.data<T>() : nullptr; };
              batch_norm_backward<T, kFlat>(dy.data<T>(), x.data<T>(), ops::data_or_null<T>(w), mean.data<T>(),
-                                           rstd.data<T>(), out(dx), out(dw), out(db), d, training);
+                                           rstd.data<T>(), out(dx), out(dw), out(db), d, training, count,
+                                           backward_sum);
            });
            return {dx, dw, db};
          });

@@ -1,0 +1,43 @@
+#include "dist/step_meter.h"
+
+#include <algorithm>
+
+#include "dist/comm.h"
+
+namespace nl::dist {
+
+StepReport& StepReport::operator+=(const StepReport& o) {
+  steps += o.steps;
+  seconds += o.seconds;
+  comm.gradients += o.comm.gradients;
+  comm.normalization += o.comm.normalization;
+  comm.other += o.comm.other;
+  return *this;
+}
+
+std::vector<std::pair<std::string, double>> StepReport::fields() const {
+  double n = double(std::max<int64_t>(1, steps));
+  std::vector<std::pair<std::string, double>> out{{"step_ms", seconds * 1e3 / n},
+                                                   {"compute_ms", compute_seconds() * 1e3 / n}};
+  auto add = [&](const std::string& prefix, const CommCounter& c) {
+    out.emplace_back(prefix + "_ms", c.seconds * 1e3 / n);
+    out.emplace_back(prefix + "_bytes", double(c.bytes) / n);
+    out.emplace_back(prefix + "_calls", double(c.calls) / n);
+  };
+  add("gradient_sync", comm.gradients);
+  add("norm_sync", comm.normalization);
+  add("other_comm", comm.other);
+  return out;
+}
+
+void StepMeter::start() {
+  before_ = stats();
+  start_ = std::chrono::steady_clock::now();
+}
+
+StepReport StepMeter::stop() const {
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  return StepReport{1, seconds, stats() - before_};
+}
+
+}  // namespace nl::dist
