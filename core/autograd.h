@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "core/anomaly.h"
 #include "core/tensor.h"
 
 namespace nl {
@@ -130,6 +131,7 @@ void set_grad_fn(const Tensor& output, std::shared_ptr<Node> node);
 // and the gradient rule `rule(grad_output) -> Grads` (one entry per input).
 template <typename Rule>
 void attach(const Tensor& output, const char* op, const std::vector<Tensor>& inputs, Rule rule) {
+  if (detail::anomaly_enabled) [[unlikely]] detail::check_forward_anomaly(op, output, inputs);
   std::vector<Edge> next;
   next.reserve(inputs.size());
   for (const Tensor& t : inputs) next.push_back(edge_to(t));
