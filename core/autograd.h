@@ -20,6 +20,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "core/anomaly.h"
@@ -61,6 +62,10 @@ class Node {
 
   std::vector<GradHook>& hooks() { return hooks_; }
 
+  // The tensors the gradient rule holds for backward (saved by the forward);
+  // empty once released. For inspection (to_dot), not for the hot path.
+  virtual std::vector<Tensor> saved_tensors() const = 0;
+
  protected:
   virtual Grads run(const Tensor& grad) = 0;
   virtual void free_saved() = 0;
@@ -81,12 +86,26 @@ class Node {
   uint64_t visit_mark_ = 0;
 };
 
+namespace detail {
+// The Tensors copy-constructed while fn() runs on this thread (tensor.h's probe).
+std::vector<Tensor> tensors_copied_by(const std::function<void()>& fn);
+}  // namespace detail
+
 // A node whose gradient rule is a closure; one allocation holds both.
 template <typename Rule>
 class RuleNode final : public Node {
  public:
   RuleNode(const char* name, std::vector<Edge> next, const Shape& shape, DType dtype, Rule rule)
       : Node(name, std::move(next), shape, dtype), rule_(std::move(rule)) {}
+
+  // A closure's captures cannot be listed, but copying it copies each
+  // captured Tensor once, and the copy probe (core/tensor.h) sees exactly those.
+  std::vector<Tensor> saved_tensors() const override {
+    if constexpr (std::is_copy_constructible_v<Rule>) {
+      if (rule_) return detail::tensors_copied_by([this] { Rule copy(*rule_); });
+    }
+    return {};
+  }
 
  protected:
   Grads run(const Tensor& grad) override { return (*rule_)(grad); }
