@@ -14,4 +14,5 @@
 #include "layers/reference.h"
 #include "layers/rms_norm.h"
 #include "layers/sequential.h"
+#include "layers/stats_recorder.h"
 #include "layers/transformer.h"
