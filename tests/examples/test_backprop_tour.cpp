@@ -13,6 +13,14 @@ namespace {
 nl::Tensor tensor_of(const nlohmann::json& values, const nl::Shape& shape) {
   return nl::from_vector(values.get<std::vector<double>>(), shape);
 }
+// Runs the tour with args, writing into a fresh directory; returns the final JSON line.
+nlohmann::json run_tour(const std::string& args, const std::filesystem::path& dir) {
+  auto run = nl_test::run_example("backprop_tour", args + " --out " + dir.string() + " 2>/dev/null");
+  REQUIRE(run.exit_code == 0);
+  CHECK_THAT(run.out, Catch::Contains("Σdxhat·xhat") && Catch::Contains("e.g. dx[0,0]") &&
+                          Catch::Contains("max |fused − composed|"));
+  return nl_test::last_json_line(run.out);
+}
 void require_same(const nlohmann::json& printed, const nl::Tensor& library, const std::string& what) {
   INFO(what);
   REQUIRE(printed.get<std::vector<double>>() == library.to_vector<double>());  // exactly: the same code ran
@@ -21,10 +29,7 @@ void require_same(const nlohmann::json& printed, const nl::Tensor& library, cons
 
 TEST_CASE("backprop_tour: every number it prints is what the library computes", "[examples][backprop_tour]") {
   auto dir = nl_test::fresh_dir("backprop_tour");
-  auto run = nl_test::run_example("backprop_tour", "--input '1,2,3,4; 2,0,-1,5; 0.5,0.5,-3,1' --seed 3 --jacobian --out " +
-                                                       dir.string() + " 2>/dev/null");
-  REQUIRE(run.exit_code == 0);
-  auto j = nl_test::last_json_line(run.out);
+  auto j = run_tour("--input '1,2,3,4; 2,0,-1,5; 0.5,0.5,-3,1' --seed 3 --jacobian", dir);
   nl::Tensor x = tensor_of(j["input"], {3, 4});
   CHECK(x.to_vector<double>() == std::vector<double>{1, 2, 3, 4, 2, 0, -1, 5, 0.5, 0.5, -3, 1});
   nl::Tensor w = tensor_of(j["weight"], {4}), b = tensor_of(j["bias"], {4}), dy = tensor_of(j["dy"], {3, 4});
@@ -84,16 +89,11 @@ TEST_CASE("backprop_tour: every number it prints is what the library computes", 
   int rows = -1;
   while (std::getline(csv, line)) ++rows;
   CHECK(rows == 20 + 20 + 16);
-  CHECK_THAT(run.out, Catch::Contains("Σdxhat·xhat") && Catch::Contains("e.g. dx[0,0]") &&
-                          Catch::Contains("max |fused − composed|"));
 }
 
 TEST_CASE("backprop_tour: one norm, a random input, and bad input", "[examples][backprop_tour]") {
   auto dir = nl_test::fresh_dir("backprop_tour_one");
-  auto run = nl_test::run_example("backprop_tour", "--norm batch --rows 2 --cols 3 --detect-anomaly --out " +
-                                                       dir.string() + " 2>/dev/null");
-  REQUIRE(run.exit_code == 0);
-  auto j = nl_test::last_json_line(run.out);
+  auto j = run_tour("--norm batch --rows 2 --cols 3 --detect-anomaly", dir);
   CHECK(j["shape"] == std::vector<int64_t>{2, 3});
   CHECK(j["norms"].size() == 1);
   CHECK(!j["norms"]["batch"].contains("jacobian"));

@@ -124,6 +124,16 @@ TEST_CASE("batch_norm: output unchanged when a feature column is shifted (datase
   CHECK(max_abs_diff(y, nl::batch_norm(x + shift, {}, {}, {}, {}, true, 0.1, 0.0)) < 1e-9);
 }
 
+TEST_CASE("batch_norm: invariant to re-scaling, not to re-centering, the weight matrix before it (Ba et al., Table 1)",
+          "[layers][batch_norm]") {
+  // W + 1·γᵀ shifts every feature of sample n by γ·x_n, a different shift per sample
+  nl::manual_seed(12);
+  auto x = nl::randn({8, 6}, nl::f64), W = nl::randn({5, 6}, nl::f64), gamma = nl::randn({1, 6}, nl::f64);
+  auto y = nl::batch_norm(nl::matmul(x, W.t()), {}, {}, {}, {}, true, 0.1, 0.0);
+  CHECK(max_abs_diff(y, nl::batch_norm(nl::matmul(x, (W * 7.5).t()), {}, {}, {}, {}, true, 0.1, 0.0)) < 1e-10);
+  CHECK(max_abs_diff(y, nl::batch_norm(nl::matmul(x, (W + gamma).t()), {}, {}, {}, {}, true, 0.1, 0.0)) > 0.1);
+}
+
 TEST_CASE("batch_norm: each channel's input gradient sums to 0 and is orthogonal to xhat (training)",
           "[layers][batch_norm]") {
   nl::manual_seed(10);

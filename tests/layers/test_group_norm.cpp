@@ -24,15 +24,7 @@ std::vector<nl::Tensor> gn_inputs(const nl::Shape& shape, nl::DType dtype = nl::
   return {nl::randn(shape, dtype) * 2.0 + 0.5, nl::rand({C}, dtype, 0.5, 1.5), nl::randn({C}, dtype)};
 }
 
-const nl::StateDict& fixtures() {
-  static nl::StateDict f = nl::io::load_safetensors(NORMLAB_FIXTURES_DIR "/group_norm.safetensors");
-  return f;
-}
-nl::Tensor fixture(const std::string& name) {
-  auto it = fixtures().find(name);
-  if (it == fixtures().end()) FAIL("fixture missing: " << name);
-  return it->second;
-}
+nl::Tensor fixture(const std::string& name) { return fixture_tensor("group_norm.safetensors", name); }
 }  // namespace
 
 TEST_CASE("group_norm: fused equals the composed reference, (N, C, L) and (N, C)", "[layers][group_norm]") {

@@ -152,6 +152,13 @@ TEST_CASE("layer_norm: each row's input gradient sums to 0 and is orthogonal to 
   for (double s : (x.grad() * xhat).sum({1}).to_vector<double>()) CHECK(std::abs(s) < 1e-12);
 }
 
+TEST_CASE("layer_norm: not invariant to re-centering the dataset (one shift per feature)", "[layers][layer_norm]") {
+  nl::manual_seed(14);
+  auto x = nl::randn({4, 5}, nl::f64);
+  auto feature_shift = nl::from_vector<double>({0, 3, -1, 0, 2}, {1, 5});  // the same for every sample
+  CHECK(max_abs_diff(nl::layer_norm(x, {5}), nl::layer_norm(x + feature_shift, {5})) > 0.1);
+}
+
 TEST_CASE("layer_norm: not invariant to scaling a single feature column", "[layers][layer_norm]") {
   nl::manual_seed(10);
   auto x = nl::randn({3, 5}, nl::f64);
