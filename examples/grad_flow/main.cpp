@@ -131,6 +131,7 @@ nlohmann::json run(const Config& cfg, const std::string& norm, const Dataset& da
   double tail_loss = 0, last_loss = 0;
   int64_t tail = std::max<int64_t>(1, cfg.steps / 10), last_recorded = 0;
   bool diverged = false;
+  int64_t diverged_at = -1;
   for (int64_t step = 0; step <= cfg.steps; ++step) {
     auto [x, y] = batch();
     Tensor loss = nl::cross_entropy(model(x), y);
@@ -141,6 +142,7 @@ nlohmann::json run(const Config& cfg, const std::string& norm, const Dataset& da
     last_loss = loss.item<double>();
     if (!std::isfinite(last_loss)) {
       diverged = true;
+      diverged_at = step;
       fmt::print(stderr, "\n[{}] loss is {} at step {}: diverged\n", norm, last_loss, step);
       break;
     }
@@ -174,6 +176,7 @@ nlohmann::json run(const Config& cfg, const std::string& norm, const Dataset& da
           {"final", summary(final_rows, last_recorded)},
           {"train_loss", diverged ? NAN : tail_loss},
           {"diverged", diverged},
+          {"diverged_at", diverged ? nlohmann::json(diverged_at) : nlohmann::json()},
           {"test_acc", diverged ? 0.0 : accuracy(model, data.test_x, data.test_y)},
           {"seconds", progress.elapsed()}};
 }
@@ -216,9 +219,11 @@ void print_table(const std::vector<nlohmann::json>& results) {
              "seconds");
   for (const auto& r : results) {
     auto g = r["init"]["grad_norm"];
-    fmt::print("{:<7}{:>12.4f}{:>10.3f}{:>30.2e}{:>9.1f}\n", r["norm"].get<std::string>(),
-               r["train_loss"].get<double>(), r["test_acc"].get<double>(),
-               g.front().get<double>() / g.back().get<double>(), r["seconds"].get<double>());
+    std::string loss = r["diverged"].get<bool>() ? fmt::format("diverged@{}", r["diverged_at"].get<int64_t>())
+                                                 : fmt::format("{:.4f}", r["train_loss"].get<double>());
+    fmt::print("{:<7}{:>12}{:>10.3f}{:>30.2e}{:>9.1f}\n", r["norm"].get<std::string>(), loss,
+               r["test_acc"].get<double>(), g.front().get<double>() / g.back().get<double>(),
+               r["seconds"].get<double>());
   }
 }
 
