@@ -1,9 +1,11 @@
 #pragma once
 // normlab: the umbrella header. #include "normlab.h" gives the whole public API.
+#include "core/anomaly.h"
 #include "core/autograd.h"
 #include "core/dtype.h"
 #include "core/error.h"
 #include "core/gradcheck.h"
+#include "core/graph_dot.h"
 #include "core/io/atomic_file.h"
 #include "core/io/npy.h"
 #include "core/io/safetensors.h"

@@ -20,8 +20,10 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <vector>
 
+#include "core/anomaly.h"
 #include "core/tensor.h"
 
 namespace nl {
@@ -60,6 +62,10 @@ class Node {
 
   std::vector<GradHook>& hooks() { return hooks_; }
 
+  // The tensors the gradient rule holds for backward (saved by the forward);
+  // empty once released. For inspection (to_dot), not for the hot path.
+  virtual std::vector<Tensor> saved_tensors() const = 0;
+
  protected:
   virtual Grads run(const Tensor& grad) = 0;
   virtual void free_saved() = 0;
@@ -80,12 +86,26 @@ class Node {
   uint64_t visit_mark_ = 0;
 };
 
+namespace detail {
+// The Tensors copy-constructed while fn() runs on this thread (tensor.h's probe).
+std::vector<Tensor> tensors_copied_by(const std::function<void()>& fn);
+}  // namespace detail
+
 // A node whose gradient rule is a closure; one allocation holds both.
 template <typename Rule>
 class RuleNode final : public Node {
  public:
   RuleNode(const char* name, std::vector<Edge> next, const Shape& shape, DType dtype, Rule rule)
       : Node(name, std::move(next), shape, dtype), rule_(std::move(rule)) {}
+
+  // A closure's captures cannot be listed, but copying it copies each
+  // captured Tensor once, and the copy probe (core/tensor.h) sees exactly those.
+  std::vector<Tensor> saved_tensors() const override {
+    if constexpr (std::is_copy_constructible_v<Rule>) {
+      if (rule_) return detail::tensors_copied_by([this] { Rule copy(*rule_); });
+    }
+    return {};
+  }
 
  protected:
   Grads run(const Tensor& grad) override { return (*rule_)(grad); }
@@ -130,6 +150,7 @@ void set_grad_fn(const Tensor& output, std::shared_ptr<Node> node);
 // and the gradient rule `rule(grad_output) -> Grads` (one entry per input).
 template <typename Rule>
 void attach(const Tensor& output, const char* op, const std::vector<Tensor>& inputs, Rule rule) {
+  if (detail::anomaly_enabled) [[unlikely]] detail::check_forward_anomaly(op, output, inputs);
   std::vector<Edge> next;
   next.reserve(inputs.size());
   for (const Tensor& t : inputs) next.push_back(edge_to(t));

@@ -172,6 +172,7 @@ class Engine {
       if (grad.defined()) {
         grad = run_hooks(node->hooks_, grad);
         grads = node->apply(grad);
+        if (detail::anomaly_enabled) [[unlikely]] detail::check_backward_anomaly(*node, grad, grads);
         if (!retain_graph) node->release();
         if (grads.size() != node->next_.size())
           fail("backward: gradient rule of '{}' returned {} gradients for {} inputs", node->name_, grads.size(),

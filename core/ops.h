@@ -139,6 +139,47 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
                   const Tensor& bias, bool training, double momentum, double eps,
                   const CrossProcessSum& sum_across_processes);
 
+// The same three norms step by step, without autograd: the forward with the
+// statistics it saves, the backward with its two sums per group. The ops
+// above are exactly these two calls (forward, then backward in the gradient
+// rule); examples/backprop_tour prints every piece and layers::GroupNorm
+// builds on them. A group is a row for LayerNorm/RMSNorm (mean and rstd have
+// shape [rows], rows = x.numel() / numel(normalized_shape)) and a channel for
+// BatchNorm (shape [C]).
+struct NormForward {
+  Tensor y;
+  Tensor mean;  // per group (all zeros for RMSNorm; BatchNorm in eval: running_mean)
+  Tensor rstd;  // per group: 1 / √(var + eps)
+};
+struct NormGradsWanted {
+  bool input = true, weight = true, bias = true;
+  bool sums = false;  // also return sum_dxhat and sum_dxhat_xhat
+};
+struct NormBackward {
+  Tensor dx, dweight, dbias;  // undefined when not wanted (no dbias for RMSNorm)
+  // per group, with dxhat = dy · weight: Σ dxhat (zeros for RMSNorm, which does
+  // not center) and Σ dxhat · xhat, where xhat = (x − mean) · rstd
+  Tensor sum_dxhat, sum_dxhat_xhat;
+};
+NormForward layer_norm_forward(const Tensor& x, const Shape& normalized_shape, const Tensor& weight = Tensor(),
+                               const Tensor& bias = Tensor(), double eps = 1e-5);
+// dx = rstd / n · (n·dxhat − Σdxhat − xhat·Σ(dxhat·xhat)),  dw = Σ_rows dy·xhat,  db = Σ_rows dy
+NormBackward layer_norm_backward(const Tensor& grad_output, const Tensor& x, const Shape& normalized_shape,
+                                 const Tensor& weight, const Tensor& mean, const Tensor& rstd,
+                                 NormGradsWanted wanted = {});
+NormForward rms_norm_forward(const Tensor& x, const Shape& normalized_shape, const Tensor& weight = Tensor(),
+                             double eps = 1e-6);
+// dx = rstd / n · (n·dxhat − xhat·Σ(dxhat·xhat)),  dw = Σ_rows dy·xhat
+NormBackward rms_norm_backward(const Tensor& grad_output, const Tensor& x, const Shape& normalized_shape,
+                               const Tensor& weight, const Tensor& rstd, NormGradsWanted wanted = {});
+NormForward batch_norm_forward(const Tensor& x, const Tensor& running_mean, const Tensor& running_var,
+                               const Tensor& weight = Tensor(), const Tensor& bias = Tensor(), bool training = true,
+                               double momentum = 0.1, double eps = 1e-5);
+// training: the LayerNorm formula over each channel's M = N·L values; eval: dx = rstd·dxhat
+NormBackward batch_norm_backward(const Tensor& grad_output, const Tensor& x, const Tensor& weight,
+                                 const Tensor& mean, const Tensor& rstd, bool training = true,
+                                 NormGradsWanted wanted = {});
+
 // ---- recurrent cells (core/ops/lstm.cpp) --------------------------------------------
 // One LSTM step from gate pre-activations (N, 4H), order [i | f | g | o], and
 // the previous cell state (N, H): c = σ(f)·c_prev + σ(i)·tanh(g), h = σ(o)·tanh(c).

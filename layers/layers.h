@@ -5,6 +5,7 @@
 #include "layers/batch_norm.h"
 #include "layers/dropout.h"
 #include "layers/embedding.h"
+#include "layers/group_norm.h"
 #include "layers/init.h"
 #include "layers/layer_norm.h"
 #include "layers/linear.h"
@@ -15,4 +16,5 @@
 #include "layers/reference.h"
 #include "layers/rms_norm.h"
 #include "layers/sequential.h"
+#include "layers/stats_recorder.h"
 #include "layers/transformer.h"

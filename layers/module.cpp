@@ -157,6 +157,73 @@ void Module::to(DType dtype) {
   }
 }
 
+Named<std::shared_ptr<Module>> Module::named_modules() const {
+  Named<std::shared_ptr<Module>> out;
+  for (auto& [name, child] : children_) {
+    out.emplace_back(name, child);
+    for (auto& [sub, module] : child->named_modules()) out.emplace_back(name + "." + sub, module);
+  }
+  return out;
+}
+
+// ---- hooks ---------------------------------------------------------------------------
+
+struct ModuleHooks {
+  explicit ModuleHooks(Module* owner) : owner(owner) {}
+  Module* owner;
+  uint64_t next_id = 1;
+  std::vector<std::pair<uint64_t, ForwardHook>> forward;
+  std::vector<std::pair<uint64_t, BackwardPreHook>> backward_pre;
+};
+
+HookHandle Module::register_forward_hook(ForwardHook hook) {
+  if (!hook) fail("{}: register_forward_hook needs a callable hook", type_name_);
+  if (!hooks_) hooks_ = std::make_shared<ModuleHooks>(this);
+  hooks_->forward.emplace_back(hooks_->next_id, std::move(hook));
+  return HookHandle(hooks_, hooks_->next_id++);
+}
+
+HookHandle Module::register_full_backward_pre_hook(BackwardPreHook hook) {
+  if (!hook) fail("{}: register_full_backward_pre_hook needs a callable hook", type_name_);
+  if (!hooks_) hooks_ = std::make_shared<ModuleHooks>(this);
+  hooks_->backward_pre.emplace_back(hooks_->next_id, std::move(hook));
+  return HookHandle(hooks_, hooks_->next_id++);
+}
+
+void HookHandle::remove() {
+  std::shared_ptr<ModuleHooks> hooks = hooks_.lock();
+  if (!hooks) return;
+  std::erase_if(hooks->forward, [&](const auto& h) { return h.first == id_; });
+  std::erase_if(hooks->backward_pre, [&](const auto& h) { return h.first == id_; });
+  // the last hook gone: the module's calls take the plain path again
+  if (hooks->forward.empty() && hooks->backward_pre.empty()) hooks->owner->hooks_.reset();
+  hooks_.reset();
+}
+
+Tensor Module::call_with_hooks(const Tensor& x) {
+  std::shared_ptr<ModuleHooks> hooks = hooks_;  // stays alive while hooks remove themselves
+  Tensor y = forward(x);
+  for (auto forward_hooks = hooks->forward; auto& [id, hook] : forward_hooks) {
+    Tensor replaced = hook(*this, x, y);
+    if (replaced.defined()) y = replaced;
+  }
+  if (hooks->backward_pre.empty() || !y.defined() || !y.requires_grad()) return y;
+  // The hook goes on y's own node: a leaf or the input passed through gets a
+  // view of its own, so the hook sees this module's output gradient only.
+  if (y.is_leaf() || y.is_same(x)) y = y.view(y.shape());
+  y.register_hook([weak = std::weak_ptr<ModuleHooks>(hooks)](const Tensor& grad) -> Tensor {
+    std::shared_ptr<ModuleHooks> alive = weak.lock();
+    if (!alive) return Tensor();  // the module is gone
+    Tensor g = grad;
+    for (auto backward_hooks = alive->backward_pre; auto& [id, hook] : backward_hooks) {
+      Tensor replaced = hook(*alive->owner, g);
+      if (replaced.defined()) g = replaced;
+    }
+    return g;
+  });
+  return y;
+}
+
 std::string Module::to_string(int indent) const {
   std::string out = type_name_ + "(" + extra_repr();
   if (children_.empty()) return out + ")";

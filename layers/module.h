@@ -17,6 +17,8 @@
 //     nl::Tensor forward(const nl::Tensor& x) override { return x * weight + bias; }
 //     nl::Tensor weight, bias;
 //   };
+#include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -29,6 +31,32 @@ namespace nl::layers {
 
 template <typename T>
 using Named = std::vector<std::pair<std::string, T>>;
+
+class Module;
+struct ModuleHooks;
+
+// Module hooks, as PyTorch's. A forward hook runs after forward() with
+// (module, input, output) and may return a replacement output (an undefined
+// Tensor keeps it). A backward pre-hook runs in backward() with the gradient
+// of the module's output, before it flows into the module, and may return a
+// replacement (undefined keeps it). Hooks run when the module is called as
+// module(x) — Sequential calls its children that way — not by forward(x).
+using ForwardHook = std::function<Tensor(Module& module, const Tensor& input, const Tensor& output)>;
+using BackwardPreHook = std::function<Tensor(Module& module, const Tensor& grad_output)>;
+
+// Returned by the register_* calls; remove() unregisters the hook (as
+// torch.utils.hooks.RemovableHandle). Safe to call after the module is gone.
+class HookHandle {
+ public:
+  HookHandle() = default;
+  void remove();
+
+ private:
+  friend class Module;
+  HookHandle(std::weak_ptr<ModuleHooks> hooks, uint64_t id) : hooks_(std::move(hooks)), id_(id) {}
+  std::weak_ptr<ModuleHooks> hooks_;
+  uint64_t id_ = 0;
+};
 
 class Module {
  public:
@@ -44,7 +72,11 @@ class Module {
   // One-tensor forward. Modules with other signatures (losses, LSTM,
   // attention) define their own forward and leave this one throwing.
   virtual Tensor forward(const Tensor& x);
-  Tensor operator()(const Tensor& x) { return forward(x); }
+  // forward(x), plus the hooks when any are registered (one pointer test otherwise).
+  Tensor operator()(const Tensor& x) { return hooks_ ? call_with_hooks(x) : forward(x); }
+
+  HookHandle register_forward_hook(ForwardHook hook);
+  HookHandle register_full_backward_pre_hook(BackwardPreHook hook);
 
   // Training mode (the default) vs evaluation mode, for this module and all
   // submodules: changes what Dropout and BatchNorm do.
@@ -62,6 +94,9 @@ class Module {
   // that holds its own typed pointer to the child must accept the swap in
   // accept_replaced_module (Sequential does); the others refuse with an error.
   void replace_module(const std::string& name, std::shared_ptr<Module> module);
+  // Every submodule at any depth by dotted name, parents before children
+  // (as PyTorch's named_modules(), without the module itself).
+  Named<std::shared_ptr<Module>> named_modules() const;
   int64_t num_parameters() const;  // total element count
 
   // Parameters and buffers by dotted name. The tensors share storage with the
@@ -109,11 +144,14 @@ class Module {
   void collect_slots(const std::string& prefix, std::vector<Slot>& out) const;
   std::vector<Slot> slots() const;
   std::string to_string(int indent) const;
+  Tensor call_with_hooks(const Tensor& x);
+  friend class HookHandle;
 
   std::string type_name_;
   Named<Tensor*> parameters_, buffers_;
   Named<std::shared_ptr<Module>> children_;
   bool training_ = true;
+  std::shared_ptr<ModuleHooks> hooks_;  // null until a hook is registered
 };
 
 }  // namespace nl::layers

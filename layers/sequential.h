@@ -24,7 +24,7 @@ class Sequential : public Module {
   }
   Tensor forward(const Tensor& x) override {
     Tensor h = x;
-    for (auto& m : modules_) h = m->forward(h);
+    for (auto& m : modules_) h = (*m)(h);  // module(x), so the children's hooks run
     return h;
   }
   size_t size() const { return modules_.size(); }

@@ -21,6 +21,9 @@
 // [Σdy, Σdy·xhat] before dx is formed; M is then the global count. dweight and
 // dbias stay local (the data-parallel gradient averaging sums them).
 //
+// The op is batch_norm_forward (y and the mean and rstd it normalized with)
+// plus batch_norm_backward in its gradient rule, both public (core/ops.h).
+//
 // Channels run in parallel in blocks; each channel's sums are accumulated in
 // double in the same (n, l) order whatever the thread count. For (N, C) the
 // template flag kFlat fixes L = 1 so the inner loop runs along contiguous
@@ -152,9 +155,12 @@ void batch_norm_backward_input(const T* dy, const T* x, const T* weight, const T
 // statistics (training), so mean and rstd depend on x; M is their global count.
 // Locally both pieces run per block while it is in cache; with a cross-process
 // sum, all the sums come first, then one packed [Σdy | Σdy·xhat] reduction.
+// sum_dxhat_out and sum_dxhat_xhat_out (one per channel, the sums dx was formed
+// with) are filled when not null.
 template <typename T, bool kFlat>
 void batch_norm_backward(const T* dy, const T* x, const T* weight, const T* mean, const T* rstd, T* dx, T* dweight,
-                         T* dbias, Dims d, bool batch_stats, double M, const CrossProcessSum& sum_across_processes) {
+                         T* dbias, Dims d, bool batch_stats, double M, const CrossProcessSum& sum_across_processes,
+                         T* sum_dxhat_out = nullptr, T* sum_dxhat_xhat_out = nullptr) {
   std::vector<double> sums(size_t(2 * d.C));
   double* sum_dy = sums.data();
   double* sum_dy_xhat = sums.data() + d.C;
@@ -172,11 +178,19 @@ void batch_norm_backward(const T* dy, const T* x, const T* weight, const T* mean
       batch_norm_backward_input<T, kFlat>(dy, x, weight, mean, rstd, sum_dy, sum_dy_xhat, M, batch_stats, dx, d, c0,
                                           c1);
   });
-  if (!reduce) return;
-  sum_across_processes(sums.data(), int64_t(sums.size()));
-  for_each_channel_block(d.C, d.per_channel(), [&](int64_t c0, int64_t c1) {
-    batch_norm_backward_input<T, kFlat>(dy, x, weight, mean, rstd, sum_dy, sum_dy_xhat, M, batch_stats, dx, d, c0, c1);
-  });
+  if (reduce) {
+    sum_across_processes(sums.data(), int64_t(sums.size()));
+    for_each_channel_block(d.C, d.per_channel(), [&](int64_t c0, int64_t c1) {
+      batch_norm_backward_input<T, kFlat>(dy, x, weight, mean, rstd, sum_dy, sum_dy_xhat, M, batch_stats, dx, d, c0,
+                                          c1);
+    });
+  }
+  if (sum_dxhat_out)  // Σdxhat = w·Σdy, Σdxhat·xhat = w·Σdy·xhat
+    for (int64_t c = 0; c < d.C; ++c) {
+      double w = weight ? double(weight[c]) : 1.0;
+      sum_dxhat_out[c] = T(w * sum_dy[c]);
+      sum_dxhat_xhat_out[c] = T(w * sum_dy_xhat[c]);
+    }
 }
 
 // Calls fn.template operator()<T, kFlat>() for x's dtype and layout.
@@ -190,26 +204,27 @@ void dispatch_batch_norm(const char* op, DType dtype, Dims d, Fn&& fn) {
   });
 }
 
+// (N, C) or (N, C, L, ...): the trailing dims count as L.
+Dims check_input(const char* op, const Tensor& input) {
+  if (input.dim() < 2) fail("{}: expected an input (N, C) or (N, C, L), got {}", op, input.shape());
+  int64_t N = input.shape()[0], C = input.shape()[1];
+  return {N, C, input.dim() > 2 ? input.numel() / std::max<int64_t>(1, N * C) : 1};
+}
+
 void check_running_stat(const char* op, const char* name, const Tensor& stat, const Tensor& x, int64_t C) {
   if (!stat.defined()) return;
   if (stat.shape() != Shape{C} || stat.dtype() != x.dtype() || !stat.is_contiguous())
     fail("{}: {} must be a contiguous {} tensor of shape [{}], got {} {}", op, name, x.dtype(), C, stat.dtype(),
          stat.shape());
 }
-}  // namespace
-
-Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor& running_var, const Tensor& weight,
-                  const Tensor& bias, bool training, double momentum, double eps) {
-  return batch_norm(input, running_mean, running_var, weight, bias, training, momentum, eps, CrossProcessSum());
-}
-
-Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor& running_var, const Tensor& weight,
-                  const Tensor& bias, bool training, double momentum, double eps,
-                  const CrossProcessSum& sum_across_processes) {
-  const char* op = "batch_norm";
+// The forward with the statistics it normalized with (batch or running, over
+// every process when sum_across_processes is given); count_out: their count M.
+NormForward batch_norm_forward_impl(const char* op, const Tensor& input, const Tensor& running_mean,
+                                    const Tensor& running_var, const Tensor& weight, const Tensor& bias, bool training,
+                                    double momentum, double eps, const CrossProcessSum& sum_across_processes,
+                                    double* count_out) {
   ops::check_floating(op, input);
-  if (input.dim() < 2) fail("{}: expected an input (N, C) or (N, C, L), got {}", op, input.shape());
-  Dims d{input.shape()[0], input.shape()[1], input.dim() > 2 ? input.numel() / std::max<int64_t>(1, input.shape()[0] * input.shape()[1]) : 1};
+  Dims d = check_input(op, input);
   ops::check_affine(op, "weight", weight, input, {d.C});
   ops::check_affine(op, "bias", bias, input, {d.C});
   check_running_stat(op, "running_mean", running_mean, input, d.C);
@@ -227,12 +242,12 @@ Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor&
   Tensor x = input.contiguous();
   Tensor w = weight.defined() ? weight.contiguous() : weight;
   Tensor b = bias.defined() ? bias.contiguous() : bias;
-  Tensor y = Tensor::make(x.shape(), x.dtype(), op);
-  Tensor mean = Tensor::make({d.C}, x.dtype(), op), rstd = Tensor::make({d.C}, x.dtype(), op);
-  double count = double(d.per_channel());  // M: values per channel behind the statistics, over all processes
+  NormForward out{Tensor::make(x.shape(), x.dtype(), op), Tensor::make({d.C}, x.dtype(), op),
+                  Tensor::make({d.C}, x.dtype(), op)};
+  double& count = *count_out = double(d.per_channel());  // M: values per channel behind the statistics, over all processes
   dispatch_batch_norm(op, x.dtype(), d, [&]<typename T, bool kFlat>() {
-    T* m = mean.data<T>();
-    T* s = rstd.data<T>();
+    T* m = out.mean.data<T>();
+    T* s = out.rstd.data<T>();
     if (training) {
       std::vector<double> batch_mean(size_t(d.C), 0.0), batch_var(size_t(d.C), 0.0);
       if (d.per_channel() > 0) batch_norm_statistics<T, kFlat>(x.data<T>(), batch_mean.data(), batch_var.data(), d);
@@ -265,30 +280,78 @@ Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor&
       }
     }
     batch_norm_normalize<T, kFlat>(x.data<T>(), m, s, ops::data_or_null<T>(w), ops::data_or_null<T>(b),
-                                   y.data<T>(), d);
+                                   out.y.data<T>(), d);
   });
-  if (!needs_grad(input, weight, bias)) return y;
+  return out;
+}
 
-  bool want_dx = needs_grad(input), want_dw = needs_grad(weight), want_db = needs_grad(bias);
-  CrossProcessSum backward_sum = across_processes ? sum_across_processes : CrossProcessSum();
-  attach(y, op, {input, weight, bias},
-         [x = x.detach(), w = w.defined() ? w.detach() : w, mean, rstd, d, training, count, backward_sum, want_dx,
-          want_dw, want_db](const Tensor& grad) -> Grads {
-           const char* backward_op = "batch_norm_backward";
-           Tensor dy = grad.contiguous();
-           auto make_if = [&](bool wanted, const Shape& shape) {
-             return wanted ? Tensor::make(shape, x.dtype(), backward_op) : Tensor();
-           };
-           Tensor dx = make_if(want_dx, x.shape()), dw = make_if(want_dw, {d.C}), db = make_if(want_db, {d.C});
-           dispatch_batch_norm(backward_op, x.dtype(), d, [&]<typename T, bool kFlat>() {
-             auto out = [](const Tensor& t) { return t.defined() ? t.data<T>() : nullptr; };
-             batch_norm_backward<T, kFlat>(dy.data<T>(), x.data<T>(), ops::data_or_null<T>(w), mean.data<T>(),
-                                           rstd.data<T>(), out(dx), out(dw), out(db), d, training, count,
-                                           backward_sum);
-           });
-           return {dx, dw, db};
+NormBackward batch_norm_backward_impl(const char* op, const Tensor& grad_output, const Tensor& input,
+                                      const Tensor& weight, const Tensor& mean, const Tensor& rstd, bool training,
+                                      double count, const CrossProcessSum& sum_across_processes, NormGradsWanted wanted) {
+  ops::check_floating(op, input);
+  Dims d = check_input(op, input);
+  ops::check_affine(op, "weight", weight, input, {d.C});
+  ops::check_same_shape(op, "grad_output", grad_output, input, input.shape());
+  ops::check_same_shape(op, "mean", mean, input, {d.C});
+  ops::check_same_shape(op, "rstd", rstd, input, {d.C});
+
+  Tensor dy = grad_output.contiguous(), x = input.contiguous(), m = mean.contiguous(), s = rstd.contiguous();
+  Tensor w = weight.defined() ? weight.contiguous() : weight;
+  auto make_if = [&](bool wanted_here, const Shape& shape) {
+    return wanted_here ? Tensor::make(shape, x.dtype(), op) : Tensor();
+  };
+  NormBackward out{make_if(wanted.input, x.shape()), make_if(wanted.weight, {d.C}), make_if(wanted.bias, {d.C}),
+                   make_if(wanted.sums, {d.C}), make_if(wanted.sums, {d.C})};
+  dispatch_batch_norm(op, x.dtype(), d, [&]<typename T, bool kFlat>() {
+    auto ptr = [](const Tensor& t) { return t.defined() ? t.data<T>() : nullptr; };
+    batch_norm_backward<T, kFlat>(dy.data<T>(), x.data<T>(), ops::data_or_null<T>(w), m.data<T>(), s.data<T>(),
+                                  ptr(out.dx), ptr(out.dweight), ptr(out.dbias), d, training, count,
+                                  sum_across_processes, ptr(out.sum_dxhat), ptr(out.sum_dxhat_xhat));
+  });
+  return out;
+}
+}  // namespace
+
+Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor& running_var, const Tensor& weight,
+                  const Tensor& bias, bool training, double momentum, double eps) {
+  return batch_norm(input, running_mean, running_var, weight, bias, training, momentum, eps, CrossProcessSum());
+}
+
+Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor& running_var, const Tensor& weight,
+                  const Tensor& bias, bool training, double momentum, double eps,
+                  const CrossProcessSum& sum_across_processes) {
+  Tensor x = input.contiguous();
+  double count = 0;
+  NormForward f = batch_norm_forward_impl("batch_norm", x, running_mean, running_var, weight, bias, training, momentum,
+                                          eps, sum_across_processes, &count);
+  if (!needs_grad(input, weight, bias)) return f.y;
+
+  NormGradsWanted wanted{needs_grad(input), needs_grad(weight), needs_grad(bias), false};
+  CrossProcessSum backward_sum = training ? sum_across_processes : CrossProcessSum();
+  attach(f.y, "batch_norm", {input, weight, bias},
+         [x = x.detach(), w = weight.defined() ? weight.detach() : weight, mean = f.mean, rstd = f.rstd, training,
+          count, backward_sum, wanted](const Tensor& grad) -> Grads {
+           NormBackward b = batch_norm_backward_impl("batch_norm_backward", grad, x, w, mean, rstd, training, count,
+                                                     backward_sum, wanted);
+           return {b.dx, b.dweight, b.dbias};
          });
-  return y;
+  return f.y;
+}
+
+NormForward batch_norm_forward(const Tensor& x, const Tensor& running_mean, const Tensor& running_var,
+                               const Tensor& weight, const Tensor& bias, bool training, double momentum, double eps) {
+  NoGradGuard no_grad;
+  double count = 0;
+  return batch_norm_forward_impl("batch_norm_forward", x, running_mean, running_var, weight, bias, training, momentum,
+                                 eps, CrossProcessSum(), &count);
+}
+
+NormBackward batch_norm_backward(const Tensor& grad_output, const Tensor& x, const Tensor& weight, const Tensor& mean,
+                                 const Tensor& rstd, bool training, NormGradsWanted wanted) {
+  NoGradGuard no_grad;
+  double count = double(x.dim() >= 2 ? x.numel() / std::max<int64_t>(1, x.size(1)) : 0);  // M = N·L
+  return batch_norm_backward_impl("batch_norm_backward", grad_output, x, weight, mean, rstd, training, count,
+                                  CrossProcessSum(), wanted);
 }
 
 }  // namespace nl

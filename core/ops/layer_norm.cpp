@@ -17,6 +17,11 @@
 //   RMSNorm:   dx = rstd / n · (n · dxhat − xhat · Σ(dxhat · xhat))
 //   both:      dw = Σ_rows dy · xhat,   db = Σ_rows dy
 //
+// The op is two public calls: layer_norm_forward (y, and the saved mean and
+// rstd) and, in its gradient rule, layer_norm_backward (dx, dw, db, and on
+// request the two row sums) — the same functions examples/backprop_tour
+// prints and layers::GroupNorm reuses. Likewise rms_norm_forward/backward.
+//
 // Rows run in parallel; dw and db are summed per block of rows and the blocks
 // added in order (kernels/row_blocks.h), so results do not depend on threads.
 // The row sums carry `omp simd` so the compiler may vectorize them
@@ -59,10 +64,12 @@ void layer_norm_forward(const T* x, const T* weight, const T* bias, T* y, T* mea
   });
 }
 
-// dx, dweight, dbias may each be null when that gradient is not wanted.
+// dx, dweight, dbias may each be null when that gradient is not wanted;
+// sum_dxhat and sum_dxhat_xhat (one per row) are filled when not null.
 template <typename T, bool kCenter>
 void layer_norm_backward(const T* dy, const T* x, const T* weight, const T* mean, const T* rstd, T* dx, T* dweight,
-                         T* dbias, int64_t rows, int64_t n) {
+                         T* dbias, int64_t rows, int64_t n, T* sum_dxhat_out = nullptr,
+                         T* sum_dxhat_xhat_out = nullptr) {
   kernels::BlockPartials<T> dweight_partials(dweight ? rows : 0, n), dbias_partials(dbias ? rows : 0, n);
   for_each_row_block(rows, n, [&](int64_t lo, int64_t hi, int64_t block) {
     T* dw = dweight ? dweight_partials.row(block) : nullptr;
@@ -75,7 +82,7 @@ void layer_norm_backward(const T* dy, const T* x, const T* weight, const T* mean
         for (int64_t k = 0; k < n; ++k) dw[k] += dyr[k] * (xr[k] - m) * s;
       if (db)
         for (int64_t k = 0; k < n; ++k) db[k] += dyr[k];
-      if (!dx) continue;
+      if (!dx && !sum_dxhat_out) continue;
       T sum_dxhat = 0, sum_dxhat_xhat = 0;
 #pragma omp simd reduction(+ : sum_dxhat, sum_dxhat_xhat)
       for (int64_t k = 0; k < n; ++k) {
@@ -84,6 +91,11 @@ void layer_norm_backward(const T* dy, const T* x, const T* weight, const T* mean
         sum_dxhat_xhat += dxhat * (xr[k] - m) * s;
       }
       if constexpr (!kCenter) sum_dxhat = 0;
+      if (sum_dxhat_out) {
+        sum_dxhat_out[r] = sum_dxhat;
+        sum_dxhat_xhat_out[r] = sum_dxhat_xhat;
+      }
+      if (!dx) continue;
       T* dxr = dx + r * n;
       for (int64_t k = 0; k < n; ++k) {
         T dxhat = weight ? dyr[k] * weight[k] : dyr[k];
@@ -96,10 +108,10 @@ void layer_norm_backward(const T* dy, const T* x, const T* weight, const T* mean
   if (dbias) dbias_partials.reduce(dbias);
 }
 
-// The op around the kernels, for both norms (mean is all zeros for RMSNorm).
+// The forward with its saved statistics (mean is all zeros for RMSNorm).
 template <bool kCenter>
-Tensor row_norm(const char* op, const Tensor& input, const Shape& normalized_shape, const Tensor& weight,
-                const Tensor& bias, double eps) {
+NormForward row_norm_forward(const char* op, const Tensor& input, const Shape& normalized_shape, const Tensor& weight,
+                             const Tensor& bias, double eps) {
   auto [rows, n] = ops::check_trailing_shape(op, input, normalized_shape);
   ops::check_affine(op, "weight", weight, input, normalized_shape);
   ops::check_affine(op, "bias", bias, input, normalized_shape);
@@ -108,43 +120,95 @@ Tensor row_norm(const char* op, const Tensor& input, const Shape& normalized_sha
   Tensor x = input.contiguous();
   Tensor w = weight.defined() ? weight.contiguous() : weight;
   Tensor b = bias.defined() ? bias.contiguous() : bias;
-  Tensor y = Tensor::make(x.shape(), x.dtype(), op);
-  Tensor mean = Tensor::make({rows}, x.dtype(), op), rstd = Tensor::make({rows}, x.dtype(), op);
+  NormForward out{Tensor::make(x.shape(), x.dtype(), op), Tensor::make({rows}, x.dtype(), op),
+                  Tensor::make({rows}, x.dtype(), op)};
   dispatch_floating(op, x.dtype(), [&]<typename T>() {
-    layer_norm_forward<T, kCenter>(x.data<T>(), ops::data_or_null<T>(w), ops::data_or_null<T>(b), y.data<T>(),
-                                   mean.data<T>(), rstd.data<T>(), rows, n, eps);
+    layer_norm_forward<T, kCenter>(x.data<T>(), ops::data_or_null<T>(w), ops::data_or_null<T>(b), out.y.data<T>(),
+                                   out.mean.data<T>(), out.rstd.data<T>(), rows, n, eps);
   });
-  if (!needs_grad(input, weight, bias)) return y;
+  return out;
+}
 
-  bool want_dx = needs_grad(input), want_dw = needs_grad(weight), want_db = needs_grad(bias);
-  attach(y, op, {input, weight, bias},
-         [x = x.detach(), w = w.defined() ? w.detach() : w, mean, rstd, normalized_shape, rows, n, want_dx, want_dw,
-          want_db](const Tensor& grad) -> Grads {
-           const char* backward_op = kCenter ? "layer_norm_backward" : "rms_norm_backward";
-           Tensor dy = grad.contiguous();
-           auto make_if = [&](bool wanted, const Shape& shape) {
-             return wanted ? Tensor::make(shape, x.dtype(), backward_op) : Tensor();
-           };
-           Tensor dx = make_if(want_dx, x.shape()), dw = make_if(want_dw, normalized_shape),
-                  db = make_if(want_db, normalized_shape);
-           dispatch_floating(backward_op, x.dtype(), [&]<typename T>() {
-             auto out = [](const Tensor& t) { return t.defined() ? t.data<T>() : nullptr; };
-             layer_norm_backward<T, kCenter>(dy.data<T>(), x.data<T>(), ops::data_or_null<T>(w), mean.data<T>(),
-                                             rstd.data<T>(), out(dx), out(dw), out(db), rows, n);
-           });
-           return {dx, dw, db};
+template <bool kCenter>
+NormBackward row_norm_backward(const char* op, const Tensor& grad_output, const Tensor& input,
+                               const Shape& normalized_shape, const Tensor& weight, const Tensor& mean,
+                               const Tensor& rstd, NormGradsWanted wanted) {
+  auto [rows, n] = ops::check_trailing_shape(op, input, normalized_shape);
+  ops::check_affine(op, "weight", weight, input, normalized_shape);
+  ops::check_same_shape(op, "grad_output", grad_output, input, input.shape());
+  ops::check_same_shape(op, "mean", mean, input, {rows});
+  ops::check_same_shape(op, "rstd", rstd, input, {rows});
+
+  Tensor dy = grad_output.contiguous(), x = input.contiguous(), m = mean.contiguous(), s = rstd.contiguous();
+  Tensor w = weight.defined() ? weight.contiguous() : weight;
+  auto make_if = [&](bool wanted_here, const Shape& shape) {
+    return wanted_here ? Tensor::make(shape, x.dtype(), op) : Tensor();
+  };
+  NormBackward out{make_if(wanted.input, x.shape()), make_if(wanted.weight, normalized_shape),
+                   make_if(wanted.bias && kCenter, normalized_shape), make_if(wanted.sums, {rows}),
+                   make_if(wanted.sums, {rows})};
+  dispatch_floating(op, x.dtype(), [&]<typename T>() {
+    auto ptr = [](const Tensor& t) { return t.defined() ? t.data<T>() : nullptr; };
+    layer_norm_backward<T, kCenter>(dy.data<T>(), x.data<T>(), ops::data_or_null<T>(w), m.data<T>(), s.data<T>(),
+                                    ptr(out.dx), ptr(out.dweight), ptr(out.dbias), rows, n, ptr(out.sum_dxhat),
+                                    ptr(out.sum_dxhat_xhat));
+  });
+  return out;
+}
+
+// The op: the forward above, and a gradient rule calling the backward above.
+template <bool kCenter>
+Tensor row_norm(const char* op, const char* backward_op, const Tensor& input, const Shape& normalized_shape,
+                const Tensor& weight, const Tensor& bias, double eps) {
+  Tensor x = input.contiguous();
+  NormForward f = row_norm_forward<kCenter>(op, x, normalized_shape, weight, bias, eps);
+  if (!needs_grad(input, weight, bias)) return f.y;
+
+  NormGradsWanted wanted{needs_grad(input), needs_grad(weight), needs_grad(bias), false};
+  attach(f.y, op, {input, weight, bias},
+         [x = x.detach(), w = weight.defined() ? weight.detach() : weight, mean = f.mean, rstd = f.rstd,
+          normalized_shape, wanted, backward_op](const Tensor& grad) -> Grads {
+           NormBackward b = row_norm_backward<kCenter>(backward_op, grad, x, normalized_shape, w, mean, rstd, wanted);
+           return {b.dx, b.dweight, b.dbias};
          });
-  return y;
+  return f.y;
 }
 }  // namespace
 
 Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& weight, const Tensor& bias,
                   double eps) {
-  return row_norm<true>("layer_norm", x, normalized_shape, weight, bias, eps);
+  return row_norm<true>("layer_norm", "layer_norm_backward", x, normalized_shape, weight, bias, eps);
 }
 
 Tensor rms_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& weight, double eps) {
-  return row_norm<false>("rms_norm", x, normalized_shape, weight, Tensor(), eps);
+  return row_norm<false>("rms_norm", "rms_norm_backward", x, normalized_shape, weight, Tensor(), eps);
+}
+
+NormForward layer_norm_forward(const Tensor& x, const Shape& normalized_shape, const Tensor& weight,
+                               const Tensor& bias, double eps) {
+  NoGradGuard no_grad;
+  return row_norm_forward<true>("layer_norm_forward", x, normalized_shape, weight, bias, eps);
+}
+
+NormBackward layer_norm_backward(const Tensor& grad_output, const Tensor& x, const Shape& normalized_shape,
+                                 const Tensor& weight, const Tensor& mean, const Tensor& rstd, NormGradsWanted wanted) {
+  NoGradGuard no_grad;
+  return row_norm_backward<true>("layer_norm_backward", grad_output, x, normalized_shape, weight, mean, rstd, wanted);
+}
+
+NormForward rms_norm_forward(const Tensor& x, const Shape& normalized_shape, const Tensor& weight, double eps) {
+  NoGradGuard no_grad;
+  return row_norm_forward<false>("rms_norm_forward", x, normalized_shape, weight, Tensor(), eps);
+}
+
+NormBackward rms_norm_backward(const Tensor& grad_output, const Tensor& x, const Shape& normalized_shape,
+                               const Tensor& weight, const Tensor& rstd, NormGradsWanted wanted) {
+  NoGradGuard no_grad;
+  const char* op = "rms_norm_backward";
+  auto [rows, n] = ops::check_trailing_shape(op, x, normalized_shape);
+  ops::check_same_shape(op, "rstd", rstd, x, {rows});
+  Tensor zero_mean = zeros({rows}, x.dtype());  // RMSNorm does not center
+  return row_norm_backward<false>(op, grad_output, x, normalized_shape, weight, zero_mean, rstd, wanted);
 }
 
 }  // namespace nl

@@ -26,6 +26,16 @@ inline void check_affine(const char* op, const char* name, const Tensor& p, cons
     fail("{}: {} has dtype {} but the input has {} (convert with .to())", op, name, p.dtype(), x.dtype());
 }
 
+// A required tensor argument of a norm's backward (grad_output, mean, rstd):
+// defined, of `shape`, in x's dtype.
+inline void check_same_shape(const char* op, const char* name, const Tensor& t, const Tensor& x, const Shape& shape) {
+  if (!t.defined()) fail("{}: {} is required (input {})", op, name, x.shape());
+  if (t.shape() != shape)
+    fail("{}: {} must have shape {}, got {} (input {})", op, name, shape, t.shape(), x.shape());
+  if (t.dtype() != x.dtype())
+    fail("{}: {} has dtype {} but the input has {} (convert with .to())", op, name, t.dtype(), x.dtype());
+}
+
 // Contiguous data pointer of an optional tensor (nullptr when undefined).
 template <typename T>
 const T* data_or_null(const Tensor& t) {

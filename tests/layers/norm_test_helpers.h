@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <map>
+#include <string>
 #include <vector>
 
 #include "normlab.h"
@@ -17,6 +19,16 @@ inline double max_abs_diff(const nl::Tensor& a, const nl::Tensor& b) {
   double worst = 0;
   for (size_t i = 0; i < x.size(); ++i) worst = std::max(worst, std::abs(x[i] - y[i]));
   return worst;
+}
+
+// Tensor `name` of the PyTorch fixture file tests/fixtures/<file> (each file is loaded once).
+inline nl::Tensor fixture_tensor(const std::string& file, const std::string& name) {
+  static std::map<std::string, nl::StateDict> loaded;
+  auto [entry, fresh] = loaded.try_emplace(file);
+  if (fresh) entry->second = nl::io::load_safetensors(std::string(NORMLAB_FIXTURES_DIR) + "/" + file);
+  auto it = entry->second.find(name);
+  if (it == entry->second.end()) FAIL("fixture missing: " << name << " in " << file);
+  return it->second;
 }
 
 using NormFn = std::function<nl::Tensor(const std::vector<nl::Tensor>&)>;

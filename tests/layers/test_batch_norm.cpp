@@ -115,6 +115,45 @@ TEST_CASE("batch_norm: output unchanged when a feature column is scaled (trainin
   CHECK(max_abs_diff(y, nl::batch_norm(x * row_scale, {}, {}, {}, {}, true, 0.1, 0.0)) > 0.1);
 }
 
+TEST_CASE("batch_norm: output unchanged when a feature column is shifted (dataset re-centering)",
+          "[layers][batch_norm]") {
+  nl::manual_seed(9);
+  auto x = nl::randn({16, 4}, nl::f64);
+  auto shift = nl::from_vector<double>({3, -40, 0.5, 1000}, {1, 4});
+  auto y = nl::batch_norm(x, {}, {}, {}, {}, true, 0.1, 0.0);
+  CHECK(max_abs_diff(y, nl::batch_norm(x + shift, {}, {}, {}, {}, true, 0.1, 0.0)) < 1e-9);
+}
+
+TEST_CASE("batch_norm: invariant to re-scaling, not to re-centering, the weight matrix before it (Ba et al., Table 1)",
+          "[layers][batch_norm]") {
+  // W + 1·γᵀ shifts every feature of sample n by γ·x_n, a different shift per sample
+  nl::manual_seed(12);
+  auto x = nl::randn({8, 6}, nl::f64), W = nl::randn({5, 6}, nl::f64), gamma = nl::randn({1, 6}, nl::f64);
+  auto y = nl::batch_norm(nl::matmul(x, W.t()), {}, {}, {}, {}, true, 0.1, 0.0);
+  CHECK(max_abs_diff(y, nl::batch_norm(nl::matmul(x, (W * 7.5).t()), {}, {}, {}, {}, true, 0.1, 0.0)) < 1e-10);
+  CHECK(max_abs_diff(y, nl::batch_norm(nl::matmul(x, (W + gamma).t()), {}, {}, {}, {}, true, 0.1, 0.0)) > 0.1);
+}
+
+TEST_CASE("batch_norm: each channel's input gradient sums to 0 and is orthogonal to xhat (training)",
+          "[layers][batch_norm]") {
+  nl::manual_seed(10);
+  auto x = nl::randn({9, 3, 2}, nl::f64).requires_grad_(true);
+  auto w = nl::rand({3}, nl::f64, 0.5, 1.5), b = nl::randn({3}, nl::f64);
+  nl::batch_norm(x, {}, {}, w, b, true, 0.1, 0.0).backward(nl::randn({9, 3, 2}, nl::f64));
+  auto xhat = nl::batch_norm(x.detach(), {}, {}, {}, {}, true, 0.1, 0.0);
+  for (double s : x.grad().sum({0, 2}).to_vector<double>()) CHECK(std::abs(s) < 1e-12);
+  for (double s : (x.grad() * xhat).sum({0, 2}).to_vector<double>()) CHECK(std::abs(s) < 1e-12);
+}
+
+TEST_CASE("batch_norm: in eval a sample's output does not depend on the rest of the batch", "[layers][batch_norm]") {
+  nl::manual_seed(11);
+  auto x = nl::randn({8, 3});
+  auto rm = nl::randn({3}), rv = nl::rand({3}, nl::f32, 0.5, 2.0);
+  auto alone = nl::batch_norm(x.slice(0, 0, 1), rm, rv, {}, {}, false);
+  auto in_batch = nl::batch_norm(x, rm, rv, {}, {}, false).slice(0, 0, 1);
+  CHECK(max_abs_diff(alone, in_batch) == 0.0);
+}
+
 TEST_CASE("batch_norm: a sample's output depends on the rest of the batch in training", "[layers][batch_norm]") {
   nl::manual_seed(7);
   auto x = nl::randn({8, 3});

@@ -128,6 +128,37 @@ TEST_CASE("layer_norm: invariant to scaling and shifting a whole input row (Ba e
   CHECK(max_abs_diff(y, y2) < 1e-10);
 }
 
+TEST_CASE("layer_norm: invariant to re-scaling and re-centering the weight matrix before it (Ba et al., Table 1)",
+          "[layers][layer_norm]") {
+  // LN(x·Wᵀ) for W scaled by δ, or with one vector γ added to every row of W
+  // (each output row shifts by γ·x, the same for all features of a sample)
+  nl::manual_seed(12);
+  auto x = nl::randn({4, 6}, nl::f64), W = nl::randn({5, 6}, nl::f64), gamma = nl::randn({1, 6}, nl::f64);
+  auto y = nl::layer_norm(nl::matmul(x, W.t()), {5}, nl::Tensor(), nl::Tensor(), 0.0);
+  CHECK(max_abs_diff(y, nl::layer_norm(nl::matmul(x, (W * 7.5).t()), {5}, nl::Tensor(), nl::Tensor(), 0.0)) < 1e-10);
+  CHECK(max_abs_diff(y, nl::layer_norm(nl::matmul(x, (W + gamma).t()), {5}, nl::Tensor(), nl::Tensor(), 0.0)) <
+        1e-10);
+}
+
+TEST_CASE("layer_norm: each row's input gradient sums to 0 and is orthogonal to xhat", "[layers][layer_norm]") {
+  // the shift and scale invariances seen from the backward: dx has no
+  // component along (1, ..., 1) nor along xhat (exactly when eps = 0)
+  nl::manual_seed(13);
+  auto x = nl::randn({4, 7}, nl::f64).requires_grad_(true);
+  auto w = random_weight(7, nl::f64), b = nl::randn({7}, nl::f64);
+  nl::layer_norm(x, {7}, w, b, 0.0).backward(nl::randn({4, 7}, nl::f64));
+  auto xhat = nl::layer_norm(x.detach(), {7}, nl::Tensor(), nl::Tensor(), 0.0);
+  for (double s : x.grad().sum({1}).to_vector<double>()) CHECK(std::abs(s) < 1e-12);
+  for (double s : (x.grad() * xhat).sum({1}).to_vector<double>()) CHECK(std::abs(s) < 1e-12);
+}
+
+TEST_CASE("layer_norm: not invariant to re-centering the dataset (one shift per feature)", "[layers][layer_norm]") {
+  nl::manual_seed(14);
+  auto x = nl::randn({4, 5}, nl::f64);
+  auto feature_shift = nl::from_vector<double>({0, 3, -1, 0, 2}, {1, 5});  // the same for every sample
+  CHECK(max_abs_diff(nl::layer_norm(x, {5}), nl::layer_norm(x + feature_shift, {5})) > 0.1);
+}
+
 TEST_CASE("layer_norm: not invariant to scaling a single feature column", "[layers][layer_norm]") {
   nl::manual_seed(10);
   auto x = nl::randn({3, 5}, nl::f64);
@@ -195,6 +226,17 @@ TEST_CASE("rms_norm: hand-computed values and scale invariance", "[layers][rms_n
   auto y_scaled = nl::rms_norm(x * 7.0, {2}, nl::Tensor(), 0.0);
   CHECK(max_abs_diff(nl::rms_norm(x, {2}, nl::Tensor(), 0.0), y_scaled) < 1e-14);
   CHECK(max_abs_diff(nl::rms_norm(x, {2}, nl::Tensor(), 0.0), nl::rms_norm(x + 1.0, {2}, nl::Tensor(), 0.0)) > 1e-3);
+}
+
+TEST_CASE("rms_norm: each row's input gradient is orthogonal to xhat but need not sum to 0", "[layers][rms_norm]") {
+  nl::manual_seed(22);
+  auto x = (nl::randn({4, 7}, nl::f64) + 1.0).requires_grad_(true);
+  nl::rms_norm(x, {7}, random_weight(7, nl::f64), 0.0).backward(nl::randn({4, 7}, nl::f64));
+  auto xhat = nl::rms_norm(x.detach(), {7}, nl::Tensor(), 0.0);
+  for (double s : (x.grad() * xhat).sum({1}).to_vector<double>()) CHECK(std::abs(s) < 1e-12);
+  double largest_sum = 0;
+  for (double s : x.grad().sum({1}).to_vector<double>()) largest_sum = std::max(largest_sum, std::abs(s));
+  CHECK(largest_sum > 1e-3);  // no centering, so no shift invariance
 }
 
 // ---- the modules -----------------------------------------------------------------------

@@ -1,0 +1,247 @@
+#include "layers/stats_recorder.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "core/autograd.h"
+#include "core/io/atomic_file.h"
+#include "core/ops.h"
+
+namespace nl::layers {
+
+namespace {
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+// fn(p, n) over the contiguous values of t as doubles-to-be (T = float or double).
+template <typename Fn>
+void with_values(const Tensor& t, Fn&& fn) {
+  NoGradGuard no_grad;
+  Tensor c = t.detach().contiguous();
+  dispatch_floating("StatsRecorder", c.dtype(), [&]<typename T>() { fn(c.data<T>(), c.numel()); });
+}
+
+double squared_norm(const Tensor& t) {
+  double sum = 0;
+  with_values(t, [&](const auto* p, int64_t n) {
+    for (int64_t i = 0; i < n; ++i) sum += double(p[i]) * double(p[i]);
+  });
+  return sum;
+}
+
+// Σ (a − b)² over two tensors of the same shape and dtype.
+double squared_distance(const Tensor& a, const Tensor& b) {
+  NoGradGuard no_grad;
+  return squared_norm(a.detach() - b.detach());
+}
+
+// Count, mean and Σ(x − mean)² of a tensor (two passes, in double).
+struct Moments {
+  double count = 0, mean = 0, m2 = 0;
+  // Chan et al.'s pairwise update: the moments of the union of two sets.
+  void merge(const Moments& o) {
+    if (o.count == 0) return;
+    double total = count + o.count, delta = o.mean - mean;
+    mean += delta * o.count / total;
+    m2 += o.m2 + delta * delta * count * o.count / total;
+    count = total;
+  }
+};
+
+Moments moments_of(const Tensor& t) {
+  Moments m;
+  with_values(t, [&](const auto* p, int64_t n) {
+    double sum = 0, squares = 0;
+    for (int64_t i = 0; i < n; ++i) sum += double(p[i]);
+    double mean = n ? sum / double(n) : 0;
+    for (int64_t i = 0; i < n; ++i) squares += (double(p[i]) - mean) * (double(p[i]) - mean);
+    m = {double(n), mean, squares};
+  });
+  return m;
+}
+
+std::string csv_field(const std::string& s) {
+  if (s.find_first_of(",\"\n") == std::string::npos) return s;
+  std::string out = "\"";
+  for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return out + "\"";
+}
+}  // namespace
+
+struct StatsRecorder::Layer {
+  std::string name;
+  Module* module;
+  std::vector<Tensor> params;
+  std::vector<Tensor> before;  // parameter values at the previous step() (empty: no snapshot)
+  Moments activations;         // this step's
+  double grad_squares = 0;
+  bool saw_backward = false;
+  HookHandle forward_hook, backward_hook;
+};
+
+StatsRecorder::StatsRecorder(Module& model) : StatsRecorder(model, Options{}) {}
+
+StatsRecorder::StatsRecorder(Module& model, Options options)
+    : options_(std::move(options)), next_step_(options_.first_step) {
+  if (options_.every < 1) fail("StatsRecorder: every must be >= 1, got {}", options_.every);
+  Named<Module*> candidates;
+  for (auto& [name, module] : model.named_modules()) candidates.emplace_back(name, module.get());
+  if (candidates.empty()) candidates.emplace_back(model.type_name(), &model);  // a single layer
+  for (auto& [name, module] : candidates) {
+    bool wanted = options_.track ? options_.track(name, *module) : module->named_children().empty();
+    if (!wanted) continue;
+    auto layer = std::make_unique<Layer>();
+    layer->name = name;
+    layer->module = module;
+    layer->params = module->parameters();
+    Layer* l = layer.get();
+    // The hooks run only on recorded steps, and only for calls that build a graph.
+    layer->forward_hook = module->register_forward_hook([this, l](Module&, const Tensor&, const Tensor& y) {
+      if (recording(next_step_) && is_grad_enabled() && y.is_floating_point()) l->activations.merge(moments_of(y));
+      return Tensor();
+    });
+    layer->backward_hook = module->register_full_backward_pre_hook([this, l](Module&, const Tensor& grad) {
+      if (recording(next_step_)) {
+        l->grad_squares += squared_norm(grad);
+        l->saw_backward = true;
+      }
+      return Tensor();
+    });
+    layers_.push_back(std::move(layer));
+  }
+  if (layers_.empty()) fail("StatsRecorder: no layer of {} matches the tracking rule", model.type_name());
+  if (recording(next_step_)) snapshot_parameters();
+}
+
+StatsRecorder::~StatsRecorder() {
+  for (auto& layer : layers_) {
+    layer->forward_hook.remove();
+    layer->backward_hook.remove();
+  }
+}
+
+bool StatsRecorder::recording(int64_t step) const {
+  return step == options_.first_step || (step - options_.first_step) % options_.every == 0;
+}
+
+void StatsRecorder::snapshot_parameters() {
+  NoGradGuard no_grad;
+  for (auto& layer : layers_) {
+    layer->before.clear();
+    for (const Tensor& p : layer->params) layer->before.push_back(p.detach().clone());
+  }
+}
+
+void StatsRecorder::step() {
+  int64_t step = next_step_++;
+  if (recording(step)) {
+    for (auto& layer : layers_) {
+      Row row{step, layer->name, layer->module->type_name(), kNaN, kNaN, kNaN, kNaN, kNaN, kNaN};
+      if (layer->activations.count > 0) {
+        row.act_mean = layer->activations.mean;
+        row.act_std = std::sqrt(layer->activations.m2 / layer->activations.count);
+      }
+      if (layer->saw_backward) row.grad_norm = std::sqrt(layer->grad_squares);
+      if (!layer->params.empty()) {
+        double weights = 0, grads = 0, moved = 0, before = 0;
+        bool any_grad = false;
+        for (size_t i = 0; i < layer->params.size(); ++i) {
+          const Tensor& p = layer->params[i];
+          weights += squared_norm(p);
+          if (p.grad().defined()) {
+            grads += squared_norm(p.grad());
+            any_grad = true;
+          }
+          if (i < layer->before.size()) {
+            moved += squared_distance(p, layer->before[i]);
+            before += squared_norm(layer->before[i]);
+          }
+        }
+        row.param_norm = std::sqrt(weights);
+        if (any_grad) row.param_grad_norm = std::sqrt(grads);
+        if (!layer->before.empty()) row.update_ratio = before > 0 ? std::sqrt(moved / before) : kNaN;
+      }
+      rows_.push_back(std::move(row));
+      layer->activations = {};
+      layer->grad_squares = 0;
+      layer->saw_backward = false;
+    }
+  }
+  if (recording(next_step_))
+    snapshot_parameters();
+  else
+    for (auto& layer : layers_) layer->before.clear();
+}
+
+std::vector<std::string> StatsRecorder::layer_names() const {
+  std::vector<std::string> names;
+  for (auto& layer : layers_) names.push_back(layer->name);
+  return names;
+}
+
+std::vector<StatsRecorder::Row> StatsRecorder::rows_at(int64_t step) const {
+  std::vector<Row> out;
+  for (const Row& row : rows_)
+    if (row.step == step) out.push_back(row);
+  return out;
+}
+
+std::string StatsRecorder::csv() const {
+  std::string out = std::string(kCsvHeader) + "\n";
+  for (const Row& r : rows_)
+    out += fmt::format("{},{},{},{:.9g},{:.9g},{:.9g},{:.9g},{:.9g},{:.9g}\n", r.step, csv_field(r.layer),
+                       csv_field(r.type), r.act_mean, r.act_std, r.grad_norm, r.param_norm, r.param_grad_norm,
+                       r.update_ratio);
+  return out;
+}
+
+void StatsRecorder::write_csv(const std::string& path) const {
+  std::string text = csv();
+  io::write_file_atomically(path, [&](std::FILE* f) {
+    if (std::fwrite(text.data(), 1, text.size(), f) != text.size()) fail("StatsRecorder: cannot write {}", path);
+  });
+}
+
+std::string StatsRecorder::gnuplot_script(const std::string& csv_path, const std::string& png_path,
+                                          const std::string& title) const {
+  // gnuplot's single-quoted strings escape ' as ''
+  auto quoted = [](const std::string& text) {
+    std::string out = "'";
+    for (char c : text) out += c == '\'' ? std::string("''") : std::string(1, c);
+    return out + "'";
+  };
+  std::string layers;
+  for (auto& layer : layers_) layers += (layers.empty() ? "" : " ") + layer->name;
+  std::string script = fmt::format(
+      "# Per-layer training statistics from {0} (nl::layers::StatsRecorder)\n"
+      "set datafile separator ','\n"
+      "set terminal pngcairo noenhanced size 1400,1000\n"
+      "set output {1}\n"
+      "layers = {2}\n"
+      "set multiplot layout 2,2 title {3}\n"
+      "set logscale y\nset format y '%.0e'\nset xlabel 'step'\nset key outside right font ',8'\n",
+      csv_path, quoted(png_path), quoted(layers), quoted(title));
+  // A step's rows list the layers in order, so layer i is every n-th row from row i.
+  struct Panel {
+    int column;
+    const char* title;
+    double Row::*field;
+  };
+  for (const Panel& panel : {Panel{5, "activation std", &Row::act_std}, Panel{6, "output-gradient norm", &Row::grad_norm},
+                             Panel{8, "parameter-gradient norm", &Row::param_grad_norm},
+                             Panel{9, "update / weight ratio", &Row::update_ratio}}) {
+    // gnuplot stops at a log-scale plot without a single positive value; draw an empty panel instead
+    bool any = std::any_of(rows_.begin(), rows_.end(), [&](const Row& r) { return r.*panel.field > 0; });
+    script += any ? fmt::format("set title '{1}'\n"
+                                "plot for [i=1:{3}] {0} skip 1 every {3}::(i-1) using 1:(column({2}) > 0 ? "
+                                "column({2}) : NaN) with linespoints pointsize 0.4 title word(layers, i)\n",
+                                quoted(csv_path), panel.title, panel.column, layers_.size())
+                  : fmt::format("set title '{}: no positive values recorded'\nplot 1 lc rgb 'white' notitle\n",
+                                panel.title);
+  }
+  return script + "unset multiplot\n";
+}
+
+}  // namespace nl::layers

@@ -1,0 +1,186 @@
+// StatsRecorder: every statistic equals the hand-computed value on a tiny
+// model trained one SGD step; skipping steps, evaluation passes, CSV and plot.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "normlab.h"
+
+namespace layers = nl::layers;
+
+namespace {
+// 0: Linear(2, 3)   1: Tanh   2: Linear(3, 1), float64, fixed weights
+struct TinyModel {
+  layers::Sequential model{std::make_shared<layers::Linear>(2, 3, true, nl::f64), std::make_shared<layers::Tanh>(),
+                           std::make_shared<layers::Linear>(3, 1, true, nl::f64)};
+  layers::Linear& lin1 = static_cast<layers::Linear&>(*model[0]);
+  layers::Linear& lin2 = static_cast<layers::Linear&>(*model[2]);
+  TinyModel() {
+    nl::NoGradGuard no_grad;
+    lin1.weight.copy_(nl::from_vector<double>({0.5, -1, 2, 0.25, -0.75, 1.5}, {3, 2}));
+    lin1.bias.copy_(nl::from_vector<double>({0.1, -0.2, 0.3}));
+    lin2.weight.copy_(nl::from_vector<double>({1.5, -2, 0.5}, {1, 3}));
+    lin2.bias.copy_(nl::from_vector<double>({0.25}));
+  }
+};
+
+const std::vector<double> kX{1, 2, -1, 0.5, 0, -2, 3, 1};  // 4 samples × 2 features
+
+double norm(const std::vector<double>& v) {
+  double s = 0;
+  for (double x : v) s += x * x;
+  return std::sqrt(s);
+}
+std::vector<double> concat(std::vector<double> a, const std::vector<double>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+}  // namespace
+
+TEST_CASE("StatsRecorder: every column equals the hand-computed value after one SGD step", "[layers][stats]") {
+  TinyModel tiny;
+  layers::StatsRecorder stats(tiny.model);
+  CHECK(stats.layer_names() == std::vector<std::string>{"0", "1", "2"});
+  nl::optim::SGD sgd(tiny.model.parameters(), {.lr = 0.1});
+
+  // by hand, before the step: h = x·W1ᵀ + b1, a = tanh(h), out = a·W2ᵀ + b2, loss = Σ out
+  std::vector<double> W1 = tiny.lin1.weight.to_vector<double>(), b1 = tiny.lin1.bias.to_vector<double>();
+  std::vector<double> W2 = tiny.lin2.weight.to_vector<double>(), b2 = tiny.lin2.bias.to_vector<double>();
+  std::vector<double> h(12), a(12), dh(12), sum_a(3, 0.0);
+  for (int n = 0; n < 4; ++n)
+    for (int j = 0; j < 3; ++j) {
+      int i = n * 3 + j;
+      h[i] = kX[n * 2] * W1[j * 2] + kX[n * 2 + 1] * W1[j * 2 + 1] + b1[j];
+      a[i] = std::tanh(h[i]);
+      dh[i] = W2[j] * (1 - a[i] * a[i]);  // ∂loss/∂h = W2 ⊙ tanh'(h)
+      sum_a[j] += a[i];
+    }
+  auto mean_std = [](const std::vector<double>& v) {
+    double m = 0, s = 0;
+    for (double x : v) m += x / double(v.size());
+    for (double x : v) s += (x - m) * (x - m) / double(v.size());
+    return std::pair{m, std::sqrt(s)};
+  };
+  std::vector<double> out(4);
+  for (int n = 0; n < 4; ++n) out[n] = a[n * 3] * W2[0] + a[n * 3 + 1] * W2[1] + a[n * 3 + 2] * W2[2] + b2[0];
+  // parameter gradients: dW2 = Σ_n a_n, db2 = 4; dW1[j] = Σ_n dh[n,j]·x_n, db1[j] = Σ_n dh[n,j]
+  std::vector<double> grad2 = concat(sum_a, {4.0}), dW1(6, 0.0), db1(3, 0.0);
+  for (int n = 0; n < 4; ++n)
+    for (int j = 0; j < 3; ++j) {
+      dW1[j * 2] += dh[n * 3 + j] * kX[n * 2];
+      dW1[j * 2 + 1] += dh[n * 3 + j] * kX[n * 2 + 1];
+      db1[j] += dh[n * 3 + j];
+    }
+  std::vector<double> grad1 = concat(dW1, db1), theta1 = concat(W1, b1), theta2 = concat(W2, b2);
+
+  nl::Tensor loss = tiny.model(nl::from_vector(kX, {4, 2})).sum();
+  sgd.zero_grad();
+  loss.backward();
+  sgd.step();
+  stats.step();
+
+  auto rows = stats.rows_at(1);
+  REQUIRE(rows.size() == 3);
+  const auto &r0 = rows[0], &r1 = rows[1], &r2 = rows[2];
+  CHECK(r0.layer == "0");
+  CHECK(r0.type == "Linear");
+  CHECK(r1.type == "Tanh");
+  auto [hm, hs] = mean_std(h);
+  auto [am, as] = mean_std(a);
+  auto [om, os] = mean_std(out);
+  CHECK(r0.act_mean == Approx(hm).epsilon(1e-12));
+  CHECK(r0.act_std == Approx(hs).epsilon(1e-12));
+  CHECK(r1.act_mean == Approx(am).epsilon(1e-12));
+  CHECK(r1.act_std == Approx(as).epsilon(1e-12));
+  CHECK(r2.act_mean == Approx(om).epsilon(1e-12));
+  CHECK(r2.act_std == Approx(os).epsilon(1e-12));
+  // output gradients: ∂loss/∂out = 1 (4 values); ∂loss/∂a = W2 per sample; ∂loss/∂h = dh
+  CHECK(r2.grad_norm == Approx(2.0).epsilon(1e-12));
+  CHECK(r1.grad_norm == Approx(2 * norm(W2)).epsilon(1e-12));
+  CHECK(r0.grad_norm == Approx(norm(dh)).epsilon(1e-12));
+  // parameters: SGD moved θ by −0.1·∇θ
+  CHECK(r0.param_grad_norm == Approx(norm(grad1)).epsilon(1e-12));
+  CHECK(r2.param_grad_norm == Approx(norm(grad2)).epsilon(1e-12));
+  std::vector<double> after2 = theta2;
+  for (size_t i = 0; i < after2.size(); ++i) after2[i] -= 0.1 * grad2[i];
+  CHECK(r2.param_norm == Approx(norm(after2)).epsilon(1e-12));
+  CHECK(r0.update_ratio == Approx(0.1 * norm(grad1) / norm(theta1)).epsilon(1e-10));
+  CHECK(r2.update_ratio == Approx(0.1 * norm(grad2) / norm(theta2)).epsilon(1e-10));
+  // Tanh has no parameters
+  CHECK(std::isnan(r1.param_norm));
+  CHECK(std::isnan(r1.param_grad_norm));
+  CHECK(std::isnan(r1.update_ratio));
+}
+
+TEST_CASE("StatsRecorder: every n steps, an initialization step 0, evaluation not counted", "[layers][stats]") {
+  TinyModel tiny;
+  layers::StatsRecorder stats(tiny.model, {.track = [](const std::string&, const layers::Module& m) {
+                                             return m.type_name() == "Linear";
+                                           },
+                                           .every = 2,
+                                           .first_step = 0});
+  CHECK(stats.layer_names() == std::vector<std::string>{"0", "2"});
+  nl::optim::SGD sgd(tiny.model.parameters(), {.lr = 0.05});
+  auto x = nl::from_vector(kX, {4, 2});
+  double step2_act_std = 0;
+  for (int step = 0; step <= 4; ++step) {
+    nl::Tensor loss = tiny.model(x).pow(2.0).sum();
+    if (step == 2) {
+      nl::NoGradGuard no_grad;
+      // what the training forward of step 2 saw; then an evaluation pass on other data
+      step2_act_std = tiny.lin1.forward(x).var({}, false).sqrt().item<double>();
+      tiny.model(x * 100.0);  // not counted: no graph is recorded
+    }
+    sgd.zero_grad();
+    loss.backward();
+    if (step > 0) sgd.step();  // step 0: statistics at initialization, nothing moves
+    stats.step();
+  }
+  std::vector<int64_t> steps;
+  for (auto& row : stats.rows()) steps.push_back(row.step);
+  CHECK(steps == std::vector<int64_t>{0, 0, 2, 2, 4, 4});
+  CHECK(stats.rows_at(0)[0].update_ratio == 0.0);  // nothing moved at initialization
+  CHECK(stats.rows_at(2)[0].update_ratio > 0.0);
+  CHECK(stats.rows_at(2)[0].act_std == Approx(step2_act_std).epsilon(1e-12));
+  CHECK(stats.rows_at(1).empty());
+}
+
+TEST_CASE("StatsRecorder: CSV, gnuplot script, hooks removed with the recorder", "[layers][stats]") {
+  TinyModel tiny;
+  auto x = nl::from_vector(kX, {4, 2});
+  {
+    layers::StatsRecorder stats(tiny.model);
+    tiny.model(x).sum().backward();
+    stats.step();
+    std::string csv = stats.csv();
+    std::istringstream lines(csv);
+    std::string header, line;
+    std::getline(lines, header);
+    CHECK(header == layers::StatsRecorder::kCsvHeader);
+    int count = 0;
+    while (std::getline(lines, line)) ++count;
+    CHECK(count == 3);
+    CHECK_THAT(csv, Catch::Contains("\n1,1,Tanh,") && Catch::Contains(",nan,nan,nan\n"));
+    auto path = std::filesystem::temp_directory_path() / "normlab_test_stats.csv";
+    stats.write_csv(path.string());
+    std::ifstream in(path);
+    std::stringstream read;
+    read << in.rdbuf();
+    CHECK(read.str() == csv);
+    std::filesystem::remove(path);
+    std::string script = stats.gnuplot_script("stats.csv", "stats.png", "tiny");
+    CHECK_THAT(script, Catch::Contains("layers = '0 1 2'") && Catch::Contains("set output 'stats.png'") &&
+                           Catch::Contains("'stats.csv' skip 1 every 3::(i-1)"));
+  }
+  // the recorder is gone; the model runs as before (no hooks left behind)
+  nl::Tensor y = tiny.model(x);
+  CHECK(y.shape() == nl::Shape{4, 1});
+  CHECK_THROWS_WITH(layers::StatsRecorder(tiny.model, {.every = 0}), Catch::Contains("every"));
+  CHECK_THROWS_WITH(layers::StatsRecorder(tiny.model, {.track = [](const std::string&, const layers::Module&) {
+                                                         return false;
+                                                       }}),
+                    Catch::Contains("no layer"));
+}
