@@ -24,6 +24,7 @@ struct Config {
   bool compare = false;
   std::vector<std::string> corpus;
   int64_t threads = 2;
+  bool detect_anomaly = false;
   std::string out = "results/transformer_norm";
 };
 
@@ -86,11 +87,13 @@ int main(int argc, char** argv) {
   app.add_option("--seed", cfg.train.seed, "random seed");
   app.add_option("--threads", cfg.threads, "threads")->check(CLI::Range(1, 256));
   app.add_option("--out", cfg.out, "directory for CSV, JSON and PNG");
+  app.add_flag("--detect-anomaly", cfg.detect_anomaly, "name the first op that produces NaN/inf (nl::DetectAnomalyGuard)");
   CLI11_PARSE(app, argc, argv);
   nl::set_num_threads(int(cfg.threads));
   if (cfg.compare && cfg.train.warmup == 0) cfg.train.warmup = std::max<int64_t>(1, cfg.train.steps / 10);
 
   try {
+    nl::DetectAnomalyGuard anomaly(cfg.detect_anomaly);
     auto corpus = examples::load_corpus(cfg.corpus);
     double unigram = examples::unigram_bits_per_char(corpus);
     fmt::print(stderr, "corpus: {} characters, vocabulary {}; unigram entropy {:.3f} bits/char\n", corpus.text().size(),

@@ -38,3 +38,13 @@ TEST_CASE("transformer_norm: a diverging run is reported as diverged, not a cras
   CHECK(j["val_loss"].is_null());
   CHECK(run.out.find("diverged at step") != std::string::npos);
 }
+
+TEST_CASE("transformer_norm --detect-anomaly: the diverging run names the op that made the first NaN or inf", "[examples][transformer_norm]") {
+  auto dir = nl_test::fresh_dir("transformer_norm_anomaly");
+  auto run = nl_test::run_example("transformer_norm", std::string("--norm none --steps 30 --lr 1e6 --clip 0 --detect-anomaly") +
+                                                          kTiny + " --corpus " + small_corpus(dir) + " --out " +
+                                                          dir.string() + " 2>&1");
+  CHECK(run.exit_code == 1);
+  CHECK(run.out.find("error: ") != std::string::npos);
+  CHECK(run.out.find("anomaly detected: the forward of") != std::string::npos);
+}
