@@ -15,5 +15,8 @@
 #include "core/tensor.h"
 #include "layers/layers.h"
 #include "optim/optim.h"
+#include "data/data_loader.h"
+#include "data/idx.h"
+#include "data/mnist.h"
 #include "data/text_corpus.h"
 #include "models/models.h"

@@ -7,6 +7,7 @@ packages=(
   cmake g++ make pkg-config
   libopenblas-openmp-dev libfmt-dev catch2 libcli11-dev nlohmann-json3-dev
   libbenchmark-dev zlib1g-dev gnuplot-nox
+  dataset-fashion-mnist fortunes
 )
 
 missing=()
