@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/io/atomic_file.h"
 
 namespace examples {
 
@@ -23,12 +24,19 @@ inline std::string ensure_dir(const std::string& dir) {
   return dir;
 }
 
+// Writes text to path atomically (a temporary file renamed into place), so a
+// crash never leaves a half-written result behind.
+inline void write_text_file(const std::string& path, const std::string& text) {
+  nl::io::write_file_atomically(path, [&](std::FILE* f) {
+    if (std::fwrite(text.data(), 1, text.size(), f) != text.size()) nl::fail("cannot write {}", path);
+  });
+}
+
 // Writes rows (already formatted) under a header line.
 inline void write_csv(const std::string& path, const std::string& header, const std::vector<std::string>& rows) {
-  std::ofstream out(path);
-  if (!out) nl::fail("cannot write {}", path);
-  out << header << '\n';
-  for (const std::string& row : rows) out << row << '\n';
+  std::string text = header + '\n';
+  for (const std::string& row : rows) text += row + '\n';
+  write_text_file(path, text);
 }
 
 // Runs a gnuplot script; returns false (and says so) when gnuplot is missing or fails.
@@ -38,7 +46,8 @@ inline bool run_gnuplot(const std::string& script_path, const std::string& scrip
     out << script;
   }
   if (std::system("command -v gnuplot > /dev/null 2>&1") != 0) {
-    fmt::print(stderr, "gnuplot not found; the plot script is {}\n", script_path);
+    fmt::print(stderr, "gnuplot not found; the data and the plot script are written: render with `gnuplot {}`\n",
+               script_path);
     return false;
   }
   if (std::system(("gnuplot " + script_path).c_str()) != 0) {
