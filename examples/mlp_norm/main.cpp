@@ -17,6 +17,10 @@
 // Output: a progress line on stderr; steps.csv (every step's loss) and
 // result.json in --out; the final JSON line on stdout. --sweep writes
 // results.csv, summary.md, curves.csv, sweep.gp and sweep.png (sweep.h).
+//
+// torch_mlp_norm.py next to this file is the same program in PyTorch (same
+// flags, same JSON); with --save-init DIR here and --init-from DIR there both
+// start from the same weights and see the same batches.
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cmath>
@@ -55,6 +59,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--threads", threads, "threads")->check(CLI::Range(1, 256))->capture_default_str();
   app.add_option("--out", out, "directory for CSV, JSON and plots")->capture_default_str();
+  app.add_option("--save-init", run.save_init_dir,
+                 "write the initial weights and the batch order as .npy into this directory, for "
+                 "torch_mlp_norm.py --init-from (a step-by-step comparison with PyTorch)");
   app.add_flag("--sweep", sweep,
                "run norm {none, batch, layer} x batch size {128 (lr 0.05), 4 (lr 0.0125)} and summarize; "
                "uses --epochs --optim --momentum --seed --seeds --limit");
@@ -69,6 +76,7 @@ int main(int argc, char** argv) {
       nl::fail("mlp_norm: --sweep sets norm, batch size and lr itself (lr 0.05 at batch 128, 0.0125 at 4); "
                "drop --norm, --batch-size and --lr");
     if (!sweep && seeds != 1) nl::fail("mlp_norm: --seeds is for --sweep; a single run uses --seed");
+    if (sweep && !run.save_init_dir.empty()) nl::fail("mlp_norm: --save-init is for a single run, not --sweep");
 
     auto load_start = std::chrono::steady_clock::now();
     nl::data::MnistOptions options;

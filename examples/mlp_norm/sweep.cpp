@@ -85,9 +85,12 @@ std::string plot_script(const std::string& dir, const std::vector<PointResults>&
       "set terminal pngcairo size 1100,440 font ',10'\n"
       "set output '{0}/sweep.png'\n"
       "set datafile separator ','\n"
+      "set datafile columnheaders\n"
       "set multiplot layout 1,2 title 'MLP 784-{1}-{1}-10 on Fashion-MNIST, {2}, {3} epoch(s), mean of {4} seed(s)'\n"
       "set title 'training loss (mean over {5}% slices of an epoch)'\n"
-      "set xlabel 'epoch'\nset ylabel 'cross-entropy (log scale)'\nset logscale y\nset key top right\nset grid\n"
+      "set xlabel 'epoch'\nset ylabel 'cross-entropy (log scale)'\nset logscale y\nset autoscale yfix\n"
+      "set ytics (0.2, 0.3, 0.4, 0.5, 0.7, 1, 1.5, 2, 3)\n"
+      "set key top right\nset grid\n"
       "plot ",
       dir, cfg.hidden, cfg.optim, cfg.epochs, cfg.seeds, 100 / kCurvePointsPerEpoch);
   for (size_t i = 0; i < points.size(); ++i) {
@@ -97,7 +100,7 @@ std::string plot_script(const std::string& dir, const std::vector<PointResults>&
   }
   // bars: one group per batch size, coloured by norm as the curves
   s += fmt::format(
-      "\nunset logscale y\n"
+      "\nunset logscale y\nset ytics auto\n"
       "set title 'test accuracy (eval mode; bar: mean, whiskers: min–max over seeds)'\n"
       "set xlabel ''\nset ylabel 'accuracy'\nset yrange [{}:{}]\nset key off\nset style fill solid 0.8 border -1\n"
       "set boxwidth 0.8\nset xtics rotate by -25\n"
@@ -173,11 +176,14 @@ nlohmann::json run_sweep(const SweepConfig& cfg, const nl::data::Mnist& data) {
     gains.add_row({std::to_string(points[b].point.batch_size), fmt::format("{:+.4f}", batch - none),
                    fmt::format("{:+.4f}", layer - none), fmt::format("{:+.4f}", layer - batch)});
   }
+  std::string seeds = cfg.seeds == 1 ? fmt::format("seed {}", cfg.seed)
+                                     : fmt::format("seeds {}..{} (mean ± sample std)", cfg.seed,
+                                                   cfg.seed + uint64_t(cfg.seeds) - 1);
   std::string setup = fmt::format(
       "MLP 784-{0}-{0}-{1}, norm before ReLU; {2} training / {3} test samples; {4} (momentum {5}), {6} epoch(s); "
-      "seeds {7}..{8}; {9} thread(s). Mean ± sample std over the seeds; train loss = mean over the last 10% of steps.",
-      cfg.hidden, data.num_classes, data.train.size(), data.test.size(), cfg.optim, cfg.momentum, cfg.epochs, cfg.seed,
-      cfg.seed + uint64_t(cfg.seeds) - 1, nl::get_num_threads());
+      "{7}; {8} thread(s). Test: eval mode. Train loss: mean over the last 10% of steps.",
+      cfg.hidden, data.num_classes, data.train.size(), data.test.size(), cfg.optim, cfg.momentum, cfg.epochs, seeds,
+      nl::get_num_threads());
   examples::write_text_file(dir + "/summary.md", "# mlp_norm sweep\n\n" + setup + "\n\n" + table.markdown() +
                                                      "\nTest accuracy differences (means):\n\n" + gains.markdown());
 

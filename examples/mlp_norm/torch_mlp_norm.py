@@ -10,8 +10,15 @@ evaluation. The batch order is a numpy permutation per epoch, so it differs
 from normlab's: runs agree in distribution (accuracy within seed noise), not
 bit for bit. Flags and the JSON lines on stdout are mlp_norm's.
 
+With --init-from DIR (written by `mlp_norm --save-init DIR` with the same
+--norm, --seed, --epochs and --limit) the run starts from normlab's initial
+weights and takes normlab's batch order: the two trainings are then the same
+computation up to float32 rounding, and their losses can be compared step by step.
+
     /usr/bin/python3 examples/mlp_norm/torch_mlp_norm.py --norm layer --limit 6000
     /usr/bin/python3 examples/mlp_norm/torch_mlp_norm.py --sweep --seeds 3 --threads 2
+    build/bin/mlp_norm --norm batch --save-init /tmp/init && \
+        /usr/bin/python3 examples/mlp_norm/torch_mlp_norm.py --norm batch --init-from /tmp/init
 """
 import argparse
 import gzip
@@ -102,6 +109,14 @@ def train_run(cfg, data, norm, batch_size, lr, seed):
     train_x, train_y, test_x, test_y, classes = data
     torch.manual_seed(seed)
     model = make_mlp(norm, train_x.shape[1], cfg.hidden, classes)
+    orders = None
+    if cfg.init_from:  # normlab's initial weights and batch order (mlp_norm --save-init)
+        state = {name: torch.from_numpy(np.load(os.path.join(cfg.init_from, name + ".npy")))
+                 for name in model.state_dict()}
+        model.load_state_dict(state)
+        orders = np.load(os.path.join(cfg.init_from, "order.npy"))
+        if orders.shape != (cfg.epochs, len(train_y)):
+            sys.exit(f"{cfg.init_from}/order.npy has shape {orders.shape}, expected ({cfg.epochs}, {len(train_y)})")
     if cfg.optim == "adam":
         opt = torch.optim.Adam(model.parameters(), lr=lr)
     else:
@@ -114,7 +129,7 @@ def train_run(cfg, data, norm, batch_size, lr, seed):
     losses, diverged = [], False
     start = time.perf_counter()
     for epoch in range(cfg.epochs):
-        order = torch.from_numpy(rng.permutation(n))
+        order = torch.from_numpy(orders[epoch] if orders is not None else rng.permutation(n))
         for b in range(steps_per_epoch):
             idx = order[b * batch_size:(b + 1) * batch_size]
             opt.zero_grad()
@@ -163,7 +178,10 @@ def main():
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--sweep", action="store_true")
     p.add_argument("--seeds", type=int, default=1)
+    p.add_argument("--init-from", default="", help="directory written by mlp_norm --save-init")
     cfg = p.parse_args()
+    if cfg.init_from and cfg.sweep:
+        sys.exit("--init-from is for a single run, not --sweep")
     torch.set_num_threads(cfg.threads)
 
     start = time.perf_counter()

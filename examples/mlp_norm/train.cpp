@@ -38,6 +38,18 @@ std::pair<double, double> evaluate(nl::layers::Module& model, const nl::data::Mn
   return {loss_sum / double(n), double(correct) / double(n)};
 }
 
+void save_init(const nl::models::MLP& model, const nl::data::DataLoader& loader, const RunConfig& cfg) {
+  examples::ensure_dir(cfg.save_init_dir);
+  for (const auto& [name, tensor] : model.state_dict())
+    nl::io::save_npy(cfg.save_init_dir + "/" + name + ".npy", tensor);
+  std::vector<int64_t> order;
+  for (int64_t epoch = 0; epoch < cfg.epochs; ++epoch) {
+    std::vector<int64_t> epoch_order = nl::data::shuffled_indices(loader.num_samples(), cfg.seed, epoch);
+    order.insert(order.end(), epoch_order.begin(), epoch_order.end());
+  }
+  nl::io::save_npy(cfg.save_init_dir + "/order.npy", nl::from_vector(order, {cfg.epochs, loader.num_samples()}));
+}
+
 }  // namespace
 
 RunResult train_run(const RunConfig& cfg, const nl::data::Mnist& data, const std::string& steps_csv,
@@ -53,6 +65,7 @@ RunResult train_run(const RunConfig& cfg, const nl::data::Mnist& data, const std
   nl::data::DataLoader loader(data.train.images, data.train.labels,
                               {.batch_size = cfg.batch_size, .shuffle = true, .seed = cfg.seed, .drop_last = true});
   result.steps_per_epoch = loader.size();
+  if (!cfg.save_init_dir.empty()) save_init(model, loader, cfg);
   if (loader.size() == 0)
     nl::fail("mlp_norm: {} training samples make no full batch of {} (raise --limit or lower --batch-size)",
              data.train.size(), cfg.batch_size);

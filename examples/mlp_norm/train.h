@@ -20,6 +20,10 @@ struct RunConfig {
   double momentum = 0;         // SGD only
   uint64_t seed = 0;
   int64_t hidden = 256;        // width of both hidden layers
+  // If set: the initial weights (<name>.npy, PyTorch's state_dict names) and
+  // every epoch's sample order (order.npy, epochs × n) are written there, so
+  // torch_mlp_norm.py --init-from can run the very same training step by step.
+  std::string save_init_dir;
 };
 
 struct RunResult {

@@ -15,6 +15,22 @@ namespace {
 std::string read_error(const std::string& path, uint64_t max_bytes = nl::data::kIdxDefaultMaxBytes) {
   return error_of([&] { nl::data::read_idx(path, max_bytes); });
 }
+
+// A corrupt file: its name, its bytes, and what the error must say.
+struct Corrupt {
+  std::string name, bytes, expected;
+};
+// Each case written to dir/<name><suffix> must fail to read with its message and the path.
+void check_corrupt(const TempDir& dir, const std::vector<Corrupt>& cases, const std::string& suffix) {
+  for (const Corrupt& c : cases) {
+    INFO(c.name);
+    std::string path = dir.file(c.name + suffix);
+    write_bytes(path, c.bytes);
+    std::string error = read_error(path);
+    CHECK_THAT(error, Contains(c.expected));
+    CHECK_THAT(error, Contains("read_idx: " + path + ": "));
+  }
+}
 }  // namespace
 
 TEST_CASE("idx: write_idx then read_idx, plain and gzip, 1 to 3 dims", "[data][idx]") {
@@ -61,10 +77,7 @@ TEST_CASE("idx: concatenated gzip members read as one stream", "[data][idx]") {
 
 TEST_CASE("idx: corrupt plain files are errors naming the file and the problem", "[data][idx]") {
   TempDir dir;
-  struct Case {
-    std::string name, bytes, expected;
-  };
-  std::vector<Case> cases = {
+  std::vector<Corrupt> cases = {
       {"empty", "", "ends inside the IDX header"},
       {"short_header", std::string("\0\0", 2), "ends inside the IDX header"},
       {"wrong_magic", "\x01\x02\x08\x01" + std::string(4, '\0'), "not an IDX file: it starts with bytes 0x01 0x02"},
@@ -79,14 +92,7 @@ TEST_CASE("idx: corrupt plain files are errors naming the file and the problem",
       {"huge_dims", idx_bytes({0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff}, "abc"),
        "declares dims 4294967295x4294967295x4294967295x4294967295 — more than the limit"},
   };
-  for (const Case& c : cases) {
-    INFO(c.name);
-    std::string path = dir.file(c.name + ".idx");
-    write_bytes(path, c.bytes);
-    std::string error = read_error(path);
-    CHECK_THAT(error, Contains(c.expected));
-    CHECK_THAT(error, Contains("read_idx: " + path + ": "));
-  }
+  check_corrupt(dir, cases, ".idx");
   CHECK_THAT(read_error(dir.file("missing")), Contains("cannot open"));
 }
 
@@ -100,12 +106,9 @@ TEST_CASE("idx: max_bytes bounds what a header may declare", "[data][idx]") {
 TEST_CASE("idx: corrupt gzip files are errors, and lying headers allocate nothing big", "[data][idx]") {
   TempDir dir;
   std::string good = gzip(idx_bytes({4, 4}, std::string(16, 'x')));
-  struct Case {
-    std::string name, bytes, expected;
-  };
   std::string flipped_crc = good;
   flipped_crc[flipped_crc.size() - 6] ^= 0x55;  // the CRC-32 in the trailer
-  std::vector<Case> cases = {
+  std::vector<Corrupt> cases = {
       {"truncated_half", good.substr(0, good.size() / 2), "the gzip stream is truncated"},
       {"truncated_trailer", good.substr(0, good.size() - 3), "the gzip stream is truncated"},
       {"garbage", "\x1f\x8b" + std::string("\x13\x37garbage that is not deflate data at all"), "corrupt gzip data"},
@@ -120,14 +123,7 @@ TEST_CASE("idx: corrupt gzip files are errors, and lying headers allocate nothin
       {"dims_lie", gzip(idx_bytes({0x7fffffff}, "abc")), "the decompressed data ends after 11 bytes"},
       {"huge_dims", gzip(idx_bytes({0xffffffff, 0xffffffff}, "abc")), "more than the limit"},
   };
-  for (const Case& c : cases) {
-    INFO(c.name);
-    std::string path = dir.file(c.name + ".gz");
-    write_bytes(path, c.bytes);
-    std::string error = read_error(path);
-    CHECK_THAT(error, Contains(c.expected));
-    CHECK_THAT(error, Contains("read_idx: " + path + ": "));
-  }
+  check_corrupt(dir, cases, ".gz");
   write_bytes(dir.file("good.gz"), good);
   CHECK(nl::data::read_idx(dir.file("good.gz")).dims == std::vector<int64_t>{4, 4});
 }

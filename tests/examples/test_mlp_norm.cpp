@@ -75,6 +75,27 @@ TEST_CASE("mlp_norm: the same seed gives the same run, another seed another", "[
   CHECK(a["train_loss"] != c["train_loss"]);
 }
 
+TEST_CASE("mlp_norm --save-init: the initial weights and the batch order as .npy", "[examples]") {
+  auto dir = fresh_dir("mlp_norm_save_init");
+  std::string data = tiny_data(dir), init = (dir / "init").string();
+  auto run = run_example("mlp_norm", "--data " + data + " --norm batch --batch-size 64 --epochs 2 --seed 4 " +
+                                         "--hidden 8 --threads 1 --save-init " + init + " --out " + (dir / "out").string());
+  REQUIRE(run.exit_code == 0);
+  nl::Tensor order = nl::io::load_npy(init + "/order.npy");
+  REQUIRE(order.shape() == nl::Shape{2, 256});
+  CHECK(order.select(0, 1).to_vector<int64_t>() == nl::data::shuffled_indices(256, 4, 1));
+  // the weights the run started from: the same seed builds the same model
+  nl::manual_seed(4);
+  nl::models::MLP model({6, 8, 8, 3}, nl::models::NormKind::batch);
+  for (const auto& [name, tensor] : model.state_dict()) {
+    INFO(name);
+    nl::Tensor saved = nl::io::load_npy(init + "/" + name + ".npy");
+    CHECK(saved.shape() == tensor.shape());
+    CHECK(saved.to_vector<double>() == tensor.to_vector<double>());
+  }
+  CHECK(run_example("mlp_norm", "--sweep --save-init " + init + " 2>/dev/null").exit_code == 1);
+}
+
 TEST_CASE("mlp_norm --sweep: six configs per seed, results.csv, summary.md, curves and the plot script",
           "[examples]") {
   auto dir = fresh_dir("mlp_norm_sweep");
