@@ -42,15 +42,16 @@ struct Config {
 struct Data {
   Tensor train_x, train_y;  // for the brief training
   Tensor pool;              // where x0 and its batch-mates come from (the test images)
+  int64_t classes = 10;
 };
 
 Data load(const Config& cfg) {
   if (cfg.synthetic) {
     nl::manual_seed(cfg.seed + 1000);
-    return {nl::randn({4096, 784}), (nl::rand({4096}, nl::f64) * 10.0).to(nl::i64), nl::randn({1024, 784})};
+    return {nl::randn({4096, 784}), (nl::rand({4096}, nl::f64) * 10.0).to(nl::i64), nl::randn({1024, 784}), 10};
   }
   nl::data::Mnist mnist = nl::data::load_mnist(cfg.data_dir);
-  return {mnist.train.images, mnist.train.labels, mnist.test.images};
+  return {mnist.train.images, mnist.train.labels, mnist.test.images, mnist.num_classes};
 }
 
 // A few SGD steps at batch 128 so weights and BatchNorm's running statistics are not the initial ones.
@@ -58,6 +59,9 @@ void train_briefly(nl::models::MLP& model, const Data& data, const Config& cfg) 
   nl::optim::SGD optimizer(model.parameters(), {.lr = 0.05});
   nl::data::DataLoader loader(data.train_x, data.train_y,
                               {.batch_size = 128, .shuffle = true, .seed = cfg.seed, .drop_last = true});
+  if (cfg.train_steps > 0 && loader.size() == 0)
+    nl::fail("train_vs_eval: {} training samples make no batch of 128 to train with (use --train-steps 0)",
+             loader.num_samples());
   for (int64_t step = 0; step < cfg.train_steps; ++step) {
     if (step % loader.size() == 0) loader.set_epoch(step / loader.size());
     nl::data::Batch batch = loader[step % loader.size()];
@@ -107,7 +111,7 @@ struct Row {
 
 std::vector<Row> measure(const std::string& norm, const Data& data, const Config& cfg) {
   nl::manual_seed(cfg.seed);
-  nl::models::MLP model({784, cfg.hidden, cfg.hidden, 10}, nl::models::parse_norm_kind(norm));
+  nl::models::MLP model({data.pool.size(1), cfg.hidden, cfg.hidden, data.classes}, nl::models::parse_norm_kind(norm));
   train_briefly(model, data, cfg);
 
   model.eval();
