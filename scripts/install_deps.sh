@@ -8,6 +8,7 @@ packages=(
   libopenblas-openmp-dev libfmt-dev catch2 libcli11-dev nlohmann-json3-dev
   libbenchmark-dev zlib1g-dev gnuplot-nox
   libopenmpi-dev openmpi-bin
+  dataset-fashion-mnist fortunes
 )
 
 missing=()

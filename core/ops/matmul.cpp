@@ -128,8 +128,18 @@ Tensor matmul_nd(const Tensor& a, const Tensor& b) {
   // dA = dC·Bᵀ, dB = Aᵀ·dC, summed over broadcast batch dims
   if (needs_grad(a, b))
     attach(y, "matmul", {a, b}, [a = a.detach(), b = b.detach(), a_req = a.requires_grad(), b_req = b.requires_grad()](const Tensor& g) -> Grads {
-      Tensor ga = a_req ? sum_to(matmul_nd(g, b.transpose(-1, -2)), a.shape()) : Tensor();
-      Tensor gb = b_req ? sum_to(matmul_nd(a.transpose(-1, -2), g), b.shape()) : Tensor();
+      // A 2-D input that is a transposed view (Linear's weight.t()) gets its
+      // gradient computed transposed — (Bᵀ·dCᵀ)ᵀ, (dCᵀ·A)ᵀ: the same values, laid
+      // out like its storage, so the transpose's backward hands a contiguous
+      // gradient to the weight instead of one that must be copied with stride.
+      auto transposed = [](const Tensor& t) { return t.dim() == 2 && t.strides()[0] == 1 && t.strides()[1] != 1; };
+      Tensor ga, gb;
+      if (a_req)
+        ga = transposed(a) && g.dim() == 2 ? matmul_nd(b, g.t()).t()
+                                           : sum_to(matmul_nd(g, b.transpose(-1, -2)), a.shape());
+      if (b_req)
+        gb = transposed(b) && g.dim() == 2 ? matmul_nd(g.t(), a).t()
+                                           : sum_to(matmul_nd(a.transpose(-1, -2), g), b.shape());
       return {ga, gb};
     });
   return y;

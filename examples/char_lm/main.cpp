@@ -23,7 +23,7 @@ struct Config {
   examples::LMTrainConfig train;
   std::string cell = "ln-lstm";
   bool compare = false;
-  std::vector<std::string> corpus;
+  std::string corpus;  // empty: Debian's fortunes
   int64_t embed = 32, hidden = 256, num_layers = 1, threads = 2;
   bool detect_anomaly = false;
   std::string out = "results/char_lm";
@@ -59,7 +59,7 @@ int main(int argc, char** argv) {
   CLI::App app{"Character-level LSTM language model: plain, layer-normalized or batch-normalized cell"};
   app.add_option("--cell", cfg.cell, "lstm, ln-lstm or bn-lstm")->check(CLI::IsMember({"lstm", "ln-lstm", "bn-lstm"}));
   app.add_flag("--compare", cfg.compare, "train all three cells from the same seed and plot them together");
-  app.add_option("--corpus", cfg.corpus, "text files or directories (default: Debian's fortunes)");
+  app.add_option("--corpus", cfg.corpus, "a text file or a directory of them (default: Debian's fortunes)");
   app.add_option("--steps", cfg.train.steps, "training steps")->check(CLI::Range(int64_t(1), int64_t(10000000)));
   app.add_option("--batch-size", cfg.train.batch_size, "sequences per step")->check(CLI::Range(2, 4096));
   app.add_option("--seq-len", cfg.train.seq_len, "characters per training sequence")->check(CLI::Range(1, 4096));
@@ -127,7 +127,7 @@ int main(int argc, char** argv) {
                               {"lr", cfg.train.lr},         {"seed", cfg.train.seed},
                               {"unigram_bpc", unigram},     {"runs", runs}};
     if (!cfg.compare) summary.update(runs[0]);
-    examples::write_text_atomic(cfg.out + "/results.json", examples::json_text(summary, 2) + "\n");
+    examples::write_text_file(cfg.out + "/results.json", examples::json_text(summary, 2) + "\n");
     fmt::print("{}\n", examples::json_text(summary));
   } catch (const nl::Error& e) {
     fmt::print(stderr, "error: {}\n", e.what());

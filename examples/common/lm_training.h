@@ -58,12 +58,10 @@ struct LanguageModel {
   std::function<std::vector<int64_t>(const std::vector<int64_t>& prompt, int64_t n, double temperature)> generate;
 };
 
-// The corpus from files (or, when paths is empty, Debian's fortunes).
-inline nl::data::TextCorpus load_corpus(std::vector<std::string> paths) {
-  if (paths.empty())
-    for (const char* name : {"fortunes", "wisdom", "literature", "people", "humorists", "computers"})
-      paths.push_back(std::string("/usr/share/games/fortunes/") + name);
-  return nl::data::TextCorpus::from_files(paths);
+// The corpus from a file or directory of text (fortune files lose their %
+// separator lines); with no path, Debian's fortunes.
+inline nl::data::TextCorpus load_corpus(const std::string& path) {
+  return path.empty() ? nl::data::TextCorpus::default_fortunes() : nl::data::TextCorpus::from_path(path);
 }
 
 // Entropy of the training text's character frequencies, in bits: what a model

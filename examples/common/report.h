@@ -26,12 +26,19 @@ inline std::string ensure_dir(const std::string& dir) {
   return dir;
 }
 
+// Writes text to path atomically (a temporary file renamed into place), so a
+// crash never leaves a half-written result behind.
+inline void write_text_file(const std::string& path, const std::string& text) {
+  nl::io::write_file_atomically(path, [&](std::FILE* f) {
+    if (std::fwrite(text.data(), 1, text.size(), f) != text.size()) nl::fail("cannot write {}", path);
+  });
+}
+
 // Writes rows (already formatted) under a header line.
 inline void write_csv(const std::string& path, const std::string& header, const std::vector<std::string>& rows) {
-  std::ofstream out(path);
-  if (!out) nl::fail("cannot write {}", path);
-  out << header << '\n';
-  for (const std::string& row : rows) out << row << '\n';
+  std::string text = header + '\n';
+  for (const std::string& row : rows) text += row + '\n';
+  write_text_file(path, text);
 }
 
 // Runs a gnuplot script; returns false (and says so) when gnuplot is missing or fails.
@@ -43,7 +50,8 @@ inline bool run_gnuplot(const std::string& script_path, const std::string& scrip
     out << script;
   }
   if (std::system("command -v gnuplot > /dev/null 2>&1") != 0) {
-    fmt::print(stderr, "gnuplot not found; the plot script is {}\n", script_path);
+    fmt::print(stderr, "gnuplot not found; the data and the plot script are written: render with `gnuplot {}`\n",
+               script_path);
     return false;
   }
   if (std::system(("gnuplot " + script_path).c_str()) != 0) {
@@ -64,13 +72,6 @@ inline std::string fmt_number(const nlohmann::json& value, int precision) {
 // replaced by U+FFFD instead of throwing.
 inline std::string json_text(const nlohmann::json& j, int indent = -1) {
   return j.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace);
-}
-
-// Writes text to path atomically (temp file + rename): a crash leaves the old file.
-inline void write_text_atomic(const std::string& path, const std::string& text) {
-  nl::io::write_file_atomically(path, [&](std::FILE* f) {
-    if (std::fwrite(text.data(), 1, text.size(), f) != text.size()) nl::fail("cannot write {}", path);
-  });
 }
 
 // A gnuplot script drawing, from a CSV whose first column is a run label,

@@ -22,7 +22,7 @@ struct Config {
   nl::models::GPTConfig model;
   std::string norm = "pre";
   bool compare = false;
-  std::vector<std::string> corpus;
+  std::string corpus;  // empty: Debian's fortunes
   int64_t threads = 2;
   bool detect_anomaly = false;
   std::string out = "results/transformer_norm";
@@ -66,7 +66,7 @@ int main(int argc, char** argv) {
   app.add_option("--norm", cfg.norm, "post, pre or none")->check(CLI::IsMember({"post", "pre", "none"}));
   app.add_flag("--compare", cfg.compare,
                "train post, pre and none, each without warmup and with --warmup steps of it, and plot them");
-  app.add_option("--corpus", cfg.corpus, "text files or directories (default: Debian's fortunes)");
+  app.add_option("--corpus", cfg.corpus, "a text file or a directory of them (default: Debian's fortunes)");
   app.add_option("--steps", cfg.train.steps, "training steps")->check(CLI::Range(int64_t(1), int64_t(10000000)));
   app.add_option("--batch-size", cfg.train.batch_size, "sequences per step")->check(CLI::Range(1, 4096));
   app.add_option("--seq-len", cfg.train.seq_len, "characters per sequence (the context, block_size)")->check(CLI::Range(1, 4096));
@@ -141,7 +141,7 @@ int main(int argc, char** argv) {
                               {"warmup", cfg.train.warmup}, {"seed", cfg.train.seed},
                               {"unigram_bpc", unigram},       {"runs", runs}};
     if (!cfg.compare) summary.update(runs[0]);
-    examples::write_text_atomic(cfg.out + "/results.json", examples::json_text(summary, 2) + "\n");
+    examples::write_text_file(cfg.out + "/results.json", examples::json_text(summary, 2) + "\n");
     fmt::print("{}\n", examples::json_text(summary));
   } catch (const nl::Error& e) {
     fmt::print(stderr, "error: {}\n", e.what());

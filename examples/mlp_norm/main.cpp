@@ -1,0 +1,114 @@
+// mlp_norm: permutation-invariant Fashion-MNIST (the 28×28 images as flat
+// rows of 784 pixels, so no convolution can exploit their layout) with an MLP
+// 784-256-256-10, a normalization layer before each ReLU — none, BatchNorm,
+// LayerNorm or RMSNorm — to measure what normalization changes, and how
+// BatchNorm's dependence on the batch (Ba et al. 2016) shows at batch size 4.
+//
+//   build/bin/mlp_norm --norm layer --batch-size 128 --epochs 1
+//   build/bin/mlp_norm --sweep --seeds 3        # {none, batch, layer} × batch {128, 4}
+//
+// Data: Debian's dataset-fashion-mnist by default, any MNIST-format directory
+// with --data. Pixels x/255 standardized with the training set's mean and std
+// (one scalar each). Batches: a fresh shuffle per epoch from --seed; the last
+// partial batch is dropped so every step sees exactly --batch-size samples.
+// --limit N trains on the first N training samples and tests on the first
+// ceil(N/6) test samples (the full sets' 60000:10000 ratio), for quick runs.
+//
+// Output: a progress line on stderr; steps.csv (every step's loss) and
+// result.json in --out; the final JSON line on stdout. --sweep writes
+// results.csv, summary.md, curves.csv, sweep.gp and sweep.png (sweep.h).
+//
+// torch_mlp_norm.py next to this file is the same program in PyTorch (same
+// flags, same JSON); with --save-init DIR here and --init-from DIR there both
+// start from the same weights and see the same batches.
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <cmath>
+
+#include "examples/common/report.h"
+#include "examples/mlp_norm/sweep.h"
+#include "examples/mlp_norm/train.h"
+#include "normlab.h"
+
+int main(int argc, char** argv) {
+  mlp_norm::RunConfig run;
+  std::string data_dir = nl::data::kFashionMnistDir, out = "results/mlp_norm";
+  int64_t limit = 0, seeds = 1;
+  int threads = 2;
+  bool sweep = false;
+
+  CLI::App app{"Train an MLP 784-256-256-10 on Fashion-MNIST with and without normalization"};
+  auto* norm_opt = app.add_option("--norm", run.norm, "normalization before each ReLU: none, batch, layer or rms")
+                       ->check(CLI::IsMember({"none", "batch", "layer", "rms"}))
+                       ->capture_default_str();
+  auto* batch_opt =
+      app.add_option("--batch-size", run.batch_size, "samples per step")->check(CLI::Range(1, 65536))->capture_default_str();
+  app.add_option("--epochs", run.epochs, "passes over the training set")->check(CLI::Range(1, 1000))->capture_default_str();
+  auto* lr_opt = app.add_option("--lr", run.lr, "learning rate")->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--optim", run.optim, "optimizer: sgd or adam")
+      ->check(CLI::IsMember({"sgd", "adam"}))
+      ->capture_default_str();
+  app.add_option("--momentum", run.momentum, "SGD momentum")->check(CLI::Range(0.0, 0.999))->capture_default_str();
+  app.add_option("--seed", run.seed, "seed of the initial weights and the batch order")->capture_default_str();
+  app.add_option("--hidden", run.hidden, "units in each of the two hidden layers")
+      ->check(CLI::Range(1, 65536))
+      ->capture_default_str();
+  app.add_option("--data", data_dir, "directory of MNIST-format IDX files (plain or .gz)")->capture_default_str();
+  app.add_option("--limit", limit, "train on the first N samples and test on the first ceil(N/6) (0: all)")
+      ->check(CLI::Range(int64_t(0), int64_t(1) << 40))
+      ->capture_default_str();
+  app.add_option("--threads", threads, "threads")->check(CLI::Range(1, 256))->capture_default_str();
+  app.add_option("--out", out, "directory for CSV, JSON and plots")->capture_default_str();
+  app.add_option("--save-init", run.save_init_dir,
+                 "write the initial weights and the batch order as .npy into this directory, for "
+                 "torch_mlp_norm.py --init-from (a step-by-step comparison with PyTorch)");
+  app.add_flag("--sweep", sweep,
+               "run norm {none, batch, layer} x batch size {128 (lr 0.05), 4 (lr 0.0125)} and summarize; "
+               "uses --epochs --optim --momentum --seed --seeds --limit");
+  app.add_option("--seeds", seeds, "with --sweep: seeds per config (--seed, --seed+1, ...)")
+      ->check(CLI::Range(1, 100))
+      ->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+  nl::set_num_threads(threads);
+
+  try {
+    if (sweep && (norm_opt->count() || batch_opt->count() || lr_opt->count()))
+      nl::fail("mlp_norm: --sweep sets norm, batch size and lr itself (lr 0.05 at batch 128, 0.0125 at 4); "
+               "drop --norm, --batch-size and --lr");
+    if (!sweep && seeds != 1) nl::fail("mlp_norm: --seeds is for --sweep; a single run uses --seed");
+    if (sweep && !run.save_init_dir.empty()) nl::fail("mlp_norm: --save-init is for a single run, not --sweep");
+
+    auto load_start = std::chrono::steady_clock::now();
+    nl::data::MnistOptions options;
+    if (limit > 0) {
+      options.train_limit = limit;
+      options.test_limit = (limit + 5) / 6;
+    }
+    nl::data::Mnist data = nl::data::load_mnist(data_dir, options);
+    fmt::print(stderr, "{}: {} training / {} test images of {}x{}, {} classes, pixel mean {:.4f} std {:.4f} ({:.1f} s)\n",
+               data_dir, data.train.size(), data.test.size(), data.height, data.width, data.num_classes,
+               data.pixel_mean, data.pixel_std,
+               std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count());
+
+    if (sweep) {
+      mlp_norm::SweepConfig cfg{.epochs = run.epochs, .optim = run.optim, .momentum = run.momentum, .seed = run.seed,
+                                .seeds = seeds, .hidden = run.hidden, .out = out};
+      nlohmann::json summary = mlp_norm::run_sweep(cfg, data);
+      fmt::print("{}\n", summary.dump());
+      return 0;
+    }
+
+    examples::ensure_dir(out);
+    mlp_norm::RunResult result = mlp_norm::train_run(run, data, out + "/steps.csv", run.norm);
+    nlohmann::json line = mlp_norm::to_json(result, data);
+    examples::write_text_file(out + "/result.json", line.dump(2) + "\n");
+    fmt::print("norm {}  batch {}  test acc {:.4f}  test loss {:.4f}  train loss {:.4f}  {:.1f} s{}\n", run.norm,
+               run.batch_size, result.test_acc, result.test_loss, result.train_loss, result.seconds,
+               result.diverged ? "  (diverged)" : "");
+    fmt::print("{}\n", line.dump());
+  } catch (const nl::Error& e) {
+    fmt::print(stderr, "error: {}\n", e.what());
+    return 1;
+  }
+  return 0;
+}

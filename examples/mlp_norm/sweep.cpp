@@ -1,0 +1,201 @@
+#include "examples/mlp_norm/sweep.h"
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+
+#include "core/parallel.h"
+#include "examples/common/report.h"
+#include "examples/common/stats.h"
+#include "examples/common/table.h"
+#include "examples/mlp_norm/train.h"
+
+namespace mlp_norm {
+
+namespace {
+
+// The six configurations, in the order of the table and the plot.
+struct SweepPoint {
+  std::string norm;
+  int64_t batch_size;
+  double lr;
+  std::string name() const { return fmt::format("{}_b{}", norm, batch_size); }
+  std::string title() const { return fmt::format("{}, batch {}", norm, batch_size); }
+};
+const std::vector<SweepPoint> kPoints = {{"none", 128, 0.05},  {"batch", 128, 0.05},  {"layer", 128, 0.05},
+                                         {"none", 4, 0.0125}, {"batch", 4, 0.0125}, {"layer", 4, 0.0125}};
+
+struct PointResults {
+  SweepPoint point;
+  std::vector<RunResult> runs;  // one per seed
+  examples::Spread spread(double RunResult::*field) const {
+    std::vector<double> values;
+    for (const RunResult& r : runs) values.push_back(r.*field);
+    return examples::spread_of(values);
+  }
+};
+
+constexpr int kCurvePointsPerEpoch = 50;
+
+// Loss curves: per config, the per-step losses averaged over `bins` equal
+// slices of training (the same slices of an epoch for both batch sizes, so
+// the curves share an x axis in epochs) and then over the seeds. A run that
+// diverged stopped early and is left out of its curve (NaN if all did).
+void write_curves(const std::string& path, const std::vector<PointResults>& points, int64_t epochs) {
+  size_t bins = size_t(kCurvePointsPerEpoch * epochs);
+  for (const PointResults& p : points)
+    for (const RunResult& r : p.runs)
+      if (!r.diverged) bins = std::min(bins, r.losses.size());
+  std::string header = "epoch";
+  std::vector<std::vector<double>> curves;
+  for (const PointResults& p : points) {
+    header += "," + p.point.name();
+    std::vector<double> mean(bins, 0.0);
+    int finished = 0;
+    for (const RunResult& r : p.runs) {
+      if (r.diverged) continue;
+      std::vector<double> binned = examples::bin_means(r.losses, bins);
+      for (size_t b = 0; b < bins; ++b) mean[b] += binned[b];
+      ++finished;
+    }
+    for (double& m : mean) m = finished ? m / finished : NAN;
+    curves.push_back(mean);
+  }
+  std::vector<std::string> rows;
+  for (size_t b = 0; b < bins; ++b) {
+    std::string row = fmt::format("{:.4f}", (double(b) + 0.5) / double(bins) * double(epochs));
+    for (const auto& curve : curves) row += fmt::format(",{:.5f}", curve[b]);
+    rows.push_back(row);
+  }
+  examples::write_csv(path, header, rows);
+}
+
+std::string plot_script(const std::string& dir, const std::vector<PointResults>& points, const SweepConfig& cfg) {
+  auto color = [](const std::string& norm) { return norm == "none" ? "888888" : norm == "batch" ? "d95f02" : "1b9e77"; };
+  double lo = 1, hi = 0;
+  for (const PointResults& p : points) {
+    examples::Spread acc = p.spread(&RunResult::test_acc);
+    lo = std::min(lo, acc.min);
+    hi = std::max(hi, acc.max);
+  }
+  lo = std::max(0.0, std::floor((lo - 0.03) * 50) / 50);
+  hi = std::min(1.0, std::ceil((hi + 0.01) * 50) / 50);
+  std::string s = fmt::format(
+      "# mlp_norm --sweep: render with `gnuplot {0}/sweep.gp`\n"
+      "set terminal pngcairo size 1100,440 font ',10'\n"
+      "set output '{0}/sweep.png'\n"
+      "set datafile separator ','\n"
+      "set datafile columnheaders\n"
+      "set multiplot layout 1,2 title 'MLP 784-{1}-{1}-10 on Fashion-MNIST, {2}, {3} epoch(s), mean of {4} seed(s)'\n"
+      "set title 'training loss (mean over {5}% slices of an epoch)'\n"
+      "set xlabel 'epoch'\nset ylabel 'cross-entropy (log scale)'\nset logscale y\nset autoscale yfix\n"
+      "set ytics (0.2, 0.3, 0.4, 0.5, 0.7, 1, 1.5, 2, 3)\n"
+      "set key top right\nset grid\n"
+      "plot ",
+      dir, cfg.hidden, cfg.optim, cfg.epochs, cfg.seeds, 100 / kCurvePointsPerEpoch);
+  for (size_t i = 0; i < points.size(); ++i) {
+    const SweepPoint& p = points[i].point;
+    s += fmt::format("{}'{}/curves.csv' using 1:{} with lines lw 2 dt {} lc rgb '#{}' title '{}'", i ? ", \\\n     " : "",
+                     dir, i + 2, p.batch_size == 4 ? 2 : 1, color(p.norm), p.title());
+  }
+  // bars: one group per batch size, coloured by norm as the curves
+  s += fmt::format(
+      "\nunset logscale y\nset ytics auto\n"
+      "set title 'test accuracy (eval mode; bar: mean, whiskers: min–max over seeds)'\n"
+      "set xlabel ''\nset ylabel 'accuracy'\nset yrange [{}:{}]\nset key off\nset style fill solid 0.8 border -1\n"
+      "set boxwidth 0.8\nset xtics rotate by -25\n"
+      "x(i) = i + (i >= 3)\n"
+      "color(norm) = norm eq 'none' ? 0x{} : norm eq 'batch' ? 0x{} : 0x{}\n"
+      "plot '{}/summary.csv' using (x($0)):6:(color(strcol(2))):xtic(1) with boxes lc rgb variable, \\\n"
+      "     '' using (x($0)):6:8:9 with yerrorbars lc rgb 'black' pt 0\n"
+      "unset multiplot\n",
+      lo, hi, color("none"), color("batch"), color("layer"), dir);
+  return s;
+}
+
+}  // namespace
+
+nlohmann::json run_sweep(const SweepConfig& cfg, const nl::data::Mnist& data) {
+  auto start = std::chrono::steady_clock::now();
+  std::string dir = std::filesystem::absolute(cfg.out).lexically_normal().string();
+  examples::ensure_dir(dir + "/runs");
+
+  std::vector<PointResults> points;
+  for (const SweepPoint& p : kPoints) points.push_back({p, {}});
+  std::vector<std::string> result_rows;
+  nlohmann::json all_runs = nlohmann::json::array();
+  for (int64_t s = 0; s < cfg.seeds; ++s)
+    for (PointResults& p : points) {
+      RunConfig run{.norm = p.point.norm, .batch_size = p.point.batch_size, .epochs = cfg.epochs, .lr = p.point.lr,
+                    .optim = cfg.optim, .momentum = cfg.momentum, .seed = cfg.seed + uint64_t(s), .hidden = cfg.hidden};
+      std::string tag = fmt::format("{}_seed{}", p.point.name(), run.seed);
+      p.runs.push_back(train_run(run, data, dir + "/runs/" + tag + ".csv", tag));
+      const RunResult& r = p.runs.back();
+      nlohmann::json line = to_json(r, data);
+      fmt::print("{}\n", line.dump());
+      std::fflush(stdout);
+      all_runs.push_back(line);
+      result_rows.push_back(fmt::format("{},{},{},{},{},{:.6f},{:.6f},{:.6f},{},{:.3f}", run.norm, run.batch_size,
+                                        run.lr, run.seed, r.losses.size(), r.train_loss, r.test_loss, r.test_acc,
+                                        r.diverged, r.seconds));
+    }
+  examples::write_csv(dir + "/results.csv",
+                      "norm,batch_size,lr,seed,steps,train_loss,test_loss,test_acc,diverged,seconds", result_rows);
+  examples::write_text_file(dir + "/results.json", all_runs.dump(1) + "\n");
+
+  // per config: mean ± std over the seeds
+  examples::Table table({"norm", "batch", "lr", "test acc", "test loss", "train loss", "seconds/run"});
+  std::vector<std::string> summary_rows;
+  nlohmann::json configs = nlohmann::json::array();
+  for (const PointResults& p : points) {
+    examples::Spread acc = p.spread(&RunResult::test_acc), test_loss = p.spread(&RunResult::test_loss),
+                     train_loss = p.spread(&RunResult::train_loss), seconds = p.spread(&RunResult::seconds);
+    table.add_row({p.point.norm, std::to_string(p.point.batch_size), fmt::format("{}", p.point.lr),
+                   examples::plus_minus(acc), examples::plus_minus(test_loss), examples::plus_minus(train_loss),
+                   fmt::format("{:.1f}", seconds.mean)});
+    summary_rows.push_back(fmt::format("{} b{},{},{},{},{},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{:.3f}",
+                                       p.point.norm, p.point.batch_size, p.point.norm, p.point.batch_size, p.point.lr,
+                                       acc.n, acc.mean, acc.std, acc.min, acc.max, test_loss.mean, train_loss.mean,
+                                       train_loss.std, seconds.mean));
+    configs.push_back({{"norm", p.point.norm},          {"batch_size", p.point.batch_size},
+                       {"lr", p.point.lr},              {"seeds", acc.n},
+                       {"test_acc_mean", acc.mean},     {"test_acc_std", acc.std},
+                       {"test_loss_mean", test_loss.mean}, {"train_loss_mean", train_loss.mean},
+                       {"train_loss_std", train_loss.std}, {"seconds_mean", seconds.mean}});
+  }
+  examples::write_csv(dir + "/summary.csv",
+                      "config,norm,batch_size,lr,seeds,test_acc_mean,test_acc_std,test_acc_min,test_acc_max,"
+                      "test_loss_mean,train_loss_mean,train_loss_std,seconds_mean",
+                      summary_rows);
+
+  // how much each norm gains over no normalization at the same batch size
+  examples::Table gains({"batch", "batch norm − none", "layer norm − none", "layer norm − batch norm"});
+  for (size_t b : {size_t(0), size_t(3)}) {
+    double none = points[b].spread(&RunResult::test_acc).mean, batch = points[b + 1].spread(&RunResult::test_acc).mean,
+           layer = points[b + 2].spread(&RunResult::test_acc).mean;
+    gains.add_row({std::to_string(points[b].point.batch_size), fmt::format("{:+.4f}", batch - none),
+                   fmt::format("{:+.4f}", layer - none), fmt::format("{:+.4f}", layer - batch)});
+  }
+  std::string seeds = cfg.seeds == 1 ? fmt::format("seed {}", cfg.seed)
+                                     : fmt::format("seeds {}..{} (mean ± sample std)", cfg.seed,
+                                                   cfg.seed + uint64_t(cfg.seeds) - 1);
+  std::string setup = fmt::format(
+      "MLP 784-{0}-{0}-{1}, norm before ReLU; {2} training / {3} test samples; {4} (momentum {5}), {6} epoch(s); "
+      "{7}; {8} thread(s). Test: eval mode. Train loss: mean over the last 10% of steps.",
+      cfg.hidden, data.num_classes, data.train.size(), data.test.size(), cfg.optim, cfg.momentum, cfg.epochs, seeds,
+      nl::get_num_threads());
+  examples::write_text_file(dir + "/summary.md", "# mlp_norm sweep\n\n" + setup + "\n\n" + table.markdown() +
+                                                     "\nTest accuracy differences (means):\n\n" + gains.markdown());
+
+  write_curves(dir + "/curves.csv", points, cfg.epochs);
+  bool plotted = examples::run_gnuplot(dir + "/sweep.gp", plot_script(dir, points, cfg));
+
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  fmt::print("\n{}\n{}\n{}", setup, table.text(), gains.text());
+  fmt::print("results in {}/ (summary.md, results.csv, curves.csv, {})\n", dir,
+             plotted ? "sweep.png" : "sweep.gp — render with gnuplot");
+  return {{"sweep", configs}, {"runs", all_runs.size()}, {"seconds", seconds}, {"out", dir},
+          {"plot", plotted ? nlohmann::json(dir + "/sweep.png") : nlohmann::json(nullptr)}};
+}
+
+}  // namespace mlp_norm

@@ -1,0 +1,48 @@
+#pragma once
+// One training run of mlp_norm: an MLP 784-256-256-10 (norm before each ReLU)
+// trained on the MNIST-format training set, then evaluated on the test set.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "data/mnist.h"
+
+namespace mlp_norm {
+
+struct RunConfig {
+  std::string norm = "layer";  // none | batch | layer | rms
+  int64_t batch_size = 128;
+  int64_t epochs = 1;
+  double lr = 0.05;
+  std::string optim = "sgd";   // sgd | adam
+  double momentum = 0;         // SGD only
+  uint64_t seed = 0;
+  int64_t hidden = 256;        // width of both hidden layers
+  // If set: the initial weights (<name>.npy, PyTorch's state_dict names) and
+  // every epoch's sample order (order.npy, epochs × n) are written there, so
+  // torch_mlp_norm.py --init-from can run the very same training step by step.
+  std::string save_init_dir;
+};
+
+struct RunResult {
+  RunConfig config;
+  std::vector<float> losses;    // training loss of every step, in order
+  int64_t steps_per_epoch = 0;
+  double train_loss = 0;        // mean over the last 10% of steps (at least one)
+  double test_loss = 0, test_acc = 0;
+  double seconds = 0;           // training + evaluation, without loading the data
+  bool diverged = false;        // a non-finite loss stopped training
+};
+
+// Trains one model from cfg.seed: the same seed gives the same initial
+// weights and the same batch order whatever the norm. Writes the loss of every
+// step to steps_csv (columns step,epoch,loss). The progress line is labelled `label`.
+RunResult train_run(const RunConfig& cfg, const nl::data::Mnist& data, const std::string& steps_csv,
+                    const std::string& label);
+
+// The final JSON line: the config, the data sizes and the results.
+nlohmann::json to_json(const RunResult& result, const nl::data::Mnist& data);
+
+}  // namespace mlp_norm

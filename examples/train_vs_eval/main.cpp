@@ -1,0 +1,225 @@
+// train_vs_eval: what one sample's output depends on. LayerNorm (and RMSNorm)
+// normalize each sample over its own features, so a sample's output is the
+// same in training and in evaluation mode and whatever else is in its batch.
+// BatchNorm normalizes each feature over the batch: in training mode the
+// sample's output depends on its batch-mates, and in eval mode (running
+// averages) it is something else again (Ba et al. 2016; DESIGN.md).
+//
+// For one fixed sample x0 (test image --sample of Fashion-MNIST, or a random
+// vector with --synthetic), MLPs 784-256-256-10 with each norm are trained
+// briefly (--train-steps, so BatchNorm's running statistics are real), then x0
+// is put in batches of 1, 4 and 128 — x0 first, the rest random other samples,
+// --compositions different draws — and run in train and in eval mode. Reported:
+// the largest difference from the reference (x0 alone, eval mode) of x0's
+// first Linear output (before any norm: float32 rounding of the matrix product
+// at another batch size, the floor every row shares), of the norm layer's
+// output after it and of the logits; and how much the logits differ between
+// batch compositions.
+//
+//   build/bin/train_vs_eval                  # Fashion-MNIST
+//   build/bin/train_vs_eval --synthetic      # random data, no files needed
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <cmath>
+
+#include <nlohmann/json.hpp>
+
+#include "examples/common/report.h"
+#include "examples/common/table.h"
+#include "normlab.h"
+
+namespace {
+
+using nl::Tensor;
+
+struct Config {
+  bool synthetic = false;
+  std::string data_dir = nl::data::kFashionMnistDir, out = "results/train_vs_eval";
+  int64_t sample = 0, train_steps = 200, compositions = 3, hidden = 256, threads = 2;
+  uint64_t seed = 0;
+};
+
+struct Data {
+  Tensor train_x, train_y;  // for the brief training
+  Tensor pool;              // where x0 and its batch-mates come from (the test images)
+  int64_t classes = 10;
+};
+
+Data load(const Config& cfg) {
+  if (cfg.synthetic) {
+    nl::manual_seed(cfg.seed + 1000);
+    return {nl::randn({4096, 784}), (nl::rand({4096}, nl::f64) * 10.0).to(nl::i64), nl::randn({1024, 784}), 10};
+  }
+  nl::data::Mnist mnist = nl::data::load_mnist(cfg.data_dir);
+  return {mnist.train.images, mnist.train.labels, mnist.test.images, mnist.num_classes};
+}
+
+// A few SGD steps at batch 128 so weights and BatchNorm's running statistics are not the initial ones.
+void train_briefly(nl::models::MLP& model, const Data& data, const Config& cfg) {
+  nl::optim::SGD optimizer(model.parameters(), {.lr = 0.05});
+  nl::data::DataLoader loader(data.train_x, data.train_y,
+                              {.batch_size = 128, .shuffle = true, .seed = cfg.seed, .drop_last = true});
+  if (cfg.train_steps > 0 && loader.size() == 0)
+    nl::fail("train_vs_eval: {} training samples make no batch of 128 to train with (use --train-steps 0)",
+             loader.num_samples());
+  for (int64_t step = 0; step < cfg.train_steps; ++step) {
+    if (step % loader.size() == 0) loader.set_epoch(step / loader.size());
+    nl::data::Batch batch = loader[step % loader.size()];
+    optimizer.zero_grad();
+    nl::cross_entropy(model(batch.inputs), batch.targets).backward();
+    optimizer.step();
+  }
+}
+
+// x0's row (the first) of the first Linear's output, of the norm layer after it
+// (the MLP's children 0 and 1) and of the logits.
+struct Outputs {
+  std::vector<float> linear, normalized, logits;
+};
+Outputs outputs_of_first_row(nl::models::MLP& model, const Tensor& batch) {
+  nl::NoGradGuard no_grad;
+  auto children = model.named_children();
+  Tensor linear = (*children[0].second)(batch);
+  Tensor normalized = (*children[1].second)(linear);
+  Tensor logits = model(batch);
+  return {linear.select(0, 0).to_vector<float>(), normalized.select(0, 0).to_vector<float>(),
+          logits.select(0, 0).to_vector<float>()};
+}
+
+double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
+  double m = 0;
+  for (size_t i = 0; i < a.size(); ++i) m = std::max(m, std::abs(double(a[i]) - double(b[i])));
+  return m;
+}
+
+// x0 followed by batch − 1 distinct other samples of the pool, drawn for composition `draw`.
+Tensor batch_with(const Tensor& pool, int64_t sample, int64_t batch, uint64_t seed, int64_t draw) {
+  std::vector<int64_t> order = nl::data::shuffled_indices(pool.size(0), seed + 7919, draw), rows = {sample};
+  for (int64_t i : order)
+    if (int64_t(rows.size()) < batch && i != sample) rows.push_back(i);
+  return nl::data::gather_rows(pool, rows);
+}
+
+struct Row {
+  std::string norm, mode;
+  int64_t batch;
+  int64_t compositions = 0;
+  double linear_diff = 0, norm_diff = 0, logits_diff = 0;  // vs the reference
+  double spread = 0;                                       // of the logits, between compositions
+  std::string error;
+};
+
+std::vector<Row> measure(const std::string& norm, const Data& data, const Config& cfg) {
+  nl::manual_seed(cfg.seed);
+  nl::models::MLP model({data.pool.size(1), cfg.hidden, cfg.hidden, data.classes}, nl::models::parse_norm_kind(norm));
+  train_briefly(model, data, cfg);
+
+  model.eval();
+  auto reference = outputs_of_first_row(model, batch_with(data.pool, cfg.sample, 1, cfg.seed, 0));
+  std::vector<Row> rows;
+  for (std::string mode : {"eval", "train"}) {
+    model.train(mode == "train");  // (train mode also moves BatchNorm's running statistics; eval rows come first)
+    for (int64_t batch : {1, 4, 128}) {
+      Row row{.norm = norm, .mode = mode, .batch = batch};
+      std::vector<std::vector<float>> logits_per_draw;
+      int64_t draws = batch == 1 ? 1 : cfg.compositions;
+      try {
+        for (int64_t draw = 0; draw < draws; ++draw) {
+          Outputs out = outputs_of_first_row(model, batch_with(data.pool, cfg.sample, batch, cfg.seed, draw));
+          row.linear_diff = std::max(row.linear_diff, max_abs_diff(out.linear, reference.linear));
+          row.norm_diff = std::max(row.norm_diff, max_abs_diff(out.normalized, reference.normalized));
+          row.logits_diff = std::max(row.logits_diff, max_abs_diff(out.logits, reference.logits));
+          for (const auto& other : logits_per_draw) row.spread = std::max(row.spread, max_abs_diff(out.logits, other));
+          logits_per_draw.push_back(out.logits);
+          ++row.compositions;
+        }
+      } catch (const nl::Error& e) {  // BatchNorm refuses a batch of 1 in training mode, as PyTorch does
+        row.error = e.what();
+      }
+      rows.push_back(row);
+    }
+  }
+  return rows;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Config cfg;
+  CLI::App app{"Show that LayerNorm's output for a sample ignores its batch and the mode, and BatchNorm's does not"};
+  app.add_flag("--synthetic", cfg.synthetic, "random data instead of Fashion-MNIST");
+  app.add_option("--data", cfg.data_dir, "directory of MNIST-format IDX files")->capture_default_str();
+  app.add_option("--sample", cfg.sample, "which test image (or random sample) is the fixed one")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  app.add_option("--train-steps", cfg.train_steps, "SGD steps (batch 128, lr 0.05) before measuring")
+      ->check(CLI::Range(int64_t(0), int64_t(1000000)))
+      ->capture_default_str();
+  app.add_option("--compositions", cfg.compositions, "random batch compositions per batch size")
+      ->check(CLI::Range(int64_t(2), int64_t(100)))
+      ->capture_default_str();
+  app.add_option("--hidden", cfg.hidden, "hidden units")->check(CLI::Range(int64_t(1), int64_t(8192)))->capture_default_str();
+  app.add_option("--seed", cfg.seed, "seed of the weights, the training batches and the compositions")
+      ->capture_default_str();
+  app.add_option("--threads", cfg.threads, "threads")->check(CLI::Range(int64_t(1), int64_t(256)))->capture_default_str();
+  app.add_option("--out", cfg.out, "directory for results.csv and results.json")->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+  nl::set_num_threads(int(cfg.threads));
+
+  try {
+    auto start = std::chrono::steady_clock::now();
+    auto seconds = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
+    Data data = load(cfg);
+    if (cfg.sample >= data.pool.size(0) || data.pool.size(0) < 128)
+      nl::fail("train_vs_eval: --sample {} must be below the {} test samples (and 128 are needed)", cfg.sample,
+               data.pool.size(0));
+    std::vector<Row> rows;
+    nlohmann::json summary = {{"synthetic", cfg.synthetic}, {"sample", cfg.sample},
+                              {"train_steps", cfg.train_steps}, {"compositions", cfg.compositions},
+                              {"seed", cfg.seed}, {"threads", nl::get_num_threads()}};
+    for (std::string norm : {"layer", "rms", "batch"}) {
+      fmt::print(stderr, "[train_vs_eval] {} norm: {} training steps, then measuring ({:.1f} s)\n", norm,
+                 cfg.train_steps, seconds());
+      for (Row& row : measure(norm, data, cfg)) rows.push_back(row);
+      summary[norm] = {{"errors", nlohmann::json::array()}};
+    }
+
+    examples::Table table(
+        {"norm", "mode", "batch", "Linear out max|Δ|", "norm out max|Δ|", "logits max|Δ|", "logits max|Δ| between batches"});
+    std::vector<std::string> csv;
+    for (const Row& r : rows) {
+      auto cell = [&](double v) { return r.error.empty() ? fmt::format("{:.3g}", v) : std::string("—"); };
+      table.add_row({r.norm, r.mode, std::to_string(r.batch), cell(r.linear_diff),
+                     r.error.empty() ? cell(r.norm_diff) : "error: batch of 1", cell(r.logits_diff),
+                     r.batch == 1 ? std::string("—") : cell(r.spread)});
+      csv.push_back(fmt::format("{},{},{},{},{:.6g},{:.6g},{:.6g},{:.6g},\"{}\"", r.norm, r.mode, r.batch,
+                                r.compositions, r.linear_diff, r.norm_diff, r.logits_diff, r.spread, r.error));
+      // per norm and mode: the largest difference over the batch sizes that ran
+      auto& s = summary[r.norm];
+      auto keep_max = [&](const std::string& key, double v) { s[key] = std::max(s.value(key, 0.0), v); };
+      if (r.error.empty()) {
+        keep_max(r.mode + "_max_diff_linear_output", r.linear_diff);
+        keep_max(r.mode + "_max_diff_norm_output", r.norm_diff);
+        keep_max(r.mode + "_max_diff_logits", r.logits_diff);
+        keep_max(r.mode + "_max_diff_between_compositions", r.spread);
+      } else {
+        s["errors"].push_back(fmt::format("{} mode, batch {}: {}", r.mode, r.batch, r.error));
+      }
+    }
+    fmt::print("x0 = {} {}; differences from x0's output in eval mode in a batch of 1, over {} random batch-mate draws\n\n",
+               cfg.synthetic ? "random sample" : "test image", cfg.sample, cfg.compositions);
+    fmt::print("{}", table.text());
+    examples::ensure_dir(cfg.out);
+    examples::write_csv(cfg.out + "/results.csv",
+                        "norm,mode,batch_size,compositions,linear_output_max_diff,norm_output_max_diff,logits_max_diff,"
+                        "max_diff_between_compositions,error",
+                        csv);
+    summary["seconds"] = seconds();
+    examples::write_text_file(cfg.out + "/results.json", summary.dump(2) + "\n");
+    fmt::print("{}\n", summary.dump());
+  } catch (const nl::Error& e) {
+    fmt::print(stderr, "error: {}\n", e.what());
+    return 1;
+  }
+  return 0;
+}
