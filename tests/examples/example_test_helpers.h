@@ -20,9 +20,8 @@ struct ExampleRun {
   std::string out;  // stdout (stderr goes to the test log)
 };
 
-// Runs build/bin/<name> <args> and captures its stdout.
-inline ExampleRun run_example(const std::string& name, const std::string& args) {
-  std::string command = std::string(NORMLAB_BIN_DIR) + "/" + name + " " + args;
+// Runs a shell command and captures its stdout.
+inline ExampleRun run_command(const std::string& command) {
   ExampleRun run;
   FILE* pipe = popen(command.c_str(), "r");
   REQUIRE(pipe != nullptr);
@@ -32,6 +31,11 @@ inline ExampleRun run_example(const std::string& name, const std::string& args) 
   int status = pclose(pipe);
   run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return run;
+}
+
+// Runs build/bin/<name> <args> and captures its stdout.
+inline ExampleRun run_example(const std::string& name, const std::string& args) {
+  return run_command(std::string(NORMLAB_BIN_DIR) + "/" + name + " " + args);
 }
 
 // The last line of out that parses as a JSON object (the examples' final line).
