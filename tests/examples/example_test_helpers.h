@@ -8,6 +8,7 @@
 #include <array>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <string>
 
 #include <catch2/catch.hpp>
@@ -62,6 +63,17 @@ inline std::filesystem::path fresh_dir(const std::string& name) {
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   return dir;
+}
+
+// A small corpus for the language-model examples: dir/corpus.txt with 200
+// lines of `text` followed by i % modulus. Returns its path.
+inline std::string small_corpus(const std::filesystem::path& dir,
+                                const std::string& text = "the quick brown fox jumps over the lazy dog ",
+                                int modulus = 7) {
+  std::string path = (dir / "corpus.txt").string();
+  std::ofstream out(path);
+  for (int i = 0; i < 200; ++i) out << text << i % modulus << "\n";
+  return path;
 }
 
 }  // namespace nl_test

@@ -155,20 +155,11 @@ TEST_CASE("mlp_norm under mpirun: errors end the whole job with a message", "[ml
   CHECK_THAT(run.out, Catch::Contains("without --distributed"));
 }
 
-namespace {
-std::string tiny_corpus(const std::filesystem::path& dir) {
-  std::string path = (dir / "corpus.txt").string();
-  std::ofstream out(path);
-  for (int i = 0; i < 200; ++i) out << "the quick brown fox jumps over the lazy dog " << i % 7 << "\n";
-  return path;
-}
-}  // namespace
-
 TEST_CASE("char_lm --distributed: ranks draw different windows, average gradients, stay in sync and evaluate alike",
           "[char_lm]") {
   auto dir = fresh_dir("dist_char_lm");
   std::string args = "--steps 6 --eval-every 3 --eval-batches 1 --batch-size 4 --seq-len 8 --hidden 8 --embed 4 "
-                     "--sample-length 10 --threads 1 --corpus " + tiny_corpus(dir);
+                     "--sample-length 10 --threads 1 --corpus " + nl_test::small_corpus(dir);
   auto single = nl_test::run_example("char_lm", args + " --out " + (dir / "single").string());
   REQUIRE(single.exit_code == 0);
   auto one = run_mpi(1, "char_lm", "--distributed " + args + " --out " + (dir / "one").string());
@@ -204,7 +195,7 @@ TEST_CASE("char_lm --distributed --cell bn-lstm: local per-rank statistics, eval
   auto dir = fresh_dir("dist_char_lm_bn");
   auto run = run_mpi(2, "char_lm",
                      "--distributed --cell bn-lstm --steps 4 --eval-every 2 --eval-batches 1 --batch-size 4 --seq-len 8 "
-                     "--hidden 8 --embed 4 --sample-length 0 --corpus " + tiny_corpus(dir) + " --out " + dir.string());
+                     "--hidden 8 --embed 4 --sample-length 0 --corpus " + nl_test::small_corpus(dir) + " --out " + dir.string());
   REQUIRE(run.exit_code == 0);
   nlohmann::json j = last_json_line(run.out);
   CHECK(j["cell"] == "bn-lstm");
