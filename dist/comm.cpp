@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <exception>
@@ -85,6 +86,12 @@ void Context::abort(int code, std::string_view message) {
 }
 
 bool built_with_mpi() { return backend::with_mpi(); }
+
+int launcher_world_size() {
+  for (const char* name : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE", "MPI_LOCALNRANKS"})
+    if (const char* value = std::getenv(name)) return std::max(1, std::atoi(value));
+  return 1;
+}
 bool initialized() { return state().active; }
 int rank() { return state().world.rank; }
 int world_size() { return state().world.size; }

@@ -50,6 +50,11 @@ class Context {
 };
 
 bool built_with_mpi();  // NORMLAB_WITH_MPI at build time
+// How many processes an MPI launcher (mpirun) started in this job, read from
+// the environment it gives each one (OpenMPI, MPICH/PMI, PMIx); 1 when not
+// started by one. Needs no Context (and no MPI): a program can tell, before
+// initializing anything, that it was started by `mpirun -np N`.
+int launcher_world_size();
 bool initialized();     // a Context is alive
 int rank();             // 0 .. world_size() − 1; 0 without a Context
 int world_size();       // 1 without a Context

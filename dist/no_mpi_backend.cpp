@@ -6,17 +6,11 @@
 
 #include "core/error.h"
 #include "dist/backend.h"
+#include "dist/comm.h"
 
 namespace nl::dist::backend {
 
 namespace {
-// The world size an MPI launcher announced to this process (OpenMPI, MPICH/PMI, PMIx), or 1.
-int launcher_world_size() {
-  for (const char* name : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE", "MPI_LOCALNRANKS"})
-    if (const char* value = std::getenv(name)) return std::max(1, std::atoi(value));
-  return 1;
-}
-
 [[noreturn]] void unreachable(std::string_view what) {
   fail("nl::dist: {} needs MPI, but this normlab was built without it (NORMLAB_WITH_MPI=OFF)", what);
 }
@@ -25,7 +19,7 @@ int launcher_world_size() {
 bool with_mpi() { return false; }
 
 World init(int&, char**&, double) {
-  int launched = launcher_world_size();
+  int launched = nl::dist::launcher_world_size();
   if (launched > 1)
     fail("nl::dist: this normlab was built without MPI (NORMLAB_WITH_MPI=OFF) but was started by mpirun as one of {} "
          "processes, which would train {} separate models; install libopenmpi-dev and rebuild",

@@ -8,9 +8,19 @@
 //
 //   build/bin/char_lm --cell ln-lstm --steps 2000
 //   build/bin/char_lm --compare --steps 600 --eval-seq-len 256     # all three, one plot
+//   mpirun -np 2 build/bin/char_lm --distributed --cell ln-lstm    # data-parallel, 2 × --batch-size windows a step
+//
+// --distributed (examples/common/lm_training.h, docs/distributed.md): every
+// rank trains on windows of its own, gradients are averaged; rank 0 prints,
+// samples and writes, steps.csv gets each step's compute and communication.
+// --cell bn-lstm under --distributed is unsynchronized local BatchNorm: each
+// rank normalizes with the statistics of its own windows (there is no
+// SyncBatchNorm inside the cell), and evaluation uses rank 0's running
+// statistics. ln-lstm needs no communication for its normalization at all.
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "examples/common/distributed.h"
 #include "examples/common/lm_training.h"
 #include "examples/common/report.h"
 #include "normlab.h"
@@ -76,18 +86,31 @@ int main(int argc, char** argv) {
   app.add_option("--sample-length", cfg.train.sample_length, "characters to generate at the end")->check(CLI::Range(0, 100000));
   app.add_option("--temperature", cfg.train.temperature, "sampling temperature")->check(CLI::Range(0.0, 10.0));
   app.add_option("--seed", cfg.train.seed, "random seed");
-  app.add_option("--threads", cfg.threads, "threads")->check(CLI::Range(1, 256));
+  auto* threads_opt = app.add_option("--threads", cfg.threads, "threads (per process; --distributed: default cores / processes)")
+                          ->check(CLI::Range(1, 256));
   app.add_option("--out", cfg.out, "directory for CSV, JSON and PNG");
   app.add_flag("--detect-anomaly", cfg.detect_anomaly, "name the first op that produces NaN/inf (nl::DetectAnomalyGuard)");
+  app.add_flag("--distributed", cfg.train.distributed,
+               "data-parallel training on the processes of `mpirun -np N`: each draws --batch-size windows of its own "
+               "per step, gradients averaged, rank 0 prints and writes (bn-lstm: per-process BN statistics)");
   CLI11_PARSE(app, argc, argv);
-  nl::set_num_threads(int(cfg.threads));
+
+  std::optional<nl::dist::Context> job;
+  try {
+    examples::start_job(job, "char_lm", cfg.train.distributed, argc, argv);
+  } catch (const std::exception& e) {
+    return examples::fail_run(e);
+  }
+  nl::set_num_threads(examples::threads_per_process(cfg.train.distributed, threads_opt->count() > 0, int(cfg.threads)));
+  bool prints = nl::dist::is_main();  // rank 0 prints, samples and writes
 
   try {
     nl::DetectAnomalyGuard anomaly(cfg.detect_anomaly);
     auto corpus = examples::load_corpus(cfg.corpus);
     double unigram = examples::unigram_bits_per_char(corpus);
-    fmt::print(stderr, "corpus: {} characters, vocabulary {}, {} for training; unigram entropy {:.3f} bits/char\n",
-               corpus.text().size(), corpus.vocab_size(), corpus.train().numel(), unigram);
+    if (prints)
+      fmt::print(stderr, "corpus: {} characters, vocabulary {}, {} for training; unigram entropy {:.3f} bits/char\n",
+                 corpus.text().size(), corpus.vocab_size(), corpus.train().numel(), unigram);
     std::vector<std::string> cells = cfg.compare ? std::vector<std::string>{"lstm", "ln-lstm", "bn-lstm"}
                                                  : std::vector<std::string>{cfg.cell};
     std::vector<std::string> step_rows, eval_rows;
@@ -98,9 +121,12 @@ int main(int argc, char** argv) {
       runs.push_back(run(cfg, cell, corpus, step_rows, eval_rows));
       if (eval_rows.size() > evaluations) plotted_cells.push_back(cell);  // plot runs with a curve
     }
+    if (!prints) return 0;
 
     examples::ensure_dir(cfg.out);
-    examples::write_csv(cfg.out + "/steps.csv", "cell,step,loss,lr", step_rows);
+    examples::write_csv(cfg.out + "/steps.csv",
+                        cfg.train.distributed ? "cell,step,loss,lr" + examples::step_csv_header() : "cell,step,loss,lr",
+                        step_rows);
     examples::write_csv(cfg.out + "/eval.csv", "cell,step,train_loss,val_loss,val_bpc,val_bpc_long", eval_rows);
     bool long_eval = cfg.train.eval_seq_len > 0;
     std::string plot = examples::gnuplot_lines_by_label(
@@ -126,12 +152,15 @@ int main(int argc, char** argv) {
                               {"embed", cfg.embed},         {"layers", cfg.num_layers},
                               {"lr", cfg.train.lr},         {"seed", cfg.train.seed},
                               {"unigram_bpc", unigram},     {"runs", runs}};
+    if (cfg.train.distributed) {
+      summary["distributed"] = true;
+      summary["global_batch"] = cfg.train.batch_size * nl::dist::world_size();
+    }
     if (!cfg.compare) summary.update(runs[0]);
     examples::write_text_file(cfg.out + "/results.json", examples::json_text(summary, 2) + "\n");
     fmt::print("{}\n", examples::json_text(summary));
-  } catch (const nl::Error& e) {
-    fmt::print(stderr, "error: {}\n", e.what());
-    return 1;
+  } catch (const std::exception& e) {
+    return examples::fail_run(e);
   }
   return 0;
 }

@@ -5,16 +5,31 @@
 // a validation curve in bits per character on fixed windows, divergence
 // detection (a non-finite loss ends the run and marks it diverged), and a
 // sample at the end.
+//
+// distributed (under `mpirun -np N`, an nl::dist::Context alive): every rank
+// trains the same model (DataParallel: rank 0's weights) on batch_size windows
+// of its own per step — rank 0 draws them from the global generator as a
+// single process would, rank r > 0 from a generator reseeded from (seed, r) —
+// so a step sees N × batch_size windows. The loss is the mean over the ranks
+// (all stop together when it is not finite); gradients are averaged before
+// clipping, so every rank clips and steps alike. Evaluation runs on every rank
+// on the same fixed windows with the same weights (and rank 0's running
+// statistics, broadcast first: a BN-LSTM's per-step statistics are per rank,
+// not synchronized) and gives the same numbers everywhere. Only rank 0 shows
+// progress and samples.
+#include <bit>
 #include <cmath>
 #include <functional>
 #include <memory>
 #include <numbers>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "examples/common/distributed.h"
 #include "examples/common/report.h"
 #include "normlab.h"
 
@@ -31,6 +46,7 @@ struct LMTrainConfig {
   int64_t sample_length = 200;
   double temperature = 0.7;
   std::string prompt = "The ";
+  bool distributed = false;  // data-parallel over the ranks of the MPI job (above)
 };
 
 struct LMEvalPoint {
@@ -47,6 +63,11 @@ struct LMTrainResult {
   int64_t diverged_at = 0;  // the step whose loss was not finite
   double seconds = 0;
   std::string sample;
+  // distributed only: this rank's training steps (time, collectives); whether
+  // all ranks ended with identical parameters and the same last evaluation
+  bool distributed = false;
+  nl::dist::StepReport comm;
+  bool params_in_sync = true, eval_in_sync = true;
   // mean training loss over the last 10% of the steps run
   double final_train_loss() const;
   nlohmann::json to_json() const;  // results (not the config)
@@ -85,6 +106,8 @@ inline double LMTrainResult::final_train_loss() const {
   return sum / double(tail);
 }
 
+// Distributed: also the communication per step and in total and whether the
+// ranks agree (a collective then: every rank calls it).
 inline nlohmann::json LMTrainResult::to_json() const {
   auto finite_or_null = [](double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); };
   nlohmann::json j;
@@ -99,6 +122,12 @@ inline nlohmann::json LMTrainResult::to_json() const {
   if (!curve.empty() && !std::isnan(curve.back().val_loss_long)) j["val_bpc_long"] = finite_or_null(val_long / std::numbers::ln2);
   j["seconds"] = seconds;
   j["sample"] = sample;
+  if (distributed) {
+    j.update(step_report_json(comm));
+    j["processes"] = nl::dist::world_size();
+    j["params_in_sync"] = params_in_sync;
+    j["eval_in_sync"] = eval_in_sync;
+  }
   return j;
 }
 
@@ -142,6 +171,17 @@ inline LMTrainResult train_language_model(LanguageModel model, const nl::data::T
                                           const LMTrainConfig& cfg, const std::string& label,
                                           std::vector<std::string>& csv_rows, std::vector<std::string>& eval_rows) {
   nl::layers::Module& m = model.module;
+  LMTrainResult result;
+  result.distributed = cfg.distributed;
+  std::optional<nl::dist::DataParallel> ddp;
+  if (cfg.distributed) {
+    ddp.emplace(m);  // the same model on every rank: rank 0's weights
+    // different windows on every rank: rank 0 keeps the single-process stream
+    // (so a world of one is the single-process run), rank r > 0 reseeds the
+    // global generator with a seed mixed from (seed ^ "windows", r)
+    if (int rank = nl::dist::rank(); rank > 0)
+      nl::manual_seed(nl::Generator(cfg.seed ^ 0x77696e646f7773ULL).bits(uint64_t(rank)));
+  }
   std::unique_ptr<nl::optim::Optimizer> opt;
   if (cfg.optimizer == "adamw")
     opt = std::make_unique<nl::optim::AdamW>(m.parameters(), nl::optim::AdamWOptions{.lr = cfg.lr, .weight_decay = cfg.weight_decay});
@@ -149,30 +189,42 @@ inline LMTrainResult train_language_model(LanguageModel model, const nl::data::T
     opt = std::make_unique<nl::optim::Adam>(m.parameters(), nl::optim::AdamOptions{.lr = cfg.lr, .weight_decay = cfg.weight_decay});
   nl::optim::WarmupDecayLR schedule(*opt, cfg.warmup, cfg.steps, nl::optim::WarmupDecayLR::Decay::cosine, 0.1);
 
-  LMTrainResult result;
+  bool prints = nl::dist::is_main();  // rank 0 shows progress
   Progress progress(label, cfg.steps);
+  nl::dist::StepMeter meter;
   double window_sum = 0;
   int64_t window = 0;
   for (int64_t step = 1; step <= cfg.steps; ++step) {
     auto [x, y] = corpus.batch(corpus.train(), cfg.batch_size, cfg.seq_len);
+    double lr = schedule.get_last_lr()[0];
+    meter.start();
     opt->zero_grad();
     nl::Tensor loss = nl::cross_entropy(m(x).reshape({-1, corpus.vocab_size()}), y.reshape({-1}));
-    double value = loss.item<double>();
-    csv_rows.push_back(fmt::format("{},{},{:.5f},{:.6g}", label, step, value, schedule.get_last_lr()[0]));
-    if (!std::isfinite(value)) {  // diverged: stop here and say so
+    // distributed: the mean over the ranks, the same on all, so all stop together
+    double value = nl::dist::allreduce_mean(loss.item<double>());
+    bool finite = std::isfinite(value);
+    if (finite) {
+      loss.backward();
+      if (ddp) ddp->average_gradients();  // before clipping: every rank clips the same gradient
+      if (cfg.clip > 0) nl::optim::clip_grad_norm_(m.parameters(), cfg.clip);
+      opt->step();
+      schedule.step();
+    }
+    nl::dist::StepReport report = meter.stop();
+    result.comm += report;
+    csv_rows.push_back(fmt::format("{},{},{:.5f},{:.6g}{}", label, step, value, lr,
+                                   cfg.distributed ? step_csv_columns(report) : ""));
+    if (!finite) {  // diverged: stop here and say so
       result.diverged = true;
       result.diverged_at = step;
-      progress.update(step, value);
+      if (prints) progress.update(step, value);
       break;
     }
-    loss.backward();
-    if (cfg.clip > 0) nl::optim::clip_grad_norm_(m.parameters(), cfg.clip);
-    opt->step();
-    schedule.step();
     result.step_losses.push_back(value);
     window_sum += value;
     ++window;
     if (step % cfg.eval_every == 0 || step == cfg.steps) {
+      if (ddp) ddp->broadcast_buffers();  // rank 0's running statistics (BN-LSTM) everywhere
       LMEvalPoint point{step, window_sum / double(window), detail::evaluate_lm(m, corpus, cfg, cfg.seq_len), NAN};
       if (cfg.eval_seq_len > 0) point.val_loss_long = detail::evaluate_lm(m, corpus, cfg, cfg.eval_seq_len);
       result.curve.push_back(point);
@@ -180,16 +232,21 @@ inline LMTrainResult train_language_model(LanguageModel model, const nl::data::T
                                       point.val_loss / std::numbers::ln2,
                                       std::isnan(point.val_loss_long) ? std::string()
                                                                       : fmt::format("{:.5f}", point.val_loss_long / std::numbers::ln2)));
-      progress.update(step, point.val_loss);
+      if (prints) progress.update(step, point.val_loss);
       window_sum = 0;
       window = 0;
-    } else if (step % 10 == 0) {
+    } else if (step % 10 == 0 && prints) {
       progress.update(step, value);
     }
   }
-  progress.finish();
+  if (prints) progress.finish();
   result.seconds = progress.elapsed();
-  if (!result.diverged && cfg.sample_length > 0)
+  if (ddp) {
+    result.params_in_sync = ddp->parameters_in_sync();
+    double last_eval = result.curve.empty() ? 0.0 : result.curve.back().val_loss;
+    result.eval_in_sync = nl::dist::same_on_all_ranks(std::bit_cast<uint64_t>(last_eval));
+  }
+  if (!result.diverged && cfg.sample_length > 0 && prints)
     result.sample = corpus.decode(model.generate(prompt_ids(corpus, cfg.prompt), cfg.sample_length, cfg.temperature));
   return result;
 }

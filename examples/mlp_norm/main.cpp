@@ -21,10 +21,25 @@
 // torch_mlp_norm.py next to this file is the same program in PyTorch (same
 // flags, same JSON); with --save-init DIR here and --init-from DIR there both
 // start from the same weights and see the same batches.
+//
+// Data-parallel across processes (docs/distributed.md):
+//
+//   mpirun -np 2 build/bin/mlp_norm --distributed --norm batch --sync-bn
+//   mpirun -np 2 build/bin/mlp_norm --distributed --norm layer
+//
+// Every rank trains the same model on its share of each global batch of
+// --batch-size × N samples (the batches of one process with that batch size,
+// split); gradients are averaged. --norm batch keeps per-rank statistics
+// (BatchNorm1d) unless --sync-bn makes them global (SyncBatchNorm). Rank 0
+// prints and writes; steps.csv gets each step's compute and communication time
+// and the bytes and calls of gradient and normalization sync, the JSON their
+// per-step means and totals. Evaluation: every rank evaluates 1/N of the test
+// set with rank 0's running statistics and the sums are all-reduced.
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cmath>
 
+#include "examples/common/distributed.h"
 #include "examples/common/report.h"
 #include "examples/mlp_norm/sweep.h"
 #include "examples/mlp_norm/train.h"
@@ -57,7 +72,9 @@ int main(int argc, char** argv) {
   app.add_option("--limit", limit, "train on the first N samples and test on the first ceil(N/6) (0: all)")
       ->check(CLI::Range(int64_t(0), int64_t(1) << 40))
       ->capture_default_str();
-  app.add_option("--threads", threads, "threads")->check(CLI::Range(1, 256))->capture_default_str();
+  auto* threads_opt = app.add_option("--threads", threads, "threads (per process; --distributed: default cores / processes)")
+                          ->check(CLI::Range(1, 256))
+                          ->capture_default_str();
   app.add_option("--out", out, "directory for CSV, JSON and plots")->capture_default_str();
   app.add_option("--save-init", run.save_init_dir,
                  "write the initial weights and the batch order as .npy into this directory, for "
@@ -68,8 +85,27 @@ int main(int argc, char** argv) {
   app.add_option("--seeds", seeds, "with --sweep: seeds per config (--seed, --seed+1, ...)")
       ->check(CLI::Range(1, 100))
       ->capture_default_str();
+  app.add_flag("--distributed", run.distributed,
+               "data-parallel training on the processes of `mpirun -np N`: global batch = --batch-size x N, "
+               "gradients averaged, rank 0 prints and writes");
+  app.add_flag("--sync-bn", run.sync_bn,
+               "with --distributed --norm batch: SyncBatchNorm (statistics of the global batch) instead of "
+               "per-process BatchNorm1d statistics");
   CLI11_PARSE(app, argc, argv);
-  nl::set_num_threads(threads);
+
+  std::optional<nl::dist::Context> job;
+  try {
+    if (run.sync_bn && (run.norm != "batch" || !run.distributed))
+      nl::fail("mlp_norm: --sync-bn synchronizes BatchNorm's statistics across processes: it needs --norm batch and "
+               "--distributed (got --norm {}{})", run.norm, run.distributed ? "" : " without --distributed");
+    if (run.distributed && (sweep || !run.save_init_dir.empty()))
+      nl::fail("mlp_norm: --distributed trains a single run; --sweep and --save-init run on one process");
+    examples::start_job(job, "mlp_norm", run.distributed, argc, argv);
+  } catch (const std::exception& e) {
+    return examples::fail_run(e);
+  }
+  nl::set_num_threads(examples::threads_per_process(run.distributed, threads_opt->count() > 0, threads));
+  bool prints = nl::dist::is_main();  // rank 0 prints and writes
 
   try {
     if (sweep && (norm_opt->count() || batch_opt->count() || lr_opt->count()))
@@ -85,10 +121,11 @@ int main(int argc, char** argv) {
       options.test_limit = (limit + 5) / 6;
     }
     nl::data::Mnist data = nl::data::load_mnist(data_dir, options);
-    fmt::print(stderr, "{}: {} training / {} test images of {}x{}, {} classes, pixel mean {:.4f} std {:.4f} ({:.1f} s)\n",
-               data_dir, data.train.size(), data.test.size(), data.height, data.width, data.num_classes,
-               data.pixel_mean, data.pixel_std,
-               std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count());
+    if (prints)
+      fmt::print(stderr, "{}: {} training / {} test images of {}x{}, {} classes, pixel mean {:.4f} std {:.4f} ({:.1f} s)\n",
+                 data_dir, data.train.size(), data.test.size(), data.height, data.width, data.num_classes,
+                 data.pixel_mean, data.pixel_std,
+                 std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count());
 
     if (sweep) {
       mlp_norm::SweepConfig cfg{.epochs = run.epochs, .optim = run.optim, .momentum = run.momentum, .seed = run.seed,
@@ -98,17 +135,30 @@ int main(int argc, char** argv) {
       return 0;
     }
 
-    examples::ensure_dir(out);
-    mlp_norm::RunResult result = mlp_norm::train_run(run, data, out + "/steps.csv", run.norm);
+    if (prints) examples::ensure_dir(out);
+    std::string label = run.distributed ? fmt::format("{}{} np{}", run.norm, run.sync_bn ? " sync" : "",
+                                                      nl::dist::world_size())
+                                        : run.norm;
+    mlp_norm::RunResult result = mlp_norm::train_run(run, data, out + "/steps.csv", label);
     nlohmann::json line = mlp_norm::to_json(result, data);
+    if (!prints) return 0;
     examples::write_text_file(out + "/result.json", line.dump(2) + "\n");
     fmt::print("norm {}  batch {}  test acc {:.4f}  test loss {:.4f}  train loss {:.4f}  {:.1f} s{}\n", run.norm,
                run.batch_size, result.test_acc, result.test_loss, result.train_loss, result.seconds,
                result.diverged ? "  (diverged)" : "");
+    if (run.distributed)
+      fmt::print("{} process(es) x batch {} = global batch {}{}: per step {:.2f} ms, of which compute {:.2f} ms, "
+                 "gradient sync {:.2f} ms ({} B), norm sync {:.2f} ms ({} B); ranks in sync: {}\n",
+                 line["processes"].get<int>(), run.batch_size, line["global_batch"].get<int64_t>(),
+                 run.sync_bn ? " (SyncBatchNorm)" : "", line["per_step"]["step_ms"].get<double>(),
+                 line["per_step"]["compute_ms"].get<double>(), line["per_step"]["gradient_sync_ms"].get<double>(),
+                 line["per_step"]["gradient_sync_bytes"].get<double>(), line["per_step"]["norm_sync_ms"].get<double>(),
+                 line["per_step"]["norm_sync_bytes"].get<double>(),
+                 result.params_in_sync ? (result.buffers_in_sync ? "yes" : "parameters (running statistics differ)")
+                                       : "no");
     fmt::print("{}\n", line.dump());
-  } catch (const nl::Error& e) {
-    fmt::print(stderr, "error: {}\n", e.what());
-    return 1;
+  } catch (const std::exception& e) {
+    return examples::fail_run(e);
   }
   return 0;
 }

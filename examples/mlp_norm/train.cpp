@@ -2,7 +2,9 @@
 
 #include <cmath>
 #include <memory>
+#include <optional>
 
+#include "examples/common/distributed.h"
 #include "examples/common/report.h"
 #include "normlab.h"
 
@@ -20,34 +22,51 @@ std::unique_ptr<nl::optim::Optimizer> make_optimizer(const RunConfig& cfg, const
 }
 
 // Test loss and accuracy in eval mode (BatchNorm uses its running statistics),
-// in chunks of 1000 rows: views of the test set, no copies, no graph.
+// in chunks of 1000 rows: views of the test set, no copies, no graph. Under
+// data parallelism each rank evaluates its contiguous 1/N of the test set and
+// the sums are all-reduced, so every rank gets the same result.
 std::pair<double, double> evaluate(nl::layers::Module& model, const nl::data::MnistSplit& test) {
   nl::NoGradGuard no_grad;
   model.eval();
-  double loss_sum = 0;
-  int64_t correct = 0, n = test.size();
-  for (int64_t begin = 0; begin < n; begin += 1000) {
-    int64_t end = std::min(n, begin + 1000);
+  int64_t n = test.size(), ranks = nl::dist::world_size(), rank = nl::dist::rank();
+  double sums[2] = {0, 0};  // loss × rows, correct predictions
+  for (int64_t begin = n * rank / ranks, shard_end = n * (rank + 1) / ranks; begin < shard_end; begin += 1000) {
+    int64_t end = std::min(shard_end, begin + 1000);
     Tensor logits = model(test.images.slice(0, begin, end));
     Tensor labels = test.labels.slice(0, begin, end);
-    loss_sum += nl::cross_entropy(logits, labels).item<double>() * double(end - begin);
+    sums[0] += nl::cross_entropy(logits, labels).item<double>() * double(end - begin);
     std::vector<int64_t> predicted = logits.argmax(1).to_vector<int64_t>(), truth = labels.to_vector<int64_t>();
-    for (size_t i = 0; i < truth.size(); ++i) correct += predicted[i] == truth[i];
+    for (size_t i = 0; i < truth.size(); ++i) sums[1] += predicted[i] == truth[i];
   }
+  nl::dist::allreduce_sum(sums, 2, nl::dist::Traffic::other);
   model.train();
-  return {loss_sum / double(n), double(correct) / double(n)};
+  return {sums[0] / double(n), sums[1] / double(n)};
 }
 
-void save_init(const nl::models::MLP& model, const nl::data::DataLoader& loader, const RunConfig& cfg) {
+void save_init(const nl::models::MLP& model, int64_t num_samples, const RunConfig& cfg) {
   examples::ensure_dir(cfg.save_init_dir);
   for (const auto& [name, tensor] : model.state_dict())
     nl::io::save_npy(cfg.save_init_dir + "/" + name + ".npy", tensor);
   std::vector<int64_t> order;
   for (int64_t epoch = 0; epoch < cfg.epochs; ++epoch) {
-    std::vector<int64_t> epoch_order = nl::data::shuffled_indices(loader.num_samples(), cfg.seed, epoch);
+    std::vector<int64_t> epoch_order = nl::data::shuffled_indices(num_samples, cfg.seed, epoch);
     order.insert(order.end(), epoch_order.begin(), epoch_order.end());
   }
-  nl::io::save_npy(cfg.save_init_dir + "/order.npy", nl::from_vector(order, {cfg.epochs, loader.num_samples()}));
+  nl::io::save_npy(cfg.save_init_dir + "/order.npy", nl::from_vector(order, {cfg.epochs, num_samples}));
+}
+
+// This rank's samples of an epoch, in order. The epoch's order is the one a
+// single process's DataLoader uses (shuffled_indices from seed and epoch);
+// DistributedSampler deals its positions round-robin to the ranks (rank r gets
+// positions r, r+N, r+2N, ...; drop_last cuts the tail to a multiple of N).
+// So per-rank batch b of all N ranks together is batch b of one process with
+// batch size N·B: the same samples in the same step, only split. In a world
+// of one process it is the whole order, and the run is the single-process one.
+std::vector<int64_t> epoch_samples(const nl::dist::DistributedSampler& sampler, int64_t num_samples, uint64_t seed,
+                                   int64_t epoch) {
+  std::vector<int64_t> order = nl::data::shuffled_indices(num_samples, seed, epoch), mine;
+  for (int64_t position : sampler.indices()) mine.push_back(order[size_t(position)]);
+  return mine;
 }
 
 }  // namespace
@@ -58,72 +77,109 @@ RunResult train_run(const RunConfig& cfg, const nl::data::Mnist& data, const std
   nl::manual_seed(cfg.seed);  // the initial weights
   int64_t inputs = data.height * data.width;
   nl::models::MLP model({inputs, cfg.hidden, cfg.hidden, data.num_classes}, nl::models::parse_norm_kind(cfg.norm));
+  if (cfg.sync_bn) nl::dist::convert_sync_batchnorm(model);
+  // distributed: checks that every rank built the same model and copies rank 0's weights to all
+  std::optional<nl::dist::DataParallel> ddp;
+  if (cfg.distributed) ddp.emplace(model);
   std::unique_ptr<nl::optim::Optimizer> optimizer = make_optimizer(cfg, model.parameters());
 
-  // drop_last: every step sees exactly batch_size samples, so BatchNorm's
-  // statistics are always over batch_size values (the point of the experiment)
-  nl::data::DataLoader loader(data.train.images, data.train.labels,
-                              {.batch_size = cfg.batch_size, .shuffle = true, .seed = cfg.seed, .drop_last = true});
-  result.steps_per_epoch = loader.size();
-  if (!cfg.save_init_dir.empty()) save_init(model, loader, cfg);
-  if (loader.size() == 0)
-    nl::fail("mlp_norm: {} training samples make no full batch of {} (raise --limit or lower --batch-size)",
-             data.train.size(), cfg.batch_size);
-  int64_t total_steps = loader.size() * cfg.epochs;
+  // drop_last (here and per rank): every step sees exactly batch_size samples
+  // per rank, so BatchNorm's statistics are always over batch_size values (the
+  // point of the experiment), or over N × batch_size with SyncBatchNorm
+  int64_t num_samples = data.train.size(), ranks = nl::dist::world_size();
+  nl::dist::DistributedSampler sampler(num_samples, {.shuffle = false, .drop_last = true});
+  result.steps_per_epoch = sampler.num_samples() / cfg.batch_size;
+  if (!cfg.save_init_dir.empty()) save_init(model, num_samples, cfg);
+  if (result.steps_per_epoch == 0)
+    nl::fail("mlp_norm: {} training samples make no full batch of {}{} (raise --limit or lower --batch-size)",
+             num_samples, cfg.batch_size * ranks,
+             ranks > 1 ? fmt::format(" ({} per process x {} processes)", cfg.batch_size, ranks) : "");
+  int64_t total_steps = result.steps_per_epoch * cfg.epochs;
   int64_t report_every = std::max<int64_t>(1, total_steps / 200);
+  bool prints = nl::dist::is_main();  // rank 0 shows progress and writes
   examples::Progress progress(label, total_steps);
   std::vector<std::string> rows;
   rows.reserve(size_t(total_steps));
+  Tensor images = data.train.images.contiguous(), labels = data.train.labels.contiguous();
 
+  nl::dist::StepMeter meter;
   int64_t step = 0;
   for (int64_t epoch = 0; epoch < cfg.epochs && !result.diverged; ++epoch) {
-    loader.set_epoch(epoch);
-    for (const nl::data::Batch& batch : loader) {
+    std::vector<int64_t> mine = epoch_samples(sampler, num_samples, cfg.seed, epoch);
+    for (int64_t b = 0; b < result.steps_per_epoch; ++b) {
+      std::vector<int64_t> batch(mine.begin() + b * cfg.batch_size, mine.begin() + (b + 1) * cfg.batch_size);
+      Tensor x = nl::data::gather_rows(images, batch), y = nl::data::gather_rows(labels, batch);
+      meter.start();
       optimizer->zero_grad();
-      Tensor loss = nl::cross_entropy(model(batch.inputs), batch.targets);
+      Tensor loss = nl::cross_entropy(model(x), y);
       loss.backward();
+      if (ddp) ddp->average_gradients();  // grad ← the mean over the ranks: the global batch's gradient
       optimizer->step();
-      float value = loss.item<float>();
+      // the global batch's loss (the mean over the ranks' equal shards): every
+      // rank gets the same value, so all stop together if it is not finite
+      float value = float(nl::dist::allreduce_mean(loss.item<double>()));
+      nl::dist::StepReport report = meter.stop();
+      result.comm += report;
       result.losses.push_back(value);
-      rows.push_back(fmt::format("{},{},{:.6g}", ++step, epoch, value));
-      if (step % report_every == 0 || step == total_steps) progress.update(step, value);
+      rows.push_back(fmt::format("{},{},{:.6g}{}", ++step, epoch, value,
+                                 cfg.distributed ? examples::step_csv_columns(report) : ""));
+      if (prints && (step % report_every == 0 || step == total_steps)) progress.update(step, value);
       if (!std::isfinite(value)) {  // a diverged run is a result, not a crash
         result.diverged = true;
         break;
       }
     }
   }
-  progress.finish();
+  if (prints) progress.finish();
 
   size_t tail = std::max<size_t>(1, result.losses.size() / 10);
   for (size_t i = result.losses.size() - tail; i < result.losses.size(); ++i)
     result.train_loss += result.losses[i] / double(tail);
+  if (ddp) {
+    result.params_in_sync = ddp->parameters_in_sync();
+    result.buffers_in_sync = ddp->buffers_in_sync();
+    // BatchNorm1d's running statistics follow each rank's shard: evaluate (on
+    // every rank) with rank 0's, as its checkpoint would have them. SyncBatchNorm's
+    // and the parameters are identical on all ranks already.
+    ddp->broadcast_buffers();
+  }
   std::tie(result.test_loss, result.test_acc) = evaluate(model, data.test);
   result.seconds = progress.elapsed();
-  examples::write_csv(steps_csv, "step,epoch,loss", rows);
+  if (prints)
+    examples::write_csv(steps_csv, cfg.distributed ? "step,epoch,loss" + examples::step_csv_header() : "step,epoch,loss",
+                        rows);
   return result;
 }
 
 nlohmann::json to_json(const RunResult& result, const nl::data::Mnist& data) {
   const RunConfig& cfg = result.config;
   auto finite_or_null = [](double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); };
-  return {{"norm", cfg.norm},
-          {"batch_size", cfg.batch_size},
-          {"epochs", cfg.epochs},
-          {"lr", cfg.lr},
-          {"optim", cfg.optim},
-          {"momentum", cfg.momentum},
-          {"seed", cfg.seed},
-          {"hidden", cfg.hidden},
-          {"steps", int64_t(result.losses.size())},
-          {"train_samples", data.train.size()},
-          {"test_samples", data.test.size()},
-          {"threads", nl::get_num_threads()},
-          {"test_acc", result.test_acc},
-          {"test_loss", finite_or_null(result.test_loss)},
-          {"train_loss", finite_or_null(result.train_loss)},
-          {"diverged", result.diverged},
-          {"seconds", result.seconds}};
+  nlohmann::json j = {{"norm", cfg.norm},
+                      {"batch_size", cfg.batch_size},
+                      {"epochs", cfg.epochs},
+                      {"lr", cfg.lr},
+                      {"optim", cfg.optim},
+                      {"momentum", cfg.momentum},
+                      {"seed", cfg.seed},
+                      {"hidden", cfg.hidden},
+                      {"steps", int64_t(result.losses.size())},
+                      {"train_samples", data.train.size()},
+                      {"test_samples", data.test.size()},
+                      {"threads", nl::get_num_threads()},
+                      {"test_acc", result.test_acc},
+                      {"test_loss", finite_or_null(result.test_loss)},
+                      {"train_loss", finite_or_null(result.train_loss)},
+                      {"diverged", result.diverged},
+                      {"seconds", result.seconds}};
+  if (cfg.distributed) {
+    j.update(examples::step_report_json(result.comm));  // per_step, total
+    j["processes"] = nl::dist::world_size();
+    j["global_batch"] = cfg.batch_size * nl::dist::world_size();
+    j["sync_bn"] = cfg.sync_bn;
+    j["params_in_sync"] = result.params_in_sync;
+    j["buffers_in_sync"] = result.buffers_in_sync;
+  }
+  return j;
 }
 
 }  // namespace mlp_norm

@@ -1,6 +1,7 @@
 #pragma once
 // One training run of mlp_norm: an MLP 784-256-256-10 (norm before each ReLU)
-// trained on the MNIST-format training set, then evaluated on the test set.
+// trained on the MNIST-format training set, then evaluated on the test set;
+// on one process, or data-parallel on every process of an MPI job (distributed).
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -8,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "data/mnist.h"
+#include "dist/step_meter.h"
 
 namespace mlp_norm {
 
@@ -24,6 +26,12 @@ struct RunConfig {
   // every epoch's sample order (order.npy, epochs × n) are written there, so
   // torch_mlp_norm.py --init-from can run the very same training step by step.
   std::string save_init_dir;
+  // Data-parallel training over the processes of an MPI job (nl::dist::Context
+  // alive): batch_size samples per rank and step, gradients averaged
+  // (DataParallel). sync_bn (norm "batch" only): SyncBatchNorm, statistics over
+  // the global batch, instead of BatchNorm1d's per-rank statistics.
+  bool distributed = false;
+  bool sync_bn = false;
 };
 
 struct RunResult {
@@ -34,15 +42,26 @@ struct RunResult {
   double test_loss = 0, test_acc = 0;
   double seconds = 0;           // training + evaluation, without loading the data
   bool diverged = false;        // a non-finite loss stopped training
+  // distributed only
+  nl::dist::StepReport comm;    // this rank's training steps: time, collectives
+  bool params_in_sync = true;   // all ranks' parameters bitwise identical after training
+  bool buffers_in_sync = true;  // ... and buffers (running statistics), before evaluation
 };
 
 // Trains one model from cfg.seed: the same seed gives the same initial
 // weights and the same batch order whatever the norm. Writes the loss of every
-// step to steps_csv (columns step,epoch,loss). The progress line is labelled `label`.
+// step to steps_csv (columns step,epoch,loss; distributed: and the step's time
+// and communication, examples/common/distributed.h). The progress line is
+// labelled `label`. Distributed: call it on every rank; only rank 0 shows
+// progress and writes steps_csv, and N ranks × batch_size see, step by step,
+// the batches of one process with batch size N × batch_size.
 RunResult train_run(const RunConfig& cfg, const nl::data::Mnist& data, const std::string& steps_csv,
                     const std::string& label);
 
 // The final JSON line: the config, the data sizes and the results.
+// Distributed: also the processes, global batch, whether the ranks stayed in
+// sync, and the communication per step and in total — a collective (the
+// slowest rank's times): every rank calls it.
 nlohmann::json to_json(const RunResult& result, const nl::data::Mnist& data);
 
 }  // namespace mlp_norm

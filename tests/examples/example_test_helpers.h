@@ -8,6 +8,7 @@
 #include <array>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <string>
 
 #include <catch2/catch.hpp>
@@ -20,9 +21,8 @@ struct ExampleRun {
   std::string out;  // stdout (stderr goes to the test log)
 };
 
-// Runs build/bin/<name> <args> and captures its stdout.
-inline ExampleRun run_example(const std::string& name, const std::string& args) {
-  std::string command = std::string(NORMLAB_BIN_DIR) + "/" + name + " " + args;
+// Runs a shell command and captures its stdout.
+inline ExampleRun run_command(const std::string& command) {
   ExampleRun run;
   FILE* pipe = popen(command.c_str(), "r");
   REQUIRE(pipe != nullptr);
@@ -32,6 +32,11 @@ inline ExampleRun run_example(const std::string& name, const std::string& args) 
   int status = pclose(pipe);
   run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return run;
+}
+
+// Runs build/bin/<name> <args> and captures its stdout.
+inline ExampleRun run_example(const std::string& name, const std::string& args) {
+  return run_command(std::string(NORMLAB_BIN_DIR) + "/" + name + " " + args);
 }
 
 // The last line of out that parses as a JSON object (the examples' final line).
@@ -58,6 +63,17 @@ inline std::filesystem::path fresh_dir(const std::string& name) {
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   return dir;
+}
+
+// A small corpus for the language-model examples: dir/corpus.txt with 200
+// lines of `text` followed by i % modulus. Returns its path.
+inline std::string small_corpus(const std::filesystem::path& dir,
+                                const std::string& text = "the quick brown fox jumps over the lazy dog ",
+                                int modulus = 7) {
+  std::string path = (dir / "corpus.txt").string();
+  std::ofstream out(path);
+  for (int i = 0; i < 200; ++i) out << text << i % modulus << "\n";
+  return path;
 }
 
 }  // namespace nl_test

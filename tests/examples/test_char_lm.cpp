@@ -4,20 +4,11 @@
 
 #include "tests/examples/example_test_helpers.h"
 
-namespace {
-std::string small_corpus(const std::filesystem::path& dir) {
-  std::string path = (dir / "corpus.txt").string();
-  std::ofstream out(path);
-  for (int i = 0; i < 200; ++i) out << "the quick brown fox jumps over the lazy dog " << i % 7 << "\n";
-  return path;
-}
-}  // namespace
-
 TEST_CASE("char_lm --compare: three cells, CSV, JSON with bits per character at two lengths", "[examples][char_lm]") {
   auto dir = nl_test::fresh_dir("char_lm");
   auto run = nl_test::run_example("char_lm", "--compare --steps 6 --eval-every 3 --eval-batches 1 --batch-size 4 --seq-len 8 "
                                              "--eval-seq-len 24 --hidden 8 --embed 4 --sample-length 20 --corpus " +
-                                                 small_corpus(dir) + " --out " + dir.string());
+                                                 nl_test::small_corpus(dir) + " --out " + dir.string());
   REQUIRE(run.exit_code == 0);
   auto j = nl_test::last_json_line(run.out);
   REQUIRE(j["runs"].size() == 3);

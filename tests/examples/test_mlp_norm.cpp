@@ -150,3 +150,39 @@ TEST_CASE("mlp_norm: the installed Fashion-MNIST with --limit", "[examples][fash
   CHECK(j["steps"] == 12);
   CHECK(j["test_acc"].get<double>() > 0.3);  // 12 steps already beat chance (0.1) by far
 }
+
+TEST_CASE("mlp_norm --distributed in a world of one process: the single-process run plus its communication report",
+          "[examples][dist]") {
+  auto dir = fresh_dir("mlp_norm_distributed_world1");
+  std::string data = tiny_data(dir);
+  auto args = [&](const std::string& extra, const std::string& out) {
+    return fmt::format("--data {} --norm batch --batch-size 32 --lr 0.1 --seed 3 --threads 1 {} --out {}", data, extra,
+                       (dir / out).string());
+  };
+  auto single = run_example("mlp_norm", args("", "single"));
+  auto world1 = run_example("mlp_norm", args("--distributed", "world1"));
+  REQUIRE(single.exit_code == 0);
+  REQUIRE(world1.exit_code == 0);
+  nlohmann::json a = last_json_line(single.out), b = last_json_line(world1.out);
+  CHECK(!a.contains("processes"));  // without --distributed the JSON is what it was
+  CHECK(b["processes"] == 1);
+  CHECK(b["global_batch"] == 32);
+  CHECK(b["params_in_sync"] == true);
+  CHECK(b["total"]["steps"] == 8);
+  CHECK(b["total"]["gradient_sync"]["calls"] == 0);  // nothing to communicate
+  for (const char* key : {"train_loss", "test_loss", "test_acc", "steps"}) CHECK(a[key] == b[key]);
+  std::vector<std::string> steps_single = lines_of(dir / "single" / "steps.csv"),
+                           steps_world1 = lines_of(dir / "world1" / "steps.csv");
+  REQUIRE(steps_world1.size() == steps_single.size());
+  CHECK(steps_world1[0].rfind("step,epoch,loss,step_ms,compute_ms,gradient_sync_ms,", 0) == 0);
+  for (size_t i = 1; i < steps_single.size(); ++i)  // the same loss, step by step
+    CHECK(steps_world1[i].rfind(steps_single[i] + ",", 0) == 0);
+}
+
+TEST_CASE("mlp_norm: --sync-bn needs --distributed and --norm batch, --distributed is a single run", "[examples][dist]") {
+  auto run = run_example("mlp_norm", "--norm batch --sync-bn 2>&1");
+  CHECK(run.exit_code == 1);
+  CHECK_THAT(run.out, Catch::Contains("--sync-bn") && Catch::Contains("needs --norm batch and --distributed"));
+  CHECK(run_example("mlp_norm", "--distributed --norm layer --sync-bn 2>/dev/null").exit_code == 1);
+  CHECK(run_example("mlp_norm", "--distributed --sweep 2>/dev/null").exit_code == 1);
+}

@@ -6,10 +6,7 @@
 
 namespace {
 std::string small_corpus(const std::filesystem::path& dir) {
-  std::string path = (dir / "corpus.txt").string();
-  std::ofstream out(path);
-  for (int i = 0; i < 200; ++i) out << "pack my box with five dozen liquor jugs " << i % 5 << "\n";
-  return path;
+  return nl_test::small_corpus(dir, "pack my box with five dozen liquor jugs ", 5);
 }
 const char* kTiny = " --eval-every 2 --eval-batches 1 --batch-size 4 --seq-len 8 --d-model 8 --heads 2 --layers 1 --sample-length 10";
 }  // namespace
