@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/parallel.h"
+#include "core/storage.h"
 
 namespace nl::kernels {
 
@@ -31,22 +32,48 @@ void for_each_row_block(int64_t rows, int64_t row_length, Fn&& fn) {
 }
 
 // One partial row of `width` sums per block; reduce() adds them in block order.
+// Every block must be started (for_each_row_block visits each once).
 template <typename T>
 struct BlockPartials {
   int64_t blocks = 0, width = 0;
-  std::vector<T> values;  // blocks × width
+  Storage values;  // blocks × width, from the storage cache (no fresh pages per call)
   BlockPartials(int64_t rows, int64_t width_)
-      : blocks(row_block_count(rows)), width(width_), values(size_t(blocks * width_), T(0)) {}
-  T* row(int64_t block) { return values.data() + block * width; }
-  // out[j] = Σ_blocks partial[block][j], summed in double, in block order.
-  void reduce(T* out) const {
-    std::vector<double> total(size_t(width), 0.0);
-    for (int64_t b = 0; b < blocks; ++b) {
-      const T* p = values.data() + b * width;
-      for (int64_t j = 0; j < width; ++j) total[size_t(j)] += double(p[j]);
-    }
-    for (int64_t j = 0; j < width; ++j) out[j] = T(total[size_t(j)]);
+      : blocks(row_block_count(rows)), width(width_), values("block partials", size_t(blocks * width_) * sizeof(T)) {}
+  T* data() const { return static_cast<T*>(values.data()); }
+  // The block's partial row, zeroed: call once per block, from the thread that fills it.
+  T* start_row(int64_t block) {
+    T* p = data() + block * width;
+    std::fill(p, p + width, T(0));
+    return p;
+  }
+  const T* row(int64_t block) const { return data() + block * width; }
+  // out[j] = Σ_blocks partial[block][j], summed in double, in block order
+  // (Out: T, or double to keep the sum's precision).
+  template <typename Out>
+  void reduce(Out* out) const {
+    parallel_for(0, width, std::max<int64_t>(64, kParallelGrain / std::max<int64_t>(blocks, 1)),
+                 [&](int64_t lo, int64_t hi) {
+                   std::vector<double> total(size_t(hi - lo), 0.0);
+                   for (int64_t b = 0; b < blocks; ++b) {
+                     const T* p = data() + b * width;
+                     for (int64_t j = lo; j < hi; ++j) total[size_t(j - lo)] += double(p[j]);
+                   }
+                   for (int64_t j = lo; j < hi; ++j) out[j] = Out(total[size_t(j - lo)]);
+                 });
   }
 };
+
+// out[j] = Σ_r x[r·width + j] (a bias gradient): per-block partial rows,
+// added in block order, so the sums do not depend on the thread count.
+template <typename T>
+void sum_rows(const T* x, T* out, int64_t rows, int64_t width) {
+  BlockPartials<T> partials(rows, width);
+  for_each_row_block(rows, width, [&](int64_t lo, int64_t hi, int64_t block) {
+    T* p = partials.start_row(block);
+    for (int64_t r = lo; r < hi; ++r)
+      for (int64_t j = 0; j < width; ++j) p[j] += x[r * width + j];
+  });
+  partials.reduce(out);
+}
 
 }  // namespace nl::kernels

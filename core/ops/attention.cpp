@@ -11,6 +11,7 @@
 //   dx = y ⊙ (g − Σ g·y)           (blocked entries have y = 0, so dx = 0)
 #include <cmath>
 
+#include "core/kernels/vec_math.h"
 #include "core/ops/helpers.h"
 #include "core/parallel.h"
 
@@ -32,7 +33,8 @@ void masked_softmax_forward(const T* x, T* y, int64_t rows, int64_t L, int64_t S
         continue;
       }
       double sum = 0;
-      for (int64_t j = 0; j < visible; ++j) sum += double(yr[j] = std::exp(xr[j] - m));  // y_j ∝ exp(x_j − max)
+#pragma omp simd reduction(+ : sum)
+      for (int64_t j = 0; j < visible; ++j) sum += double(yr[j] = kernels::vec::exp(xr[j] - m));  // y_j ∝ exp(x_j − max)
       T inverse = T(1 / sum);
       for (int64_t j = 0; j < visible; ++j) yr[j] *= inverse;
       std::fill(yr + visible, yr + S, T(0));
@@ -47,6 +49,7 @@ void masked_softmax_backward(const T* g, const T* y, T* dx, int64_t rows, int64_
       const T* gr = g + r * S;
       const T* yr = y + r * S;
       double dot = 0;  // Σ g·y
+#pragma omp simd reduction(+ : dot)
       for (int64_t j = 0; j < S; ++j) dot += double(gr[j]) * double(yr[j]);
       for (int64_t j = 0; j < S; ++j) dx[r * S + j] = yr[j] * (gr[j] - T(dot));  // dx = y ⊙ (g − Σ g·y)
     }

@@ -24,13 +24,20 @@
 // The op is batch_norm_forward (y and the mean and rstd it normalized with)
 // plus batch_norm_backward in its gradient rule, both public (core/ops.h).
 //
-// Channels run in parallel in blocks; each channel's sums are accumulated in
-// double in the same (n, l) order whatever the thread count. For (N, C) the
-// template flag kFlat fixes L = 1 so the inner loop runs along contiguous
-// channels and vectorizes.
+// Results never depend on the thread count:
+//  - (N, C), the common case, runs row by row like LayerNorm (the inner loops
+//    run along contiguous channels and vectorize): each block of rows forms
+//    per-channel partial results, and the blocks are combined in block order
+//    (kernels/row_blocks.h). The statistics read x once: each block's mean and
+//    squared deviations come from two passes over the block while it is in
+//    cache, and blocks merge with Chan et al.'s update (exact, no cancellation).
+//  - (N, C, L) runs blocks of channels in parallel; each channel's sums are
+//    accumulated in double in (n, l) order.
 #include <cmath>
 #include <vector>
 
+#include "core/kernels/row_blocks.h"
+#include "core/kernels/simd.h"
 #include "core/ops/norm_checks.h"
 #include "core/parallel.h"
 
@@ -65,9 +72,147 @@ struct Dims {
   int64_t per_channel() const { return N * L; }
 };
 
+// y = (x − mean)·rstd·w + b, folded per channel into y = x·scale + shift.
+template <typename T>
+void normalize_coefficients(const T* mean, const T* rstd, const T* weight, const T* bias, int64_t c0, int64_t c1,
+                            T* scale, T* shift) {
+  for (int64_t c = c0; c < c1; ++c) {
+    scale[c - c0] = rstd[c] * (weight ? weight[c] : T(1));
+    shift[c - c0] = (bias ? bias[c] : T(0)) - mean[c] * scale[c - c0];
+  }
+}
+
+// dx = w·rstd/M · (M·dy − Σdy − xhat·Σdy·xhat) in training, w·rstd·dy in eval,
+// written dx = scale·(dy − mean_dy − xhat·mean_dy_xhat) with per-channel
+// coefficients for channels c0..c1 (sum_dy and sum_dy_xhat indexed by channel).
+template <typename T>
+struct BackwardCoefficients {
+  std::vector<T> scale, mean_dy, mean_dy_xhat;
+  BackwardCoefficients(const T* weight, const T* rstd, const double* sum_dy, const double* sum_dy_xhat, int64_t c0,
+                       int64_t c1, double M, bool batch_stats)
+      : scale(size_t(c1 - c0)), mean_dy(size_t(c1 - c0)), mean_dy_xhat(size_t(c1 - c0)) {
+    for (int64_t c = c0; c < c1; ++c) {
+      scale[c - c0] = rstd[c] * (weight ? weight[c] : T(1));
+      mean_dy[c - c0] = batch_stats ? T(sum_dy[c] / M) : T(0);
+      mean_dy_xhat[c - c0] = batch_stats ? T(sum_dy_xhat[c] / M) : T(0);
+    }
+  }
+};
+
+// ---- (N, C): row by row ---------------------------------------------------------------
+using kernels::BlockPartials;
+using kernels::for_each_row_block;
+
+// Rows [lo, hi) of one block: its mean, then its squared deviations M2 (the
+// block is in cache for the second pass).
+template <typename T>
+NL_SIMD_CLONES void block_statistics(const T* x, T* bm, T* b2, int64_t lo, int64_t hi, int64_t C) {
+  for (int64_t r = lo; r < hi; ++r)
+    for (int64_t c = 0; c < C; ++c) bm[c] += x[r * C + c];
+  for (int64_t c = 0; c < C; ++c) bm[c] /= T(hi - lo);
+  for (int64_t r = lo; r < hi; ++r)
+    for (int64_t c = 0; c < C; ++c) {
+      T centered = x[r * C + c] - bm[c];
+      b2[c] += centered * centered;
+    }
+}
+
+template <typename T>
+void rows_statistics(const T* x, double* mean, double* var, int64_t N, int64_t C) {
+  BlockPartials<T> block_mean(N, C), block_m2(N, C);
+  for_each_row_block(N, C, [&](int64_t lo, int64_t hi, int64_t block) {
+    block_statistics(x, block_mean.start_row(block), block_m2.start_row(block), lo, hi, C);
+  });
+  // Chan et al.: merging a block (n_b, mean_b, M2_b) into (n, mean, M2):
+  //   δ = mean_b − mean,  mean += δ·n_b/(n + n_b),  M2 += M2_b + δ²·n·n_b/(n + n_b)
+  // Channels in parallel, blocks in order.
+  parallel_for(0, C, std::max<int64_t>(16, kParallelGrain / std::max<int64_t>(block_mean.blocks, 1)),
+               [&](int64_t c0, int64_t c1) {
+                 std::vector<double> m(size_t(c1 - c0), 0.0), m2(size_t(c1 - c0), 0.0);
+                 double n = 0;
+                 for (int64_t b = 0; b < block_mean.blocks; ++b) {
+                   double nb = double(std::min(N, (b + 1) * kernels::kRowsPerBlock) - b * kernels::kRowsPerBlock);
+                   const T* bm = block_mean.row(b);
+                   const T* b2 = block_m2.row(b);
+                   for (int64_t c = c0; c < c1; ++c) {
+                     double delta = double(bm[c]) - m[size_t(c - c0)];
+                     m[size_t(c - c0)] += delta * nb / (n + nb);
+                     m2[size_t(c - c0)] += double(b2[c]) + delta * delta * n * nb / (n + nb);
+                   }
+                   n += nb;
+                 }
+                 for (int64_t c = c0; c < c1; ++c) {
+                   mean[c] = m[size_t(c - c0)];
+                   var[c] = m2[size_t(c - c0)] / double(N);
+                 }
+               });
+}
+
+template <typename T>
+NL_SIMD_CLONES void rows_affine(const T* x, const T* scale, const T* shift, T* y, int64_t lo, int64_t hi, int64_t C) {
+  for (int64_t r = lo; r < hi; ++r)
+    for (int64_t c = 0; c < C; ++c) y[r * C + c] = x[r * C + c] * scale[c] + shift[c];
+}
+
+template <typename T>
+void rows_normalize(const T* x, const T* mean, const T* rstd, const T* weight, const T* bias, T* y, int64_t N,
+                    int64_t C) {
+  std::vector<T> scale(static_cast<size_t>(C)), shift(static_cast<size_t>(C));
+  normalize_coefficients(mean, rstd, weight, bias, 0, C, scale.data(), shift.data());
+  for_each_row_block(N, C, [&](int64_t lo, int64_t hi, int64_t) {
+    rows_affine(x, scale.data(), shift.data(), y, lo, hi, C);
+  });
+}
+
+// Σdy and Σdy·xhat of rows [lo, hi) into the block's partial rows.
+template <typename T>
+NL_SIMD_CLONES void block_backward_sums(const T* dy, const T* x, const T* mean, const T* rstd, T* pd, T* px,
+                                        int64_t lo, int64_t hi, int64_t C) {
+  for (int64_t r = lo; r < hi; ++r)
+    for (int64_t c = 0; c < C; ++c) {
+      pd[c] += dy[r * C + c];
+      px[c] += dy[r * C + c] * (x[r * C + c] - mean[c]) * rstd[c];
+    }
+}
+
+template <typename T>
+NL_SIMD_CLONES void rows_dx(const T* dy, const T* x, const T* mean, const T* rstd, const BackwardCoefficients<T>& k,
+                            T* dx, int64_t lo, int64_t hi, int64_t C) {
+  const T* scale = k.scale.data();
+  const T* mean_dy = k.mean_dy.data();
+  const T* mean_dy_xhat = k.mean_dy_xhat.data();
+  for (int64_t r = lo; r < hi; ++r)
+    for (int64_t c = 0; c < C; ++c) {
+      T xhat = (x[r * C + c] - mean[c]) * rstd[c];
+      dx[r * C + c] = scale[c] * (dy[r * C + c] - mean_dy[c] - xhat * mean_dy_xhat[c]);
+    }
+}
+
+// Σdy and Σdy·xhat per channel (Σdxhat = w·Σdy, Σdxhat·xhat = w·Σdy·xhat).
+template <typename T>
+void rows_backward_sums(const T* dy, const T* x, const T* mean, const T* rstd, double* sum_dy, double* sum_dy_xhat,
+                        int64_t N, int64_t C) {
+  BlockPartials<T> partial_dy(N, C), partial_dy_xhat(N, C);
+  for_each_row_block(N, C, [&](int64_t lo, int64_t hi, int64_t block) {
+    block_backward_sums(dy, x, mean, rstd, partial_dy.start_row(block), partial_dy_xhat.start_row(block), lo, hi, C);
+  });
+  partial_dy.reduce(sum_dy);
+  partial_dy_xhat.reduce(sum_dy_xhat);
+}
+
+template <typename T>
+void rows_backward_input(const T* dy, const T* x, const T* weight, const T* mean, const T* rstd, const double* sum_dy,
+                         const double* sum_dy_xhat, double M, bool batch_stats, T* dx, int64_t N, int64_t C) {
+  BackwardCoefficients<T> k(weight, rstd, sum_dy, sum_dy_xhat, 0, C, M, batch_stats);
+  for_each_row_block(N, C, [&](int64_t lo, int64_t hi, int64_t) { rows_dx(dy, x, mean, rstd, k, dx, lo, hi, C); });
+}
+
+// ---- (N, C, L): blocks of channels ------------------------------------------------------
+
 // mean = Σx / M, var = Σ(x − mean)² / M per channel (two passes: exact and stable).
 template <typename T, bool kFlat>
 void batch_norm_statistics(const T* x, double* mean, double* var, Dims d) {
+  if constexpr (kFlat) return rows_statistics(x, mean, var, d.N, d.C);
   const double M = double(d.per_channel());
   for_each_channel_block(d.C, d.per_channel(), [&](int64_t c0, int64_t c1) {
     std::vector<double> sum(size_t(c1 - c0), 0.0), squares(size_t(c1 - c0), 0.0);
@@ -109,12 +254,10 @@ double reduce_statistics(const CrossProcessSum& sum_across_processes, double* me
 // y = (x − mean)·rstd·w + b, folded per channel into y = x·scale + shift.
 template <typename T, bool kFlat>
 void batch_norm_normalize(const T* x, const T* mean, const T* rstd, const T* weight, const T* bias, T* y, Dims d) {
+  if constexpr (kFlat) return rows_normalize(x, mean, rstd, weight, bias, y, d.N, d.C);
   for_each_channel_block(d.C, d.per_channel(), [&](int64_t c0, int64_t c1) {
     std::vector<T> scale(size_t(c1 - c0)), shift(size_t(c1 - c0));
-    for (int64_t c = c0; c < c1; ++c) {
-      scale[c - c0] = rstd[c] * (weight ? weight[c] : T(1));
-      shift[c - c0] = (bias ? bias[c] : T(0)) - mean[c] * scale[c - c0];
-    }
+    normalize_coefficients(mean, rstd, weight, bias, c0, c1, scale.data(), shift.data());
     for_each_channel_value<kFlat>(d.N, d.C, d.L, c0, c1,
                                   [&](int64_t j, int64_t i) { y[i] = x[i] * scale[j] + shift[j]; });
   });
@@ -139,15 +282,10 @@ template <typename T, bool kFlat>
 void batch_norm_backward_input(const T* dy, const T* x, const T* weight, const T* mean, const T* rstd,
                                const double* sum_dy, const double* sum_dy_xhat, double M, bool batch_stats, T* dx,
                                Dims d, int64_t c0, int64_t c1) {
-  std::vector<T> scale(size_t(c1 - c0)), mean_dy(size_t(c1 - c0)), mean_dy_xhat(size_t(c1 - c0));
-  for (int64_t c = c0; c < c1; ++c) {
-    scale[c - c0] = rstd[c] * (weight ? weight[c] : T(1));
-    mean_dy[c - c0] = batch_stats ? T(sum_dy[c] / M) : T(0);
-    mean_dy_xhat[c - c0] = batch_stats ? T(sum_dy_xhat[c] / M) : T(0);
-  }
+  BackwardCoefficients<T> k(weight, rstd, sum_dy, sum_dy_xhat, c0, c1, M, batch_stats);
   for_each_channel_value<kFlat>(d.N, d.C, d.L, c0, c1, [&](int64_t j, int64_t i) {
     T xhat = (x[i] - mean[c0 + j]) * rstd[c0 + j];
-    dx[i] = scale[j] * (dy[i] - mean_dy[j] - xhat * mean_dy_xhat[j]);
+    dx[i] = k.scale[j] * (dy[i] - k.mean_dy[j] - xhat * k.mean_dy_xhat[j]);
   });
 }
 
@@ -171,19 +309,26 @@ void batch_norm_backward(const T* dy, const T* x, const T* weight, const T* mean
     }
   };
   bool reduce = batch_stats && sum_across_processes && dx;
-  for_each_channel_block(d.C, d.per_channel(), [&](int64_t c0, int64_t c1) {
-    batch_norm_backward_sums<T, kFlat>(dy, x, mean, rstd, sum_dy, sum_dy_xhat, d, c0, c1);
-    write_parameter_grads(c0, c1);
-    if (dx && !reduce)
-      batch_norm_backward_input<T, kFlat>(dy, x, weight, mean, rstd, sum_dy, sum_dy_xhat, M, batch_stats, dx, d, c0,
-                                          c1);
-  });
-  if (reduce) {
-    sum_across_processes(sums.data(), int64_t(sums.size()));
+  if constexpr (kFlat) {  // (N, C): all the sums row by row, then dx row by row
+    rows_backward_sums(dy, x, mean, rstd, sum_dy, sum_dy_xhat, d.N, d.C);
+    write_parameter_grads(0, d.C);
+    if (reduce) sum_across_processes(sums.data(), int64_t(sums.size()));
+    if (dx) rows_backward_input(dy, x, weight, mean, rstd, sum_dy, sum_dy_xhat, M, batch_stats, dx, d.N, d.C);
+  } else {
     for_each_channel_block(d.C, d.per_channel(), [&](int64_t c0, int64_t c1) {
-      batch_norm_backward_input<T, kFlat>(dy, x, weight, mean, rstd, sum_dy, sum_dy_xhat, M, batch_stats, dx, d, c0,
-                                          c1);
+      batch_norm_backward_sums<T, kFlat>(dy, x, mean, rstd, sum_dy, sum_dy_xhat, d, c0, c1);
+      write_parameter_grads(c0, c1);
+      if (dx && !reduce)
+        batch_norm_backward_input<T, kFlat>(dy, x, weight, mean, rstd, sum_dy, sum_dy_xhat, M, batch_stats, dx, d, c0,
+                                            c1);
     });
+    if (reduce) {
+      sum_across_processes(sums.data(), int64_t(sums.size()));
+      for_each_channel_block(d.C, d.per_channel(), [&](int64_t c0, int64_t c1) {
+        batch_norm_backward_input<T, kFlat>(dy, x, weight, mean, rstd, sum_dy, sum_dy_xhat, M, batch_stats, dx, d, c0,
+                                            c1);
+      });
+    }
   }
   if (sum_dxhat_out)  // Σdxhat = w·Σdy, Σdxhat·xhat = w·Σdy·xhat
     for (int64_t c = 0; c < d.C; ++c) {

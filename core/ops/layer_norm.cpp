@@ -25,10 +25,14 @@
 // Rows run in parallel; dw and db are summed per block of rows and the blocks
 // added in order (kernels/row_blocks.h), so results do not depend on threads.
 // The row sums carry `omp simd` so the compiler may vectorize them
-// (reassociating a float sum is otherwise forbidden).
+// (reassociating a float sum is otherwise forbidden); the row loops are
+// compiled for AVX2 as well (NL_SIMD_CLONES): at these sizes they are
+// compute-bound, the rows being in L1.
 #include <cmath>
+#include <vector>
 
 #include "core/kernels/row_blocks.h"
+#include "core/kernels/simd.h"
 #include "core/ops/norm_checks.h"
 
 namespace nl {
@@ -36,73 +40,89 @@ namespace nl {
 namespace {
 using kernels::for_each_row_block;
 
+// Rows [lo, hi): three passes over each row while it sits in L1 (mean, then
+// squared deviations, then the output).
+template <typename T, bool kCenter>
+NL_SIMD_CLONES void forward_rows(const T* x, const T* weight, const T* bias, T* y, T* mean, T* rstd, int64_t lo,
+                                 int64_t hi, int64_t n, T eps) {
+  for (int64_t r = lo; r < hi; ++r) {
+    const T* xr = x + r * n;
+    T* yr = y + r * n;
+    T m = 0;
+    if constexpr (kCenter) {
+      T sum = 0;
+#pragma omp simd reduction(+ : sum)
+      for (int64_t k = 0; k < n; ++k) sum += xr[k];
+      m = sum / T(n);
+    }
+    T squares = 0;
+#pragma omp simd reduction(+ : squares)
+    for (int64_t k = 0; k < n; ++k) squares += (xr[k] - m) * (xr[k] - m);
+    T s = T(1) / std::sqrt(squares / T(n) + eps);
+    for (int64_t k = 0; k < n; ++k) yr[k] = (xr[k] - m) * s * weight[k] + (bias ? bias[k] : T(0));
+    mean[r] = m;
+    rstd[r] = s;
+  }
+}
+
 template <typename T, bool kCenter>
 void layer_norm_forward(const T* x, const T* weight, const T* bias, T* y, T* mean, T* rstd, int64_t rows,
                         int64_t n, double eps) {
+  std::vector<T> ones(weight ? 0 : size_t(n), T(1));  // no weight: scale by 1
+  const T* w = weight ? weight : ones.data();
   for_each_row_block(rows, n, [&](int64_t lo, int64_t hi, int64_t) {
-    for (int64_t r = lo; r < hi; ++r) {
-      const T* xr = x + r * n;
-      T* yr = y + r * n;
-      T m = 0;
-      if constexpr (kCenter) {
-        T sum = 0;
-#pragma omp simd reduction(+ : sum)
-        for (int64_t k = 0; k < n; ++k) sum += xr[k];
-        m = sum / T(n);
-      }
-      T squares = 0;
-#pragma omp simd reduction(+ : squares)
-      for (int64_t k = 0; k < n; ++k) squares += (xr[k] - m) * (xr[k] - m);
-      T s = T(1) / std::sqrt(squares / T(n) + T(eps));
-      for (int64_t k = 0; k < n; ++k) {
-        T xhat = (xr[k] - m) * s;
-        yr[k] = (weight ? xhat * weight[k] : xhat) + (bias ? bias[k] : T(0));
-      }
-      mean[r] = m;
-      rstd[r] = s;
-    }
+    forward_rows<T, kCenter>(x, w, bias, y, mean, rstd, lo, hi, n, T(eps));
   });
 }
 
-// dx, dweight, dbias may each be null when that gradient is not wanted;
+// Rows [lo, hi) of one block: one pass forms the row sums and adds into the
+// block's dweight and dbias partial rows; a second writes dx. The row sums
+// Σdxhat and Σdxhat·xhat are also stored when sum_dxhat_out is not null (the
+// tour and the tests read them).
+template <typename T, bool kCenter>
+NL_SIMD_CLONES void backward_rows(const T* dy, const T* x, const T* weight, const T* mean, const T* rstd, T* dx,
+                                  T* dw, T* db, int64_t lo, int64_t hi, int64_t n, T* sum_dxhat_out,
+                                  T* sum_dxhat_xhat_out) {
+  for (int64_t r = lo; r < hi; ++r) {
+    const T* dyr = dy + r * n;
+    const T* xr = x + r * n;
+    T m = mean[r], s = rstd[r];
+    T sum_dxhat = 0, sum_dxhat_xhat = 0;
+#pragma omp simd reduction(+ : sum_dxhat, sum_dxhat_xhat)
+    for (int64_t k = 0; k < n; ++k) {
+      T xhat = (xr[k] - m) * s, dxhat = dyr[k] * weight[k];
+      dw[k] += dyr[k] * xhat;  // dw = Σ_rows dy·xhat
+      db[k] += dyr[k];         // db = Σ_rows dy
+      sum_dxhat += dxhat;
+      sum_dxhat_xhat += dxhat * xhat;
+    }
+    if constexpr (!kCenter) sum_dxhat = 0;
+    if (sum_dxhat_out) {
+      sum_dxhat_out[r] = sum_dxhat;
+      sum_dxhat_xhat_out[r] = sum_dxhat_xhat;
+    }
+    if (!dx) continue;
+    T* dxr = dx + r * n;
+    for (int64_t k = 0; k < n; ++k) {
+      T xhat = (xr[k] - m) * s;
+      dxr[k] = s / T(n) * (T(n) * dyr[k] * weight[k] - sum_dxhat - xhat * sum_dxhat_xhat);
+    }
+  }
+}
+
+// dx, dweight, dbias may each be null when that gradient is not wanted (the
+// partial rows are formed anyway: one branch-free loop serves every case);
 // sum_dxhat and sum_dxhat_xhat (one per row) are filled when not null.
 template <typename T, bool kCenter>
 void layer_norm_backward(const T* dy, const T* x, const T* weight, const T* mean, const T* rstd, T* dx, T* dweight,
                          T* dbias, int64_t rows, int64_t n, T* sum_dxhat_out = nullptr,
                          T* sum_dxhat_xhat_out = nullptr) {
-  kernels::BlockPartials<T> dweight_partials(dweight ? rows : 0, n), dbias_partials(dbias ? rows : 0, n);
+  std::vector<T> ones(weight ? 0 : size_t(n), T(1));
+  const T* w = weight ? weight : ones.data();
+  kernels::BlockPartials<T> dweight_partials(rows, n), dbias_partials(rows, n);
   for_each_row_block(rows, n, [&](int64_t lo, int64_t hi, int64_t block) {
-    T* dw = dweight ? dweight_partials.row(block) : nullptr;
-    T* db = dbias ? dbias_partials.row(block) : nullptr;
-    for (int64_t r = lo; r < hi; ++r) {
-      const T* dyr = dy + r * n;
-      const T* xr = x + r * n;
-      T m = mean[r], s = rstd[r];
-      if (dw)
-        for (int64_t k = 0; k < n; ++k) dw[k] += dyr[k] * (xr[k] - m) * s;
-      if (db)
-        for (int64_t k = 0; k < n; ++k) db[k] += dyr[k];
-      if (!dx && !sum_dxhat_out) continue;
-      T sum_dxhat = 0, sum_dxhat_xhat = 0;
-#pragma omp simd reduction(+ : sum_dxhat, sum_dxhat_xhat)
-      for (int64_t k = 0; k < n; ++k) {
-        T dxhat = weight ? dyr[k] * weight[k] : dyr[k];
-        sum_dxhat += dxhat;
-        sum_dxhat_xhat += dxhat * (xr[k] - m) * s;
-      }
-      if constexpr (!kCenter) sum_dxhat = 0;
-      if (sum_dxhat_out) {
-        sum_dxhat_out[r] = sum_dxhat;
-        sum_dxhat_xhat_out[r] = sum_dxhat_xhat;
-      }
-      if (!dx) continue;
-      T* dxr = dx + r * n;
-      for (int64_t k = 0; k < n; ++k) {
-        T dxhat = weight ? dyr[k] * weight[k] : dyr[k];
-        T xhat = (xr[k] - m) * s;
-        dxr[k] = s / T(n) * (T(n) * dxhat - sum_dxhat - xhat * sum_dxhat_xhat);
-      }
-    }
+    backward_rows<T, kCenter>(dy, x, w, mean, rstd, dx, dweight_partials.start_row(block),
+                              dbias_partials.start_row(block), lo, hi, n, sum_dxhat_out, sum_dxhat_xhat_out);
   });
   if (dweight) dweight_partials.reduce(dweight);
   if (dbias) dbias_partials.reduce(dbias);

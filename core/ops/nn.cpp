@@ -1,6 +1,7 @@
 // Neural-network ops: embedding lookup, the two losses, dropout.
 #include <cmath>
 
+#include "core/kernels/vec_math.h"
 #include "core/ops/helpers.h"
 #include "core/random.h"
 
@@ -80,7 +81,8 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& targets, int64_t ignore
       for (int64_t c = 0; c < classes; ++c) m = std::max(m, row[c]);
       if (!std::isfinite(m)) m = std::isnan(m) ? m : T(0);
       double s = 0;
-      for (int64_t c = 0; c < classes; ++c) s += std::exp(double(row[c] - m));
+#pragma omp simd reduction(+ : s)
+      for (int64_t c = 0; c < classes; ++c) s += kernels::vec::exp(row[c] - m);
       lp[i] = T(m + std::log(s));
       if (tp[i] == ignore_index) continue;
       total += double(lp[i]) - double(row[tp[i]]);
@@ -106,7 +108,7 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& targets, int64_t ignore
               std::fill(o, o + classes, T(0));
               continue;
             }
-            for (int64_t c = 0; c < classes; ++c) o[c] = std::exp(xp[i * classes + c] - lp[i]) * scale;
+            for (int64_t c = 0; c < classes; ++c) o[c] = kernels::vec::exp(xp[i * classes + c] - lp[i]) * scale;
             o[tp[i]] -= scale;
           }
         });

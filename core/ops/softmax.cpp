@@ -3,6 +3,7 @@
 // input scale because every exponent is x - max <= 0.
 #include <cmath>
 
+#include "core/kernels/vec_math.h"
 #include "core/ops/helpers.h"
 
 namespace nl {
@@ -36,13 +37,16 @@ Tensor softmax_forward(const char* op, const Tensor& input, int d, bool log_outp
       for (int64_t k = 0; k < n; ++k) m = std::max(m, row[k * stride]);
       if (!std::isfinite(m)) m = std::isnan(m) ? m : T(0);
       double s = 0;
-      for (int64_t k = 0; k < n; ++k) s += std::exp(double(row[k * stride] - m));
       if (log_output) {
+#pragma omp simd reduction(+ : s)
+        for (int64_t k = 0; k < n; ++k) s += kernels::vec::exp(row[k * stride] - m);
         T log_s = T(std::log(s));  // log_softmax = x - m - log Σ exp(x - m)
         for (int64_t k = 0; k < n; ++k) out[k * stride] = row[k * stride] - m - log_s;
       } else {
+#pragma omp simd reduction(+ : s)
+        for (int64_t k = 0; k < n; ++k) s += out[k * stride] = kernels::vec::exp(row[k * stride] - m);
         T inv = T(1 / s);  // softmax = exp(x - m) / Σ exp(x - m)
-        for (int64_t k = 0; k < n; ++k) out[k * stride] = std::exp(row[k * stride] - m) * inv;
+        for (int64_t k = 0; k < n; ++k) out[k * stride] *= inv;
       }
     });
   });

@@ -2,9 +2,12 @@
 #include <cmath>
 #include <numbers>
 
+#include "core/kernels/vec_math.h"
 #include "core/ops/helpers.h"
 
 namespace nl {
+
+namespace vec = kernels::vec;  // exp, tanh, sigmoid, Φ that vectorize in float32
 
 using ops::map_any;
 using ops::map_float;
@@ -63,7 +66,7 @@ Tensor abs(const Tensor& x) {
 }
 
 Tensor tanh(const Tensor& x) {
-  Tensor y = map_float("tanh", x, [](auto v) { return std::tanh(v); });
+  Tensor y = map_float("tanh", x, [](auto v) { return vec::tanh(v); });
   // y = tanh x;  dx = dy * (1 - y²)
   if (needs_grad(x))
     attach(y, "tanh", {x}, [y = y.detach()](const Tensor& g) -> Grads {
@@ -73,13 +76,8 @@ Tensor tanh(const Tensor& x) {
 }
 
 Tensor sigmoid(const Tensor& x) {
-  // σ(x) = 1 / (1 + e^-x), evaluated without overflow for large |x|
-  Tensor y = map_float("sigmoid", x, [](auto v) {
-    using T = decltype(v);
-    if (v >= 0) return T(1) / (T(1) + std::exp(-v));
-    T e = std::exp(v);
-    return e / (T(1) + e);
-  });
+  // σ(x) = 1 / (1 + e^-x)  (e^-x = inf for very negative x gives 0, as it should)
+  Tensor y = map_float("sigmoid", x, [](auto v) { return vec::sigmoid(v); });
   // dx = dy * y * (1 - y)
   if (needs_grad(x))
     attach(y, "sigmoid", {x}, [y = y.detach()](const Tensor& g) -> Grads {
@@ -99,7 +97,6 @@ Tensor relu(const Tensor& x) {
 }
 
 namespace gelu_constants {
-constexpr double kInvSqrt2 = 0.70710678118654752440;
 constexpr double kInvSqrt2Pi = 0.39894228040143267794;  // φ(0) = 1/√(2π)
 constexpr double kSqrt2OverPi = 0.79788456080286535588;
 constexpr double kCubic = 0.044715;
@@ -110,25 +107,29 @@ Tensor gelu(const Tensor& x, std::string_view approximate) {
   Tensor y;
   if (approximate == "none") {
     // y = x·Φ(x),  Φ(x) = (1 + erf(x/√2)) / 2
-    y = map_float("gelu", x, [](auto v) { return v * 0.5 * (1 + std::erf(v * kInvSqrt2)); });
+    y = map_float("gelu", x, [](auto v) { return v * vec::normal_cdf(v); });
     // dx = dy · (Φ(x) + x·φ(x)),  φ(x) = e^(-x²/2) / √(2π)
     if (needs_grad(x))
       attach(y, "gelu", {x}, [x = x.detach()](const Tensor& g) -> Grads {
         return {zip("gelu_backward", g, x, [](auto dy, auto v) {
-          auto cdf = 0.5 * (1 + std::erf(v * kInvSqrt2));
-          auto pdf = kInvSqrt2Pi * std::exp(-0.5 * v * v);
-          return dy * (cdf + v * pdf);
+          using T = decltype(v);
+          T e = vec::exp(T(-0.5) * v * v);  // φ(x) = e/√(2π); Φ(x) from the same e
+          return dy * (vec::normal_cdf(v, e) + v * T(kInvSqrt2Pi) * e);
         })};
       });
   } else if (approximate == "tanh") {
     // y = x/2 · (1 + tanh(u)),  u = √(2/π)·(x + 0.044715·x³)
-    y = map_float("gelu", x, [](auto v) { return 0.5 * v * (1 + std::tanh(kSqrt2OverPi * (v + kCubic * v * v * v))); });
+    y = map_float("gelu", x, [](auto v) {
+      using T = decltype(v);
+      return T(0.5) * v * (1 + vec::tanh(T(kSqrt2OverPi) * (v + T(kCubic) * v * v * v)));
+    });
     // dx = dy · [(1 + tanh u)/2 + x/2 · (1 - tanh²u) · √(2/π)·(1 + 3·0.044715·x²)]
     if (needs_grad(x))
       attach(y, "gelu_tanh", {x}, [x = x.detach()](const Tensor& g) -> Grads {
         return {zip("gelu_backward", g, x, [](auto dy, auto v) {
-          auto t = std::tanh(kSqrt2OverPi * (v + kCubic * v * v * v));
-          return dy * (0.5 * (1 + t) + 0.5 * v * (1 - t * t) * kSqrt2OverPi * (1 + 3 * kCubic * v * v));
+          using T = decltype(v);
+          T t = vec::tanh(T(kSqrt2OverPi) * (v + T(kCubic) * v * v * v));
+          return dy * (T(0.5) * (1 + t) + T(0.5) * v * (1 - t * t) * T(kSqrt2OverPi) * (1 + 3 * T(kCubic) * v * v));
         })};
       });
   } else {
