@@ -94,10 +94,14 @@ Tensor stack(const std::vector<Tensor>& tensors, int64_t dim = 0);
 // needs to take its time steps apart.
 std::vector<Tensor> unbind(const Tensor& x, int64_t dim = 0);
 
-// ---- linear algebra (core/ops/matmul.cpp) -------------------------------------------
+// ---- linear algebra (core/ops/matmul.cpp, core/ops/linear.cpp) ----------------------
 // 1-D, 2-D and batched (3-D and up, batch dims broadcast) products through BLAS
 // sgemm/dgemm; transposed views are handed to BLAS as transposes, not copied.
 Tensor matmul(const Tensor& a, const Tensor& b);
+// y = x·weightᵀ + bias, as torch.nn.functional.linear: x (..., in), weight
+// (out, in), bias (out) or undefined. One GEMM and one graph node
+// (core/ops/linear.cpp); the same values as matmul(x, weight.t()) + bias.
+Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor());
 
 // ---- neural-network ops (core/ops/nn.cpp) -------------------------------------------
 // Rows of weight (V, D) picked by int64 indices of any shape -> indices.shape + [D].
@@ -180,13 +184,18 @@ NormBackward batch_norm_backward(const Tensor& grad_output, const Tensor& x, con
                                  const Tensor& mean, const Tensor& rstd, bool training = true,
                                  NormGradsWanted wanted = {});
 
-// ---- recurrent cells (core/ops/lstm.cpp) --------------------------------------------
+// ---- recurrent cells (core/ops/lstm.cpp, core/ops/lstm_sequence.cpp) ---------------
 // One LSTM step from gate pre-activations (N, 4H), order [i | f | g | o], and
 // the previous cell state (N, H): c = σ(f)·c_prev + σ(i)·tanh(g), h = σ(o)·tanh(c).
 // Returns [h | c] as one (N, 2H) tensor (slice it), fused forward and backward.
 Tensor lstm_cell(const Tensor& gates, const Tensor& c_prev);
 // The same step without the output gate: returns c (N, H) only.
 Tensor lstm_cell_state(const Tensor& gates, const Tensor& c_prev);
+// The plain LSTM over all T steps as one op (core/ops/lstm_sequence.cpp):
+// x_proj (T, N, 4H) = the input projections W_ih·x_t + b_ih + b_hh, h0 and c0
+// (N, H), weight_hh (4H, H). Returns (T + 1, N, H): rows 0..T−1 are h_1..h_T,
+// row T is c_T.
+Tensor lstm_sequence(const Tensor& x_proj, const Tensor& h0, const Tensor& c0, const Tensor& weight_hh);
 
 // ---- attention (core/ops/attention.cpp) -----------------------------------------------
 // softmax over the last dim of scores (..., L, S), where −inf entries and, when

@@ -32,7 +32,7 @@ MultiheadAttention::MultiheadAttention(int64_t embed, int64_t heads, double drop
 
 MultiheadAttention::Output MultiheadAttention::forward(const Tensor& query, const Tensor& key, const Tensor& value,
                                                        const Tensor& key_padding_mask, const Tensor& attn_mask,
-                                                       bool is_causal) {
+                                                       bool is_causal, bool need_weights) {
   auto check = [&](const char* name, const Tensor& t) {
     if (t.dim() != 3 || t.size(2) != embed_dim)
       fail("MultiheadAttention: {} must be {} with E = {}, got {}", name, batch_first ? "(N, L, E)" : "(L, N, E)",
@@ -51,9 +51,8 @@ MultiheadAttention::Output MultiheadAttention::forward(const Tensor& query, cons
 
   auto project = [&](const Tensor& x, int64_t part) {  // x·W_partᵀ + b_part, then (N, H, T, d)
     Tensor w = in_proj_weight.slice(0, part * E, (part + 1) * E);
-    Tensor y = matmul(x, w.t());
-    if (in_proj_bias.defined()) y = y + in_proj_bias.slice(0, part * E, (part + 1) * E);
-    return y.reshape({N, x.size(1), H, d}).transpose(1, 2);
+    Tensor b = in_proj_bias.defined() ? in_proj_bias.slice(0, part * E, (part + 1) * E) : Tensor();
+    return linear(x, w, b).reshape({N, x.size(1), H, d}).transpose(1, 2);
   };
   Tensor q = project(q_in, 0), k = project(k_in, 1), v = project(v_in, 2);
 
@@ -79,7 +78,7 @@ MultiheadAttention::Output MultiheadAttention::forward(const Tensor& query, cons
       scaled_dot_product_attention_with_weights(q, k, v, mask, is_causal, dropout, is_training());
   Tensor merged = heads_out.transpose(1, 2).reshape({N, L, E});  // concat(heads)
   Tensor out = out_proj->forward(merged);
-  return {batch_first ? out : out.transpose(0, 1), weights.mean({1})};
+  return {batch_first ? out : out.transpose(0, 1), need_weights ? weights.mean({1}) : Tensor()};
 }
 
 std::string MultiheadAttention::extra_repr() const {

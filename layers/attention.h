@@ -24,10 +24,12 @@ class MultiheadAttention : public Module {
 
   struct Output {
     Tensor output;   // like query
-    Tensor weights;  // (N, L, S): the attention weights averaged over heads
+    Tensor weights;  // (N, L, S): the attention weights averaged over heads; undefined without need_weights
   };
+  // need_weights = false skips averaging the weights (as PyTorch's need_weights;
+  // TransformerEncoderLayer passes false, as PyTorch's does).
   Output forward(const Tensor& query, const Tensor& key, const Tensor& value, const Tensor& key_padding_mask = Tensor(),
-                 const Tensor& attn_mask = Tensor(), bool is_causal = false);
+                 const Tensor& attn_mask = Tensor(), bool is_causal = false, bool need_weights = true);
   // Self-attention on x.
   Tensor forward(const Tensor& x) override { return forward(x, x, x).output; }
   using Module::operator();

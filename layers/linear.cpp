@@ -23,9 +23,7 @@ Linear::Linear(int64_t in, int64_t out, bool with_bias, DType dtype)
 Tensor Linear::forward(const Tensor& x) {
   if (x.dim() < 1 || x.shape()[x.dim() - 1] != in_features)
     fail("Linear: expected input (..., {}), got {}", in_features, x.shape());
-  // weight.t() is a transposed view: matmul hands it to BLAS as a transpose.
-  Tensor y = matmul(x, weight.t());
-  return bias.defined() ? y + bias : y;
+  return linear(x, weight, bias);  // one GEMM, the bias its starting value (core/ops/linear.cpp)
 }
 
 std::string Linear::extra_repr() const {

@@ -90,8 +90,12 @@ LSTM::Output LSTM::run_layer(Layer& L, const Tensor& x, Tensor h, Tensor c, int6
   if (cell == LSTMCell::plain && L.bias_ih.defined()) x_proj = x_proj + (L.bias_ih + L.bias_hh);
   if (cell == LSTMCell::layer_norm)  // LN is per row, so one call normalizes every step
     x_proj = layer_norm(x_proj, {4 * H}, L.norm_ih_weight, L.norm_ih_bias, options.eps);
+  if (cell == LSTMCell::plain) {  // all steps in one fused op: [h_1 .. h_T, c_T]
+    Tensor hc = lstm_sequence(x_proj, h, c, L.weight_hh);
+    return {hc.slice(0, 0, T), hc.select(0, T - 1), hc.select(0, T)};
+  }
 
-  // batch_norm: step t's statistics (the last slot beyond max_steps)
+  // the normalized cells, step by step; batch_norm: step t's statistics (the last slot beyond max_steps)
   auto bn = [&](const Tensor& v, const Tensor& mean, const Tensor& var, const Tensor& w, const Tensor& b, int64_t t) {
     int64_t slot = std::min(start_step + t, options.max_steps - 1);
     return batch_norm(v, mean.select(0, slot), var.select(0, slot), w, b, is_training(), options.momentum, options.eps);
@@ -102,26 +106,18 @@ LSTM::Output LSTM::run_layer(Layer& L, const Tensor& x, Tensor h, Tensor c, int6
   for (int64_t t = 0; t < T; ++t) {
     Tensor h_proj = matmul(h, L.weight_hh.t());
     Tensor gates;
-    if (cell == LSTMCell::plain) {
-      gates = x_steps[size_t(t)] + h_proj;
-    } else if (cell == LSTMCell::layer_norm) {
+    if (cell == LSTMCell::layer_norm) {
       gates = x_steps[size_t(t)] + layer_norm(h_proj, {4 * H}, L.norm_hh_weight, L.norm_hh_bias, options.eps);
     } else {
       gates = bn(x_steps[size_t(t)], L.running_mean_ih, L.running_var_ih, L.norm_ih_weight, Tensor(), t) +
               bn(h_proj, L.running_mean_hh, L.running_var_hh, L.norm_hh_weight, Tensor(), t);
       if (L.bias_ih.defined()) gates = gates + L.bias_ih;
     }
-    if (cell == LSTMCell::plain) {
-      Tensor hc = lstm_cell(gates, c);  // [h | c]
-      h = hc.slice(1, 0, H);
-      c = hc.slice(1, H, 2 * H);
-    } else {
-      c = lstm_cell_state(gates, c);
-      Tensor c_normalized = cell == LSTMCell::layer_norm
-                                ? layer_norm(c, {H}, L.norm_c_weight, L.norm_c_bias, options.eps)
-                                : bn(c, L.running_mean_c, L.running_var_c, L.norm_c_weight, L.norm_c_bias, t);
-      h = sigmoid(gates.slice(1, 3 * H, 4 * H)) * tanh(c_normalized);  // h = σ(o)·tanh(norm(c))
-    }
+    c = lstm_cell_state(gates, c);
+    Tensor c_normalized = cell == LSTMCell::layer_norm
+                              ? layer_norm(c, {H}, L.norm_c_weight, L.norm_c_bias, options.eps)
+                              : bn(c, L.running_mean_c, L.running_var_c, L.norm_c_weight, L.norm_c_bias, t);
+    h = sigmoid(gates.slice(1, 3 * H, 4 * H)) * tanh(c_normalized);  // h = σ(o)·tanh(norm(c))
     outputs.push_back(h);
   }
   return {stack(outputs, 0), h, c};

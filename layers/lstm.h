@@ -17,8 +17,10 @@
 //               0.1, as the paper recommends, so tanh is not saturated.
 //
 // Speed: the input projection of all time steps is one GEMM (and for the
-// layer-normalized cell one LayerNorm over all T·N rows); each step is one
-// GEMM plus the fused cell kernel (core/ops/lstm.cpp).
+// layer-normalized cell one LayerNorm over all T·N rows). The plain cell then
+// runs all steps as one fused op (core/ops/lstm_sequence.cpp: one GEMM and
+// one cell kernel per step, one graph node); the normalized cells take one
+// GEMM plus the fused cell kernel (core/ops/lstm.cpp) and their norms per step.
 #include <vector>
 
 #include "layers/module.h"

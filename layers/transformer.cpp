@@ -24,7 +24,7 @@ Tensor TransformerEncoderLayer::forward(const Tensor& src, const Tensor& src_mas
   double p = options.dropout;
   bool training = is_training();
   auto attention = [&](const Tensor& x) {
-    return dropout(self_attn->forward(x, x, x, src_key_padding_mask, src_mask, is_causal).output, p, training);
+    return dropout(self_attn->forward(x, x, x, src_key_padding_mask, src_mask, is_causal, /*need_weights=*/false).output, p, training);
   };
   auto feed_forward = [&](const Tensor& x) {
     Tensor h = linear1->forward(x);

@@ -8,43 +8,40 @@
 //   h = o·tanh(c)
 //
 // The output is [h | c] side by side, shape (N, 2H): one tensor, one graph
-// node, and the caller takes h and c as slices (views). Backward, with dh and
-// dc the gradients reaching h and c:
-//
-//   dc_total = dc + dh·o·(1 − tanh²c)
-//   da_i = dc_total·g·i(1 − i)        da_f = dc_total·c_prev·f(1 − f)
-//   da_g = dc_total·i·(1 − g²)        da_o = dh·tanh(c)·o(1 − o)
-//   dc_prev = dc_total·f
+// node, and the caller takes h and c as slices (views). Backward: the rule in
+// core/kernels/lstm_unit.h, with dh and dc the gradients reaching h and c.
 //
 // lstm_cell_state is the same step without the output gate (output c only),
 // for the normalized cells, which compute h = o·tanh(norm(c)) from primitives.
 // The backward recomputes the activations from a instead of saving them.
 #include <cmath>
 
+#include "core/kernels/lstm_unit.h"
+#include "core/kernels/vec_math.h"
 #include "core/ops/helpers.h"
 #include "core/parallel.h"
 
 namespace nl {
 
 namespace {
-template <typename T>
-inline T sigmoid_of(T v) {
-  return T(1) / (T(1) + std::exp(-v));
-}
+using kernels::vec::sigmoid;
+using kernels::vec::tanh;
 
 // out: (N, 2H) [h | c] with the output gate, (N, H) c without.
 template <typename T, bool kOutputGate>
 void lstm_cell_forward(const T* a, const T* c_prev, T* out, int64_t N, int64_t H) {
-  parallel_for(0, N, std::max<int64_t>(1, kParallelGrain / (4 * H)), [&](int64_t lo, int64_t hi) {
+  // [=]: sizes captured by value, so the compiler knows stores cannot change them (and vectorizes)
+  parallel_for(0, N, std::max<int64_t>(1, kParallelGrain / (4 * H)), [=](int64_t lo, int64_t hi) {
     for (int64_t n = lo; n < hi; ++n) {
       const T* an = a + n * 4 * H;
       const T* cp = c_prev + n * H;
       T* h = out + n * (kOutputGate ? 2 : 1) * H;
       T* c = kOutputGate ? h + H : h;
+#pragma omp simd
       for (int64_t u = 0; u < H; ++u) {
-        T i = sigmoid_of(an[u]), f = sigmoid_of(an[H + u]), g = std::tanh(an[2 * H + u]);
+        T i = sigmoid(an[u]), f = sigmoid(an[H + u]), g = tanh(an[2 * H + u]);
         c[u] = f * cp[u] + i * g;                                          // c = f·c_prev + i·g
-        if constexpr (kOutputGate) h[u] = sigmoid_of(an[3 * H + u]) * std::tanh(c[u]);  // h = o·tanh(c)
+        if constexpr (kOutputGate) h[u] = sigmoid(an[3 * H + u]) * tanh(c[u]);  // h = o·tanh(c)
       }
     }
   });
@@ -53,7 +50,7 @@ void lstm_cell_forward(const T* a, const T* c_prev, T* out, int64_t N, int64_t H
 template <typename T, bool kOutputGate>
 void lstm_cell_backward(const T* a, const T* c_prev, const T* out, const T* d_out, T* da, T* dc_prev, int64_t N,
                         int64_t H) {
-  parallel_for(0, N, std::max<int64_t>(1, kParallelGrain / (4 * H)), [&](int64_t lo, int64_t hi) {
+  parallel_for(0, N, std::max<int64_t>(1, kParallelGrain / (4 * H)), [=](int64_t lo, int64_t hi) {
     for (int64_t n = lo; n < hi; ++n) {
       const int64_t width = (kOutputGate ? 2 : 1) * H;
       const T* an = a + n * 4 * H;
@@ -62,20 +59,17 @@ void lstm_cell_backward(const T* a, const T* c_prev, const T* out, const T* d_ou
       const T* dh = d_out + n * width;
       const T* dc = kOutputGate ? dh + H : dh;
       T* dan = da + n * 4 * H;
+      T* dcp = dc_prev + n * H;
+#pragma omp simd
       for (int64_t u = 0; u < H; ++u) {
-        T i = sigmoid_of(an[u]), f = sigmoid_of(an[H + u]), g = std::tanh(an[2 * H + u]);
-        T dc_total = dc[u];
-        if constexpr (kOutputGate) {
-          T o = sigmoid_of(an[3 * H + u]), tanh_c = std::tanh(c[u]);
-          dc_total += dh[u] * o * (1 - tanh_c * tanh_c);                   // through h = o·tanh(c)
-          dan[3 * H + u] = dh[u] * tanh_c * o * (1 - o);                   // da_o
-        } else {
-          dan[3 * H + u] = 0;
-        }
-        dan[u] = dc_total * g * i * (1 - i);                               // da_i
-        dan[H + u] = dc_total * cp[u] * f * (1 - f);                       // da_f
-        dan[2 * H + u] = dc_total * i * (1 - g * g);                       // da_g
-        if (dc_prev) dc_prev[n * H + u] = dc_total * f;                    // dc_prev
+        T i = sigmoid(an[u]), f = sigmoid(an[H + u]), g = tanh(an[2 * H + u]);
+        T o = kOutputGate ? sigmoid(an[3 * H + u]) : T(0), tanh_c = kOutputGate ? tanh(c[u]) : T(0);
+        auto d = kernels::lstm_unit_backward(i, f, g, o, cp[u], tanh_c, kOutputGate ? dh[u] : T(0), dc[u]);
+        dan[u] = d.da_i;
+        dan[H + u] = d.da_f;
+        dan[2 * H + u] = d.da_g;
+        dan[3 * H + u] = d.da_o;
+        dcp[u] = d.dc_prev;
       }
     }
   });
@@ -100,12 +94,12 @@ Tensor lstm_step(const char* op, const Tensor& gates, const Tensor& c_prev_in) {
            [a = a.detach(), c_prev = c_prev.detach(), out = out.detach(), N, H, want_dc_prev](const Tensor& grad) -> Grads {
              Tensor d_out = grad.contiguous();
              Tensor da = Tensor::make(a.shape(), a.dtype(), "lstm_cell_backward");
-             Tensor dc_prev = want_dc_prev ? Tensor::make(c_prev.shape(), a.dtype(), "lstm_cell_backward") : Tensor();
+             Tensor dc_prev = Tensor::make(c_prev.shape(), a.dtype(), "lstm_cell_backward");
              dispatch_floating("lstm_cell_backward", a.dtype(), [&]<typename T>() {
                lstm_cell_backward<T, kOutputGate>(a.data<T>(), c_prev.data<T>(), out.data<T>(), d_out.data<T>(),
-                                                  da.data<T>(), dc_prev.defined() ? dc_prev.data<T>() : nullptr, N, H);
+                                                  da.data<T>(), dc_prev.data<T>(), N, H);
              });
-             return {da, dc_prev};
+             return {da, want_dc_prev ? dc_prev : Tensor()};
            });
   }
   return out;

@@ -7,8 +7,7 @@
 //   backward: dA = dC·Bᵀ,  dB = Aᵀ·dC   (transposes are views → BLAS flags)
 #include <climits>
 
-#include <cblas.h>
-
+#include "core/kernels/blas.h"
 #include "core/ops/helpers.h"
 
 namespace nl {
@@ -46,15 +45,6 @@ BlasOperand as_blas(const Tensor& t) {
   return op;
 }
 
-template <typename T>
-void gemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int64_t m, int64_t n, int64_t k, const T* a, int64_t lda,
-          const T* b, int64_t ldb, T* c, int64_t ldc) {
-  if constexpr (std::is_same_v<T, float>)
-    cblas_sgemm(CblasRowMajor, ta, tb, int(m), int(n), int(k), 1.0f, a, int(lda), b, int(ldb), 0.0f, c, int(ldc));
-  else
-    cblas_dgemm(CblasRowMajor, ta, tb, int(m), int(n), int(k), 1.0, a, int(lda), b, int(ldb), 0.0, c, int(ldc));
-}
-
 // C (batch..., M, N) = A (batch..., M, K) · B (batch..., K, N); a and b are
 // already expanded to the same batch shape (stride 0 where broadcast).
 Tensor batched_gemm(const Tensor& a, const Tensor& b, const Shape& out_shape) {
@@ -80,7 +70,7 @@ Tensor batched_gemm(const Tensor& a, const Tensor& b, const Shape& out_shape) {
         oa += i * A.batch_strides[d];
         ob += i * B.batch_strides[d];
       }
-      gemm<T>(A.trans, B.trans, m, cols, k, ap + oa, A.ld, bp + ob, B.ld, cp + index * m * cols, cols);
+      kernels::gemm<T>(A.trans, B.trans, m, cols, k, T(1), ap + oa, A.ld, bp + ob, B.ld, T(0), cp + index * m * cols, cols);
     };
     // Small matrices: one thread per matrix (BLAS runs single-threaded inside
     // an OpenMP region). Big ones: one at a time, each on all BLAS threads.
@@ -93,6 +83,18 @@ Tensor batched_gemm(const Tensor& a, const Tensor& b, const Shape& out_shape) {
       for (int64_t i = 0; i < batch; ++i) one(i);
   });
   return out;
+}
+
+Tensor matmul_nd(const Tensor& a, const Tensor& b);
+
+// lhs·rhs, laid out like x when x is a transposed 2-D matrix (strides (1, ld)):
+// then computed as (rhsᵀ·lhsᵀ)ᵀ, so the gradient of Linear's weight.t() view
+// arrives as a transposed view of a contiguous matrix, and the transpose's
+// own backward hands the weight a contiguous gradient (no strided copy).
+Tensor product_like(const Tensor& x, const Tensor& lhs, const Tensor& rhs) {
+  bool transposed = x.dim() == 2 && lhs.dim() == 2 && rhs.dim() == 2 && x.strides()[0] == 1 && x.shape()[0] > 1 &&
+                    x.shape()[1] > 1;
+  return transposed ? matmul_nd(rhs.transpose(0, 1), lhs.transpose(0, 1)).transpose(0, 1) : matmul_nd(lhs, rhs);
 }
 
 Tensor matmul_nd(const Tensor& a, const Tensor& b) {
@@ -128,18 +130,8 @@ Tensor matmul_nd(const Tensor& a, const Tensor& b) {
   // dA = dC·Bᵀ, dB = Aᵀ·dC, summed over broadcast batch dims
   if (needs_grad(a, b))
     attach(y, "matmul", {a, b}, [a = a.detach(), b = b.detach(), a_req = a.requires_grad(), b_req = b.requires_grad()](const Tensor& g) -> Grads {
-      // A 2-D input that is a transposed view (Linear's weight.t()) gets its
-      // gradient computed transposed — (Bᵀ·dCᵀ)ᵀ, (dCᵀ·A)ᵀ: the same values, laid
-      // out like its storage, so the transpose's backward hands a contiguous
-      // gradient to the weight instead of one that must be copied with stride.
-      auto transposed = [](const Tensor& t) { return t.dim() == 2 && t.strides()[0] == 1 && t.strides()[1] != 1; };
-      Tensor ga, gb;
-      if (a_req)
-        ga = transposed(a) && g.dim() == 2 ? matmul_nd(b, g.t()).t()
-                                           : sum_to(matmul_nd(g, b.transpose(-1, -2)), a.shape());
-      if (b_req)
-        gb = transposed(b) && g.dim() == 2 ? matmul_nd(g.t(), a).t()
-                                           : sum_to(matmul_nd(a.transpose(-1, -2), g), b.shape());
+      Tensor ga = a_req ? sum_to(product_like(a, g, b.transpose(-1, -2)), a.shape()) : Tensor();
+      Tensor gb = b_req ? sum_to(product_like(b, a.transpose(-1, -2), g), b.shape()) : Tensor();
       return {ga, gb};
     });
   return y;

@@ -1,0 +1,79 @@
+// lstm_sequence: the fused whole-sequence LSTM against finite differences and
+// against the same steps composed from matmul and lstm_cell; errors.
+#include "tests/core/core_test_helpers.h"
+
+using nl::Tensor;
+
+namespace {
+// The reference: T steps of a = x_proj[t] + h·W_hhᵀ, [h | c] = lstm_cell(a, c), packed as lstm_sequence packs.
+Tensor composed(const Tensor& x_proj, Tensor h, Tensor c, const Tensor& w) {
+  int64_t T = x_proj.size(0), H = h.size(1);
+  std::vector<Tensor> rows;
+  for (int64_t t = 0; t < T; ++t) {
+    Tensor hc = nl::lstm_cell(x_proj.select(0, t) + nl::matmul(h, w.t()), c);
+    h = hc.slice(1, 0, H);
+    c = hc.slice(1, H, 2 * H);
+    rows.push_back(h);
+  }
+  rows.push_back(c);
+  return nl::stack(rows, 0);
+}
+}  // namespace
+
+TEST_CASE("lstm_sequence: gradients of all inputs match finite differences", "[ops][lstm]") {
+  nl::manual_seed(7);
+  int64_t T = 3, N = 2, H = 3;
+  std::vector<Tensor> inputs = {nl::randn({T, N, 4 * H}, nl::f64), nl::randn({N, H}, nl::f64),
+                                nl::randn({N, H}, nl::f64), nl::randn({4 * H, H}, nl::f64) * 0.5};
+  for (Tensor& t : inputs) t.requires_grad_(true);
+  Tensor weights = nl::randn({T + 1, N, H}, nl::f64);  // every output row, c_T included, gets a gradient
+  auto fn = [&](const std::vector<Tensor>& in) { return (nl::lstm_sequence(in[0], in[1], in[2], in[3]) * weights).sum(); };
+  nl::GradcheckResult r = nl::gradcheck(fn, inputs);
+  INFO(r.message);
+  CHECK(r.ok);
+}
+
+TEST_CASE("lstm_sequence: equals the steps composed from matmul and lstm_cell, values and gradients", "[ops][lstm]") {
+  nl::manual_seed(8);
+  int64_t T = 5, N = 4, H = 6;
+  auto make = [&] {
+    nl::manual_seed(9);
+    std::vector<Tensor> in = {nl::randn({T, N, 4 * H}, nl::f64), nl::randn({N, H}, nl::f64),
+                              nl::randn({N, H}, nl::f64), nl::randn({4 * H, H}, nl::f64) * 0.3};
+    for (Tensor& t : in) t.requires_grad_(true);
+    return in;
+  };
+  auto a = make(), b = make();
+  Tensor seed = nl::randn({T + 1, N, H}, nl::f64);
+  Tensor fused = nl::lstm_sequence(a[0], a[1], a[2], a[3]);
+  Tensor reference = composed(b[0], b[1], b[2], b[3]);
+  CHECK(nl::max(nl::abs(fused - reference)).item<double>() < 1e-12);
+  (fused * seed).sum().backward();
+  (reference * seed).sum().backward();
+  for (size_t i = 0; i < a.size(); ++i) {
+    INFO("input " << i);
+    CHECK(nl::max(nl::abs(a[i].grad() - b[i].grad())).item<double>() < 1e-12);
+  }
+}
+
+TEST_CASE("lstm_sequence: float32 and a strided x_proj give the float64 result", "[ops][lstm]") {
+  nl::manual_seed(10);
+  int64_t T = 4, N = 3, H = 8;
+  Tensor x = nl::randn({N, T, 4 * H}, nl::f64).transpose(0, 1);  // (T, N, 4H), not contiguous
+  Tensor h = nl::randn({N, H}, nl::f64), c = nl::randn({N, H}, nl::f64), w = nl::randn({4 * H, H}, nl::f64) * 0.3;
+  Tensor y64 = nl::lstm_sequence(x, h, c, w);
+  Tensor y32 = nl::lstm_sequence(x.to(nl::f32), h.to(nl::f32), c.to(nl::f32), w.to(nl::f32));
+  CHECK(nl::max(nl::abs(y32.to(nl::f64) - y64)).item<double>() < 1e-5);
+}
+
+TEST_CASE("lstm_sequence: bad shapes are clear errors", "[ops][lstm]") {
+  Tensor x = nl::zeros({2, 3, 8}), h = nl::zeros({3, 2}), c = nl::zeros({3, 2}), w = nl::zeros({8, 2});
+  CHECK_THAT(nl_test::error_of([&] { nl::lstm_sequence(nl::zeros({2, 3, 7}), h, c, w); }),
+             Catch::Contains("lstm_sequence: expected x_proj (T, N, 4H)"));
+  CHECK_THAT(nl_test::error_of([&] { nl::lstm_sequence(nl::zeros({0, 3, 8}), h, c, w); }),
+             Catch::Contains("T >= 1"));
+  CHECK_THAT(nl_test::error_of([&] { nl::lstm_sequence(x, nl::zeros({2, 2}), c, w); }),
+             Catch::Contains("expected h0 and c0 (3, 2) and weight_hh (8, 2)"));
+  CHECK_THAT(nl_test::error_of([&] { nl::lstm_sequence(x, h, c, nl::zeros({8, 3})); }), Catch::Contains("weight_hh"));
+  CHECK_THAT(nl_test::error_of([&] { nl::lstm_sequence(x, h.to(nl::f64), c, w); }), Catch::Contains("dtype"));
+}
