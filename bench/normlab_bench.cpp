@@ -1,0 +1,111 @@
+// normlab-bench: the fixed benchmark workloads of the performance issue.
+//
+//   build/bin/normlab-bench                  # every workload: "<name> <median ms> ms"
+//   build/bin/normlab-bench layernorm        # those whose name matches a regex
+//   build/bin/normlab-bench --threads 1
+//   build/bin/normlab-bench --list           # names, counted bytes / FLOPs, descriptions
+//   build/bin/normlab-bench --machine        # STREAM triad GB/s and sgemm GFLOP/s
+//   build/bin/normlab-bench --memory gpt     # peak resident memory of a few training steps
+//   build/bin/normlab-bench --profile 3 gpt  # untimed runs, for perf record or callgrind
+//
+// bench/compare runs this next to bench/torch_ref.py and prints the ratios.
+#include <fmt/format.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <regex>
+
+#include <CLI/CLI.hpp>
+
+#include "bench/harness.h"
+#include "bench/machine.h"
+#include "normlab.h"
+
+namespace {
+
+// Resident memory now, in MB (from /proc/self/statm).
+double current_rss_mb() {
+  std::ifstream statm("/proc/self/statm");
+  long pages = 0, resident = 0;
+  statm >> pages >> resident;
+  return double(resident) * double(sysconf(_SC_PAGESIZE)) / (1 << 20);
+}
+
+// Runs fn `runs` times. Its own function so a profiler can count just these
+// runs: valgrind --tool=callgrind --toggle-collect='*repeat_runs*' normlab-bench --profile 3 gpt
+[[gnu::noinline]] void repeat_runs(const std::function<void()>& fn, int runs) {
+  for (int i = 0; i < runs; ++i) fn();
+}
+
+double peak_rss_mb() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return double(usage.ru_maxrss) / 1024;  // ru_maxrss is in KB on Linux
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"normlab-bench: the benchmark workloads, one line each: <name> <median milliseconds> ms"};
+  std::string filter;
+  int threads = 2, memory_steps = 10;
+  bench::TimingOptions timing;
+  bool list = false, machine = false, memory = false;
+  app.add_option("filter", filter, "only workloads whose name matches this regex (ECMAScript, searched)");
+  app.add_option("--threads", threads, "threads for our loops and OpenBLAS")->check(CLI::PositiveNumber);
+  app.add_option("--min-time", timing.min_seconds, "timed seconds per workload (at least min-runs runs)");
+  app.add_option("--min-runs", timing.min_runs, "timed runs per workload, at least")->check(CLI::PositiveNumber);
+  app.add_flag("--list", list, "print name, counted bytes and FLOPs, and description of each workload");
+  app.add_flag("--machine", machine, "measure the machine's limits: STREAM triad GB/s and sgemm GFLOP/s");
+  app.add_flag("--memory", memory, "peak resident memory over --steps runs of each workload (not timed)");
+  app.add_option("--steps", memory_steps, "runs for --memory")->check(CLI::PositiveNumber);
+  int profile_runs = 0;
+  app.add_option("--profile", profile_runs,
+                 "untimed: one warm-up run, then this many runs in repeat_runs() (for perf or callgrind)");
+  CLI11_PARSE(app, argc, argv);
+
+  try {
+    nl::set_num_threads(threads);
+    if (machine) {
+      fmt::print("stream_triad_gbs {:.2f}\n", bench::stream_triad_gbs(threads));
+      fmt::print("sgemm_gflops {:.2f}\n", bench::sgemm_gflops(threads));
+      return 0;
+    }
+    std::regex pattern(filter);
+    int matched = 0;
+    for (const bench::Workload& w : bench::registry()) {
+      if (!std::regex_search(w.name, pattern)) continue;
+      ++matched;
+      if (list) {
+        fmt::print("{} bytes={:.0f} flops={:.0f} # {}\n", w.name, w.work.bytes, w.work.flops, w.description);
+        continue;
+      }
+      nl::manual_seed(0);
+      std::function<void()> run = w.setup();
+      if (profile_runs > 0) {
+        run();
+        repeat_runs(run, profile_runs);
+        fmt::print("{} profiled {} runs\n", w.name, profile_runs);
+        continue;
+      }
+      if (memory) {
+        double before = current_rss_mb();
+        repeat_runs(run, memory_steps);
+        fmt::print("{} peak_rss_mb {:.1f} before_first_step_mb {:.1f} steps {}\n", w.name, peak_rss_mb(), before,
+                   memory_steps);
+        continue;
+      }
+      fmt::print("{} {:.4f} ms\n", w.name, bench::time_median_ms(run, timing));
+      std::fflush(stdout);
+    }
+    if (matched == 0) {
+      fmt::print(stderr, "normlab-bench: no workload matches \"{}\" (--list shows them)\n", filter);
+      return 1;
+    }
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "normlab-bench: {}\n", e.what());
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,51 @@
+// lstm_lm_step_h256_t64_b32: one Adam step of a character LSTM language
+// model, Embedding(96, 64) → LSTM(64, 256) (plain cell) → Linear(256, 96),
+// on 32 sequences of 64 tokens (time-major), cross-entropy over all 64·32
+// positions.
+//
+// FLOPs counted (matmuls only; the cell's elementwise work is left out):
+//   forward: input projection 2·T·B·64·4H, recurrence 2·T·B·H·4H, head 2·T·B·H·96
+//   training: 3× that (every matmul also gives dX and dW; the embedding
+//   output requires grad, so even the input projection needs its dX).
+#include "bench/workloads/common.h"
+
+namespace bench {
+namespace {
+
+constexpr int64_t kVocab = 96, kEmbed = 64, kHidden = 256, kSteps = 64, kBatch = 32;
+
+class LanguageModel : public nl::layers::Module {
+ public:
+  LanguageModel() : Module("LSTMLanguageModel") {
+    embed = register_module("embed", std::make_shared<nl::layers::Embedding>(kVocab, kEmbed));
+    lstm = register_module("lstm", std::make_shared<nl::layers::LSTM>(kEmbed, kHidden));
+    head = register_module("head", std::make_shared<nl::layers::Linear>(kHidden, kVocab));
+  }
+  // tokens (T, B) -> logits (T·B, vocab)
+  nl::Tensor forward(const nl::Tensor& tokens) override {
+    nl::Tensor h = lstm->forward(embed->forward(tokens));
+    return head->forward(h).reshape({-1, kVocab});
+  }
+  std::shared_ptr<nl::layers::Embedding> embed;
+  std::shared_ptr<nl::layers::LSTM> lstm;
+  std::shared_ptr<nl::layers::Linear> head;
+};
+
+constexpr double kForwardFlops =
+    2.0 * kSteps * kBatch * (double(kEmbed) * 4 * kHidden + double(kHidden) * 4 * kHidden + double(kHidden) * kVocab);
+
+Register lstm_lm({"lstm_lm_step_h256_t64_b32",
+                  "Embedding(96,64) -> LSTM(64,256) -> Linear(256,96), 32x64 tokens: one Adam step",
+                  {0, train_flops(kForwardFlops)}, [] {
+                    auto model = std::make_shared<LanguageModel>();
+                    auto optimizer =
+                        std::make_shared<nl::optim::Adam>(model->parameters(), nl::optim::AdamOptions{.lr = 1e-3});
+                    nl::Tensor tokens = random_indices({kSteps, kBatch}, kVocab, 2);
+                    nl::Tensor targets = random_indices({kSteps * kBatch}, kVocab, 3);
+                    return training_step(model, optimizer, [model, tokens, targets] {
+                      return nl::cross_entropy(model->forward(tokens), targets);
+                    });
+                  }});
+
+}  // namespace
+}  // namespace bench
