@@ -81,7 +81,7 @@ TEST_CASE("DataLoader: every sample once per epoch, rows of inputs and targets t
   CHECK(loader[2].indices == std::vector<int64_t>(orders[0].begin() + 8, orders[0].end()));
 }
 
-TEST_CASE("DataLoader: drop_last drops the partial batch; no shuffle keeps the order", "[data][loader]") {
+TEST_CASE("DataLoader: drop_last drops the partial batch, no shuffle keeps the order", "[data][loader]") {
   nl::Tensor inputs = nl::randn({10, 2}), targets = nl::arange(10);
   nl::data::DataLoader dropping(inputs, targets, {.batch_size = 4, .shuffle = true, .seed = 1, .drop_last = true});
   CHECK(dropping.size() == 2);

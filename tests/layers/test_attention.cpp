@@ -76,7 +76,7 @@ TEST_CASE("MultiheadAttention: gradcheck of inputs and parameters, with and with
   }
 }
 
-TEST_CASE("MultiheadAttention: padded keys change nothing; blocked future changes nothing", "[layers][attention]") {
+TEST_CASE("MultiheadAttention: padded keys change nothing, blocked future changes nothing", "[layers][attention]") {
   nl::manual_seed(2);
   layers::MultiheadAttention mha(8, 4, 0.0, true, true, nl::f64);
   auto x = nl::randn({2, 5, 8}, nl::f64);

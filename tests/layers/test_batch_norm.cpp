@@ -210,7 +210,7 @@ TEST_CASE("BatchNorm1d: PyTorch's names, initial values and buffers", "[layers][
   CHECK(bn.to_string() == "BatchNorm1d(3, eps=1e-05, momentum=0.1, affine=true, track_running_stats=true)");
 }
 
-TEST_CASE("BatchNorm1d: training updates running stats; eval uses them and differs", "[layers][batch_norm]") {
+TEST_CASE("BatchNorm1d: training updates running stats, eval uses them and differs", "[layers][batch_norm]") {
   nl::manual_seed(9);
   layers::BatchNorm1d bn(4);
   auto x = nl::randn({10, 4}) * 3.0 + 2.0;

@@ -37,7 +37,7 @@ TEST_CASE("group_norm: fused equals the composed reference, (N, C, L) and (N, C)
   }
 }
 
-TEST_CASE("group_norm: gradcheck of input, weight and bias; without affine; strided input",
+TEST_CASE("group_norm: gradcheck of input, weight and bias, without affine, strided input",
           "[layers][group_norm][gradcheck]") {
   nl::manual_seed(2);
   require_gradcheck(fused_gn(2), gn_inputs({2, 4, 3}));
@@ -66,7 +66,7 @@ TEST_CASE("group_norm: PyTorch parity (nn.GroupNorm), outputs and all gradients"
   }
 }
 
-TEST_CASE("group_norm: one group is LayerNorm over (C, L); C groups normalize each channel", "[layers][group_norm]") {
+TEST_CASE("group_norm: one group is LayerNorm over (C, L), C groups normalize each channel", "[layers][group_norm]") {
   nl::manual_seed(3);
   auto x = nl::randn({3, 4, 5}, nl::f64) * 3.0 + 2.0;
   CHECK(max_abs_diff(layers::group_norm(x, 1), nl::layer_norm(x, {4, 5})) < 1e-12);

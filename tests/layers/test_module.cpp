@@ -70,7 +70,7 @@ TEST_CASE("Module: train() and eval() reach every submodule", "[layers][module]"
   CHECK(net.block->fc->is_training());
 }
 
-TEST_CASE("Module: backward fills .grad of every parameter; zero_grad clears them", "[layers][module]") {
+TEST_CASE("Module: backward fills .grad of every parameter, zero_grad clears them", "[layers][module]") {
   nl::manual_seed(1);
   Net net;
   net(nl::randn({5, 4})).sum().backward();

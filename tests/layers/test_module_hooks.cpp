@@ -103,7 +103,7 @@ TEST_CASE("Module hooks: a module passing its input through gets its own gradien
   CHECK(x.grad().to_vector<double>() == std::vector<double>{8, 8});
 }
 
-TEST_CASE("Module hooks: no backward hook under NoGradGuard; handles outlive modules", "[layers][hooks]") {
+TEST_CASE("Module hooks: no backward hook under NoGradGuard, handles outlive modules", "[layers][hooks]") {
   layers::HookHandle handle;
   int calls = 0;
   {

@@ -108,7 +108,7 @@ TEST_CASE("TransformerEncoderLayer: padded positions change neither the real out
   CHECK(leaf.grad().select(0, 0).slice(0, 2, 5).abs().max().item<double>() == 0.0);
 }
 
-TEST_CASE("TransformerEncoderLayer: PyTorch's submodule names; none has no norms", "[layers][transformer]") {
+TEST_CASE("TransformerEncoderLayer: PyTorch's submodule names, none has no norms", "[layers][transformer]") {
   layers::TransformerEncoderLayer post(8, 2, tiny_options(NormPlacement::post)), none(8, 2, tiny_options(NormPlacement::none));
   std::vector<std::string> names;
   for (auto& [name, p] : post.named_parameters()) names.push_back(name);

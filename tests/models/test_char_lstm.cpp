@@ -5,7 +5,7 @@
 
 using nl::layers::LSTMCell;
 
-TEST_CASE("CharLSTM: logits shape and names for every cell; learns a repeating sequence", "[models][char_lstm]") {
+TEST_CASE("CharLSTM: logits shape and names for every cell, learns a repeating sequence", "[models][char_lstm]") {
   for (LSTMCell cell : {LSTMCell::plain, LSTMCell::layer_norm, LSTMCell::batch_norm}) {
     nl::manual_seed(0);
     nl::models::CharLSTM model(5, 4, 16, 1, cell);

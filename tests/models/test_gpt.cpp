@@ -87,7 +87,7 @@ TEST_CASE("GPT: parameter gradients match finite differences for post, pre, none
   }
 }
 
-TEST_CASE("GPT: learns a repeating sequence; generation continues it", "[models][gpt]") {
+TEST_CASE("GPT: learns a repeating sequence, generation continues it", "[models][gpt]") {
   nl::manual_seed(4);
   auto c = tiny(NormPlacement::pre, nl::f32);
   c.block_size = 8;

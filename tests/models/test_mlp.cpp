@@ -6,7 +6,7 @@
 using nl::models::MLP;
 using nl::models::NormKind;
 
-TEST_CASE("MLP: Linear, norm, activation per hidden layer; the output layer bare", "[models][mlp]") {
+TEST_CASE("MLP: Linear, norm, activation per hidden layer, the output layer bare", "[models][mlp]") {
   auto types = [](const MLP& m) {
     std::vector<std::string> out;
     for (auto& [name, child] : m.named_children()) out.push_back(child->type_name());

@@ -17,7 +17,7 @@ TEST_CASE("clip_grad_norm_: returns the total 2-norm and scales all gradients to
   CHECK(b.grad().to_vector<float>()[0] == Approx(4.0 / (5.0 + 1e-6)));
 }
 
-TEST_CASE("clip_grad_norm_: below the limit nothing changes; other norms", "[optim][clip]") {
+TEST_CASE("clip_grad_norm_: below the limit nothing changes, other norms", "[optim][clip]") {
   auto a = nl::zeros({3}).requires_grad_(true), none = nl::zeros({1}).requires_grad_(true);
   a.set_grad(nl::from_vector<float>({1, -2, 2}));
   CHECK(optim::clip_grad_norm_({a, none}, 10.0) == Approx(3.0));

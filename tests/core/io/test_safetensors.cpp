@@ -89,7 +89,7 @@ TEST_CASE("safetensors: reads the file PyTorch's fixture script wrote", "[io][sa
   CHECK(t.at("linear.weight").shape() == nl::Shape{3, 5});
 }
 
-TEST_CASE("safetensors: save refuses undefined tensors; the old file survives", "[io][safetensors]") {
+TEST_CASE("safetensors: save refuses undefined tensors, the old file survives", "[io][safetensors]") {
   TempDir dir;
   std::string path = dir.file("keep.safetensors");
   nl::io::save_safetensors(path, {{"x", nl::ones({2})}});

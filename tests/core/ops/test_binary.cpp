@@ -117,7 +117,7 @@ TEST_CASE("comparisons carry no gradient", "[ops][binary]") {
   CHECK_FALSE(nl::gt(a, nl::zeros({3}, f64)).requires_grad());
 }
 
-TEST_CASE("where: picks by condition with broadcasting; gradients go to the chosen side", "[ops][binary]") {
+TEST_CASE("where: picks by condition with broadcasting, gradients go to the chosen side", "[ops][binary]") {
   Tensor cond = nl::from_vector<double>({1, 0, 1}), a = nl::from_vector<double>({1, 2, 3}).requires_grad_(true),
          b = nl::from_vector<double>({-1}).requires_grad_(true);
   Tensor y = nl::where(cond, a, b);
@@ -134,7 +134,7 @@ TEST_CASE("gradcheck: where", "[ops][binary][gradcheck]") {
   CHECK_GRADCHECK([&](const Ts& in) { return nl::where(cond.t(), in[0].t(), in[1].unsqueeze(1)); }, {a, b});
 }
 
-TEST_CASE("masked_fill: value where the mask is set; gradient zero there", "[ops][binary]") {
+TEST_CASE("masked_fill: value where the mask is set, gradient zero there", "[ops][binary]") {
   Tensor x = nl::from_vector<double>({1, 2, 3, 4}, {2, 2}).requires_grad_(true);
   Tensor mask = nl::from_vector<double>({0, 1}, {1, 2});  // broadcasts over rows
   Tensor y = nl::masked_fill(x, mask, -9.0);

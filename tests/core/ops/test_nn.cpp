@@ -81,7 +81,7 @@ TEST_CASE("mse_loss by hand and its gradients", "[ops][nn][mse]") {
   CHECK_GRADCHECK([](const Ts& in) { return nl::mse_loss(in[0].t(), in[1]); }, {randn64({3, 2}), randn64({2, 3}, 2)});
 }
 
-TEST_CASE("dropout: same seed, same mask; survivors scaled by 1/(1-p)", "[ops][nn][dropout]") {
+TEST_CASE("dropout: same seed, same mask, survivors scaled by 1/(1-p)", "[ops][nn][dropout]") {
   Tensor x = nl::ones({100000});
   nl::manual_seed(5);
   auto a = nl::dropout(x, 0.3).to_vector<float>();
@@ -96,7 +96,7 @@ TEST_CASE("dropout: same seed, same mask; survivors scaled by 1/(1-p)", "[ops][n
   CHECK(double(zeros) / 100000 == Approx(0.3).margin(0.01));
 }
 
-TEST_CASE("dropout: identity in eval or with p = 0; gradient is the mask", "[ops][nn][dropout]") {
+TEST_CASE("dropout: identity in eval or with p = 0, gradient is the mask", "[ops][nn][dropout]") {
   Tensor x = randn64({50}, 6);
   CHECK(nl::dropout(x, 0.5, false).is_same(x));
   CHECK(nl::dropout(x, 0.0).is_same(x));

@@ -29,7 +29,7 @@ AutogradGrads through_autograd(Op op, const nl::Tensor& x, const nl::Tensor& w, 
 }
 }  // namespace
 
-TEST_CASE("layer_norm_forward: mean and rstd per row by hand; y equals nl::layer_norm", "[ops][norm_steps]") {
+TEST_CASE("layer_norm_forward: mean and rstd per row by hand, y equals nl::layer_norm", "[ops][norm_steps]") {
   auto x = nl::from_vector<double>({1, 2, 3, 4, -2, 0, 2, 8}, {2, 4});
   auto w = nl::from_vector<double>({1, 2, 0.5, -1}), b = nl::from_vector<double>({0, 1, 0, -1});
   nl::NormForward f = nl::layer_norm_forward(x, {4}, w, b, 1e-5);

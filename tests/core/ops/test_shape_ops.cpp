@@ -227,7 +227,7 @@ TEST_CASE("slice rejects bad dims, steps and 0-D tensors", "[ops][shape][slice][
   REQUIRE_THROWS_WITH(nl::scalar_tensor(1.0).slice(0, 0, 1), Catch::Contains("slice: cannot slice a 0-dim tensor"));
 }
 
-TEST_CASE("select drops a dim; negative indices count from the end", "[ops][shape][select]") {
+TEST_CASE("select drops a dim, negative indices count from the end", "[ops][shape][select]") {
   Tensor x = x23();
   Tensor r = x.select(0, 1);
   CHECK(r.shape() == Shape{3});
@@ -287,7 +287,7 @@ TEST_CASE("unsqueeze rejects dims beyond rank + 1", "[ops][shape][unsqueeze][err
   REQUIRE_THROWS_WITH(x23().unsqueeze(-4), Catch::Contains("unsqueeze: dim -4 out of range"));
 }
 
-TEST_CASE("squeeze removes size-1 dims; a non-1 dim is left alone", "[ops][shape][squeeze]") {
+TEST_CASE("squeeze removes size-1 dims, a non-1 dim is left alone", "[ops][shape][squeeze]") {
   Tensor x = nl::zeros({1, 2, 1, 3});
   CHECK(x.squeeze().shape() == Shape{2, 3});
   CHECK(x.squeeze(0).shape() == Shape{2, 1, 3});
@@ -385,7 +385,7 @@ TEST_CASE("clone copies into new storage and passes the gradient through", "[ops
   CHECK_GRADCHECK([](const Ts& in) { return in[0].t().clone() * in[0].t(); }, {g});
 }
 
-TEST_CASE("to converts dtypes; the gradient comes back in the source dtype", "[ops][shape][to]") {
+TEST_CASE("to converts dtypes, the gradient comes back in the source dtype", "[ops][shape][to]") {
   Tensor x = f64v({1.5, -2.7, 3.0});
   Tensor f = x.to(f32);
   CHECK(f.dtype() == f32);

@@ -52,7 +52,7 @@ TEST_CASE("gradcheck: softmax and log_softmax over every dim, strided input", "[
   }
 }
 
-TEST_CASE("log_softmax equals log of softmax; float32 matches float64", "[ops][softmax]") {
+TEST_CASE("log_softmax equals log of softmax, float32 matches float64", "[ops][softmax]") {
   Tensor x = randn64({4, 5}, 6).detach();
   check_values(nl::log_softmax(x, 1), nl::log(nl::softmax(x, 1)).to_vector<double>(), 1e-14, 1e-12);
   auto a = nl::softmax(x.to(f32), 1).to_vector<double>(), b = nl::softmax(x, 1).to_vector<double>();

@@ -108,7 +108,7 @@ void check_same_training(const MlpRuns& runs) {
 
 }  // namespace
 
-TEST_CASE("mlp_norm --distributed --sync-bn: 2 processes x 32 train as 1 process x 64; BN statistics synchronized",
+TEST_CASE("mlp_norm --distributed --sync-bn: 2 processes x 32 train as 1 process x 64, BN statistics synchronized",
           "[mlp_norm_sync_bn]") {
   MlpRuns runs = run_mlp("sync_bn", "batch", "--sync-bn");
   check_same_training(runs);
