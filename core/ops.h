@@ -216,4 +216,18 @@ AttentionResult scaled_dot_product_attention_with_weights(const Tensor& q, const
                                                           const Tensor& attn_mask = Tensor(), bool is_causal = false,
                                                           double dropout_p = 0.0, bool training = true);
 
+// ---- multi-head attention in one op (core/ops/multi_head_attention.cpp) ----------------
+// The attention of MultiheadAttention after its input projection, heads side
+// by side in the last dim: query (N, L, E), key and value (N, S, E), head h =
+// columns h·E/H .. (h+1)·E/H. Returns (N, L, E), the heads' outputs
+// concatenated: softmax(q_h·k_hᵀ/√(E/H) + attn_mask, causal)·v_h per head.
+// attn_mask is additive and broadcasts to (N, H, L, S); it gets no gradient.
+// One node, no head-split copies; no dropout (compose the ops for that).
+Tensor multi_head_attention(const Tensor& query, const Tensor& key, const Tensor& value, int64_t num_heads,
+                            const Tensor& attn_mask = Tensor(), bool is_causal = false);
+// Self-attention from the packed projection qkv (N, L, 3E) = [q | k | v]
+// (x·in_proj_weightᵀ + in_proj_bias in one GEMM): the same, one gradient for qkv.
+Tensor multi_head_self_attention(const Tensor& qkv, int64_t num_heads, const Tensor& attn_mask = Tensor(),
+                                 bool is_causal = false);
+
 }  // namespace nl

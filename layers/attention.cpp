@@ -49,17 +49,17 @@ MultiheadAttention::Output MultiheadAttention::forward(const Tensor& query, cons
     fail("MultiheadAttention: query {}, key {} and value {} disagree on batch or length", query.shape(), key.shape(),
          value.shape());
 
-  auto project = [&](const Tensor& x, int64_t part) {  // x·W_partᵀ + b_part, then (N, H, T, d)
+  auto project = [&](const Tensor& x, int64_t part) {  // x·W_partᵀ + b_part: (N, len, E)
     Tensor w = in_proj_weight.slice(0, part * E, (part + 1) * E);
     Tensor b = in_proj_bias.defined() ? in_proj_bias.slice(0, part * E, (part + 1) * E) : Tensor();
-    return linear(x, w, b).reshape({N, x.size(1), H, d}).transpose(1, 2);
+    return linear(x, w, b);
   };
-  Tensor q = project(q_in, 0), k = project(k_in, 1), v = project(v_in, 2);
 
   // One additive mask broadcasting to the scores (N, H, L, S).
   Tensor mask;
   if (attn_mask.defined()) {
-    if (attn_mask.dtype() != q.dtype()) fail("MultiheadAttention: attn_mask must be {} (additive), got {}", q.dtype(), attn_mask.dtype());
+    if (attn_mask.dtype() != query.dtype())
+      fail("MultiheadAttention: attn_mask must be {} (additive), got {}", query.dtype(), attn_mask.dtype());
     if (attn_mask.dim() == 2 && attn_mask.shape() == Shape{L, S})
       mask = attn_mask;
     else if (attn_mask.dim() == 3 && attn_mask.shape() == Shape{N * H, L, S})
@@ -70,13 +70,29 @@ MultiheadAttention::Output MultiheadAttention::forward(const Tensor& query, cons
   if (key_padding_mask.defined()) {
     if (!(key_padding_mask.shape() == Shape{N, S}))
       fail("MultiheadAttention: key_padding_mask must be ({}, {}), got {}", N, S, key_padding_mask.shape());
-    Tensor blocked = full({}, -std::numeric_limits<double>::infinity(), q.dtype());
-    Tensor padding = where(key_padding_mask.to(q.dtype()), blocked, zeros({}, q.dtype())).reshape({N, 1, 1, S});
+    Tensor blocked = full({}, -std::numeric_limits<double>::infinity(), query.dtype());
+    Tensor padding = where(key_padding_mask.to(query.dtype()), blocked, zeros({}, query.dtype())).reshape({N, 1, 1, S});
     mask = mask.defined() ? mask + padding : padding;
   }
-  auto [heads_out, weights] =
-      scaled_dot_product_attention_with_weights(q, k, v, mask, is_causal, dropout, is_training());
-  Tensor merged = heads_out.transpose(1, 2).reshape({N, L, E});  // concat(heads)
+
+  // The fused op (core/ops/multi_head_attention.cpp) unless the weights are
+  // wanted, dropout is active, the mask wants a gradient or a size is 0: then
+  // the same math from scaled_dot_product_attention on head-split views.
+  bool fused = !need_weights && !(dropout > 0 && is_training()) && !(mask.defined() && mask.requires_grad()) &&
+               N > 0 && L > 0 && S > 0;
+  Tensor merged, weights;  // merged: concat(heads), (N, L, E)
+  if (fused && query.is_same(key) && key.is_same(value)) {  // self-attention: q, k, v in one GEMM
+    merged = multi_head_self_attention(linear(q_in, in_proj_weight, in_proj_bias), H, mask, is_causal);
+  } else if (fused) {
+    merged = multi_head_attention(project(q_in, 0), project(k_in, 1), project(v_in, 2), H, mask, is_causal);
+  } else {
+    auto split = [&](const Tensor& x) { return x.reshape({N, x.size(1), H, d}).transpose(1, 2); };  // (N, H, len, d)
+    auto attended = scaled_dot_product_attention_with_weights(split(project(q_in, 0)), split(project(k_in, 1)),
+                                                              split(project(v_in, 2)), mask, is_causal, dropout,
+                                                              is_training());
+    merged = attended.output.transpose(1, 2).reshape({N, L, E});
+    weights = attended.weights;
+  }
   Tensor out = out_proj->forward(merged);
   return {batch_first ? out : out.transpose(0, 1), need_weights ? weights.mean({1}) : Tensor()};
 }

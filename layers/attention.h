@@ -6,6 +6,9 @@
 //   head_h = softmax(q_h·k_hᵀ / √d + masks)·v_h                      (core/ops/attention.cpp)
 //   out = concat(heads)·W_outᵀ + b_out                               (out_proj)
 //
+// Without need_weights and dropout (TransformerEncoderLayer's case) the heads
+// run as one fused op, self-attention's q, k, v as one GEMM
+// (core/ops/multi_head_attention.cpp); otherwise the ops are composed.
 // Parameters as PyTorch's: in_proj_weight (3E, E) xavier-uniform,
 // in_proj_bias (3E) zeros, out_proj.weight / out_proj.bias (a Linear, bias 0).
 // Masks: attn_mask is additive (0 keeps, −inf blocks), (L, S) or

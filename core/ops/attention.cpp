@@ -5,13 +5,13 @@
 //   weights = softmax over keys, with keys j > i also blocked when causal
 //   out = dropout(weights)·v
 //
-// A row whose keys are all blocked has no distribution to normalize; it gets
-// all-zero weights (PyTorch gives NaN there), so padded queries stay finite.
-// Backward of the masked softmax, with y the weights and g their gradient:
-//   dx = y ⊙ (g − Σ g·y)           (blocked entries have y = 0, so dx = 0)
+// The row kernels, forward and backward, are in core/kernels/softmax_rows.h: a
+// row whose keys are all blocked gets all-zero weights (PyTorch gives NaN
+// there), so padded queries stay finite. MultiheadAttention's fast path, all
+// of this per head in one op, is core/ops/multi_head_attention.cpp.
 #include <cmath>
 
-#include "core/kernels/vec_math.h"
+#include "core/kernels/softmax_rows.h"
 #include "core/ops/helpers.h"
 #include "core/parallel.h"
 
@@ -22,37 +22,15 @@ namespace {
 template <typename T>
 void masked_softmax_forward(const T* x, T* y, int64_t rows, int64_t L, int64_t S, bool causal) {
   parallel_for(0, rows, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(S, 1)), [&](int64_t lo, int64_t hi) {
-    for (int64_t r = lo; r < hi; ++r) {
-      const T* xr = x + r * S;
-      T* yr = y + r * S;
-      int64_t visible = causal ? std::min(S, r % L + 1) : S;  // keys 0..visible-1 may be attended
-      T m = -INFINITY;
-      for (int64_t j = 0; j < visible; ++j) m = std::max(m, xr[j]);
-      if (m == -INFINITY) {  // every key blocked
-        std::fill(yr, yr + S, T(0));
-        continue;
-      }
-      double sum = 0;
-#pragma omp simd reduction(+ : sum)
-      for (int64_t j = 0; j < visible; ++j) sum += double(yr[j] = kernels::vec::exp(xr[j] - m));  // y_j ∝ exp(x_j − max)
-      T inverse = T(1 / sum);
-      for (int64_t j = 0; j < visible; ++j) yr[j] *= inverse;
-      std::fill(yr + visible, yr + S, T(0));
-    }
+    for (int64_t r = lo; r < hi; ++r)
+      kernels::masked_softmax_row(x + r * S, y + r * S, S, causal ? std::min(S, r % L + 1) : S);
   });
 }
 
 template <typename T>
 void masked_softmax_backward(const T* g, const T* y, T* dx, int64_t rows, int64_t S) {
   parallel_for(0, rows, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(S, 1)), [&](int64_t lo, int64_t hi) {
-    for (int64_t r = lo; r < hi; ++r) {
-      const T* gr = g + r * S;
-      const T* yr = y + r * S;
-      double dot = 0;  // Σ g·y
-#pragma omp simd reduction(+ : dot)
-      for (int64_t j = 0; j < S; ++j) dot += double(gr[j]) * double(yr[j]);
-      for (int64_t j = 0; j < S; ++j) dx[r * S + j] = yr[j] * (gr[j] - T(dot));  // dx = y ⊙ (g − Σ g·y)
-    }
+    for (int64_t r = lo; r < hi; ++r) kernels::masked_softmax_row_backward(g + r * S, y + r * S, dx + r * S, S);
   });
 }
 }  // namespace

@@ -1,0 +1,241 @@
+// Multi-head attention on projected inputs as one op: for each sample n and
+// head h, with d = E/H and q_h, k_h, v_h that head's columns,
+//
+//   forward    P = softmax(q_h·k_hᵀ/√d + mask, causal)      (L, S), saved
+//              out_h = P·v_h                                 written into out[:, h·d:(h+1)·d]
+//   backward   dP = dout_h·v_hᵀ
+//              dS = P ⊙ (dP − Σ_j dP·P)                      (the softmax rule, row by row)
+//              dq_h = dS·k_h/√d,  dk_h = dSᵀ·q_h/√d,  dv_h = Pᵀ·dout_h
+//
+// The composed path (scaled_dot_product_attention on head-split views) makes
+// a node and a buffer for each step and copies q, k, v and the output between
+// the (N, L, E) and (N, H, L, d) layouts; here the heads are read and written
+// in place as column blocks of (N, L, E) (or of the packed (N, L, 3E)
+// projection), and a (sample, head) pair's scores stay in cache from the
+// product through the softmax to the weighted sum. The pairs run in parallel,
+// each calling single-threaded GEMMs. The softmax rows are the masked_softmax
+// op's own (core/kernels/softmax_rows.h), so both paths give the same numbers.
+#include <cmath>
+
+#include "core/kernels/blas.h"
+#include "core/kernels/softmax_rows.h"
+#include "core/ops/helpers.h"
+#include "core/parallel.h"
+
+namespace nl {
+
+namespace {
+// Where the rows of one operand live: sample n's row i starts at
+// data + n·batch_stride + i·row_stride; head h is columns h·d .. (h+1)·d of it.
+template <typename T>
+struct Rows {
+  T* data;
+  int64_t batch_stride, row_stride;
+  T* head(int64_t n, int64_t h, int64_t d) const { return data + n * batch_stride + h * d; }
+};
+
+struct Sizes {
+  int64_t N, H, L, S, d;
+};
+
+// The additive mask expanded to (N, H, L, S) (strides may be 0), or none.
+template <typename T>
+struct Mask {
+  const T* data = nullptr;
+  int64_t stride[4] = {0, 0, 0, 0};
+  const T* row(int64_t n, int64_t h, int64_t i) const { return data + n * stride[0] + h * stride[1] + i * stride[2]; }
+};
+
+// The (sample, head) pairs on the threads: each does a few small GEMMs, so
+// hand each thread whole pairs once there is enough work.
+template <typename Fn>
+void for_each_head(const Sizes& s, Fn&& fn) {
+  int64_t work = std::max<int64_t>(1, s.L * s.S * std::max<int64_t>(s.d, 1));
+  parallel_for(0, s.N * s.H, std::max<int64_t>(1, kParallelGrain / work), [&](int64_t lo, int64_t hi) {
+    for (int64_t pair = lo; pair < hi; ++pair) fn(pair / s.H, pair % s.H, pair);
+  });
+}
+
+template <typename T>
+void attention_forward(Rows<const T> q, Rows<const T> k, Rows<const T> v, Mask<T> mask, bool causal, Sizes s,
+                       T* weights, T* out) {
+  const T scale = T(1 / std::sqrt(double(s.d)));
+  const int64_t E = s.H * s.d;
+  for_each_head(s, [&](int64_t n, int64_t h, int64_t pair) {
+    T* P = weights + pair * s.L * s.S;
+    kernels::gemm<T>(CblasNoTrans, CblasTrans, s.L, s.S, s.d, scale, q.head(n, h, s.d), q.row_stride,
+                     k.head(n, h, s.d), k.row_stride, T(0), P, s.S);  // scores = q_h·k_hᵀ/√d
+    for (int64_t i = 0; i < s.L; ++i) {
+      T* row = P + i * s.S;
+      if (mask.data) {
+        const T* m = mask.row(n, h, i);
+        for (int64_t j = 0; j < s.S; ++j) row[j] += m[j * mask.stride[3]];
+      }
+      kernels::masked_softmax_row(row, row, s.S, causal ? std::min(s.S, i + 1) : s.S);
+    }
+    kernels::gemm<T>(CblasNoTrans, CblasNoTrans, s.L, s.d, s.S, T(1), P, s.S, v.head(n, h, s.d), v.row_stride, T(0),
+                     out + n * s.L * E + h * s.d, E);  // out_h = P·v_h
+  });
+}
+
+// dq, dk, dv: where each gradient goes (null data: not wanted); scratch holds dS.
+template <typename T>
+void attention_backward(Rows<const T> q, Rows<const T> k, Rows<const T> v, const T* weights, const T* dout, Sizes s,
+                        T* scratch, Rows<T> dq, Rows<T> dk, Rows<T> dv) {
+  const T scale = T(1 / std::sqrt(double(s.d)));
+  const int64_t E = s.H * s.d;
+  for_each_head(s, [&](int64_t n, int64_t h, int64_t pair) {
+    const T* P = weights + pair * s.L * s.S;
+    const T* dout_h = dout + n * s.L * E + h * s.d;
+    T* dS = scratch + pair * s.L * s.S;
+    kernels::gemm<T>(CblasNoTrans, CblasTrans, s.L, s.S, s.d, T(1), dout_h, E, v.head(n, h, s.d), v.row_stride, T(0),
+                     dS, s.S);  // dP = dout_h·v_hᵀ
+    for (int64_t i = 0; i < s.L; ++i)
+      kernels::masked_softmax_row_backward(dS + i * s.S, P + i * s.S, dS + i * s.S, s.S);  // dS = P ⊙ (dP − Σ dP·P)
+    if (dq.data)  // dq_h = dS·k_h/√d
+      kernels::gemm<T>(CblasNoTrans, CblasNoTrans, s.L, s.d, s.S, scale, dS, s.S, k.head(n, h, s.d), k.row_stride,
+                       T(0), dq.head(n, h, s.d), dq.row_stride);
+    if (dk.data)  // dk_h = dSᵀ·q_h/√d
+      kernels::gemm<T>(CblasTrans, CblasNoTrans, s.S, s.d, s.L, scale, dS, s.S, q.head(n, h, s.d), q.row_stride,
+                       T(0), dk.head(n, h, s.d), dk.row_stride);
+    if (dv.data)  // dv_h = Pᵀ·dout_h
+      kernels::gemm<T>(CblasTrans, CblasNoTrans, s.S, s.d, s.L, T(1), P, s.S, dout_h, E, T(0), dv.head(n, h, s.d),
+                       dv.row_stride);
+  });
+}
+
+// The checks both entry points share: the mask's dtype and shape, no gradient for it.
+Tensor expanded_mask(const char* op, const Tensor& attn_mask, DType dtype, const Sizes& s) {
+  if (!attn_mask.defined()) return attn_mask;
+  if (attn_mask.dtype() != dtype)
+    fail("{}: attn_mask must be additive with the inputs' dtype {}, got {}", op, dtype, attn_mask.dtype());
+  const Shape target{s.N, s.H, s.L, s.S};
+  const Shape& m = attn_mask.shape();
+  bool fits = m.size() <= 4;
+  for (int i = 1; fits && i <= m.size(); ++i) fits = m[m.size() - i] == 1 || m[m.size() - i] == target[4 - i];
+  if (!fits) fail("{}: attn_mask of shape {} does not broadcast to (N, H, L, S) = {}", op, m, target);
+  if (attn_mask.requires_grad() && is_grad_enabled())
+    fail("{}: attn_mask {} requires grad, but this op gives the mask no gradient (use scaled_dot_product_attention)",
+         op, m);
+  Tensor mask = attn_mask.detach();
+  while (mask.dim() < 4) mask = mask.unsqueeze(0);
+  return mask.expand(target);
+}
+
+template <typename T>
+Mask<T> mask_of(const Tensor& mask) {
+  Mask<T> m;
+  if (!mask.defined()) return m;
+  m.data = mask.data<T>();
+  for (int i = 0; i < 4; ++i) m.stride[i] = mask.strides()[i];
+  return m;
+}
+
+// What both entry points run once their operands are laid out: the forward
+// into out (N, L, E), and the node whose rule writes the gradients into the
+// tensors make_grads() returns (Rows for dq, dk, dv plus the Grads to hand back).
+template <typename Operands, typename MakeGrads>
+Tensor run_attention(const char* op, const std::vector<Tensor>& inputs, const Tensor& source, Operands operands,
+                     const Tensor& mask, bool causal, Sizes s, MakeGrads make_grads) {
+  DType dtype = source.dtype();
+  Tensor out = Tensor::make({s.N, s.L, s.H * s.d}, dtype, op);
+  Tensor weights = Tensor::make({s.N, s.H, s.L, s.S}, dtype, op);
+  dispatch_floating(op, dtype, [&]<typename T>() {
+    auto [q, k, v] = operands.template rows<T>(source);
+    attention_forward<T>(q, k, v, mask_of<T>(mask), causal, s, weights.data<T>(), out.data<T>());
+  });
+  bool any = false;
+  for (const Tensor& t : inputs) any = any || needs_grad(t);
+  if (!any) return out;
+  std::vector<bool> wanted;
+  for (const Tensor& t : inputs) wanted.push_back(needs_grad(t));
+  attach(out, op, inputs,
+         [source = source.detach(), weights, operands, s, wanted, make_grads](const Tensor& grad) -> Grads {
+           Tensor dout = grad.contiguous();
+           Tensor scratch = Tensor::make({s.N, s.H, s.L, s.S}, dout.dtype(), "multi_head_attention_backward");
+           Grads grads;
+           dispatch_floating("multi_head_attention_backward", dout.dtype(), [&]<typename T>() {
+             auto [q, k, v] = operands.template rows<T>(source);
+             auto [dq, dk, dv] = make_grads.template operator()<T>(wanted, grads);
+             attention_backward<T>(q, k, v, weights.data<T>(), dout.data<T>(), s, scratch.data<T>(), dq, dk, dv);
+           });
+           return grads;
+         });
+  return out;
+}
+
+// Separate q, k, v tensors, each (N, len, E) contiguous.
+struct SeparateOperands {
+  Tensor k, v;  // q is the source
+  int64_t L, S, E;
+  template <typename T>
+  std::tuple<Rows<const T>, Rows<const T>, Rows<const T>> rows(const Tensor& q) const {
+    return {{q.data<T>(), L * E, E}, {k.data<T>(), S * E, E}, {v.data<T>(), S * E, E}};
+  }
+};
+
+// One packed (N, L, 3E) tensor [q | k | v].
+struct PackedOperands {
+  int64_t L, E;
+  template <typename T>
+  std::tuple<Rows<const T>, Rows<const T>, Rows<const T>> rows(const Tensor& qkv) const {
+    const T* base = qkv.data<T>();
+    return {{base, L * 3 * E, 3 * E}, {base + E, L * 3 * E, 3 * E}, {base + 2 * E, L * 3 * E, 3 * E}};
+  }
+};
+
+void check_sizes(const char* op, const Shape& input, int64_t N, int64_t L, int64_t S, int64_t E, int64_t num_heads) {
+  if (num_heads < 1 || E % num_heads != 0)
+    fail("{}: num_heads must be >= 1 and divide the embedding size {}, got {}", op, E, num_heads);
+  if (N == 0 || L == 0 || S == 0 || E == 0)  // (the composed scaled_dot_product_attention takes empty inputs)
+    fail("{}: expected a batch, lengths and embedding size > 0, got {}", op, input);
+}
+}  // namespace
+
+Tensor multi_head_attention(const Tensor& query, const Tensor& key, const Tensor& value, int64_t num_heads,
+                            const Tensor& attn_mask, bool is_causal) {
+  const char* op = "multi_head_attention";
+  ops::check_floating(op, query);
+  ops::check_same_dtype(op, query, key);
+  ops::check_same_dtype(op, query, value);
+  if (query.dim() != 3 || key.dim() != 3 || value.dim() != 3 || key.shape() != value.shape() ||
+      key.size(0) != query.size(0) || key.size(2) != query.size(2))
+    fail("{}: expected query (N, L, E), key and value (N, S, E), got {}, {} and {}", op, query.shape(), key.shape(),
+         value.shape());
+  const int64_t N = query.size(0), L = query.size(1), S = key.size(1), E = query.size(2);
+  check_sizes(op, query.shape(), N, L, S, E, num_heads);
+  Sizes s{N, num_heads, L, S, E / num_heads};
+  Tensor mask = expanded_mask(op, attn_mask, query.dtype(), s);
+  Tensor q = query.contiguous();
+  SeparateOperands operands{key.contiguous().detach(), value.contiguous().detach(), L, S, E};
+  auto make_grads = [N, L, S, E]<typename T>(const std::vector<bool>& wanted, Grads& grads) {
+    const Shape shapes[3] = {{N, L, E}, {N, S, E}, {N, S, E}};
+    Rows<T> rows[3] = {};
+    for (int i = 0; i < 3; ++i) {
+      grads.push_back(wanted[i] ? Tensor::make(shapes[i], dtype_of<T>(), "multi_head_attention_backward") : Tensor());
+      if (wanted[i]) rows[i] = {grads.back().data<T>(), shapes[i][1] * E, E};
+    }
+    return std::tuple{rows[0], rows[1], rows[2]};
+  };
+  return run_attention(op, {query, key, value}, q, operands, mask, is_causal, s, make_grads);
+}
+
+Tensor multi_head_self_attention(const Tensor& qkv_in, int64_t num_heads, const Tensor& attn_mask, bool is_causal) {
+  const char* op = "multi_head_self_attention";
+  ops::check_floating(op, qkv_in);
+  if (qkv_in.dim() != 3 || qkv_in.size(2) % 3 != 0)
+    fail("{}: expected the packed projection qkv (N, L, 3E), got {}", op, qkv_in.shape());
+  const int64_t N = qkv_in.size(0), L = qkv_in.size(1), E = qkv_in.size(2) / 3;
+  check_sizes(op, qkv_in.shape(), N, L, L, E, num_heads);
+  Sizes s{N, num_heads, L, L, E / num_heads};
+  Tensor mask = expanded_mask(op, attn_mask, qkv_in.dtype(), s);
+  auto make_grads = [N, L, E]<typename T>(const std::vector<bool>& wanted, Grads& grads) {
+    grads.push_back(Tensor::make({N, L, 3 * E}, dtype_of<T>(), "multi_head_self_attention_backward"));
+    T* base = grads.back().data<T>();
+    return std::tuple{Rows<T>{base, L * 3 * E, 3 * E}, Rows<T>{base + E, L * 3 * E, 3 * E},
+                      Rows<T>{base + 2 * E, L * 3 * E, 3 * E}};
+  };
+  return run_attention(op, {qkv_in}, qkv_in.contiguous(), PackedOperands{L, E}, mask, is_causal, s, make_grads);
+}
+
+}  // namespace nl
