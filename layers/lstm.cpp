@@ -85,9 +85,9 @@ LSTM::LSTM(int64_t input, int64_t hidden, LSTMOptions o)
 LSTM::Output LSTM::run_layer(Layer& L, const Tensor& x, Tensor h, Tensor c, int64_t start_step) {
   const int64_t T = x.size(0), H = hidden_size;
   const LSTMCell cell = options.cell;
-  // All time steps' input projections in one GEMM: (T, N, In) · W_ihᵀ -> (T, N, 4H)
-  Tensor x_proj = matmul(x, L.weight_ih.t());
-  if (cell == LSTMCell::plain && L.bias_ih.defined()) x_proj = x_proj + (L.bias_ih + L.bias_hh);
+  // All time steps' input projections in one GEMM: (T, N, In) · W_ihᵀ (+ b_ih + b_hh for
+  // the plain cell, the GEMM's starting value) -> (T, N, 4H)
+  Tensor x_proj = linear(x, L.weight_ih, cell == LSTMCell::plain && L.bias_ih.defined() ? L.bias_ih + L.bias_hh : Tensor());
   if (cell == LSTMCell::layer_norm)  // LN is per row, so one call normalizes every step
     x_proj = layer_norm(x_proj, {4 * H}, L.norm_ih_weight, L.norm_ih_bias, options.eps);
   if (cell == LSTMCell::plain) {  // all steps in one fused op: [h_1 .. h_T, c_T]

@@ -64,12 +64,7 @@ void lstm_cell_backward(const T* a, const T* c_prev, const T* out, const T* d_ou
       for (int64_t u = 0; u < H; ++u) {
         T i = sigmoid(an[u]), f = sigmoid(an[H + u]), g = tanh(an[2 * H + u]);
         T o = kOutputGate ? sigmoid(an[3 * H + u]) : T(0), tanh_c = kOutputGate ? tanh(c[u]) : T(0);
-        auto d = kernels::lstm_unit_backward(i, f, g, o, cp[u], tanh_c, kOutputGate ? dh[u] : T(0), dc[u]);
-        dan[u] = d.da_i;
-        dan[H + u] = d.da_f;
-        dan[2 * H + u] = d.da_g;
-        dan[3 * H + u] = d.da_o;
-        dcp[u] = d.dc_prev;
+        kernels::lstm_unit_backward_store(i, f, g, o, cp[u], tanh_c, kOutputGate ? dh[u] : T(0), dc[u], u, H, dan, dcp);
       }
     }
   });

@@ -65,13 +65,9 @@ NL_SIMD_CLONES void step_backward(const T* acts, const T* c_prev, const T* c, co
     T* dcn = dc + n * H;
 #pragma omp simd
     for (int64_t u = 0; u < H; ++u) {
-      auto g = kernels::lstm_unit_backward(a[u], a[H + u], a[2 * H + u], a[3 * H + u], cp[u], tanh(cn[u]),
-                                           dyn[u] + dhn[u], dcn[u]);
-      d[u] = g.da_i;
-      d[H + u] = g.da_f;
-      d[2 * H + u] = g.da_g;
-      d[3 * H + u] = g.da_o;
-      dcn[u] = g.dc_prev;
+      // dc is read (the gradient reaching c_t) and overwritten (the one reaching c_{t−1}) per unit
+      kernels::lstm_unit_backward_store(a[u], a[H + u], a[2 * H + u], a[3 * H + u], cp[u], tanh(cn[u]),
+                                        dyn[u] + dhn[u], dcn[u], u, H, d, dcn);
     }
   }
 }
