@@ -30,6 +30,19 @@ std::vector<std::pair<std::string, double>> StepReport::fields() const {
   return out;
 }
 
+StepReport mean_over_ranks(const StepReport& report) {
+  double seconds[4] = {report.seconds, report.comm.gradients.seconds, report.comm.normalization.seconds,
+                       report.comm.other.seconds};
+  allreduce_sum(seconds, 4, Traffic::other);
+  double ranks = double(world_size());
+  StepReport mean = report;
+  mean.seconds = seconds[0] / ranks;
+  mean.comm.gradients.seconds = seconds[1] / ranks;
+  mean.comm.normalization.seconds = seconds[2] / ranks;
+  mean.comm.other.seconds = seconds[3] / ranks;
+  return mean;
+}
+
 void StepMeter::start() {
   before_ = stats();
   start_ = std::chrono::steady_clock::now();

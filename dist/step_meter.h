@@ -32,6 +32,16 @@ struct StepReport {
   std::vector<std::pair<std::string, double>> fields() const;
 };
 
+// The report of a data-parallel run as one number per quantity: every time
+// (the steps' wall time and each purpose's collectives) is the mean over the
+// ranks, so the parts still add up as on each rank — seconds = compute +
+// gradient sync + normalization sync + other — which a separate maximum per
+// part would not (the rank that computes longest waits least in the
+// collectives). Steps, bytes and calls are this rank's, the same on every rank
+// when all run the same steps. A collective: every rank calls it. In a world of
+// one process, `report` itself.
+StepReport mean_over_ranks(const StepReport& report);
+
 class StepMeter {
  public:
   void start();

@@ -92,7 +92,8 @@ int main(int argc, char** argv) {
   app.add_flag("--detect-anomaly", cfg.detect_anomaly, "name the first op that produces NaN/inf (nl::DetectAnomalyGuard)");
   app.add_flag("--distributed", cfg.train.distributed,
                "data-parallel training on the processes of `mpirun -np N`: each draws --batch-size windows of its own "
-               "per step, gradients averaged, rank 0 prints and writes (bn-lstm: per-process BN statistics)");
+               "per step, gradients averaged, rank 0 prints and writes (bn-lstm: each process keeps local per-step BN "
+               "statistics, not synchronized: the cell has no SyncBatchNorm)");
   CLI11_PARSE(app, argc, argv);
 
   std::optional<nl::dist::Context> job;
@@ -141,6 +142,14 @@ int main(int argc, char** argv) {
                  examples::fmt_number(r["val_bpc"], 3), long_eval ? examples::fmt_number(r["val_bpc_long"], 3) : "-",
                  r["seconds"].get<double>());
     fmt::print("(unigram entropy of the corpus: {:.3f} bits/char)\n", unigram);
+    if (cfg.train.distributed)  // per run: the step's time split into compute and communication, and the bytes
+      for (auto& r : runs) {
+        std::string cell = r["cell"], in_sync = !r["params_in_sync"].get<bool>() ? "no"
+                                                : r["eval_in_sync"].get<bool>()  ? "yes"
+                                                                                 : "parameters (evaluation differs)";
+        if (cell == "bn-lstm") cell += " (local per-step BN statistics)";
+        fmt::print("{}\n", examples::distributed_summary(cell, r, cfg.train.batch_size, in_sync));
+      }
     for (auto& r : runs)
       fmt::print("\n--- sample ({}, temperature {}) ---\n{}\n", r["cell"].get<std::string>(), cfg.train.temperature,
                  r["sample"].get<std::string>());

@@ -2,7 +2,7 @@
 // What the example programs share for data-parallel training across
 // processes (--distributed, run under `mpirun -np N`; docs/distributed.md):
 // starting the job, threads per process, ending the whole job on an error,
-// and the per-step communication report as CSV columns and JSON.
+// and the per-step communication report as CSV columns, JSON and one line of text.
 //
 //   std::optional<nl::dist::Context> job;    // outlives everything that communicates
 //   examples::start_job(job, "mlp_norm", distributed, argc, argv);
@@ -77,32 +77,50 @@ inline std::string step_csv_columns(const nl::dist::StepReport& step) {
 // "total" sums of wall time, compute time (the step minus its collectives) and
 // the collectives' calls, bytes and time, split into gradient sync,
 // normalization sync and other (the loss for reporting, ...). Each time is the
-// slowest rank's; bytes and calls are the same on every rank. A collective:
-// every rank calls it.
+// mean over the ranks (nl::dist::mean_over_ranks), so the parts add up to the
+// step as on every rank: step = compute + gradient sync + norm sync + other.
+// (Not a maximum per part: the rank that computes longest waits least in the
+// collectives, so per-part maxima come from different ranks and can add up to
+// more than the step.) per_step.compute_ms_max is the longest compute of any
+// rank, the straggler, outside that sum. Bytes and calls are the same on every
+// rank. A collective: every rank calls it.
 inline nlohmann::json step_report_json(const nl::dist::StepReport& total) {
-  // [step, compute, gradient sync, norm sync, other], the maximum over the ranks of each
-  double seconds[5] = {total.seconds, total.compute_seconds(), total.comm.gradients.seconds,
-                       total.comm.normalization.seconds, total.comm.other.seconds};
-  nl::dist::allreduce_max(seconds, 5, nl::dist::Traffic::other);
-  nl::dist::StepReport slowest = total;
-  slowest.comm.gradients.seconds = seconds[2];
-  slowest.comm.normalization.seconds = seconds[3];
-  slowest.comm.other.seconds = seconds[4];
-  slowest.seconds = seconds[0];
+  nl::dist::StepReport mean = nl::dist::mean_over_ranks(total);
+  double steps = double(std::max<int64_t>(1, total.steps));
+  double compute_max = total.compute_seconds();
+  nl::dist::allreduce_max(&compute_max, 1, nl::dist::Traffic::other);
   nlohmann::json per_step = nlohmann::json::object();
-  for (const auto& [name, value] : slowest.fields()) per_step[name] = value;
-  per_step["compute_ms"] = seconds[1] * 1e3 / double(std::max<int64_t>(1, total.steps));
+  for (const auto& [name, value] : mean.fields()) per_step[name] = value;
+  per_step["compute_ms_max"] = compute_max * 1e3 / steps;
   auto counter = [](const nl::dist::CommCounter& c) {
     return nlohmann::json{{"calls", c.calls}, {"bytes", c.bytes}, {"seconds", c.seconds}};
   };
   return {{"per_step", per_step},
           {"total",
            {{"steps", total.steps},
-            {"seconds", seconds[0]},
-            {"compute_seconds", seconds[1]},
-            {"gradient_sync", counter(slowest.comm.gradients)},
-            {"norm_sync", counter(slowest.comm.normalization)},
-            {"other_comm", counter(slowest.comm.other)}}}};
+            {"seconds", mean.seconds},
+            {"compute_seconds", mean.compute_seconds()},
+            {"gradient_sync", counter(mean.comm.gradients)},
+            {"norm_sync", counter(mean.comm.normalization)},
+            {"other_comm", counter(mean.comm.other)}}}};
+}
+
+// The human-readable line of a data-parallel run, from its JSON (`run` holds
+// "processes" and step_report_json's "per_step"):
+//   "<label>: 2 processes x batch 64 = global batch 128: per step 7.11 ms = compute 4.06
+//    + gradient sync 2.61 (1346600 B) + norm sync 0.32 (24600 B) + other 0.12 ms; ranks in sync: yes"
+// The parts are means over the ranks and add up to the step (step_report_json).
+inline std::string distributed_summary(const std::string& label, const nlohmann::json& run, int64_t batch_per_process,
+                                       const std::string& in_sync) {
+  const nlohmann::json& s = run.at("per_step");
+  int64_t processes = run.at("processes").get<int64_t>();
+  auto ms = [&](const char* name) { return s.at(name).get<double>(); };
+  return fmt::format("{}: {} process{} x batch {} = global batch {}: per step {:.2f} ms = compute {:.2f} + gradient "
+                     "sync {:.2f} ({:.0f} B) + norm sync {:.2f} ({:.0f} B) + other {:.2f} ms (means over ranks); "
+                     "ranks in sync: {}",
+                     label, processes, processes == 1 ? "" : "es", batch_per_process, batch_per_process * processes,
+                     ms("step_ms"), ms("compute_ms"), ms("gradient_sync_ms"), ms("gradient_sync_bytes"),
+                     ms("norm_sync_ms"), ms("norm_sync_bytes"), ms("other_comm_ms"), in_sync);
 }
 
 }  // namespace examples

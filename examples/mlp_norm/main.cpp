@@ -146,16 +146,13 @@ int main(int argc, char** argv) {
     fmt::print("norm {}  batch {}  test acc {:.4f}  test loss {:.4f}  train loss {:.4f}  {:.1f} s{}\n", run.norm,
                run.batch_size, result.test_acc, result.test_loss, result.train_loss, result.seconds,
                result.diverged ? "  (diverged)" : "");
-    if (run.distributed)
-      fmt::print("{} process(es) x batch {} = global batch {}{}: per step {:.2f} ms, of which compute {:.2f} ms, "
-                 "gradient sync {:.2f} ms ({} B), norm sync {:.2f} ms ({} B); ranks in sync: {}\n",
-                 line["processes"].get<int>(), run.batch_size, line["global_batch"].get<int64_t>(),
-                 run.sync_bn ? " (SyncBatchNorm)" : "", line["per_step"]["step_ms"].get<double>(),
-                 line["per_step"]["compute_ms"].get<double>(), line["per_step"]["gradient_sync_ms"].get<double>(),
-                 line["per_step"]["gradient_sync_bytes"].get<double>(), line["per_step"]["norm_sync_ms"].get<double>(),
-                 line["per_step"]["norm_sync_bytes"].get<double>(),
-                 result.params_in_sync ? (result.buffers_in_sync ? "yes" : "parameters (running statistics differ)")
-                                       : "no");
+    if (run.distributed) {
+      std::string label = fmt::format("norm {}{}", run.norm,
+                                      run.norm != "batch" ? "" : run.sync_bn ? " (SyncBatchNorm)" : " (local BatchNorm1d)");
+      std::string in_sync =
+          result.params_in_sync ? (result.buffers_in_sync ? "yes" : "parameters (running statistics differ)") : "no";
+      fmt::print("{}\n", examples::distributed_summary(label, line, run.batch_size, in_sync));
+    }
     fmt::print("{}\n", line.dump());
   } catch (const std::exception& e) {
     return examples::fail_run(e);

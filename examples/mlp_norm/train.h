@@ -60,8 +60,8 @@ RunResult train_run(const RunConfig& cfg, const nl::data::Mnist& data, const std
 
 // The final JSON line: the config, the data sizes and the results.
 // Distributed: also the processes, global batch, whether the ranks stayed in
-// sync, and the communication per step and in total — a collective (the
-// slowest rank's times): every rank calls it.
+// sync, and the communication per step and in total — a collective (times
+// are means over the ranks, examples::step_report_json): every rank calls it.
 nlohmann::json to_json(const RunResult& result, const nl::data::Mnist& data);
 
 }  // namespace mlp_norm

@@ -214,11 +214,13 @@ int run(const Config& c) {
   bool in_sync = ddp.parameters_in_sync(), buffers_in_sync = ddp.buffers_in_sync();
   double final_loss = dist::allreduce_mean(loss_sum / double(c.steps));
   double timed_steps = double(std::max<int64_t>(1, timed.steps));
-  // the slowest rank's numbers, each on its own: [step, gradient sync, norm sync, compute = the rest]
-  double per_step[4] = {timed.seconds / timed_steps, timed.comm.gradients.seconds / timed_steps,
-                        timed.comm.normalization.seconds / timed_steps, timed.compute_seconds() / timed_steps};
-  dist::allreduce_max(per_step, 4, dist::Traffic::other);
-  double compute_s = per_step[3];
+  // means over the ranks, so the parts add up: step = compute + gradient sync + norm sync
+  // (the slowest rank per part would take each from another rank: the one that computes
+  // longest waits least). [step, gradient sync, norm sync]
+  dist::StepReport mean = dist::mean_over_ranks(timed);
+  double per_step[3] = {mean.seconds / timed_steps, mean.comm.gradients.seconds / timed_steps,
+                        mean.comm.normalization.seconds / timed_steps};
+  double compute_s = mean.compute_seconds() / timed_steps;
   // a SyncBatchNorm forward message (1 + 2C doubles = 2 + 4C floats) and the gradient bucket
   auto [small_s, gradient_s] = probe_allreduce(2 + 4 * c.hidden, model->num_parameters());
   if (!dist::is_main()) return 0;

@@ -53,6 +53,19 @@ constexpr int64_t kHidden = 16;
 constexpr int64_t kMlpParameters = (784 * kHidden + kHidden) + 2 * kHidden + (kHidden * kHidden + kHidden) +
                                    2 * kHidden + (kHidden * 10 + 10);
 
+// The per-step times are means over the ranks and add up to the step; the
+// longest compute of any rank (outside the sum) is at least their mean.
+void check_step_adds_up(const nlohmann::json& run) {
+  const nlohmann::json& s = run["per_step"];
+  double step = s["step_ms"], compute = s["compute_ms"];
+  CHECK(step >= compute);
+  CHECK(step == Approx(compute + s["gradient_sync_ms"].get<double>() + s["norm_sync_ms"].get<double>() +
+                       s["other_comm_ms"].get<double>()).epsilon(1e-9));
+  CHECK(s["compute_ms_max"].get<double>() >= compute * (1 - 1e-9));
+  CHECK(run["total"]["seconds"].get<double>() ==
+        Approx(step * 1e-3 * run["total"]["steps"].get<double>()).epsilon(1e-9));
+}
+
 struct MlpRuns {
   nlohmann::json single, distributed;
   std::vector<double> single_losses, distributed_losses;
@@ -71,6 +84,11 @@ MlpRuns run_mlp(const std::string& name, const std::string& norm, const std::str
   REQUIRE(distributed.exit_code == 0);
   MlpRuns runs{last_json_line(single.out), last_json_line(distributed.out), csv_column(dir / "one" / "steps.csv", 2),
                csv_column(dir / "two" / "steps.csv", 2)};
+  // the human-readable line: the step and its parts (means over the ranks), bytes
+  CHECK_THAT(distributed.out, Catch::Contains(fmt::format(
+                                  "norm {}{}: 2 processes x batch 32 = global batch 64: per step ", norm,
+                                  norm != "batch" ? "" : flags.empty() ? " (local BatchNorm1d)" : " (SyncBatchNorm)")));
+  CHECK_THAT(distributed.out, Catch::Contains(fmt::format("({} B) + norm sync ", 4 * kMlpParameters)));
   // rank 0 alone prints the result (one summary line and one JSON line)
   CHECK(std::count(distributed.out.begin(), distributed.out.end(), '\n') == 3);
   CHECK(csv_header(dir / "two" / "steps.csv") ==
@@ -90,7 +108,7 @@ MlpRuns run_mlp(const std::string& name, const std::string& norm, const std::str
   // the loss for reporting and divergence: one double per step
   CHECK(j["total"]["other_comm"]["bytes"] == 8 * 8);
   CHECK(j["total"]["steps"] == 8);
-  CHECK(j["per_step"]["step_ms"].get<double>() >= j["per_step"]["compute_ms"].get<double>());
+  check_step_adds_up(j);
   return runs;
 }
 
@@ -187,6 +205,11 @@ TEST_CASE("char_lm --distributed: ranks draw different windows, average gradient
   CHECK(j["total"]["gradient_sync"]["calls"] == 6);
   CHECK(j["total"]["gradient_sync"]["bytes"].get<int64_t>() > 0);
   CHECK(j["total"]["norm_sync"]["bytes"] == 0);  // LN-LSTM: nothing to synchronize
+  check_step_adds_up(j);
+  CHECK_THAT(two.out, Catch::Contains("ln-lstm: 2 processes x batch 4 = global batch 8: per step ") &&
+                          Catch::Contains("+ norm sync 0.00 (0 B) + other ") &&
+                          Catch::Contains("ranks in sync: yes"));
+  CHECK_THAT(one.out, Catch::Contains("ln-lstm: 1 process x batch 4 = global batch 4: per step "));
   CHECK(j["sample"].get<std::string>().size() == 4 + 10);
 }
 
@@ -199,6 +222,7 @@ TEST_CASE("char_lm --distributed --cell bn-lstm: local per-rank statistics, eval
   REQUIRE(run.exit_code == 0);
   nlohmann::json j = last_json_line(run.out);
   CHECK(j["cell"] == "bn-lstm");
+  CHECK_THAT(run.out, Catch::Contains("bn-lstm (local per-step BN statistics): 2 processes x batch 4 = global batch 8"));
   CHECK(j["params_in_sync"] == true);
   CHECK(j["eval_in_sync"] == true);
   CHECK(j["total"]["norm_sync"]["bytes"] == 0);
