@@ -56,8 +56,16 @@ class LSTM : public Module {
   // a time, continuing from the last state); the other cells ignore it.
   Output forward(const Tensor& input, const Tensor& h0, const Tensor& c0, int64_t start_step = 0);
   Tensor forward(const Tensor& input) override { return forward(input, Tensor(), Tensor()).output; }
+  // lstm(input, h0, c0): the forward above with the hooks (Module::with_hooks),
+  // which see input and output; a hook's replacement output replaces Output::output.
   Output operator()(const Tensor& input, const Tensor& h0, const Tensor& c0, int64_t start_step = 0) {
-    return forward(input, h0, c0, start_step);
+    Output out;
+    Tensor y = with_hooks(input, [&] {
+      out = forward(input, h0, c0, start_step);
+      return out.output;
+    });
+    out.output = y;
+    return out;
   }
   using Module::operator();  // lstm(x): the output alone
 

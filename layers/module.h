@@ -40,7 +40,8 @@ struct ModuleHooks;
 // Tensor keeps it). A backward pre-hook runs in backward() with the gradient
 // of the module's output, before it flows into the module, and may return a
 // replacement (undefined keeps it). Hooks run when the module is called as
-// module(x) — Sequential calls its children that way — not by forward(x).
+// module(x) — Sequential and the models call their children that way — or,
+// for a forward of another signature, through with_hooks(); never by forward(x).
 using ForwardHook = std::function<Tensor(Module& module, const Tensor& input, const Tensor& output)>;
 using BackwardPreHook = std::function<Tensor(Module& module, const Tensor& grad_output)>;
 
@@ -73,7 +74,19 @@ class Module {
   // attention) define their own forward and leave this one throwing.
   virtual Tensor forward(const Tensor& x);
   // forward(x), plus the hooks when any are registered (one pointer test otherwise).
-  Tensor operator()(const Tensor& x) { return hooks_ ? call_with_hooks(x) : forward(x); }
+  Tensor operator()(const Tensor& x) {
+    return hooks_ ? call_with_hooks(x, [&] { return forward(x); }) : forward(x);
+  }
+  // The same for a forward of another signature (masks, initial states,
+  // several inputs): runs `run` — a call of that forward returning the main
+  // output — with the hooks around it, which see `input` as the input (PyTorch
+  // passes them the whole argument tuple; here the main input stands for it).
+  //   self_attn->with_hooks(x, [&] { return self_attn->forward(x, x, x, mask).output; })
+  // Without hooks it is run() and one pointer test.
+  template <typename Run>
+  Tensor with_hooks(const Tensor& input, Run&& run) {
+    return hooks_ ? call_with_hooks(input, std::forward<Run>(run)) : run();
+  }
 
   HookHandle register_forward_hook(ForwardHook hook);
   HookHandle register_full_backward_pre_hook(BackwardPreHook hook);
@@ -144,7 +157,7 @@ class Module {
   void collect_slots(const std::string& prefix, std::vector<Slot>& out) const;
   std::vector<Slot> slots() const;
   std::string to_string(int indent) const;
-  Tensor call_with_hooks(const Tensor& x);
+  Tensor call_with_hooks(const Tensor& x, const std::function<Tensor()>& run);
   friend class HookHandle;
 
   std::string type_name_;

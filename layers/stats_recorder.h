@@ -26,8 +26,11 @@
 // in this step) is NaN, written "nan" in the CSV.
 //
 // Hooks cost nothing on steps not recorded (options.every); the recorder
-// removes its hooks when destroyed. Layers must be called as module(x) for
-// their hooks to run (Sequential and models::MLP do).
+// removes its hooks when destroyed. It sees a layer only when the layer is
+// called as module(x) or through Module::with_hooks — as Sequential, the
+// models (MLP, CharLSTM, GPT) and TransformerEncoderLayer call their children —
+// never by a direct child->forward(x). One exception remains:
+// MultiheadAttention calls its out_proj by forward(), so out_proj's rows are NaN.
 #include <cstdint>
 #include <functional>
 #include <memory>

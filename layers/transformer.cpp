@@ -23,22 +23,27 @@ Tensor TransformerEncoderLayer::forward(const Tensor& src, const Tensor& src_mas
                                         bool is_causal) {
   double p = options.dropout;
   bool training = is_training();
+  // Children are called as (*child)(x), not child->forward(x), so their hooks
+  // (and a StatsRecorder) run; self-attention takes masks, so it goes through with_hooks.
   auto attention = [&](const Tensor& x) {
-    return dropout(self_attn->forward(x, x, x, src_key_padding_mask, src_mask, is_causal, /*need_weights=*/false).output, p, training);
+    Tensor a = self_attn->with_hooks(x, [&] {
+      return self_attn->forward(x, x, x, src_key_padding_mask, src_mask, is_causal, /*need_weights=*/false).output;
+    });
+    return dropout(a, p, training);
   };
   auto feed_forward = [&](const Tensor& x) {
-    Tensor h = linear1->forward(x);
+    Tensor h = (*linear1)(x);
     h = options.activation == "gelu" ? gelu(h) : relu(h);
-    return dropout(linear2->forward(dropout(h, p, training)), p, training);
+    return dropout((*linear2)(dropout(h, p, training)), p, training);
   };
   Tensor x = src;
   switch (options.norm) {
     case NormPlacement::post:
-      x = norm1->forward(x + attention(x));
-      return norm2->forward(x + feed_forward(x));
+      x = (*norm1)(x + attention(x));
+      return (*norm2)(x + feed_forward(x));
     case NormPlacement::pre:
-      x = x + attention(norm1->forward(x));
-      return x + feed_forward(norm2->forward(x));
+      x = x + attention((*norm1)(x));
+      return x + feed_forward((*norm2)(x));
     case NormPlacement::none:
       x = x + attention(x);
       return x + feed_forward(x);

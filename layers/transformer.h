@@ -37,6 +37,11 @@ class TransformerEncoderLayer : public Module {
   Tensor forward(const Tensor& src, const Tensor& src_mask, const Tensor& src_key_padding_mask = Tensor(),
                  bool is_causal = false);
   Tensor forward(const Tensor& src) override { return forward(src, Tensor()); }
+  // layer(src, masks...): the forward above with the hooks (Module::with_hooks), as layer(src) has.
+  Tensor operator()(const Tensor& src, const Tensor& src_mask, const Tensor& src_key_padding_mask = Tensor(),
+                    bool is_causal = false) {
+    return with_hooks(src, [&] { return forward(src, src_mask, src_key_padding_mask, is_causal); });
+  }
   using Module::operator();
 
   const TransformerEncoderLayerOptions options;

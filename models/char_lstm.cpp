@@ -22,7 +22,7 @@ CharLSTM::CharLSTM(int64_t vocab_size, int64_t embed_dim, int64_t hidden_size, i
 
 Tensor CharLSTM::forward(const Tensor& ids) {
   if (ids.dim() != 2) fail("CharLSTM: expected ids (N, T), got {}", ids.shape());
-  return head->forward(lstm->forward(embedding->forward(ids)));
+  return (*head)((*lstm)((*embedding)(ids)));  // module(x), so the children's hooks run
 }
 
 std::vector<int64_t> CharLSTM::generate(const std::vector<int64_t>& prompt, int64_t n, double temperature,
@@ -37,12 +37,12 @@ std::vector<int64_t> CharLSTM::generate(const std::vector<int64_t>& prompt, int6
   Tensor h, c;
   int64_t position = 0;  // time index of the next input (BN-LSTM's statistics are per step)
   for (int64_t k = 0; k < n; ++k) {
-    auto state = lstm->forward(embedding->forward(ids), h, c, position);
+    auto state = (*lstm)((*embedding)(ids), h, c, position);
     position += ids.size(1);
     h = state.h_n;
     c = state.c_n;
     Tensor last = state.output.select(1, state.output.size(1) - 1);  // (1, H)
-    int64_t next = sample_next(head->forward(last).select(0, 0), temperature, top_k);
+    int64_t next = sample_next((*head)(last).select(0, 0), temperature, top_k);
     out.push_back(next);
     ids = from_vector(std::vector<int64_t>{next}, {1, 1});
   }

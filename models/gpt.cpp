@@ -54,11 +54,12 @@ Tensor GPT::forward(const Tensor& ids) {
   int64_t T = ids.size(1);
   if (T > config.block_size || T == 0)
     fail("GPT: sequence length {} must be in [1, block_size = {}] (ids {})", T, config.block_size, ids.shape());
-  Tensor x = token_embedding->forward(ids) + position_embedding->forward(arange(T));  // (N, T, d) + (T, d)
+  // children called as (*child)(x), so their hooks run (StatsRecorder on a GPT is one line)
+  Tensor x = (*token_embedding)(ids) + (*position_embedding)(arange(T));  // (N, T, d) + (T, d)
   x = dropout(x, config.dropout, is_training());
-  for (auto& block : *blocks) x = block->forward(x, Tensor(), Tensor(), /*is_causal=*/true);
-  if (final_norm) x = final_norm->forward(x);
-  return head ? head->forward(x) : matmul(x, token_embedding->weight.t());
+  for (auto& block : *blocks) x = (*block)(x, Tensor(), Tensor(), /*is_causal=*/true);
+  if (final_norm) x = (*final_norm)(x);
+  return head ? (*head)(x) : matmul(x, token_embedding->weight.t());
 }
 
 std::vector<int64_t> GPT::generate(const std::vector<int64_t>& prompt, int64_t n, double temperature, int64_t top_k) {

@@ -11,6 +11,10 @@
 //   build/bin/backprop_tour                           # 3×4 input from --seed
 //   build/bin/backprop_tour --norm layer --input "1,2,3,4; 2,0,-1,5" --jacobian
 //
+// A one-row --input skips BatchNorm, saying why (a batch of 1 has no variance
+// in training mode), and goes on with the other norms. A NaN anywhere in the
+// gradients shows as a nan difference, never as agreement.
+//
 // Writes to --out: gradients.csv (the comparison table), and per norm the
 // autograd graphs of the composed and the fused version as .dot (and .png
 // when Graphviz's dot is installed). Final line on stdout: JSON with every
@@ -89,10 +93,15 @@ void print_vector(const std::string& label, const Tensor& t) {
 
 std::vector<double> values(const Tensor& t) { return t.to_vector<double>(); }
 
+// The larger of a and b, NaN when either is: std::max(0.0, NaN) is 0.0, which
+// would report a NaN gradient as perfect agreement.
+double max_or_nan(double a, double b) { return std::isnan(a) || std::isnan(b) ? std::nan("") : std::max(a, b); }
+
+// max |a − b| over all entries; NaN when any difference is NaN.
 double max_abs_diff(const Tensor& a, const Tensor& b) {
   std::vector<double> x = values(a), y = values(b);
   double worst = 0;
-  for (size_t i = 0; i < x.size(); ++i) worst = std::max(worst, std::abs(x[i] - y[i]));
+  for (size_t i = 0; i < x.size(); ++i) worst = max_or_nan(worst, std::abs(x[i] - y[i]));
   return worst;
 }
 
@@ -209,8 +218,8 @@ std::pair<double, double> print_comparison(const NormCase& norm, const Gradients
       fmt::print("   {:<12}{:>17.10f}{:>17.10f}{:>17.10f}\n", label, va[i], vb[i], vc[i]);
       csv.push_back(fmt::format("{},{},{},{:.17g},{:.17g},{:.17g}", norm.key, name, i, va[i], vb[i], vc[i]));
     }
-    worst_composed = std::max(worst_composed, max_abs_diff(a, b));
-    worst_numeric = std::max(worst_numeric, max_abs_diff(a, c));
+    worst_composed = max_or_nan(worst_composed, max_abs_diff(a, b));
+    worst_numeric = max_or_nan(worst_numeric, max_abs_diff(a, c));
   };
   rows("dx", fused.dx, composed.dx, numeric.dx);
   rows("dgamma", fused.dw, composed.dw, numeric.dw);
@@ -281,7 +290,9 @@ void write_graphs(const NormCase& norm, const Inputs& in, const Config& cfg, nlo
                s.saved_bytes, rendered ? png : path);
     result["graphs"][kind] = {{"ops", s.ops}, {"saved_tensors", s.saved_tensors}, {"saved_bytes", s.saved_bytes}};
   }
-  if (!have_dot) fmt::print("   (Graphviz's dot not found: render with  dot -Tpng FILE.dot -o FILE.png)\n");
+  if (!have_dot)
+    fmt::print("   (Graphviz's dot not found: install the graphviz package (apt-get install graphviz), then render\n"
+               "    with  dot -Tpng FILE.dot -o FILE.png)\n");
 }
 
 nlohmann::json tour_one(const NormCase& norm, const Inputs& in, const Config& cfg, std::vector<std::string>& csv) {
@@ -354,6 +365,11 @@ int main(int argc, char** argv) {
     for (const NormCase& norm : tour::norm_cases()) {
       if (cfg.norm != "all" && cfg.norm != norm.key) continue;
       fmt::print(stderr, "[backprop_tour] {}\n", norm.title);
+      if (std::string why = norm.cannot_run(in.x); !why.empty()) {  // say why, and go on with the next norm
+        fmt::print("\n==================== {} — skipped ====================\n{}\n", norm.title, why);
+        summary["norms"][norm.key] = {{"skipped", why}};
+        continue;
+      }
       summary["norms"][norm.key] = tour_one(norm, in, cfg, csv);
     }
     std::string csv_path = cfg.out + "/gradients.csv";

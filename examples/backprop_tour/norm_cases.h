@@ -29,6 +29,8 @@ struct NormCase {
   std::function<Tensor(const Tensor& x, const Tensor& w, const Tensor& b, double eps)> fused, composed;
   // n in the formulas: the number of values in one group
   int64_t group_size(const Tensor& x) const { return group_dim == "row" ? x.size(1) : x.size(0); }
+  // Why this norm cannot run on x; empty when it can.
+  std::function<std::string(const Tensor& x)> cannot_run = [](const Tensor&) { return std::string(); };
 };
 
 inline std::vector<NormCase> norm_cases() {
@@ -63,6 +65,18 @@ inline std::vector<NormCase> norm_cases() {
        },
        [](const Tensor& x, const Tensor& w, const Tensor& b, double eps) {
          return reference::batch_norm(x, Tensor(), Tensor(), w, b, true, 0.1, eps);
+       },
+       // One row: each column's batch mean is the row itself and its variance 0, so xhat = 0 and
+       // y = beta whatever x is; the library refuses it, as PyTorch does.
+       [](const Tensor& x) {
+         return x.size(0) > 1
+                    ? std::string()
+                    : std::string(
+                          "the input has 1 row, and BatchNorm in training mode normalizes each column over the\n"
+                          "rows of the batch. With one sample each column's mean is that sample's value and its\n"
+                          "variance is 0: xhat = (x − mean)·rstd would be 0 everywhere and y = beta, whatever x is.\n"
+                          "So the library refuses a batch of 1 in training mode, as PyTorch does (\"Expected more\n"
+                          "than 1 value per channel when training\"). Give two or more rows to see BatchNorm.");
        }},
       {"rms", "RMSNorm", "each row (one sample, all its features)", "row",
        "core/ops/layer_norm.cpp: rms_norm_forward, rms_norm_backward (the LayerNorm kernel without centering)",

@@ -17,10 +17,10 @@
 //
 // Data: Fashion-MNIST (nl::data::load_mnist) when the data module is built
 // in, else — and with --data synthetic — Gaussian clusters of the same shape
-// (784 features, 10 classes). Writes to --out: stats_<norm>.csv (every
-// recorded row) and .png (per layer over the steps), profile.csv and
-// grad_flow.png (per layer, at initialization and at the end), and prints a
-// table and a final JSON line.
+// (784 features, 10 classes). Writes to --out: steps_<norm>.csv (every step's
+// loss, step 0 the initialization), stats_<norm>.csv (every recorded row) and
+// .png (per layer over the steps), profile.csv and grad_flow.png (per layer,
+// at initialization and at the end), and prints a table and a final JSON line.
 #include <CLI/CLI.hpp>
 #include <cmath>
 #include <nlohmann/json.hpp>
@@ -132,6 +132,7 @@ nlohmann::json run(const Config& cfg, const std::string& norm, const Dataset& da
   int64_t tail = std::max<int64_t>(1, cfg.steps / 10), last_recorded = 0;
   bool diverged = false;
   int64_t diverged_at = -1;
+  std::vector<std::string> step_rows;  // step,loss
   for (int64_t step = 0; step <= cfg.steps; ++step) {
     auto [x, y] = batch();
     Tensor loss = nl::cross_entropy(model(x), y);
@@ -140,6 +141,7 @@ nlohmann::json run(const Config& cfg, const std::string& norm, const Dataset& da
     if (step > 0) optimizer.step();  // step 0 measures the initialization
     stats.step();
     last_loss = loss.item<double>();
+    step_rows.push_back(fmt::format("{},{:.6g}", step, last_loss));
     if (!std::isfinite(last_loss)) {
       diverged = true;
       diverged_at = step;
@@ -152,6 +154,7 @@ nlohmann::json run(const Config& cfg, const std::string& norm, const Dataset& da
   }
   progress.finish();
 
+  examples::write_csv(cfg.out + "/steps_" + norm + ".csv", "step,loss", step_rows);
   std::string csv_path = cfg.out + "/stats_" + norm + ".csv";
   stats.write_csv(csv_path);
   examples::run_gnuplot(cfg.out + "/stats_" + norm + ".gp",
@@ -271,7 +274,7 @@ int main(int argc, char** argv) {
                         profile);
     bool plotted = examples::run_gnuplot(cfg.out + "/grad_flow.gp", profile_plot(cfg, norms));
     print_table(results);
-    fmt::print("\nwrote {0}/profile.csv, {0}/stats_<norm>.csv{1}\n", cfg.out,
+    fmt::print("\nwrote {0}/profile.csv, {0}/steps_<norm>.csv, {0}/stats_<norm>.csv{1}\n", cfg.out,
                plotted ? fmt::format(", {}/grad_flow.png, {}/stats_<norm>.png", cfg.out, cfg.out) : "");
     nlohmann::json summary = {{"data", data.name},       {"depth", cfg.depth},   {"width", cfg.width},
                               {"activation", cfg.activation}, {"steps", cfg.steps}, {"batch_size", cfg.batch_size},

@@ -17,6 +17,8 @@
 // Output: a progress line on stderr; steps.csv (every step's loss) and
 // result.json in --out; the final JSON line on stdout. --sweep writes
 // results.csv, summary.md, curves.csv, sweep.gp and sweep.png (sweep.h).
+// --detect-anomaly stops at the first op that makes a NaN or inf and names it
+// (nl::DetectAnomalyGuard) instead of reporting the run as diverged.
 //
 // torch_mlp_norm.py next to this file is the same program in PyTorch (same
 // flags, same JSON); with --save-init DIR here and --init-from DIR there both
@@ -50,7 +52,7 @@ int main(int argc, char** argv) {
   std::string data_dir = nl::data::kFashionMnistDir, out = "results/mlp_norm";
   int64_t limit = 0, seeds = 1;
   int threads = 2;
-  bool sweep = false;
+  bool sweep = false, detect_anomaly = false;
 
   CLI::App app{"Train an MLP 784-256-256-10 on Fashion-MNIST with and without normalization"};
   auto* norm_opt = app.add_option("--norm", run.norm, "normalization before each ReLU: none, batch, layer or rms")
@@ -85,6 +87,7 @@ int main(int argc, char** argv) {
   app.add_option("--seeds", seeds, "with --sweep: seeds per config (--seed, --seed+1, ...)")
       ->check(CLI::Range(1, 100))
       ->capture_default_str();
+  app.add_flag("--detect-anomaly", detect_anomaly, "name the first op that produces NaN/inf (nl::DetectAnomalyGuard)");
   app.add_flag("--distributed", run.distributed,
                "data-parallel training on the processes of `mpirun -np N`: global batch = --batch-size x N, "
                "gradients averaged, rank 0 prints and writes");
@@ -108,6 +111,7 @@ int main(int argc, char** argv) {
   bool prints = nl::dist::is_main();  // rank 0 prints and writes
 
   try {
+    nl::DetectAnomalyGuard anomaly(detect_anomaly);
     if (sweep && (norm_opt->count() || batch_opt->count() || lr_opt->count()))
       nl::fail("mlp_norm: --sweep sets norm, batch size and lr itself (lr 0.05 at batch 128, 0.0125 at 4); "
                "drop --norm, --batch-size and --lr");

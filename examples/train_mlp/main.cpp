@@ -6,14 +6,15 @@
 //   build/bin/train_mlp --norm layer --depth 8 --steps 3000
 //
 // Prints a progress line (step, loss, steps/s, ETA), a summary table, and one
-// JSON line per run with the config and the results.
-#include <chrono>
+// JSON line per run with the config and the results. --detect-anomaly names
+// the first op that makes a NaN or inf (nl::DetectAnomalyGuard) and stops.
 #include <cmath>
 #include <numbers>
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "examples/common/report.h"
 #include "normlab.h"
 
 namespace {
@@ -25,6 +26,7 @@ struct Config {
   int depth = 6, hidden = 64, steps = 2000, batch_size = 128, points = 3000, threads = 2;
   double lr = 0.05, momentum = 0.9, noise = 0.03;
   uint64_t seed = 0;
+  bool detect_anomaly = false;
 };
 
 // Three interleaved spirals in the plane, `n` points each class. Class k's
@@ -81,7 +83,7 @@ nlohmann::json train(const Config& cfg, const std::string& name) {
 
   int64_t n = train_x.size(0);
   std::vector<int64_t> labels = train_y.to_vector<int64_t>();
-  auto start = std::chrono::steady_clock::now();
+  examples::Progress progress(name, cfg.steps);
   double tail_loss = 0;
   int tail_steps = std::max(1, cfg.steps / 10);
   for (int step = 1; step <= cfg.steps; ++step) {
@@ -96,15 +98,10 @@ nlohmann::json train(const Config& cfg, const std::string& name) {
     optimizer.step();
     double value = loss.item<double>();
     if (step > cfg.steps - tail_steps) tail_loss += value / tail_steps;
-    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    if (step % 100 == 0 || step == cfg.steps) {
-      double rate = step / seconds;
-      fmt::print(stderr, "\r[{:>5}] step {:>5}/{}  loss {:.4f}  {:.0f} steps/s  ETA {:.1f}s   ", name, step, cfg.steps,
-                 value, rate, (cfg.steps - step) / rate);
-    }
+    if (step % 100 == 0 || step == cfg.steps) progress.update(step, value);
   }
-  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  fmt::print(stderr, "\n");
+  double seconds = progress.elapsed();
+  progress.finish();
   return {{"norm", name},           {"depth", cfg.depth},
           {"hidden", cfg.hidden},   {"steps", cfg.steps},
           {"batch_size", cfg.batch_size}, {"lr", cfg.lr},
@@ -130,11 +127,13 @@ int main(int argc, char** argv) {
   app.add_option("--noise", cfg.noise, "std of the noise added to the points")->check(CLI::Range(0.0, 1.0));
   app.add_option("--seed", cfg.seed, "random seed");
   app.add_option("--threads", cfg.threads, "threads")->check(CLI::Range(1, 256));
+  app.add_flag("--detect-anomaly", cfg.detect_anomaly, "name the first op that produces NaN/inf (nl::DetectAnomalyGuard)");
   CLI11_PARSE(app, argc, argv);
   nl::set_num_threads(cfg.threads);
 
   std::vector<nlohmann::json> results;
   try {
+    nl::DetectAnomalyGuard anomaly(cfg.detect_anomaly);
     for (std::string norm : {"none", "layer", "batch"})
       if (cfg.norm == "all" || cfg.norm == norm) results.push_back(train(cfg, norm));
   } catch (const nl::Error& e) {

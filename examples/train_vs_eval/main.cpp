@@ -18,6 +18,10 @@
 //
 //   build/bin/train_vs_eval                  # Fashion-MNIST
 //   build/bin/train_vs_eval --synthetic      # random data, no files needed
+//
+// Writes to --out: steps.csv (norm, step, loss of every warm-up training step),
+// results.csv and results.json; a progress line on stderr during the warm-up.
+// --detect-anomaly names the first op that makes a NaN or inf and stops.
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cmath>
@@ -37,6 +41,7 @@ struct Config {
   std::string data_dir = nl::data::kFashionMnistDir, out = "results/train_vs_eval";
   int64_t sample = 0, train_steps = 200, compositions = 3, hidden = 256, threads = 2;
   uint64_t seed = 0;
+  bool detect_anomaly = false;
 };
 
 struct Data {
@@ -54,21 +59,29 @@ Data load(const Config& cfg) {
   return {mnist.train.images, mnist.train.labels, mnist.test.images, mnist.num_classes};
 }
 
-// A few SGD steps at batch 128 so weights and BatchNorm's running statistics are not the initial ones.
-void train_briefly(nl::models::MLP& model, const Data& data, const Config& cfg) {
+// A few SGD steps at batch 128 so weights and BatchNorm's running statistics
+// are not the initial ones; each step's loss becomes a CSV row "norm,step,loss".
+void train_briefly(nl::models::MLP& model, const std::string& norm, const Data& data, const Config& cfg,
+                   std::vector<std::string>& step_rows) {
   nl::optim::SGD optimizer(model.parameters(), {.lr = 0.05});
   nl::data::DataLoader loader(data.train_x, data.train_y,
                               {.batch_size = 128, .shuffle = true, .seed = cfg.seed, .drop_last = true});
   if (cfg.train_steps > 0 && loader.size() == 0)
     nl::fail("train_vs_eval: {} training samples make no batch of 128 to train with (use --train-steps 0)",
              loader.num_samples());
+  examples::Progress progress(norm, cfg.train_steps);
   for (int64_t step = 0; step < cfg.train_steps; ++step) {
     if (step % loader.size() == 0) loader.set_epoch(step / loader.size());
     nl::data::Batch batch = loader[step % loader.size()];
     optimizer.zero_grad();
-    nl::cross_entropy(model(batch.inputs), batch.targets).backward();
+    Tensor loss = nl::cross_entropy(model(batch.inputs), batch.targets);
+    loss.backward();
     optimizer.step();
+    double value = loss.item<double>();
+    step_rows.push_back(fmt::format("{},{},{:.6g}", norm, step + 1, value));
+    if ((step + 1) % 10 == 0 || step + 1 == cfg.train_steps) progress.update(step + 1, value);
   }
+  if (cfg.train_steps > 0) progress.finish();
 }
 
 // x0's row (the first) of the first Linear's output, of the norm layer after it
@@ -109,10 +122,11 @@ struct Row {
   std::string error;
 };
 
-std::vector<Row> measure(const std::string& norm, const Data& data, const Config& cfg) {
+std::vector<Row> measure(const std::string& norm, const Data& data, const Config& cfg,
+                         std::vector<std::string>& step_rows) {
   nl::manual_seed(cfg.seed);
   nl::models::MLP model({data.pool.size(1), cfg.hidden, cfg.hidden, data.classes}, nl::models::parse_norm_kind(norm));
-  train_briefly(model, data, cfg);
+  train_briefly(model, norm, data, cfg, step_rows);
 
   model.eval();
   auto reference = outputs_of_first_row(model, batch_with(data.pool, cfg.sample, 1, cfg.seed, 0));
@@ -162,11 +176,13 @@ int main(int argc, char** argv) {
   app.add_option("--seed", cfg.seed, "seed of the weights, the training batches and the compositions")
       ->capture_default_str();
   app.add_option("--threads", cfg.threads, "threads")->check(CLI::Range(int64_t(1), int64_t(256)))->capture_default_str();
-  app.add_option("--out", cfg.out, "directory for results.csv and results.json")->capture_default_str();
+  app.add_option("--out", cfg.out, "directory for steps.csv, results.csv and results.json")->capture_default_str();
+  app.add_flag("--detect-anomaly", cfg.detect_anomaly, "name the first op that produces NaN/inf (nl::DetectAnomalyGuard)");
   CLI11_PARSE(app, argc, argv);
   nl::set_num_threads(int(cfg.threads));
 
   try {
+    nl::DetectAnomalyGuard anomaly(cfg.detect_anomaly);
     auto start = std::chrono::steady_clock::now();
     auto seconds = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
     Data data = load(cfg);
@@ -174,13 +190,14 @@ int main(int argc, char** argv) {
       nl::fail("train_vs_eval: --sample {} must be below the {} test samples (and 128 are needed)", cfg.sample,
                data.pool.size(0));
     std::vector<Row> rows;
+    std::vector<std::string> step_rows;
     nlohmann::json summary = {{"synthetic", cfg.synthetic}, {"sample", cfg.sample},
                               {"train_steps", cfg.train_steps}, {"compositions", cfg.compositions},
                               {"seed", cfg.seed}, {"threads", nl::get_num_threads()}};
     for (std::string norm : {"layer", "rms", "batch"}) {
       fmt::print(stderr, "[train_vs_eval] {} norm: {} training steps, then measuring ({:.1f} s)\n", norm,
                  cfg.train_steps, seconds());
-      for (Row& row : measure(norm, data, cfg)) rows.push_back(row);
+      for (Row& row : measure(norm, data, cfg, step_rows)) rows.push_back(row);
       summary[norm] = {{"errors", nlohmann::json::array()}};
     }
 
@@ -210,6 +227,7 @@ int main(int argc, char** argv) {
                cfg.synthetic ? "random sample" : "test image", cfg.sample, cfg.compositions);
     fmt::print("{}", table.text());
     examples::ensure_dir(cfg.out);
+    examples::write_csv(cfg.out + "/steps.csv", "norm,step,loss", step_rows);
     examples::write_csv(cfg.out + "/results.csv",
                         "norm,mode,batch_size,compositions,linear_output_max_diff,norm_output_max_diff,logits_max_diff,"
                         "max_diff_between_compositions,error",

@@ -1,6 +1,8 @@
 // backprop_tour: its numbers are the library's (recomputed here with the same
 // functions from the inputs it reports), the three gradients agree, the
-// Jacobian shows who couples what, and the graphs and CSV are written.
+// Jacobian shows who couples what, and the graphs and CSV are written; a
+// one-row input skips BatchNorm with the reason, a NaN shows as nan, and a
+// missing Graphviz is named with its package.
 #include <catch2/catch.hpp>
 
 #include <filesystem>
@@ -99,4 +101,52 @@ TEST_CASE("backprop_tour: one norm, a random input, and bad input", "[examples][
   CHECK(!j["norms"]["batch"].contains("jacobian"));
   CHECK(nl_test::run_example("backprop_tour", "--input '1,2;3' --out " + dir.string() + " 2>/dev/null").exit_code == 1);
   CHECK(nl_test::run_example("backprop_tour", "--input '1,abc' --out " + dir.string() + " 2>/dev/null").exit_code == 1);
+}
+
+TEST_CASE("backprop_tour: a one-row input skips BatchNorm, says why, and goes on with RMSNorm",
+          "[examples][backprop_tour]") {
+  auto dir = nl_test::fresh_dir("backprop_tour_one_row");
+  auto run = nl_test::run_example("backprop_tour", "--input '1,2,3' --out " + dir.string() + " 2>/dev/null");
+  REQUIRE(run.exit_code == 0);
+  CHECK_THAT(run.out, Catch::Contains("BatchNorm (training mode) — skipped") &&
+                          Catch::Contains("variance is 0") && Catch::Contains("Expected more") &&
+                          Catch::Contains("RMSNorm — "));
+  CHECK(run.out.find("RMSNorm — ") > run.out.find("BatchNorm (training mode) — skipped"));
+  auto j = nl_test::last_json_line(run.out);
+  CHECK(j["norms"]["batch"]["skipped"].get<std::string>().find("the input has 1 row") == 0);
+  CHECK(!j["norms"]["batch"].contains("dx"));
+  for (const char* norm : {"layer", "rms"}) {
+    INFO(norm);
+    CHECK(j["norms"][norm]["dx"].size() == 3);
+    CHECK(j["norms"][norm]["max_diff_finite_differences"].get<double>() < 1e-7);
+  }
+  std::ifstream csv(dir / "gradients.csv");
+  int rows = -1;
+  for (std::string line; std::getline(csv, line);) ++rows;
+  CHECK(rows == 9 + 6);  // LayerNorm: 3 dx, 3 dgamma, 3 dbeta; RMSNorm: no dbeta
+}
+
+TEST_CASE("backprop_tour: a NaN gradient shows as a nan difference, never as agreement", "[examples][backprop_tour]") {
+  auto dir = nl_test::fresh_dir("backprop_tour_nan");
+  // eps 0 and a constant row: var = 0, rstd = inf, xhat = 0·inf = NaN in every version
+  auto run = nl_test::run_example("backprop_tour",
+                                  "--norm layer --eps 0 --input '1,1,1; 2,3,4' --out " + dir.string() + " 2>/dev/null");
+  REQUIRE(run.exit_code == 0);
+  CHECK_THAT(run.out, Catch::Contains("max |fused − composed| = nan") &&
+                          Catch::Contains("max |fused − finite diff| = nan"));
+  auto j = nl_test::last_json_line(run.out);
+  CHECK(j["norms"]["layer"]["max_diff_composed"].is_null());  // JSON writes NaN as null, never 0
+  CHECK(j["norms"]["layer"]["max_diff_finite_differences"].is_null());
+}
+
+TEST_CASE("backprop_tour: without Graphviz the .dot files are written and the package is named",
+          "[examples][backprop_tour]") {
+  auto dir = nl_test::fresh_dir("backprop_tour_no_dot");
+  // an empty PATH hides dot from the program (it runs `command -v dot`)
+  auto run = nl_test::run_command("PATH=/nonexistent " + std::string(NORMLAB_BIN_DIR) +
+                                  "/backprop_tour --norm rms --rows 2 --cols 2 --out " + dir.string() + " 2>/dev/null");
+  REQUIRE(run.exit_code == 0);
+  CHECK_THAT(run.out, Catch::Contains("Graphviz's dot not found") && Catch::Contains("apt-get install graphviz"));
+  CHECK(std::filesystem::exists(dir / "rms_fused.dot"));
+  CHECK(!std::filesystem::exists(dir / "rms_fused.png"));
 }

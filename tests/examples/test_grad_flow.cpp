@@ -3,6 +3,7 @@
 // LayerNorm it is not; the profile holds one row per layer and norm.
 #include <catch2/catch.hpp>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 
@@ -23,6 +24,21 @@ TEST_CASE("grad_flow: vanishing gradients without normalization, not with LayerN
     CHECK(r["final"]["step"] == 4);
     CHECK(r["final"]["update_ratio"][0].get<double>() > 0);
     CHECK(std::filesystem::exists(dir / ("stats_" + r["norm"].get<std::string>() + ".csv")));
+    // every step's loss, step 0 (the initialization) to 4, finite
+    std::ifstream steps(dir / ("steps_" + r["norm"].get<std::string>() + ".csv"));
+    std::string line;
+    std::getline(steps, line);
+    CHECK(line == "step,loss");
+    std::vector<int> numbers;
+    std::vector<double> losses;
+    while (std::getline(steps, line)) {
+      numbers.push_back(std::stoi(line.substr(0, line.find(','))));
+      losses.push_back(std::stod(line.substr(line.find(',') + 1)));
+      CHECK(std::isfinite(losses.back()));
+    }
+    REQUIRE(numbers == std::vector<int>{0, 1, 2, 3, 4});
+    // train_loss is the mean over the last 10% of the steps: here step 4 alone
+    CHECK(r["train_loss"].get<double>() == Approx(losses.back()).epsilon(1e-5));
   }
   auto first_over_last = [&](int run_index) {
     auto g = j["runs"][run_index]["init"]["grad_norm"];

@@ -58,6 +58,28 @@ TEST_CASE("mlp_norm: a run prints the JSON line with its config and results and 
   CHECK(nlohmann::json::parse(std::ifstream(dir / "out" / "result.json"))["steps"] == 8);
 }
 
+TEST_CASE("mlp_norm --detect-anomaly: a finite run is unchanged, a diverging run names the op instead", "[examples]") {
+  auto dir = fresh_dir("mlp_norm_anomaly");
+  std::string data = tiny_data(dir);
+  auto args = [&](const std::string& lr, const std::string& extra) {
+    return fmt::format("--data {} --norm none --batch-size 32 --lr {} --seed 3 --threads 1 --out {} {} 2>&1", data, lr,
+                       (dir / "out").string(), extra);
+  };
+  // checking every op's output reads it, nothing more: the same numbers
+  nlohmann::json plain = last_json_line(run_example("mlp_norm", args("0.1", "")).out);
+  auto checked = run_example("mlp_norm", args("0.1", "--detect-anomaly"));
+  REQUIRE(checked.exit_code == 0);
+  CHECK(last_json_line(checked.out)["train_loss"] == plain["train_loss"]);
+  CHECK(last_json_line(checked.out)["test_acc"] == plain["test_acc"]);
+  // at lr 1e9 the loss overflows: reported as diverged without the flag, stopped with the op named with it
+  auto diverging = run_example("mlp_norm", args("1e9", ""));
+  REQUIRE(diverging.exit_code == 0);
+  CHECK(last_json_line(diverging.out)["diverged"] == true);
+  auto stopped = run_example("mlp_norm", args("1e9", "--detect-anomaly"));
+  CHECK(stopped.exit_code == 1);
+  CHECK_THAT(stopped.out, Catch::Contains("error: anomaly detected: the "));
+}
+
 TEST_CASE("mlp_norm: the same seed gives the same run, another seed another", "[examples]") {
   auto dir = fresh_dir("mlp_norm_seed");
   std::string data = tiny_data(dir);

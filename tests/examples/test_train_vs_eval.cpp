@@ -2,6 +2,7 @@
 // a sample does not depend on the mode or the batch, BatchNorm's does.
 #include <catch2/catch.hpp>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 
@@ -14,7 +15,8 @@ using nl_test::run_example;
 TEST_CASE("train_vs_eval --synthetic: per-sample norms ignore the batch and the mode, BatchNorm does not",
           "[examples]") {
   auto dir = fresh_dir("train_vs_eval");
-  auto run = run_example("train_vs_eval", "--synthetic --train-steps 5 --hidden 32 --threads 1 --out " + dir.string());
+  auto run = run_example("train_vs_eval",
+                         "--synthetic --train-steps 5 --hidden 32 --threads 1 --detect-anomaly --out " + dir.string());
   REQUIRE(run.exit_code == 0);
   nlohmann::json j = last_json_line(run.out);
   for (const char* norm : {"layer", "rms"}) {
@@ -42,6 +44,20 @@ TEST_CASE("train_vs_eval --synthetic: per-sample norms ignore the batch and the 
   for (std::string line; std::getline(csv, line);) ++rows;
   CHECK(rows == 3 * 2 * 3);  // norms × modes × batch sizes
   CHECK(nlohmann::json::parse(std::ifstream(dir / "results.json"))["synthetic"] == true);
+
+  // the warm-up training: one row per norm and step, finite losses
+  std::ifstream steps(dir / "steps.csv");
+  std::getline(steps, header);
+  CHECK(header == "norm,step,loss");
+  std::vector<std::string> expected, seen;
+  for (std::string norm : {"layer", "rms", "batch"})
+    for (int step = 1; step <= 5; ++step) expected.push_back(norm + "," + std::to_string(step));
+  for (std::string line; std::getline(steps, line);) {
+    size_t comma = line.rfind(',');
+    seen.push_back(line.substr(0, comma));
+    CHECK(std::isfinite(std::stod(line.substr(comma + 1))));
+  }
+  CHECK(seen == expected);
 }
 
 TEST_CASE("train_vs_eval: a sample outside the data is an error", "[examples]") {

@@ -1,6 +1,8 @@
 // Module hooks: forward hooks see (module, input, output) and may replace the
 // output; backward pre-hooks see the gradient of the module's output and may
-// replace it; handles remove them; Sequential runs its children's hooks.
+// replace it; handles remove them; Sequential runs its children's hooks;
+// forwards with masks or states (attention, a transformer block, an LSTM with
+// initial states) run them too, through Module::with_hooks.
 #include <catch2/catch.hpp>
 
 #include "normlab.h"
@@ -129,4 +131,85 @@ TEST_CASE("Module hooks: no backward hook under NoGradGuard, handles outlive mod
   }
   y.sum().backward();
   CHECK(calls == 0);
+}
+
+TEST_CASE("Module hooks: with_hooks runs them around a forward of another signature", "[layers][hooks]") {
+  nl::manual_seed(5);
+  auto lin = linear64(3, 2);
+  auto x = nl::randn({4, 3}, nl::f64);
+  int runs = 0;
+  auto run = [&] {
+    ++runs;
+    return lin->forward(x);
+  };
+  // no hooks: run() once, its result as it is
+  CHECK(max_abs_diff(lin->with_hooks(x, run), lin->forward(x)) == 0.0);
+  CHECK(runs == 1);
+  nl::Tensor seen_in;
+  lin->register_forward_hook([&](layers::Module&, const nl::Tensor& in, const nl::Tensor& out) {
+    seen_in = in;
+    return out * 2.0;
+  });
+  CHECK(max_abs_diff(lin->with_hooks(x, run), lin->forward(x) * 2.0) == 0.0);
+  CHECK(runs == 2);
+  CHECK(seen_in.is_same(x));
+}
+
+TEST_CASE("Module hooks: a transformer block runs its self-attention's and its own hooks", "[layers][hooks]") {
+  nl::manual_seed(6);
+  layers::TransformerEncoderLayerOptions options{.dim_feedforward = 8, .dropout = 0.0, .norm = layers::NormPlacement::pre,
+                                                 .dtype = nl::f64};
+  layers::TransformerEncoderLayer block(4, 2, options);
+  auto x = nl::randn({3, 2, 4}, nl::f64);  // (L, N, E)
+  int attn_calls = 0, attn_backward = 0, block_calls = 0;
+  nl::Tensor attn_in, attn_out;
+  block.self_attn->register_forward_hook([&](layers::Module&, const nl::Tensor& in, const nl::Tensor& out) {
+    ++attn_calls;
+    attn_in = in;
+    attn_out = out;
+    return nl::Tensor();
+  });
+  block.self_attn->register_full_backward_pre_hook([&](layers::Module&, const nl::Tensor&) {
+    ++attn_backward;
+    return nl::Tensor();
+  });
+  block.register_forward_hook([&](layers::Module&, const nl::Tensor&, const nl::Tensor&) {
+    ++block_calls;
+    return nl::Tensor();
+  });
+  nl::Tensor y = block(x, nl::Tensor(), nl::Tensor(), /*is_causal=*/true);
+  CHECK(attn_calls == 1);
+  CHECK(block_calls == 1);
+  // pre-norm: self-attention sees norm1(x) and returns attention(norm1(x)) with the causal mask
+  nl::Tensor h = block.norm1->forward(x);
+  CHECK(max_abs_diff(attn_in, h) == 0.0);
+  CHECK(max_abs_diff(attn_out, block.self_attn->forward(h, h, h, {}, {}, true, false).output) == 0.0);
+  y.sum().backward();
+  CHECK(attn_backward == 1);
+
+  // a hook replacing the attention output: zero leaves x + ff(norm2(x)), ff = linear2(relu(linear1(.)))
+  block.self_attn->register_forward_hook([](layers::Module&, const nl::Tensor&, const nl::Tensor& out) {
+    return nl::zeros(out.shape(), out.dtype());
+  });
+  nl::Tensor without_attention = x + block.linear2->forward(nl::relu(block.linear1->forward(block.norm2->forward(x))));
+  CHECK(max_abs_diff(block(x, nl::Tensor()), without_attention) < 1e-12);
+  CHECK(block_calls == 2);
+}
+
+TEST_CASE("Module hooks: an LSTM called with initial states runs them, a replaced output replaces Output::output",
+          "[layers][hooks]") {
+  nl::manual_seed(7);
+  layers::LSTM lstm(3, 4, {.dtype = nl::f64});
+  auto x = nl::randn({5, 2, 3}, nl::f64), h0 = nl::randn({1, 2, 4}, nl::f64), c0 = nl::randn({1, 2, 4}, nl::f64);
+  int calls = 0;
+  lstm.register_forward_hook([&](layers::Module&, const nl::Tensor& in, const nl::Tensor& out) {
+    ++calls;
+    CHECK(in.is_same(x));
+    return out * 2.0;
+  });
+  layers::LSTM::Output hooked = lstm(x, h0, c0), plain = lstm.forward(x, h0, c0);
+  CHECK(calls == 1);
+  CHECK(max_abs_diff(hooked.output, plain.output * 2.0) == 0.0);
+  CHECK(max_abs_diff(hooked.h_n, plain.h_n) == 0.0);  // the states are the forward's
+  CHECK(max_abs_diff(hooked.c_n, plain.c_n) == 0.0);
 }
