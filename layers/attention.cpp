@@ -93,7 +93,7 @@ MultiheadAttention::Output MultiheadAttention::forward(const Tensor& query, cons
     merged = attended.output.transpose(1, 2).reshape({N, L, E});
     weights = attended.weights;
   }
-  Tensor out = out_proj->forward(merged);
+  Tensor out = (*out_proj)(merged);  // through operator(): its hooks (a StatsRecorder) run
   return {batch_first ? out : out.transpose(0, 1), need_weights ? weights.mean({1}) : Tensor()};
 }
 

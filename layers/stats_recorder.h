@@ -29,8 +29,7 @@
 // removes its hooks when destroyed. It sees a layer only when the layer is
 // called as module(x) or through Module::with_hooks — as Sequential, the
 // models (MLP, CharLSTM, GPT) and TransformerEncoderLayer call their children —
-// never by a direct child->forward(x). One exception remains:
-// MultiheadAttention calls its out_proj by forward(), so out_proj's rows are NaN.
+// never by a direct child->forward(x).
 #include <cstdint>
 #include <functional>
 #include <memory>

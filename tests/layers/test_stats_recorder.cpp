@@ -263,6 +263,7 @@ TEST_CASE("StatsRecorder: one line on a GPT records every block's Linear, LayerN
     std::string at = fmt::format("blocks.{}.", l);
     nl::Tensor h = direct.keep(at + "norm1", block.norm1->forward(x));
     x = x + direct.keep(at + "self_attn", block.self_attn->forward(h, h, h, {}, {}, /*is_causal=*/true, false).output);
+    direct.outputs[at + "self_attn.out_proj"] = direct.outputs[at + "self_attn"];  // batch-first: the same tensor
     h = direct.keep(at + "norm2", block.norm2->forward(x));
     h = nl::gelu(direct.keep(at + "linear1", block.linear1->forward(h)));
     x = x + direct.keep(at + "linear2", block.linear2->forward(h));
@@ -281,9 +282,8 @@ TEST_CASE("StatsRecorder: one line on a GPT records every block's Linear, LayerN
       }});
   std::set<std::string> all;
   for (auto& [name, t] : direct.outputs) all.insert(name);
-  CHECK(compared == all);  // 2 embeddings + 2 blocks × 5 + final_norm + head, none silently skipped
-  CHECK(compared.size() == 14);
-  // (blocks.<l>.self_attn.out_proj is left out: MultiheadAttention calls it by forward(), so no hook runs on it)
+  CHECK(compared == all);  // 2 embeddings + 2 blocks × 6 + final_norm + head, none silently skipped
+  CHECK(compared.size() == 16);
 }
 
 TEST_CASE("StatsRecorder: one line on a CharLSTM records the embedding, the LSTM and the head",
