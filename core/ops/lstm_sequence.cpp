@@ -15,8 +15,18 @@
 // The output is (T + 1, N, H): rows 0..T−1 are h_1..h_T, row T is c_T (one
 // tensor, one node; the caller takes views). The forward saves every step's
 // activations (i, f, g, o) and cell state; tanh(c_t) is recomputed.
+//
+// The per-step products use W_hh packed once per sequence
+// (core/kernels/packed_panels.h) instead of a BLAS call that would pack it
+// again at every step. The forward's panels hold the four gates of 8 hidden
+// units side by side, so a tile of the product is whole units and the cell
+// runs on it while it is in registers. Threads own blocks of 32 hidden units
+// for the whole sequence and meet once per step (h_t, or da_t in backward,
+// must be complete before anyone reads it); the results do not depend on the
+// thread count.
 #include "core/kernels/blas.h"
 #include "core/kernels/lstm_unit.h"
+#include "core/kernels/packed_panels.h"
 #include "core/kernels/simd.h"
 #include "core/kernels/vec_math.h"
 #include "core/ops/helpers.h"
@@ -24,47 +34,97 @@
 namespace nl {
 
 namespace {
+using kernels::kPanelRows;
+using kernels::kPanelWidth;
 using kernels::vec::sigmoid;
 using kernels::vec::tanh;
 
-// Rows [lo, hi) of one step: pre-activations a = xp + hp (both (N, 4H)), the
-// activations into acts, c and h (N, H).
+constexpr int64_t kUnitsPerPanel = kPanelWidth / 4;  // forward panels: 8 units × 4 gates
+
+// The threads' shares of the hidden units: blocks of kPanelWidth units (one
+// backward panel, four forward panels), contiguous per thread.
+struct UnitSplit {
+  int threads = 1;
+  int64_t H = 0, blocks = 0;
+  std::pair<int64_t, int64_t> units(int thread, int count) const {
+    int64_t lo = blocks * thread / count * kPanelWidth, hi = blocks * (thread + 1) / count * kPanelWidth;
+    return {std::min(lo, H), std::min(hi, H)};
+  }
+};
+
+UnitSplit split_units(int64_t N, int64_t H) {
+  UnitSplit split{1, H, (H + kPanelWidth - 1) / kPanelWidth};
+  // A step must be worth a barrier: about 2^17 multiply-adds.
+  if (!omp_in_parallel() && N * 4 * H * H >= (int64_t(1) << 17))
+    split.threads = int(std::min<int64_t>(get_num_threads(), split.blocks));
+  return split;
+}
+
+// fn(unit_lo, unit_hi) on each thread of the split; fn runs every step and
+// calls step_barrier() after each (an orphaned barrier: a no-op on one thread).
+template <typename Fn>
+void on_unit_threads(const UnitSplit& split, Fn&& fn) {
+  if (split.threads <= 1) {
+    fn(int64_t(0), split.H);
+    return;
+  }
+#pragma omp parallel num_threads(split.threads)
+  {
+    auto [lo, hi] = split.units(omp_get_thread_num(), omp_get_num_threads());
+    fn(lo, hi);
+  }
+}
+
+inline void step_barrier() {
+#pragma omp barrier
+}
+
+// Forward of step t for hidden units [lo, hi) of every row: the gate
+// pre-activations a = x_proj + h_{t−1}·W_hhᵀ a tile at a time from the packed
+// panels, then the cell on the tile; acts, c, h of those units written.
 template <typename T>
-NL_SIMD_CLONES void step_forward(const T* xp, const T* hp, const T* c_prev, T* acts, T* c, T* h, int64_t lo,
-                                 int64_t hi, int64_t H) {
-  for (int64_t n = lo; n < hi; ++n) {
-    const T* x = xp + n * 4 * H;
-    const T* p = hp + n * 4 * H;
-    T* a = acts + n * 4 * H;
-    const T* cp = c_prev + n * H;
-    T* cn = c + n * H;
-    T* hn = h + n * H;
+NL_SIMD_CLONES void step_forward(const T* packed, const T* xp, const T* h_prev, const T* c_prev, T* acts, T* c, T* h,
+                                 int64_t N, int64_t H, int64_t lo, int64_t hi) {
+  alignas(64) T tile[kPanelRows * kPanelWidth];
+  for (int64_t p = lo / kUnitsPerPanel; p * kUnitsPerPanel < hi; ++p) {
+    const int64_t u0 = p * kUnitsPerPanel, count = std::min(kUnitsPerPanel, H - u0);
+    for (int64_t n0 = 0; n0 < N; n0 += kPanelRows) {
+      const int64_t rows = std::min<int64_t>(kPanelRows, N - n0);
+      kernels::panel_product(h_prev + n0 * H, H, rows, packed + p * H * kPanelWidth, H, tile);
+      for (int64_t r = 0; r < rows; ++r) {
+        const int64_t n = n0 + r;
+        const T* pre = tile + r * kPanelWidth;  // [i | f | g | o] of units u0 .. u0+7
+        const T* x = xp + n * 4 * H;
+        T* a = acts + n * 4 * H;
 #pragma omp simd
-    for (int64_t u = 0; u < H; ++u) {
-      T i = sigmoid(x[u] + p[u]), f = sigmoid(x[H + u] + p[H + u]);
-      T g = tanh(x[2 * H + u] + p[2 * H + u]), o = sigmoid(x[3 * H + u] + p[3 * H + u]);
-      a[u] = i;
-      a[H + u] = f;
-      a[2 * H + u] = g;
-      a[3 * H + u] = o;
-      cn[u] = f * cp[u] + i * g;  // c = f·c_prev + i·g
-      hn[u] = o * tanh(cn[u]);    // h = o·tanh(c)
+        for (int64_t j = 0; j < count; ++j) {
+          const int64_t u = u0 + j;
+          T i = sigmoid(pre[j] + x[u]), f = sigmoid(pre[kUnitsPerPanel + j] + x[H + u]);
+          T g = tanh(pre[2 * kUnitsPerPanel + j] + x[2 * H + u]), o = sigmoid(pre[3 * kUnitsPerPanel + j] + x[3 * H + u]);
+          a[u] = i;
+          a[H + u] = f;
+          a[2 * H + u] = g;
+          a[3 * H + u] = o;
+          c[n * H + u] = f * c_prev[n * H + u] + i * g;  // c = f·c_prev + i·g
+          h[n * H + u] = o * tanh(c[n * H + u]);        // h = o·tanh(c)
+        }
+      }
     }
   }
 }
 
-// Rows [lo, hi) of one step backward: dh = dy + dh_next reaches h_t; dc (in:
+// Backward of step t, units [lo, hi): dh = dy + dh_next reaches h_t; dc (in:
 // the gradient reaching c_t, out: the one reaching c_{t−1}); da (N, 4H).
 template <typename T>
 NL_SIMD_CLONES void step_backward(const T* acts, const T* c_prev, const T* c, const T* dy, const T* dh_next, T* dc,
-                                  T* da, int64_t lo, int64_t hi, int64_t H) {
-  for (int64_t n = lo; n < hi; ++n) {
+                                  T* da, int64_t N, int64_t H, int64_t lo, int64_t hi) {
+  for (int64_t n = 0; n < N; ++n) {
     const T* a = acts + n * 4 * H;
     T* d = da + n * 4 * H;
     const T *cp = c_prev + n * H, *cn = c + n * H, *dyn = dy + n * H, *dhn = dh_next + n * H;
     T* dcn = dc + n * H;
 #pragma omp simd
-    for (int64_t u = 0; u < H; ++u) {
+    for (int64_t u = lo; u < hi; ++u) {
       // dc is read (the gradient reaching c_t) and overwritten (the one reaching c_{t−1}) per unit
       kernels::lstm_unit_backward_store(a[u], a[H + u], a[2 * H + u], a[3 * H + u], cp[u], tanh(cn[u]),
                                         dyn[u] + dhn[u], dcn[u], u, H, d, dcn);
@@ -72,12 +132,50 @@ NL_SIMD_CLONES void step_backward(const T* acts, const T* c_prev, const T* c, co
   }
 }
 
-// fn(lo, hi) over the N rows of a step, on several threads when the step is
-// big enough. A unit costs five exponentials (about 30 flops each): count it
-// as 32 elements of a plain loop when choosing the grain.
-template <typename Fn>
-void for_rows(int64_t N, int64_t H, Fn&& fn) {
-  parallel_for(0, N, std::max<int64_t>(1, kParallelGrain / (32 * H)), fn);
+// dh (N, H), units [lo, hi) = da (N, 4H) · W_hh, from W_hh packed in panels of
+// kPanelWidth units (K = 4H).
+template <typename T>
+NL_SIMD_CLONES void hidden_gradient(const T* packed, const T* da, T* dh, int64_t N, int64_t H, int64_t lo,
+                                    int64_t hi) {
+  alignas(64) T tile[kPanelRows * kPanelWidth];
+  for (int64_t q = lo / kPanelWidth; q * kPanelWidth < hi; ++q) {
+    const int64_t u0 = q * kPanelWidth, count = std::min(kPanelWidth, H - u0);
+    for (int64_t n0 = 0; n0 < N; n0 += kPanelRows) {
+      const int64_t rows = std::min<int64_t>(kPanelRows, N - n0);
+      kernels::panel_product(da + n0 * 4 * H, 4 * H, rows, packed + q * 4 * H * kPanelWidth, 4 * H, tile);
+      for (int64_t r = 0; r < rows; ++r) std::copy(tile + r * kPanelWidth, tile + r * kPanelWidth + count, dh + (n0 + r) * H + u0);
+    }
+  }
+}
+
+// W_hh (4H, H) packed for the forward: panel p, column c = gate·8 + j holds
+// row gate·H + (8p + j) of W_hh (zero past H), so a tile is whole units.
+template <typename T>
+Tensor pack_for_forward(const T* w, int64_t H, const char* op) {
+  const int64_t panels = (H + kUnitsPerPanel - 1) / kUnitsPerPanel;
+  Tensor packed = Tensor::make({panels, H, kPanelWidth}, dtype_of<T>(), op);
+  parallel_for(0, panels, std::max<int64_t>(1, kParallelGrain / (H * kPanelWidth)), [&](int64_t lo, int64_t hi) {
+    kernels::pack_panels(packed.data<T>() + lo * H * kPanelWidth, hi - lo, H, [&](int64_t p, int64_t k, int64_t c) {
+      int64_t gate = c / kUnitsPerPanel, unit = (lo + p) * kUnitsPerPanel + c % kUnitsPerPanel;
+      return unit < H ? w[(gate * H + unit) * H + k] : T(0);
+    });
+  });
+  return packed;
+}
+
+// W_hh (4H, H) packed for dh = da·W_hh: panel q holds columns 32q .. 32q+31 (zero past H).
+template <typename T>
+Tensor pack_for_backward(const T* w, int64_t H, const char* op) {
+  const int64_t panels = (H + kPanelWidth - 1) / kPanelWidth;
+  Tensor packed = Tensor::make({panels, 4 * H, kPanelWidth}, dtype_of<T>(), op);
+  parallel_for(0, panels, std::max<int64_t>(1, kParallelGrain / (4 * H * kPanelWidth)), [&](int64_t lo, int64_t hi) {
+    kernels::pack_panels(packed.data<T>() + lo * 4 * H * kPanelWidth, hi - lo, 4 * H,
+                         [&](int64_t q, int64_t k, int64_t c) {
+                           int64_t unit = (lo + q) * kPanelWidth + c;
+                           return unit < H ? w[k * H + unit] : T(0);
+                         });
+  });
+  return packed;
 }
 }  // namespace
 
@@ -98,22 +196,20 @@ Tensor lstm_sequence(const Tensor& x_proj_in, const Tensor& h0_in, const Tensor&
   Tensor acts = Tensor::make({T, N, 4 * H}, x_proj.dtype(), op);
   Tensor cells = Tensor::make({T + 1, N, H}, x_proj.dtype(), op);  // c_0 .. c_T
   cells.select(0, 0).copy_(c0_in.detach());
+  const UnitSplit split = split_units(N, H);
   dispatch_floating(op, x_proj.dtype(), [&]<typename S>() {
     const int64_t step = N * H;
-    Tensor scratch = Tensor::make({N, 4 * H}, x_proj.dtype(), op);  // h_{t−1}·W_hhᵀ
-    S* hp = scratch.data<S>();
-    const S* h_prev = h0.data<S>();
-    for (int64_t t = 0; t < T; ++t) {
-      kernels::gemm<S>(CblasNoTrans, CblasTrans, N, 4 * H, H, S(1), h_prev, H, w.data<S>(), H, S(0), hp, 4 * H);
-      const S* xp = x_proj.data<S>() + t * 4 * step;
-      S* c = cells.data<S>() + (t + 1) * step;
-      S* h = out.data<S>() + t * step;
-      for_rows(N, H, [&](int64_t lo, int64_t hi) {
-        step_forward<S>(xp, hp, c - step, acts.data<S>() + t * 4 * step, c, h, lo, hi, H);
-      });
-      h_prev = h;
-    }
-    std::copy(cells.data<S>() + T * step, cells.data<S>() + (T + 1) * step, out.data<S>() + T * step);  // c_T
+    Tensor packed = pack_for_forward(w.data<S>(), H, op);
+    const S *xp = x_proj.data<S>(), *panels = packed.data<S>();
+    S *c = cells.data<S>(), *h = out.data<S>(), *a = acts.data<S>();
+    on_unit_threads(split, [&](int64_t lo, int64_t hi) {
+      for (int64_t t = 0; t < T; ++t) {  // h_{t−1}: h0, then row t−1 of out
+        step_forward<S>(panels, xp + t * 4 * step, t == 0 ? h0.data<S>() : h + (t - 1) * step, c + t * step,
+                        a + t * 4 * step, c + (t + 1) * step, h + t * step, N, H, lo, hi);
+        step_barrier();
+      }
+    });
+    std::copy(c + T * step, c + (T + 1) * step, h + T * step);  // c_T
   });
   if (!needs_grad(x_proj_in, h0_in, c0_in, weight_hh_in)) return out;
 
@@ -125,23 +221,24 @@ Tensor lstm_sequence(const Tensor& x_proj_in, const Tensor& h0_in, const Tensor&
            Tensor dy = grad.contiguous();
            DType dtype = dy.dtype();
            Tensor da = Tensor::make({T, N, 4 * H}, dtype, backward_op);
-           Tensor dh = zeros({N, H}, dtype);                    // da_{t+1}·W_hh, the gradient h_t sends back
-           Tensor dc = dy.select(0, T).clone();                 // the gradient reaching c_t (c_T: from the output)
+           Tensor dh = zeros({N, H}, dtype);  // da_{t+1}·W_hh, the gradient h_t sends back (0 for h_T)
+           Tensor dc = dy.select(0, T).clone();  // the gradient reaching c_t (c_T: from the output)
            Tensor dw = want_dw ? Tensor::make({4 * H, H}, dtype, backward_op) : Tensor();
+           const UnitSplit split = split_units(N, H);
            dispatch_floating(backward_op, dtype, [&]<typename S>() {
              const int64_t step = N * H;
-             const S* W = w.data<S>();
-             for (int64_t t = T - 1; t >= 0; --t) {
-               S* da_t = da.data<S>() + t * 4 * step;
-               const S* c = cells.data<S>() + (t + 1) * step;
-               for_rows(N, H, [&](int64_t lo, int64_t hi) {
-                 step_backward<S>(acts.data<S>() + t * 4 * step, c - step, c, dy.data<S>() + t * step, dh.data<S>(),
-                                  dc.data<S>(), da_t, lo, hi, H);
-               });
-               if (t > 0 || want_dh0)  // dh = da_t·W_hh: (N, 4H)·(4H, H)
-                 kernels::gemm<S>(CblasNoTrans, CblasNoTrans, N, H, 4 * H, S(1), da_t, 4 * H, W, H, S(0),
-                                  dh.data<S>(), H);
-             }
+             Tensor packed = pack_for_backward(w.data<S>(), H, backward_op);
+             const S *panels = packed.data<S>(), *c = cells.data<S>(), *a = acts.data<S>();
+             on_unit_threads(split, [&](int64_t lo, int64_t hi) {
+               for (int64_t t = T - 1; t >= 0; --t) {
+                 S* da_t = da.data<S>() + t * 4 * step;
+                 step_backward<S>(a + t * 4 * step, c + t * step, c + (t + 1) * step, dy.data<S>() + t * step,
+                                  dh.data<S>(), dc.data<S>(), da_t, N, H, lo, hi);
+                 step_barrier();  // da_t complete: every unit's dh needs all of it
+                 if (t > 0 || want_dh0)  // dh = da_t·W_hh, this thread's units (the ones it reads next step)
+                   hidden_gradient<S>(panels, da_t, dh.data<S>(), N, H, lo, hi);
+               }
+             });
              if (want_dw) {  // dW_hh = Σ_t da_tᵀ·h_{t−1}: h_0, then h_1..h_{T−1} (rows 0..T−2 of out)
                kernels::gemm<S>(CblasTrans, CblasNoTrans, 4 * H, H, N, S(1), da.data<S>(), 4 * H, h0.data<S>(), H,
                                 S(0), dw.data<S>(), H);

@@ -56,6 +56,36 @@ TEST_CASE("lstm_sequence: equals the steps composed from matmul and lstm_cell, v
   }
 }
 
+TEST_CASE("lstm_sequence: big enough to split units over threads, with partial panels and row blocks",
+          "[ops][lstm]") {
+  // H = 40: a 32-unit block and an 8-unit one, the last forward panel full and the last
+  // backward panel a quarter; N = 22: row blocks of 3 and a last one of 1.
+  int64_t T = 3, N = 22, H = 40;
+  auto make = [&] {
+    nl::manual_seed(21);
+    std::vector<Tensor> in = {nl::randn({T, N, 4 * H}, nl::f64), nl::randn({N, H}, nl::f64),
+                              nl::randn({N, H}, nl::f64), nl::randn({4 * H, H}, nl::f64) * 0.2};
+    for (Tensor& t : in) t.requires_grad_(true);
+    return in;
+  };
+  Tensor seed = nl::randn({T + 1, N, H}, nl::f64);
+  auto run = [&](int threads, bool fused) {
+    nl_test::ThreadCount scope(threads);
+    auto in = make();
+    Tensor y = fused ? nl::lstm_sequence(in[0], in[1], in[2], in[3]) : composed(in[0], in[1], in[2], in[3]);
+    (y * seed).sum().backward();
+    std::vector<Tensor> out{y.detach()};
+    for (Tensor& t : in) out.push_back(t.grad());
+    return out;
+  };
+  auto one = run(1, true), two = run(2, true), reference = run(1, false);
+  for (size_t i = 0; i < one.size(); ++i) {
+    INFO((i == 0 ? std::string("output") : "gradient of input " + std::to_string(i - 1)));
+    CHECK(nl_test::bitwise_equal(one[i], two[i]));  // the thread split changes no sum
+    CHECK(nl::max(nl::abs(two[i] - reference[i])).item<double>() < 1e-11);
+  }
+}
+
 TEST_CASE("lstm_sequence: float32 and a strided x_proj give the float64 result", "[ops][lstm]") {
   nl::manual_seed(10);
   int64_t T = 4, N = 3, H = 8;

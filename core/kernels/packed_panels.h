@@ -1,0 +1,82 @@
+#pragma once
+// A matrix product with one operand packed once and reused many times: the
+// recurrent weight of an LSTM, multiplied by a new h_{t−1} at every step.
+//
+//   C (rows × 32·P) = A (rows × K) · B (K × 32·P)
+//
+// B is packed into P panels of kPanelWidth = 32 columns, each panel K rows of
+// 32 contiguous values (one cache line pair), in whatever column order the
+// caller chooses (lstm_sequence puts the four gates of 8 hidden units in one
+// panel, so one tile of C holds whole units). A BLAS call packs B again on
+// every call — for a 32-row step that is as much memory traffic as the
+// product itself — so packing once per sequence is what makes the
+// per-step product cheap.
+//
+// panel_product computes one tile, R ≤ 3 rows × 32 columns, holding the
+// 3 × 32 sums in vector registers over the whole K loop:
+//
+//   tile[r][c] = Σ_k A[r][k] · panel[k][c]
+//
+// The vectors are GCC vector types: 8 floats (or 4 doubles) per register on
+// AVX2, two SSE registers per vector elsewhere. panel_product is always
+// inlined: call it from an NL_SIMD_CLONES function (core/kernels/simd.h), whose
+// AVX2 clone then computes it with AVX2 and FMA.
+#include <algorithm>
+#include <cstdint>
+
+namespace nl::kernels {
+
+inline constexpr int64_t kPanelWidth = 32;
+inline constexpr int kPanelRows = 3;  // rows of one tile: 3 × 4 accumulators (float) fit the 16 AVX2 registers
+
+// packed[p][k][c] = value(p, k, c) for p < panels, k < K, c < kPanelWidth.
+template <typename T, typename Value>
+void pack_panels(T* packed, int64_t panels, int64_t K, Value&& value) {
+  for (int64_t p = 0; p < panels; ++p)
+    for (int64_t k = 0; k < K; ++k)
+      for (int64_t c = 0; c < kPanelWidth; ++c) packed[(p * K + k) * kPanelWidth + c] = value(p, k, c);
+}
+
+namespace detail {
+// 32 bytes of T as one GCC vector (may alias T: it is loaded from T arrays).
+template <typename T>
+struct Vec32;
+template <>
+struct Vec32<float> {
+  typedef float type __attribute__((vector_size(32), __may_alias__));
+};
+template <>
+struct Vec32<double> {
+  typedef double type __attribute__((vector_size(32), __may_alias__));
+};
+
+template <typename T, int R>
+__attribute__((always_inline)) inline void panel_product_rows(const T* a, int64_t lda, const T* panel, int64_t K, T* tile) {
+  using V = typename Vec32<T>::type;
+  constexpr int kVectors = int(kPanelWidth * sizeof(T) / sizeof(V));
+  V acc[R][kVectors] = {};
+  for (int64_t k = 0; k < K; ++k) {
+    const V* b = reinterpret_cast<const V*>(panel + k * kPanelWidth);
+    for (int r = 0; r < R; ++r) {
+      const T ar = a[r * lda + k];  // broadcast into every lane by the vector-scalar product
+      for (int v = 0; v < kVectors; ++v) acc[r][v] += b[v] * ar;
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int v = 0; v < kVectors; ++v) reinterpret_cast<V*>(tile + r * kPanelWidth)[v] = acc[r][v];
+}
+}  // namespace detail
+
+// tile (rows × kPanelWidth, rows ≤ kPanelRows) = A rows · panel. panel and
+// tile must be 32-byte aligned (packed buffers from Tensor::make are 64).
+template <typename T>
+__attribute__((always_inline)) inline void panel_product(const T* a, int64_t lda, int64_t rows, const T* panel,
+                                                         int64_t K, T* tile) {
+  switch (rows) {
+    case 1: detail::panel_product_rows<T, 1>(a, lda, panel, K, tile); break;
+    case 2: detail::panel_product_rows<T, 2>(a, lda, panel, K, tile); break;
+    default: detail::panel_product_rows<T, 3>(a, lda, panel, K, tile); break;
+  }
+}
+
+}  // namespace nl::kernels
