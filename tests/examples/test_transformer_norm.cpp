@@ -53,11 +53,11 @@ TEST_CASE("transformer_norm --compare runs at the high learning rate unless --lr
   auto given = nl_test::run_example("transformer_norm", args + " --lr 2e-4");
   REQUIRE(high.exit_code == 0);
   REQUIRE(given.exit_code == 0);
-  CHECK(nl_test::last_json_line(high.out)["lr"].get<double>() == Approx(5e-3));
+  CHECK(nl_test::last_json_line(high.out)["lr"].get<double>() == Approx(1e-2));
   CHECK(nl_test::last_json_line(given.out)["lr"].get<double>() == Approx(2e-4));
   auto help = nl_test::run_example("transformer_norm", "--help");
   CHECK(help.out.find("=0.001") != std::string::npos);  // --lr outside --compare
-  CHECK(help.out.find("with --compare and no --lr: 0.005") != std::string::npos);
+  CHECK(help.out.find("with --compare and no --lr: 0.01") != std::string::npos);
 }
 
 TEST_CASE("transformer_norm --top-k 1: greedy sample, the same at any temperature", "[examples][transformer_norm]") {
