@@ -51,8 +51,8 @@ nlohmann::json run(const Config& cfg, const std::string& cell, const nl::data::T
   // BN-LSTM keeps statistics for the training length only: longer sequences reuse the last step's
   nl::models::CharLSTM model(corpus.vocab_size(), cfg.embed, cfg.hidden, cfg.num_layers, parse_cell(cell), 0.0,
                              /*max_steps=*/cfg.train.seq_len);
-  examples::LanguageModel lm{model, [&](const std::vector<int64_t>& prompt, int64_t n, double temperature) {
-                               return model.generate(prompt, n, temperature);
+  examples::LanguageModel lm{model, [&](const std::vector<int64_t>& prompt, int64_t n, double temperature, int64_t top_k) {
+                               return model.generate(prompt, n, temperature, top_k);
                              }};
   auto result = examples::train_language_model(lm, corpus, cfg.train, cell, step_rows, eval_rows);
   nlohmann::json j = result.to_json();
@@ -67,6 +67,7 @@ int main(int argc, char** argv) {
   cfg.train.steps = 1000;
   cfg.train.lr = 3e-3;
   CLI::App app{"Character-level LSTM language model: plain, layer-normalized or batch-normalized cell"};
+  app.option_defaults()->always_capture_default();  // --help shows every default
   app.add_option("--cell", cfg.cell, "lstm, ln-lstm or bn-lstm")->check(CLI::IsMember({"lstm", "ln-lstm", "bn-lstm"}));
   app.add_flag("--compare", cfg.compare, "train all three cells from the same seed and plot them together");
   app.add_option("--corpus", cfg.corpus, "a text file or a directory of them (default: Debian's fortunes)");
@@ -85,6 +86,8 @@ int main(int argc, char** argv) {
   app.add_option("--eval-batches", cfg.train.eval_batches, "validation batches per evaluation")->check(CLI::Range(1, 10000));
   app.add_option("--sample-length", cfg.train.sample_length, "characters to generate at the end")->check(CLI::Range(0, 100000));
   app.add_option("--temperature", cfg.train.temperature, "sampling temperature")->check(CLI::Range(0.0, 10.0));
+  app.add_option("--top-k", cfg.train.top_k, "sample only among the k likeliest characters (0: all)")
+      ->check(CLI::Range(int64_t(0), int64_t(100000)));
   app.add_option("--seed", cfg.train.seed, "random seed");
   auto* threads_opt = app.add_option("--threads", cfg.threads, "threads (per process; --distributed: default cores / processes)")
                           ->check(CLI::Range(1, 256));
@@ -128,7 +131,7 @@ int main(int argc, char** argv) {
     examples::write_csv(cfg.out + "/steps.csv",
                         cfg.train.distributed ? "cell,step,loss,lr" + examples::step_csv_header() : "cell,step,loss,lr",
                         step_rows);
-    examples::write_csv(cfg.out + "/eval.csv", "cell,step,train_loss,val_loss,val_bpc,val_bpc_long", eval_rows);
+    examples::write_csv(cfg.out + "/eval.csv", "cell,step,train_loss,val_loss,val_bpc,val_bpc_long,seconds,cpu_seconds", eval_rows);
     bool long_eval = cfg.train.eval_seq_len > 0;
     std::string plot = examples::gnuplot_lines_by_label(
         cfg.out + "/eval.csv", cfg.out + "/val_bpc.png", plotted_cells, "step", "validation bits per character",
@@ -151,8 +154,8 @@ int main(int argc, char** argv) {
         fmt::print("{}\n", examples::distributed_summary(cell, r, cfg.train.batch_size, in_sync));
       }
     for (auto& r : runs)
-      fmt::print("\n--- sample ({}, temperature {}) ---\n{}\n", r["cell"].get<std::string>(), cfg.train.temperature,
-                 r["sample"].get<std::string>());
+      fmt::print("\n--- sample ({}, temperature {}{}) ---\n{}\n", r["cell"].get<std::string>(), cfg.train.temperature,
+                 cfg.train.top_k > 0 ? fmt::format(", top-k {}", cfg.train.top_k) : "", r["sample"].get<std::string>());
     fmt::print("\nwrote {}/steps.csv, eval.csv{}\n", cfg.out, plotted ? ", val_bpc.png" : "");
 
     nlohmann::json summary = {{"program", "char_lm"},       {"steps", cfg.train.steps},
@@ -160,6 +163,7 @@ int main(int argc, char** argv) {
                               {"eval_seq_len", cfg.train.eval_seq_len}, {"hidden", cfg.hidden},
                               {"embed", cfg.embed},         {"layers", cfg.num_layers},
                               {"lr", cfg.train.lr},         {"seed", cfg.train.seed},
+                              {"temperature", cfg.train.temperature}, {"top_k", cfg.train.top_k},
                               {"unigram_bpc", unigram},     {"runs", runs}};
     if (cfg.train.distributed) {
       summary["distributed"] = true;

@@ -18,7 +18,9 @@
 // not synchronized) and gives the same numbers everywhere. Only rank 0 shows
 // progress and samples.
 #include <bit>
+#include <chrono>
 #include <cmath>
+#include <ctime>
 #include <functional>
 #include <memory>
 #include <numbers>
@@ -45,6 +47,7 @@ struct LMTrainConfig {
   uint64_t seed = 0;
   int64_t sample_length = 200;
   double temperature = 0.7;
+  int64_t top_k = 0;  // sample from the k likeliest characters only (0: all)
   std::string prompt = "The ";
   bool distributed = false;  // data-parallel over the ranks of the MPI job (above)
 };
@@ -54,6 +57,8 @@ struct LMEvalPoint {
   double train_loss;      // mean of the steps since the last evaluation (nats)
   double val_loss;        // nats per character, windows of seq_len
   double val_loss_long;   // windows of eval_seq_len (NaN when not asked for)
+  double seconds;         // wall time spent in training steps so far (evaluations not counted)
+  double cpu_seconds;     // CPU time of the process in training steps so far (all threads)
 };
 
 struct LMTrainResult {
@@ -76,7 +81,8 @@ struct LMTrainResult {
 // A model whose forward maps ids (N, T) to logits (N, T, V), and how it samples.
 struct LanguageModel {
   nl::layers::Module& module;
-  std::function<std::vector<int64_t>(const std::vector<int64_t>& prompt, int64_t n, double temperature)> generate;
+  std::function<std::vector<int64_t>(const std::vector<int64_t>& prompt, int64_t n, double temperature, int64_t top_k)>
+      generate;
 };
 
 // The corpus from a file or directory of text (fortune files lose their %
@@ -121,6 +127,10 @@ inline nlohmann::json LMTrainResult::to_json() const {
   j["val_bpc"] = finite_or_null(val / std::numbers::ln2);
   if (!curve.empty() && !std::isnan(curve.back().val_loss_long)) j["val_bpc_long"] = finite_or_null(val_long / std::numbers::ln2);
   j["seconds"] = seconds;
+  if (!curve.empty()) {  // time in the training steps up to the last evaluation, evaluations excluded
+    j["train_seconds"] = curve.back().seconds;
+    j["train_cpu_seconds"] = curve.back().cpu_seconds;
+  }
   j["sample"] = sample;
   if (distributed) {
     j.update(step_report_json(comm));
@@ -166,7 +176,9 @@ inline double evaluate_lm(nl::layers::Module& model, const nl::data::TextCorpus&
 
 // Trains model from its current parameters; csv_rows gets one
 // "label,step,loss,lr" line per step and eval_rows one
-// "label,step,train_loss,val_loss,val_bpc,val_bpc_long" line per evaluation.
+// "label,step,train_loss,val_loss,val_bpc,val_bpc_long,seconds,cpu_seconds"
+// line per evaluation (seconds: wall and CPU time in the training steps so far,
+// evaluations excluded, to compare curves at equal compute).
 inline LMTrainResult train_language_model(LanguageModel model, const nl::data::TextCorpus& corpus,
                                           const LMTrainConfig& cfg, const std::string& label,
                                           std::vector<std::string>& csv_rows, std::vector<std::string>& eval_rows) {
@@ -194,6 +206,10 @@ inline LMTrainResult train_language_model(LanguageModel model, const nl::data::T
   nl::dist::StepMeter meter;
   double window_sum = 0;
   int64_t window = 0;
+  // time in training steps only: the clocks run from here and the evaluations are subtracted
+  auto wall_start = std::chrono::steady_clock::now();
+  std::clock_t cpu_start = std::clock();
+  double eval_wall = 0, eval_cpu = 0;
   for (int64_t step = 1; step <= cfg.steps; ++step) {
     auto [x, y] = corpus.batch(corpus.train(), cfg.batch_size, cfg.seq_len);
     double lr = schedule.get_last_lr()[0];
@@ -224,15 +240,23 @@ inline LMTrainResult train_language_model(LanguageModel model, const nl::data::T
     window_sum += value;
     ++window;
     if (step % cfg.eval_every == 0 || step == cfg.steps) {
+      auto eval_wall_start = std::chrono::steady_clock::now();
+      std::clock_t eval_cpu_start = std::clock();
+      double train_wall = std::chrono::duration<double>(eval_wall_start - wall_start).count() - eval_wall;
+      double train_cpu = double(eval_cpu_start - cpu_start) / CLOCKS_PER_SEC - eval_cpu;
       if (ddp) ddp->broadcast_buffers();  // rank 0's running statistics (BN-LSTM) everywhere
-      LMEvalPoint point{step, window_sum / double(window), detail::evaluate_lm(m, corpus, cfg, cfg.seq_len), NAN};
+      LMEvalPoint point{step, window_sum / double(window), detail::evaluate_lm(m, corpus, cfg, cfg.seq_len), NAN,
+                        train_wall, train_cpu};
       if (cfg.eval_seq_len > 0) point.val_loss_long = detail::evaluate_lm(m, corpus, cfg, cfg.eval_seq_len);
       result.curve.push_back(point);
-      eval_rows.push_back(fmt::format("{},{},{:.5f},{:.5f},{:.5f},{}", label, step, point.train_loss, point.val_loss,
-                                      point.val_loss / std::numbers::ln2,
+      eval_rows.push_back(fmt::format("{},{},{:.5f},{:.5f},{:.5f},{},{:.3f},{:.3f}", label, step, point.train_loss,
+                                      point.val_loss, point.val_loss / std::numbers::ln2,
                                       std::isnan(point.val_loss_long) ? std::string()
-                                                                      : fmt::format("{:.5f}", point.val_loss_long / std::numbers::ln2)));
-      if (prints) progress.update(step, point.val_loss);
+                                                                      : fmt::format("{:.5f}", point.val_loss_long / std::numbers::ln2),
+                                      train_wall, train_cpu));
+      eval_wall += std::chrono::duration<double>(std::chrono::steady_clock::now() - eval_wall_start).count();
+      eval_cpu += double(std::clock() - eval_cpu_start) / CLOCKS_PER_SEC;
+      if (prints) progress.update(step, value);  // the progress line always shows the training loss
       window_sum = 0;
       window = 0;
     } else if (step % 10 == 0 && prints) {
@@ -247,7 +271,7 @@ inline LMTrainResult train_language_model(LanguageModel model, const nl::data::T
     result.eval_in_sync = nl::dist::same_on_all_ranks(std::bit_cast<uint64_t>(last_eval));
   }
   if (!result.diverged && cfg.sample_length > 0 && prints)
-    result.sample = corpus.decode(model.generate(prompt_ids(corpus, cfg.prompt), cfg.sample_length, cfg.temperature));
+    result.sample = corpus.decode(model.generate(prompt_ids(corpus, cfg.prompt), cfg.sample_length, cfg.temperature, cfg.top_k));
   return result;
 }
 

@@ -235,6 +235,7 @@ void print_table(const std::vector<nlohmann::json>& results) {
 int main(int argc, char** argv) {
   Config cfg;
   CLI::App app{"Per-layer activation and gradient statistics of a deep MLP with and without normalization"};
+  app.option_defaults()->always_capture_default();  // --help shows every default
   app.add_option("--norm", cfg.norm, "none, batch, layer, rms, or all (none, batch, layer)")
       ->check(CLI::IsMember({"none", "batch", "layer", "rms", "all"}));
   app.add_option("--depth", cfg.depth, "hidden layers")->check(CLI::Range(1, 100));

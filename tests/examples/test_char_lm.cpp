@@ -23,7 +23,7 @@ TEST_CASE("char_lm --compare: three cells, CSV, JSON with bits per character at 
   std::ifstream eval(dir / "eval.csv");
   std::string header, line;
   std::getline(eval, header);
-  CHECK(header == "cell,step,train_loss,val_loss,val_bpc,val_bpc_long");
+  CHECK(header == "cell,step,train_loss,val_loss,val_bpc,val_bpc_long,seconds,cpu_seconds");
   int rows = 0;
   while (std::getline(eval, line)) ++rows;
   CHECK(rows == 3 * 2);
@@ -36,4 +36,28 @@ TEST_CASE("char_lm: a missing corpus is a clear error", "[examples][char_lm]") {
   auto run = nl_test::run_example("char_lm", "--steps 1 --corpus /nonexistent/file.txt 2>&1");
   CHECK(run.exit_code == 1);
   CHECK(run.out.find("/nonexistent/file.txt") != std::string::npos);
+}
+
+TEST_CASE("char_lm --top-k: the final sample draws from the k likeliest characters, and the JSON says so", "[examples][char_lm]") {
+  auto dir = nl_test::fresh_dir("char_lm_top_k");
+  std::string args = "--cell lstm --steps 4 --eval-every 2 --eval-batches 1 --batch-size 4 --seq-len 8 --hidden 8 --embed 4 "
+                     "--sample-length 30 --corpus " + nl_test::small_corpus(dir) + " --out " + dir.string();
+  // top-k 1 is greedy decoding: the sample no longer depends on the sampling seed's draws
+  auto a = nl_test::run_example("char_lm", args + " --top-k 1 --temperature 1");
+  auto b = nl_test::run_example("char_lm", args + " --top-k 1 --temperature 0.3");
+  REQUIRE(a.exit_code == 0);
+  REQUIRE(b.exit_code == 0);
+  auto ja = nl_test::last_json_line(a.out), jb = nl_test::last_json_line(b.out);
+  CHECK(ja["top_k"] == 1);
+  CHECK(ja["sample"].get<std::string>().size() == 4 + 30);
+  CHECK(ja["sample"] == jb["sample"]);
+  CHECK(a.out.find("top-k 1") != std::string::npos);
+}
+
+TEST_CASE("char_lm --help shows the defaults", "[examples][char_lm]") {
+  auto run = nl_test::run_example("char_lm", "--help");
+  CHECK(run.exit_code == 0);
+  CHECK(run.out.find("=1000") != std::string::npos);   // --steps
+  CHECK(run.out.find("=0.003") != std::string::npos);  // --lr
+  CHECK(run.out.find("--top-k") != std::string::npos);
 }

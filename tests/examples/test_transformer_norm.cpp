@@ -45,3 +45,29 @@ TEST_CASE("transformer_norm --detect-anomaly: the diverging run names the op tha
   CHECK(run.out.find("error: ") != std::string::npos);
   CHECK(run.out.find("anomaly detected: the forward of") != std::string::npos);
 }
+
+TEST_CASE("transformer_norm --compare runs at the high learning rate unless --lr is given", "[examples][transformer_norm]") {
+  auto dir = nl_test::fresh_dir("transformer_norm_compare_lr");
+  std::string args = std::string("--compare --steps 2") + kTiny + " --corpus " + small_corpus(dir) + " --out " + dir.string();
+  auto high = nl_test::run_example("transformer_norm", args);
+  auto given = nl_test::run_example("transformer_norm", args + " --lr 2e-4");
+  REQUIRE(high.exit_code == 0);
+  REQUIRE(given.exit_code == 0);
+  CHECK(nl_test::last_json_line(high.out)["lr"].get<double>() == Approx(1e-2));
+  CHECK(nl_test::last_json_line(given.out)["lr"].get<double>() == Approx(2e-4));
+  auto help = nl_test::run_example("transformer_norm", "--help");
+  CHECK(help.out.find("=0.001") != std::string::npos);  // --lr outside --compare
+  CHECK(help.out.find("with --compare and no --lr: 0.01") != std::string::npos);
+}
+
+TEST_CASE("transformer_norm --top-k 1: greedy sample, the same at any temperature", "[examples][transformer_norm]") {
+  auto dir = nl_test::fresh_dir("transformer_norm_top_k");
+  std::string args = std::string("--norm pre --steps 2") + kTiny + " --corpus " + small_corpus(dir) + " --out " + dir.string();
+  auto a = nl_test::run_example("transformer_norm", args + " --top-k 1 --temperature 1");
+  auto b = nl_test::run_example("transformer_norm", args + " --top-k 1 --temperature 0.2");
+  REQUIRE(a.exit_code == 0);
+  REQUIRE(b.exit_code == 0);
+  auto ja = nl_test::last_json_line(a.out), jb = nl_test::last_json_line(b.out);
+  CHECK(ja["top_k"] == 1);
+  CHECK(ja["sample"] == jb["sample"]);
+}
