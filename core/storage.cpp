@@ -14,7 +14,7 @@ namespace nl {
 
 namespace {
 constexpr size_t kAlign = 64;              // one cache line, and the widest SIMD register
-constexpr size_t kMinCached = 32 * 1024;   // smaller blocks: malloc's own free lists are fast
+constexpr size_t kMinCached = 32 * 1024;   // smaller blocks: per-thread lists (take_small)
 
 #if defined(__SANITIZE_ADDRESS__)
 constexpr bool kCaching = false;
@@ -88,10 +88,64 @@ BlockCache& block_cache() {
   static BlockCache* cache = new BlockCache;
   return *cache;
 }
+
+// Small blocks (under kMinCached, sizes in steps of kAlign) are kept per
+// thread, without a lock: a chain of small ops (a step of a tiny model, a
+// scalar loss) allocates and frees a handful of them per op, and a 64-byte
+// aligned malloc costs more than the op's arithmetic. A block freed on
+// another thread than the one that allocated it joins that thread's lists.
+//
+// The lists live in trivially destructible thread-local state, and a second
+// thread-local object frees them when the thread ends and marks the state
+// dead: tensors destroyed later (statics, at exit) go straight to free().
+struct SmallLists {
+  static constexpr size_t kClasses = kMinCached / kAlign;
+  static constexpr size_t kPerClass = 64;  // free blocks kept of each size: < 64 MB per thread in all
+  struct Class {
+    void* blocks[kPerClass];
+    size_t count;
+  };
+  Class* classes = nullptr;  // kClasses of them, made on first use
+  bool dead = false;
+};
+thread_local SmallLists small_lists;
+
+struct SmallListsOwner {
+  ~SmallListsOwner() {
+    if (small_lists.classes)
+      for (size_t c = 0; c < SmallLists::kClasses; ++c)
+        for (size_t i = 0; i < small_lists.classes[c].count; ++i) std::free(small_lists.classes[c].blocks[i]);
+    delete[] small_lists.classes;
+    small_lists.classes = nullptr;
+    small_lists.dead = true;
+  }
+};
+thread_local SmallListsOwner small_lists_owner;
+
+SmallLists::Class* small_class(size_t capacity) {
+  if (small_lists.dead) return nullptr;
+  if (!small_lists.classes) {
+    (void)&small_lists_owner;  // registers its destructor for this thread
+    small_lists.classes = new SmallLists::Class[SmallLists::kClasses]();
+  }
+  return &small_lists.classes[capacity / kAlign];
+}
+
+void* take_small(size_t capacity) {
+  SmallLists::Class* c = small_class(capacity);
+  return c && c->count > 0 ? c->blocks[--c->count] : nullptr;
+}
+
+bool give_small(void* p, size_t capacity) {
+  SmallLists::Class* c = small_class(capacity);
+  if (!c || c->count == SmallLists::kPerClass) return false;
+  c->blocks[c->count++] = p;
+  return true;
+}
 }  // namespace
 
 Storage::Storage(std::string_view op, size_t nbytes) : nbytes_(nbytes), capacity_(size_class(nbytes)) {
-  if (kCaching && capacity_ >= kMinCached) data_ = block_cache().take(capacity_);
+  if (kCaching) data_ = capacity_ >= kMinCached ? block_cache().take(capacity_) : take_small(capacity_);
   if (!data_) data_ = std::aligned_alloc(kAlign, capacity_);
   if (!data_ && kCaching && block_cache().cached() > 0) {  // out of memory: give the cached blocks back, retry
     block_cache().clear();
@@ -101,7 +155,9 @@ Storage::Storage(std::string_view op, size_t nbytes) : nbytes_(nbytes), capacity
 }
 
 Storage::~Storage() {
-  if (kCaching && capacity_ >= kMinCached && block_cache().give(data_, capacity_)) return;
+  if (kCaching && (capacity_ >= kMinCached ? block_cache().give(data_, capacity_)
+                                           : give_small(data_, capacity_)))
+    return;
   std::free(data_);
 }
 
