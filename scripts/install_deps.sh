@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   cmake g++ make pkg-config
   libopenblas-openmp-dev libfmt-dev catch2 libcli11-dev nlohmann-json3-dev
-  libbenchmark-dev zlib1g-dev gnuplot-nox
+  libbenchmark-dev zlib1g-dev gnuplot-nox graphviz
   libopenmpi-dev openmpi-bin
   dataset-fashion-mnist fortunes
 )
