@@ -76,4 +76,18 @@ inline std::string small_corpus(const std::filesystem::path& dir,
   return path;
 }
 
+// Runs a language-model example twice with --top-k 1 (greedy decoding) at two
+// temperatures: both succeed, the JSON says top_k 1, and the samples are the
+// same (greedy does not depend on the temperature). Returns the first JSON line.
+inline nlohmann::json require_greedy_sample(const std::string& program, const std::string& args) {
+  auto a = run_example(program, args + " --top-k 1 --temperature 1");
+  auto b = run_example(program, args + " --top-k 1 --temperature 0.2");
+  REQUIRE(a.exit_code == 0);
+  REQUIRE(b.exit_code == 0);
+  auto ja = last_json_line(a.out), jb = last_json_line(b.out);
+  CHECK(ja["top_k"] == 1);
+  CHECK(ja["sample"] == jb["sample"]);
+  return ja;
+}
+
 }  // namespace nl_test
