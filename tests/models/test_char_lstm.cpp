@@ -15,15 +15,16 @@ TEST_CASE("CharLSTM: logits shape and names for every cell, learns a repeating s
     CHECK(model.named_parameters().front().first == "embedding.weight");
     nl::optim::Adam opt(model.parameters(), {.lr = 2e-2});
     double last = 0;
-    for (int step = 0; step < 80; ++step) {
+    for (int step = 0; step < 150; ++step) {
       opt.zero_grad();
       auto loss = nl::cross_entropy(model(x).reshape({16, 5}), y);
       loss.backward();
       opt.step();
       last = loss.item<double>();
     }
-    CHECK(last < 0.1);
-    if (cell != LSTMCell::batch_norm) {  // BN in eval uses running averages that lag after 80 steps
+    INFO("cell " << int(cell) << ": loss after 150 steps " << last);
+    CHECK(last < 0.05);  // from ln 5 = 1.6; a model that has not learned the cycle stays near ln 3 = 1.1
+    if (cell != LSTMCell::batch_norm) {  // BN in eval uses running averages that lag behind the weights
       auto out = model.generate({1, 2}, 6, 0.0);
       CHECK(out == std::vector<int64_t>{1, 2, 3, 1, 2, 3, 1, 2});
     }
