@@ -91,6 +91,10 @@ int normalize_dim(std::string_view op, int64_t dim, int rank);
 // NumPy/PyTorch broadcasting of two shapes; throws naming op and both shapes.
 Shape broadcast_shapes(std::string_view op, const Shape& a, const Shape& b);
 
+// Whether `from` broadcasts to exactly `to` (no more dims; each trailing dim
+// equal or 1), as an attention mask must to the scores.
+bool broadcasts_to(const Shape& from, const Shape& to);
+
 }  // namespace nl
 
 template <>

@@ -100,12 +100,14 @@ BlockCache& block_cache() {
 // dead: tensors destroyed later (statics, at exit) go straight to free().
 struct SmallLists {
   static constexpr size_t kClasses = kMinCached / kAlign;
-  static constexpr size_t kPerClass = 64;  // free blocks kept of each size: < 64 MB per thread in all
+  static constexpr size_t kPerClass = 64;              // free blocks kept of each size
+  static constexpr size_t kMaxBytes = size_t(16) << 20;  // and at most 16 MB of them per thread
   struct Class {
     void* blocks[kPerClass];
     size_t count;
   };
   Class* classes = nullptr;  // kClasses of them, made on first use
+  size_t bytes = 0;          // held in all classes
   bool dead = false;
 };
 thread_local SmallLists small_lists;
@@ -133,12 +135,15 @@ SmallLists::Class* small_class(size_t capacity) {
 
 void* take_small(size_t capacity) {
   SmallLists::Class* c = small_class(capacity);
-  return c && c->count > 0 ? c->blocks[--c->count] : nullptr;
+  if (!c || c->count == 0) return nullptr;
+  small_lists.bytes -= capacity;
+  return c->blocks[--c->count];
 }
 
 bool give_small(void* p, size_t capacity) {
   SmallLists::Class* c = small_class(capacity);
-  if (!c || c->count == SmallLists::kPerClass) return false;
+  if (!c || c->count == SmallLists::kPerClass || small_lists.bytes + capacity > SmallLists::kMaxBytes) return false;
+  small_lists.bytes += capacity;
   c->blocks[c->count++] = p;
   return true;
 }

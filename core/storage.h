@@ -8,7 +8,8 @@
 // every first touch — page faults that cost as much as a LayerNorm pass).
 // The cache keeps at most max_cached_bytes() of free blocks; empty_cache()
 // returns them all. Blocks under 32 KB are kept per thread (at most 64 of
-// each size, freed when the thread ends): small ops then never call malloc. Under AddressSanitizer nothing is cached, so a read of a
+// each size and 16 MB in all, freed when the thread ends): small ops then
+// rarely call malloc. Under AddressSanitizer nothing is cached, so a read of a
 // freed tensor is still caught.
 #include <cstddef>
 #include <cstdint>
@@ -38,7 +39,8 @@ class Storage {
 // (NORMLAB_CACHE_MB, default 1024).
 size_t cached_bytes();
 size_t max_cached_bytes();
-// Frees every cached block (like torch.cuda.empty_cache()).
+// Frees every cached block of 32 KB and up (like torch.cuda.empty_cache()); the
+// per-thread small blocks stay until their thread ends.
 void empty_cache();
 
 }  // namespace nl

@@ -24,17 +24,23 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "core/parallel.h"
+
 namespace nl::kernels {
 
 inline constexpr int64_t kPanelWidth = 32;
 inline constexpr int kPanelRows = 3;  // rows of one tile: 3 × 4 accumulators (float) fit the 16 AVX2 registers
 
-// packed[p][k][c] = value(p, k, c) for p < panels, k < K, c < kPanelWidth.
+// packed[p][k][c] = value(p, k, c) for p < panels, k < K, c < kPanelWidth;
+// panels in parallel when there are enough values.
 template <typename T, typename Value>
 void pack_panels(T* packed, int64_t panels, int64_t K, Value&& value) {
-  for (int64_t p = 0; p < panels; ++p)
-    for (int64_t k = 0; k < K; ++k)
-      for (int64_t c = 0; c < kPanelWidth; ++c) packed[(p * K + k) * kPanelWidth + c] = value(p, k, c);
+  parallel_for(0, panels, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(1, K * kPanelWidth)),
+               [&](int64_t lo, int64_t hi) {
+                 for (int64_t p = lo; p < hi; ++p)
+                   for (int64_t k = 0; k < K; ++k)
+                     for (int64_t c = 0; c < kPanelWidth; ++c) packed[(p * K + k) * kPanelWidth + c] = value(p, k, c);
+               });
 }
 
 namespace detail {

@@ -63,11 +63,8 @@ AttentionResult scaled_dot_product_attention_with_weights(const Tensor& q, const
   double scale = 1.0 / std::sqrt(double(q.size(-1)));
   Tensor scores = matmul(q * scale, k.transpose(-2, -1));  // (..., L, S); kᵀ is a view BLAS takes as a transpose
   if (attn_mask.defined()) {
-    // the mask broadcasts to the scores: trailing dims equal or 1, no more dims than the scores
-    const Shape &m = attn_mask.shape(), &s = scores.shape();
-    bool fits = m.size() <= s.size();
-    for (int i = 1; fits && i <= m.size(); ++i) fits = m[m.size() - i] == 1 || m[m.size() - i] == s[s.size() - i];
-    if (!fits) fail("{}: attn_mask of shape {} does not broadcast to the scores {}", op, m, s);
+    if (!broadcasts_to(attn_mask.shape(), scores.shape()))
+      fail("{}: attn_mask of shape {} does not broadcast to the scores {}", op, attn_mask.shape(), scores.shape());
     if (attn_mask.dtype() != scores.dtype())
       fail("{}: attn_mask must be additive with the scores' dtype {}, got {}", op, scores.dtype(), attn_mask.dtype());
     scores = scores + attn_mask;

@@ -156,11 +156,9 @@ template <typename T>
 Tensor pack_for_forward(const T* w, int64_t H, const char* op) {
   const int64_t panels = (H + kUnitsPerPanel - 1) / kUnitsPerPanel;
   Tensor packed = Tensor::make({panels, H, kPanelWidth}, dtype_of<T>(), op);
-  parallel_for(0, panels, std::max<int64_t>(1, kParallelGrain / (H * kPanelWidth)), [&](int64_t lo, int64_t hi) {
-    kernels::pack_panels(packed.data<T>() + lo * H * kPanelWidth, hi - lo, H, [&](int64_t p, int64_t k, int64_t c) {
-      int64_t gate = c / kUnitsPerPanel, unit = (lo + p) * kUnitsPerPanel + c % kUnitsPerPanel;
-      return unit < H ? w[(gate * H + unit) * H + k] : T(0);
-    });
+  kernels::pack_panels(packed.data<T>(), panels, H, [&](int64_t p, int64_t k, int64_t c) {
+    int64_t gate = c / kUnitsPerPanel, unit = p * kUnitsPerPanel + c % kUnitsPerPanel;
+    return unit < H ? w[(gate * H + unit) * H + k] : T(0);
   });
   return packed;
 }
@@ -170,12 +168,9 @@ template <typename T>
 Tensor pack_for_backward(const T* w, int64_t H, const char* op) {
   const int64_t panels = (H + kPanelWidth - 1) / kPanelWidth;
   Tensor packed = Tensor::make({panels, 4 * H, kPanelWidth}, dtype_of<T>(), op);
-  parallel_for(0, panels, std::max<int64_t>(1, kParallelGrain / (4 * H * kPanelWidth)), [&](int64_t lo, int64_t hi) {
-    kernels::pack_panels(packed.data<T>() + lo * 4 * H * kPanelWidth, hi - lo, 4 * H,
-                         [&](int64_t q, int64_t k, int64_t c) {
-                           int64_t unit = (lo + q) * kPanelWidth + c;
-                           return unit < H ? w[k * H + unit] : T(0);
-                         });
+  kernels::pack_panels(packed.data<T>(), panels, 4 * H, [&](int64_t q, int64_t k, int64_t c) {
+    int64_t unit = q * kPanelWidth + c;
+    return unit < H ? w[k * H + unit] : T(0);
   });
   return packed;
 }

@@ -110,16 +110,12 @@ Tensor expanded_mask(const char* op, const Tensor& attn_mask, DType dtype, const
   if (attn_mask.dtype() != dtype)
     fail("{}: attn_mask must be additive with the inputs' dtype {}, got {}", op, dtype, attn_mask.dtype());
   const Shape target{s.N, s.H, s.L, s.S};
-  const Shape& m = attn_mask.shape();
-  bool fits = m.size() <= 4;
-  for (int i = 1; fits && i <= m.size(); ++i) fits = m[m.size() - i] == 1 || m[m.size() - i] == target[4 - i];
-  if (!fits) fail("{}: attn_mask of shape {} does not broadcast to (N, H, L, S) = {}", op, m, target);
+  if (!broadcasts_to(attn_mask.shape(), target))
+    fail("{}: attn_mask of shape {} does not broadcast to (N, H, L, S) = {}", op, attn_mask.shape(), target);
   if (attn_mask.requires_grad() && is_grad_enabled())
     fail("{}: attn_mask {} requires grad, but this op gives the mask no gradient (use scaled_dot_product_attention)",
-         op, m);
-  Tensor mask = attn_mask.detach();
-  while (mask.dim() < 4) mask = mask.unsqueeze(0);
-  return mask.expand(target);
+         op, attn_mask.shape());
+  return attn_mask.detach().expand(target);  // missing leading dims become stride-0 dims
 }
 
 template <typename T>
@@ -144,9 +140,7 @@ Tensor run_attention(const char* op, const std::vector<Tensor>& inputs, const Te
     auto [q, k, v] = operands.template rows<T>(source);
     attention_forward<T>(q, k, v, mask_of<T>(mask), causal, s, weights.data<T>(), out.data<T>());
   });
-  bool any = false;
-  for (const Tensor& t : inputs) any = any || needs_grad(t);
-  if (!any) return out;
+  if (!needs_grad(inputs)) return out;
   std::vector<bool> wanted;
   for (const Tensor& t : inputs) wanted.push_back(needs_grad(t));
   attach(out, op, inputs,
