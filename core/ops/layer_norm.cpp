@@ -24,13 +24,14 @@
 //
 // Rows run in parallel; dw and db are summed per block of rows and the blocks
 // added in order (kernels/row_blocks.h), so results do not depend on threads.
-// The row sums carry `omp simd` so the compiler may vectorize them
-// (reassociating a float sum is otherwise forbidden); the row loops are
-// compiled for AVX2 as well (NL_SIMD_CLONES): at these sizes they are
-// compute-bound, the rows being in L1.
+// The row sums run in 32 independent lanes (kernels/lane_sum.h): a single
+// running sum is a chain of dependent adds that, with the row in L1, costs
+// more than reading the row from memory. The row loops are compiled for AVX2
+// as well (NL_SIMD_CLONES).
 #include <cmath>
 #include <vector>
 
+#include "core/kernels/lane_sum.h"
 #include "core/kernels/row_blocks.h"
 #include "core/kernels/simd.h"
 #include "core/ops/norm_checks.h"
@@ -41,7 +42,7 @@ namespace {
 using kernels::for_each_row_block;
 
 // Rows [lo, hi): three passes over each row while it sits in L1 (mean, then
-// squared deviations, then the output).
+// squared deviations, then the output); the sums in lanes (kernels/lane_sum.h).
 template <typename T, bool kCenter>
 NL_SIMD_CLONES void forward_rows(const T* x, const T* weight, const T* bias, T* y, T* mean, T* rstd, int64_t lo,
                                  int64_t hi, int64_t n, T eps) {
@@ -49,15 +50,8 @@ NL_SIMD_CLONES void forward_rows(const T* x, const T* weight, const T* bias, T* 
     const T* xr = x + r * n;
     T* yr = y + r * n;
     T m = 0;
-    if constexpr (kCenter) {
-      T sum = 0;
-#pragma omp simd reduction(+ : sum)
-      for (int64_t k = 0; k < n; ++k) sum += xr[k];
-      m = sum / T(n);
-    }
-    T squares = 0;
-#pragma omp simd reduction(+ : squares)
-    for (int64_t k = 0; k < n; ++k) squares += (xr[k] - m) * (xr[k] - m);
+    if constexpr (kCenter) m = kernels::lane_sum<T>(n, [&](int64_t k) { return xr[k]; }) / T(n);
+    T squares = kernels::lane_sum<T>(n, [&](int64_t k) { return (xr[k] - m) * (xr[k] - m); });
     T s = T(1) / std::sqrt(squares / T(n) + eps);
     for (int64_t k = 0; k < n; ++k) yr[k] = (xr[k] - m) * s * weight[k] + (bias ? bias[k] : T(0));
     mean[r] = m;
@@ -75,43 +69,40 @@ void layer_norm_forward(const T* x, const T* weight, const T* bias, T* y, T* mea
   });
 }
 
-// Rows [lo, hi) of one block: one pass forms the row sums and adds into the
-// block's dweight and dbias partial rows; a second writes dx. The row sums
+// Rows [lo, hi) of one block: one pass forms the row sums; a second adds into
+// the block's dweight and dbias partial rows and writes dx. The row sums
 // Σdxhat and Σdxhat·xhat are also stored when sum_dxhat_out is not null (the
-// tour and the tests read them).
+// tour and the tests read them). Row r's dx goes to dx + r·dx_row_stride
+// (stride 0: every row into one scratch row, when dx is not wanted).
 template <typename T, bool kCenter>
 NL_SIMD_CLONES void backward_rows(const T* dy, const T* x, const T* weight, const T* mean, const T* rstd, T* dx,
-                                  T* dw, T* db, int64_t lo, int64_t hi, int64_t n, T* sum_dxhat_out,
-                                  T* sum_dxhat_xhat_out) {
+                                  int64_t dx_row_stride, T* __restrict dw, T* __restrict db, int64_t lo, int64_t hi, int64_t n,
+                                  T* sum_dxhat_out, T* sum_dxhat_xhat_out) {
   for (int64_t r = lo; r < hi; ++r) {
     const T* dyr = dy + r * n;
     const T* xr = x + r * n;
+    T* __restrict dxr = dx + r * dx_row_stride;
     T m = mean[r], s = rstd[r];
-    T sum_dxhat = 0, sum_dxhat_xhat = 0;
-#pragma omp simd reduction(+ : sum_dxhat, sum_dxhat_xhat)
-    for (int64_t k = 0; k < n; ++k) {
-      T xhat = (xr[k] - m) * s, dxhat = dyr[k] * weight[k];
-      dw[k] += dyr[k] * xhat;  // dw = Σ_rows dy·xhat
-      db[k] += dyr[k];         // db = Σ_rows dy
-      sum_dxhat += dxhat;
-      sum_dxhat_xhat += dxhat * xhat;
-    }
+    auto [sum_dxhat, sum_dxhat_xhat] = kernels::lane_sums<T>(
+        n, [&](int64_t k) { return dyr[k] * weight[k]; },
+        [&](int64_t k) { return dyr[k] * weight[k] * (xr[k] - m) * s; });
     if constexpr (!kCenter) sum_dxhat = 0;
     if (sum_dxhat_out) {
       sum_dxhat_out[r] = sum_dxhat;
       sum_dxhat_xhat_out[r] = sum_dxhat_xhat;
     }
-    if (!dx) continue;
-    T* dxr = dx + r * n;
+    // the second pass, row still in L1: the weight-grad partials and dx
     for (int64_t k = 0; k < n; ++k) {
       T xhat = (xr[k] - m) * s;
+      dw[k] += dyr[k] * xhat;  // dw = Σ_rows dy·xhat
+      db[k] += dyr[k];         // db = Σ_rows dy
       dxr[k] = s / T(n) * (T(n) * dyr[k] * weight[k] - sum_dxhat - xhat * sum_dxhat_xhat);
     }
   }
 }
 
 // dx, dweight, dbias may each be null when that gradient is not wanted (the
-// partial rows are formed anyway: one branch-free loop serves every case);
+// partial rows and dx are formed anyway: one branch-free loop serves every case);
 // sum_dxhat and sum_dxhat_xhat (one per row) are filled when not null.
 template <typename T, bool kCenter>
 void layer_norm_backward(const T* dy, const T* x, const T* weight, const T* mean, const T* rstd, T* dx, T* dweight,
@@ -121,8 +112,10 @@ void layer_norm_backward(const T* dy, const T* x, const T* weight, const T* mean
   const T* w = weight ? weight : ones.data();
   kernels::BlockPartials<T> dweight_partials(rows, n), dbias_partials(rows, n);
   for_each_row_block(rows, n, [&](int64_t lo, int64_t hi, int64_t block) {
-    backward_rows<T, kCenter>(dy, x, w, mean, rstd, dx, dweight_partials.start_row(block),
-                              dbias_partials.start_row(block), lo, hi, n, sum_dxhat_out, sum_dxhat_xhat_out);
+    std::vector<T> scratch_row(dx ? 0 : size_t(n));
+    backward_rows<T, kCenter>(dy, x, w, mean, rstd, dx ? dx : scratch_row.data(), dx ? n : 0,
+                              dweight_partials.start_row(block), dbias_partials.start_row(block), lo, hi, n,
+                              sum_dxhat_out, sum_dxhat_xhat_out);
   });
   if (dweight) dweight_partials.reduce(dweight);
   if (dbias) dbias_partials.reduce(dbias);

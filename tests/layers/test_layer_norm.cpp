@@ -185,6 +185,22 @@ TEST_CASE("layer_norm: results identical with 1 and 2 threads", "[layers][layer_
   for (int i = 0; i < 4; ++i) CHECK(results[0][i] == results[1][i]);
 }
 
+TEST_CASE("layer_norm: weight and bias gradients alone (input needs none) equal those of the full backward",
+          "[layers][layer_norm]") {
+  nl::manual_seed(12);
+  auto x = nl::randn({70, 45}, nl::f64);
+  auto w = random_weight(45, nl::f64).requires_grad_(true), b = nl::randn({45}, nl::f64).requires_grad_(true);
+  auto g = nl::randn({70, 45}, nl::f64);
+  nl::layer_norm(x, {45}, w, b).backward(g);
+  auto dw_alone = w.grad(), db_alone = b.grad();
+  w.set_grad({}), b.set_grad({});
+  auto x_with_grad = x.detach().requires_grad_(true);
+  nl::layer_norm(x_with_grad, {45}, w, b).backward(g);
+  CHECK(max_abs_diff(dw_alone, w.grad()) == 0.0);
+  CHECK(max_abs_diff(db_alone, b.grad()) == 0.0);
+  REQUIRE(x_with_grad.grad().defined());
+}
+
 TEST_CASE("layer_norm: errors name the op and the shapes", "[layers][layer_norm][errors]") {
   auto x = nl::randn({2, 3});
   REQUIRE_THROWS_WITH(nl::layer_norm(x, {4}), Catch::Contains("layer_norm") && Catch::Contains("[4]") &&
