@@ -51,13 +51,14 @@ int main(int argc, char** argv) {
   std::string filter;
   int threads = 2, memory_steps = 10;
   bench::TimingOptions timing;
-  bool list = false, machine = false, memory = false;
+  bool list = false, machine = false, bandwidth = false, memory = false;
   app.add_option("filter", filter, "only workloads whose name matches this regex (ECMAScript, searched)");
   app.add_option("--threads", threads, "threads for our loops and OpenBLAS")->check(CLI::PositiveNumber);
   app.add_option("--min-time", timing.min_seconds, "timed seconds per workload (at least min-runs runs)");
   app.add_option("--min-runs", timing.min_runs, "timed runs per workload, at least")->check(CLI::PositiveNumber);
   app.add_flag("--list", list, "print name, counted bytes and FLOPs, and description of each workload");
   app.add_flag("--machine", machine, "measure the machine's limits: STREAM triad GB/s and sgemm GFLOP/s");
+  app.add_flag("--bandwidth", bandwidth, "measure the STREAM triad GB/s alone (bench/compare runs it next to each norm kernel)");
   app.add_flag("--memory", memory, "peak resident memory over --steps runs of each workload (not timed)");
   app.add_option("--steps", memory_steps, "runs for --memory")->check(CLI::PositiveNumber);
   int profile_runs = 0;
@@ -67,9 +68,9 @@ int main(int argc, char** argv) {
 
   try {
     nl::set_num_threads(threads);
-    if (machine) {
+    if (machine || bandwidth) {
       fmt::print("stream_triad_gbs {:.2f}\n", bench::stream_triad_gbs(threads));
-      fmt::print("sgemm_gflops {:.2f}\n", bench::sgemm_gflops(threads));
+      if (machine) fmt::print("sgemm_gflops {:.2f}\n", bench::sgemm_gflops(threads));
       return 0;
     }
     std::regex pattern(filter);
