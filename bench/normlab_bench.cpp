@@ -58,7 +58,8 @@ int main(int argc, char** argv) {
   app.add_option("--min-runs", timing.min_runs, "timed runs per workload, at least")->check(CLI::PositiveNumber);
   app.add_flag("--list", list, "print name, counted bytes and FLOPs, and description of each workload");
   app.add_flag("--machine", machine, "measure the machine's limits: STREAM triad GB/s and sgemm GFLOP/s");
-  app.add_flag("--bandwidth", bandwidth, "measure the STREAM triad GB/s alone (bench/compare runs it next to each norm kernel)");
+  app.add_flag("--bandwidth", bandwidth,
+               "measure the STREAM triad GB/s alone (bench/compare runs it next to each norm kernel)");
   app.add_flag("--memory", memory, "peak resident memory over --steps runs of each workload (not timed)");
   app.add_option("--steps", memory_steps, "runs for --memory")->check(CLI::PositiveNumber);
   int profile_runs = 0;

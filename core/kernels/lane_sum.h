@@ -7,8 +7,9 @@
 // (a 512-wide row: ~190 cycles for its mean, ~250 for its variance). Summing
 // into kSumLanes partial sums, lane j taking the k ≡ j (mod kSumLanes), gives
 // the vectorizer several independent chains (4 AVX2 registers of floats);
-// the lanes are added pairwise at the end. No reassociation is needed, so
-// the result is the same for every instruction set and thread count.
+// the lanes are added pairwise at the end. The order of the adds is fixed
+// by the code, not by the compiler's vector width or the thread count (the
+// AVX2 clone may still fuse a multiply into an add, as everywhere).
 #include <cstdint>
 #include <utility>
 

@@ -76,8 +76,8 @@ void layer_norm_forward(const T* x, const T* weight, const T* bias, T* y, T* mea
 // (stride 0: every row into one scratch row, when dx is not wanted).
 template <typename T, bool kCenter>
 NL_SIMD_CLONES void backward_rows(const T* dy, const T* x, const T* weight, const T* mean, const T* rstd, T* dx,
-                                  int64_t dx_row_stride, T* __restrict dw, T* __restrict db, int64_t lo, int64_t hi, int64_t n,
-                                  T* sum_dxhat_out, T* sum_dxhat_xhat_out) {
+                                  int64_t dx_row_stride, T* __restrict dw, T* __restrict db, int64_t lo, int64_t hi,
+                                  int64_t n, T* sum_dxhat_out, T* sum_dxhat_xhat_out) {
   for (int64_t r = lo; r < hi; ++r) {
     const T* dyr = dy + r * n;
     const T* xr = x + r * n;
