@@ -51,10 +51,8 @@ nlohmann::json run(const Config& cfg, const std::string& cell, const nl::data::T
   // BN-LSTM keeps statistics for the training length only: longer sequences reuse the last step's
   nl::models::CharLSTM model(corpus.vocab_size(), cfg.embed, cfg.hidden, cfg.num_layers, parse_cell(cell), 0.0,
                              /*max_steps=*/cfg.train.seq_len);
-  examples::LanguageModel lm{model, [&](const std::vector<int64_t>& prompt, int64_t n, double temperature, int64_t top_k) {
-                               return model.generate(prompt, n, temperature, top_k);
-                             }};
-  auto result = examples::train_language_model(lm, corpus, cfg.train, cell, step_rows, eval_rows);
+  auto result =
+      examples::train_language_model(examples::language_model(model), corpus, cfg.train, cell, step_rows, eval_rows);
   nlohmann::json j = result.to_json();
   j["cell"] = cell;
   return j;

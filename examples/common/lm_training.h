@@ -85,6 +85,35 @@ struct LanguageModel {
       generate;
 };
 
+// A LanguageModel of a model with generate(prompt, n, temperature, top_k) (CharLSTM, GPT).
+template <typename Model>
+LanguageModel language_model(Model& model) {
+  return {model, [&model](const std::vector<int64_t>& prompt, int64_t n, double temperature, int64_t top_k) {
+            return model.generate(prompt, n, temperature, top_k);
+          }};
+}
+
+// Wall and CPU seconds (all threads) while running: pause() stops both clocks,
+// resume() restarts them, so the evaluations can be left out of training time.
+class TrainingClock {
+ public:
+  void pause() {
+    wall_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start_).count();
+    cpu_ += double(std::clock() - cpu_start_) / CLOCKS_PER_SEC;
+  }
+  void resume() {
+    wall_start_ = std::chrono::steady_clock::now();
+    cpu_start_ = std::clock();
+  }
+  double wall_seconds() const { return wall_; }  // both as of the last pause()
+  double cpu_seconds() const { return cpu_; }
+
+ private:
+  std::chrono::steady_clock::time_point wall_start_ = std::chrono::steady_clock::now();
+  std::clock_t cpu_start_ = std::clock();
+  double wall_ = 0, cpu_ = 0;
+};
+
 // The corpus from a file or directory of text (fortune files lose their %
 // separator lines); with no path, Debian's fortunes.
 inline nl::data::TextCorpus load_corpus(const std::string& path) {
@@ -206,10 +235,7 @@ inline LMTrainResult train_language_model(LanguageModel model, const nl::data::T
   nl::dist::StepMeter meter;
   double window_sum = 0;
   int64_t window = 0;
-  // time in training steps only: the clocks run from here and the evaluations are subtracted
-  auto wall_start = std::chrono::steady_clock::now();
-  std::clock_t cpu_start = std::clock();
-  double eval_wall = 0, eval_cpu = 0;
+  TrainingClock train_clock;  // time in training steps only: paused for each evaluation
   for (int64_t step = 1; step <= cfg.steps; ++step) {
     auto [x, y] = corpus.batch(corpus.train(), cfg.batch_size, cfg.seq_len);
     double lr = schedule.get_last_lr()[0];
@@ -240,22 +266,18 @@ inline LMTrainResult train_language_model(LanguageModel model, const nl::data::T
     window_sum += value;
     ++window;
     if (step % cfg.eval_every == 0 || step == cfg.steps) {
-      auto eval_wall_start = std::chrono::steady_clock::now();
-      std::clock_t eval_cpu_start = std::clock();
-      double train_wall = std::chrono::duration<double>(eval_wall_start - wall_start).count() - eval_wall;
-      double train_cpu = double(eval_cpu_start - cpu_start) / CLOCKS_PER_SEC - eval_cpu;
+      train_clock.pause();
       if (ddp) ddp->broadcast_buffers();  // rank 0's running statistics (BN-LSTM) everywhere
       LMEvalPoint point{step, window_sum / double(window), detail::evaluate_lm(m, corpus, cfg, cfg.seq_len), NAN,
-                        train_wall, train_cpu};
+                        train_clock.wall_seconds(), train_clock.cpu_seconds()};
       if (cfg.eval_seq_len > 0) point.val_loss_long = detail::evaluate_lm(m, corpus, cfg, cfg.eval_seq_len);
       result.curve.push_back(point);
       eval_rows.push_back(fmt::format("{},{},{:.5f},{:.5f},{:.5f},{},{:.3f},{:.3f}", label, step, point.train_loss,
                                       point.val_loss, point.val_loss / std::numbers::ln2,
                                       std::isnan(point.val_loss_long) ? std::string()
                                                                       : fmt::format("{:.5f}", point.val_loss_long / std::numbers::ln2),
-                                      train_wall, train_cpu));
-      eval_wall += std::chrono::duration<double>(std::chrono::steady_clock::now() - eval_wall_start).count();
-      eval_cpu += double(std::clock() - eval_cpu_start) / CLOCKS_PER_SEC;
+                                      point.seconds, point.cpu_seconds));
+      train_clock.resume();
       if (prints) progress.update(step, value);  // the progress line always shows the training loss
       window_sum = 0;
       window = 0;

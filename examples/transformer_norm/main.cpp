@@ -46,10 +46,8 @@ nlohmann::json run(const Config& cfg, const std::string& norm, int64_t warmup, c
   examples::LMTrainConfig train = cfg.train;
   train.warmup = warmup;
   std::string label = fmt::format("{}-warmup{}", norm, warmup);
-  examples::LanguageModel lm{model, [&](const std::vector<int64_t>& prompt, int64_t n, double temperature, int64_t top_k) {
-                               return model.generate(prompt, n, temperature, top_k);
-                             }};
-  auto result = examples::train_language_model(lm, corpus, train, label, step_rows, eval_rows);
+  auto result =
+      examples::train_language_model(examples::language_model(model), corpus, train, label, step_rows, eval_rows);
   nlohmann::json j = result.to_json();
   j["label"] = label;
   j["norm"] = norm;
