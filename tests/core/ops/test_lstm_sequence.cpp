@@ -18,14 +18,21 @@ Tensor composed(const Tensor& x_proj, Tensor h, Tensor c, const Tensor& w) {
   rows.push_back(c);
   return nl::stack(rows, 0);
 }
+
+// x_proj (T, N, 4H), h0 and c0 (N, H) standard normal and W_hh (4H, H) scaled by
+// weight_scale, in float64, all requiring grad (drawn in that order).
+std::vector<Tensor> lstm_inputs(int64_t T, int64_t N, int64_t H, double weight_scale) {
+  std::vector<Tensor> in = {nl::randn({T, N, 4 * H}, nl::f64), nl::randn({N, H}, nl::f64), nl::randn({N, H}, nl::f64),
+                            nl::randn({4 * H, H}, nl::f64) * weight_scale};
+  for (Tensor& t : in) t.requires_grad_(true);
+  return in;
+}
 }  // namespace
 
 TEST_CASE("lstm_sequence: gradients of all inputs match finite differences", "[ops][lstm]") {
   nl::manual_seed(7);
   int64_t T = 3, N = 2, H = 3;
-  std::vector<Tensor> inputs = {nl::randn({T, N, 4 * H}, nl::f64), nl::randn({N, H}, nl::f64),
-                                nl::randn({N, H}, nl::f64), nl::randn({4 * H, H}, nl::f64) * 0.5};
-  for (Tensor& t : inputs) t.requires_grad_(true);
+  std::vector<Tensor> inputs = lstm_inputs(T, N, H, 0.5);
   Tensor weights = nl::randn({T + 1, N, H}, nl::f64);  // every output row, c_T included, gets a gradient
   auto fn = [&](const std::vector<Tensor>& in) { return (nl::lstm_sequence(in[0], in[1], in[2], in[3]) * weights).sum(); };
   nl::GradcheckResult r = nl::gradcheck(fn, inputs);
@@ -38,10 +45,7 @@ TEST_CASE("lstm_sequence: equals the steps composed from matmul and lstm_cell, v
   int64_t T = 5, N = 4, H = 6;
   auto make = [&] {
     nl::manual_seed(9);
-    std::vector<Tensor> in = {nl::randn({T, N, 4 * H}, nl::f64), nl::randn({N, H}, nl::f64),
-                              nl::randn({N, H}, nl::f64), nl::randn({4 * H, H}, nl::f64) * 0.3};
-    for (Tensor& t : in) t.requires_grad_(true);
-    return in;
+    return lstm_inputs(T, N, H, 0.3);
   };
   auto a = make(), b = make();
   Tensor seed = nl::randn({T + 1, N, H}, nl::f64);
@@ -63,10 +67,7 @@ TEST_CASE("lstm_sequence: big enough to split units over threads, with partial p
   int64_t T = 3, N = 22, H = 40;
   auto make = [&] {
     nl::manual_seed(21);
-    std::vector<Tensor> in = {nl::randn({T, N, 4 * H}, nl::f64), nl::randn({N, H}, nl::f64),
-                              nl::randn({N, H}, nl::f64), nl::randn({4 * H, H}, nl::f64) * 0.2};
-    for (Tensor& t : in) t.requires_grad_(true);
-    return in;
+    return lstm_inputs(T, N, H, 0.2);
   };
   Tensor seed = nl::randn({T + 1, N, H}, nl::f64);
   auto run = [&](int threads, bool fused) {
