@@ -93,7 +93,7 @@ BlockCache& block_cache() {
 // thread, without a lock: a chain of small ops (a step of a tiny model, a
 // scalar loss) allocates and frees a handful of them per op, and a 64-byte
 // aligned malloc costs more than the op's arithmetic. A block freed on
-// another thread than the one that allocated it joins that thread's lists.
+// another thread than the one that allocated it joins the freeing thread's lists.
 //
 // The lists live in trivially destructible thread-local state, and a second
 // thread-local object frees them when the thread ends and marks the state
