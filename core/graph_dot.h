@@ -1,7 +1,7 @@
 #pragma once
 // to_dot: the autograd graph behind a tensor as Graphviz DOT text.
 //
-//   nl::Tensor y = nl::layers::reference::layer_norm(x, {4}, w, b);
+//   nl::Tensor y = nl::reference::layer_norm(x, {4}, w, b);
 //   std::string dot = nl::to_dot(y, {.names = {{"x", x}, {"weight", w}, {"bias", b}}, .title = "LayerNorm"});
 //   // write it to ln.dot, then: dot -Tpng ln.dot -o ln.png
 //

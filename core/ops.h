@@ -115,9 +115,10 @@ Tensor mse_loss(const Tensor& input, const Tensor& target);
 // 1/(1-p); identity when !training or p == 0. Masks come from the global generator.
 Tensor dropout(const Tensor& x, double p, bool training = true);
 
-// ---- fused normalization (core/ops/layer_norm.cpp, core/ops/batch_norm.cpp) ---------
+// ---- fused normalization (core/ops/layer_norm.cpp, batch_norm.cpp, group_norm.cpp) ---
 // As torch.nn.functional; weight and bias may be undefined Tensors (no affine).
-// The composed-from-primitives references are in layers/reference.h.
+// Each has a composed-from-primitives reference in nl::reference (below),
+// defined next to it in the same file.
 //
 // LayerNorm over the trailing dims equal to normalized_shape:
 //   y = (x − mean) / √(var + eps) · weight + bias, statistics per row.
@@ -143,11 +144,39 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
                   const Tensor& bias, bool training, double momentum, double eps,
                   const CrossProcessSum& sum_across_processes);
 
+// GroupNorm (Wu & He 2018), as torch.nn.functional.group_norm: the C channels of
+// x (N, C) or (N, C, L, ...) in num_groups groups of C/G consecutive channels;
+// each sample's group is normalized over its C/G·L values (biased variance),
+// then y = xhat·weight[c] + bias[c]. The LayerNorm kernels on the N·G rows plus
+// the per-channel affine, one gradient rule for all of it. weight and bias: [C].
+Tensor group_norm(const Tensor& x, int64_t num_groups, const Tensor& weight = Tensor(), const Tensor& bias = Tensor(),
+                  double eps = 1e-5);
+
+// The composed references: the same norms from primitive ops (mean, var,
+// rsqrt, broadcasting), with the same arguments and results. Autograd derives
+// their backward; the fused ops above use the closed form, and the tests hold
+// the two equal. The clearest statement of what each norm computes.
+namespace reference {
+// mean and biased var over the trailing dims; y = (x − mean)/√(var + eps)·w + b  (layer_norm.cpp)
+Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& weight = Tensor(),
+                  const Tensor& bias = Tensor(), double eps = 1e-5);
+// y = x / √(mean(x²) + eps)·w over the trailing dims  (layer_norm.cpp)
+Tensor rms_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& weight = Tensor(), double eps = 1e-6);
+// statistics over dims (0) of (N, C) or (0, 2) of (N, C, L); running statistics
+// updated in place in training when given  (batch_norm.cpp)
+Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& running_var,
+                  const Tensor& weight = Tensor(), const Tensor& bias = Tensor(), bool training = true,
+                  double momentum = 0.1, double eps = 1e-5);
+// mean and biased var over each sample's group of channels  (group_norm.cpp)
+Tensor group_norm(const Tensor& x, int64_t num_groups, const Tensor& weight = Tensor(), const Tensor& bias = Tensor(),
+                  double eps = 1e-5);
+}  // namespace reference
+
 // The same three norms step by step, without autograd: the forward with the
 // statistics it saves, the backward with its two sums per group. The ops
 // above are exactly these two calls (forward, then backward in the gradient
-// rule); examples/backprop_tour prints every piece and layers::GroupNorm
-// builds on them. A group is a row for LayerNorm/RMSNorm (mean and rstd have
+// rule); examples/backprop_tour prints every piece and group_norm builds on
+// LayerNorm's. A group is a row for LayerNorm/RMSNorm (mean and rstd have
 // shape [rows], rows = x.numel() / numel(normalized_shape)) and a channel for
 // BatchNorm (shape [C]).
 struct NormForward {

@@ -9,23 +9,12 @@
 //
 // G = 1 is LayerNorm over (C, L) with per-channel affine; G = C is
 // InstanceNorm. Like LayerNorm it never looks across samples: the same in
-// training and eval, any batch size. The worked example of docs/extending.md.
+// training and eval, any batch size. forward calls the fused op nl::group_norm
+// (core/ops/group_norm.cpp); use_reference switches to nl::reference::group_norm.
+// The worked example of docs/extending.md.
 #include "layers/module.h"
 
 namespace nl::layers {
-
-// The fused op: the LayerNorm kernels (nl::layer_norm_forward/backward) on
-// the N·G rows of C/G·L values, plus the per-channel affine, with one gradient
-// rule for all of it. weight and bias: shape [C] or undefined.
-Tensor group_norm(const Tensor& x, int64_t num_groups, const Tensor& weight = Tensor(), const Tensor& bias = Tensor(),
-                  double eps = 1e-5);
-
-namespace reference {
-// The same, composed from primitive ops (mean, var, rsqrt, broadcasting);
-// autograd derives its backward. The fused op is tested against it.
-Tensor group_norm(const Tensor& x, int64_t num_groups, const Tensor& weight = Tensor(), const Tensor& bias = Tensor(),
-                  double eps = 1e-5);
-}  // namespace reference
 
 class GroupNorm : public Module {
  public:

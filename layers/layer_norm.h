@@ -4,8 +4,8 @@
 //   y = (x − mean) / √(var + eps) · weight + bias   (biased var, per sample)
 // The same computation in training and eval; no dependence on the batch.
 // weight starts at 1, bias at 0. forward runs the fused kernel
-// (core/ops/layer_norm.cpp); use_reference switches to the composition of
-// primitive ops in layers/reference.cpp (slower; for teaching and testing).
+// (core/ops/layer_norm.cpp); use_reference switches to its composition from
+// primitive ops, nl::reference::layer_norm (slower; for teaching and testing).
 #include "layers/module.h"
 
 namespace nl::layers {

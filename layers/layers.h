@@ -13,7 +13,6 @@
 #include "layers/lstm.h"
 #include "layers/module.h"
 #include "layers/module_list.h"
-#include "layers/reference.h"
 #include "layers/rms_norm.h"
 #include "layers/sequential.h"
 #include "layers/stats_recorder.h"

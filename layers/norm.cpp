@@ -1,5 +1,5 @@
 // The three normalization modules: parameters, buffers, and a forward that
-// picks the fused kernel or the composed reference.
+// picks the fused op or its composed reference (both in core/ops/).
 #include <fmt/format.h>
 
 #include <limits>
@@ -8,7 +8,6 @@
 #include "core/ops.h"
 #include "layers/batch_norm.h"
 #include "layers/layer_norm.h"
-#include "layers/reference.h"
 #include "layers/rms_norm.h"
 
 namespace nl::layers {
@@ -35,7 +34,7 @@ LayerNorm::LayerNorm(Shape shape, double eps, bool elementwise_affine, bool with
 }
 
 Tensor LayerNorm::forward(const Tensor& x) {
-  return use_reference ? reference::layer_norm(x, normalized_shape, weight, bias, eps)
+  return use_reference ? nl::reference::layer_norm(x, normalized_shape, weight, bias, eps)
                        : layer_norm(x, normalized_shape, weight, bias, eps);
 }
 
@@ -55,7 +54,7 @@ RMSNorm::RMSNorm(Shape shape, std::optional<double> eps, bool elementwise_affine
 Tensor RMSNorm::forward(const Tensor& x) {
   double e = eps ? *eps
                  : (x.dtype() == f64 ? std::numeric_limits<double>::epsilon() : std::numeric_limits<float>::epsilon());
-  return use_reference ? reference::rms_norm(x, normalized_shape, weight, e) : rms_norm(x, normalized_shape, weight, e);
+  return use_reference ? nl::reference::rms_norm(x, normalized_shape, weight, e) : rms_norm(x, normalized_shape, weight, e);
 }
 
 std::string RMSNorm::extra_repr() const {
@@ -110,7 +109,7 @@ Tensor BatchNorm1d::forward_batch_norm(const Tensor& x, const CrossProcessSum& s
   }
   if (use_reference) {
     if (sum) fail("{}: the composed reference (use_reference) has no cross-process path; use the fused kernel", type_name());
-    return reference::batch_norm(x, running_mean, running_var, weight, bias, uses_batch_statistics(), factor, eps);
+    return nl::reference::batch_norm(x, running_mean, running_var, weight, bias, uses_batch_statistics(), factor, eps);
   }
   return nl::batch_norm(x, running_mean, running_var, weight, bias, uses_batch_statistics(), factor, eps, sum);
 }

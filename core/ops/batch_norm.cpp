@@ -38,7 +38,7 @@
 
 #include "core/kernels/row_blocks.h"
 #include "core/kernels/simd.h"
-#include "core/ops/norm_checks.h"
+#include "core/ops/norm_helpers.h"
 #include "core/parallel.h"
 
 namespace nl {
@@ -442,16 +442,13 @@ NormBackward batch_norm_backward_impl(const char* op, const Tensor& grad_output,
 
   Tensor dy = grad_output.contiguous(), x = input.contiguous(), m = mean.contiguous(), s = rstd.contiguous();
   Tensor w = weight.defined() ? weight.contiguous() : weight;
-  auto make_if = [&](bool wanted_here, const Shape& shape) {
-    return wanted_here ? Tensor::make(shape, x.dtype(), op) : Tensor();
-  };
-  NormBackward out{make_if(wanted.input, x.shape()), make_if(wanted.weight, {d.C}), make_if(wanted.bias, {d.C}),
-                   make_if(wanted.sums, {d.C}), make_if(wanted.sums, {d.C})};
+  NormBackward out = ops::allocate_norm_grads(op, wanted, x, {d.C}, d.C);
   dispatch_batch_norm(op, x.dtype(), d, [&]<typename T, bool kFlat>() {
-    auto ptr = [](const Tensor& t) { return t.defined() ? t.data<T>() : nullptr; };
-    batch_norm_backward<T, kFlat>(dy.data<T>(), x.data<T>(), ops::data_or_null<T>(w), m.data<T>(), s.data<T>(),
-                                  ptr(out.dx), ptr(out.dweight), ptr(out.dbias), d, training, count,
-                                  sum_across_processes, ptr(out.sum_dxhat), ptr(out.sum_dxhat_xhat));
+    using ops::data_or_null;
+    batch_norm_backward<T, kFlat>(dy.data<T>(), x.data<T>(), data_or_null<T>(w), m.data<T>(), s.data<T>(),
+                                  data_or_null<T>(out.dx), data_or_null<T>(out.dweight), data_or_null<T>(out.dbias), d,
+                                  training, count, sum_across_processes, data_or_null<T>(out.sum_dxhat),
+                                  data_or_null<T>(out.sum_dxhat_xhat));
   });
   return out;
 }
@@ -497,6 +494,36 @@ NormBackward batch_norm_backward(const Tensor& grad_output, const Tensor& x, con
   double count = double(x.dim() >= 2 ? x.numel() / std::max<int64_t>(1, x.size(1)) : 0);  // M = N·L
   return batch_norm_backward_impl("batch_norm_backward", grad_output, x, weight, mean, rstd, training, count,
                                   CrossProcessSum(), wanted);
+}
+
+// ---- the composed reference: the same math from primitive ops; autograd derives its backward
+
+// statistics over dims (0) of (N, C) or (0, 2) of (N, C, L); the running ones
+// updated in place in training when given
+Tensor reference::batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& running_var,
+                             const Tensor& weight, const Tensor& bias, bool training, double momentum, double eps) {
+  // Per-channel tensors broadcast against x as (1, C) or (1, C, 1).
+  int64_t C = x.size(1);
+  Shape channel_shape = x.dim() == 2 ? Shape{1, C} : Shape{1, C, 1};
+  auto per_channel = [&](const Tensor& t) { return t.defined() ? t.reshape(channel_shape) : t; };
+  Shape dims = x.dim() == 2 ? Shape{0} : Shape{0, 2};
+
+  Tensor mean, var;
+  if (training) {
+    mean = x.mean(dims, /*keepdim=*/true);
+    var = x.var(dims, /*unbiased=*/false, /*keepdim=*/true);
+    if (running_mean.defined()) {
+      NoGradGuard no_grad;
+      double n = double(x.numel() / C);
+      Tensor(running_mean).copy_(running_mean * (1 - momentum) + mean.reshape({C}) * momentum);
+      Tensor(running_var).copy_(running_var * (1 - momentum) + var.reshape({C}) * (momentum * n / (n - 1)));
+    }
+  } else {
+    mean = per_channel(running_mean);
+    var = per_channel(running_var);
+  }
+  Tensor xhat = (x - mean) * rsqrt(var + eps);
+  return ops::affine(xhat, per_channel(weight), per_channel(bias));
 }
 
 }  // namespace nl

@@ -20,7 +20,7 @@
 // The op is two public calls: layer_norm_forward (y, and the saved mean and
 // rstd) and, in its gradient rule, layer_norm_backward (dx, dw, db, and on
 // request the two row sums) — the same functions examples/backprop_tour
-// prints and layers::GroupNorm reuses. Likewise rms_norm_forward/backward.
+// prints and group_norm (core/ops/group_norm.cpp) reuses. Likewise rms_norm_forward/backward.
 //
 // Rows run in parallel; dw and db are summed per block of rows and the blocks
 // added in order (kernels/row_blocks.h), so results do not depend on threads.
@@ -34,7 +34,7 @@
 #include "core/kernels/lane_sum.h"
 #include "core/kernels/row_blocks.h"
 #include "core/kernels/simd.h"
-#include "core/ops/norm_checks.h"
+#include "core/ops/norm_helpers.h"
 
 namespace nl {
 
@@ -154,17 +154,12 @@ NormBackward row_norm_backward(const char* op, const Tensor& grad_output, const 
 
   Tensor dy = grad_output.contiguous(), x = input.contiguous(), m = mean.contiguous(), s = rstd.contiguous();
   Tensor w = weight.defined() ? weight.contiguous() : weight;
-  auto make_if = [&](bool wanted_here, const Shape& shape) {
-    return wanted_here ? Tensor::make(shape, x.dtype(), op) : Tensor();
-  };
-  NormBackward out{make_if(wanted.input, x.shape()), make_if(wanted.weight, normalized_shape),
-                   make_if(wanted.bias && kCenter, normalized_shape), make_if(wanted.sums, {rows}),
-                   make_if(wanted.sums, {rows})};
+  NormBackward out = ops::allocate_norm_grads(op, wanted, x, normalized_shape, rows, /*has_bias=*/kCenter);
   dispatch_floating(op, x.dtype(), [&]<typename T>() {
-    auto ptr = [](const Tensor& t) { return t.defined() ? t.data<T>() : nullptr; };
-    layer_norm_backward<T, kCenter>(dy.data<T>(), x.data<T>(), ops::data_or_null<T>(w), m.data<T>(), s.data<T>(),
-                                    ptr(out.dx), ptr(out.dweight), ptr(out.dbias), rows, n, ptr(out.sum_dxhat),
-                                    ptr(out.sum_dxhat_xhat));
+    using ops::data_or_null;
+    layer_norm_backward<T, kCenter>(dy.data<T>(), x.data<T>(), data_or_null<T>(w), m.data<T>(), s.data<T>(),
+                                    data_or_null<T>(out.dx), data_or_null<T>(out.dweight), data_or_null<T>(out.dbias),
+                                    rows, n, data_or_null<T>(out.sum_dxhat), data_or_null<T>(out.sum_dxhat_xhat));
   });
   return out;
 }
@@ -222,6 +217,24 @@ NormBackward rms_norm_backward(const Tensor& grad_output, const Tensor& x, const
   ops::check_same_shape(op, "rstd", rstd, x, {rows});
   Tensor zero_mean = zeros({rows}, x.dtype());  // RMSNorm does not center
   return row_norm_backward<false>(op, grad_output, x, normalized_shape, weight, zero_mean, rstd, wanted);
+}
+
+// ---- the composed references: the same math from primitive ops; autograd derives their backward
+
+// mean and biased var over the trailing dims; y = (x − mean)/√(var + eps)·w + b
+Tensor reference::layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& weight, const Tensor& bias,
+                             double eps) {
+  Shape dims = ops::trailing_dims(x, normalized_shape);
+  Tensor mean = x.mean(dims, /*keepdim=*/true);
+  Tensor var = x.var(dims, /*unbiased=*/false, /*keepdim=*/true);
+  Tensor xhat = (x - mean) * rsqrt(var + eps);
+  return ops::affine(xhat, weight, bias);
+}
+
+// y = x / √(mean(x²) + eps)·w
+Tensor reference::rms_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& weight, double eps) {
+  Tensor mean_square = (x * x).mean(ops::trailing_dims(x, normalized_shape), /*keepdim=*/true);
+  return ops::affine(x * rsqrt(mean_square + eps), weight, Tensor());
 }
 
 }  // namespace nl

@@ -3,7 +3,7 @@
 // functions: the fused forward and backward with their intermediates
 // (nl::*_norm_forward / _backward, core/ops/), the autograd op built on them
 // (nl::layer_norm, ...), and the composition of primitive ops
-// (nl::layers::reference::*). The tour prints what these return; it computes
+// (nl::reference::*). The tour prints what these return; it computes
 // no normalization of its own.
 #include <functional>
 #include <string>
@@ -35,7 +35,7 @@ struct NormCase {
 
 inline std::vector<NormCase> norm_cases() {
   using nl::Shape;
-  namespace reference = nl::layers::reference;
+  namespace reference = nl::reference;
   auto features = [](const Tensor& x) { return Shape{x.size(1)}; };
   return {
       {"layer", "LayerNorm", "each row (one sample, all its features)", "row",

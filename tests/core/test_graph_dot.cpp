@@ -55,7 +55,7 @@ struct LayerNormInputs {
 TEST_CASE("to_dot: the composed LayerNorm names every op, and dot parses it", "[core][graph_dot]") {
   nl::manual_seed(1);
   LayerNormInputs in;
-  nl::Tensor y = nl::layers::reference::layer_norm(in.x, {4}, in.w, in.b);
+  nl::Tensor y = nl::reference::layer_norm(in.x, {4}, in.w, in.b);
   std::string dot = nl::to_dot(y, in.names());
   auto ops = op_names(y);
   REQUIRE(ops.size() >= 7);  // mean, sub, var, add_scalar, rsqrt, mul, mul, add
@@ -94,7 +94,7 @@ TEST_CASE("to_dot: the fused LayerNorm is one op holding x, weight, mean and rst
   CHECK(fused.saved_tensors == 4);
   CHECK(fused.saved_bytes == (12 + 4 + 3 + 3) * 8);
   // the composition keeps more tensors alive for its backward
-  nl::GraphSummary composed = nl::summarize_graph(nl::layers::reference::layer_norm(in.x, {4}, in.w, in.b));
+  nl::GraphSummary composed = nl::summarize_graph(nl::reference::layer_norm(in.x, {4}, in.w, in.b));
   CHECK(composed.ops > fused.ops);
   CHECK(composed.saved_bytes > fused.saved_bytes);
 }

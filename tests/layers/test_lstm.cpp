@@ -1,8 +1,8 @@
 // LSTM in its three cells: PyTorch parity (plain), the normalized cells'
 // forward against their papers' equations written from primitive ops, initial
-// gains and biases, gradients against finite differences, the fused cell
-// against primitives, causality, what LayerNorm and BatchNorm do across time
-// and batch, and errors.
+// gains and biases, gradients against finite differences, causality, what
+// LayerNorm and BatchNorm do across time and batch, and errors. The fused step
+// is tested in tests/core/ops/test_lstm_cell.cpp.
 #include <catch2/catch.hpp>
 
 #include <functional>
@@ -11,7 +11,7 @@
 
 #include "normlab.h"
 #include "tests/layers/module_gradcheck.h"
-#include "tests/layers/norm_test_helpers.h"
+#include "tests/core/ops/norm_test_helpers.h"
 
 using namespace normlab_test;
 namespace layers = nl::layers;
@@ -191,31 +191,6 @@ TEST_CASE("LSTM: PyTorch parity (2 layers, batch_first, initial states, all grad
   }
 }
 
-TEST_CASE("lstm_cell: fused step equals the step composed from primitives", "[layers][lstm]") {
-  nl::manual_seed(1);
-  int64_t N = 3, H = 5;
-  auto gates = nl::randn({N, 4 * H}, nl::f64), c_prev = nl::randn({N, H}, nl::f64);
-  NormFn fused = [&](const std::vector<nl::Tensor>& in) { return nl::lstm_cell(in[0], in[1]); };
-  NormFn composed = [&](const std::vector<nl::Tensor>& in) {
-    auto a = in[0];
-    auto i = nl::sigmoid(a.slice(1, 0, H)), f = nl::sigmoid(a.slice(1, H, 2 * H)), g = nl::tanh(a.slice(1, 2 * H, 3 * H)),
-         o = nl::sigmoid(a.slice(1, 3 * H, 4 * H));
-    auto c = f * in[1] + i * g;
-    return nl::cat({o * nl::tanh(c), c}, 1);
-  };
-  require_fused_equals_reference(fused, composed, {gates, c_prev}, 1e-12);
-  NormFn state_only = [&](const std::vector<nl::Tensor>& in) { return nl::lstm_cell_state(in[0], in[1]); };
-  NormFn state_composed = [&](const std::vector<nl::Tensor>& in) { return composed(in).slice(1, H, 2 * H); };
-  require_fused_equals_reference(state_only, state_composed, {gates, c_prev}, 1e-12);
-}
-
-TEST_CASE("lstm_cell: gradcheck of both fused steps", "[layers][lstm][gradcheck]") {
-  nl::manual_seed(2);
-  auto gates = nl::randn({2, 12}, nl::f64), c_prev = nl::randn({2, 3}, nl::f64);
-  require_gradcheck([](const std::vector<nl::Tensor>& in) { return nl::lstm_cell(in[0], in[1]); }, {gates, c_prev});
-  require_gradcheck([](const std::vector<nl::Tensor>& in) { return nl::lstm_cell_state(in[0], in[1]); }, {gates, c_prev});
-}
-
 TEST_CASE("LSTM: gradcheck of inputs and initial states for every cell", "[layers][lstm][gradcheck]") {
   for (LSTMCell cell : kCells) {
     INFO(cell_label(cell));
@@ -347,7 +322,6 @@ TEST_CASE("LSTM: errors name the layer and the shapes", "[layers][lstm][errors]"
   REQUIRE_THROWS_WITH(lstm(nl::randn({5, 2, 2})), Catch::Contains("LSTM: expected input (T, N, 3)") && Catch::Contains("[5,2,2]"));
   REQUIRE_THROWS_WITH(lstm(nl::randn({5, 2, 3}), nl::zeros({1, 3, 4}), {}), Catch::Contains("initial states must be (1, 2, 4)"));
   REQUIRE_THROWS_WITH(layers::LSTM(0, 4), Catch::Contains("sizes must be > 0"));
-  REQUIRE_THROWS_WITH(nl::lstm_cell(nl::zeros({2, 7}), nl::zeros({2, 2})), Catch::Contains("lstm_cell") && Catch::Contains("[2,7]"));
 }
 
 TEST_CASE("LSTM: a sequence fed in pieces with start_step equals it fed whole, for every cell", "[layers][lstm]") {

@@ -6,7 +6,7 @@
 #include <catch2/catch.hpp>
 
 #include "normlab.h"
-#include "tests/layers/norm_test_helpers.h"
+#include "tests/core/ops/norm_test_helpers.h"
 
 namespace layers = nl::layers;
 using normlab_test::max_abs_diff;

@@ -5,7 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include "normlab.h"
-#include "tests/layers/norm_test_helpers.h"
+#include "tests/core/ops/norm_test_helpers.h"
 
 using normlab_test::max_abs_diff;
 namespace layers = nl::layers;
@@ -47,7 +47,7 @@ TEST_CASE("PyTorch parity: LayerNorm over one and two trailing dims", "[layers][
     for (bool reference : {false, true}) {
       INFO((reference ? "composed reference" : "fused kernel"));
       x.set_grad({}), w.set_grad({}), b.set_grad({});
-      auto y = reference ? layers::reference::layer_norm(x, w.shape(), w, b) : nl::layer_norm(x, w.shape(), w, b);
+      auto y = reference ? nl::reference::layer_norm(x, w.shape(), w, b) : nl::layer_norm(x, w.shape(), w, b);
       y.backward(fixture(p + ".upstream"));
       check_close("output", y, p + ".out");
       check_close("dx", x.grad(), p + ".grad_x");

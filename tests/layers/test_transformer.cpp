@@ -6,7 +6,7 @@
 
 #include "normlab.h"
 #include "tests/layers/module_gradcheck.h"
-#include "tests/layers/norm_test_helpers.h"
+#include "tests/core/ops/norm_test_helpers.h"
 
 using namespace normlab_test;
 namespace layers = nl::layers;

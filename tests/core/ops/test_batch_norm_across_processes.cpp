@@ -5,7 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include "normlab.h"
-#include "tests/layers/norm_test_helpers.h"
+#include "tests/core/ops/norm_test_helpers.h"
 
 using nl::Tensor;
 using normlab_test::max_abs_diff;

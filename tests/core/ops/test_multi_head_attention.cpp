@@ -7,7 +7,7 @@
 
 #include "normlab.h"
 #include "tests/core/core_test_helpers.h"
-#include "tests/layers/norm_test_helpers.h"
+#include "tests/core/ops/norm_test_helpers.h"
 
 using namespace normlab_test;
 using nl_test::error_of;

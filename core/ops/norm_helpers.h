@@ -1,5 +1,7 @@
 #pragma once
-// Argument checks shared by the fused normalization ops.
+// What the fused normalization ops (layer_norm.cpp, batch_norm.cpp,
+// group_norm.cpp) and their composed references share: argument checks,
+// optional tensors, and the references' affine step.
 #include "core/ops/helpers.h"
 
 namespace nl::ops {
@@ -38,8 +40,36 @@ inline void check_same_shape(const char* op, const char* name, const Tensor& t, 
 
 // Contiguous data pointer of an optional tensor (nullptr when undefined).
 template <typename T>
-const T* data_or_null(const Tensor& t) {
+T* data_or_null(const Tensor& t) {
   return t.defined() ? t.data<T>() : nullptr;
+}
+
+// Fresh outputs for the gradients a norm's backward was asked for (undefined
+// where not wanted): dx like x, dweight and dbias of param_shape (no dbias
+// without a bias), the two sums one per group.
+inline NormBackward allocate_norm_grads(const char* op, NormGradsWanted wanted, const Tensor& x,
+                                        const Shape& param_shape, int64_t groups, bool has_bias = true) {
+  auto make_if = [&](bool wanted_here, const Shape& shape) {
+    return wanted_here ? Tensor::make(shape, x.dtype(), op) : Tensor();
+  };
+  return {make_if(wanted.input, x.shape()), make_if(wanted.weight, param_shape),
+          make_if(wanted.bias && has_bias, param_shape), make_if(wanted.sums, {groups}), make_if(wanted.sums, {groups})};
+}
+
+// ---- for the composed references ------------------------------------------------------
+
+// The last k dims of a rank-r tensor, k = normalized_shape's rank: {r−k, ..., r−1}.
+inline Shape trailing_dims(const Tensor& x, const Shape& normalized_shape) {
+  Shape dims;
+  for (int i = x.dim() - normalized_shape.size(); i < x.dim(); ++i) dims.push_back(i);
+  return dims;
+}
+
+// y·weight + bias, each only when defined (they broadcast against y).
+inline Tensor affine(Tensor y, const Tensor& weight, const Tensor& bias) {
+  if (weight.defined()) y = y * weight;
+  if (bias.defined()) y = y + bias;
+  return y;
 }
 
 }  // namespace nl::ops
