@@ -23,3 +23,4 @@
 #include "data/text_corpus.h"
 #include "dist/dist.h"
 #include "models/models.h"
+#include "train/train.h"

@@ -15,5 +15,4 @@
 #include "layers/module_list.h"
 #include "layers/rms_norm.h"
 #include "layers/sequential.h"
-#include "layers/stats_recorder.h"
 #include "layers/transformer.h"

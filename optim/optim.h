@@ -7,4 +7,3 @@
 #include "optim/optimizer.h"
 #include "optim/rmsprop.h"
 #include "optim/sgd.h"
-#include "optim/checkpoint.h"

@@ -48,6 +48,20 @@ void write_file_atomically(const std::string& path, const std::function<void(std
   fsync_directory_of(path);
 }
 
+std::string create_directories(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) fail("cannot create {}: {}", dir, ec.message());
+  return dir;
+}
+
+void write_file_atomically(const std::string& path, const std::string& contents) {
+  write_file_atomically(path, [&](std::FILE* f) {
+    if (std::fwrite(contents.data(), 1, contents.size(), f) != contents.size())
+      fail("write {}: cannot write {} bytes: {}", path, contents.size(), std::strerror(errno));
+  });
+}
+
 InputFile::InputFile(const std::string& path, const char* op) : path_(path), op_(op) {
   file_ = std::fopen(path.c_str(), "rb");
   if (!file_) fail("{}: {}: cannot open: {}", op, path, std::strerror(errno));

@@ -13,6 +13,11 @@ namespace nl::io {
 // atomic on POSIX), then the directory is fsync'ed. If anything fails or
 // `write` throws, the temporary is removed and `path` keeps its old content.
 void write_file_atomically(const std::string& path, const std::function<void(std::FILE*)>& write);
+// The same with the whole content given: writes `contents` to `path` atomically.
+void write_file_atomically(const std::string& path, const std::string& contents);
+
+// Creates dir and its parents when missing (an error names dir and the reason); returns dir.
+std::string create_directories(const std::string& dir);
 
 // A file opened for reading untrusted data: every read is checked against
 // the file's size first, so a lying header can never make us read past the

@@ -344,7 +344,7 @@ int main(int argc, char** argv) {
 
   try {
     nl::DetectAnomalyGuard anomaly(cfg.detect_anomaly);
-    examples::ensure_dir(cfg.out);
+    nl::io::create_directories(cfg.out);
     nl::manual_seed(cfg.seed);
     Inputs in;
     in.x = cfg.input.empty() ? nl::randn({cfg.rows, cfg.cols}, nl::f64) : parse_input(cfg.input);
@@ -373,7 +373,7 @@ int main(int argc, char** argv) {
       summary["norms"][norm.key] = tour_one(norm, in, cfg, csv);
     }
     std::string csv_path = cfg.out + "/gradients.csv";
-    examples::write_csv(csv_path, "norm,gradient,index,fused,composed,finite_difference", csv);
+    nl::train::write_csv(csv_path, "norm,gradient,index,fused,composed,finite_difference", csv);
     fmt::print("\nComparison table: {}\n", csv_path);
     fmt::print("{}\n", summary.dump());
   } catch (const nl::Error& e) {

@@ -125,16 +125,16 @@ int main(int argc, char** argv) {
     }
     if (!prints) return 0;
 
-    examples::ensure_dir(cfg.out);
-    examples::write_csv(cfg.out + "/steps.csv",
+    nl::io::create_directories(cfg.out);
+    nl::train::write_csv(cfg.out + "/steps.csv",
                         cfg.train.distributed ? "cell,step,loss,lr" + examples::step_csv_header() : "cell,step,loss,lr",
                         step_rows);
-    examples::write_csv(cfg.out + "/eval.csv", "cell,step,train_loss,val_loss,val_bpc,val_bpc_long,seconds,cpu_seconds", eval_rows);
+    nl::train::write_csv(cfg.out + "/eval.csv", "cell,step,train_loss,val_loss,val_bpc,val_bpc_long,seconds,cpu_seconds", eval_rows);
     bool long_eval = cfg.train.eval_seq_len > 0;
-    std::string plot = examples::gnuplot_lines_by_label(
+    std::string plot = nl::train::gnuplot::lines_by_label(
         cfg.out + "/eval.csv", cfg.out + "/val_bpc.png", plotted_cells, "step", "validation bits per character",
         {{5, fmt::format("len {}", cfg.train.seq_len)}}, long_eval ? std::vector<std::pair<int, std::string>>{{6, fmt::format("len {}", cfg.train.eval_seq_len)}} : std::vector<std::pair<int, std::string>>{});
-    bool plotted = examples::run_gnuplot(cfg.out + "/val_bpc.gp", plot);
+    bool plotted = nl::train::gnuplot::render(cfg.out + "/val_bpc.gp", plot);
 
     fmt::print("\n{:<8} {:>10} {:>13} {:>14} {:>8}\n", "cell", "train_loss", "val_bits/char",
                long_eval ? fmt::format("bits/char@{}", cfg.train.eval_seq_len) : std::string("-"), "seconds");
@@ -168,8 +168,8 @@ int main(int argc, char** argv) {
       summary["global_batch"] = cfg.train.batch_size * nl::dist::world_size();
     }
     if (!cfg.compare) summary.update(runs[0]);
-    examples::write_text_file(cfg.out + "/results.json", examples::json_text(summary, 2) + "\n");
-    fmt::print("{}\n", examples::json_text(summary));
+    nl::train::write_json(cfg.out + "/results.json", summary);
+    fmt::print("{}\n", nl::train::json_text(summary));
   } catch (const std::exception& e) {
     return examples::fail_run(e);
   }

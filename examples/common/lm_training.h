@@ -93,27 +93,6 @@ LanguageModel language_model(Model& model) {
           }};
 }
 
-// Wall and CPU seconds (all threads) while running: pause() stops both clocks,
-// resume() restarts them, so the evaluations can be left out of training time.
-class TrainingClock {
- public:
-  void pause() {
-    wall_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start_).count();
-    cpu_ += double(std::clock() - cpu_start_) / CLOCKS_PER_SEC;
-  }
-  void resume() {
-    wall_start_ = std::chrono::steady_clock::now();
-    cpu_start_ = std::clock();
-  }
-  double wall_seconds() const { return wall_; }  // both as of the last pause()
-  double cpu_seconds() const { return cpu_; }
-
- private:
-  std::chrono::steady_clock::time_point wall_start_ = std::chrono::steady_clock::now();
-  std::clock_t cpu_start_ = std::clock();
-  double wall_ = 0, cpu_ = 0;
-};
-
 // The corpus from a file or directory of text (fortune files lose their %
 // separator lines); with no path, Debian's fortunes.
 inline nl::data::TextCorpus load_corpus(const std::string& path) {
@@ -231,11 +210,11 @@ inline LMTrainResult train_language_model(LanguageModel model, const nl::data::T
   nl::optim::WarmupDecayLR schedule(*opt, cfg.warmup, cfg.steps, nl::optim::WarmupDecayLR::Decay::cosine, 0.1);
 
   bool prints = nl::dist::is_main();  // rank 0 shows progress
-  Progress progress(label, cfg.steps);
+  nl::train::Progress progress(label, cfg.steps);
   nl::dist::StepMeter meter;
   double window_sum = 0;
   int64_t window = 0;
-  TrainingClock train_clock;  // time in training steps only: paused for each evaluation
+  nl::train::TrainingClock train_clock;  // time in training steps only: paused for each evaluation
   for (int64_t step = 1; step <= cfg.steps; ++step) {
     auto [x, y] = corpus.batch(corpus.train(), cfg.batch_size, cfg.seq_len);
     double lr = schedule.get_last_lr()[0];

@@ -1,7 +1,7 @@
 // grad_flow: how signals and gradients flow through a deep MLP with and
 // without normalization. A models::MLP of --depth hidden layers (Linear →
 // norm → ReLU, PyTorch's default init) is trained with --norm none, batch and
-// layer from the same initial weights; nl::layers::StatsRecorder logs, for
+// layer from the same initial weights; nl::nl::train::StatsRecorder logs, for
 // every Linear layer and step, the std of its output, the norm of the
 // gradient flowing into that output and of its weight gradient, and the
 // update/weight ratio — at initialization (step 0: one forward and backward,
@@ -92,8 +92,8 @@ double accuracy(layers::Module& model, const Tensor& x, const Tensor& y) {
 }
 
 // Values of one column of the recorder's rows at one step, in layer order.
-std::vector<double> column(const std::vector<layers::StatsRecorder::Row>& rows,
-                           double layers::StatsRecorder::Row::*field) {
+std::vector<double> column(const std::vector<nl::train::StatsRecorder::Row>& rows,
+                           double nl::train::StatsRecorder::Row::*field) {
   std::vector<double> out;
   for (const auto& row : rows) out.push_back(row.*field);
   return out;
@@ -111,7 +111,7 @@ nlohmann::json run(const Config& cfg, const std::string& norm, const Dataset& da
       if (name.ends_with(".weight") && p.dim() == 2) p.mul_(cfg.weight_scale);
   }
   // one line: statistics of every Linear layer, at step 0 (initialization) and every record_every steps
-  layers::StatsRecorder stats(model, {.track = [](const std::string&, const layers::Module& m) {
+  nl::train::StatsRecorder stats(model, {.track = [](const std::string&, const layers::Module& m) {
                                         return m.type_name() == "Linear";
                                       },
                                       .every = cfg.record_every,
@@ -127,7 +127,7 @@ nlohmann::json run(const Config& cfg, const std::string& norm, const Dataset& da
     for (int64_t i : index.to_vector<int64_t>()) picked.push_back(labels[size_t(i)]);
     return std::pair{nl::embedding(data.train_x, index), nl::from_vector(picked)};
   };
-  examples::Progress progress(norm, cfg.steps);
+  nl::train::Progress progress(norm, cfg.steps);
   double tail_loss = 0, last_loss = 0;
   int64_t tail = std::max<int64_t>(1, cfg.steps / 10), last_recorded = 0;
   bool diverged = false;
@@ -154,14 +154,14 @@ nlohmann::json run(const Config& cfg, const std::string& norm, const Dataset& da
   }
   progress.finish();
 
-  examples::write_csv(cfg.out + "/steps_" + norm + ".csv", "step,loss", step_rows);
+  nl::train::write_csv(cfg.out + "/steps_" + norm + ".csv", "step,loss", step_rows);
   std::string csv_path = cfg.out + "/stats_" + norm + ".csv";
   stats.write_csv(csv_path);
-  examples::run_gnuplot(cfg.out + "/stats_" + norm + ".gp",
+  nl::train::gnuplot::render(cfg.out + "/stats_" + norm + ".gp",
                         stats.gnuplot_script(csv_path, cfg.out + "/stats_" + norm + ".png",
                                              "grad_flow, norm = " + norm + ": per Linear layer over training"));
 
-  using Row = layers::StatsRecorder::Row;
+  using Row = nl::train::StatsRecorder::Row;
   auto init = stats.rows_at(0), final_rows = stats.rows_at(last_recorded);
   for (auto [when, rows] : {std::pair{"init", init}, std::pair{"final", final_rows}})
     for (size_t i = 0; i < rows.size(); ++i)
@@ -262,7 +262,7 @@ int main(int argc, char** argv) {
 
   try {
     nl::DetectAnomalyGuard anomaly(cfg.detect_anomaly);
-    examples::ensure_dir(cfg.out);
+    nl::io::create_directories(cfg.out);
     Dataset data = load_dataset(cfg);
     fmt::print(stderr, "data: {}, {} training and {} test samples\n", data.name, data.train_x.size(0),
                data.test_x.size(0));
@@ -271,9 +271,9 @@ int main(int argc, char** argv) {
     std::vector<nlohmann::json> results;
     std::vector<std::string> profile;
     for (const std::string& norm : norms) results.push_back(run(cfg, norm, data, profile));
-    examples::write_csv(cfg.out + "/profile.csv", "norm,when,layer_index,layer,act_std,grad_norm,weight_grad_norm",
+    nl::train::write_csv(cfg.out + "/profile.csv", "norm,when,layer_index,layer,act_std,grad_norm,weight_grad_norm",
                         profile);
-    bool plotted = examples::run_gnuplot(cfg.out + "/grad_flow.gp", profile_plot(cfg, norms));
+    bool plotted = nl::train::gnuplot::render(cfg.out + "/grad_flow.gp", profile_plot(cfg, norms));
     print_table(results);
     fmt::print("\nwrote {0}/profile.csv, {0}/steps_<norm>.csv, {0}/stats_<norm>.csv{1}\n", cfg.out,
                plotted ? fmt::format(", {}/grad_flow.png, {}/stats_<norm>.png", cfg.out, cfg.out) : "");

@@ -139,14 +139,14 @@ int main(int argc, char** argv) {
       return 0;
     }
 
-    if (prints) examples::ensure_dir(out);
+    if (prints) nl::io::create_directories(out);
     std::string label = run.distributed ? fmt::format("{}{} np{}", run.norm, run.sync_bn ? " sync" : "",
                                                       nl::dist::world_size())
                                         : run.norm;
     mlp_norm::RunResult result = mlp_norm::train_run(run, data, out + "/steps.csv", label);
     nlohmann::json line = mlp_norm::to_json(result, data);
     if (!prints) return 0;
-    examples::write_text_file(out + "/result.json", line.dump(2) + "\n");
+    nl::io::write_file_atomically(out + "/result.json", line.dump(2) + "\n");
     fmt::print("norm {}  batch {}  test acc {:.4f}  test loss {:.4f}  train loss {:.4f}  {:.1f} s{}\n", run.norm,
                run.batch_size, result.test_acc, result.test_loss, result.train_loss, result.seconds,
                result.diverged ? "  (diverged)" : "");

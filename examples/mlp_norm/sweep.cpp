@@ -4,11 +4,13 @@
 #include <cmath>
 #include <filesystem>
 
+#include "core/io/atomic_file.h"
 #include "core/parallel.h"
 #include "examples/common/report.h"
 #include "examples/common/stats.h"
 #include "examples/common/table.h"
 #include "examples/mlp_norm/train.h"
+#include "train/train.h"
 
 namespace mlp_norm {
 
@@ -67,7 +69,7 @@ void write_curves(const std::string& path, const std::vector<PointResults>& poin
     for (const auto& curve : curves) row += fmt::format(",{:.5f}", curve[b]);
     rows.push_back(row);
   }
-  examples::write_csv(path, header, rows);
+  nl::train::write_csv(path, header, rows);
 }
 
 std::string plot_script(const std::string& dir, const std::vector<PointResults>& points, const SweepConfig& cfg) {
@@ -118,7 +120,7 @@ std::string plot_script(const std::string& dir, const std::vector<PointResults>&
 nlohmann::json run_sweep(const SweepConfig& cfg, const nl::data::Mnist& data) {
   auto start = std::chrono::steady_clock::now();
   std::string dir = std::filesystem::absolute(cfg.out).lexically_normal().string();
-  examples::ensure_dir(dir + "/runs");
+  nl::io::create_directories(dir + "/runs");
 
   std::vector<PointResults> points;
   for (const SweepPoint& p : kPoints) points.push_back({p, {}});
@@ -139,9 +141,9 @@ nlohmann::json run_sweep(const SweepConfig& cfg, const nl::data::Mnist& data) {
                                         run.lr, run.seed, r.losses.size(), r.train_loss, r.test_loss, r.test_acc,
                                         r.diverged, r.seconds));
     }
-  examples::write_csv(dir + "/results.csv",
+  nl::train::write_csv(dir + "/results.csv",
                       "norm,batch_size,lr,seed,steps,train_loss,test_loss,test_acc,diverged,seconds", result_rows);
-  examples::write_text_file(dir + "/results.json", all_runs.dump(1) + "\n");
+  nl::io::write_file_atomically(dir + "/results.json", all_runs.dump(1) + "\n");
 
   // per config: mean ± std over the seeds
   examples::Table table({"norm", "batch", "lr", "test acc", "test loss", "train loss", "seconds/run"});
@@ -163,7 +165,7 @@ nlohmann::json run_sweep(const SweepConfig& cfg, const nl::data::Mnist& data) {
                        {"test_loss_mean", test_loss.mean}, {"train_loss_mean", train_loss.mean},
                        {"train_loss_std", train_loss.std}, {"seconds_mean", seconds.mean}});
   }
-  examples::write_csv(dir + "/summary.csv",
+  nl::train::write_csv(dir + "/summary.csv",
                       "config,norm,batch_size,lr,seeds,test_acc_mean,test_acc_std,test_acc_min,test_acc_max,"
                       "test_loss_mean,train_loss_mean,train_loss_std,seconds_mean",
                       summary_rows);
@@ -184,11 +186,11 @@ nlohmann::json run_sweep(const SweepConfig& cfg, const nl::data::Mnist& data) {
       "{7}; {8} thread(s). Test: eval mode. Train loss: mean over the last 10% of steps.",
       cfg.hidden, data.num_classes, data.train.size(), data.test.size(), cfg.optim, cfg.momentum, cfg.epochs, seeds,
       nl::get_num_threads());
-  examples::write_text_file(dir + "/summary.md", "# mlp_norm sweep\n\n" + setup + "\n\n" + table.markdown() +
+  nl::io::write_file_atomically(dir + "/summary.md", "# mlp_norm sweep\n\n" + setup + "\n\n" + table.markdown() +
                                                      "\nTest accuracy differences (means):\n\n" + gains.markdown());
 
   write_curves(dir + "/curves.csv", points, cfg.epochs);
-  bool plotted = examples::run_gnuplot(dir + "/sweep.gp", plot_script(dir, points, cfg));
+  bool plotted = nl::train::gnuplot::render(dir + "/sweep.gp", plot_script(dir, points, cfg));
 
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   fmt::print("\n{}\n{}\n{}", setup, table.text(), gains.text());

@@ -44,7 +44,7 @@ std::pair<double, double> evaluate(nl::layers::Module& model, const nl::data::Mn
 }
 
 void save_init(const nl::models::MLP& model, int64_t num_samples, const RunConfig& cfg) {
-  examples::ensure_dir(cfg.save_init_dir);
+  nl::io::create_directories(cfg.save_init_dir);
   for (const auto& [name, tensor] : model.state_dict())
     nl::io::save_npy(cfg.save_init_dir + "/" + name + ".npy", tensor);
   std::vector<int64_t> order;
@@ -97,7 +97,7 @@ RunResult train_run(const RunConfig& cfg, const nl::data::Mnist& data, const std
   int64_t total_steps = result.steps_per_epoch * cfg.epochs;
   int64_t report_every = std::max<int64_t>(1, total_steps / 200);
   bool prints = nl::dist::is_main();  // rank 0 shows progress and writes
-  examples::Progress progress(label, total_steps);
+  nl::train::Progress progress(label, total_steps);
   std::vector<std::string> rows;
   rows.reserve(size_t(total_steps));
   Tensor images = data.train.images.contiguous(), labels = data.train.labels.contiguous();
@@ -146,7 +146,7 @@ RunResult train_run(const RunConfig& cfg, const nl::data::Mnist& data, const std
   std::tie(result.test_loss, result.test_acc) = evaluate(model, data.test);
   result.seconds = progress.elapsed();
   if (prints)
-    examples::write_csv(steps_csv, cfg.distributed ? "step,epoch,loss" + examples::step_csv_header() : "step,epoch,loss",
+    nl::train::write_csv(steps_csv, cfg.distributed ? "step,epoch,loss" + examples::step_csv_header() : "step,epoch,loss",
                         rows);
   return result;
 }

@@ -83,7 +83,7 @@ nlohmann::json train(const Config& cfg, const std::string& name) {
 
   int64_t n = train_x.size(0);
   std::vector<int64_t> labels = train_y.to_vector<int64_t>();
-  examples::Progress progress(name, cfg.steps);
+  nl::train::Progress progress(name, cfg.steps);
   double tail_loss = 0;
   int tail_steps = std::max(1, cfg.steps / 10);
   for (int step = 1; step <= cfg.steps; ++step) {

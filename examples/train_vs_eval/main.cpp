@@ -69,7 +69,7 @@ void train_briefly(nl::models::MLP& model, const std::string& norm, const Data& 
   if (cfg.train_steps > 0 && loader.size() == 0)
     nl::fail("train_vs_eval: {} training samples make no batch of 128 to train with (use --train-steps 0)",
              loader.num_samples());
-  examples::Progress progress(norm, cfg.train_steps);
+  nl::train::Progress progress(norm, cfg.train_steps);
   for (int64_t step = 0; step < cfg.train_steps; ++step) {
     if (step % loader.size() == 0) loader.set_epoch(step / loader.size());
     nl::data::Batch batch = loader[step % loader.size()];
@@ -226,14 +226,14 @@ int main(int argc, char** argv) {
     fmt::print("x0 = {} {}; differences from x0's output in eval mode in a batch of 1, over {} random batch-mate draws\n\n",
                cfg.synthetic ? "random sample" : "test image", cfg.sample, cfg.compositions);
     fmt::print("{}", table.text());
-    examples::ensure_dir(cfg.out);
-    examples::write_csv(cfg.out + "/steps.csv", "norm,step,loss", step_rows);
-    examples::write_csv(cfg.out + "/results.csv",
+    nl::io::create_directories(cfg.out);
+    nl::train::write_csv(cfg.out + "/steps.csv", "norm,step,loss", step_rows);
+    nl::train::write_csv(cfg.out + "/results.csv",
                         "norm,mode,batch_size,compositions,linear_output_max_diff,norm_output_max_diff,logits_max_diff,"
                         "max_diff_between_compositions,error",
                         csv);
     summary["seconds"] = seconds();
-    examples::write_text_file(cfg.out + "/results.json", summary.dump(2) + "\n");
+    nl::io::write_file_atomically(cfg.out + "/results.json", summary.dump(2) + "\n");
     fmt::print("{}\n", summary.dump());
   } catch (const nl::Error& e) {
     fmt::print(stderr, "error: {}\n", e.what());

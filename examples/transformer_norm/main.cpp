@@ -127,12 +127,12 @@ int main(int argc, char** argv) {
       if (eval_rows.size() > evaluations) labels.push_back(runs.back()["label"]);  // plot runs with a curve
     }
 
-    examples::ensure_dir(cfg.out);
-    examples::write_csv(cfg.out + "/steps.csv", "run,step,loss,lr", step_rows);
-    examples::write_csv(cfg.out + "/eval.csv", "run,step,train_loss,val_loss,val_bpc,val_bpc_long,seconds,cpu_seconds", eval_rows);
-    bool plotted = examples::run_gnuplot(
+    nl::io::create_directories(cfg.out);
+    nl::train::write_csv(cfg.out + "/steps.csv", "run,step,loss,lr", step_rows);
+    nl::train::write_csv(cfg.out + "/eval.csv", "run,step,train_loss,val_loss,val_bpc,val_bpc_long,seconds,cpu_seconds", eval_rows);
+    bool plotted = nl::train::gnuplot::render(
         cfg.out + "/val_loss.gp",
-        examples::gnuplot_lines_by_label(cfg.out + "/eval.csv", cfg.out + "/val_loss.png", labels, "step",
+        nl::train::gnuplot::lines_by_label(cfg.out + "/eval.csv", cfg.out + "/val_loss.png", labels, "step",
                                          "validation loss (nats/char)", {{4, ""}}));
 
     fmt::print("\n{:<15} {:>10} {:>10} {:>13} {:>8}\n", "run", "train_loss", "val_loss", "val_bits/char", "seconds");
@@ -156,8 +156,8 @@ int main(int argc, char** argv) {
                               {"temperature", cfg.train.temperature}, {"top_k", cfg.train.top_k},
                               {"unigram_bpc", unigram},       {"runs", runs}};
     if (!cfg.compare) summary.update(runs[0]);
-    examples::write_text_file(cfg.out + "/results.json", examples::json_text(summary, 2) + "\n");
-    fmt::print("{}\n", examples::json_text(summary));
+    nl::train::write_json(cfg.out + "/results.json", summary);
+    fmt::print("{}\n", nl::train::json_text(summary));
   } catch (const nl::Error& e) {
     fmt::print(stderr, "error: {}\n", e.what());
     return 1;

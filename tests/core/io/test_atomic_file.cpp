@@ -37,6 +37,17 @@ TEST_CASE("write_file_atomically: an unwritable directory is a clear error", "[i
                       Catch::Contains("cannot create"));
 }
 
+TEST_CASE("write_file_atomically with the content given, create_directories makes parents", "[io][atomic]") {
+  TempDir dir;
+  std::string sub = dir.file("results/run1");
+  CHECK(nl::io::create_directories(sub) == sub);
+  CHECK(nl::io::create_directories(sub) == sub);  // already there: fine
+  nl::io::write_file_atomically(sub + "/steps.csv", std::string("step,loss\n1,0.5\n"));
+  CHECK(read_bytes(sub + "/steps.csv") == "step,loss\n1,0.5\n");
+  write_bytes(dir.file("plain"), "x");
+  REQUIRE_THROWS_WITH(nl::io::create_directories(dir.file("plain/below")), Catch::Contains("cannot create"));
+}
+
 TEST_CASE("InputFile: reads inside the file only", "[io][atomic][errors]") {
   TempDir dir;
   std::string path = dir.file("r.bin");

@@ -1,12 +1,12 @@
 #pragma once
 // StatsRecorder: per-layer training statistics, per step, for any model.
 //
-//   nl::layers::StatsRecorder stats(model);   // hooks every leaf layer
+//   nl::train::StatsRecorder stats(model);    // hooks every leaf layer
 //   for (...) {
 //     Tensor loss = ...; optimizer.zero_grad(); loss.backward(); optimizer.step();
 //     stats.step();                           // one row per layer for this step
 //   }
-//   stats.write_csv("stats.csv");              // + gnuplot_script(...) for a picture
+//   stats.write_csv("stats.csv");              // + gnuplot_script(...) for a picture (train/gnuplot.h renders it)
 //
 // For each tracked layer (by its dotted name, e.g. "3" or "blocks.0.ln1") and
 // step, a row holds:
@@ -38,13 +38,13 @@
 
 #include "layers/module.h"
 
-namespace nl::layers {
+namespace nl::train {
 
 class StatsRecorder {
  public:
   struct Options {
     // Which submodules to track; default (null): every leaf module (one without children).
-    std::function<bool(const std::string& name, const Module& module)> track;
+    std::function<bool(const std::string& name, const layers::Module& module)> track;
     int64_t every = 1;       // record every n-th step (and the first)
     int64_t first_step = 1;  // the number of the first step() call (0 to record an "initialization" step)
   };
@@ -54,8 +54,8 @@ class StatsRecorder {
     double act_mean, act_std, grad_norm, param_norm, param_grad_norm, update_ratio;
   };
 
-  explicit StatsRecorder(Module& model);
-  StatsRecorder(Module& model, Options options);
+  explicit StatsRecorder(layers::Module& model);
+  StatsRecorder(layers::Module& model, Options options);
   ~StatsRecorder();
   StatsRecorder(const StatsRecorder&) = delete;
   StatsRecorder& operator=(const StatsRecorder&) = delete;
@@ -88,4 +88,4 @@ class StatsRecorder {
   int64_t next_step_;
 };
 
-}  // namespace nl::layers
+}  // namespace nl::train

@@ -1,4 +1,4 @@
-#include "layers/stats_recorder.h"
+#include "train/stats_recorder.h"
 
 #include <fmt/format.h>
 
@@ -9,8 +9,14 @@
 #include "core/autograd.h"
 #include "core/io/atomic_file.h"
 #include "core/ops.h"
+#include "train/csv.h"
+#include "train/gnuplot.h"
 
-namespace nl::layers {
+namespace nl::train {
+
+using layers::HookHandle;
+using layers::Module;
+using layers::Named;
 
 namespace {
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
@@ -60,13 +66,6 @@ Moments moments_of(const Tensor& t) {
     m = {double(n), mean, squares};
   });
   return m;
-}
-
-std::string csv_field(const std::string& s) {
-  if (s.find_first_of(",\"\n") == std::string::npos) return s;
-  std::string out = "\"";
-  for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return out + "\"";
 }
 }  // namespace
 
@@ -197,32 +196,22 @@ std::string StatsRecorder::csv() const {
   return out;
 }
 
-void StatsRecorder::write_csv(const std::string& path) const {
-  std::string text = csv();
-  io::write_file_atomically(path, [&](std::FILE* f) {
-    if (std::fwrite(text.data(), 1, text.size(), f) != text.size()) fail("StatsRecorder: cannot write {}", path);
-  });
-}
+void StatsRecorder::write_csv(const std::string& path) const { io::write_file_atomically(path, csv()); }
 
 std::string StatsRecorder::gnuplot_script(const std::string& csv_path, const std::string& png_path,
                                           const std::string& title) const {
-  // gnuplot's single-quoted strings escape ' as ''
-  auto quoted = [](const std::string& text) {
-    std::string out = "'";
-    for (char c : text) out += c == '\'' ? std::string("''") : std::string(1, c);
-    return out + "'";
-  };
+  using gnuplot::quote;
   std::string layers;
   for (auto& layer : layers_) layers += (layers.empty() ? "" : " ") + layer->name;
   std::string script = fmt::format(
-      "# Per-layer training statistics from {0} (nl::layers::StatsRecorder)\n"
+      "# Per-layer training statistics from {0} (nl::train::StatsRecorder)\n"
       "set datafile separator ','\n"
       "set terminal pngcairo noenhanced size 1400,1000\n"
       "set output {1}\n"
       "layers = {2}\n"
       "set multiplot layout 2,2 title {3}\n"
       "set logscale y\nset format y '%.0e'\nset xlabel 'step'\nset key outside right font ',8'\n",
-      csv_path, quoted(png_path), quoted(layers), quoted(title));
+      csv_path, quote(png_path), quote(layers), quote(title));
   // A step's rows list the layers in order, so layer i is every n-th row from row i.
   struct Panel {
     int column;
@@ -237,11 +226,11 @@ std::string StatsRecorder::gnuplot_script(const std::string& csv_path, const std
     script += any ? fmt::format("set title '{1}'\n"
                                 "plot for [i=1:{3}] {0} skip 1 every {3}::(i-1) using 1:(column({2}) > 0 ? "
                                 "column({2}) : NaN) with linespoints pointsize 0.4 title word(layers, i)\n",
-                                quoted(csv_path), panel.title, panel.column, layers_.size())
+                                quote(csv_path), panel.title, panel.column, layers_.size())
                   : fmt::format("set title '{}: no positive values recorded'\nplot 1 lc rgb 'white' notitle\n",
                                 panel.title);
   }
   return script + "unset multiplot\n";
 }
 
-}  // namespace nl::layers
+}  // namespace nl::train

@@ -1,11 +1,11 @@
-#include "optim/checkpoint.h"
+#include "train/checkpoint.h"
 
 #include <bit>
 
 #include "core/io/safetensors.h"
 #include "core/random.h"
 
-namespace nl::optim {
+namespace nl::train {
 
 namespace {
 constexpr const char* kFormat = "normlab-checkpoint-1";
@@ -29,8 +29,8 @@ Tensor int64_scalar(int64_t v) {
 }
 }  // namespace
 
-void save_checkpoint(const std::string& path, const layers::Module& model, const Optimizer* optimizer,
-                     const LRScheduler* scheduler, int64_t step) {
+void save_checkpoint(const std::string& path, const layers::Module& model, const optim::Optimizer* optimizer,
+                     const optim::LRScheduler* scheduler, int64_t step) {
   StateDict out;
   put(out, "model.", model.state_dict());
   if (optimizer) put(out, "optimizer.", optimizer->state_dict());
@@ -42,8 +42,8 @@ void save_checkpoint(const std::string& path, const layers::Module& model, const
   io::save_safetensors(path, out, {{"format", kFormat}});
 }
 
-int64_t load_checkpoint(const std::string& path, layers::Module& model, Optimizer* optimizer,
-                        LRScheduler* scheduler) {
+int64_t load_checkpoint(const std::string& path, layers::Module& model, optim::Optimizer* optimizer,
+                        optim::LRScheduler* scheduler) {
   auto metadata = io::load_safetensors_metadata(path);
   if (metadata["format"] != kFormat)
     fail("load_checkpoint: {}: not a normlab checkpoint (format \"{}\", expected \"{}\")", path, metadata["format"],
@@ -70,4 +70,4 @@ int64_t load_checkpoint(const std::string& path, layers::Module& model, Optimize
   return step;
 }
 
-}  // namespace nl::optim
+}  // namespace nl::train

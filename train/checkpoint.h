@@ -16,15 +16,15 @@
 #include "optim/lr_scheduler.h"
 #include "optim/optimizer.h"
 
-namespace nl::optim {
+namespace nl::train {
 
-void save_checkpoint(const std::string& path, const layers::Module& model, const Optimizer* optimizer = nullptr,
-                     const LRScheduler* scheduler = nullptr, int64_t step = 0);
+void save_checkpoint(const std::string& path, const layers::Module& model, const optim::Optimizer* optimizer = nullptr,
+                     const optim::LRScheduler* scheduler = nullptr, int64_t step = 0);
 
 // Restores model, optimizer, scheduler and the global generator; returns the
 // step. An optimizer or scheduler passed here must be in the file, and vice
 // versa; everything is validated before anything changes.
-int64_t load_checkpoint(const std::string& path, layers::Module& model, Optimizer* optimizer = nullptr,
-                        LRScheduler* scheduler = nullptr);
+int64_t load_checkpoint(const std::string& path, layers::Module& model, optim::Optimizer* optimizer = nullptr,
+                        optim::LRScheduler* scheduler = nullptr);
 
-}  // namespace nl::optim
+}  // namespace nl::train

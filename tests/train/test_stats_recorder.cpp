@@ -44,9 +44,9 @@ std::vector<double> concat(std::vector<double> a, const std::vector<double>& b) 
 }
 }  // namespace
 
-TEST_CASE("StatsRecorder: every column equals the hand-computed value after one SGD step", "[layers][stats]") {
+TEST_CASE("StatsRecorder: every column equals the hand-computed value after one SGD step", "[train][stats]") {
   TinyModel tiny;
-  layers::StatsRecorder stats(tiny.model);
+  nl::train::StatsRecorder stats(tiny.model);
   CHECK(stats.layer_names() == std::vector<std::string>{"0", "1", "2"});
   nl::optim::SGD sgd(tiny.model.parameters(), {.lr = 0.1});
 
@@ -119,9 +119,9 @@ TEST_CASE("StatsRecorder: every column equals the hand-computed value after one 
   CHECK(std::isnan(r1.update_ratio));
 }
 
-TEST_CASE("StatsRecorder: every n steps, an initialization step 0, evaluation not counted", "[layers][stats]") {
+TEST_CASE("StatsRecorder: every n steps, an initialization step 0, evaluation not counted", "[train][stats]") {
   TinyModel tiny;
-  layers::StatsRecorder stats(tiny.model, {.track = [](const std::string&, const layers::Module& m) {
+  nl::train::StatsRecorder stats(tiny.model, {.track = [](const std::string&, const layers::Module& m) {
                                              return m.type_name() == "Linear";
                                            },
                                            .every = 2,
@@ -152,18 +152,18 @@ TEST_CASE("StatsRecorder: every n steps, an initialization step 0, evaluation no
   CHECK(stats.rows_at(1).empty());
 }
 
-TEST_CASE("StatsRecorder: CSV, gnuplot script, hooks removed with the recorder", "[layers][stats]") {
+TEST_CASE("StatsRecorder: CSV, gnuplot script, hooks removed with the recorder", "[train][stats]") {
   TinyModel tiny;
   auto x = nl::from_vector(kX, {4, 2});
   {
-    layers::StatsRecorder stats(tiny.model);
+    nl::train::StatsRecorder stats(tiny.model);
     tiny.model(x).sum().backward();
     stats.step();
     std::string csv = stats.csv();
     std::istringstream lines(csv);
     std::string header, line;
     std::getline(lines, header);
-    CHECK(header == layers::StatsRecorder::kCsvHeader);
+    CHECK(header == nl::train::StatsRecorder::kCsvHeader);
     int count = 0;
     while (std::getline(lines, line)) ++count;
     CHECK(count == 3);
@@ -182,8 +182,8 @@ TEST_CASE("StatsRecorder: CSV, gnuplot script, hooks removed with the recorder",
   // the recorder is gone; the model runs as before (no hooks left behind)
   nl::Tensor y = tiny.model(x);
   CHECK(y.shape() == nl::Shape{4, 1});
-  CHECK_THROWS_WITH(layers::StatsRecorder(tiny.model, {.every = 0}), Catch::Contains("every"));
-  CHECK_THROWS_WITH(layers::StatsRecorder(tiny.model, {.track = [](const std::string&, const layers::Module&) {
+  CHECK_THROWS_WITH(nl::train::StatsRecorder(tiny.model, {.every = 0}), Catch::Contains("every"));
+  CHECK_THROWS_WITH(nl::train::StatsRecorder(tiny.model, {.track = [](const std::string&, const layers::Module&) {
                                                          return false;
                                                        }}),
                     Catch::Contains("no layer"));
@@ -211,8 +211,8 @@ double l2_norm(const nl::Tensor& t) { return std::sqrt((t * t).sum().item<double
 template <typename Model>
 std::set<std::string> check_recorder_rows(Model& model, const nl::Tensor& ids, const nl::Tensor& targets,
                                           const LayerOutputs& expected, double expected_loss,
-                                          layers::StatsRecorder::Options options = {}) {
-  layers::StatsRecorder stats(model, std::move(options));
+                                          nl::train::StatsRecorder::Options options = {}) {
+  nl::train::StatsRecorder stats(model, std::move(options));
   nl::optim::SGD sgd(model.parameters(), {.lr = 0.1});
   nl::Tensor logits = model(ids);
   nl::Tensor loss = nl::cross_entropy(logits.reshape({-1, logits.size(-1)}), targets);
@@ -239,7 +239,7 @@ std::set<std::string> check_recorder_rows(Model& model, const nl::Tensor& ids, c
 }  // namespace
 
 TEST_CASE("StatsRecorder: one line on a GPT records every block's Linear, LayerNorm and attention output",
-          "[layers][stats][gpt]") {
+          "[train][stats][gpt]") {
   nl::manual_seed(11);
   nl::models::GPTConfig c;
   c.vocab_size = 7;
@@ -287,7 +287,7 @@ TEST_CASE("StatsRecorder: one line on a GPT records every block's Linear, LayerN
 }
 
 TEST_CASE("StatsRecorder: one line on a CharLSTM records the embedding, the LSTM and the head",
-          "[layers][stats][lstm]") {
+          "[train][stats][lstm]") {
   nl::manual_seed(12);
   nl::models::CharLSTM model(6, 4, 5, 1, layers::LSTMCell::layer_norm);
   model.to(nl::f64);

@@ -31,7 +31,7 @@ struct Run {
 };
 }  // namespace
 
-TEST_CASE("checkpoint: a resumed run gives bit-identical losses", "[optim][checkpoint]") {
+TEST_CASE("checkpoint: a resumed run gives bit-identical losses", "[train][checkpoint]") {
   normlab_test::TempDir dir;
   std::string path = dir.file("run.safetensors");
   nl::manual_seed(42);
@@ -45,28 +45,28 @@ TEST_CASE("checkpoint: a resumed run gives bit-identical losses", "[optim][check
   {
     Run run;
     for (int k = 0; k < 6; ++k) resumed.push_back(run.train_step());
-    optim::save_checkpoint(path, run.model, &run.opt, &run.schedule, 6);
+    nl::train::save_checkpoint(path, run.model, &run.opt, &run.schedule, 6);
   }
   nl::manual_seed(999);  // a different process, a different seed: all of it comes from the file
   Run run;
-  int64_t step = optim::load_checkpoint(path, run.model, &run.opt, &run.schedule);
+  int64_t step = nl::train::load_checkpoint(path, run.model, &run.opt, &run.schedule);
   CHECK(step == 6);
   for (int k = 6; k < 12; ++k) resumed.push_back(run.train_step());
   CHECK(resumed == straight);
 }
 
-TEST_CASE("checkpoint: model only, and mismatches are refused", "[optim][checkpoint][errors]") {
+TEST_CASE("checkpoint: model only, and mismatches are refused", "[train][checkpoint][errors]") {
   normlab_test::TempDir dir;
   std::string path = dir.file("model.safetensors");
   layers::Linear fc(3, 2);
-  optim::save_checkpoint(path, fc, nullptr, nullptr, 5);
+  nl::train::save_checkpoint(path, fc, nullptr, nullptr, 5);
   layers::Linear other(3, 2);
-  CHECK(optim::load_checkpoint(path, other) == 5);
+  CHECK(nl::train::load_checkpoint(path, other) == 5);
   CHECK(other.weight.to_vector<float>() == fc.weight.to_vector<float>());
   optim::SGD opt(other.parameters(), {.lr = 0.1});
-  REQUIRE_THROWS_WITH(optim::load_checkpoint(path, other, &opt), Catch::Contains("has no optimizer state"));
+  REQUIRE_THROWS_WITH(nl::train::load_checkpoint(path, other, &opt), Catch::Contains("has no optimizer state"));
   layers::Linear wrong(4, 2);
-  REQUIRE_THROWS_WITH(optim::load_checkpoint(path, wrong), Catch::Contains("size mismatch for weight"));
+  REQUIRE_THROWS_WITH(nl::train::load_checkpoint(path, wrong), Catch::Contains("size mismatch for weight"));
   nl::io::save_safetensors(path, {{"weight", nl::zeros({2, 3})}});
-  REQUIRE_THROWS_WITH(optim::load_checkpoint(path, other), Catch::Contains("not a normlab checkpoint"));
+  REQUIRE_THROWS_WITH(nl::train::load_checkpoint(path, other), Catch::Contains("not a normlab checkpoint"));
 }

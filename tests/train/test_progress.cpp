@@ -1,0 +1,21 @@
+// Progress: the line's fields, rate and ETA computed by hand.
+#include <catch2/catch.hpp>
+
+#include "normlab.h"
+
+TEST_CASE("Progress: the line shows step, loss, rate and the ETA at that rate", "[train][progress]") {
+  // 120 of 2000 steps in 10 s: 12 steps/s, (2000 − 120) / 12 = 156.7 s left
+  CHECK(nl::train::Progress::line("ln-lstm", 120, 2000, 2.12345, 10.0) ==
+        "[ln-lstm] step   120/2000  loss 2.1235  12.0 steps/s  ETA 157s   ");
+  // the last step: nothing left
+  CHECK(nl::train::Progress::line("mlp", 50, 50, 0.5, 2.0) == "[mlp] step    50/50  loss 0.5000  25.0 steps/s  ETA 0s   ");
+  // no time yet: a finite rate, no division by zero
+  CHECK(nl::train::Progress::line("x", 0, 10, 1.0, 0.0).find("ETA") != std::string::npos);
+}
+
+TEST_CASE("Progress: elapsed counts from construction", "[train][progress]") {
+  nl::train::Progress progress("t", 10);
+  double first = progress.elapsed();
+  CHECK(first >= 0.0);
+  CHECK(progress.elapsed() >= first);
+}
