@@ -8,28 +8,34 @@ namespace layers = nl::layers;
 
 namespace {
 // A two-level model: the shape of the README's examples.
-class Block : public layers::Module {
+class Block : public layers::Layer<Block> {
  public:
-  Block() : Module("Block") {
+  Block() : Layer("Block") {
     fc = register_module("fc", std::make_shared<layers::Linear>(4, 3));
     norm = register_module("norm", std::make_shared<layers::BatchNorm1d>(3));
   }
-  nl::Tensor forward(const nl::Tensor& x) override { return nl::relu(norm->forward(fc->forward(x))); }
   std::shared_ptr<layers::Linear> fc;
   std::shared_ptr<layers::BatchNorm1d> norm;
+
+ protected:
+  friend Layer<Block>;
+  nl::Tensor forward(const nl::Tensor& x) override { return nl::relu((*norm)((*fc)(x))); }
 };
 
-class Net : public layers::Module {
+class Net : public layers::Layer<Net> {
  public:
-  Net() : Module("Net") {
+  Net() : Layer("Net") {
     block = register_module("block", std::make_shared<Block>());
     head = register_module("head", std::make_shared<layers::Linear>(3, 2, false));
     register_parameter("scale", scale = nl::ones({1}));
   }
-  nl::Tensor forward(const nl::Tensor& x) override { return head->forward(block->forward(x)) * scale; }
   std::shared_ptr<Block> block;
   std::shared_ptr<layers::Linear> head;
   nl::Tensor scale;
+
+ protected:
+  friend Layer<Net>;
+  nl::Tensor forward(const nl::Tensor& x) override { return (*head)((*block)(x)) * scale; }
 };
 
 std::vector<std::string> names(const layers::Named<nl::Tensor>& named) {
@@ -152,8 +158,8 @@ TEST_CASE("Module: to(float64) converts floating parameters and buffers only", "
 }
 
 TEST_CASE("Module: registration errors", "[layers][module][errors]") {
-  struct Bad : layers::Module {
-    explicit Bad(int which) : Module("Bad") {
+  struct Bad : layers::Layer<Bad> {
+    explicit Bad(int which) : Layer("Bad") {
       if (which == 0) register_parameter("a.b", t = nl::ones({1}));
       if (which == 1) {
         register_parameter("w", t = nl::ones({1}));
@@ -173,7 +179,7 @@ TEST_CASE("Module: registration errors", "[layers][module][errors]") {
 TEST_CASE("Module: modules without a one-tensor forward say so", "[layers][module][errors]") {
   layers::MSELoss loss;
   layers::Module& base = loss;
-  REQUIRE_THROWS_WITH(base.forward(nl::zeros({1})), Catch::Contains("MSELoss"));
+  REQUIRE_THROWS_WITH(base(nl::zeros({1})), Catch::Contains("MSELoss"));
 }
 
 TEST_CASE("Module: to_string prints the tree like PyTorch", "[layers][module]") {
@@ -197,6 +203,6 @@ TEST_CASE("Sequential: runs modules in order with names 0, 1, ...", "[layers][se
   auto x = nl::randn({4, 3});
   auto first = std::static_pointer_cast<layers::Linear>(seq[0]);
   auto last = std::static_pointer_cast<layers::Linear>(seq[2]);
-  auto expected = last->forward(nl::tanh(first->forward(x)));
+  auto expected = (*last)(nl::tanh((*first)(x)));
   CHECK(seq(x).to_vector<float>() == expected.to_vector<float>());
 }
