@@ -120,8 +120,35 @@ TEST_CASE("Module: load_state_dict lists missing, unexpected and mis-shaped keys
   misshaped["block.fc.weight"] = nl::zeros({4, 3});
   REQUIRE_THROWS_WITH(net.load_state_dict(misshaped),
                       Catch::Contains("size mismatch for block.fc.weight (checkpoint [4,3], model [3,4])"));
-  CHECK_NOTHROW(net.load_state_dict(missing, /*strict=*/false));
-  CHECK_NOTHROW(net.load_state_dict(unexpected, /*strict=*/false));
+
+  // Not strict: what matches is loaded, the rest left alone. Into freshly built
+  // models (their own storage, unlike net's state above), from values no fresh
+  // Net holds (10, 11, ... per key), so every tensor shows whether it was loaded.
+  nl::StateDict distinct;
+  double value = 10;
+  for (auto& [name, t] : state) distinct[name] = nl::full(t.shape(), value++, t.dtype());
+  auto require_loaded_except = [&](const Net& model, const std::string& kept, const std::vector<float>& kept_before) {
+    for (auto& [name, t] : model.state_dict()) {
+      INFO(name);
+      if (name == kept)
+        CHECK(t.to_vector<float>() == kept_before);  // not in the checkpoint: its initial value
+      else
+        CHECK(t.to(nl::f64).to_vector<double>() == distinct.at(name).to(nl::f64).to_vector<double>());
+    }
+  };
+  missing = distinct;
+  missing.erase("head.weight");
+  Net fresh;
+  std::vector<float> head_before = fresh.head->weight.to_vector<float>();
+  CHECK_NOTHROW(fresh.load_state_dict(missing, /*strict=*/false));
+  require_loaded_except(fresh, "head.weight", head_before);
+
+  unexpected = distinct;
+  unexpected["head.bias"] = nl::zeros({2});
+  Net fresh2;
+  CHECK_NOTHROW(fresh2.load_state_dict(unexpected, /*strict=*/false));
+  require_loaded_except(fresh2, "", {});  // every key loaded, head.bias ignored
+  CHECK(fresh2.state_dict().count("head.bias") == 0);
 }
 
 TEST_CASE("Module: a failed load_state_dict changes nothing", "[layers][module]") {
