@@ -24,10 +24,13 @@ class SyncBatchNorm : public layers::BatchNorm1d {
  public:
   explicit SyncBatchNorm(int64_t num_features, double eps = 1e-5, std::optional<double> momentum = 0.1,
                          bool affine = true, bool track_running_stats = true, DType dtype = f32);
-  Tensor forward(const Tensor& x) override;
 
   // A SyncBatchNorm with bn's settings, a copy of its parameters and buffers, and its training mode.
   static std::shared_ptr<SyncBatchNorm> from_batch_norm(const layers::BatchNorm1d& bn);
+
+ protected:
+  // sync_bn(x) runs this through BatchNorm1d's call operator (Layer<BatchNorm1d>), hooks and all.
+  Tensor forward(const Tensor& x) override;
 };
 
 // Swaps every BatchNorm1d inside model (at any depth) for an equivalent

@@ -11,7 +11,7 @@ namespace nl::layers {
 
 MultiheadAttention::MultiheadAttention(int64_t embed, int64_t heads, double dropout_p, bool bias, bool batch_first_,
                                        DType dtype)
-    : Module("MultiheadAttention"),
+    : Layer("MultiheadAttention"),
       embed_dim(embed),
       num_heads(heads),
       head_dim(heads > 0 ? embed / heads : 0),
@@ -93,7 +93,7 @@ MultiheadAttention::Output MultiheadAttention::forward(const Tensor& query, cons
     merged = attended.output.transpose(1, 2).reshape({N, L, E});
     weights = attended.weights;
   }
-  Tensor out = (*out_proj)(merged);  // through operator(): its hooks (a StatsRecorder) run
+  Tensor out = (*out_proj)(merged);
   return {batch_first ? out : out.transpose(0, 1), need_weights ? weights.mean({1}) : Tensor()};
 }
 

@@ -20,22 +20,17 @@
 
 namespace nl::layers {
 
-class MultiheadAttention : public Module {
+class MultiheadAttention : public Layer<MultiheadAttention> {
  public:
   MultiheadAttention(int64_t embed_dim, int64_t num_heads, double dropout = 0.0, bool bias = true,
                      bool batch_first = false, DType dtype = f32);
 
+  // What mha(query, key, value, key_padding_mask, attn_mask, is_causal,
+  // need_weights) returns; the hooks see query and `output`.
   struct Output {
     Tensor output;   // like query
     Tensor weights;  // (N, L, S): the attention weights averaged over heads; undefined without need_weights
   };
-  // need_weights = false skips averaging the weights (as PyTorch's need_weights;
-  // TransformerEncoderLayer passes false, as PyTorch's does).
-  Output forward(const Tensor& query, const Tensor& key, const Tensor& value, const Tensor& key_padding_mask = Tensor(),
-                 const Tensor& attn_mask = Tensor(), bool is_causal = false, bool need_weights = true);
-  // Self-attention on x.
-  Tensor forward(const Tensor& x) override { return forward(x, x, x).output; }
-  using Module::operator();
 
   const int64_t embed_dim, num_heads, head_dim;
   const double dropout;
@@ -44,6 +39,13 @@ class MultiheadAttention : public Module {
   std::shared_ptr<Linear> out_proj;
 
  protected:
+  friend Layer<MultiheadAttention>;
+  // need_weights = false skips averaging the weights (as PyTorch's need_weights;
+  // TransformerEncoderLayer passes false, as PyTorch's does).
+  Output forward(const Tensor& query, const Tensor& key, const Tensor& value, const Tensor& key_padding_mask = Tensor(),
+                 const Tensor& attn_mask = Tensor(), bool is_causal = false, bool need_weights = true);
+  // mha(x): self-attention on x, the output alone.
+  Tensor forward(const Tensor& x) override { return forward(x, x, x).output; }
   std::string extra_repr() const override;
 };
 

@@ -14,11 +14,10 @@
 
 namespace nl::layers {
 
-class BatchNorm1d : public Module {
+class BatchNorm1d : public Layer<BatchNorm1d> {
  public:
   explicit BatchNorm1d(int64_t num_features, double eps = 1e-5, std::optional<double> momentum = 0.1,
                        bool affine = true, bool track_running_stats = true, DType dtype = f32);
-  Tensor forward(const Tensor& x) override;
 
   int64_t num_features;
   double eps;
@@ -29,6 +28,9 @@ class BatchNorm1d : public Module {
   bool use_reference = false;
 
  protected:
+  // Virtual: bn(x) runs a subclass's (SyncBatchNorm's) through Layer<BatchNorm1d>.
+  friend Layer<BatchNorm1d>;
+  Tensor forward(const Tensor& x) override;
   // For subclasses (nl::dist::SyncBatchNorm): their own type name, the same
   // parameters and buffers.
   BatchNorm1d(std::string type, int64_t num_features, double eps, std::optional<double> momentum, bool affine,

@@ -8,15 +8,16 @@
 
 namespace nl::layers {
 
-class Dropout : public Module {
+class Dropout : public Layer<Dropout> {
  public:
-  explicit Dropout(double p = 0.5) : Module("Dropout"), p(p) {
+  explicit Dropout(double p = 0.5) : Layer("Dropout"), p(p) {
     if (!(p >= 0 && p < 1)) fail("Dropout: p must be in [0, 1), got {}", p);
   }
-  Tensor forward(const Tensor& x) override { return dropout(x, p, is_training()); }
   double p;
 
  protected:
+  friend Layer<Dropout>;
+  Tensor forward(const Tensor& x) override { return dropout(x, p, is_training()); }
   std::string extra_repr() const override { return fmt::format("p={}", p); }
 };
 

@@ -9,7 +9,7 @@
 namespace nl::layers {
 
 GroupNorm::GroupNorm(int64_t num_groups, int64_t num_channels, double eps, bool affine, DType dtype)
-    : Module("GroupNorm"), num_groups(num_groups), num_channels(num_channels), eps(eps) {
+    : Layer("GroupNorm"), num_groups(num_groups), num_channels(num_channels), eps(eps) {
   if (num_groups <= 0 || num_channels <= 0 || num_channels % num_groups != 0)
     fail("GroupNorm: num_channels must be divisible by num_groups (both positive), got num_groups={}, "
          "num_channels={}",

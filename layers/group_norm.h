@@ -16,11 +16,10 @@
 
 namespace nl::layers {
 
-class GroupNorm : public Module {
+class GroupNorm : public Layer<GroupNorm> {
  public:
   // weight starts at 1, bias at 0 (when affine).
   GroupNorm(int64_t num_groups, int64_t num_channels, double eps = 1e-5, bool affine = true, DType dtype = f32);
-  Tensor forward(const Tensor& x) override;
 
   int64_t num_groups, num_channels;
   double eps;
@@ -28,6 +27,8 @@ class GroupNorm : public Module {
   bool use_reference = false;
 
  protected:
+  friend Layer<GroupNorm>;
+  Tensor forward(const Tensor& x) override;
   std::string extra_repr() const override;
 };
 

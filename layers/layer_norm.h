@@ -10,11 +10,10 @@
 
 namespace nl::layers {
 
-class LayerNorm : public Module {
+class LayerNorm : public Layer<LayerNorm> {
  public:
   explicit LayerNorm(Shape normalized_shape, double eps = 1e-5, bool elementwise_affine = true, bool bias = true,
                      DType dtype = f32);
-  Tensor forward(const Tensor& x) override;
 
   Shape normalized_shape;
   double eps;
@@ -22,6 +21,8 @@ class LayerNorm : public Module {
   bool use_reference = false;
 
  protected:
+  friend Layer<LayerNorm>;
+  Tensor forward(const Tensor& x) override;
   std::string extra_repr() const override;
 };
 

@@ -8,7 +8,7 @@
 namespace nl::layers {
 
 Linear::Linear(int64_t in, int64_t out, bool with_bias, DType dtype)
-    : Module("Linear"), in_features(in), out_features(out) {
+    : Layer("Linear"), in_features(in), out_features(out) {
   if (in < 0 || out < 0) fail("Linear: feature counts must be >= 0, got in_features={} out_features={}", in, out);
   weight = empty({out, in}, dtype);
   init::linear_default_(weight, in);

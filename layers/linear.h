@@ -5,15 +5,16 @@
 
 namespace nl::layers {
 
-class Linear : public Module {
+class Linear : public Layer<Linear> {
  public:
   Linear(int64_t in_features, int64_t out_features, bool bias = true, DType dtype = f32);
-  Tensor forward(const Tensor& x) override;  // (..., in) -> (..., out)
 
   int64_t in_features, out_features;
   Tensor weight, bias;
 
  protected:
+  friend Layer<Linear>;  // linear(x) runs forward between the hooks
+  Tensor forward(const Tensor& x) override;  // (..., in) -> (..., out)
   std::string extra_repr() const override;
 };
 

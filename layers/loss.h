@@ -1,5 +1,6 @@
 #pragma once
 // Loss modules, as torch.nn: called with (input, target), mean reduction.
+// The hooks see input (the logits) and the loss.
 #include "core/ops.h"
 #include "layers/module.h"
 
@@ -7,20 +8,24 @@ namespace nl::layers {
 
 // Cross-entropy of logits (N, C) against int64 class indices (N); targets
 // equal to ignore_index are left out of the loss and of the mean.
-class CrossEntropyLoss : public Module {
+class CrossEntropyLoss : public Layer<CrossEntropyLoss> {
  public:
-  explicit CrossEntropyLoss(int64_t ignore_index = -100) : Module("CrossEntropyLoss"), ignore_index(ignore_index) {}
-  Tensor forward(const Tensor& logits, const Tensor& targets) { return cross_entropy(logits, targets, ignore_index); }
-  Tensor operator()(const Tensor& logits, const Tensor& targets) { return forward(logits, targets); }
+  explicit CrossEntropyLoss(int64_t ignore_index = -100) : Layer("CrossEntropyLoss"), ignore_index(ignore_index) {}
   int64_t ignore_index;
+
+ protected:
+  friend Layer<CrossEntropyLoss>;
+  Tensor forward(const Tensor& logits, const Tensor& targets) { return cross_entropy(logits, targets, ignore_index); }
 };
 
 // Mean squared error over all elements.
-class MSELoss : public Module {
+class MSELoss : public Layer<MSELoss> {
  public:
-  MSELoss() : Module("MSELoss") {}
+  MSELoss() : Layer("MSELoss") {}
+
+ protected:
+  friend Layer<MSELoss>;
   Tensor forward(const Tensor& input, const Tensor& target) { return mse_loss(input, target); }
-  Tensor operator()(const Tensor& input, const Tensor& target) { return forward(input, target); }
 };
 
 }  // namespace nl::layers

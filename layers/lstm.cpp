@@ -19,7 +19,7 @@ const char* cell_name(LSTMCell cell) {
 }  // namespace
 
 LSTM::LSTM(int64_t input, int64_t hidden, LSTMOptions o)
-    : Module("LSTM"), input_size(input), hidden_size(hidden), options(o) {
+    : Layer("LSTM"), input_size(input), hidden_size(hidden), options(o) {
   if (input <= 0 || hidden <= 0 || o.num_layers <= 0)
     fail("LSTM: sizes must be > 0, got input_size={} hidden_size={} num_layers={}", input, hidden, o.num_layers);
   if (!(o.dropout >= 0 && o.dropout < 1)) fail("LSTM: dropout must be in [0, 1), got {}", o.dropout);
@@ -27,7 +27,7 @@ LSTM::LSTM(int64_t input, int64_t hidden, LSTMOptions o)
   const int64_t H = hidden, G = 4 * hidden;
   layers_.resize(size_t(o.num_layers));  // reserved up front: registration keeps pointers to members
   for (int64_t k = 0; k < o.num_layers; ++k) {
-    Layer& L = layers_[size_t(k)];
+    LayerTensors& L = layers_[size_t(k)];
     int64_t in = k == 0 ? input : H;
     // PyTorch: every weight and bias U(−1/√H, 1/√H)
     auto uniform = [&](Shape shape) {
@@ -82,7 +82,7 @@ LSTM::LSTM(int64_t input, int64_t hidden, LSTMOptions o)
   }
 }
 
-LSTM::Output LSTM::run_layer(Layer& L, const Tensor& x, Tensor h, Tensor c, int64_t start_step) {
+LSTM::Output LSTM::run_layer(LayerTensors& L, const Tensor& x, Tensor h, Tensor c, int64_t start_step) {
   const int64_t T = x.size(0), H = hidden_size;
   const LSTMCell cell = options.cell;
   // All time steps' input projections in one GEMM: (T, N, In) · W_ihᵀ (+ b_ih + b_hh for

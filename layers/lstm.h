@@ -41,51 +41,43 @@ struct LSTMOptions {
   DType dtype = f32;
 };
 
-class LSTM : public Module {
+class LSTM : public Layer<LSTM> {
  public:
   LSTM(int64_t input_size, int64_t hidden_size, LSTMOptions options = {});
 
+  // What lstm(input, h0, c0, start_step) returns; the hooks see input and
+  // `output` (a hook's replacement output replaces it; h_n and c_n stay the forward's).
   struct Output {
     Tensor output;  // (T, N, H), or (N, T, H) with batch_first: h_t of the last layer
     Tensor h_n;     // (num_layers, N, H): the last h of each layer
     Tensor c_n;     // (num_layers, N, H)
   };
-  // h0 and c0 are (num_layers, N, H); undefined means zeros. start_step is the
-  // time index of input's first step: it picks the batch_norm cell's per-step
-  // statistics when a sequence is fed in pieces (generation feeds one step at
-  // a time, continuing from the last state); the other cells ignore it.
-  Output forward(const Tensor& input, const Tensor& h0, const Tensor& c0, int64_t start_step = 0);
-  Tensor forward(const Tensor& input) override { return forward(input, Tensor(), Tensor()).output; }
-  // lstm(input, h0, c0): the forward above with the hooks (Module::with_hooks),
-  // which see input and output; a hook's replacement output replaces Output::output.
-  Output operator()(const Tensor& input, const Tensor& h0, const Tensor& c0, int64_t start_step = 0) {
-    Output out;
-    Tensor y = with_hooks(input, [&] {
-      out = forward(input, h0, c0, start_step);
-      return out.output;
-    });
-    out.output = y;
-    return out;
-  }
-  using Module::operator();  // lstm(x): the output alone
 
   const int64_t input_size, hidden_size;
   const LSTMOptions options;
 
  protected:
+  friend Layer<LSTM>;
+  // h0 and c0 are (num_layers, N, H); undefined means zeros. start_step is the
+  // time index of input's first step: it picks the batch_norm cell's per-step
+  // statistics when a sequence is fed in pieces (generation feeds one step at
+  // a time, continuing from the last state); the other cells ignore it.
+  Output forward(const Tensor& input, const Tensor& h0, const Tensor& c0, int64_t start_step = 0);
+  // lstm(input): zero initial states, the output alone.
+  Tensor forward(const Tensor& input) override { return forward(input, Tensor(), Tensor()).output; }
   std::string extra_repr() const override;
 
  private:
   // The tensors of one layer; which are defined depends on the cell.
-  struct Layer {
+  struct LayerTensors {
     Tensor weight_ih, weight_hh, bias_ih, bias_hh;
     Tensor norm_ih_weight, norm_ih_bias, norm_hh_weight, norm_hh_bias, norm_c_weight, norm_c_bias;
     // batch_norm: (max_steps, 4H) for ih and hh, (max_steps, H) for c
     Tensor running_mean_ih, running_var_ih, running_mean_hh, running_var_hh, running_mean_c, running_var_c;
   };
   // One layer over the whole sequence x (T, N, In); returns outputs (T, N, H), h_T, c_T.
-  Output run_layer(Layer& layer, const Tensor& x, Tensor h, Tensor c, int64_t start_step);
-  std::vector<Layer> layers_;
+  Output run_layer(LayerTensors& layer, const Tensor& x, Tensor h, Tensor c, int64_t start_step);
+  std::vector<LayerTensors> layers_;
 };
 
 }  // namespace nl::layers

@@ -200,9 +200,8 @@ void HookHandle::remove() {
   hooks_.reset();
 }
 
-Tensor Module::call_with_hooks(const Tensor& x, const std::function<Tensor()>& run) {
+Tensor Module::run_hooks(const Tensor& x, Tensor y) {
   std::shared_ptr<ModuleHooks> hooks = hooks_;  // stays alive while hooks remove themselves
-  Tensor y = run();
   for (auto forward_hooks = hooks->forward; auto& [id, hook] : forward_hooks) {
     Tensor replaced = hook(*this, x, y);
     if (replaced.defined()) y = replaced;

@@ -1,5 +1,6 @@
 #pragma once
-// Module: the base of every layer, as torch.nn.Module.
+// Module: the base of every layer, as torch.nn.Module, and Layer<Self>, the
+// base a layer actually derives from.
 //
 // A module owns named parameters (leaf tensors that train), named buffers
 // (state that does not train, e.g. BatchNorm's running_mean) and named
@@ -8,19 +9,28 @@
 // its constructor; the registry points at the members, so `weight` in the
 // class and "weight" in state_dict() are always the same tensor.
 //
-//   class Affine : public nl::layers::Module {
+// A layer derives from Layer<itself> and keeps its forward protected: the
+// only way to run it is the call operator, affine(x), which runs the hooks
+// around it, whatever the forward's signature.
+//
+//   class Affine : public nl::layers::Layer<Affine> {
 //    public:
-//     explicit Affine(int64_t n) : Module("Affine") {
+//     explicit Affine(int64_t n) : Layer("Affine") {
 //       register_parameter("weight", weight = nl::ones({n}));
 //       register_parameter("bias", bias = nl::zeros({n}));
 //     }
-//     nl::Tensor forward(const nl::Tensor& x) override { return x * weight + bias; }
 //     nl::Tensor weight, bias;
+//
+//    protected:
+//     friend Layer<Affine>;  // its call operator runs forward
+//     nl::Tensor forward(const nl::Tensor& x) override { return x * weight + bias; }
 //   };
+#include <concepts>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -39,9 +49,10 @@ struct ModuleHooks;
 // (module, input, output) and may return a replacement output (an undefined
 // Tensor keeps it). A backward pre-hook runs in backward() with the gradient
 // of the module's output, before it flows into the module, and may return a
-// replacement (undefined keeps it). Hooks run when the module is called as
-// module(x) — Sequential and the models call their children that way — or,
-// for a forward of another signature, through with_hooks(); never by forward(x).
+// replacement (undefined keeps it). For a forward of several arguments or
+// results, the hooks' input is the first Tensor argument and their output the
+// forward's Tensor result or the `output` member of the struct it returns
+// (PyTorch passes them the whole tuples; here the main tensors stand for them).
 using ForwardHook = std::function<Tensor(Module& module, const Tensor& input, const Tensor& output)>;
 using BackwardPreHook = std::function<Tensor(Module& module, const Tensor& grad_output)>;
 
@@ -59,9 +70,11 @@ class HookHandle {
   uint64_t id_ = 0;
 };
 
+template <typename Self>
+class Layer;
+
 class Module {
  public:
-  explicit Module(std::string type_name) : type_name_(std::move(type_name)) {}
   virtual ~Module() = default;
   // Registered members are referred to by address: a module never moves.
   Module(const Module&) = delete;
@@ -70,22 +83,14 @@ class Module {
   // The class name ("Linear"), used in errors and printing.
   const std::string& type_name() const { return type_name_; }
 
-  // One-tensor forward. Modules with other signatures (losses, LSTM,
-  // attention) define their own forward and leave this one throwing.
-  virtual Tensor forward(const Tensor& x);
-  // forward(x), plus the hooks when any are registered (one pointer test otherwise).
+  // The call of a module known only as a Module (Sequential's children, a
+  // Module& parameter): the virtual one-tensor forward(x) with the hooks, the
+  // same path as Layer's call operator. A module whose forward takes other
+  // arguments throws here; through its own type it takes them (Layer below).
   Tensor operator()(const Tensor& x) {
-    return hooks_ ? call_with_hooks(x, [&] { return forward(x); }) : forward(x);
-  }
-  // The same for a forward of another signature (masks, initial states,
-  // several inputs): runs `run` — a call of that forward returning the main
-  // output — with the hooks around it, which see `input` as the input (PyTorch
-  // passes them the whole argument tuple; here the main input stands for it).
-  //   self_attn->with_hooks(x, [&] { return self_attn->forward(x, x, x, mask).output; })
-  // Without hooks it is run() and one pointer test.
-  template <typename Run>
-  Tensor with_hooks(const Tensor& input, Run&& run) {
-    return hooks_ ? call_with_hooks(input, std::forward<Run>(run)) : run();
+    Tensor y = forward(x);
+    if (hooks_) y = run_hooks(x, std::move(y));
+    return y;
   }
 
   HookHandle register_forward_hook(ForwardHook hook);
@@ -128,6 +133,11 @@ class Module {
   std::string to_string() const;
 
  protected:
+  // The one-tensor forward, run by the call operators. Modules with other
+  // signatures (losses, LSTM's states, attention's masks) define their own
+  // forward and leave this one throwing.
+  virtual Tensor forward(const Tensor& x);
+
   // Registers a member tensor; parameters become leaves requiring grad. An
   // undefined tensor (e.g. bias=false) is not registered.
   void register_parameter(std::string name, Tensor& member);
@@ -146,6 +156,16 @@ class Module {
   virtual std::string extra_repr() const { return ""; }
 
  private:
+  // Every module derives from Layer<Self>, the one place that can construct a
+  // Module: so every module has the hooked call operator.
+  template <typename Self>
+  friend class Layer;
+  explicit Module(std::string type_name) : type_name_(std::move(type_name)) {}
+  // The hooks' half of a call, after forward returned `output` for `input`:
+  // the forward hooks (each may replace the output), then the backward
+  // pre-hooks attached to the output's node. Returns the (replaced) output.
+  Tensor run_hooks(const Tensor& input, Tensor output);
+
   void add_child(std::string name, std::shared_ptr<Module> module);
   void check_new_name(const std::string& name) const;
   // Every registered member tensor, by dotted name, with whether it is a parameter.
@@ -157,7 +177,6 @@ class Module {
   void collect_slots(const std::string& prefix, std::vector<Slot>& out) const;
   std::vector<Slot> slots() const;
   std::string to_string(int indent) const;
-  Tensor call_with_hooks(const Tensor& x, const std::function<Tensor()>& run);
   friend class HookHandle;
 
   std::string type_name_;
@@ -165,6 +184,74 @@ class Module {
   Named<std::shared_ptr<Module>> children_;
   bool training_ = true;
   std::shared_ptr<ModuleHooks> hooks_;  // null until a hook is registered
+};
+
+// Whether m.forward(args...) compiles where no friendship reaches (here, at
+// namespace scope): true for a module whose forward is public, which a caller
+// could run without the hooks; Layer refuses such a Self. A variable template,
+// not a concept: g++ 12 checks a concept's access where it is first used and
+// keeps that answer, and inside Layer, Self's friend, everything is accessible.
+template <typename M, typename... Args>
+inline constexpr bool forward_is_public = requires(M& m, Args&... args) { m.forward(args...); };
+
+// Layer<Self>: the base every module derives from, naming itself —
+// class Linear : public Layer<Linear>. Its call operator takes whatever
+// Self's forward takes and runs that forward between the hooks:
+//
+//   lstm(x, h0, c0)   = Self::forward(x, h0, c0), the hooks seeing x and Output::output
+//   self_attn(q, k, v, padding, mask, true, false)
+//   loss(logits, targets)
+//
+// Self keeps forward protected and befriends Layer<Self>
+// (`friend Layer<Linear>;`), so module.forward(x) does not compile outside
+// the class and no call can skip the hooks. The hooks see the first Tensor
+// argument as the input and, as the output, the Tensor result or the struct
+// result's `output` member (LSTM::Output, MultiheadAttention::Output); a
+// forward hook's replacement replaces that member, the others stay the
+// forward's. The arguments are deduced, so an absent tensor is nl::Tensor(),
+// not {}. Without hooks a call is forward plus one pointer test.
+template <typename Self>
+class Layer : public Module {
+ public:
+  template <typename... Args>
+  auto operator()(Args&&... args) {
+    static_assert(!forward_is_public<Self, Args...>,
+                  "a module's forward must be protected (friend Layer<Self>), or its callers could skip the hooks");
+    static_assert((std::is_same_v<std::remove_cvref_t<Args>, Tensor> || ...),
+                  "the hooks see a forward's first Tensor argument as its input: a forward needs one");
+    // args go on as lvalues, never moved from: the hooks still need the input.
+    auto result = static_cast<Self&>(*this).forward(args...);
+    static_assert(std::is_same_v<decltype(result), Tensor> || has_tensor_output<decltype(result)>,
+                  "a forward returns a Tensor or a struct whose Tensor member `output` the hooks see");
+    if (hooks_) {
+      Tensor& output = output_of(result);
+      output = run_hooks(first_tensor(args...), std::move(output));
+    }
+    return result;
+  }
+
+ protected:
+  explicit Layer(std::string type_name) : Module(std::move(type_name)) {}
+
+ private:
+  template <typename Result>
+  static constexpr bool has_tensor_output = requires(Result& r) {
+    { r.output } -> std::same_as<Tensor&>;
+  };
+  template <typename Result>
+  static Tensor& output_of(Result& result) {
+    if constexpr (std::is_same_v<Result, Tensor>)
+      return result;
+    else
+      return result.output;
+  }
+  template <typename First, typename... Rest>
+  static const Tensor& first_tensor(const First& first, const Rest&... rest) {
+    if constexpr (std::is_same_v<First, Tensor>)
+      return first;
+    else
+      return first_tensor(rest...);
+  }
 };
 
 }  // namespace nl::layers

@@ -11,11 +11,11 @@
 namespace nl::layers {
 
 template <typename M = Module>
-class ModuleList : public Module {
+class ModuleList : public Layer<ModuleList<M>> {
  public:
-  ModuleList() : Module("ModuleList") {}
+  ModuleList() : Layer<ModuleList<M>>("ModuleList") {}
   void push_back(std::shared_ptr<M> module) {
-    modules_.push_back(register_module(std::to_string(modules_.size()), std::move(module)));
+    modules_.push_back(this->register_module(std::to_string(modules_.size()), std::move(module)));
   }
   size_t size() const { return modules_.size(); }
   const std::shared_ptr<M>& operator[](size_t i) const { return modules_.at(i); }

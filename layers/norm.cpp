@@ -23,7 +23,7 @@ void check_normalized_shape(const char* layer, const Shape& shape) {
 // ---- LayerNorm ---------------------------------------------------------------------
 
 LayerNorm::LayerNorm(Shape shape, double eps, bool elementwise_affine, bool with_bias, DType dtype)
-    : Module("LayerNorm"), normalized_shape(shape), eps(eps) {
+    : Layer("LayerNorm"), normalized_shape(shape), eps(eps) {
   check_normalized_shape("LayerNorm", shape);
   if (elementwise_affine) {
     weight = ones(shape, dtype);
@@ -45,7 +45,7 @@ std::string LayerNorm::extra_repr() const {
 // ---- RMSNorm -----------------------------------------------------------------------
 
 RMSNorm::RMSNorm(Shape shape, std::optional<double> eps, bool elementwise_affine, DType dtype)
-    : Module("RMSNorm"), normalized_shape(shape), eps(eps) {
+    : Layer("RMSNorm"), normalized_shape(shape), eps(eps) {
   check_normalized_shape("RMSNorm", shape);
   if (elementwise_affine) weight = ones(shape, dtype);
   register_parameter("weight", weight);
@@ -70,7 +70,7 @@ BatchNorm1d::BatchNorm1d(int64_t num_features, double eps, std::optional<double>
 
 BatchNorm1d::BatchNorm1d(std::string type, int64_t num_features, double eps, std::optional<double> momentum,
                          bool affine, bool track_running_stats, DType dtype)
-    : Module(std::move(type)),
+    : Layer(std::move(type)),
       num_features(num_features),
       eps(eps),
       momentum(momentum),

@@ -10,11 +10,10 @@
 
 namespace nl::layers {
 
-class RMSNorm : public Module {
+class RMSNorm : public Layer<RMSNorm> {
  public:
   explicit RMSNorm(Shape normalized_shape, std::optional<double> eps = std::nullopt, bool elementwise_affine = true,
                    DType dtype = f32);
-  Tensor forward(const Tensor& x) override;
 
   Shape normalized_shape;
   std::optional<double> eps;
@@ -22,6 +21,8 @@ class RMSNorm : public Module {
   bool use_reference = false;
 
  protected:
+  friend Layer<RMSNorm>;
+  Tensor forward(const Tensor& x) override;
   std::string extra_repr() const override;
 };
 

@@ -13,25 +13,26 @@
 
 namespace nl::layers {
 
-class Sequential : public Module {
+class Sequential : public Layer<Sequential> {
  public:
-  Sequential() : Module("Sequential") {}
-  Sequential(std::initializer_list<std::shared_ptr<Module>> modules) : Module("Sequential") {
+  Sequential() : Layer("Sequential") {}
+  Sequential(std::initializer_list<std::shared_ptr<Module>> modules) : Layer("Sequential") {
     for (auto& m : modules) push_back(m);
   }
   void push_back(std::shared_ptr<Module> module) {
     modules_.push_back(register_module(std::to_string(modules_.size()), std::move(module)));
   }
-  Tensor forward(const Tensor& x) override {
-    Tensor h = x;
-    for (auto& m : modules_) h = (*m)(h);  // module(x), so the children's hooks run
-    return h;
-  }
   size_t size() const { return modules_.size(); }
 
  protected:
+  friend Layer<Sequential>;
+  Tensor forward(const Tensor& x) override {
+    Tensor h = x;
+    for (auto& m : modules_) h = (*m)(h);  // Module's call operator: forward(h) with the child's hooks
+    return h;
+  }
   // For models that are a Sequential under another name (models::MLP).
-  explicit Sequential(const char* type_name) : Module(type_name) {}
+  explicit Sequential(const char* type_name) : Layer(type_name) {}
   // replace_module("2", m) swaps the module run third.
   bool accept_replaced_module(const std::string& name, const std::shared_ptr<Module>& module) override {
     for (size_t i = 0; i < modules_.size(); ++i)

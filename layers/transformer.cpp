@@ -5,7 +5,7 @@
 namespace nl::layers {
 
 TransformerEncoderLayer::TransformerEncoderLayer(int64_t d_model, int64_t nhead, TransformerEncoderLayerOptions o)
-    : Module("TransformerEncoderLayer"), options(o) {
+    : Layer("TransformerEncoderLayer"), options(o) {
   if (o.activation != "relu" && o.activation != "gelu")
     fail("TransformerEncoderLayer: activation must be relu or gelu, got \"{}\"", o.activation);
   if (!(o.dropout >= 0 && o.dropout < 1)) fail("TransformerEncoderLayer: dropout must be in [0, 1), got {}", o.dropout);
@@ -23,12 +23,8 @@ Tensor TransformerEncoderLayer::forward(const Tensor& src, const Tensor& src_mas
                                         bool is_causal) {
   double p = options.dropout;
   bool training = is_training();
-  // Children are called as (*child)(x), not child->forward(x), so their hooks
-  // (and a StatsRecorder) run; self-attention takes masks, so it goes through with_hooks.
   auto attention = [&](const Tensor& x) {
-    Tensor a = self_attn->with_hooks(x, [&] {
-      return self_attn->forward(x, x, x, src_key_padding_mask, src_mask, is_causal, /*need_weights=*/false).output;
-    });
+    Tensor a = (*self_attn)(x, x, x, src_key_padding_mask, src_mask, is_causal, /*need_weights=*/false).output;
     return dropout(a, p, training);
   };
   auto feed_forward = [&](const Tensor& x) {

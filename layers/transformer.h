@@ -30,24 +30,22 @@ struct TransformerEncoderLayerOptions {
   DType dtype = f32;
 };
 
-class TransformerEncoderLayer : public Module {
+class TransformerEncoderLayer : public Layer<TransformerEncoderLayer> {
  public:
   TransformerEncoderLayer(int64_t d_model, int64_t nhead, TransformerEncoderLayerOptions options = {});
-  // src (L, N, E) or with batch_first (N, L, E); masks as MultiheadAttention's.
-  Tensor forward(const Tensor& src, const Tensor& src_mask, const Tensor& src_key_padding_mask = Tensor(),
-                 bool is_causal = false);
-  Tensor forward(const Tensor& src) override { return forward(src, Tensor()); }
-  // layer(src, masks...): the forward above with the hooks (Module::with_hooks), as layer(src) has.
-  Tensor operator()(const Tensor& src, const Tensor& src_mask, const Tensor& src_key_padding_mask = Tensor(),
-                    bool is_causal = false) {
-    return with_hooks(src, [&] { return forward(src, src_mask, src_key_padding_mask, is_causal); });
-  }
-  using Module::operator();
 
   const TransformerEncoderLayerOptions options;
   std::shared_ptr<MultiheadAttention> self_attn;
   std::shared_ptr<Linear> linear1, linear2;
   std::shared_ptr<LayerNorm> norm1, norm2;  // null for NormPlacement::none
+
+ protected:
+  friend Layer<TransformerEncoderLayer>;
+  // layer(src, src_mask, src_key_padding_mask, is_causal): src (L, N, E) or
+  // with batch_first (N, L, E); masks as MultiheadAttention's.
+  Tensor forward(const Tensor& src, const Tensor& src_mask, const Tensor& src_key_padding_mask = Tensor(),
+                 bool is_causal = false);
+  Tensor forward(const Tensor& src) override { return forward(src, Tensor()); }
 };
 
 }  // namespace nl::layers

@@ -8,7 +8,7 @@ namespace nl::models {
 
 CharLSTM::CharLSTM(int64_t vocab_size, int64_t embed_dim, int64_t hidden_size, int64_t num_layers,
                    layers::LSTMCell cell, double dropout, int64_t max_steps)
-    : Module("CharLSTM") {
+    : Layer("CharLSTM") {
   layers::LSTMOptions o;
   o.num_layers = num_layers;
   o.batch_first = true;
@@ -22,7 +22,7 @@ CharLSTM::CharLSTM(int64_t vocab_size, int64_t embed_dim, int64_t hidden_size, i
 
 Tensor CharLSTM::forward(const Tensor& ids) {
   if (ids.dim() != 2) fail("CharLSTM: expected ids (N, T), got {}", ids.shape());
-  return (*head)((*lstm)((*embedding)(ids)));  // module(x), so the children's hooks run
+  return (*head)((*lstm)((*embedding)(ids)));
 }
 
 std::vector<int64_t> CharLSTM::generate(const std::vector<int64_t>& prompt, int64_t n, double temperature,

@@ -12,7 +12,7 @@ namespace nl::models {
 
 using layers::NormPlacement;
 
-GPT::GPT(GPTConfig c) : Module("GPT"), config(c) {
+GPT::GPT(GPTConfig c) : Layer("GPT"), config(c) {
   if (c.vocab_size <= 0 || c.block_size <= 0 || c.d_model <= 0 || c.num_layers < 0)
     fail("GPT: vocab_size ({}), block_size ({}), d_model ({}) must be > 0 and num_layers ({}) >= 0", c.vocab_size,
          c.block_size, c.d_model, c.num_layers);
@@ -54,7 +54,6 @@ Tensor GPT::forward(const Tensor& ids) {
   int64_t T = ids.size(1);
   if (T > config.block_size || T == 0)
     fail("GPT: sequence length {} must be in [1, block_size = {}] (ids {})", T, config.block_size, ids.shape());
-  // children called as (*child)(x), so their hooks run (StatsRecorder on a GPT is one line)
   Tensor x = (*token_embedding)(ids) + (*position_embedding)(arange(T));  // (N, T, d) + (T, d)
   x = dropout(x, config.dropout, is_training());
   for (auto& block : *blocks) x = (*block)(x, Tensor(), Tensor(), /*is_causal=*/true);
@@ -71,7 +70,7 @@ std::vector<int64_t> GPT::generate(const std::vector<int64_t>& prompt, int64_t n
   for (int64_t k = 0; k < n; ++k) {
     size_t context = std::min<size_t>(out.size(), size_t(config.block_size));
     std::vector<int64_t> window(out.end() - std::ptrdiff_t(context), out.end());
-    Tensor logits = forward(from_vector(window, {1, int64_t(context)}));  // (1, T, V)
+    Tensor logits = (*this)(from_vector(window, {1, int64_t(context)}));  // (1, T, V)
     out.push_back(sample_next(logits.select(0, 0).select(0, int64_t(context) - 1), temperature, top_k));
   }
   train(was_training);

@@ -38,11 +38,9 @@ struct GPTConfig {
   DType dtype = f32;
 };
 
-class GPT : public layers::Module {
+class GPT : public layers::Layer<GPT> {
  public:
   explicit GPT(GPTConfig config);
-  // ids (N, T) int64 with T <= block_size -> logits (N, T, vocab_size).
-  Tensor forward(const Tensor& ids) override;
   // Continues prompt by n sampled ids, each conditioned on the last
   // block_size ids; eval mode, no graph. See models::sample_next.
   std::vector<int64_t> generate(const std::vector<int64_t>& prompt, int64_t n, double temperature = 1.0,
@@ -55,6 +53,9 @@ class GPT : public layers::Module {
   std::shared_ptr<layers::Linear> head;           // null when tied
 
  protected:
+  friend layers::Layer<GPT>;
+  // gpt(ids): ids (N, T) int64 with T <= block_size -> logits (N, T, vocab_size).
+  Tensor forward(const Tensor& ids) override;
   std::string extra_repr() const override;
 };
 

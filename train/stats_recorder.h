@@ -26,10 +26,7 @@
 // in this step) is NaN, written "nan" in the CSV.
 //
 // Hooks cost nothing on steps not recorded (options.every); the recorder
-// removes its hooks when destroyed. It sees a layer only when the layer is
-// called as module(x) or through Module::with_hooks — as Sequential, the
-// models (MLP, CharLSTM, GPT) and TransformerEncoderLayer call their children —
-// never by a direct child->forward(x).
+// removes its hooks when destroyed.
 #include <cstdint>
 #include <functional>
 #include <memory>

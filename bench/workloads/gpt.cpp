@@ -17,9 +17,9 @@ namespace {
 
 constexpr int64_t kVocab = 96, kModel = 128, kHeads = 4, kLayers = 4, kFeedForward = 512, kSeq = 64, kBatch = 32;
 
-class GPT : public nl::layers::Module {
+class GPT : public nl::layers::Layer<GPT> {
  public:
-  GPT() : Module("GPT") {
+  GPT() : Layer("GPT") {
     token_embedding = register_module("tok_emb", std::make_shared<nl::layers::Embedding>(kVocab, kModel));
     position_embedding = register_module("pos_emb", std::make_shared<nl::layers::Embedding>(kSeq, kModel));
     nl::layers::TransformerEncoderLayerOptions options{.dim_feedforward = kFeedForward,
@@ -37,17 +37,20 @@ class GPT : public nl::layers::Module {
     head = register_module("head", std::make_shared<nl::layers::Linear>(kModel, kVocab));
     positions = nl::arange(kSeq);
   }
-  // tokens (B, T) -> logits (B·T, vocab)
-  nl::Tensor forward(const nl::Tensor& tokens) override {
-    nl::Tensor x = token_embedding->forward(tokens) + position_embedding->forward(positions);
-    for (auto& block : blocks) x = block->forward(x, nl::Tensor(), nl::Tensor(), /*is_causal=*/true);
-    return head->forward(final_norm->forward(x)).reshape({-1, kVocab});
-  }
   std::shared_ptr<nl::layers::Embedding> token_embedding, position_embedding;
   std::vector<std::shared_ptr<nl::layers::TransformerEncoderLayer>> blocks;
   std::shared_ptr<nl::layers::LayerNorm> final_norm;
   std::shared_ptr<nl::layers::Linear> head;
   nl::Tensor positions;
+
+ protected:
+  friend Layer<GPT>;
+  // tokens (B, T) -> logits (B·T, vocab)
+  nl::Tensor forward(const nl::Tensor& tokens) override {
+    nl::Tensor x = (*token_embedding)(tokens) + (*position_embedding)(positions);
+    for (auto& block : blocks) x = (*block)(x, nl::Tensor(), nl::Tensor(), /*is_causal=*/true);
+    return (*head)((*final_norm)(x)).reshape({-1, kVocab});
+  }
 };
 
 constexpr double kRows = double(kBatch * kSeq), kD = double(kModel);
@@ -65,7 +68,7 @@ Register gpt({"gpt_step_d128_L4_t64_b32",
                 nl::Tensor tokens = random_indices({kBatch, kSeq}, kVocab, 4);
                 nl::Tensor targets = random_indices({kBatch * kSeq}, kVocab, 5);
                 return training_step(model, optimizer, [model, tokens, targets] {
-                  return nl::cross_entropy(model->forward(tokens), targets);
+                  return nl::cross_entropy((*model)(tokens), targets);
                 });
               }});
 

@@ -14,21 +14,24 @@ namespace {
 
 constexpr int64_t kVocab = 96, kEmbed = 64, kHidden = 256, kSteps = 64, kBatch = 32;
 
-class LanguageModel : public nl::layers::Module {
+class LanguageModel : public nl::layers::Layer<LanguageModel> {
  public:
-  LanguageModel() : Module("LSTMLanguageModel") {
+  LanguageModel() : Layer("LSTMLanguageModel") {
     embed = register_module("embed", std::make_shared<nl::layers::Embedding>(kVocab, kEmbed));
     lstm = register_module("lstm", std::make_shared<nl::layers::LSTM>(kEmbed, kHidden));
     head = register_module("head", std::make_shared<nl::layers::Linear>(kHidden, kVocab));
   }
-  // tokens (T, B) -> logits (T·B, vocab)
-  nl::Tensor forward(const nl::Tensor& tokens) override {
-    nl::Tensor h = lstm->forward(embed->forward(tokens));
-    return head->forward(h).reshape({-1, kVocab});
-  }
   std::shared_ptr<nl::layers::Embedding> embed;
   std::shared_ptr<nl::layers::LSTM> lstm;
   std::shared_ptr<nl::layers::Linear> head;
+
+ protected:
+  friend Layer<LanguageModel>;
+  // tokens (T, B) -> logits (T·B, vocab)
+  nl::Tensor forward(const nl::Tensor& tokens) override {
+    nl::Tensor h = (*lstm)((*embed)(tokens));
+    return (*head)(h).reshape({-1, kVocab});
+  }
 };
 
 constexpr double kForwardFlops =
@@ -43,7 +46,7 @@ Register lstm_lm({"lstm_lm_step_h256_t64_b32",
                     nl::Tensor tokens = random_indices({kSteps, kBatch}, kVocab, 2);
                     nl::Tensor targets = random_indices({kSteps * kBatch}, kVocab, 3);
                     return training_step(model, optimizer, [model, tokens, targets] {
-                      return nl::cross_entropy(model->forward(tokens), targets);
+                      return nl::cross_entropy((*model)(tokens), targets);
                     });
                   }});
 

@@ -28,7 +28,7 @@ Workload mlp_workload(const char* norm_name, nl::models::NormKind norm, int64_t 
             auto optimizer = std::make_shared<nl::optim::Adam>(model->parameters(), nl::optim::AdamOptions{.lr = 1e-3});
             nl::Tensor x = nl::randn({batch, 784});
             nl::Tensor y = random_indices({batch}, 10, 1);
-            return training_step(model, optimizer, [model, x, y] { return nl::cross_entropy(model->forward(x), y); });
+            return training_step(model, optimizer, [model, x, y] { return nl::cross_entropy((*model)(x), y); });
           }};
 }
 

@@ -21,7 +21,7 @@ std::function<void()> forward_backward(std::shared_ptr<nl::layers::Module> norm)
   return [norm, x, dy] {
     norm->zero_grad();
     x.set_grad(nl::Tensor());
-    norm->forward(x).backward(dy);
+    (*norm)(x).backward(dy);
   };
 }
 
@@ -34,7 +34,7 @@ Register layernorm_fwd({"layernorm_fwd_8192x512", "LayerNorm(512) forward, no gr
                           nl::Tensor x = nl::randn({kRows, kWidth});
                           return std::function<void()>([norm, x] {
                             nl::NoGradGuard no_grad;
-                            norm->forward(x);
+                            (*norm)(x);
                           });
                         }});
 

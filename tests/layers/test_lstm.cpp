@@ -236,7 +236,7 @@ TEST_CASE("LSTM: batch_first gives the same numbers transposed", "[layers][lstm]
   layers::LSTM a(3, 4, options_for(LSTMCell::plain, 2)), b(3, 4, options_for(LSTMCell::plain, 2, true));
   b.load_state_dict(a.state_dict());
   auto x = nl::randn({5, 2, 3}, nl::f64);
-  auto ya = a(x, {}, {}), yb = b(x.transpose(0, 1), {}, {});
+  auto ya = a(x, nl::Tensor(), nl::Tensor()), yb = b(x.transpose(0, 1), nl::Tensor(), nl::Tensor());
   CHECK(yb.output.shape() == nl::Shape{2, 5, 4});
   CHECK(max_abs_diff(ya.output.transpose(0, 1), yb.output) == 0.0);
   CHECK(max_abs_diff(ya.h_n, yb.h_n) == 0.0);
@@ -295,7 +295,7 @@ TEST_CASE("LSTM batch_norm cell: statistics per time step, the last step's beyon
   nl::Tensor y;
   REQUIRE_NOTHROW(y = lstm(long_x));
   CHECK(y.shape() == nl::Shape{7, 2, 3});
-  auto piece = lstm(long_x.slice(0, 0, 5), {}, {});
+  auto piece = lstm(long_x.slice(0, 0, 5), nl::Tensor(), nl::Tensor());
   auto step5 = lstm(long_x.slice(0, 5, 6), piece.h_n, piece.c_n, /*start_step=*/2);  // slot 2, as step 5 uses
   CHECK(max_abs_diff(y.slice(0, 5, 6), step5.output) < 1e-12);
 }
@@ -320,7 +320,7 @@ TEST_CASE("LSTM: parameter names per cell", "[layers][lstm]") {
 TEST_CASE("LSTM: errors name the layer and the shapes", "[layers][lstm][errors]") {
   layers::LSTM lstm(3, 4);
   REQUIRE_THROWS_WITH(lstm(nl::randn({5, 2, 2})), Catch::Contains("LSTM: expected input (T, N, 3)") && Catch::Contains("[5,2,2]"));
-  REQUIRE_THROWS_WITH(lstm(nl::randn({5, 2, 3}), nl::zeros({1, 3, 4}), {}), Catch::Contains("initial states must be (1, 2, 4)"));
+  REQUIRE_THROWS_WITH(lstm(nl::randn({5, 2, 3}), nl::zeros({1, 3, 4}), nl::Tensor()), Catch::Contains("initial states must be (1, 2, 4)"));
   REQUIRE_THROWS_WITH(layers::LSTM(0, 4), Catch::Contains("sizes must be > 0"));
 }
 
@@ -334,8 +334,8 @@ TEST_CASE("LSTM: a sequence fed in pieces with start_step equals it fed whole, f
     lstm(nl::randn({6, 5, 3}, nl::f64));  // BN: give each step its own running statistics
     lstm.eval();
     auto x = nl::randn({6, 2, 3}, nl::f64);
-    auto whole = lstm(x, {}, {});
-    auto first = lstm(x.slice(0, 0, 2), {}, {});
+    auto whole = lstm(x, nl::Tensor(), nl::Tensor());
+    auto first = lstm(x.slice(0, 0, 2), nl::Tensor(), nl::Tensor());
     auto second = lstm(x.slice(0, 2, 6), first.h_n, first.c_n, /*start_step=*/2);
     CHECK(max_abs_diff(nl::cat({first.output, second.output}, 0), whole.output) < 1e-12);
     CHECK(max_abs_diff(second.h_n, whole.h_n) < 1e-12);
@@ -345,5 +345,5 @@ TEST_CASE("LSTM: a sequence fed in pieces with start_step equals it fed whole, f
     }
   }
   layers::LSTM lstm(3, 4, options_for(LSTMCell::plain));
-  REQUIRE_THROWS_WITH(lstm(nl::randn({2, 1, 3}, nl::f64), {}, {}, -1), Catch::Contains("start_step must be >= 0"));
+  REQUIRE_THROWS_WITH(lstm(nl::randn({2, 1, 3}, nl::f64), nl::Tensor(), nl::Tensor(), -1), Catch::Contains("start_step must be >= 0"));
 }

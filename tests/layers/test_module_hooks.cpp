@@ -1,9 +1,12 @@
 // Module hooks: forward hooks see (module, input, output) and may replace the
 // output; backward pre-hooks see the gradient of the module's output and may
 // replace it; handles remove them; Sequential runs its children's hooks;
-// forwards with masks or states (attention, a transformer block, an LSTM with
-// initial states) run them too, through Module::with_hooks.
+// forwards of any signature (attention with masks, a transformer block, an
+// LSTM with initial states, a loss) run them too, through Layer's call
+// operator; and no module's forward can be called past it.
 #include <catch2/catch.hpp>
+
+#include <type_traits>
 
 #include "normlab.h"
 #include "tests/core/ops/norm_test_helpers.h"
@@ -15,6 +18,9 @@ namespace {
 std::shared_ptr<layers::Linear> linear64(int64_t in, int64_t out) {
   return std::make_shared<layers::Linear>(in, out, true, nl::f64);
 }
+
+// y = x·Wᵀ + b by the op itself, not through the module: no hooks.
+nl::Tensor linear_by_op(const layers::Linear& lin, const nl::Tensor& x) { return nl::linear(x, lin.weight, lin.bias); }
 }  // namespace
 
 TEST_CASE("Module hooks: a forward hook sees input and output and may replace the output", "[layers][hooks]") {
@@ -34,17 +40,17 @@ TEST_CASE("Module hooks: a forward hook sees input and output and may replace th
   CHECK(calls == 1);
   CHECK(seen_in.is_same(x));
   CHECK(seen_out.is_same(y));
-  lin->forward(x);  // forward() itself runs no hooks
+  linear_by_op(*lin, x);  // the op alone is not the module: no hooks
   CHECK(calls == 1);
 
   auto doubling = lin->register_forward_hook([](layers::Module&, const nl::Tensor&, const nl::Tensor& out) {
     return out * 2.0;
   });
-  CHECK(max_abs_diff((*lin)(x), lin->forward(x) * 2.0) == 0.0);
+  CHECK(max_abs_diff((*lin)(x), linear_by_op(*lin, x) * 2.0) == 0.0);
   CHECK(calls == 2);
   doubling.remove();
   handle.remove();
-  CHECK(max_abs_diff((*lin)(x), lin->forward(x)) == 0.0);
+  CHECK(max_abs_diff((*lin)(x), linear_by_op(*lin, x)) == 0.0);
   CHECK(calls == 2);
   handle.remove();  // twice is harmless
 }
@@ -133,26 +139,37 @@ TEST_CASE("Module hooks: no backward hook under NoGradGuard, handles outlive mod
   CHECK(calls == 0);
 }
 
-TEST_CASE("Module hooks: with_hooks runs them around a forward of another signature", "[layers][hooks]") {
-  nl::manual_seed(5);
-  auto lin = linear64(3, 2);
-  auto x = nl::randn({4, 3}, nl::f64);
+namespace {
+// A module whose forward takes a number before its tensors and counts its runs.
+class ScaleShift : public layers::Layer<ScaleShift> {
+ public:
+  ScaleShift() : Layer("ScaleShift") {}
   int runs = 0;
-  auto run = [&] {
+
+ protected:
+  friend Layer<ScaleShift>;
+  nl::Tensor forward(double scale, const nl::Tensor& x, const nl::Tensor& shift) {
     ++runs;
-    return lin->forward(x);
-  };
-  // no hooks: run() once, its result as it is
-  CHECK(max_abs_diff(lin->with_hooks(x, run), lin->forward(x)) == 0.0);
-  CHECK(runs == 1);
+    return x * scale + shift;
+  }
+};
+}  // namespace
+
+TEST_CASE("Module hooks: the call operator runs them around a forward of any signature", "[layers][hooks]") {
+  nl::manual_seed(5);
+  ScaleShift module;
+  auto x = nl::randn({4, 3}, nl::f64), shift = nl::randn({4, 3}, nl::f64);
+  // no hooks: forward once, its result as it is
+  CHECK(max_abs_diff(module(3.0, x, shift), x * 3.0 + shift) == 0.0);
+  CHECK(module.runs == 1);
   nl::Tensor seen_in;
-  lin->register_forward_hook([&](layers::Module&, const nl::Tensor& in, const nl::Tensor& out) {
+  module.register_forward_hook([&](layers::Module&, const nl::Tensor& in, const nl::Tensor& out) {
     seen_in = in;
     return out * 2.0;
   });
-  CHECK(max_abs_diff(lin->with_hooks(x, run), lin->forward(x) * 2.0) == 0.0);
-  CHECK(runs == 2);
-  CHECK(seen_in.is_same(x));
+  CHECK(max_abs_diff(module(3.0, x, shift), (x * 3.0 + shift) * 2.0) == 0.0);
+  CHECK(module.runs == 2);
+  CHECK(seen_in.is_same(x));  // the first Tensor argument, whatever comes before it
 }
 
 TEST_CASE("Module hooks: a transformer block runs its self-attention's and its own hooks", "[layers][hooks]") {
@@ -161,6 +178,10 @@ TEST_CASE("Module hooks: a transformer block runs its self-attention's and its o
                                                  .dtype = nl::f64};
   layers::TransformerEncoderLayer block(4, 2, options);
   auto x = nl::randn({3, 2, 4}, nl::f64);  // (L, N, E)
+  // the expected values first, before any hook is registered: pre-norm, so
+  // self-attention sees norm1(x) and returns attention(norm1(x)) with the causal mask
+  nl::Tensor h = (*block.norm1)(x);
+  nl::Tensor attention = (*block.self_attn)(h, h, h, nl::Tensor(), nl::Tensor(), true, false).output;
   int attn_calls = 0, attn_backward = 0, block_calls = 0;
   nl::Tensor attn_in, attn_out;
   block.self_attn->register_forward_hook([&](layers::Module&, const nl::Tensor& in, const nl::Tensor& out) {
@@ -180,10 +201,8 @@ TEST_CASE("Module hooks: a transformer block runs its self-attention's and its o
   nl::Tensor y = block(x, nl::Tensor(), nl::Tensor(), /*is_causal=*/true);
   CHECK(attn_calls == 1);
   CHECK(block_calls == 1);
-  // pre-norm: self-attention sees norm1(x) and returns attention(norm1(x)) with the causal mask
-  nl::Tensor h = block.norm1->forward(x);
   CHECK(max_abs_diff(attn_in, h) == 0.0);
-  CHECK(max_abs_diff(attn_out, block.self_attn->forward(h, h, h, {}, {}, true, false).output) == 0.0);
+  CHECK(max_abs_diff(attn_out, attention) == 0.0);
   y.sum().backward();
   CHECK(attn_backward == 1);
 
@@ -191,7 +210,7 @@ TEST_CASE("Module hooks: a transformer block runs its self-attention's and its o
   block.self_attn->register_forward_hook([](layers::Module&, const nl::Tensor&, const nl::Tensor& out) {
     return nl::zeros(out.shape(), out.dtype());
   });
-  nl::Tensor without_attention = x + block.linear2->forward(nl::relu(block.linear1->forward(block.norm2->forward(x))));
+  nl::Tensor without_attention = x + (*block.linear2)(nl::relu((*block.linear1)((*block.norm2)(x))));
   CHECK(max_abs_diff(block(x, nl::Tensor()), without_attention) < 1e-12);
   CHECK(block_calls == 2);
 }
@@ -201,15 +220,132 @@ TEST_CASE("Module hooks: an LSTM called with initial states runs them, a replace
   nl::manual_seed(7);
   layers::LSTM lstm(3, 4, {.dtype = nl::f64});
   auto x = nl::randn({5, 2, 3}, nl::f64), h0 = nl::randn({1, 2, 4}, nl::f64), c0 = nl::randn({1, 2, 4}, nl::f64);
+  layers::LSTM::Output plain = lstm(x, h0, c0);  // before the hook
   int calls = 0;
   lstm.register_forward_hook([&](layers::Module&, const nl::Tensor& in, const nl::Tensor& out) {
     ++calls;
     CHECK(in.is_same(x));
     return out * 2.0;
   });
-  layers::LSTM::Output hooked = lstm(x, h0, c0), plain = lstm.forward(x, h0, c0);
+  layers::LSTM::Output hooked = lstm(x, h0, c0);
   CHECK(calls == 1);
   CHECK(max_abs_diff(hooked.output, plain.output * 2.0) == 0.0);
   CHECK(max_abs_diff(hooked.h_n, plain.h_n) == 0.0);  // the states are the forward's
   CHECK(max_abs_diff(hooked.c_n, plain.c_n) == 0.0);
+}
+
+TEST_CASE("Module hooks: MultiheadAttention called with masks runs them on query and Output::output",
+          "[layers][hooks][attention]") {
+  nl::manual_seed(8);
+  layers::MultiheadAttention mha(4, 2, 0.0, true, /*batch_first=*/true, nl::f64);
+  auto q = nl::randn({2, 3, 4}, nl::f64).requires_grad_(true), kv = nl::randn({2, 5, 4}, nl::f64);
+  auto padding = nl::from_vector<double>({0, 0, 0, 1, 1, 0, 0, 0, 0, 1}, {2, 5});  // nonzero: a padded key
+  auto mask = nl::zeros({3, 5}, nl::f64);
+  auto call = [&] { return mha(q, kv, kv, padding, mask, /*is_causal=*/false, /*need_weights=*/true); };
+  layers::MultiheadAttention::Output plain = call();  // before the hooks
+  int calls = 0;
+  nl::Tensor seen_in, seen_out, seen_grad;
+  mha.register_forward_hook([&](layers::Module& m, const nl::Tensor& in, const nl::Tensor& out) {
+    ++calls;
+    CHECK(&m == &mha);
+    seen_in = in;
+    seen_out = out;
+    return out * 3.0;
+  });
+  mha.register_full_backward_pre_hook([&](layers::Module&, const nl::Tensor& g) {
+    seen_grad = g.clone();
+    return nl::Tensor();
+  });
+  auto c = nl::randn({2, 3, 4}, nl::f64);
+  layers::MultiheadAttention::Output hooked = call();
+  CHECK(calls == 1);
+  CHECK(seen_in.is_same(q));                                  // the query, the first tensor
+  CHECK(max_abs_diff(seen_out, plain.output) == 0.0);          // the forward's Output::output
+  CHECK(max_abs_diff(hooked.output, plain.output * 3.0) == 0.0);  // replaced by the hook's
+  CHECK(max_abs_diff(hooked.weights, plain.weights) == 0.0);   // the rest is the forward's
+  (hooked.output * c).sum().backward();
+  REQUIRE(seen_grad.defined());
+  CHECK(max_abs_diff(seen_grad, c) == 0.0);  // ∂Σ(out·c)/∂out = c, at the hooked output
+}
+
+TEST_CASE("Module hooks: a loss module runs them on its input and the loss", "[layers][hooks]") {
+  nl::manual_seed(9);
+  layers::CrossEntropyLoss loss_fn;
+  auto logits = nl::randn({4, 3}, nl::f64).requires_grad_(true);
+  auto targets = nl::from_vector<int64_t>({0, 2, 1, 2});
+  int calls = 0;
+  nl::Tensor seen_in, seen_loss, seen_grad;
+  loss_fn.register_forward_hook([&](layers::Module&, const nl::Tensor& in, const nl::Tensor& out) {
+    ++calls;
+    seen_in = in;
+    seen_loss = out;
+    return nl::Tensor();
+  });
+  loss_fn.register_full_backward_pre_hook([&](layers::Module&, const nl::Tensor& g) {
+    seen_grad = g.clone();
+    return g * 2.0;  // doubles every gradient below the loss
+  });
+  nl::Tensor loss = loss_fn(logits, targets);
+  CHECK(calls == 1);
+  CHECK(seen_in.is_same(logits));
+  CHECK(seen_loss.is_same(loss));
+  CHECK(loss.item<double>() == nl::cross_entropy(logits, targets).item<double>());
+  loss.backward();
+  REQUIRE(seen_grad.defined());
+  CHECK(seen_grad.item<double>() == 1.0);  // ∂loss/∂loss
+  nl::Tensor doubled = logits.grad().clone();
+  logits.set_grad(nl::Tensor());
+  nl::cross_entropy(logits, targets).backward();
+  CHECK(max_abs_diff(doubled, logits.grad() * 2.0) < 1e-15);
+
+  layers::MSELoss mse;
+  mse.register_forward_hook([&](layers::Module&, const nl::Tensor&, const nl::Tensor&) {
+    ++calls;
+    return nl::Tensor();
+  });
+  mse(logits, nl::zeros({4, 3}, nl::f64));
+  CHECK(calls == 2);
+}
+
+namespace {
+// Whether module.forward(args...) compiles from outside the module: a call
+// that would skip the hooks. Checked here, at namespace scope, where no
+// friendship reaches.
+template <typename M, typename... Args>
+concept forward_callable_from_outside = requires(M& module, const Args&... args) { module.forward(args...); };
+
+// The check itself can say yes: a class with a public forward.
+struct PublicForward {
+  nl::Tensor forward(const nl::Tensor& x) { return x; }
+};
+static_assert(forward_callable_from_outside<PublicForward, nl::Tensor>);
+
+using nl::Tensor;
+static_assert(!forward_callable_from_outside<layers::Linear, Tensor>);
+static_assert(!forward_callable_from_outside<layers::LayerNorm, Tensor>);
+static_assert(!forward_callable_from_outside<layers::ReLU, Tensor>);
+static_assert(!forward_callable_from_outside<layers::Sequential, Tensor>);
+static_assert(!forward_callable_from_outside<layers::Module, Tensor>);  // the virtual one-tensor forward
+static_assert(!forward_callable_from_outside<layers::MultiheadAttention, Tensor, Tensor, Tensor>);
+static_assert(!forward_callable_from_outside<layers::LSTM, Tensor, Tensor, Tensor>);
+static_assert(!forward_callable_from_outside<layers::TransformerEncoderLayer, Tensor, Tensor>);
+static_assert(!forward_callable_from_outside<layers::CrossEntropyLoss, Tensor, Tensor>);
+static_assert(!forward_callable_from_outside<nl::models::GPT, Tensor>);
+static_assert(!forward_callable_from_outside<nl::dist::SyncBatchNorm, Tensor>);
+// ... while the call operator takes the same arguments
+static_assert(std::is_invocable_r_v<Tensor, layers::Linear&, const Tensor&>);
+static_assert(std::is_invocable_r_v<layers::LSTM::Output, layers::LSTM&, const Tensor&, const Tensor&, const Tensor&>);
+static_assert(std::is_invocable_r_v<Tensor, layers::CrossEntropyLoss&, const Tensor&, const Tensor&>);
+}  // namespace
+
+TEST_CASE("Module hooks: no module's forward is callable past the call operator (compile-time)", "[layers][hooks]") {
+  // The static_asserts above hold, or this file does not compile. One run
+  // shows that both paths — a module's own type, and Module& as containers
+  // hold it — reach the same forward.
+  nl::manual_seed(10);
+  layers::Linear lin(3, 2, true, nl::f64);
+  layers::Module& as_module = lin;
+  auto x = nl::randn({2, 3}, nl::f64);
+  CHECK(max_abs_diff(lin(x), as_module(x)) == 0.0);
+  CHECK(max_abs_diff(lin(x), linear_by_op(lin, x)) == 0.0);
 }

@@ -44,7 +44,7 @@ TEST_CASE("TransformerEncoderLayer: PyTorch parity, norm_first false (post) and 
       if (k.rfind(head, 0) == 0) state[k.substr(head.size())] = v;
     layer.load_state_dict(state);
     auto src = f.at(std::string(prefix) + ".src").clone().requires_grad_(true);
-    auto out = layer.forward(src, {}, padding);
+    auto out = layer(src, nl::Tensor(), padding);
     CHECK(max_abs_diff(out, f.at(std::string(prefix) + ".out")) < 1e-5);
     (out * f.at(std::string(prefix) + ".upstream")).sum().backward();
     CHECK(max_abs_diff(src.grad(), f.at(std::string(prefix) + ".grad_src")) < 1e-5);
@@ -61,10 +61,10 @@ TEST_CASE("TransformerEncoderLayer: gradcheck of input and parameters in all thr
     INFO(placement_label(norm));
     nl::manual_seed(1);
     layers::TransformerEncoderLayer layer(4, 2, tiny_options(norm));
-    require_gradcheck([&](const auto& in) { return layer.forward(in[0], {}, {}, /*is_causal=*/true); },
+    require_gradcheck([&](const auto& in) { return layer(in[0], nl::Tensor(), nl::Tensor(), /*is_causal=*/true); },
                       {nl::randn({2, 3, 4}, nl::f64)});
     auto x = nl::randn({2, 3, 4}, nl::f64), w = nl::randn({2, 3, 4}, nl::f64);
-    require_parameter_gradients(layer, [&] { return (layer.forward(x) * w).sum(); });
+    require_parameter_gradients(layer, [&] { return (layer(x) * w).sum(); });
   }
 }
 
@@ -74,10 +74,10 @@ TEST_CASE("TransformerEncoderLayer: causal — perturbing position t changes no 
     nl::manual_seed(2);
     layers::TransformerEncoderLayer layer(8, 2, tiny_options(norm));
     auto x = nl::randn({2, 6, 8}, nl::f64);
-    auto y = layer.forward(x, {}, {}, true);
+    auto y = layer(x, nl::Tensor(), nl::Tensor(), true);
     auto x2 = x.clone();
     x2.select(1, 4).add_(nl::randn({2, 8}, nl::f64));
-    auto y2 = layer.forward(x2, {}, {}, true);
+    auto y2 = layer(x2, nl::Tensor(), nl::Tensor(), true);
     CHECK(max_abs_diff(y.slice(1, 0, 4), y2.slice(1, 0, 4)) < 1e-12);
     CHECK(max_abs_diff(y.slice(1, 4, 6), y2.slice(1, 4, 6)) > 1e-4);
   }
@@ -93,12 +93,12 @@ TEST_CASE("TransformerEncoderLayer: padded positions change neither the real out
   padding.select(0, 0).slice(0, 2, 5).fill_(1.0);  // sequence 0: 2 real tokens
   auto targets = nl::from_vector<int64_t>({1, 4, -100, -100, -100, 0, 2, 3, 1, 4}, {2, 5});  // −100: ignored
   auto loss_of = [&](const nl::Tensor& input) {
-    auto logits = head(layer.forward(input, {}, padding));
+    auto logits = head(layer(input, nl::Tensor(), padding));
     return nl::cross_entropy(logits.reshape({10, 5}), targets.reshape({10}), /*ignore_index=*/-100);
   };
   auto x2 = x.clone();
   x2.select(0, 0).slice(0, 2, 5).copy_(nl::randn({3, 8}, nl::f64) * 10);
-  auto a = layer.forward(x, {}, padding), b = layer.forward(x2, {}, padding);
+  auto a = layer(x, nl::Tensor(), padding), b = layer(x2, nl::Tensor(), padding);
   CHECK(max_abs_diff(a.select(0, 0).slice(0, 0, 2), b.select(0, 0).slice(0, 0, 2)) < 1e-12);
   CHECK(max_abs_diff(a.select(0, 1), b.select(0, 1)) == 0.0);
   CHECK(std::abs(loss_of(x).item<double>() - loss_of(x2).item<double>()) < 1e-12);
@@ -125,10 +125,10 @@ TEST_CASE("TransformerEncoderLayer: dropout acts only in training", "[layers][tr
   o.dropout = 0.3;
   layers::TransformerEncoderLayer layer(8, 2, o);
   auto x = nl::randn({2, 4, 8}, nl::f64);
-  auto train_a = layer.forward(x), train_b = layer.forward(x);
+  auto train_a = layer(x), train_b = layer(x);
   CHECK(max_abs_diff(train_a, train_b) > 1e-6);
   layer.eval();
-  CHECK(max_abs_diff(layer.forward(x), layer.forward(x)) == 0.0);
+  CHECK(max_abs_diff(layer(x), layer(x)) == 0.0);
 }
 
 TEST_CASE("TransformerEncoderLayer: errors", "[layers][transformer][errors]") {
@@ -136,5 +136,5 @@ TEST_CASE("TransformerEncoderLayer: errors", "[layers][transformer][errors]") {
   o.activation = "swish";
   REQUIRE_THROWS_WITH(layers::TransformerEncoderLayer(8, 2, o), Catch::Contains("activation must be relu or gelu"));
   layers::TransformerEncoderLayer layer(8, 2, tiny_options(NormPlacement::post));
-  REQUIRE_THROWS_WITH(layer.forward(nl::randn({2, 4, 6}, nl::f64)), Catch::Contains("[2,4,6]"));
+  REQUIRE_THROWS_WITH(layer(nl::randn({2, 4, 6}, nl::f64)), Catch::Contains("[2,4,6]"));
 }

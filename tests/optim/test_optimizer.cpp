@@ -177,8 +177,16 @@ TEST_CASE("Optimizer: invalid options and parameters are refused with the optimi
   REQUIRE_THROWS_WITH(optim::SGD({p * 2.0}, {.lr = 0.1}), Catch::Contains("leaf"));
   REQUIRE_THROWS_WITH(optim::SGD({nl::zeros({2}, nl::i64)}, {.lr = 0.1}), Catch::Contains("floating"));
   REQUIRE_THROWS_WITH(optim::SGD(std::vector<optim::ParamGroup>{}, {.lr = 0.1}), Catch::Contains("no parameter groups"));
+  // a valid one steps: plain SGD, q ← q − lr·g = 1 − 0.1·g
   auto q = nl::ones({2, 3}).requires_grad_(true);
   optim::SGD opt({q}, {.lr = 0.1});
-  q.set_grad(nl::ones({2, 3}, nl::f64).to(nl::f32));
+  q.set_grad(nl::from_vector<double>({1, 2, 3, 4, 5, 6}, {2, 3}).to(nl::f32));
   CHECK_NOTHROW(opt.step());
+  std::vector<double> expected{0.9, 0.8, 0.7, 0.6, 0.5, 0.4};
+  std::vector<float> after = q.to_vector<float>();
+  REQUIRE(after.size() == expected.size());
+  for (size_t i = 0; i < expected.size(); ++i) {
+    INFO("q[" << i << "]");
+    CHECK(after[i] == Approx(expected[i]).margin(1e-6));
+  }
 }

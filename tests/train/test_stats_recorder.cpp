@@ -134,8 +134,10 @@ TEST_CASE("StatsRecorder: every n steps, an initialization step 0, evaluation no
     nl::Tensor loss = tiny.model(x).pow(2.0).sum();
     if (step == 2) {
       nl::NoGradGuard no_grad;
-      // what the training forward of step 2 saw; then an evaluation pass on other data
-      step2_act_std = tiny.lin1.forward(x).var({}, false).sqrt().item<double>();
+      // what the training forward of step 2 saw — the recorder's hook sees this
+      // call too but does not count it, grad mode being off; then an
+      // evaluation pass on other data
+      step2_act_std = tiny.lin1(x).var({}, false).sqrt().item<double>();
       tiny.model(x * 100.0);  // not counted: no graph is recorded
     }
     sgd.zero_grad();
@@ -191,8 +193,9 @@ TEST_CASE("StatsRecorder: CSV, gnuplot script, hooks removed with the recorder",
 
 namespace {
 // A model's layer outputs by dotted name, kept (with retain_grad) from a forward
-// that calls each child's forward() directly — no hooks — so the expected
-// statistics do not come from the mechanism under test.
+// written out child by child — before check_recorder_rows attaches the
+// recorder, so no hook runs in it and the expected statistics do not come
+// from the mechanism under test.
 struct LayerOutputs {
   std::map<std::string, nl::Tensor> outputs;
   nl::Tensor keep(const std::string& name, nl::Tensor t) {
@@ -256,20 +259,21 @@ TEST_CASE("StatsRecorder: one line on a GPT records every block's Linear, LayerN
 
   // the GPT's forward written out (models/gpt.h), each child's output kept
   LayerOutputs direct;
-  nl::Tensor x = direct.keep("token_embedding", gpt.token_embedding->forward(ids)) +
-                 direct.keep("position_embedding", gpt.position_embedding->forward(nl::arange(5)));
+  nl::Tensor x = direct.keep("token_embedding", (*gpt.token_embedding)(ids)) +
+                 direct.keep("position_embedding", (*gpt.position_embedding)(nl::arange(5)));
   for (size_t l = 0; l < gpt.blocks->size(); ++l) {
     auto& block = *(*gpt.blocks)[l];
     std::string at = fmt::format("blocks.{}.", l);
-    nl::Tensor h = direct.keep(at + "norm1", block.norm1->forward(x));
-    x = x + direct.keep(at + "self_attn", block.self_attn->forward(h, h, h, {}, {}, /*is_causal=*/true, false).output);
+    nl::Tensor h = direct.keep(at + "norm1", (*block.norm1)(x));
+    x = x + direct.keep(at + "self_attn",
+                        (*block.self_attn)(h, h, h, nl::Tensor(), nl::Tensor(), /*is_causal=*/true, false).output);
     direct.outputs[at + "self_attn.out_proj"] = direct.outputs[at + "self_attn"];  // batch-first: the same tensor
-    h = direct.keep(at + "norm2", block.norm2->forward(x));
-    h = nl::gelu(direct.keep(at + "linear1", block.linear1->forward(h)));
-    x = x + direct.keep(at + "linear2", block.linear2->forward(h));
+    h = direct.keep(at + "norm2", (*block.norm2)(x));
+    h = nl::gelu(direct.keep(at + "linear1", (*block.linear1)(h)));
+    x = x + direct.keep(at + "linear2", (*block.linear2)(h));
   }
-  x = direct.keep("final_norm", gpt.final_norm->forward(x));
-  nl::Tensor loss = nl::cross_entropy(direct.keep("head", gpt.head->forward(x)).reshape({-1, 7}), targets);
+  x = direct.keep("final_norm", (*gpt.final_norm)(x));
+  nl::Tensor loss = nl::cross_entropy(direct.keep("head", (*gpt.head)(x)).reshape({-1, 7}), targets);
   loss.backward();
   double expected_loss = loss.item<double>();
   gpt.zero_grad();
@@ -295,8 +299,8 @@ TEST_CASE("StatsRecorder: one line on a CharLSTM records the embedding, the LSTM
   nl::Tensor targets = nl::from_vector<int64_t>({3, 5, 2, 1, 4, 4, 0, 2});
 
   LayerOutputs direct;
-  nl::Tensor h = direct.keep("lstm", model.lstm->forward(direct.keep("embedding", model.embedding->forward(ids))));
-  nl::Tensor loss = nl::cross_entropy(direct.keep("head", model.head->forward(h)).reshape({-1, 6}), targets);
+  nl::Tensor h = direct.keep("lstm", (*model.lstm)(direct.keep("embedding", (*model.embedding)(ids))));
+  nl::Tensor loss = nl::cross_entropy(direct.keep("head", (*model.head)(h)).reshape({-1, 6}), targets);
   loss.backward();
   double expected_loss = loss.item<double>();
   model.zero_grad();
