@@ -15,6 +15,7 @@
 #include "core/shape.h"
 #include "core/state_dict.h"
 #include "core/tensor.h"
+#include "core/version.h"
 #include "layers/layers.h"
 #include "optim/optim.h"
 #include "data/data_loader.h"
