@@ -2,8 +2,8 @@
 // Reverse-mode automatic differentiation.
 //
 // Every result of a differentiable op that sees an input requiring grad gets a
-// Node: the op's name, edges to where its inputs' gradients go, and the
-// op's gradient rule (a closure holding what the forward saved). backward()
+// Node: the op's name, edges to where its inputs' gradients go, the tensors
+// the forward saved for the backward, and the op's gradient rule. backward()
 // walks the nodes in reverse topological order (engine.cpp), calls each rule
 // once with the summed gradient of its output, and accumulates into leaves.
 //
@@ -12,15 +12,26 @@
 //   Tensor exp(const Tensor& x) {
 //     Tensor y = ...forward kernel...;
 //     if (needs_grad(x))
-//       attach(y, "exp", {x}, [y = y.detach()](const Tensor& g) -> Grads { return {g * y}; });
+//       attach(y, "exp", {x}, save(y), [](const Tensor& g, const Tensor& y) -> Grads { return {g * y}; });
 //     return y;
 //   }
 //
+// save(...) names the tensors the rule needs, as PyTorch's
+// ctx.save_for_backward: the node holds them, lists them (saved_tensors(),
+// for to_dot), frees them when backward() releases the graph, and passes them
+// to the rule after the gradient, in the order given. Undefined tensors may
+// be saved (an absent weight). Everything else the rule needs (shapes, flags,
+// eps) it captures by value; a rule that saves no tensor omits save():
+//
+//   attach(y, "neg", {x}, [](const Tensor& g) -> Grads { return {neg(g)}; });
+//
 // Gradient rules run with grad mode off, so they may use any op freely.
+#include <array>
 #include <memory>
 #include <optional>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "core/anomaly.h"
@@ -87,31 +98,57 @@ class Node {
 };
 
 namespace detail {
-// The Tensors copy-constructed while fn() runs on this thread (tensor.h's probe).
-std::vector<Tensor> tensors_copied_by(const std::function<void()>& fn);
+template <size_t>
+using TensorArg = const Tensor&;
+// Whether rule(t_0, ..., t_n−1) with n const Tensor& returns Grads.
+template <typename Rule, size_t... I>
+constexpr bool takes_tensors(std::index_sequence<I...>) {
+  return std::is_invocable_r_v<Grads, Rule&, TensorArg<I>...>;
+}
 }  // namespace detail
 
-// A node whose gradient rule is a closure; one allocation holds both.
-template <typename Rule>
+// The tensors a gradient rule needs, as save(...) names them (see the top).
+template <size_t K>
+struct Saved {
+  std::array<Tensor, K> tensors;
+};
+
+template <typename... Tensors>
+  requires(std::is_same_v<Tensors, Tensor> && ...)
+Saved<sizeof...(Tensors)> save(const Tensors&... tensors) {
+  return {{tensors...}};
+}
+
+// A node whose gradient rule is a closure; one allocation holds the node, the
+// K saved tensors and the rule.
+template <typename Rule, size_t K>
 class RuleNode final : public Node {
  public:
-  RuleNode(const char* name, std::vector<Edge> next, const Shape& shape, DType dtype, Rule rule)
-      : Node(name, std::move(next), shape, dtype), rule_(std::move(rule)) {}
+  RuleNode(const char* name, std::vector<Edge> next, const Shape& shape, DType dtype, std::array<Tensor, K> saved,
+           Rule rule)
+      : Node(name, std::move(next), shape, dtype), saved_(std::move(saved)), rule_(std::move(rule)) {}
 
-  // A closure's captures cannot be listed, but copying it copies each
-  // captured Tensor once, and the copy probe (core/tensor.h) sees exactly those.
   std::vector<Tensor> saved_tensors() const override {
-    if constexpr (std::is_copy_constructible_v<Rule>) {
-      if (rule_) return detail::tensors_copied_by([this] { Rule copy(*rule_); });
-    }
-    return {};
+    std::vector<Tensor> out;
+    for (const Tensor& t : saved_)
+      if (t.defined()) out.push_back(t);
+    return out;
   }
 
  protected:
-  Grads run(const Tensor& grad) override { return (*rule_)(grad); }
-  void free_saved() override { rule_.reset(); }
+  // rule(grad, saved[0], ..., saved[K-1])
+  Grads run(const Tensor& grad) override {
+    return [&]<size_t... I>(std::index_sequence<I...>) {
+      return (*rule_)(grad, saved_[I]...);
+    }(std::make_index_sequence<K>());
+  }
+  void free_saved() override {
+    saved_ = {};
+    rule_.reset();  // and what the closure holds
+  }
 
  private:
+  std::array<Tensor, K> saved_;
   std::optional<Rule> rule_;
 };
 
@@ -146,16 +183,29 @@ inline bool needs_grad(const std::vector<Tensor>& inputs) {
 Edge edge_to(const Tensor& input);
 void set_grad_fn(const Tensor& output, std::shared_ptr<Node> node);
 
-// Links output into the graph: its node records op name, edges to the inputs,
-// and the gradient rule `rule(grad_output) -> Grads` (one entry per input).
-template <typename Rule>
-void attach(const Tensor& output, const char* op, const std::vector<Tensor>& inputs, Rule rule) {
+// Links output into the graph: its node records op name, edges to the
+// inputs, the saved tensors and the gradient rule
+// `rule(grad_output, saved...) -> Grads` (one entry per input).
+template <size_t K, typename Rule>
+void attach(const Tensor& output, const char* op, const std::vector<Tensor>& inputs, Saved<K> saved, Rule rule) {
+  static_assert(detail::takes_tensors<Rule>(std::make_index_sequence<1 + K>()),
+                "attach: the rule must take the gradient and then each saved tensor as const Tensor&, and return Grads");
   if (detail::anomaly_enabled) [[unlikely]] detail::check_forward_anomaly(op, output, inputs);
   std::vector<Edge> next;
   next.reserve(inputs.size());
   for (const Tensor& t : inputs) next.push_back(edge_to(t));
-  set_grad_fn(output, std::make_shared<RuleNode<Rule>>(op, std::move(next), output.shape(),
-                                                        output.dtype(), std::move(rule)));
+  // A saved tensor that is in the graph is held detached: the output would
+  // otherwise own its own node (a cycle never freed), an input its whole graph.
+  for (Tensor& t : saved.tensors)
+    if (t.defined() && (t.requires_grad() || t.is_same(output))) t = t.detach();
+  set_grad_fn(output, std::make_shared<RuleNode<Rule, K>>(op, std::move(next), output.shape(), output.dtype(),
+                                                          std::move(saved.tensors), std::move(rule)));
+}
+
+// The same for a rule that saves no tensor: `rule(grad_output) -> Grads`.
+template <typename Rule>
+void attach(const Tensor& output, const char* op, const std::vector<Tensor>& inputs, Rule rule) {
+  attach(output, op, inputs, Saved<0>{}, std::move(rule));
 }
 
 // A number identifying the backward() running on this thread (0 outside one);

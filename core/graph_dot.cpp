@@ -1,6 +1,6 @@
 // to_dot: walks the graph behind a tensor (the same edges backward() follows)
-// and prints it as Graphviz DOT. Also defines the copy probe behind
-// Node::saved_tensors() (core/autograd.h).
+// and prints it as Graphviz DOT; the saved tensors are the ones each op
+// named with save() (Node::saved_tensors(), core/autograd.h).
 #include "core/graph_dot.h"
 
 #include <fmt/format.h>
@@ -13,23 +13,6 @@
 #include "core/autograd.h"
 
 namespace nl {
-
-namespace detail {
-std::vector<Tensor> tensors_copied_by(const std::function<void()>& fn) {
-  std::vector<std::shared_ptr<TensorImpl>> copied;
-  {
-    struct Probe {  // on for this scope only, also when fn throws
-      std::vector<std::shared_ptr<TensorImpl>>* previous;
-      ~Probe() { tensor_copy_probe = previous; }
-    } probe{std::exchange(tensor_copy_probe, &copied)};
-    fn();
-  }
-  std::vector<Tensor> out;
-  for (auto& impl : copied)
-    if (impl) out.emplace_back(std::move(impl));
-  return out;
-}
-}  // namespace detail
 
 namespace {
 // Two tensors are "the same data" when they view the same elements.

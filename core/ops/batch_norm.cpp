@@ -470,9 +470,9 @@ Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor&
 
   NormGradsWanted wanted{needs_grad(input), needs_grad(weight), needs_grad(bias), false};
   CrossProcessSum backward_sum = training ? sum_across_processes : CrossProcessSum();
-  attach(f.y, "batch_norm", {input, weight, bias},
-         [x = x.detach(), w = weight.defined() ? weight.detach() : weight, mean = f.mean, rstd = f.rstd, training,
-          count, backward_sum, wanted](const Tensor& grad) -> Grads {
+  attach(f.y, "batch_norm", {input, weight, bias}, save(x, weight, f.mean, f.rstd),
+         [training, count, backward_sum, wanted](const Tensor& grad, const Tensor& x, const Tensor& w,
+                                                 const Tensor& mean, const Tensor& rstd) -> Grads {
            NormBackward b = batch_norm_backward_impl("batch_norm_backward", grad, x, w, mean, rstd, training, count,
                                                      backward_sum, wanted);
            return {b.dx, b.dweight, b.dbias};

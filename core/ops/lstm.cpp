@@ -85,8 +85,8 @@ Tensor lstm_step(const char* op, const Tensor& gates, const Tensor& c_prev_in) {
   });
   if (needs_grad(gates, c_prev_in)) {
     bool want_dc_prev = needs_grad(c_prev_in);
-    attach(out, op, {gates, c_prev_in},
-           [a = a.detach(), c_prev = c_prev.detach(), out = out.detach(), N, H, want_dc_prev](const Tensor& grad) -> Grads {
+    attach(out, op, {gates, c_prev_in}, save(a, c_prev, out),
+           [N, H, want_dc_prev](const Tensor& grad, const Tensor& a, const Tensor& c_prev, const Tensor& out) -> Grads {
              Tensor d_out = grad.contiguous();
              Tensor da = Tensor::make(a.shape(), a.dtype(), "lstm_cell_backward");
              Tensor dc_prev = Tensor::make(c_prev.shape(), a.dtype(), "lstm_cell_backward");

@@ -211,9 +211,9 @@ Tensor lstm_sequence(const Tensor& x_proj_in, const Tensor& h0_in, const Tensor&
   if (!needs_grad(x_proj_in, h0_in, c0_in, weight_hh_in)) return out;
 
   bool want_dh0 = needs_grad(h0_in), want_dc0 = needs_grad(c0_in), want_dw = needs_grad(weight_hh_in);
-  attach(out, op, {x_proj_in, h0_in, c0_in, weight_hh_in},
-         [h0 = h0.detach(), w = w.detach(), out = out.detach(), acts, cells, T, N, H, want_dh0, want_dc0,
-          want_dw](const Tensor& grad) -> Grads {
+  attach(out, op, {x_proj_in, h0_in, c0_in, weight_hh_in}, save(h0, w, out, acts, cells),
+         [T, N, H, want_dh0, want_dc0, want_dw](const Tensor& grad, const Tensor& h0, const Tensor& w, const Tensor& out,
+                                                const Tensor& acts, const Tensor& cells) -> Grads {
            const char* backward_op = "lstm_sequence_backward";
            Tensor dy = grad.contiguous();
            DType dtype = dy.dtype();
