@@ -216,15 +216,23 @@ NormBackward batch_norm_backward(const Tensor& grad_output, const Tensor& x, con
 // ---- recurrent cells (core/ops/lstm.cpp, core/ops/lstm_sequence.cpp) ---------------
 // One LSTM step from gate pre-activations (N, 4H), order [i | f | g | o], and
 // the previous cell state (N, H): c = σ(f)·c_prev + σ(i)·tanh(g), h = σ(o)·tanh(c).
-// Returns [h | c] as one (N, 2H) tensor (slice it), fused forward and backward.
-Tensor lstm_cell(const Tensor& gates, const Tensor& c_prev);
+// h and c are the two outputs of one node, fused forward and backward.
+struct LSTMState {
+  Tensor h;  // (N, H)
+  Tensor c;  // (N, H)
+};
+LSTMState lstm_cell(const Tensor& gates, const Tensor& c_prev);
 // The same step without the output gate: returns c (N, H) only.
 Tensor lstm_cell_state(const Tensor& gates, const Tensor& c_prev);
 // The plain LSTM over all T steps as one op (core/ops/lstm_sequence.cpp):
 // x_proj (T, N, 4H) = the input projections W_ih·x_t + b_ih + b_hh, h0 and c0
-// (N, H), weight_hh (4H, H). Returns (T + 1, N, H): rows 0..T−1 are h_1..h_T,
-// row T is c_T.
-Tensor lstm_sequence(const Tensor& x_proj, const Tensor& h0, const Tensor& c0, const Tensor& weight_hh);
+// (N, H), weight_hh (4H, H). The three results are the outputs of one node.
+struct LSTMSequenceResult {
+  Tensor output;  // (T, N, H): h_1 .. h_T
+  Tensor h_n;     // (N, H): h_T (a view of output's last step)
+  Tensor c_n;     // (N, H): c_T
+};
+LSTMSequenceResult lstm_sequence(const Tensor& x_proj, const Tensor& h0, const Tensor& c0, const Tensor& weight_hh);
 
 // ---- attention (core/ops/attention.cpp) -----------------------------------------------
 // softmax over the last dim of scores (..., L, S), where −inf entries and, when

@@ -38,6 +38,7 @@ struct TensorImpl {
   bool requires_grad = false;
   bool retains_grad = false;
   std::shared_ptr<Node> grad_fn;          // null for leaves
+  uint32_t output_nr = 0;                 // which of grad_fn's outputs this tensor is
   std::shared_ptr<TensorImpl> grad;       // accumulated by backward()
   std::vector<GradHook> leaf_hooks;       // hooks of a leaf; non-leaf hooks live on grad_fn
 };
