@@ -34,12 +34,13 @@
 //    order (kernels/row_blocks.h). The statistics read x once: each block's
 //    mean and squared deviations come from two passes over the block while it
 //    is in cache, and blocks merge with Chan et al.'s update (exact, no
-//    cancellation).
+//    cancellation; kernels/moments.h).
 //  - Channels, for (N, C, L): blocks of channels in parallel; each channel's
 //    sums are accumulated in double in (n, l) order.
 #include <cmath>
 #include <vector>
 
+#include "core/kernels/moments.h"
 #include "core/kernels/row_blocks.h"
 #include "core/kernels/simd.h"
 #include "core/ops/norm_helpers.h"
@@ -135,7 +136,8 @@ NL_SIMD_CLONES void rows_dx(const T* dy, const T* x, const T* mean, const T* rst
 //   backward_input: dx from given sums
 struct Rows {
   // Each block's mean and squared deviations come from two passes over the
-  // block while it is in cache; the blocks merge with Chan et al.'s update.
+  // block while it is in cache; then each channel's blocks merge in block
+  // order (Chan et al., kernels/moments.h), channels in parallel.
   template <typename T>
   static void statistics(const T* x, double* mean, double* var, Dims d) {
     const int64_t N = d.N, C = d.C;
@@ -143,27 +145,21 @@ struct Rows {
     for_each_row_block(N, C, [&](int64_t lo, int64_t hi, int64_t block) {
       block_statistics(x, block_mean.start_row(block), block_m2.start_row(block), lo, hi, C);
     });
-    // Chan et al.: merging a block (n_b, mean_b, M2_b) into (n, mean, M2):
-    //   δ = mean_b − mean,  mean += δ·n_b/(n + n_b),  M2 += M2_b + δ²·n·n_b/(n + n_b)
-    // Channels in parallel, blocks in order.
     parallel_for(0, C, std::max<int64_t>(16, kParallelGrain / std::max<int64_t>(block_mean.blocks, 1)),
                  [&](int64_t c0, int64_t c1) {
-                   std::vector<double> m(size_t(c1 - c0), 0.0), m2(size_t(c1 - c0), 0.0);
-                   double n = 0;
+                   std::vector<kernels::Moments> channel(size_t(c1 - c0));
                    for (int64_t b = 0; b < block_mean.blocks; ++b) {
                      double nb = double(std::min(N, (b + 1) * kernels::kRowsPerBlock) - b * kernels::kRowsPerBlock);
                      const T* bm = block_mean.row(b);
                      const T* b2 = block_m2.row(b);
                      for (int64_t c = c0; c < c1; ++c) {
-                       double delta = double(bm[c]) - m[size_t(c - c0)];
-                       m[size_t(c - c0)] += delta * nb / (n + nb);
-                       m2[size_t(c - c0)] += double(b2[c]) + delta * delta * n * nb / (n + nb);
+                       kernels::Moments& m = channel[size_t(c - c0)];
+                       m = kernels::merge(m, {nb, double(bm[c]), double(b2[c])});
                      }
-                     n += nb;
                    }
                    for (int64_t c = c0; c < c1; ++c) {
-                     mean[c] = m[size_t(c - c0)];
-                     var[c] = m2[size_t(c - c0)] / double(N);
+                     mean[c] = channel[size_t(c - c0)].mean;
+                     var[c] = channel[size_t(c - c0)].variance();
                    }
                  });
   }
