@@ -48,14 +48,21 @@ void check_forward_anomaly(const char* op, const Tensor& output, const std::vect
        bad->value, bad->index, describe(output), describe_inputs(inputs));
 }
 
-void check_backward_anomaly(const Node& node, const Tensor& grad_output, const std::vector<Tensor>& grads) {
+void check_backward_anomaly(const Node& node, std::span<const Tensor> grad_outputs, const std::vector<Tensor>& grads) {
   for (size_t i = 0; i < grads.size(); ++i) {
     auto bad = first_non_finite(grads[i]);
     if (!bad) continue;
-    auto incoming = first_non_finite(grad_output);
+    // the incoming gradient to report: the first non-finite one, else the first
+    const Tensor* grad_output = &grad_outputs[0];
+    std::optional<NonFinite> incoming;
+    for (const Tensor& g : grad_outputs)
+      if ((incoming = first_non_finite(g))) {
+        grad_output = &g;
+        break;
+      }
     fail("anomaly detected: the backward of '{}' (output {} {}) produced {} at element {} of the gradient for its "
          "input {} ({}); the incoming gradient {} was {}",
-         node.name(), node.shape(), node.dtype(), bad->value, bad->index, i, describe(grads[i]), describe(grad_output),
+         node.name(), node.shape(), node.dtype(), bad->value, bad->index, i, describe(grads[i]), describe(*grad_output),
          incoming ? fmt::format("already non-finite ({} at element {})", incoming->value, incoming->index)
                   : std::string("finite"));
   }

@@ -20,6 +20,7 @@
 // not checked. Off — the default — it costs one thread-local bool test per
 // recorded op and per node in backward(); on, every checked tensor is read once.
 #include <optional>
+#include <span>
 #include <vector>
 
 #include "core/tensor.h"
@@ -32,8 +33,9 @@ namespace detail {
 inline thread_local bool anomaly_enabled = false;
 // Throw when output has a NaN/inf (called by attach() when enabled).
 void check_forward_anomaly(const char* op, const Tensor& output, const std::vector<Tensor>& inputs);
-// Throw when a gradient in grads has a NaN/inf (called by the engine when enabled).
-void check_backward_anomaly(const Node& node, const Tensor& grad_output, const std::vector<Tensor>& grads);
+// Throw when a gradient in grads has a NaN/inf (called by the engine when enabled);
+// grad_outputs: the gradients the rule got, one per output of the node.
+void check_backward_anomaly(const Node& node, std::span<const Tensor> grad_outputs, const std::vector<Tensor>& grads);
 }  // namespace detail
 
 inline bool is_anomaly_enabled() { return detail::anomaly_enabled; }

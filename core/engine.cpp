@@ -4,14 +4,18 @@
 //    it from other reachable nodes (its consumers).
 // 2. Start with the root's node holding the seed gradient. A node is ready
 //    once all its consumers have passed their gradient to it (Kahn's
-//    algorithm); its gradient is then complete, so its rule runs exactly once.
-// 3. A rule's outputs go to input nodes (summed there) or to leaves. A leaf's
+//    algorithm); the gradient of each of its outputs is then complete, so its
+//    rule runs exactly once (outputs no gradient reached get zeros).
+// 3. A rule's results go to input nodes (summed per output of that node:
+//    an edge names the output its input was) or to leaves. A leaf's
 //    gradients are summed over all its edges first; then its hooks run once
 //    on the sum and the sum is added into .grad() (as PyTorch's AccumulateGrad).
 //    If a rule or hook throws, no .grad() has been touched and the per-node
 //    scratch is reset on the next backward().
+#include <array>
 #include <atomic>
 #include <unordered_map>
+#include <utility>
 
 #include "core/autograd.h"
 #include "core/ops.h"
@@ -91,11 +95,15 @@ Node::~Node() {
   }
 }
 
-Grads Node::apply(const Tensor& grad) {
+void Node::check_not_released() const {
   if (released_)
     fail("backward: the graph through '{}' (output {}) was already freed by an earlier backward(); "
-         "pass retain_graph=true to the first backward() to go through it twice", name_, shape_);
-  return run(grad);
+         "pass retain_graph=true to the first backward() to go through it twice", name_, shape());
+}
+
+Grads Node::apply(std::span<const Tensor> grads) {
+  check_not_released();
+  return run(grads);
 }
 
 void Node::release() {
@@ -105,13 +113,14 @@ void Node::release() {
 
 Edge edge_to(const Tensor& input) {
   if (!input.defined() || !input.requires_grad()) return {};
-  if (input.grad_fn()) return {input.grad_fn(), nullptr};
+  if (input.grad_fn()) return {input.grad_fn(), nullptr, input.impl().output_nr};
   return {nullptr, input.impl_ptr()};
 }
 
-void set_grad_fn(const Tensor& output, std::shared_ptr<Node> node) {
+void set_grad_fn(const Tensor& output, std::shared_ptr<Node> node, uint32_t output_nr) {
   TensorImpl& impl = output.impl();
   impl.grad_fn = std::move(node);
+  impl.output_nr = output_nr;
   impl.requires_grad = true;
 }
 
@@ -123,7 +132,7 @@ class Engine {
       accumulate_into_leaf(root.impl(), seed);
       return;
     }
-    if (root_node->released()) root_node->apply(seed);  // throws the "already freed" error
+    root_node->check_not_released();
 
     // 1. count consumers of each reachable node (iterative DFS)
     uint64_t mark = ++backward_counter;
@@ -132,9 +141,16 @@ class Engine {
       ~RestoreId() { running_backward = previous; }
     } restore_id;
     running_backward = mark;
+    auto visit = [mark](Node* node) {
+      node->visit_mark_ = mark;
+      node->dependencies_ = 0;
+      for (NodeOutput& out : node->outputs_) {  // scratch a failed backward may have left behind
+        out.grad_sum = Tensor();
+        out.grad_owned = false;
+      }
+    };
     std::vector<Node*> stack{root_node.get()};
-    root_node->visit_mark_ = mark;
-    root_node->dependencies_ = 0;
+    visit(root_node.get());
     while (!stack.empty()) {
       Node* node = stack.back();
       stack.pop_back();
@@ -142,19 +158,16 @@ class Engine {
         if (!e.node) continue;
         Node* child = e.node.get();
         if (child->visit_mark_ != mark) {
-          child->visit_mark_ = mark;
-          child->dependencies_ = 0;
-          child->grad_sum_ = Tensor();  // scratch a failed backward may have left behind
-          child->grad_owned_ = false;
+          visit(child);
           stack.push_back(child);
         }
         ++child->dependencies_;
       }
     }
 
-    // 2. walk ready nodes; a node's gradient is complete once its count is 0
+    // 2. walk ready nodes; a node's gradients are complete once its count is 0
     std::vector<Node*> ready{root_node.get()};
-    root_node->grad_sum_ = seed;
+    root_node->outputs_[root.impl().output_nr].grad_sum = seed;
     struct LeafSum {
       TensorImpl* leaf;
       Tensor sum;
@@ -165,14 +178,23 @@ class Engine {
     while (!ready.empty()) {
       Node* node = ready.back();
       ready.pop_back();
-      Tensor grad = std::move(node->grad_sum_);
-      node->grad_sum_ = Tensor();
-      node->grad_owned_ = false;
+      // each output's gradient, through its hooks; zeros for the outputs none reached
+      std::array<Tensor, kMaxNodeOutputs> storage;
+      std::span<Tensor> grad_outputs(storage.data(), node->outputs_.size());
+      bool any = false;
+      for (size_t k = 0; k < grad_outputs.size(); ++k) {
+        NodeOutput& out = node->outputs_[k];
+        grad_outputs[k] = std::exchange(out.grad_sum, Tensor());
+        out.grad_owned = false;
+        if (grad_outputs[k].defined()) grad_outputs[k] = run_hooks(out.hooks, grad_outputs[k]);
+        any = any || grad_outputs[k].defined();
+      }
       Grads grads;
-      if (grad.defined()) {
-        grad = run_hooks(node->hooks_, grad);
-        grads = node->apply(grad);
-        if (detail::anomaly_enabled) [[unlikely]] detail::check_backward_anomaly(*node, grad, grads);
+      if (any) {
+        for (size_t k = 0; k < grad_outputs.size(); ++k)
+          if (!grad_outputs[k].defined()) grad_outputs[k] = zeros(node->shape(k), node->dtype(k));
+        grads = node->apply(grad_outputs);
+        if (detail::anomaly_enabled) [[unlikely]] detail::check_backward_anomaly(*node, grad_outputs, grads);
         if (!retain_graph) node->release();
         if (grads.size() != node->next_.size())
           fail("backward: gradient rule of '{}' returned {} gradients for {} inputs", node->name_, grads.size(),
@@ -192,8 +214,9 @@ class Engine {
         } else if (e.node) {
           Node* child = e.node.get();
           if (g) {
-            check_grad(node->name_, *g, child->shape_, child->dtype_);
-            accumulate(child->grad_sum_, child->grad_owned_, *g);
+            NodeOutput& out = child->outputs_[e.output];
+            check_grad(node->name_, *g, out.shape, out.dtype);
+            accumulate(out.grad_sum, out.grad_owned, *g);
           }
           if (--child->dependencies_ == 0) ready.push_back(child);
         }

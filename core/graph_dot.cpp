@@ -1,6 +1,6 @@
 // to_dot: walks the graph behind a tensor (the same edges backward() follows)
-// and prints it as Graphviz DOT. Also defines the copy probe behind
-// Node::saved_tensors() (core/autograd.h).
+// and prints it as Graphviz DOT; the saved tensors are the ones each op
+// named with save() (Node::saved_tensors(), core/autograd.h).
 #include "core/graph_dot.h"
 
 #include <fmt/format.h>
@@ -13,23 +13,6 @@
 #include "core/autograd.h"
 
 namespace nl {
-
-namespace detail {
-std::vector<Tensor> tensors_copied_by(const std::function<void()>& fn) {
-  std::vector<std::shared_ptr<TensorImpl>> copied;
-  {
-    struct Probe {  // on for this scope only, also when fn throws
-      std::vector<std::shared_ptr<TensorImpl>>* previous;
-      ~Probe() { tensor_copy_probe = previous; }
-    } probe{std::exchange(tensor_copy_probe, &copied)};
-    fn();
-  }
-  std::vector<Tensor> out;
-  for (auto& impl : copied)
-    if (impl) out.emplace_back(std::move(impl));
-  return out;
-}
-}  // namespace detail
 
 namespace {
 // Two tensors are "the same data" when they view the same elements.
@@ -109,8 +92,12 @@ std::string to_dot(const Tensor& root, const DotOptions& options) {
   }
   for (size_t i = 0; i < g.ops.size(); ++i) {
     const Node* node = g.ops[i];
-    // centred lines end in \n, the left-aligned list of saved tensors in \l
-    std::string label = escape(node->name()) + "\\n" + shape_text(node->shape(), node->dtype()) + "\\n";
+    // centred lines end in \n, the left-aligned list of saved tensors in \l; one line per output
+    std::string label = escape(node->name()) + "\\n";
+    for (size_t k = 0; k < node->num_outputs(); ++k) {
+      if (node->num_outputs() > 1) label += fmt::format("{}: ", k);
+      label += shape_text(node->shape(k), node->dtype(k)) + "\\n";
+    }
     std::vector<Tensor> saved = node->saved_tensors();
     for (size_t k = 0; k < saved.size(); ++k) {
       auto it = names.find(view_key(saved[k]));
@@ -121,7 +108,8 @@ std::string to_dot(const Tensor& root, const DotOptions& options) {
     out += fmt::format("  op{} [shape=box, style=\"rounded,filled\", fillcolor=\"{}\", label=\"{}\"];\n", i,
                        saved.empty() ? "#cfe2f3" : "#f9cb9c", label);
   }
-  // edges, input -> op, labelled with the input's position when an op has several
+  // edges, input -> op, labelled with the input's position when an op has
+  // several, and at the tail with the output they leave when their op has several
   for (size_t i = 0; i < g.ops.size(); ++i) {
     const auto& next = g.ops[i]->next();
     for (size_t k = 0; k < next.size(); ++k) {
@@ -130,14 +118,18 @@ std::string to_dot(const Tensor& root, const DotOptions& options) {
                          : e.leaf ? fmt::format("leaf{}", g.leaf_id.at(e.leaf.get()))
                                   : std::string();
       if (from.empty()) continue;
-      out += next.size() > 1 ? fmt::format("  {} -> op{} [label=\"{}\"];\n", from, i, k)
-                             : fmt::format("  {} -> op{};\n", from, i);
+      std::vector<std::string> attributes;
+      if (next.size() > 1) attributes.push_back(fmt::format("label=\"{}\"", k));
+      if (e.node && e.node->num_outputs() > 1) attributes.push_back(fmt::format("taillabel=\"{}\"", e.output));
+      out += attributes.empty() ? fmt::format("  {} -> op{};\n", from, i)
+                                : fmt::format("  {} -> op{} [{}];\n", from, i, fmt::join(attributes, ", "));
     }
   }
   // the root itself, below its op
   if (!g.ops.empty())
-    out += fmt::format("  output [shape=ellipse, style=bold, label=\"{}\\n{}\"];\n  op0 -> output;\n",
-                       escape(name_of(root.impl_ptr().get(), "output")), shape_text(root.shape(), root.dtype()));
+    out += fmt::format("  output [shape=ellipse, style=bold, label=\"{}\\n{}\"];\n  op0 -> output{};\n",
+                       escape(name_of(root.impl_ptr().get(), "output")), shape_text(root.shape(), root.dtype()),
+                       g.ops[0]->num_outputs() > 1 ? fmt::format(" [taillabel=\"{}\"]", root.impl().output_nr) : "");
   return out + "}\n";
 }
 

@@ -5,9 +5,10 @@
 //   std::string dot = nl::to_dot(y, {.names = {{"x", x}, {"weight", w}, {"bias", b}}, .title = "LayerNorm"});
 //   // write it to ln.dot, then: dot -Tpng ln.dot -o ln.png
 //
-// One box per op (its name, output shape and dtype), one ellipse per leaf
-// (a tensor the gradients flow into), arrows in the forward direction (input
-// -> op). Ops whose gradient rule holds tensors saved by the forward are
+// One box per op (its name, output shape and dtype; "0: ..., 1: ..." for an
+// op with several outputs, whose arrows say at the tail which output they
+// leave), one ellipse per leaf (a tensor the gradients flow into), arrows in
+// the forward direction (input -> op). Ops whose gradient rule holds tensors saved by the forward are
 // filled orange and list them ("saved: x [3,4] float64, mean [3] ..."); a
 // saved tensor that views a named tensor (same storage, offset, shape and
 // strides) shows that name. Inputs that need no gradient are not in the graph;

@@ -126,19 +126,20 @@ Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& 
                   const Tensor& bias = Tensor(), double eps = 1e-5);
 // RMSNorm over the trailing dims: y = x / √(mean(x²) + eps) · weight.
 Tensor rms_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& weight = Tensor(), double eps = 1e-6);
-// BatchNorm over dim 1 of (N, C) or (N, C, L). training: batch statistics, and
-// the running ones (if given) are updated in place with `momentum` (unbiased
-// variance, as PyTorch); otherwise running_mean / running_var normalize.
+// BatchNorm over dim 1 of (N, C) or (N, C, L), as torch.nn.functional.batch_norm:
+// training normalizes with batch statistics and updates running_mean and
+// running_var (if given) in place; eval normalizes with them. The formula,
+// forward and backward: core/ops/batch_norm.cpp.
 Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& running_var,
                   const Tensor& weight = Tensor(), const Tensor& bias = Tensor(), bool training = true,
                   double momentum = 0.1, double eps = 1e-5);
 // The same op over a batch split across processes (nl::dist::SyncBatchNorm):
 // in training, sum_across_processes(values, n) must replace values[0..n) by
 // their sum over all processes (an allreduce; every process calls it at the
-// same point). Forward calls it once with [count | Σx (C) | Σx² (C)], backward
-// once with [Σdy (C) | Σdy·xhat (C)]; statistics and dx are then those of the
-// global batch, and the running statistics get the global mean and unbiased
-// variance. dweight and dbias stay local sums. An empty function: batch_norm above.
+// same point). Forward calls it once, backward once (what they sum:
+// core/ops/batch_norm.cpp); statistics, dx and the running statistics are then
+// those of the global batch, dweight and dbias stay local sums. An empty
+// function: batch_norm above.
 using CrossProcessSum = std::function<void(double* values, int64_t n)>;
 Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& running_var, const Tensor& weight,
                   const Tensor& bias, bool training, double momentum, double eps,
@@ -208,7 +209,7 @@ NormBackward rms_norm_backward(const Tensor& grad_output, const Tensor& x, const
 NormForward batch_norm_forward(const Tensor& x, const Tensor& running_mean, const Tensor& running_var,
                                const Tensor& weight = Tensor(), const Tensor& bias = Tensor(), bool training = true,
                                double momentum = 0.1, double eps = 1e-5);
-// training: the LayerNorm formula over each channel's M = N·L values; eval: dx = rstd·dxhat
+// the formula: core/ops/batch_norm.cpp (training: through the batch statistics; eval: they are constants)
 NormBackward batch_norm_backward(const Tensor& grad_output, const Tensor& x, const Tensor& weight,
                                  const Tensor& mean, const Tensor& rstd, bool training = true,
                                  NormGradsWanted wanted = {});
@@ -216,15 +217,23 @@ NormBackward batch_norm_backward(const Tensor& grad_output, const Tensor& x, con
 // ---- recurrent cells (core/ops/lstm.cpp, core/ops/lstm_sequence.cpp) ---------------
 // One LSTM step from gate pre-activations (N, 4H), order [i | f | g | o], and
 // the previous cell state (N, H): c = σ(f)·c_prev + σ(i)·tanh(g), h = σ(o)·tanh(c).
-// Returns [h | c] as one (N, 2H) tensor (slice it), fused forward and backward.
-Tensor lstm_cell(const Tensor& gates, const Tensor& c_prev);
+// h and c are the two outputs of one node, fused forward and backward.
+struct LSTMState {
+  Tensor h;  // (N, H)
+  Tensor c;  // (N, H)
+};
+LSTMState lstm_cell(const Tensor& gates, const Tensor& c_prev);
 // The same step without the output gate: returns c (N, H) only.
 Tensor lstm_cell_state(const Tensor& gates, const Tensor& c_prev);
 // The plain LSTM over all T steps as one op (core/ops/lstm_sequence.cpp):
 // x_proj (T, N, 4H) = the input projections W_ih·x_t + b_ih + b_hh, h0 and c0
-// (N, H), weight_hh (4H, H). Returns (T + 1, N, H): rows 0..T−1 are h_1..h_T,
-// row T is c_T.
-Tensor lstm_sequence(const Tensor& x_proj, const Tensor& h0, const Tensor& c0, const Tensor& weight_hh);
+// (N, H), weight_hh (4H, H). The three results are the outputs of one node.
+struct LSTMSequenceResult {
+  Tensor output;  // (T, N, H): h_1 .. h_T
+  Tensor h_n;     // (N, H): h_T (a view of output's last step)
+  Tensor c_n;     // (N, H): c_T
+};
+LSTMSequenceResult lstm_sequence(const Tensor& x_proj, const Tensor& h0, const Tensor& c0, const Tensor& weight_hh);
 
 // ---- attention (core/ops/attention.cpp) -----------------------------------------------
 // softmax over the last dim of scores (..., L, S), where −inf entries and, when

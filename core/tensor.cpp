@@ -96,7 +96,7 @@ void Tensor::register_hook(GradHook hook) const {
   if (!requires_grad())
     fail("register_hook: tensor of shape {} does not require grad, so no gradient will reach the hook", shape());
   if (grad_fn())
-    grad_fn()->hooks().push_back(std::move(hook));
+    grad_fn()->hooks(impl().output_nr).push_back(std::move(hook));
   else
     impl().leaf_hooks.push_back(std::move(hook));
 }

@@ -38,24 +38,16 @@ struct TensorImpl {
   bool requires_grad = false;
   bool retains_grad = false;
   std::shared_ptr<Node> grad_fn;          // null for leaves
+  uint32_t output_nr = 0;                 // which of grad_fn's outputs this tensor is
   std::shared_ptr<TensorImpl> grad;       // accumulated by backward()
   std::vector<GradHook> leaf_hooks;       // hooks of a leaf; non-leaf hooks live on grad_fn
 };
-
-namespace detail {
-// Set only while Node::saved_tensors() copies a gradient rule (core/autograd.h):
-// every Tensor copied on this thread meanwhile is recorded here. Null otherwise,
-// so a copy costs one thread-local test more than the shared_ptr copy itself.
-inline thread_local std::vector<std::shared_ptr<TensorImpl>>* tensor_copy_probe = nullptr;
-}  // namespace detail
 
 class Tensor {
  public:
   Tensor() = default;
   explicit Tensor(std::shared_ptr<TensorImpl> impl) : impl_(std::move(impl)) {}
-  Tensor(const Tensor& other) : impl_(other.impl_) {
-    if (detail::tensor_copy_probe) [[unlikely]] detail::tensor_copy_probe->push_back(impl_);
-  }
+  Tensor(const Tensor&) = default;
   Tensor(Tensor&&) noexcept = default;
   Tensor& operator=(const Tensor&) = default;
   Tensor& operator=(Tensor&&) noexcept = default;

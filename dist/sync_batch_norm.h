@@ -4,13 +4,13 @@
 // same parameters and buffers as BatchNorm1d, so checkpoints move between them).
 //
 // Training in a world of N > 1 processes costs two allreduces per layer and
-// step, on the critical path (nothing can proceed without them):
-//   forward:  [count | Σx (C) | Σx² (C)]        (1 + 2C doubles)
-//   backward: [Σdy (C) | Σdy·xhat (C)]          (2C doubles)
-// so every rank normalizes with the global mean and variance, its dx is the
-// gradient of the global-batch loss, and the running statistics (global mean,
-// unbiased global variance) stay identical on all ranks. weight and bias get
-// local gradients that DataParallel averages like any other.
+// step, on the critical path (nothing can proceed without them): 1 + 2C
+// doubles in forward, 2C in backward (what they sum, and the formula:
+// core/ops/batch_norm.cpp). So every rank normalizes with the global mean and
+// variance, its dx is the gradient of the global-batch loss, and the running
+// statistics (global mean, unbiased global variance) stay identical on all
+// ranks. weight and bias get local gradients that DataParallel averages like
+// any other.
 // In eval, or in a world of one process, it is exactly BatchNorm1d (no
 // communication). Plain BatchNorm1d under DataParallel keeps per-rank
 // statistics: the unsynchronized baseline.

@@ -1,11 +1,11 @@
 #pragma once
 // BatchNorm1d (Ioffe & Szegedy 2015), as torch.nn.BatchNorm1d, for inputs
 // (N, C) or (N, C, L): normalizes each channel over the batch (and length).
-//   training: batch mean and biased variance normalize; running_mean and
-//             running_var (unbiased) follow them with `momentum`
+//   training: batch statistics normalize; running_mean and running_var
+//             follow them with `momentum`
 //             (absent momentum: a cumulative average, factor 1/num_batches_tracked)
 //   eval:     running_mean and running_var normalize (when tracked)
-//   y = (x − mean) / √(var + eps) · weight + bias
+// The formula, forward and backward: core/ops/batch_norm.cpp.
 // use_reference: compose from primitive ops instead of the fused kernel.
 #include <optional>
 

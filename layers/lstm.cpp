@@ -90,9 +90,9 @@ LSTM::Output LSTM::run_layer(LayerTensors& L, const Tensor& x, Tensor h, Tensor 
   Tensor x_proj = linear(x, L.weight_ih, cell == LSTMCell::plain && L.bias_ih.defined() ? L.bias_ih + L.bias_hh : Tensor());
   if (cell == LSTMCell::layer_norm)  // LN is per row, so one call normalizes every step
     x_proj = layer_norm(x_proj, {4 * H}, L.norm_ih_weight, L.norm_ih_bias, options.eps);
-  if (cell == LSTMCell::plain) {  // all steps in one fused op: [h_1 .. h_T, c_T]
-    Tensor hc = lstm_sequence(x_proj, h, c, L.weight_hh);
-    return {hc.slice(0, 0, T), hc.select(0, T - 1), hc.select(0, T)};
+  if (cell == LSTMCell::plain) {  // all steps in one fused op
+    LSTMSequenceResult s = lstm_sequence(x_proj, h, c, L.weight_hh);
+    return {s.output, s.h_n, s.c_n};
   }
 
   // the normalized cells, step by step; batch_norm: step t's statistics (the last slot beyond max_steps)

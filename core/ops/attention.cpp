@@ -44,7 +44,7 @@ Tensor masked_softmax(const Tensor& input, bool is_causal) {
   Tensor y = Tensor::make(x.shape(), x.dtype(), op);
   dispatch_floating(op, x.dtype(), [&]<typename T>() { masked_softmax_forward<T>(x.data<T>(), y.data<T>(), rows, L, S, is_causal); });
   if (needs_grad(input))
-    attach(y, op, {input}, [y = y.detach(), rows, S](const Tensor& grad) -> Grads {
+    attach(y, op, {input}, save(y), [rows, S](const Tensor& grad, const Tensor& y) -> Grads {
       Tensor g = grad.contiguous();
       Tensor dx = Tensor::make(y.shape(), y.dtype(), "masked_softmax_backward");
       dispatch_floating("masked_softmax_backward", y.dtype(),

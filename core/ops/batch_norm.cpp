@@ -24,18 +24,23 @@
 // The op is batch_norm_forward (y and the mean and rstd it normalized with)
 // plus batch_norm_backward in its gradient rule, both public (core/ops.h).
 //
-// Results never depend on the thread count:
-//  - (N, C), the common case, runs row by row like LayerNorm (the inner loops
-//    run along contiguous channels and vectorize): each block of rows forms
-//    per-channel partial results, and the blocks are combined in block order
-//    (kernels/row_blocks.h). The statistics read x once: each block's mean and
-//    squared deviations come from two passes over the block while it is in
-//    cache, and blocks merge with Chan et al.'s update (exact, no cancellation).
-//  - (N, C, L) runs blocks of channels in parallel; each channel's sums are
-//    accumulated in double in (n, l) order.
+// Two paths, one per layout, chosen once per call (dispatch_batch_norm); each
+// is the same four steps over all channels — statistics, normalize, backward
+// (the sums Σdy and Σdy·xhat, and dx), backward_input (dx alone, after a
+// cross-process sum of the sums) — and no result depends on the thread count:
+//  - Rows, for (N, C), the common case: row by row like LayerNorm (the inner
+//    loops run along contiguous channels and vectorize); each block of rows
+//    forms per-channel partial results, and the blocks are combined in block
+//    order (kernels/row_blocks.h). The statistics read x once: each block's
+//    mean and squared deviations come from two passes over the block while it
+//    is in cache, and blocks merge with Chan et al.'s update (exact, no
+//    cancellation; kernels/moments.h).
+//  - Channels, for (N, C, L): blocks of channels in parallel; each channel's
+//    sums are accumulated in double in (n, l) order.
 #include <cmath>
 #include <vector>
 
+#include "core/kernels/moments.h"
 #include "core/kernels/row_blocks.h"
 #include "core/kernels/simd.h"
 #include "core/ops/norm_helpers.h"
@@ -44,29 +49,6 @@
 namespace nl {
 
 namespace {
-constexpr int64_t kChannelsPerBlock = 64;
-
-// fn(c0, c1) for blocks of channels, in parallel when there is enough work.
-template <typename Fn>
-void for_each_channel_block(int64_t channels, int64_t values_per_channel, Fn&& fn) {
-  int64_t blocks = (channels + kChannelsPerBlock - 1) / kChannelsPerBlock;
-  int64_t grain = std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(1, kChannelsPerBlock * values_per_channel));
-  parallel_for(0, blocks, grain, [&](int64_t lo, int64_t hi) {
-    for (int64_t b = lo; b < hi; ++b) fn(b * kChannelsPerBlock, std::min(channels, (b + 1) * kChannelsPerBlock));
-  });
-}
-
-// f(j, i) for every value i of channels c0..c1 (j = c − c0), in (n, c, l) order.
-template <bool kFlat, typename F>
-inline void for_each_channel_value(int64_t N, int64_t C, int64_t L_runtime, int64_t c0, int64_t c1, F&& f) {
-  const int64_t L = kFlat ? 1 : L_runtime;
-  for (int64_t n = 0; n < N; ++n)
-    for (int64_t c = c0; c < c1; ++c) {
-      int64_t base = (n * C + c) * L;
-      for (int64_t l = 0; l < L; ++l) f(c - c0, base + l);
-    }
-}
-
 struct Dims {
   int64_t N, C, L;
   int64_t per_channel() const { return N * L; }
@@ -118,50 +100,9 @@ NL_SIMD_CLONES void block_statistics(const T* x, T* bm, T* b2, int64_t lo, int64
 }
 
 template <typename T>
-void rows_statistics(const T* x, double* mean, double* var, int64_t N, int64_t C) {
-  BlockPartials<T> block_mean(N, C), block_m2(N, C);
-  for_each_row_block(N, C, [&](int64_t lo, int64_t hi, int64_t block) {
-    block_statistics(x, block_mean.start_row(block), block_m2.start_row(block), lo, hi, C);
-  });
-  // Chan et al.: merging a block (n_b, mean_b, M2_b) into (n, mean, M2):
-  //   δ = mean_b − mean,  mean += δ·n_b/(n + n_b),  M2 += M2_b + δ²·n·n_b/(n + n_b)
-  // Channels in parallel, blocks in order.
-  parallel_for(0, C, std::max<int64_t>(16, kParallelGrain / std::max<int64_t>(block_mean.blocks, 1)),
-               [&](int64_t c0, int64_t c1) {
-                 std::vector<double> m(size_t(c1 - c0), 0.0), m2(size_t(c1 - c0), 0.0);
-                 double n = 0;
-                 for (int64_t b = 0; b < block_mean.blocks; ++b) {
-                   double nb = double(std::min(N, (b + 1) * kernels::kRowsPerBlock) - b * kernels::kRowsPerBlock);
-                   const T* bm = block_mean.row(b);
-                   const T* b2 = block_m2.row(b);
-                   for (int64_t c = c0; c < c1; ++c) {
-                     double delta = double(bm[c]) - m[size_t(c - c0)];
-                     m[size_t(c - c0)] += delta * nb / (n + nb);
-                     m2[size_t(c - c0)] += double(b2[c]) + delta * delta * n * nb / (n + nb);
-                   }
-                   n += nb;
-                 }
-                 for (int64_t c = c0; c < c1; ++c) {
-                   mean[c] = m[size_t(c - c0)];
-                   var[c] = m2[size_t(c - c0)] / double(N);
-                 }
-               });
-}
-
-template <typename T>
 NL_SIMD_CLONES void rows_affine(const T* x, const T* scale, const T* shift, T* y, int64_t lo, int64_t hi, int64_t C) {
   for (int64_t r = lo; r < hi; ++r)
     for (int64_t c = 0; c < C; ++c) y[r * C + c] = x[r * C + c] * scale[c] + shift[c];
-}
-
-template <typename T>
-void rows_normalize(const T* x, const T* mean, const T* rstd, const T* weight, const T* bias, T* y, int64_t N,
-                    int64_t C) {
-  std::vector<T> scale(static_cast<size_t>(C)), shift(static_cast<size_t>(C));
-  normalize_coefficients(mean, rstd, weight, bias, 0, C, scale.data(), shift.data());
-  for_each_row_block(N, C, [&](int64_t lo, int64_t hi, int64_t) {
-    rows_affine(x, scale.data(), shift.data(), y, lo, hi, C);
-  });
 }
 
 // Σdy and Σdy·xhat of rows [lo, hi) into the block's partial rows.
@@ -188,46 +129,169 @@ NL_SIMD_CLONES void rows_dx(const T* dy, const T* x, const T* mean, const T* rst
     }
 }
 
-// Σdy and Σdy·xhat per channel (Σdxhat = w·Σdy, Σdxhat·xhat = w·Σdy·xhat).
-template <typename T>
-void rows_backward_sums(const T* dy, const T* x, const T* mean, const T* rstd, double* sum_dy, double* sum_dy_xhat,
-                        int64_t N, int64_t C) {
-  BlockPartials<T> partial_dy(N, C), partial_dy_xhat(N, C);
-  for_each_row_block(N, C, [&](int64_t lo, int64_t hi, int64_t block) {
-    block_backward_sums(dy, x, mean, rstd, partial_dy.start_row(block), partial_dy_xhat.start_row(block), lo, hi, C);
-  });
-  partial_dy.reduce(sum_dy);
-  partial_dy_xhat.reduce(sum_dy_xhat);
-}
+// The path for (N, C). Its steps, also those of Channels:
+//   statistics: mean and biased var per channel (in double)
+//   normalize: y from x, mean, rstd, weight, bias
+//   backward: Σdy and Σdy·xhat per channel, and dx from them unless dx is null
+//   backward_input: dx from given sums
+struct Rows {
+  // Each block's mean and squared deviations come from two passes over the
+  // block while it is in cache; then each channel's blocks merge in block
+  // order (Chan et al., kernels/moments.h), channels in parallel.
+  template <typename T>
+  static void statistics(const T* x, double* mean, double* var, Dims d) {
+    const int64_t N = d.N, C = d.C;
+    BlockPartials<T> block_mean(N, C), block_m2(N, C);
+    for_each_row_block(N, C, [&](int64_t lo, int64_t hi, int64_t block) {
+      block_statistics(x, block_mean.start_row(block), block_m2.start_row(block), lo, hi, C);
+    });
+    parallel_for(0, C, std::max<int64_t>(16, kParallelGrain / std::max<int64_t>(block_mean.blocks, 1)),
+                 [&](int64_t c0, int64_t c1) {
+                   std::vector<kernels::Moments> channel(size_t(c1 - c0));
+                   for (int64_t b = 0; b < block_mean.blocks; ++b) {
+                     double nb = double(std::min(N, (b + 1) * kernels::kRowsPerBlock) - b * kernels::kRowsPerBlock);
+                     const T* bm = block_mean.row(b);
+                     const T* b2 = block_m2.row(b);
+                     for (int64_t c = c0; c < c1; ++c) {
+                       kernels::Moments& m = channel[size_t(c - c0)];
+                       m = kernels::merge(m, {nb, double(bm[c]), double(b2[c])});
+                     }
+                   }
+                   for (int64_t c = c0; c < c1; ++c) {
+                     mean[c] = channel[size_t(c - c0)].mean;
+                     var[c] = channel[size_t(c - c0)].variance();
+                   }
+                 });
+  }
 
-template <typename T>
-void rows_backward_input(const T* dy, const T* x, const T* weight, const T* mean, const T* rstd, const double* sum_dy,
-                         const double* sum_dy_xhat, double M, bool batch_stats, T* dx, int64_t N, int64_t C) {
-  BackwardCoefficients<T> k(weight, rstd, sum_dy, sum_dy_xhat, 0, C, M, batch_stats);
-  for_each_row_block(N, C, [&](int64_t lo, int64_t hi, int64_t) { rows_dx(dy, x, mean, rstd, k, dx, lo, hi, C); });
-}
+  template <typename T>
+  static void normalize(const T* x, const T* mean, const T* rstd, const T* weight, const T* bias, T* y, Dims d) {
+    std::vector<T> scale(static_cast<size_t>(d.C)), shift(static_cast<size_t>(d.C));
+    normalize_coefficients(mean, rstd, weight, bias, 0, d.C, scale.data(), shift.data());
+    for_each_row_block(d.N, d.C, [&](int64_t lo, int64_t hi, int64_t) {
+      rows_affine(x, scale.data(), shift.data(), y, lo, hi, d.C);
+    });
+  }
+
+  // All the sums row by row, then dx row by row.
+  template <typename T>
+  static void backward(const T* dy, const T* x, const T* weight, const T* mean, const T* rstd, double* sum_dy,
+                       double* sum_dy_xhat, double M, bool batch_stats, T* dx, Dims d) {
+    BlockPartials<T> partial_dy(d.N, d.C), partial_dy_xhat(d.N, d.C);
+    for_each_row_block(d.N, d.C, [&](int64_t lo, int64_t hi, int64_t block) {
+      block_backward_sums(dy, x, mean, rstd, partial_dy.start_row(block), partial_dy_xhat.start_row(block), lo, hi,
+                          d.C);
+    });
+    partial_dy.reduce(sum_dy);
+    partial_dy_xhat.reduce(sum_dy_xhat);
+    if (dx) backward_input(dy, x, weight, mean, rstd, sum_dy, sum_dy_xhat, M, batch_stats, dx, d);
+  }
+
+  template <typename T>
+  static void backward_input(const T* dy, const T* x, const T* weight, const T* mean, const T* rstd,
+                             const double* sum_dy, const double* sum_dy_xhat, double M, bool batch_stats, T* dx,
+                             Dims d) {
+    BackwardCoefficients<T> k(weight, rstd, sum_dy, sum_dy_xhat, 0, d.C, M, batch_stats);
+    for_each_row_block(d.N, d.C, [&](int64_t lo, int64_t hi, int64_t) { rows_dx(dy, x, mean, rstd, k, dx, lo, hi, d.C); });
+  }
+};
 
 // ---- (N, C, L): blocks of channels ------------------------------------------------------
+constexpr int64_t kChannelsPerBlock = 64;
 
-// mean = Σx / M, var = Σ(x − mean)² / M per channel (two passes: exact and stable).
-template <typename T, bool kFlat>
-void batch_norm_statistics(const T* x, double* mean, double* var, Dims d) {
-  if constexpr (kFlat) return rows_statistics(x, mean, var, d.N, d.C);
-  const double M = double(d.per_channel());
-  for_each_channel_block(d.C, d.per_channel(), [&](int64_t c0, int64_t c1) {
-    std::vector<double> sum(size_t(c1 - c0), 0.0), squares(size_t(c1 - c0), 0.0);
-    for_each_channel_value<kFlat>(d.N, d.C, d.L, c0, c1, [&](int64_t j, int64_t i) { sum[j] += x[i]; });
-    for (int64_t j = 0; j < c1 - c0; ++j) sum[j] /= M;  // now the mean
-    for_each_channel_value<kFlat>(d.N, d.C, d.L, c0, c1, [&](int64_t j, int64_t i) {
-      double centered = x[i] - sum[j];
-      squares[j] += centered * centered;
-    });
-    for (int64_t j = 0; j < c1 - c0; ++j) {
-      mean[c0 + j] = sum[j];
-      var[c0 + j] = squares[j] / M;
-    }
+// fn(c0, c1) for blocks of channels, in parallel when there is enough work.
+template <typename Fn>
+void for_each_channel_block(int64_t channels, int64_t values_per_channel, Fn&& fn) {
+  int64_t blocks = (channels + kChannelsPerBlock - 1) / kChannelsPerBlock;
+  int64_t grain = std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(1, kChannelsPerBlock * values_per_channel));
+  parallel_for(0, blocks, grain, [&](int64_t lo, int64_t hi) {
+    for (int64_t b = lo; b < hi; ++b) fn(b * kChannelsPerBlock, std::min(channels, (b + 1) * kChannelsPerBlock));
   });
 }
+
+// f(j, i) for every value i of channels c0..c1 (j = c − c0), in (n, c, l) order.
+template <typename F>
+inline void for_each_channel_value(Dims d, int64_t c0, int64_t c1, F&& f) {
+  for (int64_t n = 0; n < d.N; ++n)
+    for (int64_t c = c0; c < c1; ++c) {
+      int64_t base = (n * d.C + c) * d.L;
+      for (int64_t l = 0; l < d.L; ++l) f(c - c0, base + l);
+    }
+}
+
+// Σdy and Σdy·xhat of channels c0..c1 into sum_dy[c] and sum_dy_xhat[c].
+template <typename T>
+void channel_backward_sums(const T* dy, const T* x, const T* mean, const T* rstd, double* sum_dy,
+                           double* sum_dy_xhat, Dims d, int64_t c0, int64_t c1) {
+  for (int64_t c = c0; c < c1; ++c) sum_dy[c] = sum_dy_xhat[c] = 0.0;
+  for_each_channel_value(d, c0, c1, [&](int64_t j, int64_t i) {
+    sum_dy[c0 + j] += dy[i];
+    sum_dy_xhat[c0 + j] += double(dy[i]) * double((x[i] - mean[c0 + j]) * rstd[c0 + j]);
+  });
+}
+
+// dx of channels c0..c1 from their sums.
+template <typename T>
+void channel_dx(const T* dy, const T* x, const T* weight, const T* mean, const T* rstd, const double* sum_dy,
+                const double* sum_dy_xhat, double M, bool batch_stats, T* dx, Dims d, int64_t c0, int64_t c1) {
+  BackwardCoefficients<T> k(weight, rstd, sum_dy, sum_dy_xhat, c0, c1, M, batch_stats);
+  for_each_channel_value(d, c0, c1, [&](int64_t j, int64_t i) {
+    T xhat = (x[i] - mean[c0 + j]) * rstd[c0 + j];
+    dx[i] = k.scale[j] * (dy[i] - k.mean_dy[j] - xhat * k.mean_dy_xhat[j]);
+  });
+}
+
+// The path for (N, C, L): the steps of Rows, by blocks of channels.
+struct Channels {
+  // mean = Σx / M, var = Σ(x − mean)² / M per channel (two passes: exact and stable).
+  template <typename T>
+  static void statistics(const T* x, double* mean, double* var, Dims d) {
+    const double M = double(d.per_channel());
+    for_each_channel_block(d.C, d.per_channel(), [&](int64_t c0, int64_t c1) {
+      std::vector<double> sum(size_t(c1 - c0), 0.0), squares(size_t(c1 - c0), 0.0);
+      for_each_channel_value(d, c0, c1, [&](int64_t j, int64_t i) { sum[j] += x[i]; });
+      for (int64_t j = 0; j < c1 - c0; ++j) sum[j] /= M;  // now the mean
+      for_each_channel_value(d, c0, c1, [&](int64_t j, int64_t i) {
+        double centered = x[i] - sum[j];
+        squares[j] += centered * centered;
+      });
+      for (int64_t j = 0; j < c1 - c0; ++j) {
+        mean[c0 + j] = sum[j];
+        var[c0 + j] = squares[j] / M;
+      }
+    });
+  }
+
+  template <typename T>
+  static void normalize(const T* x, const T* mean, const T* rstd, const T* weight, const T* bias, T* y, Dims d) {
+    for_each_channel_block(d.C, d.per_channel(), [&](int64_t c0, int64_t c1) {
+      std::vector<T> scale(size_t(c1 - c0)), shift(size_t(c1 - c0));
+      normalize_coefficients(mean, rstd, weight, bias, c0, c1, scale.data(), shift.data());
+      for_each_channel_value(d, c0, c1, [&](int64_t j, int64_t i) { y[i] = x[i] * scale[j] + shift[j]; });
+    });
+  }
+
+  // A block's sums and then its dx while the block is in cache.
+  template <typename T>
+  static void backward(const T* dy, const T* x, const T* weight, const T* mean, const T* rstd, double* sum_dy,
+                       double* sum_dy_xhat, double M, bool batch_stats, T* dx, Dims d) {
+    for_each_channel_block(d.C, d.per_channel(), [&](int64_t c0, int64_t c1) {
+      channel_backward_sums(dy, x, mean, rstd, sum_dy, sum_dy_xhat, d, c0, c1);
+      if (dx) channel_dx(dy, x, weight, mean, rstd, sum_dy, sum_dy_xhat, M, batch_stats, dx, d, c0, c1);
+    });
+  }
+
+  template <typename T>
+  static void backward_input(const T* dy, const T* x, const T* weight, const T* mean, const T* rstd,
+                             const double* sum_dy, const double* sum_dy_xhat, double M, bool batch_stats, T* dx,
+                             Dims d) {
+    for_each_channel_block(d.C, d.per_channel(), [&](int64_t c0, int64_t c1) {
+      channel_dx(dy, x, weight, mean, rstd, sum_dy, sum_dy_xhat, M, batch_stats, dx, d, c0, c1);
+    });
+  }
+};
+
+// ---- both layouts -------------------------------------------------------------------------
 
 // The global statistics from every process's local ones: sums packed as
 // [count | Σx (C) | Σx² (C)], Σx = M·mean and Σx² = M·(var + mean²) from the
@@ -251,84 +315,28 @@ double reduce_statistics(const CrossProcessSum& sum_across_processes, double* me
   return count;
 }
 
-// y = (x − mean)·rstd·w + b, folded per channel into y = x·scale + shift.
-template <typename T, bool kFlat>
-void batch_norm_normalize(const T* x, const T* mean, const T* rstd, const T* weight, const T* bias, T* y, Dims d) {
-  if constexpr (kFlat) return rows_normalize(x, mean, rstd, weight, bias, y, d.N, d.C);
-  for_each_channel_block(d.C, d.per_channel(), [&](int64_t c0, int64_t c1) {
-    std::vector<T> scale(size_t(c1 - c0)), shift(size_t(c1 - c0));
-    normalize_coefficients(mean, rstd, weight, bias, c0, c1, scale.data(), shift.data());
-    for_each_channel_value<kFlat>(d.N, d.C, d.L, c0, c1,
-                                  [&](int64_t j, int64_t i) { y[i] = x[i] * scale[j] + shift[j]; });
-  });
-}
-
-// Backward, in two pieces per block of channels so a cross-process sum can go
-// between them. Piece 1: Σdy and Σdy·xhat per channel (Σdxhat = w·Σdy and
-// Σdxhat·xhat = w·Σdy·xhat), into sum_dy[c] and sum_dy_xhat[c].
-template <typename T, bool kFlat>
-void batch_norm_backward_sums(const T* dy, const T* x, const T* mean, const T* rstd, double* sum_dy,
-                              double* sum_dy_xhat, Dims d, int64_t c0, int64_t c1) {
-  for (int64_t c = c0; c < c1; ++c) sum_dy[c] = sum_dy_xhat[c] = 0.0;
-  for_each_channel_value<kFlat>(d.N, d.C, d.L, c0, c1, [&](int64_t j, int64_t i) {
-    sum_dy[c0 + j] += dy[i];
-    sum_dy_xhat[c0 + j] += double(dy[i]) * double((x[i] - mean[c0 + j]) * rstd[c0 + j]);
-  });
-}
-
-// Piece 2: dx = w·rstd/M · (M·dy − Σdy − xhat·Σdy·xhat) in training (M values
-// per channel in all, over every process), w·rstd·dy in eval.
-template <typename T, bool kFlat>
-void batch_norm_backward_input(const T* dy, const T* x, const T* weight, const T* mean, const T* rstd,
-                               const double* sum_dy, const double* sum_dy_xhat, double M, bool batch_stats, T* dx,
-                               Dims d, int64_t c0, int64_t c1) {
-  BackwardCoefficients<T> k(weight, rstd, sum_dy, sum_dy_xhat, c0, c1, M, batch_stats);
-  for_each_channel_value<kFlat>(d.N, d.C, d.L, c0, c1, [&](int64_t j, int64_t i) {
-    T xhat = (x[i] - mean[c0 + j]) * rstd[c0 + j];
-    dx[i] = k.scale[j] * (dy[i] - k.mean_dy[j] - xhat * k.mean_dy_xhat[j]);
-  });
-}
-
 // dx, dweight, dbias may each be null. batch_stats: the forward used batch
 // statistics (training), so mean and rstd depend on x; M is their global count.
-// Locally both pieces run per block while it is in cache; with a cross-process
-// sum, all the sums come first, then one packed [Σdy | Σdy·xhat] reduction.
-// sum_dxhat_out and sum_dxhat_xhat_out (one per channel, the sums dx was formed
-// with) are filled when not null.
-template <typename T, bool kFlat>
+// Locally the layout's backward forms the sums and dx together; with a
+// cross-process sum, the sums come first, then one packed [Σdy | Σdy·xhat]
+// reduction, then dx. sum_dxhat_out and sum_dxhat_xhat_out (one per channel,
+// the sums dx was formed with) are filled when not null.
+template <typename T, typename Layout>
 void batch_norm_backward(const T* dy, const T* x, const T* weight, const T* mean, const T* rstd, T* dx, T* dweight,
                          T* dbias, Dims d, bool batch_stats, double M, const CrossProcessSum& sum_across_processes,
                          T* sum_dxhat_out = nullptr, T* sum_dxhat_xhat_out = nullptr) {
   std::vector<double> sums(size_t(2 * d.C));
   double* sum_dy = sums.data();
   double* sum_dy_xhat = sums.data() + d.C;
-  auto write_parameter_grads = [&](int64_t c0, int64_t c1) {  // local sums: the parameter gradients
-    for (int64_t c = c0; c < c1; ++c) {
-      if (dweight) dweight[c] = T(sum_dy_xhat[c]);
-      if (dbias) dbias[c] = T(sum_dy[c]);
-    }
-  };
   bool reduce = batch_stats && sum_across_processes && dx;
-  if constexpr (kFlat) {  // (N, C): all the sums row by row, then dx row by row
-    rows_backward_sums(dy, x, mean, rstd, sum_dy, sum_dy_xhat, d.N, d.C);
-    write_parameter_grads(0, d.C);
-    if (reduce) sum_across_processes(sums.data(), int64_t(sums.size()));
-    if (dx) rows_backward_input(dy, x, weight, mean, rstd, sum_dy, sum_dy_xhat, M, batch_stats, dx, d.N, d.C);
-  } else {
-    for_each_channel_block(d.C, d.per_channel(), [&](int64_t c0, int64_t c1) {
-      batch_norm_backward_sums<T, kFlat>(dy, x, mean, rstd, sum_dy, sum_dy_xhat, d, c0, c1);
-      write_parameter_grads(c0, c1);
-      if (dx && !reduce)
-        batch_norm_backward_input<T, kFlat>(dy, x, weight, mean, rstd, sum_dy, sum_dy_xhat, M, batch_stats, dx, d, c0,
-                                            c1);
-    });
-    if (reduce) {
-      sum_across_processes(sums.data(), int64_t(sums.size()));
-      for_each_channel_block(d.C, d.per_channel(), [&](int64_t c0, int64_t c1) {
-        batch_norm_backward_input<T, kFlat>(dy, x, weight, mean, rstd, sum_dy, sum_dy_xhat, M, batch_stats, dx, d, c0,
-                                            c1);
-      });
-    }
+  Layout::backward(dy, x, weight, mean, rstd, sum_dy, sum_dy_xhat, M, batch_stats, reduce ? nullptr : dx, d);
+  for (int64_t c = 0; c < d.C; ++c) {  // the local sums: the parameter gradients
+    if (dweight) dweight[c] = T(sum_dy_xhat[c]);
+    if (dbias) dbias[c] = T(sum_dy[c]);
+  }
+  if (reduce) {
+    sum_across_processes(sums.data(), int64_t(sums.size()));
+    Layout::backward_input(dy, x, weight, mean, rstd, sum_dy, sum_dy_xhat, M, batch_stats, dx, d);
   }
   if (sum_dxhat_out)  // Σdxhat = w·Σdy, Σdxhat·xhat = w·Σdy·xhat
     for (int64_t c = 0; c < d.C; ++c) {
@@ -338,14 +346,15 @@ void batch_norm_backward(const T* dy, const T* x, const T* weight, const T* mean
     }
 }
 
-// Calls fn.template operator()<T, kFlat>() for x's dtype and layout.
+// Calls fn.template operator()<T, Layout>() for x's dtype and layout: Rows for
+// (N, C) (and (N, C, 1)), Channels for (N, C, L).
 template <typename Fn>
 void dispatch_batch_norm(const char* op, DType dtype, Dims d, Fn&& fn) {
   dispatch_floating(op, dtype, [&]<typename T>() {
     if (d.L == 1)
-      fn.template operator()<T, true>();
+      fn.template operator()<T, Rows>();
     else
-      fn.template operator()<T, false>();
+      fn.template operator()<T, Channels>();
   });
 }
 
@@ -390,12 +399,12 @@ NormForward batch_norm_forward_impl(const char* op, const Tensor& input, const T
   NormForward out{Tensor::make(x.shape(), x.dtype(), op), Tensor::make({d.C}, x.dtype(), op),
                   Tensor::make({d.C}, x.dtype(), op)};
   double& count = *count_out = double(d.per_channel());  // M: values per channel behind the statistics, over all processes
-  dispatch_batch_norm(op, x.dtype(), d, [&]<typename T, bool kFlat>() {
+  dispatch_batch_norm(op, x.dtype(), d, [&]<typename T, typename Layout>() {
     T* m = out.mean.data<T>();
     T* s = out.rstd.data<T>();
     if (training) {
       std::vector<double> batch_mean(size_t(d.C), 0.0), batch_var(size_t(d.C), 0.0);
-      if (d.per_channel() > 0) batch_norm_statistics<T, kFlat>(x.data<T>(), batch_mean.data(), batch_var.data(), d);
+      if (d.per_channel() > 0) Layout::statistics(x.data<T>(), batch_mean.data(), batch_var.data(), d);
       if (across_processes) {
         count = reduce_statistics(sum_across_processes, batch_mean.data(), batch_var.data(), d);
         if (count <= 1)
@@ -424,8 +433,7 @@ NormForward batch_norm_forward_impl(const char* op, const Tensor& input, const T
         s[c] = T(1 / std::sqrt(double(rv[c]) + eps));
       }
     }
-    batch_norm_normalize<T, kFlat>(x.data<T>(), m, s, ops::data_or_null<T>(w), ops::data_or_null<T>(b),
-                                   out.y.data<T>(), d);
+    Layout::normalize(x.data<T>(), m, s, ops::data_or_null<T>(w), ops::data_or_null<T>(b), out.y.data<T>(), d);
   });
   return out;
 }
@@ -443,12 +451,12 @@ NormBackward batch_norm_backward_impl(const char* op, const Tensor& grad_output,
   Tensor dy = grad_output.contiguous(), x = input.contiguous(), m = mean.contiguous(), s = rstd.contiguous();
   Tensor w = weight.defined() ? weight.contiguous() : weight;
   NormBackward out = ops::allocate_norm_grads(op, wanted, x, {d.C}, d.C);
-  dispatch_batch_norm(op, x.dtype(), d, [&]<typename T, bool kFlat>() {
+  dispatch_batch_norm(op, x.dtype(), d, [&]<typename T, typename Layout>() {
     using ops::data_or_null;
-    batch_norm_backward<T, kFlat>(dy.data<T>(), x.data<T>(), data_or_null<T>(w), m.data<T>(), s.data<T>(),
-                                  data_or_null<T>(out.dx), data_or_null<T>(out.dweight), data_or_null<T>(out.dbias), d,
-                                  training, count, sum_across_processes, data_or_null<T>(out.sum_dxhat),
-                                  data_or_null<T>(out.sum_dxhat_xhat));
+    batch_norm_backward<T, Layout>(dy.data<T>(), x.data<T>(), data_or_null<T>(w), m.data<T>(), s.data<T>(),
+                                   data_or_null<T>(out.dx), data_or_null<T>(out.dweight), data_or_null<T>(out.dbias), d,
+                                   training, count, sum_across_processes, data_or_null<T>(out.sum_dxhat),
+                                   data_or_null<T>(out.sum_dxhat_xhat));
   });
   return out;
 }
@@ -470,9 +478,9 @@ Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor&
 
   NormGradsWanted wanted{needs_grad(input), needs_grad(weight), needs_grad(bias), false};
   CrossProcessSum backward_sum = training ? sum_across_processes : CrossProcessSum();
-  attach(f.y, "batch_norm", {input, weight, bias},
-         [x = x.detach(), w = weight.defined() ? weight.detach() : weight, mean = f.mean, rstd = f.rstd, training,
-          count, backward_sum, wanted](const Tensor& grad) -> Grads {
+  attach(f.y, "batch_norm", {input, weight, bias}, save(x, weight, f.mean, f.rstd),
+         [training, count, backward_sum, wanted](const Tensor& grad, const Tensor& x, const Tensor& w,
+                                                 const Tensor& mean, const Tensor& rstd) -> Grads {
            NormBackward b = batch_norm_backward_impl("batch_norm_backward", grad, x, w, mean, rstd, training, count,
                                                      backward_sum, wanted);
            return {b.dx, b.dweight, b.dbias};

@@ -38,7 +38,8 @@ Tensor mul(const Tensor& a, const Tensor& b) {
   Tensor y = zip("mul", a, b, [](auto u, auto v) { return u * v; }, true);
   // y = a·b;  da = dy·b,  db = dy·a
   if (needs_grad(a, b))
-    attach(y, "mul", {a, b}, [a = a.detach(), b = b.detach(), a_req = a.requires_grad(), b_req = b.requires_grad()](const Tensor& g) -> Grads {
+    attach(y, "mul", {a, b}, save(a, b),
+           [a_req = a.requires_grad(), b_req = b.requires_grad()](const Tensor& g, const Tensor& a, const Tensor& b) -> Grads {
       return {a_req ? reduce_to(g * b, a) : Tensor(), b_req ? reduce_to(g * a, b) : Tensor()};
     });
   return y;
@@ -48,7 +49,8 @@ Tensor div(const Tensor& a, const Tensor& b) {
   Tensor y = zip("div", a, b, [](auto u, auto v) { return u / v; }, true);
   // y = a/b;  da = dy/b,  db = -dy·a/b²
   if (needs_grad(a, b))
-    attach(y, "div", {a, b}, [a = a.detach(), b = b.detach(), a_req = a.requires_grad(), b_req = b.requires_grad()](const Tensor& g) -> Grads {
+    attach(y, "div", {a, b}, save(a, b),
+           [a_req = a.requires_grad(), b_req = b.requires_grad()](const Tensor& g, const Tensor& a, const Tensor& b) -> Grads {
       Tensor ga = g / b;
       Tensor gb;
       if (b_req) gb = reduce_to(zip("div_backward", ga, b, [](auto t, auto v) { return -t / v; }) * a, b);
@@ -62,7 +64,7 @@ namespace {
 Tensor extremum(const char* op, const Tensor& a, const Tensor& b, bool take_max) {
   Tensor y = zip(op, a, b, [take_max](auto u, auto v) { return (take_max ? u > v : u < v) || u != u ? u : v; }, true);
   if (needs_grad(a, b))
-    attach(y, op, {a, b}, [a = a.detach(), b = b.detach(), take_max](const Tensor& g) -> Grads {
+    attach(y, op, {a, b}, save(a, b), [take_max](const Tensor& g, const Tensor& a, const Tensor& b) -> Grads {
       Tensor share_a = zip("extremum_backward", a, b, [take_max](auto u, auto v) {
         using T = decltype(u);
         return u == v ? T(0.5) : (take_max ? u > v : u < v) ? T(1) : T(0);
@@ -114,7 +116,8 @@ Tensor operator/(double s, const Tensor& a) {
   // y = s/a;  da = -dy·s/a² = -dy·y/a
   Tensor y = map_any("div", a, [s](auto v) { return decltype(v)(s) / v; });
   if (needs_grad(a))
-    attach(y, "rdiv_scalar", {a}, [a = a.detach(), y = y.detach()](const Tensor& g) -> Grads { return {neg(g) * y / a}; });
+    attach(y, "rdiv_scalar", {a}, save(a, y),
+           [](const Tensor& g, const Tensor& a, const Tensor& y) -> Grads { return {neg(g) * y / a}; });
   return y;
 }
 
@@ -145,7 +148,8 @@ Tensor where(const Tensor& condition, const Tensor& a, const Tensor& b) {
   });
   // da = dy where condition, db = dy elsewhere
   if (needs_grad(a, b))
-    attach(y, "where", {a, b}, [c = condition.detach(), a_shape = a.shape(), b_shape = b.shape()](const Tensor& g) -> Grads {
+    attach(y, "where", {a, b}, save(condition),
+           [a_shape = a.shape(), b_shape = b.shape()](const Tensor& g, const Tensor& c) -> Grads {
       Tensor zero = zeros(Shape{}, g.dtype());
       return {sum_to(where(c, g, zero), a_shape), sum_to(where(c, zero, g), b_shape)};
     });
@@ -164,7 +168,7 @@ Tensor masked_fill(const Tensor& x, const Tensor& mask, double value) {
   });
   // dx = dy where the mask is 0; filled positions get no gradient
   if (needs_grad(x))
-    attach(y, "masked_fill", {x}, [mask = mask.detach()](const Tensor& g) -> Grads {
+    attach(y, "masked_fill", {x}, save(mask), [](const Tensor& g, const Tensor& mask) -> Grads {
       return {where(mask, zeros(Shape{}, g.dtype()), g)};
     });
   return y;

@@ -94,8 +94,9 @@ Tensor group_norm(const Tensor& input, int64_t num_groups, const Tensor& weight,
   if (!needs_grad(input, weight, bias)) return y;
 
   NormGradsWanted wanted{needs_grad(input), needs_grad(weight), needs_grad(bias), false};
-  attach(y, "group_norm", {input, weight, bias},
-         [x, w, mean = stats.mean, rstd = stats.rstd, d, rows, wanted](const Tensor& grad) -> Grads {
+  attach(y, "group_norm", {input, weight, bias}, save(x, w, stats.mean, stats.rstd),
+         [d, rows, wanted](const Tensor& grad, const Tensor& x, const Tensor& w, const Tensor& mean,
+                           const Tensor& rstd) -> Grads {
            Tensor dy = grad.contiguous();
            // dx holds dxhat until the LayerNorm backward turns it into dx
            NormBackward out = ops::allocate_norm_grads("group_norm_backward", wanted, x, {d.C}, 0);

@@ -43,6 +43,12 @@ Tensor zip(const char* op, const Tensor& a, const Tensor& b, F f, bool any_dtype
   return y;
 }
 
+// Data pointer of an optional tensor (nullptr when undefined).
+template <typename T>
+T* data_or_null(const Tensor& t) {
+  return t.defined() ? t.data<T>() : nullptr;
+}
+
 inline void check_floating(const char* op, const Tensor& x) {
   if (!x.is_floating_point()) fail("{}: expected a floating tensor (float32 or float64), got {} of shape {}", op, x.dtype(), x.shape());
 }

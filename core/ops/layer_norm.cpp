@@ -173,9 +173,9 @@ Tensor row_norm(const char* op, const char* backward_op, const Tensor& input, co
   if (!needs_grad(input, weight, bias)) return f.y;
 
   NormGradsWanted wanted{needs_grad(input), needs_grad(weight), needs_grad(bias), false};
-  attach(f.y, op, {input, weight, bias},
-         [x = x.detach(), w = weight.defined() ? weight.detach() : weight, mean = f.mean, rstd = f.rstd,
-          normalized_shape, wanted, backward_op](const Tensor& grad) -> Grads {
+  attach(f.y, op, {input, weight, bias}, save(x, weight, f.mean, f.rstd),
+         [normalized_shape, wanted, backward_op](const Tensor& grad, const Tensor& x, const Tensor& w,
+                                                 const Tensor& mean, const Tensor& rstd) -> Grads {
            NormBackward b = row_norm_backward<kCenter>(backward_op, grad, x, normalized_shape, w, mean, rstd, wanted);
            return {b.dx, b.dweight, b.dbias};
          });

@@ -49,9 +49,9 @@ Tensor linear(const Tensor& input, const Tensor& weight, const Tensor& bias) {
   if (!needs_grad(input, weight, bias)) return y;
 
   bool want_dx = needs_grad(input), want_dw = needs_grad(weight), want_db = needs_grad(bias);
-  attach(y, op, {input, weight, bias},
-         [x = x.detach(), w = w.detach(), rows, in_features, out_features, want_dx, want_dw,
-          want_db](const Tensor& grad) -> Grads {
+  attach(y, op, {input, weight, bias}, save(x, w),
+         [rows, in_features, out_features, want_dx, want_dw, want_db](const Tensor& grad, const Tensor& x,
+                                                                      const Tensor& w) -> Grads {
            const char* backward_op = "linear_backward";
            Tensor g = grad.contiguous();
            bool nonempty = rows > 0 && out_features > 0 && in_features > 0;  // else the products are all zeros

@@ -7,9 +7,9 @@
 //   c = f·c_prev + i·g
 //   h = o·tanh(c)
 //
-// The output is [h | c] side by side, shape (N, 2H): one tensor, one graph
-// node, and the caller takes h and c as slices (views). Backward: the rule in
-// core/kernels/lstm_unit.h, with dh and dc the gradients reaching h and c.
+// h and c are the two outputs of one graph node, whose rule gets dh and dc
+// (zeros for an output no gradient reached): the rule in
+// core/kernels/lstm_unit.h.
 //
 // lstm_cell_state is the same step without the output gate (output c only),
 // for the normalized cells, which compute h = o·tanh(norm(c)) from primitives.
@@ -27,16 +27,16 @@ namespace {
 using kernels::vec::sigmoid;
 using kernels::vec::tanh;
 
-// out: (N, 2H) [h | c] with the output gate, (N, H) c without.
+// c (N, H), and h (N, H) with the output gate (h is not written without).
 template <typename T, bool kOutputGate>
-void lstm_cell_forward(const T* a, const T* c_prev, T* out, int64_t N, int64_t H) {
+void lstm_cell_forward(const T* a, const T* c_prev, T* h_out, T* c_out, int64_t N, int64_t H) {
   // [=]: sizes captured by value, so the compiler knows stores cannot change them (and vectorizes)
   parallel_for(0, N, std::max<int64_t>(1, kParallelGrain / (4 * H)), [=](int64_t lo, int64_t hi) {
     for (int64_t n = lo; n < hi; ++n) {
       const T* an = a + n * 4 * H;
       const T* cp = c_prev + n * H;
-      T* h = out + n * (kOutputGate ? 2 : 1) * H;
-      T* c = kOutputGate ? h + H : h;
+      T* h = kOutputGate ? h_out + n * H : nullptr;
+      T* c = c_out + n * H;
 #pragma omp simd
       for (int64_t u = 0; u < H; ++u) {
         T i = sigmoid(an[u]), f = sigmoid(an[H + u]), g = tanh(an[2 * H + u]);
@@ -47,17 +47,18 @@ void lstm_cell_forward(const T* a, const T* c_prev, T* out, int64_t N, int64_t H
   });
 }
 
+// da (N, 4H) and dc_prev (N, H) from dc, and dh and c with the output gate
+// (both unread without).
 template <typename T, bool kOutputGate>
-void lstm_cell_backward(const T* a, const T* c_prev, const T* out, const T* d_out, T* da, T* dc_prev, int64_t N,
-                        int64_t H) {
+void lstm_cell_backward(const T* a, const T* c_prev, const T* c_out, const T* dh_in, const T* dc_in, T* da,
+                        T* dc_prev, int64_t N, int64_t H) {
   parallel_for(0, N, std::max<int64_t>(1, kParallelGrain / (4 * H)), [=](int64_t lo, int64_t hi) {
     for (int64_t n = lo; n < hi; ++n) {
-      const int64_t width = (kOutputGate ? 2 : 1) * H;
       const T* an = a + n * 4 * H;
       const T* cp = c_prev + n * H;
-      const T* c = out + n * width + (kOutputGate ? H : 0);
-      const T* dh = d_out + n * width;
-      const T* dc = kOutputGate ? dh + H : dh;
+      const T* c = kOutputGate ? c_out + n * H : nullptr;
+      const T* dh = kOutputGate ? dh_in + n * H : nullptr;
+      const T* dc = dc_in + n * H;
       T* dan = da + n * 4 * H;
       T* dcp = dc_prev + n * H;
 #pragma omp simd
@@ -70,41 +71,70 @@ void lstm_cell_backward(const T* a, const T* c_prev, const T* out, const T* d_ou
   });
 }
 
-template <bool kOutputGate>
-Tensor lstm_step(const char* op, const Tensor& gates, const Tensor& c_prev_in) {
+void check_step(const char* op, const Tensor& gates, const Tensor& c_prev) {
   ops::check_floating(op, gates);
-  ops::check_same_dtype(op, gates, c_prev_in);
-  if (gates.dim() != 2 || gates.size(1) % 4 != 0 || c_prev_in.dim() != 2 || c_prev_in.size(0) != gates.size(0) ||
-      c_prev_in.size(1) * 4 != gates.size(1))
-    fail("{}: expected gates (N, 4H) and c_prev (N, H), got {} and {}", op, gates.shape(), c_prev_in.shape());
-  int64_t N = gates.size(0), H = c_prev_in.size(1);
-  Tensor a = gates.contiguous(), c_prev = c_prev_in.contiguous();
-  Tensor out = Tensor::make({N, (kOutputGate ? 2 : 1) * H}, a.dtype(), op);
+  ops::check_same_dtype(op, gates, c_prev);
+  if (gates.dim() != 2 || gates.size(1) % 4 != 0 || c_prev.dim() != 2 || c_prev.size(0) != gates.size(0) ||
+      c_prev.size(1) * 4 != gates.size(1))
+    fail("{}: expected gates (N, 4H) and c_prev (N, H), got {} and {}", op, gates.shape(), c_prev.shape());
+}
+
+// The forward of one step on contiguous a (N, 4H) and c_prev (N, H): c, and h
+// with the output gate.
+template <bool kOutputGate>
+LSTMState step_forward(const char* op, const Tensor& a, const Tensor& c_prev) {
+  int64_t N = a.size(0), H = c_prev.size(1);
+  LSTMState out{kOutputGate ? Tensor::make({N, H}, a.dtype(), op) : Tensor(), Tensor::make({N, H}, a.dtype(), op)};
   dispatch_floating(op, a.dtype(), [&]<typename T>() {
-    lstm_cell_forward<T, kOutputGate>(a.data<T>(), c_prev.data<T>(), out.data<T>(), N, H);
+    lstm_cell_forward<T, kOutputGate>(a.data<T>(), c_prev.data<T>(), ops::data_or_null<T>(out.h), out.c.data<T>(),
+                                      N, H);
   });
-  if (needs_grad(gates, c_prev_in)) {
-    bool want_dc_prev = needs_grad(c_prev_in);
-    attach(out, op, {gates, c_prev_in},
-           [a = a.detach(), c_prev = c_prev.detach(), out = out.detach(), N, H, want_dc_prev](const Tensor& grad) -> Grads {
-             Tensor d_out = grad.contiguous();
-             Tensor da = Tensor::make(a.shape(), a.dtype(), "lstm_cell_backward");
-             Tensor dc_prev = Tensor::make(c_prev.shape(), a.dtype(), "lstm_cell_backward");
-             dispatch_floating("lstm_cell_backward", a.dtype(), [&]<typename T>() {
-               lstm_cell_backward<T, kOutputGate>(a.data<T>(), c_prev.data<T>(), out.data<T>(), d_out.data<T>(),
-                                                  da.data<T>(), dc_prev.data<T>(), N, H);
-             });
-             return {da, want_dc_prev ? dc_prev : Tensor()};
-           });
-  }
   return out;
+}
+
+// The gradient rule of one step: {da, dc_prev} from dc, and dh and c with the output gate.
+template <bool kOutputGate>
+Grads step_backward(const Tensor& dh, const Tensor& dc, const Tensor& a, const Tensor& c_prev, const Tensor& c,
+                    bool want_dc_prev) {
+  const char* op = "lstm_cell_backward";
+  int64_t N = a.size(0), H = c_prev.size(1);
+  Tensor dh_c = kOutputGate ? dh.contiguous() : Tensor(), dc_c = dc.contiguous();
+  Tensor da = Tensor::make(a.shape(), a.dtype(), op);
+  Tensor dc_prev = Tensor::make(c_prev.shape(), a.dtype(), op);
+  dispatch_floating(op, a.dtype(), [&]<typename T>() {
+    using ops::data_or_null;
+    lstm_cell_backward<T, kOutputGate>(a.data<T>(), c_prev.data<T>(), data_or_null<T>(c), data_or_null<T>(dh_c),
+                                       dc_c.data<T>(), da.data<T>(), dc_prev.data<T>(), N, H);
+  });
+  return {da, want_dc_prev ? dc_prev : Tensor()};
 }
 }  // namespace
 
-Tensor lstm_cell(const Tensor& gates, const Tensor& c_prev) { return lstm_step<true>("lstm_cell", gates, c_prev); }
+LSTMState lstm_cell(const Tensor& gates, const Tensor& c_prev_in) {
+  const char* op = "lstm_cell";
+  check_step(op, gates, c_prev_in);
+  Tensor a = gates.contiguous(), c_prev = c_prev_in.contiguous();
+  LSTMState out = step_forward<true>(op, a, c_prev);
+  if (needs_grad(gates, c_prev_in))
+    attach({out.h, out.c}, op, {gates, c_prev_in}, save(a, c_prev, out.c),
+           [want_dc_prev = needs_grad(c_prev_in)](const Tensor& dh, const Tensor& dc, const Tensor& a,
+                                                  const Tensor& c_prev, const Tensor& c) -> Grads {
+             return step_backward<true>(dh, dc, a, c_prev, c, want_dc_prev);
+           });
+  return out;
+}
 
-Tensor lstm_cell_state(const Tensor& gates, const Tensor& c_prev) {
-  return lstm_step<false>("lstm_cell_state", gates, c_prev);
+Tensor lstm_cell_state(const Tensor& gates, const Tensor& c_prev_in) {
+  const char* op = "lstm_cell_state";
+  check_step(op, gates, c_prev_in);
+  Tensor a = gates.contiguous(), c_prev = c_prev_in.contiguous();
+  Tensor c = step_forward<false>(op, a, c_prev).c;
+  if (needs_grad(gates, c_prev_in))
+    attach(c, op, {gates, c_prev_in}, save(a, c_prev),
+           [want_dc_prev = needs_grad(c_prev_in)](const Tensor& dc, const Tensor& a, const Tensor& c_prev) -> Grads {
+             return step_backward<false>(Tensor(), dc, a, c_prev, Tensor(), want_dc_prev);
+           });
+  return c;
 }
 
 }  // namespace nl

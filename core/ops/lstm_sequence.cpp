@@ -7,14 +7,15 @@
 //   forward, t = 1..T:   a_t = x_proj[t] + h_{t−1}·W_hhᵀ          (one GEMM per step)
 //                        i, f, g, o = σ(a_i), σ(a_f), tanh(a_g), σ(a_o)
 //                        c_t = f·c_{t−1} + i·g,   h_t = o·tanh(c_t)
-//   backward, t = T..1:  dh = dy_t + da_{t+1}·W_hh   (the gradient h_t sends back to step t+1)
-//                        da_t, dc_{t−1} by the cell rule (core/kernels/lstm_unit.h)
+//   backward, t = T..1:  dh = dy_t + da_{t+1}·W_hh   (the gradient reaching h_t; at t = T, dh_n)
+//                        da_t, dc_{t−1} by the cell rule (core/kernels/lstm_unit.h; dc_T = dc_n)
 //   then:                dW_hh = Σ_t da_tᵀ·h_{t−1}                (one GEMM over K = T·N rows)
 //                        dx_proj = [da_1 .. da_T],  dh_0 = da_1·W_hh,  dc_0
 //
-// The output is (T + 1, N, H): rows 0..T−1 are h_1..h_T, row T is c_T (one
-// tensor, one node; the caller takes views). The forward saves every step's
-// activations (i, f, g, o) and cell state; tanh(c_t) is recomputed.
+// The outputs, of one node: output (T, N, H) = h_1..h_T, h_n = h_T (N, H) (a
+// view of output's last step) and c_n = c_T (N, H) (a copy: the backward
+// reads the saved cell states). The forward saves every step's activations
+// (i, f, g, o) and cell state; tanh(c_t) is recomputed.
 //
 // The per-step products use W_hh packed once per sequence
 // (core/kernels/packed_panels.h) instead of a BLAS call that would pack it
@@ -176,7 +177,8 @@ Tensor pack_for_backward(const T* w, int64_t H, const char* op) {
 }
 }  // namespace
 
-Tensor lstm_sequence(const Tensor& x_proj_in, const Tensor& h0_in, const Tensor& c0_in, const Tensor& weight_hh_in) {
+LSTMSequenceResult lstm_sequence(const Tensor& x_proj_in, const Tensor& h0_in, const Tensor& c0_in,
+                                 const Tensor& weight_hh_in) {
   const char* op = "lstm_sequence";
   ops::check_floating(op, x_proj_in);
   for (const Tensor* t : {&h0_in, &c0_in, &weight_hh_in}) ops::check_same_dtype(op, x_proj_in, *t);
@@ -189,7 +191,7 @@ Tensor lstm_sequence(const Tensor& x_proj_in, const Tensor& h0_in, const Tensor&
   if (N == 0 || H == 0)
     fail("{}: expected a batch and a hidden size > 0, got x_proj {}", op, x_proj_in.shape());
   Tensor x_proj = x_proj_in.contiguous(), h0 = h0_in.contiguous(), w = weight_hh_in.contiguous();
-  Tensor out = Tensor::make({T + 1, N, H}, x_proj.dtype(), op);
+  Tensor out = Tensor::make({T, N, H}, x_proj.dtype(), op);  // h_1 .. h_T
   Tensor acts = Tensor::make({T, N, 4 * H}, x_proj.dtype(), op);
   Tensor cells = Tensor::make({T + 1, N, H}, x_proj.dtype(), op);  // c_0 .. c_T
   cells.select(0, 0).copy_(c0_in.detach());
@@ -206,20 +208,23 @@ Tensor lstm_sequence(const Tensor& x_proj_in, const Tensor& h0_in, const Tensor&
         step_barrier();
       }
     });
-    std::copy(c + T * step, c + (T + 1) * step, h + T * step);  // c_T
   });
-  if (!needs_grad(x_proj_in, h0_in, c0_in, weight_hh_in)) return out;
+  // (out and cells require no grad yet: the select is a plain view, the clone a plain copy)
+  LSTMSequenceResult result{out, out.select(0, T - 1), cells.select(0, T).clone()};
+  if (!needs_grad(x_proj_in, h0_in, c0_in, weight_hh_in)) return result;
 
   bool want_dh0 = needs_grad(h0_in), want_dc0 = needs_grad(c0_in), want_dw = needs_grad(weight_hh_in);
-  attach(out, op, {x_proj_in, h0_in, c0_in, weight_hh_in},
-         [h0 = h0.detach(), w = w.detach(), out = out.detach(), acts, cells, T, N, H, want_dh0, want_dc0,
-          want_dw](const Tensor& grad) -> Grads {
+  attach({result.output, result.h_n, result.c_n}, op, {x_proj_in, h0_in, c0_in, weight_hh_in},
+         save(h0, w, out, acts, cells),
+         [T, N, H, want_dh0, want_dc0, want_dw](const Tensor& d_output, const Tensor& dh_n, const Tensor& dc_n,
+                                                const Tensor& h0, const Tensor& w, const Tensor& out,
+                                                const Tensor& acts, const Tensor& cells) -> Grads {
            const char* backward_op = "lstm_sequence_backward";
-           Tensor dy = grad.contiguous();
+           Tensor dy = d_output.contiguous();
            DType dtype = dy.dtype();
            Tensor da = Tensor::make({T, N, 4 * H}, dtype, backward_op);
-           Tensor dh = zeros({N, H}, dtype);  // da_{t+1}·W_hh, the gradient h_t sends back (0 for h_T)
-           Tensor dc = dy.select(0, T).clone();  // the gradient reaching c_t (c_T: from the output)
+           Tensor dh = dh_n.clone();  // da_{t+1}·W_hh, the gradient h_t sends back (for h_T: the one reaching h_n)
+           Tensor dc = dc_n.clone();  // the gradient reaching c_t (c_T: the one reaching c_n)
            Tensor dw = want_dw ? Tensor::make({4 * H, H}, dtype, backward_op) : Tensor();
            const UnitSplit split = split_units(N, H);
            dispatch_floating(backward_op, dtype, [&]<typename S>() {
@@ -246,7 +251,7 @@ Tensor lstm_sequence(const Tensor& x_proj_in, const Tensor& h0_in, const Tensor&
            });
            return {da, want_dh0 ? dh : Tensor(), want_dc0 ? dc : Tensor(), dw};
          });
-  return out;
+  return result;
 }
 
 }  // namespace nl

@@ -129,7 +129,8 @@ Tensor matmul_nd(const Tensor& a, const Tensor& b) {
   }
   // dA = dC·Bᵀ, dB = Aᵀ·dC, summed over broadcast batch dims
   if (needs_grad(a, b))
-    attach(y, "matmul", {a, b}, [a = a.detach(), b = b.detach(), a_req = a.requires_grad(), b_req = b.requires_grad()](const Tensor& g) -> Grads {
+    attach(y, "matmul", {a, b}, save(a, b),
+           [a_req = a.requires_grad(), b_req = b.requires_grad()](const Tensor& g, const Tensor& a, const Tensor& b) -> Grads {
       Tensor ga = a_req ? sum_to(product_like(a, g, b.transpose(-1, -2)), a.shape()) : Tensor();
       Tensor gb = b_req ? sum_to(product_like(b, a.transpose(-1, -2), g), b.shape()) : Tensor();
       return {ga, gb};

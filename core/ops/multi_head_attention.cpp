@@ -130,26 +130,29 @@ Mask<T> mask_of(const Tensor& mask) {
 // What both entry points run once their operands are laid out: the forward
 // into out (N, L, E), and the node whose rule writes the gradients into the
 // tensors make_grads() returns (Rows for dq, dk, dv plus the Grads to hand back).
+// source is q or the packed qkv; key and value are undefined for the packed one.
 template <typename Operands, typename MakeGrads>
-Tensor run_attention(const char* op, const std::vector<Tensor>& inputs, const Tensor& source, Operands operands,
-                     const Tensor& mask, bool causal, Sizes s, MakeGrads make_grads) {
+Tensor run_attention(const char* op, const std::vector<Tensor>& inputs, const Tensor& source, const Tensor& key,
+                     const Tensor& value, Operands operands, const Tensor& mask, bool causal, Sizes s,
+                     MakeGrads make_grads) {
   DType dtype = source.dtype();
   Tensor out = Tensor::make({s.N, s.L, s.H * s.d}, dtype, op);
   Tensor weights = Tensor::make({s.N, s.H, s.L, s.S}, dtype, op);
   dispatch_floating(op, dtype, [&]<typename T>() {
-    auto [q, k, v] = operands.template rows<T>(source);
+    auto [q, k, v] = operands.template rows<T>(source, key, value);
     attention_forward<T>(q, k, v, mask_of<T>(mask), causal, s, weights.data<T>(), out.data<T>());
   });
   if (!needs_grad(inputs)) return out;
   std::vector<bool> wanted;
   for (const Tensor& t : inputs) wanted.push_back(needs_grad(t));
-  attach(out, op, inputs,
-         [source = source.detach(), weights, operands, s, wanted, make_grads](const Tensor& grad) -> Grads {
+  attach(out, op, inputs, save(source, weights, key, value),
+         [operands, s, wanted, make_grads](const Tensor& grad, const Tensor& source, const Tensor& weights,
+                                           const Tensor& key, const Tensor& value) -> Grads {
            Tensor dout = grad.contiguous();
            Tensor scratch = Tensor::make({s.N, s.H, s.L, s.S}, dout.dtype(), "multi_head_attention_backward");
            Grads grads;
            dispatch_floating("multi_head_attention_backward", dout.dtype(), [&]<typename T>() {
-             auto [q, k, v] = operands.template rows<T>(source);
+             auto [q, k, v] = operands.template rows<T>(source, key, value);
              auto [dq, dk, dv] = make_grads.template operator()<T>(wanted, grads);
              attention_backward<T>(q, k, v, weights.data<T>(), dout.data<T>(), s, scratch.data<T>(), dq, dk, dv);
            });
@@ -160,10 +163,9 @@ Tensor run_attention(const char* op, const std::vector<Tensor>& inputs, const Te
 
 // Separate q, k, v tensors, each (N, len, E) contiguous.
 struct SeparateOperands {
-  Tensor k, v;  // q is the source
   int64_t L, S, E;
   template <typename T>
-  std::tuple<Rows<const T>, Rows<const T>, Rows<const T>> rows(const Tensor& q) const {
+  std::tuple<Rows<const T>, Rows<const T>, Rows<const T>> rows(const Tensor& q, const Tensor& k, const Tensor& v) const {
     return {{q.data<T>(), L * E, E}, {k.data<T>(), S * E, E}, {v.data<T>(), S * E, E}};
   }
 };
@@ -172,7 +174,7 @@ struct SeparateOperands {
 struct PackedOperands {
   int64_t L, E;
   template <typename T>
-  std::tuple<Rows<const T>, Rows<const T>, Rows<const T>> rows(const Tensor& qkv) const {
+  std::tuple<Rows<const T>, Rows<const T>, Rows<const T>> rows(const Tensor& qkv, const Tensor&, const Tensor&) const {
     const T* base = qkv.data<T>();
     return {{base, L * 3 * E, 3 * E}, {base + E, L * 3 * E, 3 * E}, {base + 2 * E, L * 3 * E, 3 * E}};
   }
@@ -201,7 +203,7 @@ Tensor multi_head_attention(const Tensor& query, const Tensor& key, const Tensor
   Sizes s{N, num_heads, L, S, E / num_heads};
   Tensor mask = expanded_mask(op, attn_mask, query.dtype(), s);
   Tensor q = query.contiguous();
-  SeparateOperands operands{key.contiguous().detach(), value.contiguous().detach(), L, S, E};
+  Tensor k = key.contiguous(), v = value.contiguous();
   auto make_grads = [N, L, S, E]<typename T>(const std::vector<bool>& wanted, Grads& grads) {
     const Shape shapes[3] = {{N, L, E}, {N, S, E}, {N, S, E}};
     Rows<T> rows[3] = {};
@@ -211,7 +213,7 @@ Tensor multi_head_attention(const Tensor& query, const Tensor& key, const Tensor
     }
     return std::tuple{rows[0], rows[1], rows[2]};
   };
-  return run_attention(op, {query, key, value}, q, operands, mask, is_causal, s, make_grads);
+  return run_attention(op, {query, key, value}, q, k, v, SeparateOperands{L, S, E}, mask, is_causal, s, make_grads);
 }
 
 Tensor multi_head_self_attention(const Tensor& qkv_in, int64_t num_heads, const Tensor& attn_mask, bool is_causal) {
@@ -229,7 +231,8 @@ Tensor multi_head_self_attention(const Tensor& qkv_in, int64_t num_heads, const 
     return std::tuple{Rows<T>{base, L * 3 * E, 3 * E}, Rows<T>{base + E, L * 3 * E, 3 * E},
                       Rows<T>{base + 2 * E, L * 3 * E, 3 * E}};
   };
-  return run_attention(op, {qkv_in}, qkv_in.contiguous(), PackedOperands{L, E}, mask, is_causal, s, make_grads);
+  return run_attention(op, {qkv_in}, qkv_in.contiguous(), Tensor(), Tensor(), PackedOperands{L, E}, mask, is_causal,
+                       s, make_grads);
 }
 
 }  // namespace nl

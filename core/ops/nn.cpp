@@ -39,7 +39,7 @@ Tensor embedding(const Tensor& weight, const Tensor& indices) {
   });
   // dweight[indices[i], :] += dy[i, :]   (scatter-add; repeated indices sum)
   if (needs_grad(weight))
-    attach(y, "embedding", {weight}, [idx, vocab, width](const Tensor& grad) -> Grads {
+    attach(y, "embedding", {weight}, save(idx), [vocab, width](const Tensor& grad, const Tensor& idx) -> Grads {
       Tensor g = grad.contiguous();
       Tensor gw = zeros(Shape{vocab, width}, g.dtype());
       const int64_t* ip = idx.data<int64_t>();
@@ -92,7 +92,8 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& targets, int64_t ignore
   });
   // dlogits_i = (softmax(x_i) - onehot(t_i)) · dloss / count, and 0 for ignored rows
   if (needs_grad(logits))
-    attach(loss, "cross_entropy", {logits}, [x = x.detach(), t, lse, count, ignore_index](const Tensor& grad) -> Grads {
+    attach(loss, "cross_entropy", {logits}, save(x, t, lse),
+           [count, ignore_index](const Tensor& grad, const Tensor& x, const Tensor& t, const Tensor& lse) -> Grads {
       Tensor gx = Tensor::make(x.shape(), x.dtype(), "cross_entropy_backward");
       int64_t rows = x.shape()[0], classes = x.shape()[1];
       const int64_t* tp = t.data<int64_t>();
@@ -132,7 +133,8 @@ Tensor mse_loss(const Tensor& input, const Tensor& target) {
   }
   // loss = Σ (x - t)² / n;  dx = dloss · 2(x - t)/n,  dt = -dx
   if (needs_grad(input, target))
-    attach(loss, "mse_loss", {input, target}, [diff, n = double(input.numel()), t_req = target.requires_grad()](const Tensor& g) -> Grads {
+    attach(loss, "mse_loss", {input, target}, save(diff),
+           [n = double(input.numel()), t_req = target.requires_grad()](const Tensor& g, const Tensor& diff) -> Grads {
       Tensor gx = diff * (2.0 * g.item<double>() / n);
       return {gx, t_req ? neg(gx) : Tensor()};
     });
@@ -160,7 +162,8 @@ Tensor dropout(const Tensor& x, double p, bool training) {
     y = x * mask;
   }
   // dx = dy · mask
-  if (needs_grad(x)) attach(y, "dropout", {x}, [mask](const Tensor& g) -> Grads { return {g * mask}; });
+  if (needs_grad(x))
+    attach(y, "dropout", {x}, save(mask), [](const Tensor& g, const Tensor& mask) -> Grads { return {g * mask}; });
   return y;
 }
 

@@ -38,12 +38,6 @@ inline void check_same_shape(const char* op, const char* name, const Tensor& t, 
     fail("{}: {} has dtype {} but the input has {} (convert with .to())", op, name, t.dtype(), x.dtype());
 }
 
-// Contiguous data pointer of an optional tensor (nullptr when undefined).
-template <typename T>
-T* data_or_null(const Tensor& t) {
-  return t.defined() ? t.data<T>() : nullptr;
-}
-
 // Fresh outputs for the gradients a norm's backward was asked for (undefined
 // where not wanted): dx like x, dweight and dbias of param_shape (no dbias
 // without a bias), the two sums one per group.

@@ -73,7 +73,7 @@ Tensor var(const Tensor& x, const Shape& dims, bool unbiased, bool keepdim) {
   }
   // y = Σ (x - μ)² / (n - δ);  dx = dy · 2(x - μ) / (n - δ)   (the μ terms cancel: Σ(x - μ) = 0)
   if (needs_grad(x))
-    attach(y, "var", {x}, [keep = p.keep_shape, centered, denom](const Tensor& g) -> Grads {
+    attach(y, "var", {x}, save(centered), [keep = p.keep_shape, denom](const Tensor& g, const Tensor& centered) -> Grads {
       return {g.reshape(keep) * centered * (2.0 / denom)};
     });
   return y;
@@ -90,7 +90,8 @@ Tensor max(const Tensor& x, const Shape& dims, bool keepdim) {
   });
   // dy flows to the elements equal to the max, split evenly among ties
   if (needs_grad(x))
-    attach(y, "max", {x}, [x = x.detach(), y = y.detach(), keep = p.keep_shape, dims](const Tensor& g) -> Grads {
+    attach(y, "max", {x}, save(x, y),
+           [keep = p.keep_shape, dims](const Tensor& g, const Tensor& x, const Tensor& y) -> Grads {
       Tensor is_max = eq(x, y.reshape(keep));
       return {g.reshape(keep) * is_max / sum(is_max, dims, true)};
     });
@@ -148,7 +149,8 @@ Tensor logsumexp(const Tensor& x, const Shape& dims, bool keepdim) {
   Tensor y = keepdim ? lse_keep.detach() : lse_keep.reshape(p.out_shape);
   // dx = dy · exp(x - lse) = dy · softmax(x)
   if (needs_grad(x))
-    attach(y, "logsumexp", {x}, [x = x.detach(), lse_keep, keep = p.keep_shape](const Tensor& g) -> Grads {
+    attach(y, "logsumexp", {x}, save(x, lse_keep),
+           [keep = p.keep_shape](const Tensor& g, const Tensor& x, const Tensor& lse_keep) -> Grads {
       return {g.reshape(keep) * exp(x - lse_keep)};
     });
   return y;

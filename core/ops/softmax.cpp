@@ -83,7 +83,7 @@ Tensor softmax_op(const char* op, const Tensor& x, int64_t dim, bool log_output)
   int d = normalize_dim(op, dim, x.dim());
   Tensor y = softmax_forward(op, x, d, log_output);
   if (needs_grad(x))
-    attach(y, op, {x}, [y = y.detach(), d, log_output](const Tensor& g) -> Grads {
+    attach(y, op, {x}, save(y), [d, log_output](const Tensor& g, const Tensor& y) -> Grads {
       return {softmax_backward(g, y, d, log_output)};
     });
   return y;

@@ -24,14 +24,16 @@ Tensor operator-(const Tensor& x) { return neg(x); }
 Tensor exp(const Tensor& x) {
   Tensor y = map_float("exp", x, [](auto v) { return std::exp(v); });
   // y = e^x;  dx = dy * y
-  if (needs_grad(x)) attach(y, "exp", {x}, [y = y.detach()](const Tensor& g) -> Grads { return {g * y}; });
+  if (needs_grad(x))
+    attach(y, "exp", {x}, save(y), [](const Tensor& g, const Tensor& y) -> Grads { return {g * y}; });
   return y;
 }
 
 Tensor log(const Tensor& x) {
   Tensor y = map_float("log", x, [](auto v) { return std::log(v); });
   // y = ln x;  dx = dy / x
-  if (needs_grad(x)) attach(y, "log", {x}, [x = x.detach()](const Tensor& g) -> Grads { return {g / x}; });
+  if (needs_grad(x))
+    attach(y, "log", {x}, save(x), [](const Tensor& g, const Tensor& x) -> Grads { return {g / x}; });
   return y;
 }
 
@@ -39,7 +41,7 @@ Tensor sqrt(const Tensor& x) {
   Tensor y = map_float("sqrt", x, [](auto v) { return std::sqrt(v); });
   // y = √x;  dx = dy / (2y)
   if (needs_grad(x))
-    attach(y, "sqrt", {x}, [y = y.detach()](const Tensor& g) -> Grads {
+    attach(y, "sqrt", {x}, save(y), [](const Tensor& g, const Tensor& y) -> Grads {
       return {zip("sqrt_backward", g, y, [](auto dy, auto yv) { return dy / (2 * yv); })};
     });
   return y;
@@ -49,7 +51,7 @@ Tensor rsqrt(const Tensor& x) {
   Tensor y = map_float("rsqrt", x, [](auto v) { return 1 / std::sqrt(v); });
   // y = x^(-1/2);  dx = dy * (-1/2) * y³
   if (needs_grad(x))
-    attach(y, "rsqrt", {x}, [y = y.detach()](const Tensor& g) -> Grads {
+    attach(y, "rsqrt", {x}, save(y), [](const Tensor& g, const Tensor& y) -> Grads {
       return {zip("rsqrt_backward", g, y, [](auto dy, auto yv) { return dy * (-0.5) * yv * yv * yv; })};
     });
   return y;
@@ -59,7 +61,7 @@ Tensor abs(const Tensor& x) {
   Tensor y = map_any("abs", x, [](auto v) { return v < 0 ? -v : v; });
   // y = |x|;  dx = dy * sign(x)  (0 at x = 0, as PyTorch)
   if (needs_grad(x))
-    attach(y, "abs", {x}, [x = x.detach()](const Tensor& g) -> Grads {
+    attach(y, "abs", {x}, save(x), [](const Tensor& g, const Tensor& x) -> Grads {
       return {zip("abs_backward", g, x, [](auto dy, auto xv) { return xv > 0 ? dy : xv < 0 ? -dy : 0 * dy; })};
     });
   return y;
@@ -69,7 +71,7 @@ Tensor tanh(const Tensor& x) {
   Tensor y = map_float("tanh", x, [](auto v) { return vec::tanh(v); });
   // y = tanh x;  dx = dy * (1 - y²)
   if (needs_grad(x))
-    attach(y, "tanh", {x}, [y = y.detach()](const Tensor& g) -> Grads {
+    attach(y, "tanh", {x}, save(y), [](const Tensor& g, const Tensor& y) -> Grads {
       return {zip("tanh_backward", g, y, [](auto dy, auto yv) { return dy * (1 - yv * yv); })};
     });
   return y;
@@ -80,7 +82,7 @@ Tensor sigmoid(const Tensor& x) {
   Tensor y = map_float("sigmoid", x, [](auto v) { return vec::sigmoid(v); });
   // dx = dy * y * (1 - y)
   if (needs_grad(x))
-    attach(y, "sigmoid", {x}, [y = y.detach()](const Tensor& g) -> Grads {
+    attach(y, "sigmoid", {x}, save(y), [](const Tensor& g, const Tensor& y) -> Grads {
       return {zip("sigmoid_backward", g, y, [](auto dy, auto yv) { return dy * yv * (1 - yv); })};
     });
   return y;
@@ -90,7 +92,7 @@ Tensor relu(const Tensor& x) {
   Tensor y = map_any("relu", x, [](auto v) { return v > 0 ? v : decltype(v)(0); });
   // y = max(x, 0);  dx = dy where y > 0
   if (needs_grad(x))
-    attach(y, "relu", {x}, [y = y.detach()](const Tensor& g) -> Grads {
+    attach(y, "relu", {x}, save(y), [](const Tensor& g, const Tensor& y) -> Grads {
       return {zip("relu_backward", g, y, [](auto dy, auto yv) { return yv > 0 ? dy : 0 * dy; })};
     });
   return y;
@@ -110,7 +112,7 @@ Tensor gelu(const Tensor& x, std::string_view approximate) {
     y = map_float("gelu", x, [](auto v) { return v * vec::normal_cdf(v); });
     // dx = dy · (Φ(x) + x·φ(x)),  φ(x) = e^(-x²/2) / √(2π)
     if (needs_grad(x))
-      attach(y, "gelu", {x}, [x = x.detach()](const Tensor& g) -> Grads {
+      attach(y, "gelu", {x}, save(x), [](const Tensor& g, const Tensor& x) -> Grads {
         return {zip("gelu_backward", g, x, [](auto dy, auto v) {
           using T = decltype(v);
           T e = vec::exp(T(-0.5) * v * v);  // φ(x) = e/√(2π); Φ(x) from the same e
@@ -125,7 +127,7 @@ Tensor gelu(const Tensor& x, std::string_view approximate) {
     });
     // dx = dy · [(1 + tanh u)/2 + x/2 · (1 - tanh²u) · √(2/π)·(1 + 3·0.044715·x²)]
     if (needs_grad(x))
-      attach(y, "gelu_tanh", {x}, [x = x.detach()](const Tensor& g) -> Grads {
+      attach(y, "gelu_tanh", {x}, save(x), [](const Tensor& g, const Tensor& x) -> Grads {
         return {zip("gelu_backward", g, x, [](auto dy, auto v) {
           using T = decltype(v);
           T t = vec::tanh(T(kSqrt2OverPi) * (v + T(kCubic) * v * v * v));
@@ -143,7 +145,7 @@ Tensor pow(const Tensor& x, double exponent) {
                              : map_float("pow", x, [exponent](auto v) { return std::pow(v, exponent); });
   // y = x^p;  dx = dy · p · x^(p-1)
   if (needs_grad(x))
-    attach(y, "pow", {x}, [x = x.detach(), exponent](const Tensor& g) -> Grads {
+    attach(y, "pow", {x}, save(x), [exponent](const Tensor& g, const Tensor& x) -> Grads {
       if (exponent == 0.0) return {zeros_like(g)};
       return {zip("pow_backward", g, x, [exponent](auto dy, auto v) {
         return dy * exponent * (exponent == 2.0 ? v : std::pow(v, exponent - 1));
@@ -162,7 +164,7 @@ Tensor clamp(const Tensor& x, std::optional<double> min, std::optional<double> m
   });
   // dx = dy where lo <= x <= hi, else 0
   if (needs_grad(x))
-    attach(y, "clamp", {x}, [x = x.detach(), lo, hi](const Tensor& g) -> Grads {
+    attach(y, "clamp", {x}, save(x), [lo, hi](const Tensor& g, const Tensor& x) -> Grads {
       return {zip("clamp_backward", g, x, [lo, hi](auto dy, auto v) { return (v >= lo && v <= hi) ? dy : 0 * dy; })};
     });
   return y;

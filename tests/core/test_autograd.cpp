@@ -460,3 +460,135 @@ TEST_CASE("deep graphs whose nodes are reached by two edges are destroyed withou
   INFO("residual chain: child wait status " << residual);
   CHECK(nl_test::exited_cleanly(residual));
 }
+
+// ---- nodes with several outputs -------------------------------------------------------------------
+
+namespace {
+// {2x, 3x} as two outputs of one node. The rule records the gradients it got
+// and returns 2·da + 3·db (saving x's double, to check saved tensors too).
+struct TwoOutputs {
+  Tensor a, b;
+};
+TwoOutputs two_outputs(const Tensor& x, std::vector<Tensor>* seen = nullptr) {
+  Tensor a, b, doubled;
+  {
+    nl::NoGradGuard no_grad;
+    a = x * 2.0;
+    b = x * 3.0;
+  }
+  if (nl::needs_grad(x))
+    nl::attach({a, b}, "two_outputs", {x}, nl::save(a), [seen](const Tensor& da, const Tensor& db, const Tensor& a) -> Grads {
+      if (seen) *seen = {da, db, a};
+      return {da * 2.0 + db * 3.0};
+    });
+  return {a, b};
+}
+}  // namespace
+
+TEST_CASE("multi-output node: one node, each output knows its index", "[core][autograd][multi_output]") {
+  Tensor x = leaf64({1.0, 2.0});
+  auto [a, b] = two_outputs(x);
+  REQUIRE(a.grad_fn());
+  CHECK(a.grad_fn() == b.grad_fn());
+  const nl::Node& node = *a.grad_fn();
+  CHECK(node.num_outputs() == 2);
+  CHECK(node.shape(1) == Shape{2});
+  CHECK(node.dtype(1) == nl::f64);
+  CHECK(node.saved_tensors().size() == 1);
+  CHECK(a.impl().output_nr == 0);
+  CHECK(b.impl().output_nr == 1);
+  Tensor c = a + b;
+  REQUIRE(c.grad_fn()->next().size() == 2);
+  CHECK(c.grad_fn()->next()[0].node == a.grad_fn());
+  CHECK(c.grad_fn()->next()[0].output == 0);
+  CHECK(c.grad_fn()->next()[1].output == 1);
+  std::string dot = nl::to_dot(c);
+  CHECK_THAT(dot, Contains("two_outputs\\n0: [2] float64\\n1: [2] float64\\n"));
+  CHECK_THAT(dot, Contains("op1 -> op0 [label=\"1\", taillabel=\"1\"]"));
+}
+
+TEST_CASE("multi-output node: a gradient into one output only, the other gets zeros", "[core][autograd][multi_output]") {
+  Tensor x = leaf64({1.0, 2.0});
+  std::vector<Tensor> seen;
+  auto [a, b] = two_outputs(x, &seen);
+  (b * b).sum().backward();  // d/dx (3x)² = 18x
+  CHECK(values(x.grad()) == V{18, 36});
+  REQUIRE(seen.size() == 3);
+  CHECK(values(seen[0]) == V{0, 0});  // da: materialized zeros
+  CHECK(seen[0].shape() == Shape{2});
+  CHECK(values(seen[1]) == V{6, 12});
+  CHECK(values(seen[2]) == V{2, 4});  // the saved a
+}
+
+TEST_CASE("multi-output node: gradients into both outputs, summed over their uses", "[core][autograd][multi_output]") {
+  Tensor x = leaf64({1.0, 2.0});
+  auto [a, b] = two_outputs(x);
+  (a * 5.0 + b + b).sum().backward();  // 2·5 + 3·2
+  CHECK(values(x.grad()) == V{16, 16});
+  // the root itself may be any output of a node
+  Tensor y = leaf64({1.0});
+  auto [p, q] = two_outputs(y);
+  q.backward(nl::ones({1}, nl::f64));
+  CHECK(values(y.grad()) == V{3});
+}
+
+TEST_CASE("multi-output node: hooks and retain_grad on the second output", "[core][autograd][multi_output][hooks]") {
+  Tensor x = leaf64({1.0, 2.0});
+  auto [a, b] = two_outputs(x);
+  int a_calls = 0;
+  a.register_hook([&](const Tensor&) {
+    ++a_calls;
+    return Tensor();
+  });
+  b.register_hook([](const Tensor& g) { return g * 10.0; });
+  b.retain_grad();  // after the hook: sees the replaced gradient
+  (a + b).sum().backward();
+  CHECK(a_calls == 1);
+  CHECK(values(b.grad()) == V{10, 10});
+  CHECK_FALSE(a.grad().defined());
+  CHECK(values(x.grad()) == V{32, 32});  // 2·1 + 3·10
+
+  // no gradient reached b: its hook and retain_grad see nothing, the rule sees zeros
+  Tensor y = leaf64({1.0});
+  auto [p, q] = two_outputs(y);
+  bool q_hook = false;
+  q.register_hook([&](const Tensor&) {
+    q_hook = true;
+    return Tensor();
+  });
+  q.retain_grad();
+  p.sum().backward();
+  CHECK_FALSE(q_hook);
+  CHECK_FALSE(q.grad().defined());
+  CHECK(values(y.grad()) == V{2});
+}
+
+TEST_CASE("multi-output node: freed after one backward, for all its outputs", "[core][autograd][multi_output]") {
+  Tensor x = leaf64({1.0, 2.0});
+  auto [a, b] = two_outputs(x);
+  (a + b).sum().backward();
+  CHECK(a.grad_fn()->released());
+  CHECK(a.grad_fn()->saved_tensors().empty());
+  CHECK_THAT(error_of([&] { b.sum().backward(); }), Contains("'two_outputs'") && Contains("already freed"));
+  CHECK_THAT(error_of([&] { a.backward(nl::ones({2}, nl::f64)); }), Contains("already freed"));
+  // with retain_graph, twice through either output
+  auto [c, d] = two_outputs(x);
+  x.set_grad(Tensor());
+  c.sum().backward(Tensor(), /*retain_graph=*/true);
+  d.sum().backward();
+  CHECK(values(x.grad()) == V{5, 5});
+}
+
+TEST_CASE("multi-output node: lstm_cell's h and c, either alone or both", "[core][autograd][multi_output]") {
+  nl::manual_seed(4);
+  Tensor gates = nl::randn({2, 8}, nl::f64).requires_grad_(true), c_prev = nl::randn({2, 2}, nl::f64);
+  nl::LSTMState s = nl::lstm_cell(gates, c_prev);
+  CHECK(s.h.grad_fn() == s.c.grad_fn());
+  CHECK(s.h.grad_fn()->saved_tensors().size() == 3);  // gates, c_prev, c
+  s.c.sum().backward(Tensor(), true);
+  Tensor from_c = gates.grad().clone();
+  gates.set_grad(Tensor());
+  // the same gradient through h · 0 + c: the zeros for dh are exact
+  (s.h * 0.0 + s.c).sum().backward();
+  CHECK(nl_test::bitwise_equal(gates.grad(), from_c));
+}

@@ -24,7 +24,8 @@ Tensor square(const Tensor& x, double factor) {
     y = x * x;
   }
   if (nl::needs_grad(x))
-    nl::attach(y, "square", {x}, [x = x.detach(), factor](const Tensor& g) -> Grads { return {g * x * (2.0 * factor)}; });
+    nl::attach(y, "square", {x}, nl::save(x),
+               [factor](const Tensor& g, const Tensor& x) -> Grads { return {g * x * (2.0 * factor)}; });
   return y;
 }
 
@@ -36,7 +37,7 @@ Tensor product(const Tensor& a, const Tensor& b, double b_factor) {
     y = a * b;
   }
   if (nl::needs_grad(a, b))
-    nl::attach(y, "product", {a, b}, [a = a.detach(), b = b.detach(), b_factor](const Tensor& g) -> Grads {
+    nl::attach(y, "product", {a, b}, nl::save(a, b), [b_factor](const Tensor& g, const Tensor& a, const Tensor& b) -> Grads {
       return {g * b, g * a * b_factor};
     });
   return y;

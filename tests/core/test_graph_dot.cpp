@@ -116,3 +116,44 @@ TEST_CASE("to_dot: ops that save nothing, freed graphs, leaves, titles with quot
   if (dot_parses(dot, "quoted", parsed)) CHECK(parsed);
   CHECK_THROWS_WITH(nl::to_dot(nl::Tensor()), Catch::Contains("to_dot"));
 }
+
+TEST_CASE("saved_tensors: exactly what each op saved, inputs in the graph detached", "[core][graph_dot]") {
+  nl::manual_seed(3);
+  nl::Tensor a = nl::randn({2, 3}, nl::f64).requires_grad_(true);
+  nl::Tensor b = nl::randn({3}, nl::f64);  // a constant
+  // a primitive: mul saves both factors
+  nl::Tensor y = a * b;
+  std::vector<nl::Tensor> saved = y.grad_fn()->saved_tensors();
+  REQUIRE(saved.size() == 2);
+  CHECK(saved[0].shape() == nl::Shape{2, 3});
+  CHECK(saved[1].shape() == nl::Shape{3});
+  CHECK(saved[0].storage() == a.storage());
+  CHECK_FALSE(saved[0].is_same(a));  // a is in the graph: held detached
+  CHECK_FALSE(saved[0].requires_grad());
+  CHECK(saved[1].is_same(b));  // b is not: held as it is
+  // exp saves its own output, detached (else the output would own its own node)
+  nl::Tensor e = nl::exp(a);
+  saved = e.grad_fn()->saved_tensors();
+  REQUIRE(saved.size() == 1);
+  CHECK(saved[0].shape() == nl::Shape{2, 3});
+  CHECK(saved[0].storage() == e.storage());
+  CHECK(saved[0].is_leaf());
+
+  // a fused op: batch_norm saves x, weight, mean and rstd; an absent weight is not listed
+  nl::Tensor x = nl::randn({5, 3}, nl::f64).requires_grad_(true);
+  nl::Tensor w = nl::rand({3}, nl::f64, 0.5, 1.5).requires_grad_(true);
+  nl::Tensor bn = nl::batch_norm(x, nl::Tensor(), nl::Tensor(), w, nl::Tensor());
+  saved = bn.grad_fn()->saved_tensors();
+  REQUIRE(saved.size() == 4);
+  CHECK(saved[0].shape() == nl::Shape{5, 3});  // x
+  CHECK(saved[1].shape() == nl::Shape{3});     // weight
+  CHECK(saved[2].shape() == nl::Shape{3});     // mean
+  CHECK(saved[3].shape() == nl::Shape{3});     // rstd
+  CHECK_THAT(nl::to_dot(bn, {.names = {{"x", x}, {"weight", w}}}),
+             Catch::Contains("batch_norm\\n[5,3] float64\\nsaved: x [5,3] float64\\l       weight [3] float64\\l"
+                             "       [3] float64\\l       [3] float64\\l"));
+  nl::GraphSummary s = nl::summarize_graph(bn);
+  CHECK(s.saved_tensors == 4);
+  CHECK(s.saved_bytes == (15 + 3 + 3 + 3) * 8);
+  CHECK(nl::batch_norm(x, nl::Tensor(), nl::Tensor()).grad_fn()->saved_tensors().size() == 3);
+}

@@ -1,5 +1,6 @@
 // lstm_cell and lstm_cell_state, one fused LSTM step: against the step
-// composed from primitives, gradcheck, errors. The LSTM module is tested in
+// composed from primitives, gradcheck, errors. lstm_cell's h and c are
+// compared side by side as [h | c]. The LSTM module is tested in
 // tests/layers/test_lstm.cpp, the whole-sequence op in test_lstm_sequence.cpp.
 #include <catch2/catch.hpp>
 
@@ -8,11 +9,15 @@
 
 using namespace normlab_test;
 
+namespace {
+nl::Tensor packed(const nl::LSTMState& s) { return nl::cat({s.h, s.c}, 1); }  // [h | c], (N, 2H)
+}  // namespace
+
 TEST_CASE("lstm_cell: fused step equals the step composed from primitives", "[ops][lstm]") {
   nl::manual_seed(1);
   int64_t N = 3, H = 5;
   auto gates = nl::randn({N, 4 * H}, nl::f64), c_prev = nl::randn({N, H}, nl::f64);
-  NormFn fused = [&](const std::vector<nl::Tensor>& in) { return nl::lstm_cell(in[0], in[1]); };
+  NormFn fused = [&](const std::vector<nl::Tensor>& in) { return packed(nl::lstm_cell(in[0], in[1])); };
   NormFn composed = [&](const std::vector<nl::Tensor>& in) {
     auto a = in[0];
     auto i = nl::sigmoid(a.slice(1, 0, H)), f = nl::sigmoid(a.slice(1, H, 2 * H)), g = nl::tanh(a.slice(1, 2 * H, 3 * H)),
@@ -29,7 +34,7 @@ TEST_CASE("lstm_cell: fused step equals the step composed from primitives", "[op
 TEST_CASE("lstm_cell: gradcheck of both fused steps", "[ops][lstm][gradcheck]") {
   nl::manual_seed(2);
   auto gates = nl::randn({2, 12}, nl::f64), c_prev = nl::randn({2, 3}, nl::f64);
-  require_gradcheck([](const std::vector<nl::Tensor>& in) { return nl::lstm_cell(in[0], in[1]); }, {gates, c_prev});
+  require_gradcheck([](const std::vector<nl::Tensor>& in) { return packed(nl::lstm_cell(in[0], in[1])); }, {gates, c_prev});
   require_gradcheck([](const std::vector<nl::Tensor>& in) { return nl::lstm_cell_state(in[0], in[1]); }, {gates, c_prev});
 }
 

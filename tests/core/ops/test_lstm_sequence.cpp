@@ -5,14 +5,21 @@
 using nl::Tensor;
 
 namespace {
-// The reference: T steps of a = x_proj[t] + h·W_hhᵀ, [h | c] = lstm_cell(a, c), packed as lstm_sequence packs.
+// The fused op's output and c_n packed as (T + 1, N, H): rows 0..T−1 are
+// h_1..h_T, row T is c_T (h_n is output's last row).
+Tensor fused(const Tensor& x_proj, const Tensor& h0, const Tensor& c0, const Tensor& w) {
+  nl::LSTMSequenceResult r = nl::lstm_sequence(x_proj, h0, c0, w);
+  return nl::cat({r.output, r.c_n.unsqueeze(0)}, 0);
+}
+
+// The reference: T steps of a = x_proj[t] + h·W_hhᵀ, (h, c) = lstm_cell(a, c), packed as fused() packs.
 Tensor composed(const Tensor& x_proj, Tensor h, Tensor c, const Tensor& w) {
-  int64_t T = x_proj.size(0), H = h.size(1);
+  int64_t T = x_proj.size(0);
   std::vector<Tensor> rows;
   for (int64_t t = 0; t < T; ++t) {
-    Tensor hc = nl::lstm_cell(x_proj.select(0, t) + nl::matmul(h, w.t()), c);
-    h = hc.slice(1, 0, H);
-    c = hc.slice(1, H, 2 * H);
+    nl::LSTMState s = nl::lstm_cell(x_proj.select(0, t) + nl::matmul(h, w.t()), c);
+    h = s.h;
+    c = s.c;
     rows.push_back(h);
   }
   rows.push_back(c);
@@ -34,7 +41,7 @@ TEST_CASE("lstm_sequence: gradients of all inputs match finite differences", "[o
   int64_t T = 3, N = 2, H = 3;
   std::vector<Tensor> inputs = lstm_inputs(T, N, H, 0.5);
   Tensor weights = nl::randn({T + 1, N, H}, nl::f64);  // every output row, c_T included, gets a gradient
-  auto fn = [&](const std::vector<Tensor>& in) { return (nl::lstm_sequence(in[0], in[1], in[2], in[3]) * weights).sum(); };
+  auto fn = [&](const std::vector<Tensor>& in) { return (fused(in[0], in[1], in[2], in[3]) * weights).sum(); };
   nl::GradcheckResult r = nl::gradcheck(fn, inputs);
   INFO(r.message);
   CHECK(r.ok);
@@ -49,11 +56,35 @@ TEST_CASE("lstm_sequence: equals the steps composed from matmul and lstm_cell, v
   };
   auto a = make(), b = make();
   Tensor seed = nl::randn({T + 1, N, H}, nl::f64);
-  Tensor fused = nl::lstm_sequence(a[0], a[1], a[2], a[3]);
+  Tensor fused_out = fused(a[0], a[1], a[2], a[3]);
   Tensor reference = composed(b[0], b[1], b[2], b[3]);
-  CHECK(nl::max(nl::abs(fused - reference)).item<double>() < 1e-12);
-  (fused * seed).sum().backward();
+  CHECK(nl::max(nl::abs(fused_out - reference)).item<double>() < 1e-12);
+  (fused_out * seed).sum().backward();
   (reference * seed).sum().backward();
+  for (size_t i = 0; i < a.size(); ++i) {
+    INFO("input " << i);
+    CHECK(nl::max(nl::abs(a[i].grad() - b[i].grad())).item<double>() < 1e-12);
+  }
+}
+
+TEST_CASE("lstm_sequence: h_n and c_n are outputs of the same node, each with its own gradient", "[ops][lstm]") {
+  int64_t T = 3, N = 2, H = 4;
+  auto make = [&] {
+    nl::manual_seed(12);
+    return lstm_inputs(T, N, H, 0.4);
+  };
+  auto a = make(), b = make();
+  Tensor dy = nl::randn({T, N, H}, nl::f64), dh = nl::randn({N, H}, nl::f64), dc = nl::randn({N, H}, nl::f64);
+  nl::LSTMSequenceResult r = nl::lstm_sequence(a[0], a[1], a[2], a[3]);
+  CHECK(r.h_n.grad_fn() == r.output.grad_fn());
+  CHECK(r.c_n.grad_fn() == r.output.grad_fn());
+  CHECK(nl_test::bitwise_equal(r.h_n, r.output.select(0, T - 1)));
+  ((r.output * dy).sum() + (r.h_n * dh).sum() + (r.c_n * dc).sum()).backward();
+  Tensor reference = composed(b[0], b[1], b[2], b[3]);
+  CHECK(nl::max(nl::abs(r.c_n - reference.select(0, T))).item<double>() < 1e-12);
+  ((reference.slice(0, 0, T) * dy).sum() + (reference.select(0, T - 1) * dh).sum() +
+   (reference.select(0, T) * dc).sum())
+      .backward();
   for (size_t i = 0; i < a.size(); ++i) {
     INFO("input " << i);
     CHECK(nl::max(nl::abs(a[i].grad() - b[i].grad())).item<double>() < 1e-12);
@@ -70,10 +101,10 @@ TEST_CASE("lstm_sequence: big enough to split units over threads, with partial p
     return lstm_inputs(T, N, H, 0.2);
   };
   Tensor seed = nl::randn({T + 1, N, H}, nl::f64);
-  auto run = [&](int threads, bool fused) {
+  auto run = [&](int threads, bool use_fused) {
     nl_test::ThreadCount scope(threads);
     auto in = make();
-    Tensor y = fused ? nl::lstm_sequence(in[0], in[1], in[2], in[3]) : composed(in[0], in[1], in[2], in[3]);
+    Tensor y = use_fused ? fused(in[0], in[1], in[2], in[3]) : composed(in[0], in[1], in[2], in[3]);
     (y * seed).sum().backward();
     std::vector<Tensor> out{y.detach()};
     for (Tensor& t : in) out.push_back(t.grad());
@@ -92,8 +123,8 @@ TEST_CASE("lstm_sequence: float32 and a strided x_proj give the float64 result",
   int64_t T = 4, N = 3, H = 8;
   Tensor x = nl::randn({N, T, 4 * H}, nl::f64).transpose(0, 1);  // (T, N, 4H), not contiguous
   Tensor h = nl::randn({N, H}, nl::f64), c = nl::randn({N, H}, nl::f64), w = nl::randn({4 * H, H}, nl::f64) * 0.3;
-  Tensor y64 = nl::lstm_sequence(x, h, c, w);
-  Tensor y32 = nl::lstm_sequence(x.to(nl::f32), h.to(nl::f32), c.to(nl::f32), w.to(nl::f32));
+  Tensor y64 = fused(x, h, c, w);
+  Tensor y32 = fused(x.to(nl::f32), h.to(nl::f32), c.to(nl::f32), w.to(nl::f32));
   CHECK(nl::max(nl::abs(y32.to(nl::f64) - y64)).item<double>() < 1e-5);
 }
 
