@@ -8,6 +8,7 @@
 
 #include "core/autograd.h"
 #include "core/io/atomic_file.h"
+#include "core/kernels/moments.h"
 #include "core/ops.h"
 #include "train/csv.h"
 #include "train/gnuplot.h"
@@ -43,19 +44,9 @@ double squared_distance(const Tensor& a, const Tensor& b) {
   return squared_norm(a.detach() - b.detach());
 }
 
-// Count, mean and Σ(x − mean)² of a tensor (two passes, in double).
-struct Moments {
-  double count = 0, mean = 0, m2 = 0;
-  // Chan et al.'s pairwise update: the moments of the union of two sets.
-  void merge(const Moments& o) {
-    if (o.count == 0) return;
-    double total = count + o.count, delta = o.mean - mean;
-    mean += delta * o.count / total;
-    m2 += o.m2 + delta * delta * count * o.count / total;
-    count = total;
-  }
-};
+using kernels::Moments;  // count, mean, Σ(x − mean)², and Chan et al.'s merge (core/kernels/moments.h)
 
+// The moments of a tensor's values (two passes, in double).
 Moments moments_of(const Tensor& t) {
   Moments m;
   with_values(t, [&](const auto* p, int64_t n) {
@@ -98,7 +89,8 @@ StatsRecorder::StatsRecorder(Module& model, Options options)
     Layer* l = layer.get();
     // The hooks run only on recorded steps, and only for calls that build a graph.
     layer->forward_hook = module->register_forward_hook([this, l](Module&, const Tensor&, const Tensor& y) {
-      if (recording(next_step_) && is_grad_enabled() && y.is_floating_point()) l->activations.merge(moments_of(y));
+      if (recording(next_step_) && is_grad_enabled() && y.is_floating_point())
+        l->activations = kernels::merge(l->activations, moments_of(y));
       return Tensor();
     });
     layer->backward_hook = module->register_full_backward_pre_hook([this, l](Module&, const Tensor& grad) {
