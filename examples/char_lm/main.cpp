@@ -17,11 +17,16 @@
 // rank normalizes with the statistics of its own windows (there is no
 // SyncBatchNorm inside the cell), and evaluation uses rank 0's running
 // statistics. ln-lstm needs no communication for its normalization at all.
+#include <optional>
+#include <string>
+#include <vector>
+
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "examples/common/cli.h"
 #include "examples/common/distributed.h"
-#include "examples/common/lm_training.h"
+#include "examples/common/lm_program.h"
 #include "examples/common/report.h"
 #include "normlab.h"
 
@@ -29,49 +34,28 @@ namespace {
 
 using nl::layers::LSTMCell;
 
-struct Config {
-  examples::LMTrainConfig train;
+struct Config : examples::LMProgramConfig {
   std::string cell = "ln-lstm";
-  bool compare = false;
-  std::string corpus;  // empty: Debian's fortunes
-  int64_t embed = 32, hidden = 256, num_layers = 1, threads = 2;
-  bool detect_anomaly = false;
-  std::string out = "results/char_lm";
+  int64_t embed = 32, hidden = 256, num_layers = 1;
+  bool threads_given = false;  // --threads on the command line (else, distributed: cores / processes)
 };
 
-LSTMCell parse_cell(const std::string& s) {
-  if (s == "lstm") return LSTMCell::plain;
-  if (s == "ln-lstm") return LSTMCell::layer_norm;
-  return LSTMCell::batch_norm;
-}
+struct Results {
+  double unigram_bpc = 0;                     // the corpus's unigram entropy, bits per character
+  std::vector<examples::LMTrainResult> runs;  // one per cell, labelled with it
+};
 
-nlohmann::json run(const Config& cfg, const std::string& cell, const nl::data::TextCorpus& corpus,
-                   std::vector<std::string>& step_rows, std::vector<std::string>& eval_rows) {
-  nl::manual_seed(cfg.train.seed);
-  // BN-LSTM keeps statistics for the training length only: longer sequences reuse the last step's
-  nl::models::CharLSTM model(corpus.vocab_size(), cfg.embed, cfg.hidden, cfg.num_layers, parse_cell(cell), 0.0,
-                             /*max_steps=*/cfg.train.seq_len);
-  auto result =
-      examples::train_language_model(examples::language_model(model), corpus, cfg.train, cell, step_rows, eval_rows);
-  nlohmann::json j = result.to_json();
-  j["cell"] = cell;
-  return j;
-}
-
-}  // namespace
-
-int main(int argc, char** argv) {
-  Config cfg;
+// Fills cfg from the command line; the exit code when there is nothing to run
+// (--help, --version, a bad option).
+std::optional<int> parse_options(int argc, char** argv, Config& cfg) {
   cfg.train.steps = 1000;
   cfg.train.lr = 3e-3;
+  cfg.out = "results/char_lm";
   CLI::App app{"Character-level LSTM language model: plain, layer-normalized or batch-normalized cell"};
   app.option_defaults()->always_capture_default();  // --help shows every default
   app.add_option("--cell", cfg.cell, "lstm, ln-lstm or bn-lstm")->check(CLI::IsMember({"lstm", "ln-lstm", "bn-lstm"}));
   app.add_flag("--compare", cfg.compare, "train all three cells from the same seed and plot them together");
-  app.add_option("--corpus", cfg.corpus, "a text file or a directory of them (default: Debian's fortunes)");
-  app.add_option("--steps", cfg.train.steps, "training steps")->check(CLI::Range(int64_t(1), int64_t(10000000)));
-  app.add_option("--batch-size", cfg.train.batch_size, "sequences per step")->check(CLI::Range(2, 4096));
-  app.add_option("--seq-len", cfg.train.seq_len, "characters per training sequence")->check(CLI::Range(1, 4096));
+  examples::add_corpus_options(app, cfg, /*min_batch_size=*/2, "characters per training sequence");
   app.add_option("--eval-seq-len", cfg.train.eval_seq_len, "also evaluate on sequences this long (0: off)")
       ->check(CLI::Range(0, 100000));
   app.add_option("--embed", cfg.embed, "embedding size")->check(CLI::Range(1, 4096));
@@ -79,97 +63,113 @@ int main(int argc, char** argv) {
   app.add_option("--layers", cfg.num_layers, "LSTM layers")->check(CLI::Range(1, 16));
   app.add_option("--lr", cfg.train.lr, "Adam learning rate (cosine decay to lr/10)")->check(CLI::PositiveNumber);
   app.add_option("--warmup", cfg.train.warmup, "linear warmup steps")->check(CLI::Range(0, 10000000));
-  app.add_option("--clip", cfg.train.clip, "gradient-norm clip (0: off)")->check(CLI::NonNegativeNumber);
-  app.add_option("--eval-every", cfg.train.eval_every, "steps between validation evaluations")->check(CLI::Range(1, 10000000));
-  app.add_option("--eval-batches", cfg.train.eval_batches, "validation batches per evaluation")->check(CLI::Range(1, 10000));
-  app.add_option("--sample-length", cfg.train.sample_length, "characters to generate at the end")->check(CLI::Range(0, 100000));
-  app.add_option("--temperature", cfg.train.temperature, "sampling temperature")->check(CLI::Range(0.0, 10.0));
-  app.add_option("--top-k", cfg.train.top_k, "sample only among the k likeliest characters (0: all)")
-      ->check(CLI::Range(int64_t(0), int64_t(100000)));
-  app.add_option("--seed", cfg.train.seed, "random seed");
-  auto* threads_opt = app.add_option("--threads", cfg.threads, "threads (per process; --distributed: default cores / processes)")
-                          ->check(CLI::Range(1, 256));
-  app.add_option("--out", cfg.out, "directory for CSV, JSON and PNG");
-  app.add_flag("--detect-anomaly", cfg.detect_anomaly, "name the first op that produces NaN/inf (nl::DetectAnomalyGuard)");
+  examples::add_run_options(app, cfg, "threads (per process; --distributed: default cores / processes)");
   app.add_flag("--distributed", cfg.train.distributed,
                "data-parallel training on the processes of `mpirun -np N`: each draws --batch-size windows of its own "
                "per step, gradients averaged, rank 0 prints and writes (bn-lstm: each process keeps local per-step BN "
                "statistics, not synchronized: the cell has no SyncBatchNorm)");
-  CLI11_PARSE(app, argc, argv);
+  if (std::optional<int> exit_code = examples::parse_command_line(app, argc, argv)) return exit_code;
+  cfg.threads_given = app.count("--threads") > 0;
+  return std::nullopt;
+}
 
-  std::optional<nl::dist::Context> job;
+LSTMCell parse_cell(const std::string& s) {
+  if (s == "lstm") return LSTMCell::plain;
+  if (s == "ln-lstm") return LSTMCell::layer_norm;
+  return LSTMCell::batch_norm;
+}
+
+// Trains the cell (all three with --compare), each from the same seed.
+Results run(const Config& cfg) {
+  nl::data::TextCorpus corpus = examples::load_corpus(cfg.corpus);
+  Results results{.unigram_bpc = examples::unigram_bits_per_char(corpus)};
+  if (nl::dist::is_main())
+    fmt::print(stderr, "corpus: {} characters, vocabulary {}, {} for training; unigram entropy {:.3f} bits/char\n",
+               corpus.text().size(), corpus.vocab_size(), corpus.train().numel(), results.unigram_bpc);
+  std::vector<std::string> cells = cfg.compare ? std::vector<std::string>{"lstm", "ln-lstm", "bn-lstm"}
+                                               : std::vector<std::string>{cfg.cell};
+  for (const std::string& cell : cells) {
+    nl::manual_seed(cfg.train.seed);
+    // BN-LSTM keeps statistics for the training length only: longer sequences reuse the last step's
+    nl::models::CharLSTM model(corpus.vocab_size(), cfg.embed, cfg.hidden, cfg.num_layers, parse_cell(cell), 0.0,
+                               /*max_steps=*/cfg.train.seq_len);
+    results.runs.push_back(examples::train_language_model(examples::language_model(model), corpus, cfg.train, cell));
+  }
+  return results;
+}
+
+// The final JSON line and results.json: the configuration and every run
+// (with one run, its results at the top level too).
+nlohmann::json to_json(const Config& cfg, const Results& results) {
+  nlohmann::json runs = nlohmann::json::array();
+  for (const examples::LMTrainResult& run : results.runs) {
+    nlohmann::json j = run.to_json();
+    j["cell"] = run.label;
+    runs.push_back(j);
+  }
+  nlohmann::json summary = {{"program", "char_lm"},       {"steps", cfg.train.steps},
+                            {"batch_size", cfg.train.batch_size}, {"seq_len", cfg.train.seq_len},
+                            {"eval_seq_len", cfg.train.eval_seq_len}, {"hidden", cfg.hidden},
+                            {"embed", cfg.embed},         {"layers", cfg.num_layers},
+                            {"lr", cfg.train.lr},         {"seed", cfg.train.seed},
+                            {"temperature", cfg.train.temperature}, {"top_k", cfg.train.top_k},
+                            {"unigram_bpc", results.unigram_bpc}, {"runs", runs}};
+  if (cfg.train.distributed) {
+    summary["distributed"] = true;
+    summary["global_batch"] = cfg.train.batch_size * nl::dist::world_size();
+  }
+  if (!cfg.compare) summary.update(runs[0]);
+  return summary;
+}
+
+// Per run: the step's time split into compute and communication, the bytes,
+// and whether the ranks stayed in sync.
+std::string distributed_line(const examples::LMTrainResult& run, int64_t batch_size) {
+  std::string in_sync = !run.params_in_sync ? "no" : run.eval_in_sync ? "yes" : "parameters (evaluation differs)";
+  std::string label = run.label == "bn-lstm" ? run.label + " (local per-step BN statistics)" : run.label;
+  return examples::distributed_summary(label, *run.distributed, batch_size, in_sync);
+}
+
+// Writes the CSVs, the plot and results.json; prints the table, the samples and the JSON line.
+void report(const Config& cfg, const Results& results) {
+  examples::write_lm_csvs(cfg.out, "cell", results.runs, cfg.train.distributed);
+  int64_t long_len = cfg.train.eval_seq_len;  // > 0: evaluated on longer windows too (dashed)
+  std::string plot = nl::train::gnuplot::lines_by_label(
+      cfg.out + "/eval.csv", cfg.out + "/val_bpc.png", examples::labels_with_curve(results.runs), "step",
+      "validation bits per character", {{5, fmt::format("len {}", cfg.train.seq_len)}},
+      long_len > 0 ? std::vector<std::pair<int, std::string>>{{6, fmt::format("len {}", long_len)}}
+                   : std::vector<std::pair<int, std::string>>{});
+  bool plotted = nl::train::gnuplot::render(cfg.out + "/val_bpc.gp", plot);
+
+  fmt::print("\n{:<8} {:>10} {:>13} {:>14} {:>8}\n", "cell", "train_loss", "val_bits/char",
+             long_len > 0 ? fmt::format("bits/char@{}", long_len) : std::string("-"), "seconds");
+  for (const examples::LMTrainResult& run : results.runs)
+    fmt::print("{:<8} {:>10} {:>13} {:>14} {:>8.1f}\n", run.label, examples::fmt_number(run.final_train_loss(), 4),
+               examples::fmt_number(run.final_val_loss() / std::numbers::ln2, 3),
+               long_len > 0 ? examples::fmt_number(run.final_val_loss_long() / std::numbers::ln2, 3) : "-",
+               run.seconds);
+  examples::print_unigram_entropy(results.unigram_bpc);
+  if (cfg.train.distributed)
+    for (const examples::LMTrainResult& run : results.runs)
+      fmt::print("{}\n", distributed_line(run, cfg.train.batch_size));
+  for (const examples::LMTrainResult& run : results.runs) examples::print_sample(run, cfg.train);
+  fmt::print("\nwrote {}/steps.csv, eval.csv{}\n", cfg.out, plotted ? ", val_bpc.png" : "");
+
+  examples::write_and_print_json(cfg.out + "/results.json", to_json(cfg, results));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Config cfg;
+  if (std::optional<int> exit_code = parse_options(argc, argv, cfg)) return *exit_code;
+  std::optional<nl::dist::Context> job;  // outlives everything that communicates
   try {
     examples::start_job(job, "char_lm", cfg.train.distributed, argc, argv);
-  } catch (const std::exception& e) {
-    return examples::fail_run(e);
-  }
-  nl::set_num_threads(examples::threads_per_process(cfg.train.distributed, threads_opt->count() > 0, int(cfg.threads)));
-  bool prints = nl::dist::is_main();  // rank 0 prints, samples and writes
-
-  try {
+    nl::set_num_threads(examples::threads_per_process(cfg.train.distributed, cfg.threads_given, int(cfg.threads)));
     nl::DetectAnomalyGuard anomaly(cfg.detect_anomaly);
-    auto corpus = examples::load_corpus(cfg.corpus);
-    double unigram = examples::unigram_bits_per_char(corpus);
-    if (prints)
-      fmt::print(stderr, "corpus: {} characters, vocabulary {}, {} for training; unigram entropy {:.3f} bits/char\n",
-                 corpus.text().size(), corpus.vocab_size(), corpus.train().numel(), unigram);
-    std::vector<std::string> cells = cfg.compare ? std::vector<std::string>{"lstm", "ln-lstm", "bn-lstm"}
-                                                 : std::vector<std::string>{cfg.cell};
-    std::vector<std::string> step_rows, eval_rows;
-    nlohmann::json runs = nlohmann::json::array();
-    std::vector<std::string> plotted_cells;
-    for (const std::string& cell : cells) {
-      size_t evaluations = eval_rows.size();
-      runs.push_back(run(cfg, cell, corpus, step_rows, eval_rows));
-      if (eval_rows.size() > evaluations) plotted_cells.push_back(cell);  // plot runs with a curve
-    }
-    if (!prints) return 0;
-
-    nl::io::create_directories(cfg.out);
-    nl::train::write_csv(cfg.out + "/steps.csv",
-                        cfg.train.distributed ? "cell,step,loss,lr" + examples::step_csv_header() : "cell,step,loss,lr",
-                        step_rows);
-    nl::train::write_csv(cfg.out + "/eval.csv", "cell,step,train_loss,val_loss,val_bpc,val_bpc_long,seconds,cpu_seconds", eval_rows);
-    bool long_eval = cfg.train.eval_seq_len > 0;
-    std::string plot = nl::train::gnuplot::lines_by_label(
-        cfg.out + "/eval.csv", cfg.out + "/val_bpc.png", plotted_cells, "step", "validation bits per character",
-        {{5, fmt::format("len {}", cfg.train.seq_len)}}, long_eval ? std::vector<std::pair<int, std::string>>{{6, fmt::format("len {}", cfg.train.eval_seq_len)}} : std::vector<std::pair<int, std::string>>{});
-    bool plotted = nl::train::gnuplot::render(cfg.out + "/val_bpc.gp", plot);
-
-    fmt::print("\n{:<8} {:>10} {:>13} {:>14} {:>8}\n", "cell", "train_loss", "val_bits/char",
-               long_eval ? fmt::format("bits/char@{}", cfg.train.eval_seq_len) : std::string("-"), "seconds");
-    for (auto& r : runs)
-      fmt::print("{:<8} {:>10} {:>13} {:>14} {:>8.1f}\n", r["cell"].get<std::string>(), examples::fmt_number(r["train_loss"], 4),
-                 examples::fmt_number(r["val_bpc"], 3), long_eval ? examples::fmt_number(r["val_bpc_long"], 3) : "-",
-                 r["seconds"].get<double>());
-    fmt::print("(unigram entropy of the corpus: {:.3f} bits/char)\n", unigram);
-    if (cfg.train.distributed)  // per run: the step's time split into compute and communication, and the bytes
-      for (auto& r : runs) {
-        std::string cell = r["cell"], in_sync = !r["params_in_sync"].get<bool>() ? "no"
-                                                : r["eval_in_sync"].get<bool>()  ? "yes"
-                                                                                 : "parameters (evaluation differs)";
-        if (cell == "bn-lstm") cell += " (local per-step BN statistics)";
-        fmt::print("{}\n", examples::distributed_summary(cell, r, cfg.train.batch_size, in_sync));
-      }
-    for (auto& r : runs)
-      fmt::print("\n--- sample ({}, temperature {}{}) ---\n{}\n", r["cell"].get<std::string>(), cfg.train.temperature,
-                 cfg.train.top_k > 0 ? fmt::format(", top-k {}", cfg.train.top_k) : "", r["sample"].get<std::string>());
-    fmt::print("\nwrote {}/steps.csv, eval.csv{}\n", cfg.out, plotted ? ", val_bpc.png" : "");
-
-    nlohmann::json summary = {{"program", "char_lm"},       {"steps", cfg.train.steps},
-                              {"batch_size", cfg.train.batch_size}, {"seq_len", cfg.train.seq_len},
-                              {"eval_seq_len", cfg.train.eval_seq_len}, {"hidden", cfg.hidden},
-                              {"embed", cfg.embed},         {"layers", cfg.num_layers},
-                              {"lr", cfg.train.lr},         {"seed", cfg.train.seed},
-                              {"temperature", cfg.train.temperature}, {"top_k", cfg.train.top_k},
-                              {"unigram_bpc", unigram},     {"runs", runs}};
-    if (cfg.train.distributed) {
-      summary["distributed"] = true;
-      summary["global_batch"] = cfg.train.batch_size * nl::dist::world_size();
-    }
-    if (!cfg.compare) summary.update(runs[0]);
-    nl::train::write_json(cfg.out + "/results.json", summary);
-    fmt::print("{}\n", nl::train::json_text(summary));
+    Results results = run(cfg);
+    if (nl::dist::is_main()) report(cfg, results);  // rank 0 writes and prints
   } catch (const std::exception& e) {
     return examples::fail_run(e);
   }

@@ -2,7 +2,8 @@
 // What the example programs share for data-parallel training across
 // processes (--distributed, run under `mpirun -np N`; docs/distributed.md):
 // starting the job, threads per process, ending the whole job on an error,
-// and the per-step communication report as CSV columns, JSON and one line of text.
+// and the summary of the training steps' time and communication as JSON and
+// one line of text (each step's own: examples/common/step_log.h).
 //
 //   std::optional<nl::dist::Context> job;    // outlives everything that communicates
 //   examples::start_job(job, "mlp_norm", distributed, argc, argv);
@@ -59,68 +60,72 @@ inline int fail_run(const std::exception& e) {
   return 1;
 }
 
-// The CSV columns of one step's report, after the program's own:
-// step_ms,compute_ms,gradient_sync_{ms,bytes,calls},norm_sync_{...},other_comm_{...}
-inline std::string step_csv_header() {
-  std::string header;
-  for (const auto& [name, value] : nl::dist::StepReport{}.fields()) header += "," + name;
-  return header;
-}
-inline std::string step_csv_columns(const nl::dist::StepReport& step) {
-  std::string columns;
-  for (const auto& [name, value] : step.fields())  // times in ms to 0.1 µs, bytes and calls exact
-    columns += name.ends_with("_ms") ? fmt::format(",{:.4f}", value) : fmt::format(",{:.0f}", value);
-  return columns;
+// The training steps of a data-parallel run as its results report them: the
+// sums over this rank's steps with every time (the steps' wall time and each
+// purpose's collectives) replaced by its mean over the ranks
+// (nl::dist::mean_over_ranks), so the parts add up to the step as on every
+// rank: step = compute + gradient sync + norm sync + other. (Not a maximum per
+// part: the rank that computes longest waits least in the collectives, so
+// per-part maxima come from different ranks and can add up to more than the
+// step.) compute_seconds_max is the longest compute of any rank, the
+// straggler, outside that sum. Steps, bytes and calls are the same on every rank.
+struct StepSummary {
+  nl::dist::StepReport mean;
+  double compute_seconds_max = 0;
+  int processes = 1;
+
+  // A total per step: a time in milliseconds, a count (bytes, calls) as is.
+  double ms_per_step(double seconds) const { return seconds * 1e3 / steps(); }
+  double per_step(int64_t count) const { return double(count) / steps(); }
+  // "processes"; "per_step": the means per step (nl::dist::StepReport::fields()
+  // and compute_ms_max); "total": steps, seconds, compute_seconds and the
+  // calls, bytes and seconds of gradient sync, norm sync and other.
+  nlohmann::json to_json() const {
+    nlohmann::json per_step = nlohmann::json::object();
+    for (const auto& [name, value] : mean.fields()) per_step[name] = value;
+    per_step["compute_ms_max"] = ms_per_step(compute_seconds_max);
+    auto counter = [](const nl::dist::CommCounter& c) {
+      return nlohmann::json{{"calls", c.calls}, {"bytes", c.bytes}, {"seconds", c.seconds}};
+    };
+    return {{"processes", processes},
+            {"per_step", per_step},
+            {"total",
+             {{"steps", mean.steps},
+              {"seconds", mean.seconds},
+              {"compute_seconds", mean.compute_seconds()},
+              {"gradient_sync", counter(mean.comm.gradients)},
+              {"norm_sync", counter(mean.comm.normalization)},
+              {"other_comm", counter(mean.comm.other)}}}};
+  }
+
+ private:
+  double steps() const { return double(std::max<int64_t>(1, mean.steps)); }
+};
+
+// The StepSummary of this rank's steps (`total`, StepLog::total()). A
+// collective: every rank calls it.
+inline StepSummary summarize_steps(const nl::dist::StepReport& total) {
+  StepSummary summary{.mean = nl::dist::mean_over_ranks(total), .compute_seconds_max = total.compute_seconds(),
+                      .processes = nl::dist::world_size()};
+  nl::dist::allreduce_max(&summary.compute_seconds_max, 1, nl::dist::Traffic::other);
+  return summary;
 }
 
-// The JSON of a data-parallel run's training steps: "per_step" means and
-// "total" sums of wall time, compute time (the step minus its collectives) and
-// the collectives' calls, bytes and time, split into gradient sync,
-// normalization sync and other (the loss for reporting, ...). Each time is the
-// mean over the ranks (nl::dist::mean_over_ranks), so the parts add up to the
-// step as on every rank: step = compute + gradient sync + norm sync + other.
-// (Not a maximum per part: the rank that computes longest waits least in the
-// collectives, so per-part maxima come from different ranks and can add up to
-// more than the step.) per_step.compute_ms_max is the longest compute of any
-// rank, the straggler, outside that sum. Bytes and calls are the same on every
-// rank. A collective: every rank calls it.
-inline nlohmann::json step_report_json(const nl::dist::StepReport& total) {
-  nl::dist::StepReport mean = nl::dist::mean_over_ranks(total);
-  double steps = double(std::max<int64_t>(1, total.steps));
-  double compute_max = total.compute_seconds();
-  nl::dist::allreduce_max(&compute_max, 1, nl::dist::Traffic::other);
-  nlohmann::json per_step = nlohmann::json::object();
-  for (const auto& [name, value] : mean.fields()) per_step[name] = value;
-  per_step["compute_ms_max"] = compute_max * 1e3 / steps;
-  auto counter = [](const nl::dist::CommCounter& c) {
-    return nlohmann::json{{"calls", c.calls}, {"bytes", c.bytes}, {"seconds", c.seconds}};
-  };
-  return {{"per_step", per_step},
-          {"total",
-           {{"steps", total.steps},
-            {"seconds", mean.seconds},
-            {"compute_seconds", mean.compute_seconds()},
-            {"gradient_sync", counter(mean.comm.gradients)},
-            {"norm_sync", counter(mean.comm.normalization)},
-            {"other_comm", counter(mean.comm.other)}}}};
-}
-
-// The human-readable line of a data-parallel run, from its JSON (`run` holds
-// "processes" and step_report_json's "per_step"):
+// The human-readable line of a data-parallel run:
 //   "<label>: 2 processes x batch 64 = global batch 128: per step 7.11 ms = compute 4.06
 //    + gradient sync 2.61 (1346600 B) + norm sync 0.32 (24600 B) + other 0.12 ms; ranks in sync: yes"
-// The parts are means over the ranks and add up to the step (step_report_json).
-inline std::string distributed_summary(const std::string& label, const nlohmann::json& run, int64_t batch_per_process,
+// The parts are means over the ranks and add up to the step (StepSummary).
+inline std::string distributed_summary(const std::string& label, const StepSummary& steps, int64_t batch_per_process,
                                        const std::string& in_sync) {
-  const nlohmann::json& s = run.at("per_step");
-  int64_t processes = run.at("processes").get<int64_t>();
-  auto ms = [&](const char* name) { return s.at(name).get<double>(); };
+  const nl::dist::StepReport& s = steps.mean;
   return fmt::format("{}: {} process{} x batch {} = global batch {}: per step {:.2f} ms = compute {:.2f} + gradient "
                      "sync {:.2f} ({:.0f} B) + norm sync {:.2f} ({:.0f} B) + other {:.2f} ms (means over ranks); "
                      "ranks in sync: {}",
-                     label, processes, processes == 1 ? "" : "es", batch_per_process, batch_per_process * processes,
-                     ms("step_ms"), ms("compute_ms"), ms("gradient_sync_ms"), ms("gradient_sync_bytes"),
-                     ms("norm_sync_ms"), ms("norm_sync_bytes"), ms("other_comm_ms"), in_sync);
+                     label, steps.processes, steps.processes == 1 ? "" : "es", batch_per_process,
+                     batch_per_process * steps.processes, steps.ms_per_step(s.seconds),
+                     steps.ms_per_step(s.compute_seconds()), steps.ms_per_step(s.comm.gradients.seconds),
+                     steps.per_step(s.comm.gradients.bytes), steps.ms_per_step(s.comm.normalization.seconds),
+                     steps.per_step(s.comm.normalization.bytes), steps.ms_per_step(s.comm.other.seconds), in_sync);
 }
 
 }  // namespace examples

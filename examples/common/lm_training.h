@@ -18,21 +18,20 @@
 // not synchronized) and gives the same numbers everywhere. Only rank 0 shows
 // progress and samples.
 #include <bit>
-#include <chrono>
 #include <cmath>
-#include <ctime>
 #include <functional>
 #include <memory>
 #include <numbers>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "examples/common/distributed.h"
-#include "examples/common/report.h"
+#include "examples/common/step_log.h"
 #include "normlab.h"
 
 namespace examples {
@@ -62,19 +61,38 @@ struct LMEvalPoint {
 };
 
 struct LMTrainResult {
+  std::string label;                // the run's name: in the progress line, the CSV rows, the report
+  int64_t parameters = 0;           // of the model trained
   std::vector<double> step_losses;  // every step's training loss (nats)
   std::vector<LMEvalPoint> curve;
+  bool long_eval = false;           // the curve has val_loss_long (eval_seq_len > 0)
   bool diverged = false;
   int64_t diverged_at = 0;  // the step whose loss was not finite
   double seconds = 0;
   std::string sample;
-  // distributed only: this rank's training steps (time, collectives); whether
-  // all ranks ended with identical parameters and the same last evaluation
-  bool distributed = false;
-  nl::dist::StepReport comm;
+  // The CSV rows, each starting with the label: steps.csv "label,step,loss,lr"
+  // (distributed: and the step's time and communication, StepLog), eval.csv
+  // "label,step,train_loss,val_loss,val_bpc,val_bpc_long,seconds,cpu_seconds"
+  // (seconds: wall and CPU time in the training steps so far, evaluations
+  // excluded, to compare curves at equal compute).
+  std::vector<std::string> step_rows, eval_rows;
+  // distributed only: the training steps' time and communication; whether all
+  // ranks ended with identical parameters and the same last evaluation
+  std::optional<StepSummary> distributed;
   bool params_in_sync = true, eval_in_sync = true;
+
   // mean training loss over the last 10% of the steps run
-  double final_train_loss() const;
+  double final_train_loss() const {
+    if (step_losses.empty()) return NAN;
+    size_t tail = std::max<size_t>(1, step_losses.size() / 10);
+    double sum = 0;
+    for (size_t i = step_losses.size() - tail; i < step_losses.size(); ++i) sum += step_losses[i];
+    return sum / double(tail);
+  }
+  // The last validation loss (nats per character) at seq_len and eval_seq_len;
+  // NaN for a diverged run (the last finite one would flatter it).
+  double final_val_loss() const { return curve.empty() || diverged ? NAN : curve.back().val_loss; }
+  double final_val_loss_long() const { return curve.empty() || diverged ? NAN : curve.back().val_loss_long; }
   nlohmann::json to_json() const;  // results (not the config)
 };
 
@@ -112,28 +130,17 @@ inline double unigram_bits_per_char(const nl::data::TextCorpus& corpus) {
   return bits;
 }
 
-inline double LMTrainResult::final_train_loss() const {
-  if (step_losses.empty()) return NAN;
-  size_t tail = std::max<size_t>(1, step_losses.size() / 10);
-  double sum = 0;
-  for (size_t i = step_losses.size() - tail; i < step_losses.size(); ++i) sum += step_losses[i];
-  return sum / double(tail);
-}
-
 // Distributed: also the communication per step and in total and whether the
-// ranks agree (a collective then: every rank calls it).
+// ranks agree. Bits per character at eval_seq_len only when asked for.
 inline nlohmann::json LMTrainResult::to_json() const {
   auto finite_or_null = [](double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); };
   nlohmann::json j;
-  // a diverged run has no final validation loss (the last finite one would flatter it)
-  double val = curve.empty() || diverged ? NAN : curve.back().val_loss;
-  double val_long = curve.empty() || diverged ? NAN : curve.back().val_loss_long;
   j["diverged"] = diverged;
   if (diverged) j["diverged_at_step"] = diverged_at;
   j["train_loss"] = finite_or_null(final_train_loss());
-  j["val_loss"] = finite_or_null(val);
-  j["val_bpc"] = finite_or_null(val / std::numbers::ln2);
-  if (!curve.empty() && !std::isnan(curve.back().val_loss_long)) j["val_bpc_long"] = finite_or_null(val_long / std::numbers::ln2);
+  j["val_loss"] = finite_or_null(final_val_loss());
+  j["val_bpc"] = finite_or_null(final_val_loss() / std::numbers::ln2);
+  if (long_eval) j["val_bpc_long"] = finite_or_null(final_val_loss_long() / std::numbers::ln2);
   j["seconds"] = seconds;
   if (!curve.empty()) {  // time in the training steps up to the last evaluation, evaluations excluded
     j["train_seconds"] = curve.back().seconds;
@@ -141,8 +148,7 @@ inline nlohmann::json LMTrainResult::to_json() const {
   }
   j["sample"] = sample;
   if (distributed) {
-    j.update(step_report_json(comm));
-    j["processes"] = nl::dist::world_size();
+    j.update(distributed->to_json());
     j["params_in_sync"] = params_in_sync;
     j["eval_in_sync"] = eval_in_sync;
   }
@@ -162,6 +168,28 @@ inline std::vector<int64_t> prompt_ids(const nl::data::TextCorpus& corpus, const
 }
 
 namespace detail {
+
+// Distributed: the same model on every rank (rank 0's weights), and different
+// windows on every rank: rank 0 keeps the single-process stream (so a world of
+// one is the single-process run), rank r > 0 reseeds the global generator with
+// a seed mixed from (seed ^ "windows", r). Otherwise nothing.
+inline std::optional<nl::dist::DataParallel> replicate(nl::layers::Module& model, const LMTrainConfig& cfg) {
+  std::optional<nl::dist::DataParallel> ddp;
+  if (!cfg.distributed) return ddp;
+  ddp.emplace(model);
+  if (int rank = nl::dist::rank(); rank > 0)
+    nl::manual_seed(nl::Generator(cfg.seed ^ 0x77696e646f7773ULL).bits(uint64_t(rank)));
+  return ddp;
+}
+
+inline std::unique_ptr<nl::optim::Optimizer> make_optimizer(nl::layers::Module& model, const LMTrainConfig& cfg) {
+  if (cfg.optimizer == "adamw")
+    return std::make_unique<nl::optim::AdamW>(model.parameters(),
+                                              nl::optim::AdamWOptions{.lr = cfg.lr, .weight_decay = cfg.weight_decay});
+  return std::make_unique<nl::optim::Adam>(model.parameters(),
+                                           nl::optim::AdamOptions{.lr = cfg.lr, .weight_decay = cfg.weight_decay});
+}
+
 // Mean cross-entropy (nats) over cfg.eval_batches validation windows of length
 // `length`, the same windows every call (drawn from a fixed seed).
 inline double evaluate_lm(nl::layers::Module& model, const nl::data::TextCorpus& corpus, const LMTrainConfig& cfg,
@@ -180,98 +208,136 @@ inline double evaluate_lm(nl::layers::Module& model, const nl::data::TextCorpus&
   model.train(was_training);
   return total / double(cfg.eval_batches);
 }
+
+// The validation losses at seq_len and at eval_seq_len (NaN when not asked for).
+inline std::pair<double, double> validation_losses(nl::layers::Module& model, const nl::data::TextCorpus& corpus,
+                                                   const LMTrainConfig& cfg) {
+  double at_seq_len = evaluate_lm(model, corpus, cfg, cfg.seq_len);
+  double at_eval_seq_len = cfg.eval_seq_len > 0 ? evaluate_lm(model, corpus, cfg, cfg.eval_seq_len) : NAN;
+  return {at_seq_len, at_eval_seq_len};
+}
+
+// The observer of one run of the loop below, called at each step's begin and
+// end and for each evaluation. It keeps what the run records: the CSV rows
+// (StepLog: with each step's time and communication under --distributed), the
+// losses, the validation curve with the training time so far (a
+// TrainingClock, paused while evaluating), and rank 0's progress line.
+class LMRunLog {
+ public:
+  LMRunLog(const std::string& label, const LMTrainConfig& cfg)
+      : cfg_(cfg), steps_(cfg.distributed), progress_(label, cfg.steps) {
+    result_.label = label;
+    result_.long_eval = cfg.eval_seq_len > 0;
+  }
+
+  // Whether the loop evaluates after `step`: every eval_every steps and after the last.
+  bool evaluates(int64_t step) const { return step % cfg_.eval_every == 0 || step == cfg_.steps; }
+  bool diverged() const { return result_.diverged; }
+
+  void step_begin() { steps_.begin(); }
+  // The step's loss (the mean over the ranks) and the learning rate it ran
+  // with. A loss that is not finite ends the run: it has diverged.
+  void step_end(int64_t step, double loss, double lr) {
+    steps_.end(fmt::format("{},{},{:.5f},{:.6g}", result_.label, step, loss, lr));
+    last_loss_ = loss;
+    if (!std::isfinite(loss)) {
+      result_.diverged = true;
+      result_.diverged_at = step;
+      show(step);
+      return;
+    }
+    result_.step_losses.push_back(loss);
+    window_sum_ += loss;
+    ++window_;
+    if (step % 10 == 0 && !evaluates(step)) show(step);  // after an evaluation, evaluation() shows it
+  }
+
+  // Records the validation losses `validate()` returns ({seq_len, eval_seq_len}),
+  // with the training clock paused: evaluations are not training time.
+  void evaluation(int64_t step, const std::function<std::pair<double, double>()>& validate) {
+    clock_.pause();
+    auto [val_loss, val_loss_long] = validate();
+    LMEvalPoint point{step,           window_sum_ / double(window_), val_loss, val_loss_long, clock_.wall_seconds(),
+                      clock_.cpu_seconds()};
+    result_.curve.push_back(point);
+    result_.eval_rows.push_back(fmt::format(
+        "{},{},{:.5f},{:.5f},{:.5f},{},{:.3f},{:.3f}", result_.label, step, point.train_loss, point.val_loss,
+        point.val_loss / std::numbers::ln2,
+        std::isnan(point.val_loss_long) ? std::string() : fmt::format("{:.5f}", point.val_loss_long / std::numbers::ln2),
+        point.seconds, point.cpu_seconds));
+    clock_.resume();
+    show(step);  // the progress line always shows the training loss
+    window_sum_ = 0;
+    window_ = 0;
+  }
+
+  // Ends the progress line and hands over what was recorded. Distributed: a
+  // collective (the steps are summarized over the ranks).
+  LMTrainResult finish() {
+    if (prints_) progress_.finish();
+    result_.seconds = progress_.elapsed();
+    result_.step_rows = steps_.rows();
+    if (cfg_.distributed) result_.distributed = summarize_steps(steps_.total());
+    return std::move(result_);
+  }
+
+ private:
+  void show(int64_t step) const {
+    if (prints_) progress_.update(step, last_loss_);
+  }
+
+  const LMTrainConfig& cfg_;
+  LMTrainResult result_;
+  StepLog steps_;
+  nl::train::Progress progress_;
+  nl::train::TrainingClock clock_;
+  bool prints_ = nl::dist::is_main();  // rank 0 shows progress
+  double last_loss_ = NAN, window_sum_ = 0;
+  int64_t window_ = 0;  // steps since the last evaluation
+};
+
 }  // namespace detail
 
-// Trains model from its current parameters; csv_rows gets one
-// "label,step,loss,lr" line per step and eval_rows one
-// "label,step,train_loss,val_loss,val_bpc,val_bpc_long,seconds,cpu_seconds"
-// line per evaluation (seconds: wall and CPU time in the training steps so far,
-// evaluations excluded, to compare curves at equal compute).
+// Trains model from its current parameters; `label` names the run.
 inline LMTrainResult train_language_model(LanguageModel model, const nl::data::TextCorpus& corpus,
-                                          const LMTrainConfig& cfg, const std::string& label,
-                                          std::vector<std::string>& csv_rows, std::vector<std::string>& eval_rows) {
+                                          const LMTrainConfig& cfg, const std::string& label) {
   nl::layers::Module& m = model.module;
-  LMTrainResult result;
-  result.distributed = cfg.distributed;
-  std::optional<nl::dist::DataParallel> ddp;
-  if (cfg.distributed) {
-    ddp.emplace(m);  // the same model on every rank: rank 0's weights
-    // different windows on every rank: rank 0 keeps the single-process stream
-    // (so a world of one is the single-process run), rank r > 0 reseeds the
-    // global generator with a seed mixed from (seed ^ "windows", r)
-    if (int rank = nl::dist::rank(); rank > 0)
-      nl::manual_seed(nl::Generator(cfg.seed ^ 0x77696e646f7773ULL).bits(uint64_t(rank)));
-  }
-  std::unique_ptr<nl::optim::Optimizer> opt;
-  if (cfg.optimizer == "adamw")
-    opt = std::make_unique<nl::optim::AdamW>(m.parameters(), nl::optim::AdamWOptions{.lr = cfg.lr, .weight_decay = cfg.weight_decay});
-  else
-    opt = std::make_unique<nl::optim::Adam>(m.parameters(), nl::optim::AdamOptions{.lr = cfg.lr, .weight_decay = cfg.weight_decay});
+  std::optional<nl::dist::DataParallel> ddp = detail::replicate(m, cfg);
+  std::unique_ptr<nl::optim::Optimizer> opt = detail::make_optimizer(m, cfg);
   nl::optim::WarmupDecayLR schedule(*opt, cfg.warmup, cfg.steps, nl::optim::WarmupDecayLR::Decay::cosine, 0.1);
 
-  bool prints = nl::dist::is_main();  // rank 0 shows progress
-  nl::train::Progress progress(label, cfg.steps);
-  nl::dist::StepMeter meter;
-  double window_sum = 0;
-  int64_t window = 0;
-  nl::train::TrainingClock train_clock;  // time in training steps only: paused for each evaluation
+  detail::LMRunLog log(label, cfg);
   for (int64_t step = 1; step <= cfg.steps; ++step) {
     auto [x, y] = corpus.batch(corpus.train(), cfg.batch_size, cfg.seq_len);
     double lr = schedule.get_last_lr()[0];
-    meter.start();
+    log.step_begin();
     opt->zero_grad();
     nl::Tensor loss = nl::cross_entropy(m(x).reshape({-1, corpus.vocab_size()}), y.reshape({-1}));
-    // distributed: the mean over the ranks, the same on all, so all stop together
-    double value = nl::dist::allreduce_mean(loss.item<double>());
-    bool finite = std::isfinite(value);
-    if (finite) {
+    double value = nl::dist::allreduce_mean(loss.item<double>());  // the same on every rank: all stop together
+    if (std::isfinite(value)) {
       loss.backward();
       if (ddp) ddp->average_gradients();  // before clipping: every rank clips the same gradient
       if (cfg.clip > 0) nl::optim::clip_grad_norm_(m.parameters(), cfg.clip);
       opt->step();
       schedule.step();
     }
-    nl::dist::StepReport report = meter.stop();
-    result.comm += report;
-    csv_rows.push_back(fmt::format("{},{},{:.5f},{:.6g}{}", label, step, value, lr,
-                                   cfg.distributed ? step_csv_columns(report) : ""));
-    if (!finite) {  // diverged: stop here and say so
-      result.diverged = true;
-      result.diverged_at = step;
-      if (prints) progress.update(step, value);
-      break;
-    }
-    result.step_losses.push_back(value);
-    window_sum += value;
-    ++window;
-    if (step % cfg.eval_every == 0 || step == cfg.steps) {
-      train_clock.pause();
-      if (ddp) ddp->broadcast_buffers();  // rank 0's running statistics (BN-LSTM) everywhere
-      LMEvalPoint point{step, window_sum / double(window), detail::evaluate_lm(m, corpus, cfg, cfg.seq_len), NAN,
-                        train_clock.wall_seconds(), train_clock.cpu_seconds()};
-      if (cfg.eval_seq_len > 0) point.val_loss_long = detail::evaluate_lm(m, corpus, cfg, cfg.eval_seq_len);
-      result.curve.push_back(point);
-      eval_rows.push_back(fmt::format("{},{},{:.5f},{:.5f},{:.5f},{},{:.3f},{:.3f}", label, step, point.train_loss,
-                                      point.val_loss, point.val_loss / std::numbers::ln2,
-                                      std::isnan(point.val_loss_long) ? std::string()
-                                                                      : fmt::format("{:.5f}", point.val_loss_long / std::numbers::ln2),
-                                      point.seconds, point.cpu_seconds));
-      train_clock.resume();
-      if (prints) progress.update(step, value);  // the progress line always shows the training loss
-      window_sum = 0;
-      window = 0;
-    } else if (step % 10 == 0 && prints) {
-      progress.update(step, value);
-    }
+    log.step_end(step, value, lr);
+    if (log.diverged()) break;  // a diverged run is a result, not a crash
+    if (log.evaluates(step))
+      log.evaluation(step, [&] {
+        if (ddp) ddp->broadcast_buffers();  // rank 0's running statistics (BN-LSTM) on every rank
+        return detail::validation_losses(m, corpus, cfg);
+      });
   }
-  if (prints) progress.finish();
-  result.seconds = progress.elapsed();
+
+  LMTrainResult result = log.finish();
+  result.parameters = m.num_parameters();
   if (ddp) {
     result.params_in_sync = ddp->parameters_in_sync();
     double last_eval = result.curve.empty() ? 0.0 : result.curve.back().val_loss;
     result.eval_in_sync = nl::dist::same_on_all_ranks(std::bit_cast<uint64_t>(last_eval));
   }
-  if (!result.diverged && cfg.sample_length > 0 && prints)
+  if (!result.diverged && cfg.sample_length > 0 && nl::dist::is_main())
     result.sample = corpus.decode(model.generate(prompt_ids(corpus, cfg.prompt), cfg.sample_length, cfg.temperature, cfg.top_k));
   return result;
 }

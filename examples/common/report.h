@@ -1,18 +1,28 @@
 #pragma once
-// Shared by the example programs' result tables: numbers from a results JSON.
+// Shared by the example programs' reports: numbers for tables, the final JSON.
 #include <fmt/format.h>
 
+#include <cmath>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
+#include "train/json.h"
+
 namespace examples {
 
-// A number from a results JSON for a table: fixed precision, or "diverged"
-// when it is null (a non-finite value).
-inline std::string fmt_number(const nlohmann::json& value, int precision) {
-  if (value.is_null()) return "diverged";
-  return fmt::format("{:.{}f}", value.get<double>(), precision);
+// A result for a table: fixed precision, or "diverged" when it is not finite
+// (the JSON holds null there).
+inline std::string fmt_number(double value, int precision) {
+  if (!std::isfinite(value)) return "diverged";
+  return fmt::format("{:.{}f}", value, precision);
+}
+
+// The programs' last word: the results JSON written to path (indented) and
+// printed as the final line on stdout (one line).
+inline void write_and_print_json(const std::string& path, const nlohmann::json& results) {
+  nl::train::write_json(path, results);
+  fmt::print("{}\n", nl::train::json_text(results));
 }
 
 }  // namespace examples

@@ -33,6 +33,17 @@ inline std::string plus_minus(const Spread& s, int digits = 4) {
   return fmt::format("{:.{}f} ± {:.{}f}", s.mean, digits, s.std, digits);
 }
 
+// The mean of the last n values (at least one, at most all): "the training
+// loss at the end", less noisy than the last step's. Summed as Σ value/n.
+template <typename T>
+double mean_of_last(const std::vector<T>& values, size_t n) {
+  if (values.empty()) return NAN;
+  n = std::clamp<size_t>(n, 1, values.size());
+  double mean = 0;
+  for (size_t i = values.size() - n; i < values.size(); ++i) mean += values[i] / double(n);
+  return mean;
+}
+
 // Means of `values` over `bins` consecutive, equal slices of its index range
 // (a curve smoothed by averaging, one point per slice). bins is clamped to [1, size].
 inline std::vector<double> bin_means(const std::vector<float>& values, size_t bins) {

@@ -37,31 +37,41 @@
 // and the bytes and calls of gradient and normalization sync, the JSON their
 // per-step means and totals. Evaluation: every rank evaluates 1/N of the test
 // set with rank 0's running statistics and the sums are all-reduced.
-#include <CLI/CLI.hpp>
 #include <chrono>
-#include <cmath>
+#include <optional>
+#include <string>
 
+#include <CLI/CLI.hpp>
+
+#include "examples/common/cli.h"
 #include "examples/common/distributed.h"
-#include "examples/common/report.h"
 #include "examples/mlp_norm/sweep.h"
 #include "examples/mlp_norm/train.h"
 #include "normlab.h"
 
-int main(int argc, char** argv) {
+namespace {
+
+struct Options {
   mlp_norm::RunConfig run;
   std::string data_dir = nl::data::kFashionMnistDir, out = "results/mlp_norm";
   int64_t limit = 0, seeds = 1;
   int threads = 2;
   bool sweep = false, detect_anomaly = false;
+  // given on the command line (the sweep sets the first three itself)
+  bool norm_given = false, batch_size_given = false, lr_given = false, threads_given = false;
+};
 
+// Fills o from the command line; the exit code when there is nothing to run
+// (--help, --version, a bad option).
+std::optional<int> parse_options(int argc, char** argv, Options& o) {
+  mlp_norm::RunConfig& run = o.run;
   CLI::App app{"Train an MLP 784-256-256-10 on Fashion-MNIST with and without normalization"};
-  auto* norm_opt = app.add_option("--norm", run.norm, "normalization before each ReLU: none, batch, layer or rms")
-                       ->check(CLI::IsMember({"none", "batch", "layer", "rms"}))
-                       ->capture_default_str();
-  auto* batch_opt =
-      app.add_option("--batch-size", run.batch_size, "samples per step")->check(CLI::Range(1, 65536))->capture_default_str();
+  app.add_option("--norm", run.norm, "normalization before each ReLU: none, batch, layer or rms")
+      ->check(CLI::IsMember({"none", "batch", "layer", "rms"}))
+      ->capture_default_str();
+  app.add_option("--batch-size", run.batch_size, "samples per step")->check(CLI::Range(1, 65536))->capture_default_str();
   app.add_option("--epochs", run.epochs, "passes over the training set")->check(CLI::Range(1, 1000))->capture_default_str();
-  auto* lr_opt = app.add_option("--lr", run.lr, "learning rate")->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--lr", run.lr, "learning rate")->check(CLI::PositiveNumber)->capture_default_str();
   app.add_option("--optim", run.optim, "optimizer: sgd or adam")
       ->check(CLI::IsMember({"sgd", "adam"}))
       ->capture_default_str();
@@ -70,94 +80,127 @@ int main(int argc, char** argv) {
   app.add_option("--hidden", run.hidden, "units in each of the two hidden layers")
       ->check(CLI::Range(1, 65536))
       ->capture_default_str();
-  app.add_option("--data", data_dir, "directory of MNIST-format IDX files (plain or .gz)")->capture_default_str();
-  app.add_option("--limit", limit, "train on the first N samples and test on the first ceil(N/6) (0: all)")
+  app.add_option("--data", o.data_dir, "directory of MNIST-format IDX files (plain or .gz)")->capture_default_str();
+  app.add_option("--limit", o.limit, "train on the first N samples and test on the first ceil(N/6) (0: all)")
       ->check(CLI::Range(int64_t(0), int64_t(1) << 40))
       ->capture_default_str();
-  auto* threads_opt = app.add_option("--threads", threads, "threads (per process; --distributed: default cores / processes)")
-                          ->check(CLI::Range(1, 256))
-                          ->capture_default_str();
-  app.add_option("--out", out, "directory for CSV, JSON and plots")->capture_default_str();
+  app.add_option("--threads", o.threads, "threads (per process; --distributed: default cores / processes)")
+      ->check(CLI::Range(1, 256))
+      ->capture_default_str();
+  app.add_option("--out", o.out, "directory for CSV, JSON and plots")->capture_default_str();
   app.add_option("--save-init", run.save_init_dir,
                  "write the initial weights and the batch order as .npy into this directory, for "
                  "torch_mlp_norm.py --init-from (a step-by-step comparison with PyTorch)");
-  app.add_flag("--sweep", sweep,
+  app.add_flag("--sweep", o.sweep,
                "run norm {none, batch, layer} x batch size {128 (lr 0.05), 4 (lr 0.0125)} and summarize; "
                "uses --epochs --optim --momentum --seed --seeds --limit");
-  app.add_option("--seeds", seeds, "with --sweep: seeds per config (--seed, --seed+1, ...)")
+  app.add_option("--seeds", o.seeds, "with --sweep: seeds per config (--seed, --seed+1, ...)")
       ->check(CLI::Range(1, 100))
       ->capture_default_str();
-  app.add_flag("--detect-anomaly", detect_anomaly, "name the first op that produces NaN/inf (nl::DetectAnomalyGuard)");
+  app.add_flag("--detect-anomaly", o.detect_anomaly, "name the first op that produces NaN/inf (nl::DetectAnomalyGuard)");
   app.add_flag("--distributed", run.distributed,
                "data-parallel training on the processes of `mpirun -np N`: global batch = --batch-size x N, "
                "gradients averaged, rank 0 prints and writes");
   app.add_flag("--sync-bn", run.sync_bn,
                "with --distributed --norm batch: SyncBatchNorm (statistics of the global batch) instead of "
                "per-process BatchNorm1d statistics");
-  CLI11_PARSE(app, argc, argv);
+  if (std::optional<int> exit_code = examples::parse_command_line(app, argc, argv)) return exit_code;
+  o.norm_given = app.count("--norm") > 0;
+  o.batch_size_given = app.count("--batch-size") > 0;
+  o.lr_given = app.count("--lr") > 0;
+  o.threads_given = app.count("--threads") > 0;
+  return std::nullopt;
+}
 
-  std::optional<nl::dist::Context> job;
+// Refuses what --distributed cannot do, before the job starts.
+void check_distributed_options(const Options& o) {
+  const mlp_norm::RunConfig& run = o.run;
+  if (run.sync_bn && (run.norm != "batch" || !run.distributed))
+    nl::fail("mlp_norm: --sync-bn synchronizes BatchNorm's statistics across processes: it needs --norm batch and "
+             "--distributed (got --norm {}{})", run.norm, run.distributed ? "" : " without --distributed");
+  if (run.distributed && (o.sweep || !run.save_init_dir.empty()))
+    nl::fail("mlp_norm: --distributed trains a single run; --sweep and --save-init run on one process");
+}
+
+// Refuses options that belong to the other mode (a sweep or a single run).
+void check_sweep_options(const Options& o) {
+  if (o.sweep && (o.norm_given || o.batch_size_given || o.lr_given))
+    nl::fail("mlp_norm: --sweep sets norm, batch size and lr itself (lr 0.05 at batch 128, 0.0125 at 4); "
+             "drop --norm, --batch-size and --lr");
+  if (!o.sweep && o.seeds != 1) nl::fail("mlp_norm: --seeds is for --sweep; a single run uses --seed");
+  if (o.sweep && !o.run.save_init_dir.empty()) nl::fail("mlp_norm: --save-init is for a single run, not --sweep");
+}
+
+// The data set, --limit applied, said on stderr (rank 0) with the time it took.
+nl::data::Mnist load_data(const Options& o) {
+  auto start = std::chrono::steady_clock::now();
+  nl::data::MnistOptions options;
+  if (o.limit > 0) {
+    options.train_limit = o.limit;
+    options.test_limit = (o.limit + 5) / 6;
+  }
+  nl::data::Mnist data = nl::data::load_mnist(o.data_dir, options);
+  if (nl::dist::is_main())
+    fmt::print(stderr, "{}: {} training / {} test images of {}x{}, {} classes, pixel mean {:.4f} std {:.4f} ({:.1f} s)\n",
+               o.data_dir, data.train.size(), data.test.size(), data.height, data.width, data.num_classes,
+               data.pixel_mean, data.pixel_std,
+               std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  return data;
+}
+
+// One run (on every rank under --distributed): trains, then rank 0 writes
+// result.json and prints the result, the communication line and the JSON line.
+void run_single(const Options& o, const nl::data::Mnist& data) {
+  const mlp_norm::RunConfig& run = o.run;
+  bool prints = nl::dist::is_main();
+  if (prints) nl::io::create_directories(o.out);
+  std::string label =
+      run.distributed ? fmt::format("{}{} np{}", run.norm, run.sync_bn ? " sync" : "", nl::dist::world_size()) : run.norm;
+  mlp_norm::RunResult result = mlp_norm::train_run(run, data, o.out + "/steps.csv", label);
+  if (!prints) return;
+  nlohmann::json line = mlp_norm::to_json(result, data);
+  nl::train::write_json(o.out + "/result.json", line);
+  fmt::print("norm {}  batch {}  test acc {:.4f}  test loss {:.4f}  train loss {:.4f}  {:.1f} s{}\n", run.norm,
+             run.batch_size, result.test_acc, result.test_loss, result.train_loss, result.seconds,
+             result.diverged ? "  (diverged)" : "");
+  if (result.distributed) {
+    std::string norm = fmt::format("norm {}{}", run.norm,
+                                   run.norm != "batch" ? "" : run.sync_bn ? " (SyncBatchNorm)" : " (local BatchNorm1d)");
+    std::string in_sync =
+        result.params_in_sync ? (result.buffers_in_sync ? "yes" : "parameters (running statistics differ)") : "no";
+    fmt::print("{}\n", examples::distributed_summary(norm, *result.distributed, run.batch_size, in_sync));
+  }
+  fmt::print("{}\n", nl::train::json_text(line));
+}
+
+// The sweep (one process): its runs and summary, then the summary's JSON line.
+void run_sweep(const Options& o, const nl::data::Mnist& data) {
+  mlp_norm::SweepConfig cfg{.epochs = o.run.epochs, .optim = o.run.optim, .momentum = o.run.momentum,
+                            .seed = o.run.seed, .seeds = o.seeds, .hidden = o.run.hidden, .out = o.out};
+  fmt::print("{}\n", nl::train::json_text(mlp_norm::run_sweep(cfg, data).to_json()));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o;
+  if (std::optional<int> exit_code = parse_options(argc, argv, o)) return *exit_code;
+  std::optional<nl::dist::Context> job;  // outlives everything that communicates
   try {
-    if (run.sync_bn && (run.norm != "batch" || !run.distributed))
-      nl::fail("mlp_norm: --sync-bn synchronizes BatchNorm's statistics across processes: it needs --norm batch and "
-               "--distributed (got --norm {}{})", run.norm, run.distributed ? "" : " without --distributed");
-    if (run.distributed && (sweep || !run.save_init_dir.empty()))
-      nl::fail("mlp_norm: --distributed trains a single run; --sweep and --save-init run on one process");
-    examples::start_job(job, "mlp_norm", run.distributed, argc, argv);
+    check_distributed_options(o);
+    examples::start_job(job, "mlp_norm", o.run.distributed, argc, argv);
   } catch (const std::exception& e) {
     return examples::fail_run(e);
   }
-  nl::set_num_threads(examples::threads_per_process(run.distributed, threads_opt->count() > 0, threads));
-  bool prints = nl::dist::is_main();  // rank 0 prints and writes
-
+  nl::set_num_threads(examples::threads_per_process(o.run.distributed, o.threads_given, o.threads));
   try {
-    nl::DetectAnomalyGuard anomaly(detect_anomaly);
-    if (sweep && (norm_opt->count() || batch_opt->count() || lr_opt->count()))
-      nl::fail("mlp_norm: --sweep sets norm, batch size and lr itself (lr 0.05 at batch 128, 0.0125 at 4); "
-               "drop --norm, --batch-size and --lr");
-    if (!sweep && seeds != 1) nl::fail("mlp_norm: --seeds is for --sweep; a single run uses --seed");
-    if (sweep && !run.save_init_dir.empty()) nl::fail("mlp_norm: --save-init is for a single run, not --sweep");
-
-    auto load_start = std::chrono::steady_clock::now();
-    nl::data::MnistOptions options;
-    if (limit > 0) {
-      options.train_limit = limit;
-      options.test_limit = (limit + 5) / 6;
-    }
-    nl::data::Mnist data = nl::data::load_mnist(data_dir, options);
-    if (prints)
-      fmt::print(stderr, "{}: {} training / {} test images of {}x{}, {} classes, pixel mean {:.4f} std {:.4f} ({:.1f} s)\n",
-                 data_dir, data.train.size(), data.test.size(), data.height, data.width, data.num_classes,
-                 data.pixel_mean, data.pixel_std,
-                 std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count());
-
-    if (sweep) {
-      mlp_norm::SweepConfig cfg{.epochs = run.epochs, .optim = run.optim, .momentum = run.momentum, .seed = run.seed,
-                                .seeds = seeds, .hidden = run.hidden, .out = out};
-      nlohmann::json summary = mlp_norm::run_sweep(cfg, data);
-      fmt::print("{}\n", summary.dump());
-      return 0;
-    }
-
-    if (prints) nl::io::create_directories(out);
-    std::string label = run.distributed ? fmt::format("{}{} np{}", run.norm, run.sync_bn ? " sync" : "",
-                                                      nl::dist::world_size())
-                                        : run.norm;
-    mlp_norm::RunResult result = mlp_norm::train_run(run, data, out + "/steps.csv", label);
-    nlohmann::json line = mlp_norm::to_json(result, data);
-    if (!prints) return 0;
-    nl::io::write_file_atomically(out + "/result.json", line.dump(2) + "\n");
-    fmt::print("norm {}  batch {}  test acc {:.4f}  test loss {:.4f}  train loss {:.4f}  {:.1f} s{}\n", run.norm,
-               run.batch_size, result.test_acc, result.test_loss, result.train_loss, result.seconds,
-               result.diverged ? "  (diverged)" : "");
-    if (run.distributed) {
-      std::string label = fmt::format("norm {}{}", run.norm,
-                                      run.norm != "batch" ? "" : run.sync_bn ? " (SyncBatchNorm)" : " (local BatchNorm1d)");
-      std::string in_sync =
-          result.params_in_sync ? (result.buffers_in_sync ? "yes" : "parameters (running statistics differ)") : "no";
-      fmt::print("{}\n", examples::distributed_summary(label, line, run.batch_size, in_sync));
-    }
-    fmt::print("{}\n", line.dump());
+    nl::DetectAnomalyGuard anomaly(o.detect_anomaly);
+    check_sweep_options(o);
+    nl::data::Mnist data = load_data(o);
+    if (o.sweep)
+      run_sweep(o, data);
+    else
+      run_single(o, data);
   } catch (const std::exception& e) {
     return examples::fail_run(e);
   }

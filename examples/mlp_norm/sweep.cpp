@@ -6,7 +6,6 @@
 
 #include "core/io/atomic_file.h"
 #include "core/parallel.h"
-#include "examples/common/report.h"
 #include "examples/common/stats.h"
 #include "examples/common/table.h"
 #include "examples/mlp_norm/train.h"
@@ -17,25 +16,8 @@ namespace mlp_norm {
 namespace {
 
 // The six configurations, in the order of the table and the plot.
-struct SweepPoint {
-  std::string norm;
-  int64_t batch_size;
-  double lr;
-  std::string name() const { return fmt::format("{}_b{}", norm, batch_size); }
-  std::string title() const { return fmt::format("{}, batch {}", norm, batch_size); }
-};
 const std::vector<SweepPoint> kPoints = {{"none", 128, 0.05},  {"batch", 128, 0.05},  {"layer", 128, 0.05},
                                          {"none", 4, 0.0125}, {"batch", 4, 0.0125}, {"layer", 4, 0.0125}};
-
-struct PointResults {
-  SweepPoint point;
-  std::vector<RunResult> runs;  // one per seed
-  examples::Spread spread(double RunResult::*field) const {
-    std::vector<double> values;
-    for (const RunResult& r : runs) values.push_back(r.*field);
-    return examples::spread_of(values);
-  }
-};
 
 constexpr int kCurvePointsPerEpoch = 50;
 
@@ -115,13 +97,10 @@ std::string plot_script(const std::string& dir, const std::vector<PointResults>&
   return s;
 }
 
-}  // namespace
-
-nlohmann::json run_sweep(const SweepConfig& cfg, const nl::data::Mnist& data) {
-  auto start = std::chrono::steady_clock::now();
-  std::string dir = std::filesystem::absolute(cfg.out).lexically_normal().string();
-  nl::io::create_directories(dir + "/runs");
-
+// Trains every configuration for every seed (seed by seed), printing each
+// run's JSON line as it finishes; writes runs/<name>_seed<s>.csv, results.csv
+// and results.json.
+std::vector<PointResults> train_all(const SweepConfig& cfg, const nl::data::Mnist& data, const std::string& dir) {
   std::vector<PointResults> points;
   for (const SweepPoint& p : kPoints) points.push_back({p, {}});
   std::vector<std::string> result_rows;
@@ -142,13 +121,17 @@ nlohmann::json run_sweep(const SweepConfig& cfg, const nl::data::Mnist& data) {
                                         r.diverged, r.seconds));
     }
   nl::train::write_csv(dir + "/results.csv",
-                      "norm,batch_size,lr,seed,steps,train_loss,test_loss,test_acc,diverged,seconds", result_rows);
+                       "norm,batch_size,lr,seed,steps,train_loss,test_loss,test_acc,diverged,seconds", result_rows);
   nl::io::write_file_atomically(dir + "/results.json", all_runs.dump(1) + "\n");
+  return points;
+}
 
-  // per config: mean ± std over the seeds
+// Per configuration, mean ± std over the seeds: writes summary.csv and
+// summary.md, and returns the same tables as text for the terminal.
+std::string summarize(const SweepConfig& cfg, const nl::data::Mnist& data, const std::vector<PointResults>& points,
+               const std::string& dir) {
   examples::Table table({"norm", "batch", "lr", "test acc", "test loss", "train loss", "seconds/run"});
   std::vector<std::string> summary_rows;
-  nlohmann::json configs = nlohmann::json::array();
   for (const PointResults& p : points) {
     examples::Spread acc = p.spread(&RunResult::test_acc), test_loss = p.spread(&RunResult::test_loss),
                      train_loss = p.spread(&RunResult::train_loss), seconds = p.spread(&RunResult::seconds);
@@ -159,16 +142,11 @@ nlohmann::json run_sweep(const SweepConfig& cfg, const nl::data::Mnist& data) {
                                        p.point.norm, p.point.batch_size, p.point.norm, p.point.batch_size, p.point.lr,
                                        acc.n, acc.mean, acc.std, acc.min, acc.max, test_loss.mean, train_loss.mean,
                                        train_loss.std, seconds.mean));
-    configs.push_back({{"norm", p.point.norm},          {"batch_size", p.point.batch_size},
-                       {"lr", p.point.lr},              {"seeds", acc.n},
-                       {"test_acc_mean", acc.mean},     {"test_acc_std", acc.std},
-                       {"test_loss_mean", test_loss.mean}, {"train_loss_mean", train_loss.mean},
-                       {"train_loss_std", train_loss.std}, {"seconds_mean", seconds.mean}});
   }
   nl::train::write_csv(dir + "/summary.csv",
-                      "config,norm,batch_size,lr,seeds,test_acc_mean,test_acc_std,test_acc_min,test_acc_max,"
-                      "test_loss_mean,train_loss_mean,train_loss_std,seconds_mean",
-                      summary_rows);
+                       "config,norm,batch_size,lr,seeds,test_acc_mean,test_acc_std,test_acc_min,test_acc_max,"
+                       "test_loss_mean,train_loss_mean,train_loss_std,seconds_mean",
+                       summary_rows);
 
   // how much each norm gains over no normalization at the same batch size
   examples::Table gains({"batch", "batch norm − none", "layer norm − none", "layer norm − batch norm"});
@@ -188,16 +166,52 @@ nlohmann::json run_sweep(const SweepConfig& cfg, const nl::data::Mnist& data) {
       nl::get_num_threads());
   nl::io::write_file_atomically(dir + "/summary.md", "# mlp_norm sweep\n\n" + setup + "\n\n" + table.markdown() +
                                                      "\nTest accuracy differences (means):\n\n" + gains.markdown());
+  return fmt::format("\n{}\n{}\n{}", setup, table.text(), gains.text());
+}
 
-  write_curves(dir + "/curves.csv", points, cfg.epochs);
-  bool plotted = nl::train::gnuplot::render(dir + "/sweep.gp", plot_script(dir, points, cfg));
+}  // namespace
 
-  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  fmt::print("\n{}\n{}\n{}", setup, table.text(), gains.text());
+std::string SweepPoint::name() const { return fmt::format("{}_b{}", norm, batch_size); }
+std::string SweepPoint::title() const { return fmt::format("{}, batch {}", norm, batch_size); }
+
+examples::Spread PointResults::spread(double RunResult::*field) const {
+  std::vector<double> values;
+  for (const RunResult& r : runs) values.push_back(r.*field);
+  return examples::spread_of(values);
+}
+
+nlohmann::json SweepResult::to_json() const {
+  nlohmann::json configs = nlohmann::json::array();
+  size_t runs = 0;
+  for (const PointResults& p : points) {
+    examples::Spread acc = p.spread(&RunResult::test_acc), test_loss = p.spread(&RunResult::test_loss),
+                     train_loss = p.spread(&RunResult::train_loss), seconds = p.spread(&RunResult::seconds);
+    configs.push_back({{"norm", p.point.norm},          {"batch_size", p.point.batch_size},
+                       {"lr", p.point.lr},              {"seeds", acc.n},
+                       {"test_acc_mean", acc.mean},     {"test_acc_std", acc.std},
+                       {"test_loss_mean", test_loss.mean}, {"train_loss_mean", train_loss.mean},
+                       {"train_loss_std", train_loss.std}, {"seconds_mean", seconds.mean}});
+    runs += p.runs.size();
+  }
+  return {{"sweep", configs}, {"runs", runs}, {"seconds", seconds}, {"out", out},
+          {"plot", plot ? nlohmann::json(*plot) : nlohmann::json(nullptr)}};
+}
+
+SweepResult run_sweep(const SweepConfig& cfg, const nl::data::Mnist& data) {
+  auto start = std::chrono::steady_clock::now();
+  SweepResult result{.out = std::filesystem::absolute(cfg.out).lexically_normal().string()};
+  const std::string& dir = result.out;
+  nl::io::create_directories(dir + "/runs");
+  result.points = train_all(cfg, data, dir);
+  std::string summary = summarize(cfg, data, result.points, dir);
+  write_curves(dir + "/curves.csv", result.points, cfg.epochs);
+  if (nl::train::gnuplot::render(dir + "/sweep.gp", plot_script(dir, result.points, cfg)))
+    result.plot = dir + "/sweep.png";
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  fmt::print("{}", summary);
   fmt::print("results in {}/ (summary.md, results.csv, curves.csv, {})\n", dir,
-             plotted ? "sweep.png" : "sweep.gp — render with gnuplot");
-  return {{"sweep", configs}, {"runs", all_runs.size()}, {"seconds", seconds}, {"out", dir},
-          {"plot", plotted ? nlohmann::json(dir + "/sweep.png") : nlohmann::json(nullptr)}};
+             result.plot ? "sweep.png" : "sweep.gp — render with gnuplot");
+  return result;
 }
 
 }  // namespace mlp_norm

@@ -5,7 +5,8 @@
 #include <optional>
 
 #include "examples/common/distributed.h"
-#include "examples/common/report.h"
+#include "examples/common/stats.h"
+#include "examples/common/step_log.h"
 #include "normlab.h"
 
 namespace mlp_norm {
@@ -98,18 +99,16 @@ RunResult train_run(const RunConfig& cfg, const nl::data::Mnist& data, const std
   int64_t report_every = std::max<int64_t>(1, total_steps / 200);
   bool prints = nl::dist::is_main();  // rank 0 shows progress and writes
   nl::train::Progress progress(label, total_steps);
-  std::vector<std::string> rows;
-  rows.reserve(size_t(total_steps));
   Tensor images = data.train.images.contiguous(), labels = data.train.labels.contiguous();
 
-  nl::dist::StepMeter meter;
+  examples::StepLog steps(cfg.distributed);  // steps.csv; distributed: each step's time and communication
   int64_t step = 0;
   for (int64_t epoch = 0; epoch < cfg.epochs && !result.diverged; ++epoch) {
     std::vector<int64_t> mine = epoch_samples(sampler, num_samples, cfg.seed, epoch);
-    for (int64_t b = 0; b < result.steps_per_epoch; ++b) {
+    for (int64_t b = 0; b < result.steps_per_epoch && !result.diverged; ++b) {
       std::vector<int64_t> batch(mine.begin() + b * cfg.batch_size, mine.begin() + (b + 1) * cfg.batch_size);
       Tensor x = nl::data::gather_rows(images, batch), y = nl::data::gather_rows(labels, batch);
-      meter.start();
+      steps.begin();
       optimizer->zero_grad();
       Tensor loss = nl::cross_entropy(model(x), y);
       loss.backward();
@@ -118,23 +117,15 @@ RunResult train_run(const RunConfig& cfg, const nl::data::Mnist& data, const std
       // the global batch's loss (the mean over the ranks' equal shards): every
       // rank gets the same value, so all stop together if it is not finite
       float value = float(nl::dist::allreduce_mean(loss.item<double>()));
-      nl::dist::StepReport report = meter.stop();
-      result.comm += report;
+      steps.end(fmt::format("{},{},{:.6g}", ++step, epoch, value));
       result.losses.push_back(value);
-      rows.push_back(fmt::format("{},{},{:.6g}{}", ++step, epoch, value,
-                                 cfg.distributed ? examples::step_csv_columns(report) : ""));
       if (prints && (step % report_every == 0 || step == total_steps)) progress.update(step, value);
-      if (!std::isfinite(value)) {  // a diverged run is a result, not a crash
-        result.diverged = true;
-        break;
-      }
+      result.diverged = !std::isfinite(value);  // a diverged run is a result, not a crash
     }
   }
   if (prints) progress.finish();
 
-  size_t tail = std::max<size_t>(1, result.losses.size() / 10);
-  for (size_t i = result.losses.size() - tail; i < result.losses.size(); ++i)
-    result.train_loss += result.losses[i] / double(tail);
+  result.train_loss = examples::mean_of_last(result.losses, result.losses.size() / 10);
   if (ddp) {
     result.params_in_sync = ddp->parameters_in_sync();
     result.buffers_in_sync = ddp->buffers_in_sync();
@@ -145,9 +136,8 @@ RunResult train_run(const RunConfig& cfg, const nl::data::Mnist& data, const std
   }
   std::tie(result.test_loss, result.test_acc) = evaluate(model, data.test);
   result.seconds = progress.elapsed();
-  if (prints)
-    nl::train::write_csv(steps_csv, cfg.distributed ? "step,epoch,loss" + examples::step_csv_header() : "step,epoch,loss",
-                        rows);
+  if (cfg.distributed) result.distributed = examples::summarize_steps(steps.total());
+  if (prints) nl::train::write_csv(steps_csv, examples::StepLog::header("step,epoch,loss", cfg.distributed), steps.rows());
   return result;
 }
 
@@ -171,10 +161,9 @@ nlohmann::json to_json(const RunResult& result, const nl::data::Mnist& data) {
                       {"train_loss", finite_or_null(result.train_loss)},
                       {"diverged", result.diverged},
                       {"seconds", result.seconds}};
-  if (cfg.distributed) {
-    j.update(examples::step_report_json(result.comm));  // per_step, total
-    j["processes"] = nl::dist::world_size();
-    j["global_batch"] = cfg.batch_size * nl::dist::world_size();
+  if (result.distributed) {
+    j.update(result.distributed->to_json());  // processes, per_step, total
+    j["global_batch"] = cfg.batch_size * result.distributed->processes;
     j["sync_bn"] = cfg.sync_bn;
     j["params_in_sync"] = result.params_in_sync;
     j["buffers_in_sync"] = result.buffers_in_sync;

@@ -3,13 +3,14 @@
 // trained on the MNIST-format training set, then evaluated on the test set;
 // on one process, or data-parallel on every process of an MPI job (distributed).
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "data/mnist.h"
-#include "dist/step_meter.h"
+#include "examples/common/distributed.h"
 
 namespace mlp_norm {
 
@@ -43,7 +44,7 @@ struct RunResult {
   double seconds = 0;           // training + evaluation, without loading the data
   bool diverged = false;        // a non-finite loss stopped training
   // distributed only
-  nl::dist::StepReport comm;    // this rank's training steps: time, collectives
+  std::optional<examples::StepSummary> distributed;  // the training steps' time and communication
   bool params_in_sync = true;   // all ranks' parameters bitwise identical after training
   bool buffers_in_sync = true;  // ... and buffers (running statistics), before evaluation
 };
@@ -51,17 +52,18 @@ struct RunResult {
 // Trains one model from cfg.seed: the same seed gives the same initial
 // weights and the same batch order whatever the norm. Writes the loss of every
 // step to steps_csv (columns step,epoch,loss; distributed: and the step's time
-// and communication, examples/common/distributed.h). The progress line is
-// labelled `label`. Distributed: call it on every rank; only rank 0 shows
-// progress and writes steps_csv, and N ranks × batch_size see, step by step,
-// the batches of one process with batch size N × batch_size.
+// and communication, examples/common/step_log.h). The progress line is
+// labelled `label`. Distributed: call it on every rank (it ends with
+// collectives); only rank 0 shows progress and writes steps_csv, and N ranks ×
+// batch_size see, step by step, the batches of one process with batch size
+// N × batch_size.
 RunResult train_run(const RunConfig& cfg, const nl::data::Mnist& data, const std::string& steps_csv,
                     const std::string& label);
 
 // The final JSON line: the config, the data sizes and the results.
 // Distributed: also the processes, global batch, whether the ranks stayed in
-// sync, and the communication per step and in total — a collective (times
-// are means over the ranks, examples::step_report_json): every rank calls it.
+// sync, and the communication per step and in total (times are means over the
+// ranks, examples::StepSummary).
 nlohmann::json to_json(const RunResult& result, const nl::data::Mnist& data);
 
 }  // namespace mlp_norm

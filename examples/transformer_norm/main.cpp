@@ -8,10 +8,15 @@
 //
 //   build/bin/transformer_norm --norm pre --steps 2000
 //   build/bin/transformer_norm --compare --d-model 64 --steps 800   # lr 1e-2, warmup 0 and 200
+#include <optional>
+#include <string>
+#include <vector>
+
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
-#include "examples/common/lm_training.h"
+#include "examples/common/cli.h"
+#include "examples/common/lm_program.h"
 #include "examples/common/report.h"
 #include "normlab.h"
 
@@ -24,42 +29,27 @@ namespace {
 // warmup; docs/experiments.md, section 6)
 constexpr double kCompareLr = 1e-2;
 
-struct Config {
-  examples::LMTrainConfig train;
+struct Config : examples::LMProgramConfig {
   nl::models::GPTConfig model;
   std::string norm = "pre";
-  bool compare = false;
-  std::string corpus;  // empty: Debian's fortunes
-  int64_t threads = 2;
-  bool detect_anomaly = false;
-  std::string out = "results/transformer_norm";
 };
 
-nlohmann::json run(const Config& cfg, const std::string& norm, int64_t warmup, const nl::data::TextCorpus& corpus,
-                   std::vector<std::string>& step_rows, std::vector<std::string>& eval_rows) {
-  nl::manual_seed(cfg.train.seed);
-  nl::models::GPTConfig model_config = cfg.model;
-  model_config.vocab_size = corpus.vocab_size();
-  model_config.block_size = cfg.train.seq_len;
-  model_config.norm = nl::models::parse_norm_placement(norm);
-  nl::models::GPT model(model_config);
-  examples::LMTrainConfig train = cfg.train;
-  train.warmup = warmup;
-  std::string label = fmt::format("{}-warmup{}", norm, warmup);
-  auto result =
-      examples::train_language_model(examples::language_model(model), corpus, train, label, step_rows, eval_rows);
-  nlohmann::json j = result.to_json();
-  j["label"] = label;
-  j["norm"] = norm;
-  j["warmup"] = warmup;
-  j["parameters"] = model.num_parameters();
-  return j;
-}
+// One run: where the GPT normalizes, and how many warmup steps it gets.
+struct Setup {
+  std::string norm;
+  int64_t warmup;
+  std::string label() const { return fmt::format("{}-warmup{}", norm, warmup); }
+};
 
-}  // namespace
+struct Results {
+  double unigram_bpc = 0;                     // the corpus's unigram entropy, bits per character
+  std::vector<Setup> setups;                  // the runs, in order,
+  std::vector<examples::LMTrainResult> runs;  // and what each gave
+};
 
-int main(int argc, char** argv) {
-  Config cfg;
+// Fills cfg from the command line; the exit code when there is nothing to run
+// (--help, --version, a bad option).
+std::optional<int> parse_options(int argc, char** argv, Config& cfg) {
   cfg.train.steps = 1000;
   cfg.train.lr = 1e-3;
   cfg.train.optimizer = "adamw";
@@ -67,97 +57,120 @@ int main(int argc, char** argv) {
   cfg.model.d_model = 128;
   cfg.model.num_heads = 4;
   cfg.model.num_layers = 4;
+  cfg.out = "results/transformer_norm";
   CLI::App app{"Character-level GPT with Post-LN, Pre-LN or no normalization"};
   app.option_defaults()->always_capture_default();  // --help shows every default
   app.add_option("--norm", cfg.norm, "post, pre or none")->check(CLI::IsMember({"post", "pre", "none"}));
   app.add_flag("--compare", cfg.compare,
                "train post, pre and none, each without warmup and with --warmup steps of it, and plot them");
-  app.add_option("--corpus", cfg.corpus, "a text file or a directory of them (default: Debian's fortunes)");
-  app.add_option("--steps", cfg.train.steps, "training steps")->check(CLI::Range(int64_t(1), int64_t(10000000)));
-  app.add_option("--batch-size", cfg.train.batch_size, "sequences per step")->check(CLI::Range(1, 4096));
-  app.add_option("--seq-len", cfg.train.seq_len, "characters per sequence (the context, block_size)")->check(CLI::Range(1, 4096));
+  examples::add_corpus_options(app, cfg, /*min_batch_size=*/1, "characters per sequence (the context, block_size)");
   app.add_option("--layers", cfg.model.num_layers, "transformer blocks")->check(CLI::Range(0, 64));
   app.add_option("--d-model", cfg.model.d_model, "model width")->check(CLI::Range(1, 8192));
   app.add_option("--heads", cfg.model.num_heads, "attention heads")->check(CLI::Range(1, 256));
   app.add_option("--ff", cfg.model.dim_feedforward, "feed-forward width (0: 4·d_model)")->check(CLI::Range(0, 65536));
   app.add_option("--dropout", cfg.model.dropout, "dropout")->check(CLI::Range(0.0, 0.9));
   app.add_flag("--tie-weights", cfg.model.tie_weights, "share the token embedding with the output layer");
-  auto* lr_opt = app.add_option("--lr", cfg.train.lr,
-                                fmt::format("AdamW peak learning rate (cosine decay to lr/10); with --compare and no "
-                                            "--lr: {:g}, a high one", kCompareLr))
-                     ->check(CLI::PositiveNumber);
+  app.add_option("--lr", cfg.train.lr,
+                 fmt::format("AdamW peak learning rate (cosine decay to lr/10); with --compare and no --lr: {:g}, a "
+                             "high one", kCompareLr))
+      ->check(CLI::PositiveNumber);
   app.add_option("--warmup", cfg.train.warmup, "linear warmup steps (--compare with 0: steps/4)")
       ->check(CLI::Range(0, 10000000));
   app.add_option("--weight-decay", cfg.train.weight_decay, "AdamW weight decay")->check(CLI::NonNegativeNumber);
-  app.add_option("--clip", cfg.train.clip, "gradient-norm clip (0: off)")->check(CLI::NonNegativeNumber);
-  app.add_option("--eval-every", cfg.train.eval_every, "steps between validation evaluations")->check(CLI::Range(1, 10000000));
-  app.add_option("--eval-batches", cfg.train.eval_batches, "validation batches per evaluation")->check(CLI::Range(1, 10000));
-  app.add_option("--sample-length", cfg.train.sample_length, "characters to generate at the end")->check(CLI::Range(0, 100000));
-  app.add_option("--temperature", cfg.train.temperature, "sampling temperature")->check(CLI::Range(0.0, 10.0));
-  app.add_option("--top-k", cfg.train.top_k, "sample only among the k likeliest characters (0: all)")
-      ->check(CLI::Range(int64_t(0), int64_t(100000)));
-  app.add_option("--seed", cfg.train.seed, "random seed");
-  app.add_option("--threads", cfg.threads, "threads")->check(CLI::Range(1, 256));
-  app.add_option("--out", cfg.out, "directory for CSV, JSON and PNG");
-  app.add_flag("--detect-anomaly", cfg.detect_anomaly, "name the first op that produces NaN/inf (nl::DetectAnomalyGuard)");
-  CLI11_PARSE(app, argc, argv);
-  nl::set_num_threads(int(cfg.threads));
-  // --compare: 0 and this many; steps/10 was too short for Post-LN at 1e-2 (80 of 800 steps: stuck in 2 of 2 seeds)
-  if (cfg.compare && cfg.train.warmup == 0) cfg.train.warmup = std::max<int64_t>(1, cfg.train.steps / 4);
-  if (cfg.compare && lr_opt->count() == 0) cfg.train.lr = kCompareLr;
+  examples::add_run_options(app, cfg, "threads");
+  if (std::optional<int> exit_code = examples::parse_command_line(app, argc, argv)) return exit_code;
+  if (cfg.compare) {
+    // warmup 0 and this many; steps/10 was too short for Post-LN at 1e-2 (80 of 800 steps: stuck in 2 of 2 seeds)
+    if (cfg.train.warmup == 0) cfg.train.warmup = std::max<int64_t>(1, cfg.train.steps / 4);
+    if (app.count("--lr") == 0) cfg.train.lr = kCompareLr;
+  }
+  return std::nullopt;
+}
 
-  try {
-    nl::DetectAnomalyGuard anomaly(cfg.detect_anomaly);
-    auto corpus = examples::load_corpus(cfg.corpus);
-    double unigram = examples::unigram_bits_per_char(corpus);
-    fmt::print(stderr, "corpus: {} characters, vocabulary {}; unigram entropy {:.3f} bits/char\n", corpus.text().size(),
-               corpus.vocab_size(), unigram);
-    std::vector<std::pair<std::string, int64_t>> plan;
-    if (cfg.compare) {
-      for (const char* norm : {"post", "pre", "none"})
-        for (int64_t warmup : {int64_t(0), cfg.train.warmup}) plan.emplace_back(norm, warmup);
-    } else {
-      plan.emplace_back(cfg.norm, cfg.train.warmup);
-    }
-    std::vector<std::string> step_rows, eval_rows, labels;
-    nlohmann::json runs = nlohmann::json::array();
-    for (auto& [norm, warmup] : plan) {
-      size_t evaluations = eval_rows.size();
-      runs.push_back(run(cfg, norm, warmup, corpus, step_rows, eval_rows));
-      if (eval_rows.size() > evaluations) labels.push_back(runs.back()["label"]);  // plot runs with a curve
-    }
+// --compare: post, pre and none, each without warmup and with --warmup steps; else the one asked for.
+std::vector<Setup> plan(const Config& cfg) {
+  if (!cfg.compare) return {{cfg.norm, cfg.train.warmup}};
+  std::vector<Setup> setups;
+  for (const char* norm : {"post", "pre", "none"})
+    for (int64_t warmup : {int64_t(0), cfg.train.warmup}) setups.push_back({norm, warmup});
+  return setups;
+}
 
-    nl::io::create_directories(cfg.out);
-    nl::train::write_csv(cfg.out + "/steps.csv", "run,step,loss,lr", step_rows);
-    nl::train::write_csv(cfg.out + "/eval.csv", "run,step,train_loss,val_loss,val_bpc,val_bpc_long,seconds,cpu_seconds", eval_rows);
-    bool plotted = nl::train::gnuplot::render(
-        cfg.out + "/val_loss.gp",
-        nl::train::gnuplot::lines_by_label(cfg.out + "/eval.csv", cfg.out + "/val_loss.png", labels, "step",
+// Trains every run of the plan, each from the same seed.
+Results run(const Config& cfg) {
+  nl::data::TextCorpus corpus = examples::load_corpus(cfg.corpus);
+  Results results{.unigram_bpc = examples::unigram_bits_per_char(corpus), .setups = plan(cfg)};
+  fmt::print(stderr, "corpus: {} characters, vocabulary {}; unigram entropy {:.3f} bits/char\n", corpus.text().size(),
+             corpus.vocab_size(), results.unigram_bpc);
+  for (const Setup& setup : results.setups) {
+    nl::manual_seed(cfg.train.seed);
+    nl::models::GPTConfig model_config = cfg.model;
+    model_config.vocab_size = corpus.vocab_size();
+    model_config.block_size = cfg.train.seq_len;
+    model_config.norm = nl::models::parse_norm_placement(setup.norm);
+    nl::models::GPT model(model_config);
+    examples::LMTrainConfig train = cfg.train;
+    train.warmup = setup.warmup;
+    results.runs.push_back(examples::train_language_model(examples::language_model(model), corpus, train, setup.label()));
+  }
+  return results;
+}
+
+// The final JSON line and results.json: the configuration and every run
+// (with one run, its results at the top level too).
+nlohmann::json to_json(const Config& cfg, const Results& results) {
+  nlohmann::json runs = nlohmann::json::array();
+  for (size_t i = 0; i < results.runs.size(); ++i) {
+    nlohmann::json j = results.runs[i].to_json();
+    j["label"] = results.runs[i].label;
+    j["norm"] = results.setups[i].norm;
+    j["warmup"] = results.setups[i].warmup;
+    j["parameters"] = results.runs[i].parameters;
+    runs.push_back(j);
+  }
+  nlohmann::json summary = {{"program", "transformer_norm"}, {"steps", cfg.train.steps},
+                            {"batch_size", cfg.train.batch_size}, {"seq_len", cfg.train.seq_len},
+                            {"d_model", cfg.model.d_model}, {"heads", cfg.model.num_heads},
+                            {"layers", cfg.model.num_layers}, {"lr", cfg.train.lr},
+                            {"warmup", cfg.train.warmup}, {"seed", cfg.train.seed},
+                            {"temperature", cfg.train.temperature}, {"top_k", cfg.train.top_k},
+                            {"unigram_bpc", results.unigram_bpc}, {"runs", runs}};
+  if (!cfg.compare) summary.update(runs[0]);
+  return summary;
+}
+
+// Writes the CSVs, the plot and results.json; prints the table, the samples and the JSON line.
+void report(const Config& cfg, const Results& results) {
+  examples::write_lm_csvs(cfg.out, "run", results.runs, /*distributed=*/false);
+  bool plotted = nl::train::gnuplot::render(
+      cfg.out + "/val_loss.gp",
+      nl::train::gnuplot::lines_by_label(cfg.out + "/eval.csv", cfg.out + "/val_loss.png",
+                                         examples::labels_with_curve(results.runs), "step",
                                          "validation loss (nats/char)", {{4, ""}}));
 
-    fmt::print("\n{:<15} {:>10} {:>10} {:>13} {:>8}\n", "run", "train_loss", "val_loss", "val_bits/char", "seconds");
-    for (auto& r : runs) {
-      std::string status = r["diverged"].get<bool>() ? fmt::format("  diverged at step {}", r["diverged_at_step"].get<int64_t>()) : "";
-      fmt::print("{:<15} {:>10} {:>10} {:>13} {:>8.1f}{}\n", r["label"].get<std::string>(), examples::fmt_number(r["train_loss"], 4),
-                 examples::fmt_number(r["val_loss"], 4), examples::fmt_number(r["val_bpc"], 3), r["seconds"].get<double>(), status);
-    }
-    fmt::print("(unigram entropy of the corpus: {:.3f} bits/char)\n", unigram);
-    for (auto& r : runs)
-      if (!r["diverged"].get<bool>())
-        fmt::print("\n--- sample ({}, temperature {}{}) ---\n{}\n", r["label"].get<std::string>(), cfg.train.temperature,
-                   cfg.train.top_k > 0 ? fmt::format(", top-k {}", cfg.train.top_k) : "", r["sample"].get<std::string>());
-    fmt::print("\nwrote {}/steps.csv, eval.csv{}\n", cfg.out, plotted ? ", val_loss.png" : "");
+  fmt::print("\n{:<15} {:>10} {:>10} {:>13} {:>8}\n", "run", "train_loss", "val_loss", "val_bits/char", "seconds");
+  for (const examples::LMTrainResult& run : results.runs)
+    fmt::print("{:<15} {:>10} {:>10} {:>13} {:>8.1f}{}\n", run.label, examples::fmt_number(run.final_train_loss(), 4),
+               examples::fmt_number(run.final_val_loss(), 4),
+               examples::fmt_number(run.final_val_loss() / std::numbers::ln2, 3), run.seconds,
+               run.diverged ? fmt::format("  diverged at step {}", run.diverged_at) : "");
+  examples::print_unigram_entropy(results.unigram_bpc);
+  for (const examples::LMTrainResult& run : results.runs)
+    if (!run.diverged) examples::print_sample(run, cfg.train);
+  fmt::print("\nwrote {}/steps.csv, eval.csv{}\n", cfg.out, plotted ? ", val_loss.png" : "");
 
-    nlohmann::json summary = {{"program", "transformer_norm"}, {"steps", cfg.train.steps},
-                              {"batch_size", cfg.train.batch_size}, {"seq_len", cfg.train.seq_len},
-                              {"d_model", cfg.model.d_model}, {"heads", cfg.model.num_heads},
-                              {"layers", cfg.model.num_layers}, {"lr", cfg.train.lr},
-                              {"warmup", cfg.train.warmup}, {"seed", cfg.train.seed},
-                              {"temperature", cfg.train.temperature}, {"top_k", cfg.train.top_k},
-                              {"unigram_bpc", unigram},       {"runs", runs}};
-    if (!cfg.compare) summary.update(runs[0]);
-    nl::train::write_json(cfg.out + "/results.json", summary);
-    fmt::print("{}\n", nl::train::json_text(summary));
+  examples::write_and_print_json(cfg.out + "/results.json", to_json(cfg, results));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Config cfg;
+  if (std::optional<int> exit_code = parse_options(argc, argv, cfg)) return *exit_code;
+  nl::set_num_threads(int(cfg.threads));
+  try {
+    nl::DetectAnomalyGuard anomaly(cfg.detect_anomaly);
+    report(cfg, run(cfg));
   } catch (const nl::Error& e) {
     fmt::print(stderr, "error: {}\n", e.what());
     return 1;
