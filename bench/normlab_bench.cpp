@@ -48,6 +48,7 @@ double peak_rss_mb() {
 
 int main(int argc, char** argv) {
   CLI::App app{"normlab-bench: the benchmark workloads, one line each: <name> <median milliseconds> ms"};
+  app.set_version_flag("--version", nl::version());
   std::string filter;
   int threads = 2, memory_steps = 10;
   bench::TimingOptions timing;

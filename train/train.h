@@ -1,10 +1,11 @@
 #pragma once
 // All of nl::train: what a training loop wants beyond the model and the
-// optimizer — checkpoints, per-layer statistics, progress, clocks, results.
+// optimizer — checkpoints, per-layer statistics, progress, clocks, metrics, results.
 #include "train/checkpoint.h"
 #include "train/csv.h"
 #include "train/gnuplot.h"
 #include "train/json.h"
+#include "train/metrics.h"
 #include "train/progress.h"
 #include "train/stats_recorder.h"
 #include "train/training_clock.h"

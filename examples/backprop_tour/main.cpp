@@ -21,11 +21,13 @@
 // number printed.
 #include <CLI/CLI.hpp>
 #include <cmath>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <sstream>
 
 #include "examples/backprop_tour/norm_cases.h"
-#include "examples/common/report.h"
+#include "examples/common/cli.h"
 #include "normlab.h"
 
 namespace {
@@ -39,6 +41,45 @@ struct Config {
   int64_t rows = 3, cols = 4;
   double eps = 1e-5, h = 1e-6;
   bool jacobian = false, detect_anomaly = false;
+};
+
+// Fills cfg from the command line; the exit code when there is nothing to run
+// (--help, --version, a bad option).
+std::optional<int> parse_options(int argc, char** argv, Config& cfg) {
+  CLI::App app{"LayerNorm, BatchNorm and RMSNorm forward and backward, step by step, checked three ways"};
+  app.add_option("--norm", cfg.norm, "layer, batch, rms, or all")->check(CLI::IsMember({"layer", "batch", "rms", "all"}));
+  app.add_option("--input", cfg.input, "the input, rows separated by ';', e.g. \"1,2,3,4; 2,0,-1,5\" (default: random)");
+  app.add_option("--rows", cfg.rows, "rows of the random input")->check(CLI::Range(2, 16));
+  app.add_option("--cols", cfg.cols, "columns of the random input")->check(CLI::Range(1, 16));
+  app.add_option("--seed", cfg.seed, "seed for the random input, gamma, beta and dy");
+  app.add_option("--eps", cfg.eps, "eps added to the variance")->check(CLI::Range(0.0, 1.0));
+  app.add_option("--h", cfg.h, "step of the central finite differences")->check(CLI::Range(1e-10, 1e-2));
+  app.add_flag("--jacobian", cfg.jacobian, "print the Jacobian dy/dx of each norm");
+  app.add_option("--out", cfg.out, "directory for gradients.csv and the graphs");
+  app.add_flag("--detect-anomaly", cfg.detect_anomaly, "name the first op that produces NaN/inf (nl::DetectAnomalyGuard)");
+  return examples::parse_command_line(app, argc, argv);
+}
+
+// What the Jacobian shows: its nonzero entries, and how many link different
+// samples (BatchNorm) or different features (LayerNorm, RMSNorm).
+struct Coupling {
+  int64_t nonzero = 0, cross_sample = 0, cross_feature = 0;
+};
+
+// The size of an autograd graph (nl::summarize_graph).
+struct GraphSize {
+  int64_t ops = 0, saved_tensors = 0, saved_bytes = 0;
+};
+
+// One norm's tour: every number it printed. A norm that cannot run on the
+// input has only `skipped`, the reason.
+struct NormTour {
+  std::string skipped;
+  std::vector<double> mean, rstd, xhat, y, dx, dweight, sum_dxhat, sum_dxhat_xhat;
+  std::optional<std::vector<double>> dbias;  // not for RMSNorm
+  double dx00_by_hand = 0, max_diff_composed = 0, max_diff_finite_differences = 0;
+  std::optional<Coupling> jacobian;        // with --jacobian
+  std::map<std::string, GraphSize> graphs;  // "composed", "fused"
 };
 
 // "1, 2, 3; 4, 5, 6" -> a 2×3 float64 tensor.
@@ -241,7 +282,7 @@ Tensor jacobian(const NormCase& norm, const Inputs& in, const nl::NormForward& f
   return J;
 }
 
-void print_jacobian(const NormCase& norm, const Tensor& J, const Tensor& x, nlohmann::json& result) {
+Coupling print_jacobian(const NormCase& norm, const Tensor& J, const Tensor& x) {
   int64_t m = J.size(0), cols = x.size(1);
   std::vector<double> v = values(J);
   fmt::print("\nJacobian ∂y[i]/∂x[j], from the backward with a one-hot dy per output (· = exactly 0):\n");
@@ -251,29 +292,30 @@ void print_jacobian(const NormCase& norm, const Tensor& J, const Tensor& x, nloh
   std::string header = "          ";
   for (int64_t j = 0; j < m; ++j) header += fmt::format("{:>8}", index_text(x, j));
   fmt::print("{}\n", header);
-  int64_t cross_sample = 0, cross_feature = 0, nonzero = 0;
+  Coupling c;
   for (int64_t i = 0; i < m; ++i) {
     std::string line = fmt::format("{:<10}", "y" + index_text(x, i));
     for (int64_t j = 0; j < m; ++j) {
       double value = v[size_t(i * m + j)];
       line += value == 0.0 ? fmt::format("{:>8}", "·") : fmt::format("{:8.3f}", value);
       if (value != 0.0) {
-        ++nonzero;
-        cross_sample += i / cols != j / cols;
-        cross_feature += i % cols != j % cols;
+        ++c.nonzero;
+        c.cross_sample += i / cols != j / cols;
+        c.cross_feature += i % cols != j % cols;
       }
     }
     fmt::print("{}\n", line);
   }
-  fmt::print("   nonzero entries: {}; linking different samples: {}; linking different features: {}\n", nonzero,
-             cross_sample, cross_feature);
-  fmt::print("   => {}\n", cross_sample == 0 ? "each sample's output depends only on that sample (no batch coupling)"
-                                              : "a sample's output depends on the other samples of the batch");
-  result["jacobian"] = {{"nonzero", nonzero}, {"cross_sample", cross_sample}, {"cross_feature", cross_feature}};
+  fmt::print("   nonzero entries: {}; linking different samples: {}; linking different features: {}\n", c.nonzero,
+             c.cross_sample, c.cross_feature);
+  fmt::print("   => {}\n", c.cross_sample == 0 ? "each sample's output depends only on that sample (no batch coupling)"
+                                                : "a sample's output depends on the other samples of the batch");
+  return c;
 }
 
 // The autograd graphs of the composed and the fused norm, as .dot (+ .png).
-void write_graphs(const NormCase& norm, const Inputs& in, const Config& cfg, nlohmann::json& result) {
+std::map<std::string, GraphSize> write_graphs(const NormCase& norm, const Inputs& in, const Config& cfg) {
+  std::map<std::string, GraphSize> sizes;
   Tensor x = in.x.clone().requires_grad_(true), w = in.weight.clone().requires_grad_(true);
   Tensor b = norm.has_bias ? in.bias.clone().requires_grad_(true) : Tensor();
   nl::DotOptions names{.names = {{"x", x}, {"weight", w}, {"bias", b}}};
@@ -288,14 +330,15 @@ void write_graphs(const NormCase& norm, const Inputs& in, const Config& cfg, nlo
     bool rendered = have_dot && std::system(("dot -Tpng '" + path + "' -o '" + png + "'").c_str()) == 0;
     fmt::print("   {:<9} {:>2} ops, {} tensors saved for backward ({} bytes): {}\n", kind, s.ops, s.saved_tensors,
                s.saved_bytes, rendered ? png : path);
-    result["graphs"][kind] = {{"ops", s.ops}, {"saved_tensors", s.saved_tensors}, {"saved_bytes", s.saved_bytes}};
+    sizes[kind] = {s.ops, s.saved_tensors, s.saved_bytes};
   }
   if (!have_dot)
     fmt::print("   (Graphviz's dot not found: install the graphviz package (apt-get install graphviz), then render\n"
                "    with  dot -Tpng FILE.dot -o FILE.png)\n");
+  return sizes;
 }
 
-nlohmann::json tour_one(const NormCase& norm, const Inputs& in, const Config& cfg, std::vector<std::string>& csv) {
+NormTour tour_one(const NormCase& norm, const Inputs& in, const Config& cfg, std::vector<std::string>& csv) {
   fmt::print("\n==================== {} — {} ====================\n", norm.title, norm.source);
   nl::NormForward f = norm.forward(in.x, in.weight, in.bias, cfg.eps);
   Tensor xhat = norm.forward(in.x, Tensor(), Tensor(), cfg.eps).y;  // the norm without gamma and beta
@@ -308,74 +351,103 @@ nlohmann::json tour_one(const NormCase& norm, const Inputs& in, const Config& cf
   Gradients numeric = numeric_gradients(norm, in.x, in.weight, in.bias, in.dy, cfg.eps, cfg.h);
   auto [diff_composed, diff_numeric] = print_comparison(norm, fused, composed, numeric, cfg.h, csv);
 
-  nlohmann::json result = {{"mean", values(f.mean)},
-                           {"rstd", values(f.rstd)},
-                           {"xhat", values(xhat)},
-                           {"y", values(f.y)},
-                           {"dx", values(g.dx)},
-                           {"dweight", values(g.dweight)},
-                           {"sum_dxhat", values(g.sum_dxhat)},
-                           {"sum_dxhat_xhat", values(g.sum_dxhat_xhat)},
-                           {"dx00_by_hand", dx00},
-                           {"max_diff_composed", diff_composed},
-                           {"max_diff_finite_differences", diff_numeric}};
-  if (g.dbias.defined()) result["dbias"] = values(g.dbias);
-  if (cfg.jacobian) print_jacobian(norm, jacobian(norm, in, f), in.x, result);
-  write_graphs(norm, in, cfg, result);
-  return result;
+  NormTour tour{.mean = values(f.mean),
+                .rstd = values(f.rstd),
+                .xhat = values(xhat),
+                .y = values(f.y),
+                .dx = values(g.dx),
+                .dweight = values(g.dweight),
+                .sum_dxhat = values(g.sum_dxhat),
+                .sum_dxhat_xhat = values(g.sum_dxhat_xhat),
+                .dx00_by_hand = dx00,
+                .max_diff_composed = diff_composed,
+                .max_diff_finite_differences = diff_numeric};
+  if (g.dbias.defined()) tour.dbias = values(g.dbias);
+  if (cfg.jacobian) tour.jacobian = print_jacobian(norm, jacobian(norm, in, f), in.x);
+  tour.graphs = write_graphs(norm, in, cfg);
+  return tour;
+}
+
+nlohmann::json to_json(const NormTour& t) {
+  if (!t.skipped.empty()) return {{"skipped", t.skipped}};
+  nlohmann::json j = {{"mean", t.mean},
+                      {"rstd", t.rstd},
+                      {"xhat", t.xhat},
+                      {"y", t.y},
+                      {"dx", t.dx},
+                      {"dweight", t.dweight},
+                      {"sum_dxhat", t.sum_dxhat},
+                      {"sum_dxhat_xhat", t.sum_dxhat_xhat},
+                      {"dx00_by_hand", t.dx00_by_hand},
+                      {"max_diff_composed", t.max_diff_composed},
+                      {"max_diff_finite_differences", t.max_diff_finite_differences}};
+  if (t.dbias) j["dbias"] = *t.dbias;
+  if (t.jacobian)
+    j["jacobian"] = {{"nonzero", t.jacobian->nonzero},
+                     {"cross_sample", t.jacobian->cross_sample},
+                     {"cross_feature", t.jacobian->cross_feature}};
+  for (const auto& [kind, size] : t.graphs)
+    j["graphs"][kind] = {{"ops", size.ops}, {"saved_tensors", size.saved_tensors}, {"saved_bytes", size.saved_bytes}};
+  return j;
+}
+
+// The input x (--input, or random from --seed), gamma, beta and the upstream gradient dy.
+Inputs make_inputs(const Config& cfg) {
+  nl::manual_seed(cfg.seed);
+  Inputs in;
+  in.x = cfg.input.empty() ? nl::randn({cfg.rows, cfg.cols}, nl::f64) : parse_input(cfg.input);
+  int64_t cols = in.x.size(1);
+  in.weight = nl::rand({cols}, nl::f64, 0.5, 1.5);
+  in.bias = nl::randn({cols}, nl::f64);
+  in.dy = nl::randn(in.x.shape(), nl::f64);
+  return in;
+}
+
+// The tour of each norm asked for, in order; appends the comparison rows to csv.
+std::vector<std::pair<std::string, NormTour>> run_tour(const Config& cfg, const Inputs& in, std::vector<std::string>& csv) {
+  fmt::print("backprop_tour: input {} (float64), gamma, beta and the upstream gradient dy drawn with seed {}.\n"
+             "Values come from the library: the fused kernels' forward and backward (mean, rstd, y, the sums, dx,\n"
+             "dgamma, dbeta) and its ops (var, dxhat); only the 'e.g.' lines are arithmetic done here.\n"
+             "The derivation: docs/normalization.md.\n",
+             in.x.shape(), cfg.seed);
+  std::vector<std::pair<std::string, NormTour>> tours;
+  for (const NormCase& norm : tour::norm_cases()) {
+    if (cfg.norm != "all" && cfg.norm != norm.key) continue;
+    fmt::print(stderr, "[backprop_tour] {}\n", norm.title);
+    if (std::string why = norm.cannot_run(in.x); !why.empty()) {  // say why, and go on with the next norm
+      fmt::print("\n==================== {} — skipped ====================\n{}\n", norm.title, why);
+      tours.emplace_back(norm.key, NormTour{.skipped = why});
+      continue;
+    }
+    tours.emplace_back(norm.key, tour_one(norm, in, cfg, csv));
+  }
+  return tours;
+}
+
+// The final JSON line: the inputs and every number of every norm's tour.
+nlohmann::json to_json(const Config& cfg, const Inputs& in, const std::vector<std::pair<std::string, NormTour>>& tours) {
+  nlohmann::json summary = {{"seed", cfg.seed},       {"eps", cfg.eps},           {"h", cfg.h},
+                            {"shape", in.x.shape().vec()}, {"input", values(in.x)}, {"weight", values(in.weight)},
+                            {"bias", values(in.bias)}, {"dy", values(in.dy)}};
+  for (const auto& [key, t] : tours) summary["norms"][key] = to_json(t);
+  return summary;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   Config cfg;
-  CLI::App app{"LayerNorm, BatchNorm and RMSNorm forward and backward, step by step, checked three ways"};
-  app.add_option("--norm", cfg.norm, "layer, batch, rms, or all")->check(CLI::IsMember({"layer", "batch", "rms", "all"}));
-  app.add_option("--input", cfg.input, "the input, rows separated by ';', e.g. \"1,2,3,4; 2,0,-1,5\" (default: random)");
-  app.add_option("--rows", cfg.rows, "rows of the random input")->check(CLI::Range(2, 16));
-  app.add_option("--cols", cfg.cols, "columns of the random input")->check(CLI::Range(1, 16));
-  app.add_option("--seed", cfg.seed, "seed for the random input, gamma, beta and dy");
-  app.add_option("--eps", cfg.eps, "eps added to the variance")->check(CLI::Range(0.0, 1.0));
-  app.add_option("--h", cfg.h, "step of the central finite differences")->check(CLI::Range(1e-10, 1e-2));
-  app.add_flag("--jacobian", cfg.jacobian, "print the Jacobian dy/dx of each norm");
-  app.add_option("--out", cfg.out, "directory for gradients.csv and the graphs");
-  app.add_flag("--detect-anomaly", cfg.detect_anomaly, "name the first op that produces NaN/inf (nl::DetectAnomalyGuard)");
-  CLI11_PARSE(app, argc, argv);
-
+  if (std::optional<int> exit_code = parse_options(argc, argv, cfg)) return *exit_code;
   try {
     nl::DetectAnomalyGuard anomaly(cfg.detect_anomaly);
     nl::io::create_directories(cfg.out);
-    nl::manual_seed(cfg.seed);
-    Inputs in;
-    in.x = cfg.input.empty() ? nl::randn({cfg.rows, cfg.cols}, nl::f64) : parse_input(cfg.input);
-    int64_t cols = in.x.size(1);
-    in.weight = nl::rand({cols}, nl::f64, 0.5, 1.5);
-    in.bias = nl::randn({cols}, nl::f64);
-    in.dy = nl::randn(in.x.shape(), nl::f64);
-
-    nlohmann::json summary = {{"seed", cfg.seed},       {"eps", cfg.eps},           {"h", cfg.h},
-                              {"shape", in.x.shape().vec()}, {"input", values(in.x)}, {"weight", values(in.weight)},
-                              {"bias", values(in.bias)}, {"dy", values(in.dy)}};
-    fmt::print("backprop_tour: input {} (float64), gamma, beta and the upstream gradient dy drawn with seed {}.\n"
-               "Values come from the library: the fused kernels' forward and backward (mean, rstd, y, the sums, dx,\n"
-               "dgamma, dbeta) and its ops (var, dxhat); only the 'e.g.' lines are arithmetic done here.\n"
-               "The derivation: docs/normalization.md.\n",
-               in.x.shape(), cfg.seed);
+    Inputs in = make_inputs(cfg);
     std::vector<std::string> csv;
-    for (const NormCase& norm : tour::norm_cases()) {
-      if (cfg.norm != "all" && cfg.norm != norm.key) continue;
-      fmt::print(stderr, "[backprop_tour] {}\n", norm.title);
-      if (std::string why = norm.cannot_run(in.x); !why.empty()) {  // say why, and go on with the next norm
-        fmt::print("\n==================== {} — skipped ====================\n{}\n", norm.title, why);
-        summary["norms"][norm.key] = {{"skipped", why}};
-        continue;
-      }
-      summary["norms"][norm.key] = tour_one(norm, in, cfg, csv);
-    }
+    auto tours = run_tour(cfg, in, csv);
     std::string csv_path = cfg.out + "/gradients.csv";
     nl::train::write_csv(csv_path, "norm,gradient,index,fused,composed,finite_difference", csv);
     fmt::print("\nComparison table: {}\n", csv_path);
-    fmt::print("{}\n", summary.dump());
+    fmt::print("{}\n", to_json(cfg, in, tours).dump());
   } catch (const nl::Error& e) {
     fmt::print(stderr, "error: {}\n", e.what());
     return 1;

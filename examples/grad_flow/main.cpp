@@ -1,7 +1,7 @@
 // grad_flow: how signals and gradients flow through a deep MLP with and
 // without normalization. A models::MLP of --depth hidden layers (Linear →
 // norm → ReLU, PyTorch's default init) is trained with --norm none, batch and
-// layer from the same initial weights; nl::nl::train::StatsRecorder logs, for
+// layer from the same initial weights; nl::train::StatsRecorder logs, for
 // every Linear layer and step, the std of its output, the norm of the
 // gradient flowing into that output and of its weight gradient, and the
 // update/weight ratio — at initialization (step 0: one forward and backward,
@@ -23,9 +23,13 @@
 // at initialization and at the end), and prints a table and a final JSON line.
 #include <CLI/CLI.hpp>
 #include <cmath>
+#include <optional>
+
 #include <nlohmann/json.hpp>
 
-#include "examples/common/report.h"
+#include "examples/common/cli.h"
+#include "examples/common/random_batches.h"
+#include "examples/common/stats.h"
 #include "normlab.h"
 #if __has_include("data/mnist.h")
 #include "data/mnist.h"
@@ -81,107 +85,131 @@ Dataset load_dataset(const Config& cfg) {
 #endif
 }
 
-double accuracy(layers::Module& model, const Tensor& x, const Tensor& y) {
-  nl::NoGradGuard no_grad;
-  model.eval();
-  std::vector<int64_t> predicted = model(x).argmax(1).to_vector<int64_t>(), truth = y.to_vector<int64_t>();
-  model.train();
-  int64_t correct = 0;
-  for (size_t i = 0; i < truth.size(); ++i) correct += predicted[i] == truth[i];
-  return double(correct) / double(std::max<size_t>(truth.size(), 1));
+using Row = nl::train::StatsRecorder::Row;
+
+// One norm's run: the statistics of every Linear layer (StatsRecorder rows, in
+// layer order) at initialization and at the last step recorded, and the results.
+struct NormRun {
+  std::string norm;
+  std::vector<Row> init, final;
+  int64_t final_step = 0;  // the last recorded step that trained on a finite loss
+  bool diverged = false;
+  int64_t diverged_at = -1;
+  double train_loss = NAN;  // mean over the last 10% of the steps; NaN when diverged
+  double test_acc = 0;      // 0 when diverged
+  double seconds = 0;
+};
+
+// The MLP's layer sizes: the features, --depth hidden layers of --width, the classes.
+std::vector<int64_t> layer_sizes(const Config& cfg, const Dataset& data) {
+  std::vector<int64_t> sizes{data.features};
+  for (int64_t i = 0; i < cfg.depth; ++i) sizes.push_back(cfg.width);
+  sizes.push_back(data.classes);
+  return sizes;
 }
 
-// Values of one column of the recorder's rows at one step, in layer order.
-std::vector<double> column(const std::vector<nl::train::StatsRecorder::Row>& rows,
-                           double nl::train::StatsRecorder::Row::*field) {
+// --weight-scale: every Linear weight multiplied (> 1: exploding signals instead of vanishing).
+void scale_linear_weights(nl::models::MLP& model, double scale) {
+  if (scale == 1.0) return;
+  nl::NoGradGuard no_grad;
+  for (auto& [name, p] : model.named_parameters())
+    if (name.ends_with(".weight") && p.dim() == 2) p.mul_(scale);
+}
+
+// Trains with `norm` from cfg.seed (the same Linear weights for every norm),
+// recording every Linear layer's statistics at step 0 (initialization: one
+// forward and backward, no update) and every record_every steps; writes
+// steps_<norm>.csv, stats_<norm>.csv and its plot.
+NormRun run(const Config& cfg, const std::string& norm, const Dataset& data) {
+  nl::manual_seed(cfg.seed);
+  nl::models::MLP model(layer_sizes(cfg, data), nl::models::parse_norm_kind(norm), cfg.activation);
+  scale_linear_weights(model, cfg.weight_scale);
+  nl::train::StatsRecorder stats(model, {.track = [](const std::string&, const layers::Module& m) {
+                                           return m.type_name() == "Linear";
+                                         },
+                                         .every = cfg.record_every,
+                                         .first_step = 0});
+  nl::optim::SGD optimizer(model.parameters(), {.lr = cfg.lr, .momentum = cfg.momentum});
+  examples::RandomBatches batches(data.train_x, data.train_y);
+
+  NormRun result{.norm = norm};
+  nl::train::Progress progress(norm, cfg.steps);
+  std::vector<double> losses;  // step 0 (the initialization) to the last
+  for (int64_t step = 0; step <= cfg.steps && !result.diverged; ++step) {
+    auto [x, y] = batches.next(cfg.batch_size);
+    optimizer.zero_grad();
+    Tensor loss = nl::cross_entropy(model(x), y);
+    loss.backward();
+    if (step > 0) optimizer.step();  // step 0 measures the initialization
+    stats.step();
+    losses.push_back(loss.item<double>());
+    result.diverged = !std::isfinite(losses.back());
+    if (result.diverged) {
+      result.diverged_at = step;
+      fmt::print(stderr, "\n[{}] loss is {} at step {}: diverged\n", norm, losses.back(), step);
+    } else if (step > 0 && (step % 20 == 0 || step == cfg.steps)) {
+      progress.update(step, losses.back());
+    }
+  }
+  progress.finish();
+
+  int64_t last_finite = result.diverged ? result.diverged_at - 1 : cfg.steps;
+  result.final_step = std::max<int64_t>(0, last_finite) / cfg.record_every * cfg.record_every;
+  result.init = stats.rows_at(0);
+  result.final = stats.rows_at(result.final_step);
+  std::vector<std::string> step_rows;  // step,loss
+  for (size_t step = 0; step < losses.size(); ++step) step_rows.push_back(fmt::format("{},{:.6g}", step, losses[step]));
+  nl::train::write_csv(cfg.out + "/steps_" + norm + ".csv", "step,loss", step_rows);
+  std::string csv_path = cfg.out + "/stats_" + norm + ".csv";
+  stats.write_csv(csv_path);
+  nl::train::gnuplot::render(cfg.out + "/stats_" + norm + ".gp",
+                             stats.gnuplot_script(csv_path, cfg.out + "/stats_" + norm + ".png",
+                                                  "grad_flow, norm = " + norm + ": per Linear layer over training"));
+  if (!result.diverged) {
+    result.train_loss = examples::mean_of_last(losses, size_t(std::max<int64_t>(1, cfg.steps / 10)));
+    result.test_acc = nl::train::accuracy(model, data.test_x, data.test_y);
+  }
+  result.seconds = progress.elapsed();
+  return result;
+}
+
+// Values of one column of the recorder's rows, in layer order.
+std::vector<double> column(const std::vector<Row>& rows, double Row::*field) {
   std::vector<double> out;
   for (const auto& row : rows) out.push_back(row.*field);
   return out;
 }
 
-nlohmann::json run(const Config& cfg, const std::string& norm, const Dataset& data, std::vector<std::string>& profile) {
-  nl::manual_seed(cfg.seed);  // the same Linear weights for every norm
-  std::vector<int64_t> sizes{data.features};
-  for (int64_t i = 0; i < cfg.depth; ++i) sizes.push_back(cfg.width);
-  sizes.push_back(data.classes);
-  nl::models::MLP model(sizes, nl::models::parse_norm_kind(norm), cfg.activation);
-  if (cfg.weight_scale != 1.0) {
-    nl::NoGradGuard no_grad;
-    for (auto& [name, p] : model.named_parameters())
-      if (name.ends_with(".weight") && p.dim() == 2) p.mul_(cfg.weight_scale);
-  }
-  // one line: statistics of every Linear layer, at step 0 (initialization) and every record_every steps
-  nl::train::StatsRecorder stats(model, {.track = [](const std::string&, const layers::Module& m) {
-                                        return m.type_name() == "Linear";
-                                      },
-                                      .every = cfg.record_every,
-                                      .first_step = 0});
-  nl::optim::SGD optimizer(model.parameters(), {.lr = cfg.lr, .momentum = cfg.momentum});
+nlohmann::json to_json(const std::vector<Row>& rows, int64_t step) {
+  return {{"step", step},
+          {"act_std", column(rows, &Row::act_std)},
+          {"grad_norm", column(rows, &Row::grad_norm)},
+          {"weight_grad_norm", column(rows, &Row::param_grad_norm)},
+          {"update_ratio", column(rows, &Row::update_ratio)}};
+}
 
-  // random minibatches (with replacement); embedding() is exactly a row lookup
-  int64_t n = data.train_x.size(0);
-  std::vector<int64_t> labels = data.train_y.to_vector<int64_t>();
-  auto batch = [&] {
-    Tensor index = (nl::rand({cfg.batch_size}, nl::f64) * double(n)).to(nl::i64);
-    std::vector<int64_t> picked;
-    for (int64_t i : index.to_vector<int64_t>()) picked.push_back(labels[size_t(i)]);
-    return std::pair{nl::embedding(data.train_x, index), nl::from_vector(picked)};
-  };
-  nl::train::Progress progress(norm, cfg.steps);
-  double tail_loss = 0, last_loss = 0;
-  int64_t tail = std::max<int64_t>(1, cfg.steps / 10), last_recorded = 0;
-  bool diverged = false;
-  int64_t diverged_at = -1;
-  std::vector<std::string> step_rows;  // step,loss
-  for (int64_t step = 0; step <= cfg.steps; ++step) {
-    auto [x, y] = batch();
-    Tensor loss = nl::cross_entropy(model(x), y);
-    optimizer.zero_grad();
-    loss.backward();
-    if (step > 0) optimizer.step();  // step 0 measures the initialization
-    stats.step();
-    last_loss = loss.item<double>();
-    step_rows.push_back(fmt::format("{},{:.6g}", step, last_loss));
-    if (!std::isfinite(last_loss)) {
-      diverged = true;
-      diverged_at = step;
-      fmt::print(stderr, "\n[{}] loss is {} at step {}: diverged\n", norm, last_loss, step);
-      break;
-    }
-    if (step % cfg.record_every == 0) last_recorded = step;
-    if (step > cfg.steps - tail) tail_loss += last_loss / double(tail);
-    if (step > 0 && (step % 20 == 0 || step == cfg.steps)) progress.update(step, last_loss);
-  }
-  progress.finish();
+nlohmann::json to_json(const NormRun& r) {
+  return {{"norm", r.norm},
+          {"init", to_json(r.init, 0)},
+          {"final", to_json(r.final, r.final_step)},
+          {"train_loss", r.train_loss},
+          {"diverged", r.diverged},
+          {"diverged_at", r.diverged ? nlohmann::json(r.diverged_at) : nlohmann::json()},
+          {"test_acc", r.test_acc},
+          {"seconds", r.seconds}};
+}
 
-  nl::train::write_csv(cfg.out + "/steps_" + norm + ".csv", "step,loss", step_rows);
-  std::string csv_path = cfg.out + "/stats_" + norm + ".csv";
-  stats.write_csv(csv_path);
-  nl::train::gnuplot::render(cfg.out + "/stats_" + norm + ".gp",
-                        stats.gnuplot_script(csv_path, cfg.out + "/stats_" + norm + ".png",
-                                             "grad_flow, norm = " + norm + ": per Linear layer over training"));
-
-  using Row = nl::train::StatsRecorder::Row;
-  auto init = stats.rows_at(0), final_rows = stats.rows_at(last_recorded);
-  for (auto [when, rows] : {std::pair{"init", init}, std::pair{"final", final_rows}})
-    for (size_t i = 0; i < rows.size(); ++i)
-      profile.push_back(fmt::format("{},{},{},{},{:.9g},{:.9g},{:.9g}", norm, when, i + 1, rows[i].layer,
-                                    rows[i].act_std, rows[i].grad_norm, rows[i].param_grad_norm));
-  auto summary = [&](const std::vector<Row>& rows, int64_t step) {
-    return nlohmann::json{{"step", step},
-                          {"act_std", column(rows, &Row::act_std)},
-                          {"grad_norm", column(rows, &Row::grad_norm)},
-                          {"weight_grad_norm", column(rows, &Row::param_grad_norm)},
-                          {"update_ratio", column(rows, &Row::update_ratio)}};
-  };
-  return {{"norm", norm},
-          {"init", summary(init, 0)},
-          {"final", summary(final_rows, last_recorded)},
-          {"train_loss", diverged ? NAN : tail_loss},
-          {"diverged", diverged},
-          {"diverged_at", diverged ? nlohmann::json(diverged_at) : nlohmann::json()},
-          {"test_acc", diverged ? 0.0 : accuracy(model, data.test_x, data.test_y)},
-          {"seconds", progress.elapsed()}};
+// profile.csv: per norm, the statistics of each Linear layer at initialization and at the end.
+void write_profile(const std::string& path, const std::vector<NormRun>& results) {
+  std::vector<std::string> profile;
+  for (const NormRun& r : results)
+    for (auto [when, rows] : {std::pair{"init", &r.init}, std::pair{"final", &r.final}})
+      for (size_t i = 0; i < rows->size(); ++i) {
+        const Row& row = (*rows)[i];
+        profile.push_back(fmt::format("{},{},{},{},{:.9g},{:.9g},{:.9g}", r.norm, when, i + 1, row.layer, row.act_std,
+                                      row.grad_norm, row.param_grad_norm));
+      }
+  nl::train::write_csv(path, "norm,when,layer_index,layer,act_std,grad_norm,weight_grad_norm", profile);
 }
 
 std::string profile_plot(const Config& cfg, const std::vector<std::string>& norms) {
@@ -205,35 +233,29 @@ std::string profile_plot(const Config& cfg, const std::vector<std::string>& norm
   return script + "unset multiplot\n";
 }
 
-void print_table(const std::vector<nlohmann::json>& results) {
+void print_table(const std::vector<NormRun>& results) {
   fmt::print("\nPer Linear layer at initialization (1 = first hidden layer, last = output layer):\n");
-  size_t layers_count = results.front()["init"]["act_std"].size();
   std::string header = fmt::format("{:<7}{:<16}", "norm", "");
-  for (size_t i = 1; i <= layers_count; ++i) header += fmt::format("{:>9}", i);
+  for (size_t i = 1; i <= results.front().init.size(); ++i) header += fmt::format("{:>9}", i);
   fmt::print("{}\n", header);
-  for (const auto& r : results)
-    for (auto [key, label] : {std::pair{"act_std", "output std"}, std::pair{"grad_norm", "grad norm"}}) {
-      std::string line = fmt::format("{:<7}{:<16}", std::string(key) == "act_std" ? r["norm"].get<std::string>() : "",
-                                     label);
-      for (double v : r["init"][key]) line += fmt::format("{:>9.1e}", v);
+  for (const NormRun& r : results)
+    for (auto [field, label] : {std::pair{&Row::act_std, "output std"}, std::pair{&Row::grad_norm, "grad norm"}}) {
+      std::string line = fmt::format("{:<7}{:<16}", field == &Row::act_std ? r.norm : "", label);
+      for (double v : column(r.init, field)) line += fmt::format("{:>9.1e}", v);
       fmt::print("{}\n", line);
     }
   fmt::print("\n{:<7}{:>12}{:>10}{:>30}{:>9}\n", "norm", "train_loss", "test_acc", "first/last grad norm (init)",
              "seconds");
-  for (const auto& r : results) {
-    auto g = r["init"]["grad_norm"];
-    std::string loss = r["diverged"].get<bool>() ? fmt::format("diverged@{}", r["diverged_at"].get<int64_t>())
-                                                 : fmt::format("{:.4f}", r["train_loss"].get<double>());
-    fmt::print("{:<7}{:>12}{:>10.3f}{:>30.2e}{:>9.1f}\n", r["norm"].get<std::string>(), loss,
-               r["test_acc"].get<double>(), g.front().get<double>() / g.back().get<double>(),
-               r["seconds"].get<double>());
+  for (const NormRun& r : results) {
+    std::string loss = r.diverged ? fmt::format("diverged@{}", r.diverged_at) : fmt::format("{:.4f}", r.train_loss);
+    fmt::print("{:<7}{:>12}{:>10.3f}{:>30.2e}{:>9.1f}\n", r.norm, loss, r.test_acc,
+               r.init.front().grad_norm / r.init.back().grad_norm, r.seconds);
   }
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  Config cfg;
+// Fills cfg from the command line; the exit code when there is nothing to run
+// (--help, --version, a bad option).
+std::optional<int> parse_options(int argc, char** argv, Config& cfg) {
   CLI::App app{"Per-layer activation and gradient statistics of a deep MLP with and without normalization"};
   app.option_defaults()->always_capture_default();  // --help shows every default
   app.add_option("--norm", cfg.norm, "none, batch, layer, rms, or all (none, batch, layer)")
@@ -257,9 +279,32 @@ int main(int argc, char** argv) {
   app.add_option("--threads", cfg.threads, "threads")->check(CLI::Range(1, 256));
   app.add_option("--out", cfg.out, "output directory");
   app.add_flag("--detect-anomaly", cfg.detect_anomaly, "name the first op that produces NaN/inf (nl::DetectAnomalyGuard)");
-  CLI11_PARSE(app, argc, argv);
-  nl::set_num_threads(int(cfg.threads));
+  return examples::parse_command_line(app, argc, argv);
+}
 
+// Writes profile.csv and its plot; prints the tables and the final JSON line.
+void report(const Config& cfg, const Dataset& data, const std::vector<std::string>& norms,
+            const std::vector<NormRun>& results) {
+  write_profile(cfg.out + "/profile.csv", results);
+  bool plotted = nl::train::gnuplot::render(cfg.out + "/grad_flow.gp", profile_plot(cfg, norms));
+  print_table(results);
+  fmt::print("\nwrote {0}/profile.csv, {0}/steps_<norm>.csv, {0}/stats_<norm>.csv{1}\n", cfg.out,
+             plotted ? fmt::format(", {}/grad_flow.png, {}/stats_<norm>.png", cfg.out, cfg.out) : "");
+  nlohmann::json runs = nlohmann::json::array();
+  for (const NormRun& r : results) runs.push_back(to_json(r));
+  nlohmann::json summary = {{"data", data.name},       {"depth", cfg.depth},   {"width", cfg.width},
+                            {"activation", cfg.activation}, {"steps", cfg.steps}, {"batch_size", cfg.batch_size},
+                            {"lr", cfg.lr},             {"momentum", cfg.momentum}, {"weight_scale", cfg.weight_scale},
+                            {"seed", cfg.seed},         {"runs", runs}};
+  fmt::print("{}\n", summary.dump());
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Config cfg;
+  if (std::optional<int> exit_code = parse_options(argc, argv, cfg)) return *exit_code;
+  nl::set_num_threads(int(cfg.threads));
   try {
     nl::DetectAnomalyGuard anomaly(cfg.detect_anomaly);
     nl::io::create_directories(cfg.out);
@@ -268,20 +313,9 @@ int main(int argc, char** argv) {
                data.test_x.size(0));
     std::vector<std::string> norms =
         cfg.norm == "all" ? std::vector<std::string>{"none", "batch", "layer"} : std::vector<std::string>{cfg.norm};
-    std::vector<nlohmann::json> results;
-    std::vector<std::string> profile;
-    for (const std::string& norm : norms) results.push_back(run(cfg, norm, data, profile));
-    nl::train::write_csv(cfg.out + "/profile.csv", "norm,when,layer_index,layer,act_std,grad_norm,weight_grad_norm",
-                        profile);
-    bool plotted = nl::train::gnuplot::render(cfg.out + "/grad_flow.gp", profile_plot(cfg, norms));
-    print_table(results);
-    fmt::print("\nwrote {0}/profile.csv, {0}/steps_<norm>.csv, {0}/stats_<norm>.csv{1}\n", cfg.out,
-               plotted ? fmt::format(", {}/grad_flow.png, {}/stats_<norm>.png", cfg.out, cfg.out) : "");
-    nlohmann::json summary = {{"data", data.name},       {"depth", cfg.depth},   {"width", cfg.width},
-                              {"activation", cfg.activation}, {"steps", cfg.steps}, {"batch_size", cfg.batch_size},
-                              {"lr", cfg.lr},             {"momentum", cfg.momentum}, {"weight_scale", cfg.weight_scale},
-                              {"seed", cfg.seed},         {"runs", results}};
-    fmt::print("{}\n", summary.dump());
+    std::vector<NormRun> results;
+    for (const std::string& norm : norms) results.push_back(run(cfg, norm, data));
+    report(cfg, data, norms, results);
   } catch (const nl::Error& e) {
     fmt::print(stderr, "\nerror: {}\n", e.what());
     return 1;

@@ -10,11 +10,14 @@
 // the first op that makes a NaN or inf (nl::DetectAnomalyGuard) and stops.
 #include <cmath>
 #include <numbers>
+#include <optional>
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
-#include "examples/common/report.h"
+#include "examples/common/cli.h"
+#include "examples/common/random_batches.h"
+#include "examples/common/stats.h"
 #include "normlab.h"
 
 namespace {
@@ -28,6 +31,32 @@ struct Config {
   uint64_t seed = 0;
   bool detect_anomaly = false;
 };
+
+struct RunResult {
+  std::string norm;
+  double train_loss;  // mean over the last 10% of the steps
+  double train_acc, test_acc, seconds;
+};
+
+// Fills cfg from the command line; the exit code when there is nothing to run
+// (--help, --version, a bad option).
+std::optional<int> parse_options(int argc, char** argv, Config& cfg) {
+  CLI::App app{"Train a deep MLP on three spirals without normalization, with LayerNorm and with BatchNorm"};
+  app.add_option("--norm", cfg.norm, "none, layer, batch, or all")
+      ->check(CLI::IsMember({"none", "layer", "batch", "all"}));
+  app.add_option("--depth", cfg.depth, "hidden layers")->check(CLI::Range(1, 64));
+  app.add_option("--hidden", cfg.hidden, "units per hidden layer")->check(CLI::Range(1, 4096));
+  app.add_option("--steps", cfg.steps, "SGD steps")->check(CLI::Range(1, 10000000));
+  app.add_option("--batch-size", cfg.batch_size, "examples per step")->check(CLI::Range(1, 65536));
+  app.add_option("--points", cfg.points, "training points per class")->check(CLI::Range(10, 1000000));
+  app.add_option("--lr", cfg.lr, "learning rate")->check(CLI::PositiveNumber);
+  app.add_option("--momentum", cfg.momentum, "SGD momentum")->check(CLI::Range(0.0, 0.999));
+  app.add_option("--noise", cfg.noise, "std of the noise added to the points")->check(CLI::Range(0.0, 1.0));
+  app.add_option("--seed", cfg.seed, "random seed");
+  app.add_option("--threads", cfg.threads, "threads")->check(CLI::Range(1, 256));
+  app.add_flag("--detect-anomaly", cfg.detect_anomaly, "name the first op that produces NaN/inf (nl::DetectAnomalyGuard)");
+  return examples::parse_command_line(app, argc, argv);
+}
 
 // Three interleaved spirals in the plane, `n` points each class. Class k's
 // arm is r·(cos, sin)(θ) with θ = 3.5·r·π + 2πk/3, plus Gaussian noise.
@@ -64,74 +93,60 @@ std::shared_ptr<nl::layers::Sequential> make_model(const Config& cfg, const std:
   return model;
 }
 
-double accuracy(nl::layers::Module& model, const Tensor& x, const Tensor& y) {
-  nl::NoGradGuard no_grad;
-  model.eval();  // BatchNorm: running statistics
-  std::vector<int64_t> predicted = model(x).argmax(1).to_vector<int64_t>(), truth = y.to_vector<int64_t>();
-  model.train();
-  int64_t correct = 0;
-  for (size_t i = 0; i < truth.size(); ++i) correct += predicted[i] == truth[i];
-  return double(correct) / double(truth.size());
-}
-
-nlohmann::json train(const Config& cfg, const std::string& name) {
+// Trains the model with `norm` from cfg.seed on random minibatches of the spirals.
+RunResult train(const Config& cfg, const std::string& norm) {
   nl::manual_seed(cfg.seed);
   auto [train_x, train_y] = spirals(cfg.points, cfg.noise);
   auto [test_x, test_y] = spirals(cfg.points / 3, cfg.noise);
-  auto model = make_model(cfg, name);
+  auto model = make_model(cfg, norm);
   nl::optim::SGD optimizer(model->parameters(), {.lr = cfg.lr, .momentum = cfg.momentum});
+  examples::RandomBatches batches(train_x, train_y);
 
-  int64_t n = train_x.size(0);
-  std::vector<int64_t> labels = train_y.to_vector<int64_t>();
-  nl::train::Progress progress(name, cfg.steps);
-  double tail_loss = 0;
-  int tail_steps = std::max(1, cfg.steps / 10);
+  nl::train::Progress progress(norm, cfg.steps);
+  std::vector<double> losses;
   for (int step = 1; step <= cfg.steps; ++step) {
-    // a random minibatch (with replacement); embedding is exactly a row lookup
-    Tensor index = (nl::rand({cfg.batch_size}, nl::f64) * double(n)).to(nl::i64);
-    std::vector<int64_t> picked;
-    for (int64_t i : index.to_vector<int64_t>()) picked.push_back(labels[size_t(i)]);
-    Tensor logits = (*model)(nl::embedding(train_x, index));
-    Tensor loss = nl::cross_entropy(logits, nl::from_vector(picked));
+    auto [x, y] = batches.next(cfg.batch_size);
     optimizer.zero_grad();
+    Tensor loss = nl::cross_entropy((*model)(x), y);
     loss.backward();
     optimizer.step();
-    double value = loss.item<double>();
-    if (step > cfg.steps - tail_steps) tail_loss += value / tail_steps;
-    if (step % 100 == 0 || step == cfg.steps) progress.update(step, value);
+    losses.push_back(loss.item<double>());
+    if (step % 100 == 0 || step == cfg.steps) progress.update(step, losses.back());
   }
   double seconds = progress.elapsed();
   progress.finish();
-  return {{"norm", name},           {"depth", cfg.depth},
-          {"hidden", cfg.hidden},   {"steps", cfg.steps},
+  return {.norm = norm,
+          .train_loss = examples::mean_of_last(losses, size_t(std::max(1, cfg.steps / 10))),
+          .train_acc = nl::train::accuracy(*model, train_x, train_y),
+          .test_acc = nl::train::accuracy(*model, test_x, test_y),
+          .seconds = seconds};
+}
+
+// One JSON line per run: the configuration and the results.
+nlohmann::json to_json(const Config& cfg, const RunResult& r) {
+  return {{"norm", r.norm},           {"depth", cfg.depth},
+          {"hidden", cfg.hidden},     {"steps", cfg.steps},
           {"batch_size", cfg.batch_size}, {"lr", cfg.lr},
           {"momentum", cfg.momentum}, {"seed", cfg.seed},
-          {"train_loss", tail_loss}, {"train_acc", accuracy(*model, train_x, train_y)},
-          {"test_acc", accuracy(*model, test_x, test_y)}, {"seconds", seconds}};
+          {"train_loss", r.train_loss}, {"train_acc", r.train_acc},
+          {"test_acc", r.test_acc},   {"seconds", r.seconds}};
+}
+
+void report(const Config& cfg, const std::vector<RunResult>& results) {
+  fmt::print("\n{:<8} {:>12} {:>10} {:>9} {:>8}\n", "norm", "train_loss", "train_acc", "test_acc", "seconds");
+  for (const RunResult& r : results)
+    fmt::print("{:<8} {:>12.4f} {:>10.3f} {:>9.3f} {:>8.1f}\n", r.norm, r.train_loss, r.train_acc, r.test_acc,
+               r.seconds);
+  for (const RunResult& r : results) fmt::print("{}\n", to_json(cfg, r).dump());
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   Config cfg;
-  CLI::App app{"Train a deep MLP on three spirals without normalization, with LayerNorm and with BatchNorm"};
-  app.add_option("--norm", cfg.norm, "none, layer, batch, or all")
-      ->check(CLI::IsMember({"none", "layer", "batch", "all"}));
-  app.add_option("--depth", cfg.depth, "hidden layers")->check(CLI::Range(1, 64));
-  app.add_option("--hidden", cfg.hidden, "units per hidden layer")->check(CLI::Range(1, 4096));
-  app.add_option("--steps", cfg.steps, "SGD steps")->check(CLI::Range(1, 10000000));
-  app.add_option("--batch-size", cfg.batch_size, "examples per step")->check(CLI::Range(1, 65536));
-  app.add_option("--points", cfg.points, "training points per class")->check(CLI::Range(10, 1000000));
-  app.add_option("--lr", cfg.lr, "learning rate")->check(CLI::PositiveNumber);
-  app.add_option("--momentum", cfg.momentum, "SGD momentum")->check(CLI::Range(0.0, 0.999));
-  app.add_option("--noise", cfg.noise, "std of the noise added to the points")->check(CLI::Range(0.0, 1.0));
-  app.add_option("--seed", cfg.seed, "random seed");
-  app.add_option("--threads", cfg.threads, "threads")->check(CLI::Range(1, 256));
-  app.add_flag("--detect-anomaly", cfg.detect_anomaly, "name the first op that produces NaN/inf (nl::DetectAnomalyGuard)");
-  CLI11_PARSE(app, argc, argv);
+  if (std::optional<int> exit_code = parse_options(argc, argv, cfg)) return *exit_code;
   nl::set_num_threads(cfg.threads);
-
-  std::vector<nlohmann::json> results;
+  std::vector<RunResult> results;
   try {
     nl::DetectAnomalyGuard anomaly(cfg.detect_anomaly);
     for (std::string norm : {"none", "layer", "batch"})
@@ -140,11 +155,6 @@ int main(int argc, char** argv) {
     fmt::print(stderr, "error: {}\n", e.what());
     return 1;
   }
-  fmt::print("\n{:<8} {:>12} {:>10} {:>9} {:>8}\n", "norm", "train_loss", "train_acc", "test_acc", "seconds");
-  for (const auto& r : results)
-    fmt::print("{:<8} {:>12.4f} {:>10.3f} {:>9.3f} {:>8.1f}\n", r["norm"].get<std::string>(),
-               r["train_loss"].get<double>(), r["train_acc"].get<double>(), r["test_acc"].get<double>(),
-               r["seconds"].get<double>());
-  for (const auto& r : results) fmt::print("{}\n", r.dump());
+  report(cfg, results);
   return 0;
 }

@@ -3,7 +3,7 @@
 // same in training and in evaluation mode and whatever else is in its batch.
 // BatchNorm normalizes each feature over the batch: in training mode the
 // sample's output depends on its batch-mates, and in eval mode (running
-// averages) it is something else again (Ba et al. 2016; DESIGN.md).
+// averages) it is something else again (Ba et al. 2016; docs/normalization.md).
 //
 // For one fixed sample x0 (test image --sample of Fashion-MNIST, or a random
 // vector with --synthetic), MLPs 784-256-256-10 with each norm are trained
@@ -25,9 +25,12 @@
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cmath>
+#include <map>
+#include <optional>
 
 #include <nlohmann/json.hpp>
 
+#include "examples/common/cli.h"
 #include "examples/common/report.h"
 #include "examples/common/table.h"
 #include "normlab.h"
@@ -43,6 +46,33 @@ struct Config {
   uint64_t seed = 0;
   bool detect_anomaly = false;
 };
+
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
+
+// Fills cfg from the command line; the exit code when there is nothing to run
+// (--help, --version, a bad option).
+std::optional<int> parse_options(int argc, char** argv, Config& cfg) {
+  CLI::App app{"Show that LayerNorm's output for a sample ignores its batch and the mode, and BatchNorm's does not"};
+  app.add_flag("--synthetic", cfg.synthetic, "random data instead of Fashion-MNIST");
+  app.add_option("--data", cfg.data_dir, "directory of MNIST-format IDX files")->capture_default_str();
+  app.add_option("--sample", cfg.sample, "which test image (or random sample) is the fixed one")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  app.add_option("--train-steps", cfg.train_steps, "SGD steps (batch 128, lr 0.05) before measuring")
+      ->check(CLI::Range(int64_t(0), int64_t(1000000)))
+      ->capture_default_str();
+  app.add_option("--compositions", cfg.compositions, "random batch compositions per batch size")
+      ->check(CLI::Range(int64_t(2), int64_t(100)))
+      ->capture_default_str();
+  app.add_option("--hidden", cfg.hidden, "hidden units")->check(CLI::Range(int64_t(1), int64_t(8192)))->capture_default_str();
+  app.add_option("--seed", cfg.seed, "seed of the weights, the training batches and the compositions")
+      ->capture_default_str();
+  app.add_option("--threads", cfg.threads, "threads")->check(CLI::Range(int64_t(1), int64_t(256)))->capture_default_str();
+  app.add_option("--out", cfg.out, "directory for steps.csv, results.csv and results.json")->capture_default_str();
+  app.add_flag("--detect-anomaly", cfg.detect_anomaly, "name the first op that produces NaN/inf (nl::DetectAnomalyGuard)");
+  return examples::parse_command_line(app, argc, argv);
+}
 
 struct Data {
   Tensor train_x, train_y;  // for the brief training
@@ -156,85 +186,113 @@ std::vector<Row> measure(const std::string& norm, const Data& data, const Config
   return rows;
 }
 
+const std::vector<std::string> kNorms = {"layer", "rms", "batch"};
+
+struct Results {
+  std::vector<Row> rows;               // per norm, mode and batch size
+  std::vector<std::string> step_rows;  // the warm-up training: norm,step,loss
+};
+
+// Trains and measures each norm in turn, saying so on stderr.
+Results run(const Config& cfg, Clock::time_point start) {
+  Data data = load(cfg);
+  if (cfg.sample >= data.pool.size(0) || data.pool.size(0) < 128)
+    nl::fail("train_vs_eval: --sample {} must be below the {} test samples (and 128 are needed)", cfg.sample,
+             data.pool.size(0));
+  Results results;
+  for (const std::string& norm : kNorms) {
+    fmt::print(stderr, "[train_vs_eval] {} norm: {} training steps, then measuring ({:.1f} s)\n", norm,
+               cfg.train_steps, seconds_since(start));
+    for (Row& row : measure(norm, data, cfg, results.step_rows)) results.rows.push_back(row);
+  }
+  return results;
+}
+
+void print_table(const Config& cfg, const std::vector<Row>& rows) {
+  examples::Table table(
+      {"norm", "mode", "batch", "Linear out max|Δ|", "norm out max|Δ|", "logits max|Δ|", "logits max|Δ| between batches"});
+  for (const Row& r : rows) {
+    auto cell = [&](double v) { return r.error.empty() ? fmt::format("{:.3g}", v) : std::string("—"); };
+    table.add_row({r.norm, r.mode, std::to_string(r.batch), cell(r.linear_diff),
+                   r.error.empty() ? cell(r.norm_diff) : "error: batch of 1", cell(r.logits_diff),
+                   r.batch == 1 ? std::string("—") : cell(r.spread)});
+  }
+  fmt::print("x0 = {} {}; differences from x0's output in eval mode in a batch of 1, over {} random batch-mate draws\n\n",
+             cfg.synthetic ? "random sample" : "test image", cfg.sample, cfg.compositions);
+  fmt::print("{}", table.text());
+}
+
+void write_csvs(const Config& cfg, const Results& results) {
+  std::vector<std::string> csv;
+  for (const Row& r : results.rows)
+    csv.push_back(fmt::format("{},{},{},{},{:.6g},{:.6g},{:.6g},{:.6g},\"{}\"", r.norm, r.mode, r.batch,
+                              r.compositions, r.linear_diff, r.norm_diff, r.logits_diff, r.spread, r.error));
+  nl::io::create_directories(cfg.out);
+  nl::train::write_csv(cfg.out + "/steps.csv", "norm,step,loss", results.step_rows);
+  nl::train::write_csv(cfg.out + "/results.csv",
+                       "norm,mode,batch_size,compositions,linear_output_max_diff,norm_output_max_diff,logits_max_diff,"
+                       "max_diff_between_compositions,error",
+                       csv);
+}
+
+// Per norm and mode: the largest difference of each kind over the batch sizes that ran.
+struct Maxima {
+  double linear_output = 0, norm_output = 0, logits = 0, between_compositions = 0;
+};
+struct NormSummary {
+  std::vector<std::string> errors;       // "train mode, batch 1: ..."
+  std::map<std::string, Maxima> maxima;  // by mode, for the modes where some batch ran
+};
+
+std::map<std::string, NormSummary> summarize(const std::vector<Row>& rows) {
+  std::map<std::string, NormSummary> norms;
+  for (const Row& r : rows) {
+    NormSummary& s = norms[r.norm];
+    if (!r.error.empty()) {
+      s.errors.push_back(fmt::format("{} mode, batch {}: {}", r.mode, r.batch, r.error));
+      continue;
+    }
+    Maxima& m = s.maxima[r.mode];
+    m.linear_output = std::max(m.linear_output, r.linear_diff);
+    m.norm_output = std::max(m.norm_output, r.norm_diff);
+    m.logits = std::max(m.logits, r.logits_diff);
+    m.between_compositions = std::max(m.between_compositions, r.spread);
+  }
+  return norms;
+}
+
+// The configuration and, per norm, the errors and each mode's Maxima.
+nlohmann::json to_json(const Config& cfg, const Results& results, double seconds) {
+  nlohmann::json summary = {{"synthetic", cfg.synthetic}, {"sample", cfg.sample},
+                            {"train_steps", cfg.train_steps}, {"compositions", cfg.compositions},
+                            {"seed", cfg.seed}, {"threads", nl::get_num_threads()},
+                            {"seconds", seconds}};
+  for (const auto& [norm, s] : summarize(results.rows)) {
+    nlohmann::json j = {{"errors", s.errors}};
+    for (const auto& [mode, m] : s.maxima) {
+      j[mode + "_max_diff_linear_output"] = m.linear_output;
+      j[mode + "_max_diff_norm_output"] = m.norm_output;
+      j[mode + "_max_diff_logits"] = m.logits;
+      j[mode + "_max_diff_between_compositions"] = m.between_compositions;
+    }
+    summary[norm] = j;
+  }
+  return summary;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   Config cfg;
-  CLI::App app{"Show that LayerNorm's output for a sample ignores its batch and the mode, and BatchNorm's does not"};
-  app.add_flag("--synthetic", cfg.synthetic, "random data instead of Fashion-MNIST");
-  app.add_option("--data", cfg.data_dir, "directory of MNIST-format IDX files")->capture_default_str();
-  app.add_option("--sample", cfg.sample, "which test image (or random sample) is the fixed one")
-      ->check(CLI::NonNegativeNumber)
-      ->capture_default_str();
-  app.add_option("--train-steps", cfg.train_steps, "SGD steps (batch 128, lr 0.05) before measuring")
-      ->check(CLI::Range(int64_t(0), int64_t(1000000)))
-      ->capture_default_str();
-  app.add_option("--compositions", cfg.compositions, "random batch compositions per batch size")
-      ->check(CLI::Range(int64_t(2), int64_t(100)))
-      ->capture_default_str();
-  app.add_option("--hidden", cfg.hidden, "hidden units")->check(CLI::Range(int64_t(1), int64_t(8192)))->capture_default_str();
-  app.add_option("--seed", cfg.seed, "seed of the weights, the training batches and the compositions")
-      ->capture_default_str();
-  app.add_option("--threads", cfg.threads, "threads")->check(CLI::Range(int64_t(1), int64_t(256)))->capture_default_str();
-  app.add_option("--out", cfg.out, "directory for steps.csv, results.csv and results.json")->capture_default_str();
-  app.add_flag("--detect-anomaly", cfg.detect_anomaly, "name the first op that produces NaN/inf (nl::DetectAnomalyGuard)");
-  CLI11_PARSE(app, argc, argv);
+  if (std::optional<int> exit_code = parse_options(argc, argv, cfg)) return *exit_code;
   nl::set_num_threads(int(cfg.threads));
-
   try {
     nl::DetectAnomalyGuard anomaly(cfg.detect_anomaly);
-    auto start = std::chrono::steady_clock::now();
-    auto seconds = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
-    Data data = load(cfg);
-    if (cfg.sample >= data.pool.size(0) || data.pool.size(0) < 128)
-      nl::fail("train_vs_eval: --sample {} must be below the {} test samples (and 128 are needed)", cfg.sample,
-               data.pool.size(0));
-    std::vector<Row> rows;
-    std::vector<std::string> step_rows;
-    nlohmann::json summary = {{"synthetic", cfg.synthetic}, {"sample", cfg.sample},
-                              {"train_steps", cfg.train_steps}, {"compositions", cfg.compositions},
-                              {"seed", cfg.seed}, {"threads", nl::get_num_threads()}};
-    for (std::string norm : {"layer", "rms", "batch"}) {
-      fmt::print(stderr, "[train_vs_eval] {} norm: {} training steps, then measuring ({:.1f} s)\n", norm,
-                 cfg.train_steps, seconds());
-      for (Row& row : measure(norm, data, cfg, step_rows)) rows.push_back(row);
-      summary[norm] = {{"errors", nlohmann::json::array()}};
-    }
-
-    examples::Table table(
-        {"norm", "mode", "batch", "Linear out max|Δ|", "norm out max|Δ|", "logits max|Δ|", "logits max|Δ| between batches"});
-    std::vector<std::string> csv;
-    for (const Row& r : rows) {
-      auto cell = [&](double v) { return r.error.empty() ? fmt::format("{:.3g}", v) : std::string("—"); };
-      table.add_row({r.norm, r.mode, std::to_string(r.batch), cell(r.linear_diff),
-                     r.error.empty() ? cell(r.norm_diff) : "error: batch of 1", cell(r.logits_diff),
-                     r.batch == 1 ? std::string("—") : cell(r.spread)});
-      csv.push_back(fmt::format("{},{},{},{},{:.6g},{:.6g},{:.6g},{:.6g},\"{}\"", r.norm, r.mode, r.batch,
-                                r.compositions, r.linear_diff, r.norm_diff, r.logits_diff, r.spread, r.error));
-      // per norm and mode: the largest difference over the batch sizes that ran
-      auto& s = summary[r.norm];
-      auto keep_max = [&](const std::string& key, double v) { s[key] = std::max(s.value(key, 0.0), v); };
-      if (r.error.empty()) {
-        keep_max(r.mode + "_max_diff_linear_output", r.linear_diff);
-        keep_max(r.mode + "_max_diff_norm_output", r.norm_diff);
-        keep_max(r.mode + "_max_diff_logits", r.logits_diff);
-        keep_max(r.mode + "_max_diff_between_compositions", r.spread);
-      } else {
-        s["errors"].push_back(fmt::format("{} mode, batch {}: {}", r.mode, r.batch, r.error));
-      }
-    }
-    fmt::print("x0 = {} {}; differences from x0's output in eval mode in a batch of 1, over {} random batch-mate draws\n\n",
-               cfg.synthetic ? "random sample" : "test image", cfg.sample, cfg.compositions);
-    fmt::print("{}", table.text());
-    nl::io::create_directories(cfg.out);
-    nl::train::write_csv(cfg.out + "/steps.csv", "norm,step,loss", step_rows);
-    nl::train::write_csv(cfg.out + "/results.csv",
-                        "norm,mode,batch_size,compositions,linear_output_max_diff,norm_output_max_diff,logits_max_diff,"
-                        "max_diff_between_compositions,error",
-                        csv);
-    summary["seconds"] = seconds();
-    nl::io::write_file_atomically(cfg.out + "/results.json", summary.dump(2) + "\n");
-    fmt::print("{}\n", summary.dump());
+    Clock::time_point start = Clock::now();
+    Results results = run(cfg, start);
+    print_table(cfg, results.rows);
+    write_csvs(cfg, results);
+    examples::write_and_print_json(cfg.out + "/results.json", to_json(cfg, results, seconds_since(start)));
   } catch (const nl::Error& e) {
     fmt::print(stderr, "error: {}\n", e.what());
     return 1;

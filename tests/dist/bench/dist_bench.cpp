@@ -52,6 +52,10 @@ Config parse(int argc, char** argv) {
                  "[--bandwidth-gbps 100]\n");
       std::exit(0);
     }
+    if (flag == "--version") {
+      fmt::print("{}\n", nl::version());
+      std::exit(0);
+    }
     if (i + 1 >= argc) nl::fail("normlab_dist_bench: {} needs a value (see --help)", flag);
     std::string value = argv[++i];
     auto number = [&] {
