@@ -438,8 +438,7 @@ nlohmann::json to_json(const Config& cfg, const Inputs& in, const std::vector<st
 int main(int argc, char** argv) {
   Config cfg;
   if (std::optional<int> exit_code = parse_options(argc, argv, cfg)) return *exit_code;
-  try {
-    nl::DetectAnomalyGuard anomaly(cfg.detect_anomaly);
+  return examples::run_or_report_error(cfg.detect_anomaly, [&] {
     nl::io::create_directories(cfg.out);
     Inputs in = make_inputs(cfg);
     std::vector<std::string> csv;
@@ -448,9 +447,5 @@ int main(int argc, char** argv) {
     nl::train::write_csv(csv_path, "norm,gradient,index,fused,composed,finite_difference", csv);
     fmt::print("\nComparison table: {}\n", csv_path);
     fmt::print("{}\n", to_json(cfg, in, tours).dump());
-  } catch (const nl::Error& e) {
-    fmt::print(stderr, "error: {}\n", e.what());
-    return 1;
-  }
-  return 0;
+  });
 }

@@ -1,14 +1,21 @@
 #pragma once
-// The end of every example program's command-line setup: --version joins the
-// options (it prints nl::version(), the library's version), then argv is parsed.
+// The frame of every example program's main(): the end of its command-line
+// setup (--version joins the options, printing nl::version(), then argv is
+// parsed), and the run itself, where an nl::Error becomes a message and exit
+// status 1 instead of an abort.
 //
 //   CLI::App app{"what the program does"};
 //   app.add_option("--steps", cfg.steps, "training steps");
 //   if (std::optional<int> exit_code = examples::parse_command_line(app, argc, argv)) return *exit_code;
+//   return examples::run_or_report_error(cfg.detect_anomaly, [&] { report(cfg, run(cfg)); });
+#include <fmt/format.h>
+
 #include <optional>
 
 #include <CLI/CLI.hpp>
 
+#include "core/anomaly.h"
+#include "core/error.h"
 #include "core/version.h"
 
 namespace examples {
@@ -24,6 +31,22 @@ inline std::optional<int> parse_command_line(CLI::App& app, int argc, char** arg
     return app.exit(e);
   }
   return std::nullopt;
+}
+
+// Runs body() — with nl::DetectAnomalyGuard when detect_anomaly — and returns
+// main()'s exit status: 0, or 1 after printing "error: <message>" on stderr
+// when body throws an nl::Error. after_progress_line starts the message on a
+// new line, for a program whose error may interrupt its progress line.
+template <typename Body>
+int run_or_report_error(bool detect_anomaly, Body&& body, bool after_progress_line = false) {
+  try {
+    nl::DetectAnomalyGuard anomaly(detect_anomaly);
+    body();
+  } catch (const nl::Error& e) {
+    fmt::print(stderr, "{}error: {}\n", after_progress_line ? "\n" : "", e.what());
+    return 1;
+  }
+  return 0;
 }
 
 }  // namespace examples

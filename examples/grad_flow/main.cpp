@@ -305,8 +305,7 @@ int main(int argc, char** argv) {
   Config cfg;
   if (std::optional<int> exit_code = parse_options(argc, argv, cfg)) return *exit_code;
   nl::set_num_threads(int(cfg.threads));
-  try {
-    nl::DetectAnomalyGuard anomaly(cfg.detect_anomaly);
+  auto run_all = [&] {
     nl::io::create_directories(cfg.out);
     Dataset data = load_dataset(cfg);
     fmt::print(stderr, "data: {}, {} training and {} test samples\n", data.name, data.train_x.size(0),
@@ -316,9 +315,6 @@ int main(int argc, char** argv) {
     std::vector<NormRun> results;
     for (const std::string& norm : norms) results.push_back(run(cfg, norm, data));
     report(cfg, data, norms, results);
-  } catch (const nl::Error& e) {
-    fmt::print(stderr, "\nerror: {}\n", e.what());
-    return 1;
-  }
-  return 0;
+  };
+  return examples::run_or_report_error(cfg.detect_anomaly, run_all, /*after_progress_line=*/true);
 }

@@ -146,15 +146,10 @@ int main(int argc, char** argv) {
   Config cfg;
   if (std::optional<int> exit_code = parse_options(argc, argv, cfg)) return *exit_code;
   nl::set_num_threads(cfg.threads);
-  std::vector<RunResult> results;
-  try {
-    nl::DetectAnomalyGuard anomaly(cfg.detect_anomaly);
+  return examples::run_or_report_error(cfg.detect_anomaly, [&] {
+    std::vector<RunResult> results;
     for (std::string norm : {"none", "layer", "batch"})
       if (cfg.norm == "all" || cfg.norm == norm) results.push_back(train(cfg, norm));
-  } catch (const nl::Error& e) {
-    fmt::print(stderr, "error: {}\n", e.what());
-    return 1;
-  }
-  report(cfg, results);
-  return 0;
+    report(cfg, results);
+  });
 }

@@ -286,16 +286,11 @@ int main(int argc, char** argv) {
   Config cfg;
   if (std::optional<int> exit_code = parse_options(argc, argv, cfg)) return *exit_code;
   nl::set_num_threads(int(cfg.threads));
-  try {
-    nl::DetectAnomalyGuard anomaly(cfg.detect_anomaly);
+  return examples::run_or_report_error(cfg.detect_anomaly, [&] {
     Clock::time_point start = Clock::now();
     Results results = run(cfg, start);
     print_table(cfg, results.rows);
     write_csvs(cfg, results);
     examples::write_and_print_json(cfg.out + "/results.json", to_json(cfg, results, seconds_since(start)));
-  } catch (const nl::Error& e) {
-    fmt::print(stderr, "error: {}\n", e.what());
-    return 1;
-  }
-  return 0;
+  });
 }

@@ -168,12 +168,5 @@ int main(int argc, char** argv) {
   Config cfg;
   if (std::optional<int> exit_code = parse_options(argc, argv, cfg)) return *exit_code;
   nl::set_num_threads(int(cfg.threads));
-  try {
-    nl::DetectAnomalyGuard anomaly(cfg.detect_anomaly);
-    report(cfg, run(cfg));
-  } catch (const nl::Error& e) {
-    fmt::print(stderr, "error: {}\n", e.what());
-    return 1;
-  }
-  return 0;
+  return examples::run_or_report_error(cfg.detect_anomaly, [&] { report(cfg, run(cfg)); });
 }
