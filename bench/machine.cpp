@@ -11,13 +11,13 @@
 // (2·n³ FLOPs); best of 5 after one warm-up.
 #include "bench/machine.h"
 
+#include <cblas.h>
+#include <omp.h>
+
 #include <algorithm>
 #include <chrono>
 #include <memory>
 #include <vector>
-
-#include <cblas.h>
-#include <omp.h>
 
 namespace bench {
 
@@ -32,7 +32,9 @@ struct FreeDeleter {
 }  // namespace
 
 double stream_triad_gbs(int threads, int64_t n) {
-  auto alloc = [n] { return std::unique_ptr<double[], FreeDeleter>(static_cast<double*>(std::aligned_alloc(64, size_t(n) * 8))); };
+  auto alloc = [n] {
+    return std::unique_ptr<double[], FreeDeleter>(static_cast<double*>(std::aligned_alloc(64, size_t(n) * 8)));
+  };
   auto a = alloc(), b = alloc(), c = alloc();
   double* ap = a.get();
   double* bp = b.get();

@@ -13,10 +13,9 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <fstream>
 #include <regex>
-
-#include <CLI/CLI.hpp>
 
 #include "bench/harness.h"
 #include "bench/machine.h"

@@ -60,11 +60,12 @@ void check_backward_anomaly(const Node& node, std::span<const Tensor> grad_outpu
         grad_output = &g;
         break;
       }
-    fail("anomaly detected: the backward of '{}' (output {} {}) produced {} at element {} of the gradient for its "
-         "input {} ({}); the incoming gradient {} was {}",
-         node.name(), node.shape(), node.dtype(), bad->value, bad->index, i, describe(grads[i]), describe(*grad_output),
-         incoming ? fmt::format("already non-finite ({} at element {})", incoming->value, incoming->index)
-                  : std::string("finite"));
+    fail(
+        "anomaly detected: the backward of '{}' (output {} {}) produced {} at element {} of the gradient for its "
+        "input {} ({}); the incoming gradient {} was {}",
+        node.name(), node.shape(), node.dtype(), bad->value, bad->index, i, describe(grads[i]), describe(*grad_output),
+        incoming ? fmt::format("already non-finite ({} at element {})", incoming->value, incoming->index)
+                 : std::string("finite"));
   }
 }
 }  // namespace detail

@@ -143,8 +143,7 @@ struct Saved {
 };
 
 template <typename... Tensors>
-  requires(std::is_same_v<Tensors, Tensor> && ...)
-Saved<sizeof...(Tensors)> save(const Tensors&... tensors) {
+requires(std::is_same_v<Tensors, Tensor>&&...) Saved<sizeof...(Tensors)> save(const Tensors&... tensors) {
   return {{tensors...}};
 }
 
@@ -171,7 +170,8 @@ class RuleNode final : public Node {
   Grads run(std::span<const Tensor> grads) override {
     return [&]<size_t... G, size_t... S>(std::index_sequence<G...>, std::index_sequence<S...>) {
       return (*rule_)(grads[G]..., saved_[S]...);
-    }(std::make_index_sequence<kOutputs>(), std::make_index_sequence<K>());
+    }
+    (std::make_index_sequence<kOutputs>(), std::make_index_sequence<K>());
   }
   void free_saved() override {
     saved_ = {};
@@ -219,8 +219,8 @@ void set_grad_fn(const Tensor& output, std::shared_ptr<Node> node, uint32_t outp
 namespace detail {
 // attach() for outputs[0..kOutputs): see the four forms below.
 template <size_t kOutputs, size_t K, typename Rule>
-void attach_node(const Tensor* outputs, const char* op, const std::vector<Tensor>& inputs,
-                 std::array<Tensor, K> saved, Rule rule) {
+void attach_node(const Tensor* outputs, const char* op, const std::vector<Tensor>& inputs, std::array<Tensor, K> saved,
+                 Rule rule) {
   static_assert(kOutputs >= 1 && kOutputs <= kMaxNodeOutputs, "attach: a node has 1 to kMaxNodeOutputs outputs");
   static_assert(takes_tensors<Rule>(std::make_index_sequence<kOutputs + K>()),
                 "attach: the rule must take one gradient per output and then each saved tensor, all as "

@@ -26,10 +26,20 @@ constexpr std::string_view dtype_name(DType d) {
 constexpr size_t itemsize(DType d) { return d == DType::float32 ? 4 : 8; }
 constexpr bool is_floating(DType d) { return d != DType::int64; }
 
-template <typename T> constexpr DType dtype_of();
-template <> constexpr DType dtype_of<float>() { return DType::float32; }
-template <> constexpr DType dtype_of<double>() { return DType::float64; }
-template <> constexpr DType dtype_of<int64_t>() { return DType::int64; }
+template <typename T>
+constexpr DType dtype_of();
+template <>
+constexpr DType dtype_of<float>() {
+  return DType::float32;
+}
+template <>
+constexpr DType dtype_of<double>() {
+  return DType::float64;
+}
+template <>
+constexpr DType dtype_of<int64_t>() {
+  return DType::int64;
+}
 
 // Calls fn.template operator()<T>() with T the C++ type of d:
 //   dispatch_all(x.dtype(), [&]<typename T>() { ... });

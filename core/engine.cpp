@@ -44,8 +44,8 @@ void accumulate(Tensor& sum, bool& owned, const Tensor& g) {
 
 void check_grad(const char* op, const Tensor& g, const Shape& shape, DType dtype) {
   if (!(g.shape() == shape) || g.dtype() != dtype)
-    fail("backward: gradient rule of '{}' produced a gradient of shape {} {} for an input of shape {} {}",
-         op, g.shape(), g.dtype(), shape, dtype);
+    fail("backward: gradient rule of '{}' produced a gradient of shape {} {} for an input of shape {} {}", op,
+         g.shape(), g.dtype(), shape, dtype);
 }
 
 Tensor run_hooks(const std::vector<GradHook>& hooks, Tensor grad) {
@@ -97,8 +97,10 @@ Node::~Node() {
 
 void Node::check_not_released() const {
   if (released_)
-    fail("backward: the graph through '{}' (output {}) was already freed by an earlier backward(); "
-         "pass retain_graph=true to the first backward() to go through it twice", name_, shape());
+    fail(
+        "backward: the graph through '{}' (output {}) was already freed by an earlier backward(); "
+        "pass retain_graph=true to the first backward() to go through it twice",
+        name_, shape());
 }
 
 Grads Node::apply(std::span<const Tensor> grads) {
@@ -194,7 +196,8 @@ class Engine {
         for (size_t k = 0; k < grad_outputs.size(); ++k)
           if (!grad_outputs[k].defined()) grad_outputs[k] = zeros(node->shape(k), node->dtype(k));
         grads = node->apply(grad_outputs);
-        if (detail::anomaly_enabled) [[unlikely]] detail::check_backward_anomaly(*node, grad_outputs, grads);
+        if (detail::anomaly_enabled) [[unlikely]]
+          detail::check_backward_anomaly(*node, grad_outputs, grads);
         if (!retain_graph) node->release();
         if (grads.size() != node->next_.size())
           fail("backward: gradient rule of '{}' returned {} gradients for {} inputs", node->name_, grads.size(),

@@ -2,10 +2,10 @@
 // nl::Error: the one exception type normlab throws for bad calls and bad data.
 // Messages name the op, the shapes/dtypes involved and what was expected,
 // e.g. "matmul: shapes [32,784] and [10,784] do not align (784 vs 10)".
+#include <fmt/format.h>
+
 #include <stdexcept>
 #include <string>
-
-#include <fmt/format.h>
 
 namespace nl {
 

@@ -76,8 +76,8 @@ GradcheckResult gradcheck(const GradcheckFn& fn, const std::vector<Tensor>& inpu
     result.message = fmt::format(
         "gradcheck failed: d(output[{}])/d(input {}[{}]): analytic {:.10g}, numeric {:.10g}, |diff| {:.3g} "
         "> atol {} + rtol {}·|numeric|",
-        result.output_index, result.input, result.input_index, result.analytic, result.numeric,
-        result.max_abs_error, atol, rtol);
+        result.output_index, result.input, result.input_index, result.analytic, result.numeric, result.max_abs_error,
+        atol, rtol);
   return result;
 }
 

@@ -114,7 +114,7 @@ std::string to_dot(const Tensor& root, const DotOptions& options) {
     const auto& next = g.ops[i]->next();
     for (size_t k = 0; k < next.size(); ++k) {
       const Edge& e = next[k];
-      std::string from = e.node ? fmt::format("op{}", g.op_id.at(e.node.get()))
+      std::string from = e.node   ? fmt::format("op{}", g.op_id.at(e.node.get()))
                          : e.leaf ? fmt::format("leaf{}", g.leaf_id.at(e.leaf.get()))
                                   : std::string();
       if (from.empty()) continue;

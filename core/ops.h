@@ -210,9 +210,8 @@ NormForward batch_norm_forward(const Tensor& x, const Tensor& running_mean, cons
                                const Tensor& weight = Tensor(), const Tensor& bias = Tensor(), bool training = true,
                                double momentum = 0.1, double eps = 1e-5);
 // the formula: core/ops/batch_norm.cpp (training: through the batch statistics; eval: they are constants)
-NormBackward batch_norm_backward(const Tensor& grad_output, const Tensor& x, const Tensor& weight,
-                                 const Tensor& mean, const Tensor& rstd, bool training = true,
-                                 NormGradsWanted wanted = {});
+NormBackward batch_norm_backward(const Tensor& grad_output, const Tensor& x, const Tensor& weight, const Tensor& mean,
+                                 const Tensor& rstd, bool training = true, NormGradsWanted wanted = {});
 
 // ---- recurrent cells (core/ops/lstm.cpp, core/ops/lstm_sequence.cpp) ---------------
 // One LSTM step from gate pre-activations (N, 4H), order [i | f | g | o], and
@@ -244,8 +243,8 @@ Tensor masked_softmax(const Tensor& scores, bool is_causal = false);
 // k (..., S, E), v (..., S, Ev) -> (..., L, Ev). attn_mask is additive (0 keeps,
 // −inf blocks) and broadcasts to (..., L, S).
 Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v,
-                                    const Tensor& attn_mask = Tensor(), bool is_causal = false,
-                                    double dropout_p = 0.0, bool training = true);
+                                    const Tensor& attn_mask = Tensor(), bool is_causal = false, double dropout_p = 0.0,
+                                    bool training = true);
 struct AttentionResult {
   Tensor output;   // (..., L, Ev)
   Tensor weights;  // (..., L, S), before dropout

@@ -1,9 +1,9 @@
 #include "core/parallel.h"
 
+#include <cblas.h>
+
 #include <cstdlib>
 #include <string>
-
-#include <cblas.h>
 
 #include "core/error.h"
 

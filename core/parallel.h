@@ -2,10 +2,10 @@
 // One thread pool for everything: OpenMP runs our loops, and OpenBLAS (its
 // OpenMP build) runs GEMM on the same OpenMP runtime, so the two never
 // oversubscribe the cores. NORMLAB_NUM_THREADS or set_num_threads() set the count.
+#include <omp.h>
+
 #include <algorithm>
 #include <cstdint>
-
-#include <omp.h>
 
 namespace nl {
 

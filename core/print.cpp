@@ -87,13 +87,14 @@ std::string to_string(const Tensor& t) {
   // PyTorch's rule: scientific notation when the shown non-zero magnitudes
   // span more than 10^3, exceed 10^8, or go below 10^-4
   double max_abs = 0, min_abs = INFINITY;
-  if (!integer) printer.visit(0, 0, [&](int64_t i) {
-    double v = std::abs(values[size_t(i)]);
-    if (std::isfinite(v) && v != 0) {
-      max_abs = std::max(max_abs, v);
-      min_abs = std::min(min_abs, v);
-    }
-  });
+  if (!integer)
+    printer.visit(0, 0, [&](int64_t i) {
+      double v = std::abs(values[size_t(i)]);
+      if (std::isfinite(v) && v != 0) {
+        max_abs = std::max(max_abs, v);
+        min_abs = std::min(min_abs, v);
+      }
+    });
   printer.scientific = !printer.integer && max_abs > 0 && (max_abs / min_abs > 1e3 || max_abs > 1e8 || min_abs < 1e-4);
   printer.visit(0, 0, [&](int64_t i) { printer.width = std::max(printer.width, printer.number(i).size()); });
 

@@ -32,7 +32,8 @@ Shape contiguous_strides(const Shape& s) {
 
 int normalize_dim(std::string_view op, int64_t dim, int rank) {
   int64_t lo = -std::max(rank, 1), hi = std::max(rank, 1) - 1;
-  if (dim < lo || dim > hi) fail("{}: dim {} out of range for a tensor of rank {} (expected {}..{})", op, dim, rank, lo, hi);
+  if (dim < lo || dim > hi)
+    fail("{}: dim {} out of range for a tensor of rank {} (expected {}..{})", op, dim, rank, lo, hi);
   return int(dim < 0 ? dim + std::max(rank, 1) : dim);
 }
 

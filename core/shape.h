@@ -1,13 +1,13 @@
 #pragma once
 // Shape: a small inline array of dimension sizes (or strides), rank <= 8, so
 // a tensor's shape and strides never touch the heap.
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cstdint>
 #include <initializer_list>
 #include <string>
 #include <vector>
-
-#include <fmt/format.h>
 
 #include "core/error.h"
 

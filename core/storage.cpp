@@ -13,8 +13,8 @@
 namespace nl {
 
 namespace {
-constexpr size_t kAlign = 64;              // one cache line, and the widest SIMD register
-constexpr size_t kMinCached = 32 * 1024;   // smaller blocks: per-thread lists (take_small)
+constexpr size_t kAlign = 64;             // one cache line, and the widest SIMD register
+constexpr size_t kMinCached = 32 * 1024;  // smaller blocks: per-thread lists (take_small)
 
 #if defined(__SANITIZE_ADDRESS__)
 constexpr bool kCaching = false;
@@ -100,7 +100,7 @@ BlockCache& block_cache() {
 // dead: tensors destroyed later (statics, at exit) go straight to free().
 struct SmallLists {
   static constexpr size_t kClasses = kMinCached / kAlign;
-  static constexpr size_t kPerClass = 64;              // free blocks kept of each size
+  static constexpr size_t kPerClass = 64;                // free blocks kept of each size
   static constexpr size_t kMaxBytes = size_t(16) << 20;  // and at most 16 MB of them per thread
   struct Class {
     void* blocks[kPerClass];
@@ -160,8 +160,7 @@ Storage::Storage(std::string_view op, size_t nbytes) : nbytes_(nbytes), capacity
 }
 
 Storage::~Storage() {
-  if (kCaching && (capacity_ >= kMinCached ? block_cache().give(data_, capacity_)
-                                           : give_small(data_, capacity_)))
+  if (kCaching && (capacity_ >= kMinCached ? block_cache().give(data_, capacity_) : give_small(data_, capacity_)))
     return;
   std::free(data_);
 }

@@ -59,16 +59,17 @@ Tensor Tensor::grad() const { return impl().grad ? Tensor(impl().grad) : Tensor(
 
 void Tensor::set_grad(const Tensor& grad) const {
   if (grad.defined() && (!(grad.shape() == shape()) || grad.dtype() != dtype()))
-    fail("set_grad: gradient of shape {} {} does not match tensor of shape {} {}", grad.shape(), grad.dtype(),
-         shape(), dtype());
+    fail("set_grad: gradient of shape {} {} does not match tensor of shape {} {}", grad.shape(), grad.dtype(), shape(),
+         dtype());
   impl().grad = grad.defined() ? grad.impl_ptr() : nullptr;
 }
 
 void Tensor::backward(const Tensor& grad, bool retain_graph) const {
   if (!requires_grad())
-    fail("backward: called on a tensor of shape {} that does not require grad "
-         "(no input it was computed from had requires_grad_(), or it was computed under NoGradGuard)",
-         shape());
+    fail(
+        "backward: called on a tensor of shape {} that does not require grad "
+        "(no input it was computed from had requires_grad_(), or it was computed under NoGradGuard)",
+        shape());
   Tensor seed = grad;
   if (!seed.defined()) {
     if (numel() != 1)
@@ -76,8 +77,8 @@ void Tensor::backward(const Tensor& grad, bool retain_graph) const {
            shape());
     seed = ones(shape(), dtype());
   } else if (!(seed.shape() == shape()) || seed.dtype() != dtype()) {
-    fail("backward: grad of shape {} {} does not match the output's shape {} {}", seed.shape(), seed.dtype(),
-         shape(), dtype());
+    fail("backward: grad of shape {} {} does not match the output's shape {} {}", seed.shape(), seed.dtype(), shape(),
+         dtype());
   }
   run_backward(*this, seed, retain_graph);
 }
@@ -122,9 +123,10 @@ void Tensor::retain_grad() const {
 namespace {
 void check_inplace(const char* op, const Tensor& t) {
   if (is_grad_enabled() && t.requires_grad())
-    fail("{}: in-place update of a tensor of shape {} that requires grad would not be seen by autograd; "
-         "wrap it in NoGradGuard (as optimizers do)",
-         op, t.shape());
+    fail(
+        "{}: in-place update of a tensor of shape {} that requires grad would not be seen by autograd; "
+        "wrap it in NoGradGuard (as optimizers do)",
+        op, t.shape());
 }
 }  // namespace
 
@@ -158,9 +160,8 @@ Tensor& Tensor::copy_(const Tensor& source) {
   if (!(broadcast_shapes("copy_", src.shape(), shape()) == shape()))
     fail("copy_: source of shape {} does not broadcast to destination shape {}", src.shape(), shape());
   dispatch_all(dtype(), [&]<typename R>() {
-    dispatch_all(src.dtype(), [&]<typename T>() {
-      kernels::map_unary<R, T>(src, *this, [](T v) { return static_cast<R>(v); });
-    });
+    dispatch_all(src.dtype(),
+                 [&]<typename T>() { kernels::map_unary<R, T>(src, *this, [](T v) { return static_cast<R>(v); }); });
   });
   return *this;
 }
@@ -168,8 +169,7 @@ Tensor& Tensor::copy_(const Tensor& source) {
 Tensor& Tensor::add_(const Tensor& addend, double alpha) {
   check_inplace("add_", *this);
   Tensor other = unaliased(addend, *this);
-  if (other.dtype() != dtype())
-    fail("add_: dtype mismatch, {} += {} (convert with .to())", dtype(), other.dtype());
+  if (other.dtype() != dtype()) fail("add_: dtype mismatch, {} += {} (convert with .to())", dtype(), other.dtype());
   if (!(broadcast_shapes("add_", shape(), other.shape()) == shape()))
     fail("add_: shape {} does not broadcast to the destination's shape {}", other.shape(), shape());
   dispatch_all(dtype(), [&]<typename T>() {

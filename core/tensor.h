@@ -30,17 +30,17 @@ using GradHook = std::function<Tensor(const Tensor& grad)>;
 struct TensorImpl {
   std::shared_ptr<Storage> storage;
   Shape shape;
-  Shape strides;  // in elements
+  Shape strides;       // in elements
   int64_t offset = 0;  // in elements
   DType dtype = DType::float32;
 
   // autograd
   bool requires_grad = false;
   bool retains_grad = false;
-  std::shared_ptr<Node> grad_fn;          // null for leaves
-  uint32_t output_nr = 0;                 // which of grad_fn's outputs this tensor is
-  std::shared_ptr<TensorImpl> grad;       // accumulated by backward()
-  std::vector<GradHook> leaf_hooks;       // hooks of a leaf; non-leaf hooks live on grad_fn
+  std::shared_ptr<Node> grad_fn;     // null for leaves
+  uint32_t output_nr = 0;            // which of grad_fn's outputs this tensor is
+  std::shared_ptr<TensorImpl> grad;  // accumulated by backward()
+  std::vector<GradHook> leaf_hooks;  // hooks of a leaf; non-leaf hooks live on grad_fn
 };
 
 class Tensor {
@@ -71,11 +71,14 @@ class Tensor {
   // ---- element access -----------------------------------------------------
   // Pointer to the first element; T must be the tensor's dtype exactly.
   // Walk it with strides() unless is_contiguous().
-  template <typename T> T* data() const;
+  template <typename T>
+  T* data() const;
   // The single value of a one-element tensor, converted to T.
-  template <typename T> T item() const;
+  template <typename T>
+  T item() const;
   // All values in row-major order, converted to T.
-  template <typename T> std::vector<T> to_vector() const;
+  template <typename T>
+  std::vector<T> to_vector() const;
 
   // ---- autograd -------------------------------------------------------------
   bool requires_grad() const { return impl().requires_grad; }
@@ -119,7 +122,7 @@ class Tensor {
   // ---- in-place (not recorded by autograd; for optimizers, init, no_grad code)
   Tensor& fill_(double value);
   Tensor& zero_() { return fill_(0.0); }
-  Tensor& copy_(const Tensor& src);  // src broadcast to this shape, converted to this dtype
+  Tensor& copy_(const Tensor& src);                       // src broadcast to this shape, converted to this dtype
   Tensor& add_(const Tensor& other, double alpha = 1.0);  // this += alpha * other
   Tensor& mul_(double value);
 

@@ -54,7 +54,7 @@ class DataLoader {
   void set_epoch(int64_t epoch);
   int64_t epoch() const { return epoch_; }
   int64_t num_samples() const { return inputs_.size(0); }
-  int64_t size() const;  // batches per epoch
+  int64_t size() const;               // batches per epoch
   Batch operator[](int64_t i) const;  // batch i of the current epoch
 
   class iterator {

@@ -1,12 +1,11 @@
 #include "data/idx.h"
 
+#include <fmt/ranges.h>
 #include <zlib.h>
 
 #include <algorithm>
 #include <array>
 #include <memory>
-
-#include <fmt/ranges.h>
 
 #include "core/error.h"
 #include "core/io/atomic_file.h"
@@ -151,8 +150,8 @@ IdxArray read_idx(const std::string& path, uint64_t max_bytes) {
   uint8_t magic[4];
   source->read_exact(magic, 4, "IDX header (4 magic bytes)");
   if (magic[0] != 0 || magic[1] != 0)
-    file.fail_with(fmt::format("not an IDX file: it starts with bytes 0x{:02x} 0x{:02x}, expected 0x00 0x00", magic[0],
-                               magic[1]));
+    file.fail_with(
+        fmt::format("not an IDX file: it starts with bytes 0x{:02x} 0x{:02x}, expected 0x00 0x00", magic[0], magic[1]));
   if (magic[2] != kUnsignedByte) {
     const char* name = element_type_name(magic[2]);
     file.fail_with(name ? fmt::format("element type 0x{:02x} ({}) is not supported; MNIST-format files hold unsigned "
@@ -161,7 +160,8 @@ IdxArray read_idx(const std::string& path, uint64_t max_bytes) {
                         : fmt::format("unknown IDX element type 0x{:02x}", magic[2]));
   }
   int k = magic[3];
-  if (k < 1 || k > kIdxMaxDims) file.fail_with(fmt::format("the header declares {} dims; expected 1 to {}", k, kIdxMaxDims));
+  if (k < 1 || k > kIdxMaxDims)
+    file.fail_with(fmt::format("the header declares {} dims; expected 1 to {}", k, kIdxMaxDims));
 
   // k big-endian uint32 dims; their product must fit max_bytes before anything is allocated
   uint8_t raw_dims[4 * kIdxMaxDims];
@@ -172,8 +172,10 @@ IdxArray read_idx(const std::string& path, uint64_t max_bytes) {
     const uint8_t* b = raw_dims + 4 * i;
     uint64_t d = uint64_t(b[0]) << 24 | uint64_t(b[1]) << 16 | uint64_t(b[2]) << 8 | uint64_t(b[3]);
     array.dims.push_back(int64_t(d));
-    if (d != 0 && count > max_bytes / d) count = max_bytes + 1;  // saturate: no overflow
-    else count *= d;
+    if (d != 0 && count > max_bytes / d)
+      count = max_bytes + 1;  // saturate: no overflow
+    else
+      count *= d;
   }
   if (count > max_bytes)
     file.fail_with(fmt::format("the header declares dims {} — more than the limit of {} bytes",
@@ -196,8 +198,7 @@ IdxArray read_idx(const std::string& path, uint64_t max_bytes) {
   return array;
 }
 
-void write_idx(const std::string& path, const std::vector<int64_t>& dims, const std::vector<uint8_t>& data,
-               bool gzip) {
+void write_idx(const std::string& path, const std::vector<int64_t>& dims, const std::vector<uint8_t>& data, bool gzip) {
   if (dims.empty() || dims.size() > size_t(kIdxMaxDims))
     fail("write_idx: {}: need 1 to {} dims, got {}", path, kIdxMaxDims, dims.size());
   uint64_t count = 1;
@@ -214,7 +215,8 @@ void write_idx(const std::string& path, const std::vector<int64_t>& dims, const 
   bytes.insert(bytes.end(), data.begin(), data.end());
 
   if (gzip) {
-    if (bytes.size() > UINT32_MAX) fail("write_idx: {}: {} bytes are too many to compress in one call", path, bytes.size());
+    if (bytes.size() > UINT32_MAX)
+      fail("write_idx: {}: {} bytes are too many to compress in one call", path, bytes.size());
     z_stream z{};
     if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY) != Z_OK)
       fail("write_idx: {}: zlib deflateInit2 failed", path);

@@ -1,11 +1,11 @@
 #include "data/mnist.h"
 
+#include <fmt/ranges.h>
+
 #include <algorithm>
 #include <array>
 #include <cmath>
 #include <filesystem>
-
-#include <fmt/ranges.h>
 
 #include "data/idx.h"
 
@@ -62,9 +62,10 @@ Tensor labels_to_tensor(const IdxArray& labels, int64_t n) {
 
 std::string find_mnist_file(const std::string& dir, const std::string& split, const std::string& kind) {
   if (!std::filesystem::is_directory(dir))
-    fail("{}: {} is not a directory (expected the four MNIST-format IDX files in it; Debian's "
-         "dataset-fashion-mnist package installs Fashion-MNIST in {})",
-         kOp, dir, kFashionMnistDir);
+    fail(
+        "{}: {} is not a directory (expected the four MNIST-format IDX files in it; Debian's "
+        "dataset-fashion-mnist package installs Fashion-MNIST in {})",
+        kOp, dir, kFashionMnistDir);
   std::string rank = kind == "images" ? "idx3" : "idx1";
   std::vector<std::string> tried;
   for (const char* separator : {"-", "."})

@@ -40,9 +40,9 @@ struct MnistOptions {
 struct Mnist {
   MnistSplit train, test;
   int64_t height = 0, width = 0;
-  int64_t num_classes = 0;        // 1 + the largest label in either full label file
-  double pixel_mean = 0;          // of the training pixels in [0, 1], before standardizing
-  double pixel_std = 1;           // (population std over every pixel)
+  int64_t num_classes = 0;  // 1 + the largest label in either full label file
+  double pixel_mean = 0;    // of the training pixels in [0, 1], before standardizing
+  double pixel_std = 1;     // (population std over every pixel)
   std::string dir;
 };
 

@@ -76,7 +76,8 @@ TextCorpus TextCorpus::from_files(const std::vector<std::string>& paths, double 
                                   uint64_t max_bytes_per_file) {
   if (paths.empty()) fail("TextCorpus::from_files: no files given");
   std::string text;
-  for (const std::string& path : paths) text += read_text_file(path, max_bytes_per_file, fmt::format("the limit of {} bytes per file", max_bytes_per_file));
+  for (const std::string& path : paths)
+    text += read_text_file(path, max_bytes_per_file, fmt::format("the limit of {} bytes per file", max_bytes_per_file));
   return TextCorpus(std::move(text), validation_fraction);
 }
 

@@ -67,8 +67,8 @@ class TextCorpus {
 
  private:
   std::string text_;
-  std::vector<char> chars_;        // id -> byte
-  std::vector<int64_t> id_of_;     // byte -> id, −1 when absent
+  std::vector<char> chars_;     // id -> byte
+  std::vector<int64_t> id_of_;  // byte -> id, −1 when absent
   Tensor train_, validation_;
 };
 

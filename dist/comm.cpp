@@ -54,8 +54,8 @@ void collective(Traffic traffic, int64_t bytes, Fn&& fn) {
 void allreduce(void* data, int64_t n, DType dtype, backend::Op op, Traffic traffic, const char* name) {
   if (n < 0) fail("nl::dist::{}: count must be >= 0, got {}", name, n);
   collective(traffic, n * int64_t(itemsize(dtype)), [&] {
-    backend::allreduce(data, n, dtype, op, timeout_seconds(), fmt::format("{} of {} {} values ({})", name, n, dtype,
-                                                                          to_string(traffic)));
+    backend::allreduce(data, n, dtype, op, timeout_seconds(),
+                       fmt::format("{} of {} {} values ({})", name, n, dtype, to_string(traffic)));
   });
 }
 }  // namespace

@@ -55,9 +55,9 @@ bool built_with_mpi();  // NORMLAB_WITH_MPI at build time
 // started by one. Needs no Context (and no MPI): a program can tell, before
 // initializing anything, that it was started by `mpirun -np N`.
 int launcher_world_size();
-bool initialized();     // a Context is alive
-int rank();             // 0 .. world_size() − 1; 0 without a Context
-int world_size();       // 1 without a Context
+bool initialized();                            // a Context is alive
+int rank();                                    // 0 .. world_size() − 1; 0 without a Context
+int world_size();                              // 1 without a Context
 inline bool is_main() { return rank() == 0; }  // the rank that prints and writes files
 
 // Throws nl::Error ("<what> needs N processes, got M: run it as mpirun -np N ...")

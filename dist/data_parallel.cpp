@@ -31,8 +31,8 @@ std::vector<Bucket> make_buckets(const std::vector<Tensor>& tensors, int64_t max
   for (const Tensor& t : tensors) {
     int64_t bytes = t.numel() * int64_t(itemsize(t.dtype()));
     size_t& index = open_of(t.dtype());
-    if (index == SIZE_MAX || (buckets[index].numel * int64_t(itemsize(t.dtype())) + bytes > max_bytes &&
-                              !buckets[index].tensors.empty())) {
+    if (index == SIZE_MAX ||
+        (buckets[index].numel * int64_t(itemsize(t.dtype())) + bytes > max_bytes && !buckets[index].tensors.empty())) {
       index = buckets.size();
       buckets.push_back(Bucket{t.dtype(), {}, 0});
     }
@@ -108,12 +108,12 @@ uint64_t structure_hash(const layers::Module& model) {
 }  // namespace
 
 DataParallel::DataParallel(layers::Module& model, DataParallelOptions options) : model_(model), options_(options) {
-  if (options_.bucket_bytes <= 0)
-    fail("DataParallel: bucket_bytes must be > 0, got {}", options_.bucket_bytes);
+  if (options_.bucket_bytes <= 0) fail("DataParallel: bucket_bytes must be > 0, got {}", options_.bucket_bytes);
   if (!same_on_all_ranks(structure_hash(model_)))
-    fail("DataParallel: the model differs across ranks (names, shapes or dtypes of its parameters and buffers); "
-         "rank {} has {} parameters with {} values. Every rank must build the same model",
-         rank(), model_.parameters().size(), model_.num_parameters());
+    fail(
+        "DataParallel: the model differs across ranks (names, shapes or dtypes of its parameters and buffers); "
+        "rank {} has {} parameters with {} values. Every rank must build the same model",
+        rank(), model_.parameters().size(), model_.num_parameters());
   broadcast_parameters();
 }
 

@@ -7,9 +7,9 @@
 // MPI_Allreduce / MPI_Bcast run instead. Errors return codes
 // (MPI_ERRORS_RETURN) that become nl::Error with MPI's message; after any
 // failure the communicator is broken and the job is aborted at the end.
-#include <mpi.h>
-
 #include <fmt/format.h>
+#include <mpi.h>
+#include <unistd.h>  // getpid
 
 #include <chrono>
 #include <condition_variable>
@@ -17,8 +17,6 @@
 #include <cstdlib>
 #include <mutex>
 #include <thread>
-
-#include <unistd.h>  // getpid
 
 #include "core/error.h"
 #include "dist/backend.h"
@@ -80,8 +78,8 @@ void check(int code, std::string_view what) {
 void check_usable(std::string_view what) {
   if (mpi().comm == MPI_COMM_NULL) fail("nl::dist: {}: no nl::dist::Context is alive", what);
   if (mpi().broken)
-    fail("nl::dist: {} on rank {}: communication broke earlier (a timeout or an MPI error); the job must end",
-         what, mpi().world.rank);
+    fail("nl::dist: {} on rank {}: communication broke earlier (a timeout or an MPI error); the job must end", what,
+         mpi().world.rank);
 }
 
 // Completes a non-blocking collective, polling until `timeout` seconds pass.
@@ -95,9 +93,10 @@ void wait(MPI_Request& request, double timeout, std::string_view what) {
     double waited = std::chrono::duration<double>(clock::now() - start).count();
     if (waited > timeout) {
       mpi().broken = true;  // the request stays pending: MPI cannot be used any more
-      fail("nl::dist: {} did not complete within {} s on rank {} of {}: another rank has crashed, stalled, or is "
-           "running different code (a different collective or count); set NORMLAB_DIST_TIMEOUT to wait longer",
-           what, timeout, mpi().world.rank, mpi().world.size);
+      fail(
+          "nl::dist: {} did not complete within {} s on rank {} of {}: another rank has crashed, stalled, or is "
+          "running different code (a different collective or count); set NORMLAB_DIST_TIMEOUT to wait longer",
+          what, timeout, mpi().world.rank, mpi().world.size);
     }
     // Spin briefly (collectives on shared memory finish in microseconds), then
     // give the core away: processes may outnumber cores (mpirun --oversubscribe).
@@ -163,9 +162,10 @@ void finalize(bool abort, double timeout) {
   s.comm = MPI_COMM_NULL;
   if (!s.we_initialized) return;
   // MPI_Finalize waits for every rank: bounded, like everything else.
-  std::string message = fmt::format("nl::dist: MPI_Finalize did not complete within {} s on rank {}: another rank "
-                                    "is still running or stalled; exiting so that mpirun ends the job",
-                                    timeout, s.world.rank);
+  std::string message = fmt::format(
+      "nl::dist: MPI_Finalize did not complete within {} s on rank {}: another rank "
+      "is still running or stalled; exiting so that mpirun ends the job",
+      timeout, s.world.rank);
   with_deadline(timeout, message, [] { MPI_Finalize(); });
   s.we_initialized = false;
 }

@@ -21,9 +21,10 @@ bool with_mpi() { return false; }
 World init(int&, char**&, double) {
   int launched = nl::dist::launcher_world_size();
   if (launched > 1)
-    fail("nl::dist: this normlab was built without MPI (NORMLAB_WITH_MPI=OFF) but was started by mpirun as one of {} "
-         "processes, which would train {} separate models; install libopenmpi-dev and rebuild",
-         launched, launched);
+    fail(
+        "nl::dist: this normlab was built without MPI (NORMLAB_WITH_MPI=OFF) but was started by mpirun as one of {} "
+        "processes, which would train {} separate models; install libopenmpi-dev and rebuild",
+        launched, launched);
   return World{};
 }
 

@@ -18,7 +18,7 @@ StepReport& StepReport::operator+=(const StepReport& o) {
 std::vector<std::pair<std::string, double>> StepReport::fields() const {
   double n = double(std::max<int64_t>(1, steps));
   std::vector<std::pair<std::string, double>> out{{"step_ms", seconds * 1e3 / n},
-                                                   {"compute_ms", compute_seconds() * 1e3 / n}};
+                                                  {"compute_ms", compute_seconds() * 1e3 / n}};
   auto add = [&](const std::string& prefix, const CommCounter& c) {
     out.emplace_back(prefix + "_ms", c.seconds * 1e3 / n);
     out.emplace_back(prefix + "_bytes", double(c.bytes) / n);

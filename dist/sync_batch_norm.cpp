@@ -43,8 +43,9 @@ int convert_children(layers::Module& parent) {
 
 int convert_sync_batchnorm(layers::Module& model) {
   if (dynamic_cast<layers::BatchNorm1d*>(&model) && !dynamic_cast<SyncBatchNorm*>(&model))
-    fail("convert_sync_batchnorm: the model itself is a BatchNorm1d and cannot replace itself; make a "
-         "SyncBatchNorm (SyncBatchNorm::from_batch_norm) instead");
+    fail(
+        "convert_sync_batchnorm: the model itself is a BatchNorm1d and cannot replace itself; make a "
+        "SyncBatchNorm (SyncBatchNorm::from_batch_norm) instead");
   return convert_children(model);
 }
 

@@ -1,7 +1,8 @@
 #include "layers/attention.h"
 
-#include <cmath>
 #include <fmt/format.h>
+
+#include <cmath>
 #include <limits>
 
 #include "core/ops.h"
@@ -65,7 +66,8 @@ MultiheadAttention::Output MultiheadAttention::forward(const Tensor& query, cons
     else if (attn_mask.dim() == 3 && attn_mask.shape() == Shape{N * H, L, S})
       mask = attn_mask.reshape({N, H, L, S});
     else
-      fail("MultiheadAttention: attn_mask must be ({}, {}) or ({}, {}, {}), got {}", L, S, N * H, L, S, attn_mask.shape());
+      fail("MultiheadAttention: attn_mask must be ({}, {}) or ({}, {}, {}), got {}", L, S, N * H, L, S,
+           attn_mask.shape());
   }
   if (key_padding_mask.defined()) {
     if (!(key_padding_mask.shape() == Shape{N, S}))
@@ -78,18 +80,18 @@ MultiheadAttention::Output MultiheadAttention::forward(const Tensor& query, cons
   // The fused op (core/ops/multi_head_attention.cpp) unless the weights are
   // wanted, dropout is active, the mask wants a gradient or a size is 0: then
   // the same math from scaled_dot_product_attention on head-split views.
-  bool fused = !need_weights && !(dropout > 0 && is_training()) && !(mask.defined() && mask.requires_grad()) &&
-               N > 0 && L > 0 && S > 0;
-  Tensor merged, weights;  // merged: concat(heads), (N, L, E)
+  bool fused = !need_weights && !(dropout > 0 && is_training()) && !(mask.defined() && mask.requires_grad()) && N > 0 &&
+               L > 0 && S > 0;
+  Tensor merged, weights;                                   // merged: concat(heads), (N, L, E)
   if (fused && query.is_same(key) && key.is_same(value)) {  // self-attention: q, k, v in one GEMM
     merged = multi_head_self_attention(linear(q_in, in_proj_weight, in_proj_bias), H, mask, is_causal);
   } else if (fused) {
     merged = multi_head_attention(project(q_in, 0), project(k_in, 1), project(v_in, 2), H, mask, is_causal);
   } else {
     auto split = [&](const Tensor& x) { return x.reshape({N, x.size(1), H, d}).transpose(1, 2); };  // (N, H, len, d)
-    auto attended = scaled_dot_product_attention_with_weights(split(project(q_in, 0)), split(project(k_in, 1)),
-                                                              split(project(v_in, 2)), mask, is_causal, dropout,
-                                                              is_training());
+    auto attended =
+        scaled_dot_product_attention_with_weights(split(project(q_in, 0)), split(project(k_in, 1)),
+                                                  split(project(v_in, 2)), mask, is_causal, dropout, is_training());
     merged = attended.output.transpose(1, 2).reshape({N, L, E});
     weights = attended.weights;
   }
@@ -98,7 +100,8 @@ MultiheadAttention::Output MultiheadAttention::forward(const Tensor& query, cons
 }
 
 std::string MultiheadAttention::extra_repr() const {
-  return fmt::format("embed_dim={}, num_heads={}, dropout={}, batch_first={}", embed_dim, num_heads, dropout, batch_first);
+  return fmt::format("embed_dim={}, num_heads={}, dropout={}, batch_first={}", embed_dim, num_heads, dropout,
+                     batch_first);
 }
 
 }  // namespace nl::layers

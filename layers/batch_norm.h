@@ -23,7 +23,7 @@ class BatchNorm1d : public Layer<BatchNorm1d> {
   double eps;
   std::optional<double> momentum;
   bool track_running_stats;
-  Tensor weight, bias;                                   // undefined without affine
+  Tensor weight, bias;                                    // undefined without affine
   Tensor running_mean, running_var, num_batches_tracked;  // undefined without tracking
   bool use_reference = false;
 

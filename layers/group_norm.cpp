@@ -11,9 +11,10 @@ namespace nl::layers {
 GroupNorm::GroupNorm(int64_t num_groups, int64_t num_channels, double eps, bool affine, DType dtype)
     : Layer("GroupNorm"), num_groups(num_groups), num_channels(num_channels), eps(eps) {
   if (num_groups <= 0 || num_channels <= 0 || num_channels % num_groups != 0)
-    fail("GroupNorm: num_channels must be divisible by num_groups (both positive), got num_groups={}, "
-         "num_channels={}",
-         num_groups, num_channels);
+    fail(
+        "GroupNorm: num_channels must be divisible by num_groups (both positive), got num_groups={}, "
+        "num_channels={}",
+        num_groups, num_channels);
   if (!(eps >= 0)) fail("GroupNorm: eps must be >= 0, got {}", eps);
   if (affine) {
     weight = ones({num_channels}, dtype);

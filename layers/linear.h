@@ -13,7 +13,7 @@ class Linear : public Layer<Linear> {
   Tensor weight, bias;
 
  protected:
-  friend Layer<Linear>;  // linear(x) runs forward between the hooks
+  friend Layer<Linear>;                      // linear(x) runs forward between the hooks
   Tensor forward(const Tensor& x) override;  // (..., in) -> (..., out)
   std::string extra_repr() const override;
 };

@@ -87,7 +87,8 @@ LSTM::Output LSTM::run_layer(LayerTensors& L, const Tensor& x, Tensor h, Tensor 
   const LSTMCell cell = options.cell;
   // All time steps' input projections in one GEMM: (T, N, In) · W_ihᵀ (+ b_ih + b_hh for
   // the plain cell, the GEMM's starting value) -> (T, N, 4H)
-  Tensor x_proj = linear(x, L.weight_ih, cell == LSTMCell::plain && L.bias_ih.defined() ? L.bias_ih + L.bias_hh : Tensor());
+  Tensor x_proj =
+      linear(x, L.weight_ih, cell == LSTMCell::plain && L.bias_ih.defined() ? L.bias_ih + L.bias_hh : Tensor());
   if (cell == LSTMCell::layer_norm)  // LN is per row, so one call normalizes every step
     x_proj = layer_norm(x_proj, {4 * H}, L.norm_ih_weight, L.norm_ih_bias, options.eps);
   if (cell == LSTMCell::plain) {  // all steps in one fused op
@@ -125,8 +126,8 @@ LSTM::Output LSTM::run_layer(LayerTensors& L, const Tensor& x, Tensor h, Tensor 
 
 LSTM::Output LSTM::forward(const Tensor& input, const Tensor& h0, const Tensor& c0, int64_t start_step) {
   if (input.dim() != 3 || input.size(2) != input_size)
-    fail("LSTM: expected input ({}, {}, {}), got {}", options.batch_first ? "N" : "T",
-         options.batch_first ? "T" : "N", input_size, input.shape());
+    fail("LSTM: expected input ({}, {}, {}), got {}", options.batch_first ? "N" : "T", options.batch_first ? "T" : "N",
+         input_size, input.shape());
   Tensor x = options.batch_first ? input.transpose(0, 1) : input;  // (T, N, I)
   const int64_t N = x.size(1), H = hidden_size, K = options.num_layers;
   if (start_step < 0) fail("LSTM: start_step must be >= 0, got {}", start_step);

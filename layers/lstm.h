@@ -35,9 +35,9 @@ struct LSTMOptions {
   bool batch_first = false;  // input (N, T, I) instead of (T, N, I), as PyTorch
   double dropout = 0;        // on the outputs of every layer but the last, in training
   LSTMCell cell = LSTMCell::plain;
-  int64_t max_steps = 256;   // batch_norm: time steps with their own statistics
-  double eps = 1e-5;         // of the norms
-  double momentum = 0.1;     // batch_norm running statistics
+  int64_t max_steps = 256;  // batch_norm: time steps with their own statistics
+  double eps = 1e-5;        // of the norms
+  double momentum = 0.1;    // batch_norm running statistics
   DType dtype = f32;
 };
 

@@ -54,9 +54,10 @@ void Module::replace_module(const std::string& name, std::shared_ptr<Module> mod
   for (auto& [child_name, child] : children_) {
     if (child_name != name) continue;
     if (!accept_replaced_module(name, module))
-      fail("{}.replace_module: {} keeps its submodules in typed members and cannot swap \"{}\" ({}) for {}; "
-           "build it with the new layer instead",
-           type_name_, type_name_, name, child->type_name(), module->type_name());
+      fail(
+          "{}.replace_module: {} keeps its submodules in typed members and cannot swap \"{}\" ({}) for {}; "
+          "build it with the new layer instead",
+          type_name_, type_name_, name, child->type_name(), module->type_name());
     child = std::move(module);
     return;
   }
@@ -151,7 +152,8 @@ void Module::to(DType dtype) {
   for (auto& slot : slots()) {
     Tensor& t = *slot.member;
     if (!t.is_floating_point() || t.dtype() == dtype) continue;
-    if (!is_floating(dtype)) fail("{}.to: parameters and buffers convert to float32 or float64, not {}", type_name_, dtype);
+    if (!is_floating(dtype))
+      fail("{}.to: parameters and buffers convert to float32 or float64, not {}", type_name_, dtype);
     t = t.detach().to(dtype);
     if (slot.is_parameter) t.requires_grad_(true);
   }

@@ -149,9 +149,7 @@ class Module {
   }
   // replace_module's hook, called before the swap: update any own pointer to
   // the child and return true, or return false to refuse (the default).
-  virtual bool accept_replaced_module(const std::string& name, const std::shared_ptr<Module>& module) {
-    return false;
-  }
+  virtual bool accept_replaced_module(const std::string& name, const std::shared_ptr<Module>& module) { return false; }
   // Constructor arguments shown by to_string(), e.g. "in_features=4, out_features=2".
   virtual std::string extra_repr() const { return ""; }
 
@@ -192,7 +190,9 @@ class Module {
 // not a concept: g++ 12 checks a concept's access where it is first used and
 // keeps that answer, and inside Layer, Self's friend, everything is accessible.
 template <typename M, typename... Args>
-inline constexpr bool forward_is_public = requires(M& m, Args&... args) { m.forward(args...); };
+inline constexpr bool forward_is_public = requires(M& m, Args&... args) {
+  m.forward(args...);
+};
 
 // Layer<Self>: the base every module derives from, naming itself —
 // class Linear : public Layer<Linear>. Its call operator takes whatever

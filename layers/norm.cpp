@@ -52,9 +52,10 @@ RMSNorm::RMSNorm(Shape shape, std::optional<double> eps, bool elementwise_affine
 }
 
 Tensor RMSNorm::forward(const Tensor& x) {
-  double e = eps ? *eps
-                 : (x.dtype() == f64 ? std::numeric_limits<double>::epsilon() : std::numeric_limits<float>::epsilon());
-  return use_reference ? nl::reference::rms_norm(x, normalized_shape, weight, e) : rms_norm(x, normalized_shape, weight, e);
+  double e =
+      eps ? *eps : (x.dtype() == f64 ? std::numeric_limits<double>::epsilon() : std::numeric_limits<float>::epsilon());
+  return use_reference ? nl::reference::rms_norm(x, normalized_shape, weight, e)
+                       : rms_norm(x, normalized_shape, weight, e);
 }
 
 std::string RMSNorm::extra_repr() const {
@@ -108,7 +109,8 @@ Tensor BatchNorm1d::forward_batch_norm(const Tensor& x, const CrossProcessSum& s
     factor = momentum ? *momentum : 1.0 / double(num_batches_tracked.item<int64_t>());
   }
   if (use_reference) {
-    if (sum) fail("{}: the composed reference (use_reference) has no cross-process path; use the fused kernel", type_name());
+    if (sum)
+      fail("{}: the composed reference (use_reference) has no cross-process path; use the fused kernel", type_name());
     return nl::reference::batch_norm(x, running_mean, running_var, weight, bias, uses_batch_statistics(), factor, eps);
   }
   return nl::batch_norm(x, running_mean, running_var, weight, bias, uses_batch_statistics(), factor, eps, sum);

@@ -1,7 +1,8 @@
 #include "models/gpt.h"
 
-#include <cmath>
 #include <fmt/format.h>
+
+#include <cmath>
 
 #include "core/autograd.h"
 #include "core/ops.h"
@@ -16,7 +17,8 @@ GPT::GPT(GPTConfig c) : Layer("GPT"), config(c) {
   if (c.vocab_size <= 0 || c.block_size <= 0 || c.d_model <= 0 || c.num_layers < 0)
     fail("GPT: vocab_size ({}), block_size ({}), d_model ({}) must be > 0 and num_layers ({}) >= 0", c.vocab_size,
          c.block_size, c.d_model, c.num_layers);
-  token_embedding = register_module("token_embedding", std::make_shared<layers::Embedding>(c.vocab_size, c.d_model, c.dtype));
+  token_embedding =
+      register_module("token_embedding", std::make_shared<layers::Embedding>(c.vocab_size, c.d_model, c.dtype));
   position_embedding =
       register_module("position_embedding", std::make_shared<layers::Embedding>(c.block_size, c.d_model, c.dtype));
   layers::TransformerEncoderLayerOptions block_options;
@@ -30,8 +32,10 @@ GPT::GPT(GPTConfig c) : Layer("GPT"), config(c) {
   for (int64_t l = 0; l < c.num_layers; ++l)
     blocks->push_back(std::make_shared<layers::TransformerEncoderLayer>(c.d_model, c.num_heads, block_options));
   if (c.norm == NormPlacement::pre)
-    final_norm = register_module("final_norm", std::make_shared<layers::LayerNorm>(Shape{c.d_model}, 1e-5, true, true, c.dtype));
-  if (!c.tie_weights) head = register_module("head", std::make_shared<layers::Linear>(c.d_model, c.vocab_size, false, c.dtype));
+    final_norm =
+        register_module("final_norm", std::make_shared<layers::LayerNorm>(Shape{c.d_model}, 1e-5, true, true, c.dtype));
+  if (!c.tie_weights)
+    head = register_module("head", std::make_shared<layers::Linear>(c.d_model, c.vocab_size, false, c.dtype));
 
   // GPT-2 initialization (see the header); LayerNorms keep weight 1, bias 0.
   double residual_std = 0.02 / std::sqrt(2.0 * double(std::max<int64_t>(c.num_layers, 1)));
@@ -43,7 +47,8 @@ GPT::GPT(GPTConfig c) : Layer("GPT"), config(c) {
       NoGradGuard no_grad;
       p.zero_();
     } else {
-      bool writes_residual = name.find("out_proj.weight") != std::string::npos || name.find("linear2.weight") != std::string::npos;
+      bool writes_residual =
+          name.find("out_proj.weight") != std::string::npos || name.find("linear2.weight") != std::string::npos;
       layers::init::normal_(p, writes_residual ? residual_std : 0.02);
     }
   }
@@ -78,9 +83,9 @@ std::vector<int64_t> GPT::generate(const std::vector<int64_t>& prompt, int64_t n
 }
 
 std::string GPT::extra_repr() const {
-  return fmt::format("vocab_size={}, block_size={}, d_model={}, heads={}, layers={}, norm={}, tied={}", config.vocab_size,
-                     config.block_size, config.d_model, config.num_heads, config.num_layers, models::to_string(config.norm),
-                     config.tie_weights);
+  return fmt::format("vocab_size={}, block_size={}, d_model={}, heads={}, layers={}, norm={}, tied={}",
+                     config.vocab_size, config.block_size, config.d_model, config.num_heads, config.num_layers,
+                     models::to_string(config.norm), config.tie_weights);
 }
 
 NormPlacement parse_norm_placement(const std::string& s) {

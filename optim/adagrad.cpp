@@ -22,8 +22,8 @@ void Adagrad::update(const Group& group, Tensor& p, const Tensor& grad, ParamSta
     T* acc = sum.data<T>();
     const T lr = T(clr), decay = T(group.weight_decay), eps = T(options.eps);
     for (int64_t i = 0, n = p.numel(); i < n; ++i) {
-      T g = dw[i] + decay * w[i];                // g = grad + wd·p
-      acc[i] += g * g;                           // sum = sum + g²
+      T g = dw[i] + decay * w[i];                  // g = grad + wd·p
+      acc[i] += g * g;                             // sum = sum + g²
       w[i] -= lr * g / (std::sqrt(acc[i]) + eps);  // p = p − clr·g/(√sum + eps)
     }
   });

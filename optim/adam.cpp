@@ -21,11 +21,11 @@ NL_SIMD_CLONES void adam_update(T* w, const T* dw, T* m, T* v, T* v_max, int64_t
   for (int64_t i = lo; i < hi; ++i) {
     T g = dw[i];
     if (c.decoupled)
-      w[i] *= c.shrink;                                        // AdamW: p = p·(1 − lr·wd)
+      w[i] *= c.shrink;  // AdamW: p = p·(1 − lr·wd)
     else
-      g += c.decay * w[i];                                     // Adam: g = grad + wd·p
-    m[i] = c.b1 * m[i] + (1 - c.b1) * g;                       // m = β1·m + (1 − β1)·g
-    v[i] = c.b2 * v[i] + (1 - c.b2) * g * g;                   // v = β2·v + (1 − β2)·g²
+      g += c.decay * w[i];                    // Adam: g = grad + wd·p
+    m[i] = c.b1 * m[i] + (1 - c.b1) * g;      // m = β1·m + (1 − β1)·g
+    v[i] = c.b2 * v[i] + (1 - c.b2) * g * g;  // v = β2·v + (1 − β2)·g²
     T second = v[i];
     if (v_max) second = v_max[i] = std::max(v_max[i], v[i]);  // amsgrad: the running max of v
     w[i] -= c.lr_size * m[i] / (std::sqrt(second) / c.bc2 + c.eps);  // p = p − lr/(1−β1ᵗ)·m/(√v̂/√(1−β2ᵗ) + eps)
@@ -55,8 +55,14 @@ void Adam::update(const Group& group, Tensor& p, const Tensor& grad, ParamState&
     T* m = exp_avg.data<T>();
     T* v = exp_avg_sq.data<T>();
     T* v_max = max_exp_avg_sq.defined() ? max_exp_avg_sq.data<T>() : nullptr;
-    AdamStep<T> c{T(beta1), T(beta2), T(options.eps), T(step_size), T(bias_correction2_sqrt), T(group.weight_decay),
-                  T(1 - group.lr * group.weight_decay), decoupled_weight_decay};
+    AdamStep<T> c{T(beta1),
+                  T(beta2),
+                  T(options.eps),
+                  T(step_size),
+                  T(bias_correction2_sqrt),
+                  T(group.weight_decay),
+                  T(1 - group.lr * group.weight_decay),
+                  decoupled_weight_decay};
     parallel_for(0, p.numel(), kParallelGrain,
                  [&](int64_t lo, int64_t hi) { adam_update<T>(w, dw, m, v, v_max, lo, hi, c); });
   });

@@ -23,7 +23,8 @@ struct AdamOptions {
 
 class Adam : public Optimizer {
  public:
-  Adam(std::vector<Tensor> params, AdamOptions options) : Adam(std::vector<ParamGroup>{ParamGroup{.params = params}}, options) {}
+  Adam(std::vector<Tensor> params, AdamOptions options)
+      : Adam(std::vector<ParamGroup>{ParamGroup{.params = params}}, options) {}
   Adam(std::vector<ParamGroup> groups, AdamOptions options) : Adam("Adam", std::move(groups), options, false) {}
   const AdamOptions options;
 
@@ -45,7 +46,8 @@ struct AdamWOptions {
 
 class AdamW : public Adam {
  public:
-  AdamW(std::vector<Tensor> params, AdamWOptions options) : AdamW(std::vector<ParamGroup>{ParamGroup{.params = params}}, options) {}
+  AdamW(std::vector<Tensor> params, AdamWOptions options)
+      : AdamW(std::vector<ParamGroup>{ParamGroup{.params = params}}, options) {}
   AdamW(std::vector<ParamGroup> groups, AdamWOptions options) : Adam("AdamW", std::move(groups), options, true) {}
 };
 

@@ -40,7 +40,8 @@ void LRScheduler::load_state_dict(const StateDict& state) {
   if (state.size() != base_lrs_.size() + 1)
     fail("{}.load_state_dict: expected last_epoch and {} base_lrs, got {} keys", name_, base_lrs_.size(), state.size());
   std::vector<double> base_lrs;
-  for (size_t g = 0; g < base_lrs_.size(); ++g) base_lrs.push_back(get(fmt::format("base_lrs.{}", g), f64).item<double>());
+  for (size_t g = 0; g < base_lrs_.size(); ++g)
+    base_lrs.push_back(get(fmt::format("base_lrs.{}", g), f64).item<double>());
   last_epoch_ = get("last_epoch", i64).item<int64_t>();
   base_lrs_ = base_lrs;
   apply();
@@ -84,7 +85,8 @@ WarmupDecayLR::WarmupDecayLR(Optimizer& optimizer, int64_t warmup_steps, int64_t
   if (warmup_steps < 0 || total_steps <= warmup_steps)
     fail("WarmupDecayLR: need 0 <= warmup_steps < total_steps, got warmup_steps={} total_steps={}", warmup_steps,
          total_steps);
-  if (!(min_lr_ratio >= 0 && min_lr_ratio <= 1)) fail("WarmupDecayLR: min_lr_ratio must be in [0, 1], got {}", min_lr_ratio);
+  if (!(min_lr_ratio >= 0 && min_lr_ratio <= 1))
+    fail("WarmupDecayLR: min_lr_ratio must be in [0, 1], got {}", min_lr_ratio);
   initialize();
 }
 

@@ -6,8 +6,7 @@
 
 namespace nl::optim {
 
-Optimizer::Optimizer(std::string name, std::vector<ParamGroup> groups, double default_lr,
-                     double default_weight_decay)
+Optimizer::Optimizer(std::string name, std::vector<ParamGroup> groups, double default_lr, double default_weight_decay)
     : name_(std::move(name)) {
   if (groups.empty()) fail_option("got no parameter groups");
   std::set<const TensorImpl*> seen;
@@ -39,8 +38,7 @@ void Optimizer::step() {
       Tensor grad = p.grad();
       if (!grad.defined()) continue;
       if (!(grad.shape() == p.shape()) || grad.dtype() != p.dtype())
-        fail_option("gradient {} {} does not match parameter {} {}", grad.shape(), grad.dtype(), p.shape(),
-                    p.dtype());
+        fail_option("gradient {} {} does not match parameter {} {}", grad.shape(), grad.dtype(), p.shape(), p.dtype());
       update(group, p, grad.contiguous(), states_[gi][pi]);
     }
   }
@@ -109,8 +107,8 @@ void Optimizer::load_state_dict(const StateDict& state) {
         if (name == "step") {
           states[gi][pi].step = scalar(key, i64).item<int64_t>();
         } else if (!(value.shape() == param.shape()) || value.dtype() != param.dtype()) {
-          fail("{}.load_state_dict: {} is {} {} but its parameter is {} {}", name_, key, value.dtype(),
-               value.shape(), param.dtype(), param.shape());
+          fail("{}.load_state_dict: {} is {} {} but its parameter is {} {}", name_, key, value.dtype(), value.shape(),
+               param.dtype(), param.shape());
         } else {
           states[gi][pi].buffers[name] = value.contiguous().clone();
         }
@@ -118,7 +116,8 @@ void Optimizer::load_state_dict(const StateDict& state) {
     }
   }
   for (auto& [key, value] : state)
-    if (!used.count(key)) fail("{}.load_state_dict: unexpected key {} (for {} parameters in {} groups)", name_, key, index, groups.size());
+    if (!used.count(key))
+      fail("{}.load_state_dict: unexpected key {} (for {} parameters in {} groups)", name_, key, index, groups.size());
   groups_ = std::move(groups);
   states_ = std::move(states);
 }

@@ -25,19 +25,19 @@ void RMSprop::update(const Group& group, Tensor& p, const Tensor& grad, ParamSta
     const T lr = T(group.lr), decay = T(group.weight_decay), alpha = T(options.alpha), eps = T(options.eps),
             mu = T(options.momentum);
     for (int64_t i = 0, n = p.numel(); i < n; ++i) {
-      T g = dw[i] + decay * w[i];                      // g = grad + wd·p
-      s[i] = alpha * s[i] + (1 - alpha) * g * g;       // s = α·s + (1 − α)·g²
+      T g = dw[i] + decay * w[i];                 // g = grad + wd·p
+      s[i] = alpha * s[i] + (1 - alpha) * g * g;  // s = α·s + (1 − α)·g²
       T second = s[i];
       if (a) {
-        a[i] = alpha * a[i] + (1 - alpha) * g;         // a = α·a + (1 − α)·g
-        second -= a[i] * a[i];                         // centered: s − a²
+        a[i] = alpha * a[i] + (1 - alpha) * g;  // a = α·a + (1 − α)·g
+        second -= a[i] * a[i];                  // centered: s − a²
       }
       T d = std::sqrt(second) + eps;
       if (buf) {
-        buf[i] = mu * buf[i] + g / d;                  // buf = μ·buf + g/d
+        buf[i] = mu * buf[i] + g / d;  // buf = μ·buf + g/d
         w[i] -= lr * buf[i];
       } else {
-        w[i] -= lr * g / d;                            // p = p − lr·g/d
+        w[i] -= lr * g / d;  // p = p − lr·g/d
       }
     }
   });

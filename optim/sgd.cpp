@@ -19,15 +19,14 @@ void SGD::update(const Group& group, Tensor& p, const Tensor& grad, ParamState& 
     T* w = p.data<T>();
     const T* dw = grad.data<T>();
     T* buf = momentum_buffer.defined() ? momentum_buffer.data<T>() : nullptr;
-    const T lr = T(group.lr), decay = T(group.weight_decay), mu = T(options.momentum),
-            keep = T(1 - options.dampening);
+    const T lr = T(group.lr), decay = T(group.weight_decay), mu = T(options.momentum), keep = T(1 - options.dampening);
     for (int64_t i = 0, n = p.numel(); i < n; ++i) {
-      T g = dw[i] + decay * w[i];                                 // g = grad + wd·p
+      T g = dw[i] + decay * w[i];  // g = grad + wd·p
       if (buf) {
-        buf[i] = first ? g : mu * buf[i] + keep * g;              // buf = μ·buf + (1 − τ)·g
+        buf[i] = first ? g : mu * buf[i] + keep * g;  // buf = μ·buf + (1 − τ)·g
         g = options.nesterov ? g + mu * buf[i] : buf[i];
       }
-      w[i] -= lr * g;                                             // p = p − lr·g
+      w[i] -= lr * g;  // p = p − lr·g
     }
   });
 }

@@ -19,7 +19,8 @@ struct SGDOptions {
 
 class SGD : public Optimizer {
  public:
-  SGD(std::vector<Tensor> params, SGDOptions options) : SGD(std::vector<ParamGroup>{ParamGroup{.params = params}}, options) {}
+  SGD(std::vector<Tensor> params, SGDOptions options)
+      : SGD(std::vector<ParamGroup>{ParamGroup{.params = params}}, options) {}
   SGD(std::vector<ParamGroup> groups, SGDOptions options);
   const SGDOptions options;
 

@@ -2,9 +2,8 @@
 // JSON results (nlohmann::json), as text and as a file written atomically.
 // Generated text samples may hold bytes that are not UTF-8; they become
 // U+FFFD instead of making the dump throw.
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 namespace nl::train {
 

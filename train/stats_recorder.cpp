@@ -210,17 +210,19 @@ std::string StatsRecorder::gnuplot_script(const std::string& csv_path, const std
     const char* title;
     double Row::*field;
   };
-  for (const Panel& panel : {Panel{5, "activation std", &Row::act_std}, Panel{6, "output-gradient norm", &Row::grad_norm},
-                             Panel{8, "parameter-gradient norm", &Row::param_grad_norm},
-                             Panel{9, "update / weight ratio", &Row::update_ratio}}) {
+  for (const Panel& panel :
+       {Panel{5, "activation std", &Row::act_std}, Panel{6, "output-gradient norm", &Row::grad_norm},
+        Panel{8, "parameter-gradient norm", &Row::param_grad_norm},
+        Panel{9, "update / weight ratio", &Row::update_ratio}}) {
     // gnuplot stops at a log-scale plot without a single positive value; draw an empty panel instead
     bool any = std::any_of(rows_.begin(), rows_.end(), [&](const Row& r) { return r.*panel.field > 0; });
-    script += any ? fmt::format("set title '{1}'\n"
-                                "plot for [i=1:{3}] {0} skip 1 every {3}::(i-1) using 1:(column({2}) > 0 ? "
-                                "column({2}) : NaN) with linespoints pointsize 0.4 title word(layers, i)\n",
-                                quote(csv_path), panel.title, panel.column, layers_.size())
-                  : fmt::format("set title '{}: no positive values recorded'\nplot 1 lc rgb 'white' notitle\n",
-                                panel.title);
+    script +=
+        any ? fmt::format(
+                  "set title '{1}'\n"
+                  "plot for [i=1:{3}] {0} skip 1 every {3}::(i-1) using 1:(column({2}) > 0 ? "
+                  "column({2}) : NaN) with linespoints pointsize 0.4 title word(layers, i)\n",
+                  quote(csv_path), panel.title, panel.column, layers_.size())
+            : fmt::format("set title '{}: no positive values recorded'\nplot 1 lc rgb 'white' notitle\n", panel.title);
   }
   return script + "unset multiplot\n";
 }

@@ -54,22 +54,21 @@ class GPT : public nl::layers::Layer<GPT> {
 };
 
 constexpr double kRows = double(kBatch * kSeq), kD = double(kModel);
-constexpr double kForwardFlops =
-    kLayers * (2 * kRows * kD * 3 * kD + 2 * 2 * double(kBatch) * kSeq * kSeq * kD + 2 * kRows * kD * kD +
-               2 * 2 * kRows * kD * kFeedForward) +
-    2 * kRows * kD * kVocab;
+constexpr double kForwardFlops = kLayers * (2 * kRows * kD * 3 * kD + 2 * 2 * double(kBatch) * kSeq * kSeq * kD +
+                                            2 * kRows * kD * kD + 2 * 2 * kRows * kD * kFeedForward) +
+                                 2 * kRows * kD * kVocab;
 
 Register gpt({"gpt_step_d128_L4_t64_b32",
               "GPT: vocab 96, learned positions, 4 Pre-LN layers d128 h4 FF512 GELU, causal; 32x64 tokens; AdamW step",
-              {0, train_flops(kForwardFlops)}, [] {
+              {0, train_flops(kForwardFlops)},
+              [] {
                 auto model = std::make_shared<GPT>();
                 auto optimizer =
                     std::make_shared<nl::optim::AdamW>(model->parameters(), nl::optim::AdamWOptions{.lr = 3e-4});
                 nl::Tensor tokens = random_indices({kBatch, kSeq}, kVocab, 4);
                 nl::Tensor targets = random_indices({kBatch * kSeq}, kVocab, 5);
-                return training_step(model, optimizer, [model, tokens, targets] {
-                  return nl::cross_entropy((*model)(tokens), targets);
-                });
+                return training_step(model, optimizer,
+                                     [model, tokens, targets] { return nl::cross_entropy((*model)(tokens), targets); });
               }});
 
 }  // namespace

@@ -39,7 +39,8 @@ constexpr double kForwardFlops =
 
 Register lstm_lm({"lstm_lm_step_h256_t64_b32",
                   "Embedding(96,64) -> LSTM(64,256) -> Linear(256,96), 32x64 tokens: one Adam step",
-                  {0, train_flops(kForwardFlops)}, [] {
+                  {0, train_flops(kForwardFlops)},
+                  [] {
                     auto model = std::make_shared<LanguageModel>();
                     auto optimizer =
                         std::make_shared<nl::optim::Adam>(model->parameters(), nl::optim::AdamOptions{.lr = 1e-3});

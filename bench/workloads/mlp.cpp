@@ -36,8 +36,8 @@ struct RegisterAll {
   RegisterAll() {
     using nl::models::NormKind;
     for (int64_t batch : {128, 4})
-      for (auto [name, kind] : {std::pair{"none", NormKind::none}, std::pair{"ln", NormKind::layer},
-                                std::pair{"bn", NormKind::batch}})
+      for (auto [name, kind] :
+           {std::pair{"none", NormKind::none}, std::pair{"ln", NormKind::layer}, std::pair{"bn", NormKind::batch}})
         registry().push_back(mlp_workload(name, kind, batch));
   }
 } register_all;

@@ -25,9 +25,10 @@ std::function<void()> forward_backward(std::shared_ptr<nl::layers::Module> norm)
   };
 }
 
-Register layernorm_fwd_bwd({"layernorm_fwd_bwd_8192x512", "LayerNorm(512) forward + backward, grads for x, weight, bias",
-                            {5 * kArray, 0},
-                            [] { return forward_backward(std::make_shared<nl::layers::LayerNorm>(nl::Shape{kWidth})); }});
+Register layernorm_fwd_bwd(
+    {"layernorm_fwd_bwd_8192x512", "LayerNorm(512) forward + backward, grads for x, weight, bias", {5 * kArray, 0}, [] {
+       return forward_backward(std::make_shared<nl::layers::LayerNorm>(nl::Shape{kWidth}));
+     }});
 
 Register layernorm_fwd({"layernorm_fwd_8192x512", "LayerNorm(512) forward, no graph", {2 * kArray, 0}, [] {
                           auto norm = std::make_shared<nl::layers::LayerNorm>(nl::Shape{kWidth});

@@ -34,7 +34,8 @@ void write_file_atomically(const std::string& path, const std::function<void(std
   };
   try {
     write(f);
-    if (std::fflush(f) != 0 || std::ferror(f)) fail("write {}: writing {} failed: {}", path, temp, std::strerror(errno));
+    if (std::fflush(f) != 0 || std::ferror(f))
+      fail("write {}: writing {} failed: {}", path, temp, std::strerror(errno));
     if (::fsync(::fileno(f)) != 0) fail("write {}: fsync failed: {}", path, std::strerror(errno));
     int closed = std::fclose(f);
     f = nullptr;

@@ -107,8 +107,10 @@ class HeaderParser {
       if (peek() == ')') break;
       dims.push_back(parse_integer());
       skip_space();
-      if (peek() == ',') ++i_;
-      else if (peek() != ')') error("expected ',' or ')' in the shape");
+      if (peek() == ',')
+        ++i_;
+      else if (peek() != ')')
+        error("expected ',' or ')' in the shape");
     }
     ++i_;
     return dims;
@@ -126,7 +128,8 @@ void save_npy(const std::string& path, const Tensor& t) {
   std::string shape;  // Python tuple syntax: "3, 4", "5," or ""
   for (int i = 0; i < c.dim(); ++i) shape += (i ? ", " : "") + std::to_string(c.shape()[i]);
   if (c.dim() == 1) shape += ",";
-  std::string header = fmt::format("{{'descr': '{}', 'fortran_order': False, 'shape': ({}), }}", npy_descr(c.dtype()), shape);
+  std::string header =
+      fmt::format("{{'descr': '{}', 'fortran_order': False, 'shape': ({}), }}", npy_descr(c.dtype()), shape);
   size_t unpadded = kMagicLength + 2 + 2 + header.size() + 1;
   header.append((64 - unpadded % 64) % 64, ' ');
   header += '\n';
@@ -138,14 +141,15 @@ void save_npy(const std::string& path, const Tensor& t) {
     std::fwrite(&n, 2, 1, f);
     std::fwrite(header.data(), 1, header.size(), f);
     if (c.numel() > 0)
-      std::fwrite(static_cast<const char*>(c.storage()->data()) + c.offset() * itemsize(c.dtype()),
-                  itemsize(c.dtype()), size_t(c.numel()), f);
+      std::fwrite(static_cast<const char*>(c.storage()->data()) + c.offset() * itemsize(c.dtype()), itemsize(c.dtype()),
+                  size_t(c.numel()), f);
   });
 }
 
 Tensor load_npy(const std::string& path) {
   InputFile file(path, "load_npy");
-  if (file.size() < kMagicLength + 4) file.fail_with(fmt::format("file of {} bytes is too short for .npy", file.size()));
+  if (file.size() < kMagicLength + 4)
+    file.fail_with(fmt::format("file of {} bytes is too short for .npy", file.size()));
   char prefix[kMagicLength + 2];
   file.read(0, sizeof prefix, prefix, "magic");
   if (std::memcmp(prefix, kMagic, kMagicLength) != 0) file.fail_with("not a .npy file (bad magic)");
@@ -182,7 +186,8 @@ Tensor load_npy(const std::string& path) {
   if (descr == "<f8" || descr == "=f8") dtype = DType::float64;
   if (descr == "<i8" || descr == "=i8") dtype = DType::int64;
   if (!dtype) file.fail_with(fmt::format("unsupported dtype '{}' (normlab reads <f4, <f8, <i8)", descr));
-  if (dims.size() > size_t(Shape::kMaxDims)) file.fail_with(fmt::format("{} dims (at most {})", dims.size(), Shape::kMaxDims));
+  if (dims.size() > size_t(Shape::kMaxDims))
+    file.fail_with(fmt::format("{} dims (at most {})", dims.size(), Shape::kMaxDims));
   Shape shape;
   for (int64_t d : fortran ? std::vector<int64_t>(dims.rbegin(), dims.rend()) : dims) shape.push_back(d);
   int64_t numel = 0;

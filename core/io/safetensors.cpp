@@ -47,12 +47,14 @@ struct Header {
 
 // Reads and validates everything but the tensor bytes.
 Header read_header(const InputFile& file) {
-  if (file.size() < 8) file.fail_with(fmt::format("file of {} bytes is too short for a safetensors header", file.size()));
+  if (file.size() < 8)
+    file.fail_with(fmt::format("file of {} bytes is too short for a safetensors header", file.size()));
   uint64_t n = 0;
   file.read(0, 8, &n, "header length");
   if (n > file.size() - 8)
     file.fail_with(fmt::format("header length {} exceeds the {} bytes after the length field", n, file.size() - 8));
-  if (n > kMaxHeaderBytes) file.fail_with(fmt::format("header length {} exceeds the limit of {} bytes", n, kMaxHeaderBytes));
+  if (n > kMaxHeaderBytes)
+    file.fail_with(fmt::format("header length {} exceeds the limit of {} bytes", n, kMaxHeaderBytes));
   std::string text(size_t(n), '\0');
   file.read(8, n, text.data(), "header");
 
@@ -76,13 +78,15 @@ Header read_header(const InputFile& file) {
     if (!info.is_object()) bad("entry is not an object");
     if (!info.contains("dtype") || !info["dtype"].is_string()) bad("missing dtype string");
     auto dtype = dtype_from_safetensors(info["dtype"].get<std::string>());
-    if (!dtype) bad(fmt::format("unsupported dtype \"{}\" (normlab reads F32, F64, I64)", info["dtype"].get<std::string>()));
+    if (!dtype)
+      bad(fmt::format("unsupported dtype \"{}\" (normlab reads F32, F64, I64)", info["dtype"].get<std::string>()));
     if (!info.contains("shape") || !info["shape"].is_array()) bad("missing shape array");
     if (info["shape"].size() > size_t(Shape::kMaxDims))
       bad(fmt::format("shape has {} dims (at most {})", info["shape"].size(), Shape::kMaxDims));
     Shape shape;
     for (auto& d : info["shape"]) {
-      if (!d.is_number_integer() || d.get<int64_t>() < 0) bad(fmt::format("shape {} is not a list of sizes >= 0", info["shape"].dump()));
+      if (!d.is_number_integer() || d.get<int64_t>() < 0)
+        bad(fmt::format("shape {} is not a list of sizes >= 0", info["shape"].dump()));
       shape.push_back(d.get<int64_t>());
     }
     int64_t numel = 0;
@@ -124,7 +128,8 @@ void save_safetensors(const std::string& path, const StateDict& tensors, const M
     if (!t.defined()) fail("save_safetensors: {}: tensor \"{}\" is undefined", path, name);
     Tensor c = t.contiguous();
     uint64_t bytes = uint64_t(c.numel()) * itemsize(c.dtype());
-    header[name] = {{"dtype", safetensors_dtype(c.dtype())}, {"shape", std::vector<int64_t>(c.shape().begin(), c.shape().end())},
+    header[name] = {{"dtype", safetensors_dtype(c.dtype())},
+                    {"shape", std::vector<int64_t>(c.shape().begin(), c.shape().end())},
                     {"data_offsets", {offset, offset + bytes}}};
     offset += bytes;
     contiguous.push_back(c);
@@ -136,7 +141,9 @@ void save_safetensors(const std::string& path, const StateDict& tensors, const M
     std::fwrite(&n, 8, 1, f);
     std::fwrite(text.data(), 1, text.size(), f);
     for (const Tensor& c : contiguous)
-      if (c.numel() > 0) std::fwrite(static_cast<const char*>(c.storage()->data()) + c.offset() * itemsize(c.dtype()), itemsize(c.dtype()), size_t(c.numel()), f);
+      if (c.numel() > 0)
+        std::fwrite(static_cast<const char*>(c.storage()->data()) + c.offset() * itemsize(c.dtype()),
+                    itemsize(c.dtype()), size_t(c.numel()), f);
   });
 }
 

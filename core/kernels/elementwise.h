@@ -118,24 +118,24 @@ void map_binary(const Tensor& a, const Tensor& b, const Tensor& out, F f) {
   const T* ap = a.data<T>();
   const T* bp = b.data<T>();
   R* yp = out.data<R>();
-  for_each_strided<3>(
-      out.shape(), {out.strides(), broadcast_strides(a, out.shape()), broadcast_strides(b, out.shape())},
-      [&](const Offsets<3>& off, int64_t n, const Offsets<3>& st) {
-        R* y = yp + off[0];
-        const T* x = ap + off[1];
-        const T* z = bp + off[2];
-        if (st[0] == 1 && st[1] == 1 && st[2] == 1) {
-          contiguous_binary(y, x, z, n, f);
-        } else if (st[0] == 1 && st[1] == 1 && st[2] == 0) {
-          const T zv = *z;
-          contiguous_unary(y, x, n, [&](T u) { return f(u, zv); });
-        } else if (st[0] == 1 && st[1] == 0 && st[2] == 1) {
-          const T xv = *x;
-          contiguous_unary(y, z, n, [&](T v) { return f(xv, v); });
-        } else {
-          for (int64_t i = 0; i < n; ++i) y[i * st[0]] = f(x[i * st[1]], z[i * st[2]]);
-        }
-      });
+  for_each_strided<3>(out.shape(),
+                      {out.strides(), broadcast_strides(a, out.shape()), broadcast_strides(b, out.shape())},
+                      [&](const Offsets<3>& off, int64_t n, const Offsets<3>& st) {
+                        R* y = yp + off[0];
+                        const T* x = ap + off[1];
+                        const T* z = bp + off[2];
+                        if (st[0] == 1 && st[1] == 1 && st[2] == 1) {
+                          contiguous_binary(y, x, z, n, f);
+                        } else if (st[0] == 1 && st[1] == 1 && st[2] == 0) {
+                          const T zv = *z;
+                          contiguous_unary(y, x, n, [&](T u) { return f(u, zv); });
+                        } else if (st[0] == 1 && st[1] == 0 && st[2] == 1) {
+                          const T xv = *x;
+                          contiguous_unary(y, z, n, [&](T v) { return f(xv, v); });
+                        } else {
+                          for (int64_t i = 0; i < n; ++i) y[i * st[0]] = f(x[i * st[1]], z[i * st[2]]);
+                        }
+                      });
 }
 
 // out[i] = f(a[i], b[i], c[i]) with all three broadcast to out's shape;

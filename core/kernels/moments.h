@@ -17,7 +17,7 @@ namespace nl::kernels {
 struct Moments {
   double count = 0;  // n (a double: the formula needs it as one, and counts stay exact below 2^53)
   double mean = 0;
-  double m2 = 0;     // Σ(x − mean)²
+  double m2 = 0;                                  // Σ(x − mean)²
   double variance() const { return m2 / count; }  // biased (divides by n)
 };
 

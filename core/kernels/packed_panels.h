@@ -57,7 +57,8 @@ struct Vec32<double> {
 };
 
 template <typename T, int R>
-__attribute__((always_inline)) inline void panel_product_rows(const T* a, int64_t lda, const T* panel, int64_t K, T* tile) {
+__attribute__((always_inline)) inline void panel_product_rows(const T* a, int64_t lda, const T* panel, int64_t K,
+                                                              T* tile) {
   using V = typename Vec32<T>::type;
   constexpr int kVectors = int(kPanelWidth * sizeof(T) / sizeof(V));
   V acc[R][kVectors] = {};

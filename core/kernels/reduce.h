@@ -17,8 +17,8 @@
 namespace nl::kernels {
 
 struct ReducePlan {
-  Shape out_shape;        // with or without the reduced dims, per keepdim
-  Shape keep_shape;       // out shape with reduced dims kept as 1
+  Shape out_shape;   // with or without the reduced dims, per keepdim
+  Shape keep_shape;  // out shape with reduced dims kept as 1
   Shape kept_sizes, kept_strides;
   Shape reduced_sizes, reduced_strides;
   int64_t reduced_count = 1;

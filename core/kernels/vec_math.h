@@ -46,7 +46,9 @@ inline float tanh(float x) {
   float a = x < 0 ? -x : x;
   float z = x * x;
   float small = ((((-5.70498872745e-3f * z + 2.06390887954e-2f) * z - 5.37397155531e-2f) * z + 1.33314422036e-1f) * z -
-                 3.33332819422e-1f) * z * x + x;
+                 3.33332819422e-1f) *
+                    z * x +
+                x;
   float large = 1.0f - 2.0f / (exp(2.0f * a) + 1.0f);
   large = x < 0 ? -large : large;
   return a < 0.625f ? small : large;
@@ -72,14 +74,24 @@ inline float normal_cdf(float x) { return normal_cdf(x, exp(-0.5f * x * x)); }
 template <typename T>
 concept NotFloat = !std::is_same_v<T, float>;
 template <NotFloat T>
-inline T exp(T x) { return T(std::exp(x)); }
+inline T exp(T x) {
+  return T(std::exp(x));
+}
 template <NotFloat T>
-inline T tanh(T x) { return T(std::tanh(x)); }
+inline T tanh(T x) {
+  return T(std::tanh(x));
+}
 template <NotFloat T>
-inline T sigmoid(T x) { return T(x >= 0 ? 1 / (1 + std::exp(-double(x))) : std::exp(double(x)) / (1 + std::exp(double(x)))); }
+inline T sigmoid(T x) {
+  return T(x >= 0 ? 1 / (1 + std::exp(-double(x))) : std::exp(double(x)) / (1 + std::exp(double(x))));
+}
 template <NotFloat T>
-inline T normal_cdf(T x) { return T(0.5 * (1 + std::erf(double(x) * 0.70710678118654752440))); }
+inline T normal_cdf(T x) {
+  return T(0.5 * (1 + std::erf(double(x) * 0.70710678118654752440)));
+}
 template <NotFloat T>
-inline T normal_cdf(T x, T) { return normal_cdf(x); }
+inline T normal_cdf(T x, T) {
+  return normal_cdf(x);
+}
 
 }  // namespace nl::kernels::vec

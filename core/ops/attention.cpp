@@ -42,13 +42,15 @@ Tensor masked_softmax(const Tensor& input, bool is_causal) {
   Tensor x = input.contiguous();
   int64_t S = x.size(-1), L = x.size(-2), rows = S == 0 ? 0 : x.numel() / S;
   Tensor y = Tensor::make(x.shape(), x.dtype(), op);
-  dispatch_floating(op, x.dtype(), [&]<typename T>() { masked_softmax_forward<T>(x.data<T>(), y.data<T>(), rows, L, S, is_causal); });
+  dispatch_floating(op, x.dtype(),
+                    [&]<typename T>() { masked_softmax_forward<T>(x.data<T>(), y.data<T>(), rows, L, S, is_causal); });
   if (needs_grad(input))
     attach(y, op, {input}, save(y), [rows, S](const Tensor& grad, const Tensor& y) -> Grads {
       Tensor g = grad.contiguous();
       Tensor dx = Tensor::make(y.shape(), y.dtype(), "masked_softmax_backward");
-      dispatch_floating("masked_softmax_backward", y.dtype(),
-                        [&]<typename T>() { masked_softmax_backward<T>(g.data<T>(), y.data<T>(), dx.data<T>(), rows, S); });
+      dispatch_floating("masked_softmax_backward", y.dtype(), [&]<typename T>() {
+        masked_softmax_backward<T>(g.data<T>(), y.data<T>(), dx.data<T>(), rows, S);
+      });
       return {dx};
     });
   return y;
@@ -59,7 +61,8 @@ AttentionResult scaled_dot_product_attention_with_weights(const Tensor& q, const
                                                           bool training) {
   const char* op = "scaled_dot_product_attention";
   if (q.dim() < 2 || k.dim() < 2 || v.dim() < 2 || q.size(-1) != k.size(-1) || k.size(-2) != v.size(-2))
-    fail("{}: expected q (..., L, E), k (..., S, E), v (..., S, Ev), got {}, {}, {}", op, q.shape(), k.shape(), v.shape());
+    fail("{}: expected q (..., L, E), k (..., S, E), v (..., S, Ev), got {}, {}, {}", op, q.shape(), k.shape(),
+         v.shape());
   double scale = 1.0 / std::sqrt(double(q.size(-1)));
   Tensor scores = matmul(q * scale, k.transpose(-2, -1));  // (..., L, S); kᵀ is a view BLAS takes as a transpose
   if (attn_mask.defined()) {

@@ -107,8 +107,8 @@ NL_SIMD_CLONES void rows_affine(const T* x, const T* scale, const T* shift, T* y
 
 // Σdy and Σdy·xhat of rows [lo, hi) into the block's partial rows.
 template <typename T>
-NL_SIMD_CLONES void block_backward_sums(const T* dy, const T* x, const T* mean, const T* rstd, T* pd, T* px,
-                                        int64_t lo, int64_t hi, int64_t C) {
+NL_SIMD_CLONES void block_backward_sums(const T* dy, const T* x, const T* mean, const T* rstd, T* pd, T* px, int64_t lo,
+                                        int64_t hi, int64_t C) {
   for (int64_t r = lo; r < hi; ++r)
     for (int64_t c = 0; c < C; ++c) {
       pd[c] += dy[r * C + c];
@@ -168,9 +168,8 @@ struct Rows {
   static void normalize(const T* x, const T* mean, const T* rstd, const T* weight, const T* bias, T* y, Dims d) {
     std::vector<T> scale(static_cast<size_t>(d.C)), shift(static_cast<size_t>(d.C));
     normalize_coefficients(mean, rstd, weight, bias, 0, d.C, scale.data(), shift.data());
-    for_each_row_block(d.N, d.C, [&](int64_t lo, int64_t hi, int64_t) {
-      rows_affine(x, scale.data(), shift.data(), y, lo, hi, d.C);
-    });
+    for_each_row_block(
+        d.N, d.C, [&](int64_t lo, int64_t hi, int64_t) { rows_affine(x, scale.data(), shift.data(), y, lo, hi, d.C); });
   }
 
   // All the sums row by row, then dx row by row.
@@ -192,7 +191,8 @@ struct Rows {
                              const double* sum_dy, const double* sum_dy_xhat, double M, bool batch_stats, T* dx,
                              Dims d) {
     BackwardCoefficients<T> k(weight, rstd, sum_dy, sum_dy_xhat, 0, d.C, M, batch_stats);
-    for_each_row_block(d.N, d.C, [&](int64_t lo, int64_t hi, int64_t) { rows_dx(dy, x, mean, rstd, k, dx, lo, hi, d.C); });
+    for_each_row_block(d.N, d.C,
+                       [&](int64_t lo, int64_t hi, int64_t) { rows_dx(dy, x, mean, rstd, k, dx, lo, hi, d.C); });
   }
 };
 
@@ -221,8 +221,8 @@ inline void for_each_channel_value(Dims d, int64_t c0, int64_t c1, F&& f) {
 
 // Σdy and Σdy·xhat of channels c0..c1 into sum_dy[c] and sum_dy_xhat[c].
 template <typename T>
-void channel_backward_sums(const T* dy, const T* x, const T* mean, const T* rstd, double* sum_dy,
-                           double* sum_dy_xhat, Dims d, int64_t c0, int64_t c1) {
+void channel_backward_sums(const T* dy, const T* x, const T* mean, const T* rstd, double* sum_dy, double* sum_dy_xhat,
+                           Dims d, int64_t c0, int64_t c1) {
   for (int64_t c = c0; c < c1; ++c) sum_dy[c] = sum_dy_xhat[c] = 0.0;
   for_each_channel_value(d, c0, c1, [&](int64_t j, int64_t i) {
     sum_dy[c0 + j] += dy[i];
@@ -398,7 +398,8 @@ NormForward batch_norm_forward_impl(const char* op, const Tensor& input, const T
   Tensor b = bias.defined() ? bias.contiguous() : bias;
   NormForward out{Tensor::make(x.shape(), x.dtype(), op), Tensor::make({d.C}, x.dtype(), op),
                   Tensor::make({d.C}, x.dtype(), op)};
-  double& count = *count_out = double(d.per_channel());  // M: values per channel behind the statistics, over all processes
+  double& count = *count_out =
+      double(d.per_channel());  // M: values per channel behind the statistics, over all processes
   dispatch_batch_norm(op, x.dtype(), d, [&]<typename T, typename Layout>() {
     T* m = out.mean.data<T>();
     T* s = out.rstd.data<T>();
@@ -440,7 +441,8 @@ NormForward batch_norm_forward_impl(const char* op, const Tensor& input, const T
 
 NormBackward batch_norm_backward_impl(const char* op, const Tensor& grad_output, const Tensor& input,
                                       const Tensor& weight, const Tensor& mean, const Tensor& rstd, bool training,
-                                      double count, const CrossProcessSum& sum_across_processes, NormGradsWanted wanted) {
+                                      double count, const CrossProcessSum& sum_across_processes,
+                                      NormGradsWanted wanted) {
   ops::check_floating(op, input);
   Dims d = check_input(op, input);
   ops::check_affine(op, "weight", weight, input, {d.C});

@@ -15,7 +15,8 @@ Tensor reduce_to(const Tensor& g, const Tensor& x) { return g.shape() == x.shape
 }  // namespace
 
 Tensor add(const Tensor& a, const Tensor& b) {
-  Tensor y = zip("add", a, b, [](auto u, auto v) { return u + v; }, true);
+  Tensor y = zip(
+      "add", a, b, [](auto u, auto v) { return u + v; }, true);
   // y = a + b;  da = dy,  db = dy
   if (needs_grad(a, b))
     attach(y, "add", {a, b}, [a_shape = a.shape(), b_shape = b.shape()](const Tensor& g) -> Grads {
@@ -25,44 +26,51 @@ Tensor add(const Tensor& a, const Tensor& b) {
 }
 
 Tensor sub(const Tensor& a, const Tensor& b) {
-  Tensor y = zip("sub", a, b, [](auto u, auto v) { return u - v; }, true);
+  Tensor y = zip(
+      "sub", a, b, [](auto u, auto v) { return u - v; }, true);
   // y = a - b;  da = dy,  db = -dy
   if (needs_grad(a, b))
-    attach(y, "sub", {a, b}, [a_shape = a.shape(), b_shape = b.shape(), b_req = b.requires_grad()](const Tensor& g) -> Grads {
-      return {sum_to(g, a_shape), b_req ? sum_to(neg(g), b_shape) : Tensor()};
-    });
+    attach(y, "sub", {a, b},
+           [a_shape = a.shape(), b_shape = b.shape(), b_req = b.requires_grad()](const Tensor& g) -> Grads {
+             return {sum_to(g, a_shape), b_req ? sum_to(neg(g), b_shape) : Tensor()};
+           });
   return y;
 }
 
 Tensor mul(const Tensor& a, const Tensor& b) {
-  Tensor y = zip("mul", a, b, [](auto u, auto v) { return u * v; }, true);
+  Tensor y = zip(
+      "mul", a, b, [](auto u, auto v) { return u * v; }, true);
   // y = a·b;  da = dy·b,  db = dy·a
   if (needs_grad(a, b))
     attach(y, "mul", {a, b}, save(a, b),
-           [a_req = a.requires_grad(), b_req = b.requires_grad()](const Tensor& g, const Tensor& a, const Tensor& b) -> Grads {
-      return {a_req ? reduce_to(g * b, a) : Tensor(), b_req ? reduce_to(g * a, b) : Tensor()};
-    });
+           [a_req = a.requires_grad(), b_req = b.requires_grad()](const Tensor& g, const Tensor& a,
+                                                                  const Tensor& b) -> Grads {
+             return {a_req ? reduce_to(g * b, a) : Tensor(), b_req ? reduce_to(g * a, b) : Tensor()};
+           });
   return y;
 }
 
 Tensor div(const Tensor& a, const Tensor& b) {
-  Tensor y = zip("div", a, b, [](auto u, auto v) { return u / v; }, true);
+  Tensor y = zip(
+      "div", a, b, [](auto u, auto v) { return u / v; }, true);
   // y = a/b;  da = dy/b,  db = -dy·a/b²
   if (needs_grad(a, b))
     attach(y, "div", {a, b}, save(a, b),
-           [a_req = a.requires_grad(), b_req = b.requires_grad()](const Tensor& g, const Tensor& a, const Tensor& b) -> Grads {
-      Tensor ga = g / b;
-      Tensor gb;
-      if (b_req) gb = reduce_to(zip("div_backward", ga, b, [](auto t, auto v) { return -t / v; }) * a, b);
-      return {a_req ? reduce_to(ga, a) : Tensor(), gb};
-    });
+           [a_req = a.requires_grad(), b_req = b.requires_grad()](const Tensor& g, const Tensor& a,
+                                                                  const Tensor& b) -> Grads {
+             Tensor ga = g / b;
+             Tensor gb;
+             if (b_req) gb = reduce_to(zip("div_backward", ga, b, [](auto t, auto v) { return -t / v; }) * a, b);
+             return {a_req ? reduce_to(ga, a) : Tensor(), gb};
+           });
   return y;
 }
 
 namespace {
 // maximum/minimum: the gradient goes to the chosen input, split evenly on ties (as PyTorch).
 Tensor extremum(const char* op, const Tensor& a, const Tensor& b, bool take_max) {
-  Tensor y = zip(op, a, b, [take_max](auto u, auto v) { return (take_max ? u > v : u < v) || u != u ? u : v; }, true);
+  Tensor y = zip(
+      op, a, b, [take_max](auto u, auto v) { return (take_max ? u > v : u < v) || u != u ? u : v; }, true);
   if (needs_grad(a, b))
     attach(y, op, {a, b}, save(a, b), [take_max](const Tensor& g, const Tensor& a, const Tensor& b) -> Grads {
       Tensor share_a = zip("extremum_backward", a, b, [take_max](auto u, auto v) {
@@ -123,9 +131,10 @@ Tensor operator/(double s, const Tensor& a) {
 
 // ---- comparisons: 0/1 in the inputs' dtype, no gradient ----------------------------
 
-#define NL_COMPARISON(name, expr)                                                            \
-  Tensor name(const Tensor& a, const Tensor& b) {                                            \
-    return zip(#name, a, b, [](auto u, auto v) { return (expr) ? decltype(u)(1) : decltype(u)(0); }, true); \
+#define NL_COMPARISON(name, expr)                                                                    \
+  Tensor name(const Tensor& a, const Tensor& b) {                                                    \
+    return zip(                                                                                      \
+        #name, a, b, [](auto u, auto v) { return (expr) ? decltype(u)(1) : decltype(u)(0); }, true); \
   }
 NL_COMPARISON(eq, u == v)
 NL_COMPARISON(ne, u != v)
@@ -150,9 +159,9 @@ Tensor where(const Tensor& condition, const Tensor& a, const Tensor& b) {
   if (needs_grad(a, b))
     attach(y, "where", {a, b}, save(condition),
            [a_shape = a.shape(), b_shape = b.shape()](const Tensor& g, const Tensor& c) -> Grads {
-      Tensor zero = zeros(Shape{}, g.dtype());
-      return {sum_to(where(c, g, zero), a_shape), sum_to(where(c, zero, g), b_shape)};
-    });
+             Tensor zero = zeros(Shape{}, g.dtype());
+             return {sum_to(where(c, g, zero), a_shape), sum_to(where(c, zero, g), b_shape)};
+           });
   return y;
 }
 
@@ -168,9 +177,8 @@ Tensor masked_fill(const Tensor& x, const Tensor& mask, double value) {
   });
   // dx = dy where the mask is 0; filled positions get no gradient
   if (needs_grad(x))
-    attach(y, "masked_fill", {x}, save(mask), [](const Tensor& g, const Tensor& mask) -> Grads {
-      return {where(mask, zeros(Shape{}, g.dtype()), g)};
-    });
+    attach(y, "masked_fill", {x}, save(mask),
+           [](const Tensor& g, const Tensor& mask) -> Grads { return {where(mask, zeros(Shape{}, g.dtype()), g)}; });
   return y;
 }
 

@@ -37,8 +37,8 @@ Dims check_arguments(const Tensor& x, int64_t num_groups, const Tensor& weight, 
   for (auto [name, p] : {std::pair{"weight", &weight}, std::pair{"bias", &bias}}) {
     if (!p->defined()) continue;
     if (p->shape() != Shape{C} || p->dtype() != x.dtype())
-      fail("group_norm: {} must be a {} tensor of shape [{}] (the channels of input {}), got {} {}", name, x.dtype(),
-           C, x.shape(), p->dtype(), p->shape());
+      fail("group_norm: {} must be a {} tensor of shape [{}] (the channels of input {}), got {} {}", name, x.dtype(), C,
+           x.shape(), p->dtype(), p->shape());
   }
   return d;
 }

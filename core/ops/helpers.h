@@ -50,7 +50,8 @@ T* data_or_null(const Tensor& t) {
 }
 
 inline void check_floating(const char* op, const Tensor& x) {
-  if (!x.is_floating_point()) fail("{}: expected a floating tensor (float32 or float64), got {} of shape {}", op, x.dtype(), x.shape());
+  if (!x.is_floating_point())
+    fail("{}: expected a floating tensor (float32 or float64), got {} of shape {}", op, x.dtype(), x.shape());
 }
 
 }  // namespace nl::ops

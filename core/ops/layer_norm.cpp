@@ -60,8 +60,8 @@ NL_SIMD_CLONES void forward_rows(const T* x, const T* weight, const T* bias, T* 
 }
 
 template <typename T, bool kCenter>
-void layer_norm_forward(const T* x, const T* weight, const T* bias, T* y, T* mean, T* rstd, int64_t rows,
-                        int64_t n, double eps) {
+void layer_norm_forward(const T* x, const T* weight, const T* bias, T* y, T* mean, T* rstd, int64_t rows, int64_t n,
+                        double eps) {
   std::vector<T> ones(weight ? 0 : size_t(n), T(1));  // no weight: scale by 1
   const T* w = weight ? weight : ones.data();
   for_each_row_block(rows, n, [&](int64_t lo, int64_t hi, int64_t) {
@@ -192,8 +192,8 @@ Tensor rms_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& we
   return row_norm<false>("rms_norm", "rms_norm_backward", x, normalized_shape, weight, Tensor(), eps);
 }
 
-NormForward layer_norm_forward(const Tensor& x, const Shape& normalized_shape, const Tensor& weight,
-                               const Tensor& bias, double eps) {
+NormForward layer_norm_forward(const Tensor& x, const Shape& normalized_shape, const Tensor& weight, const Tensor& bias,
+                               double eps) {
   NoGradGuard no_grad;
   return row_norm_forward<true>("layer_norm_forward", x, normalized_shape, weight, bias, eps);
 }

@@ -49,28 +49,29 @@ Tensor linear(const Tensor& input, const Tensor& weight, const Tensor& bias) {
   if (!needs_grad(input, weight, bias)) return y;
 
   bool want_dx = needs_grad(input), want_dw = needs_grad(weight), want_db = needs_grad(bias);
-  attach(y, op, {input, weight, bias}, save(x, w),
-         [rows, in_features, out_features, want_dx, want_dw, want_db](const Tensor& grad, const Tensor& x,
-                                                                      const Tensor& w) -> Grads {
-           const char* backward_op = "linear_backward";
-           Tensor g = grad.contiguous();
-           bool nonempty = rows > 0 && out_features > 0 && in_features > 0;  // else the products are all zeros
-           auto make = [&](bool wanted, const Shape& shape) {
-             return !wanted ? Tensor() : nonempty ? Tensor::make(shape, x.dtype(), backward_op) : zeros(shape, x.dtype());
-           };
-           Tensor dx = make(want_dx, x.shape()), dw = make(want_dw, w.shape());
-           Tensor db = want_db ? Tensor::make({out_features}, x.dtype(), backward_op) : Tensor();
-           dispatch_floating(backward_op, x.dtype(), [&]<typename T>() {
-             if (want_dx && nonempty)  // dx = dy·W
-               kernels::gemm<T>(CblasNoTrans, CblasNoTrans, rows, in_features, out_features, T(1), g.data<T>(),
-                                out_features, w.data<T>(), in_features, T(0), dx.data<T>(), in_features);
-             if (want_dw && nonempty)  // dW = dyᵀ·x
-               kernels::gemm<T>(CblasTrans, CblasNoTrans, out_features, in_features, rows, T(1), g.data<T>(),
-                                out_features, x.data<T>(), in_features, T(0), dw.data<T>(), in_features);
-             if (want_db) kernels::sum_rows(g.data<T>(), db.data<T>(), rows, out_features);  // db = Σ_rows dy
-           });
-           return {dx, dw, db};
-         });
+  attach(
+      y, op, {input, weight, bias}, save(x, w),
+      [rows, in_features, out_features, want_dx, want_dw, want_db](const Tensor& grad, const Tensor& x,
+                                                                   const Tensor& w) -> Grads {
+        const char* backward_op = "linear_backward";
+        Tensor g = grad.contiguous();
+        bool nonempty = rows > 0 && out_features > 0 && in_features > 0;  // else the products are all zeros
+        auto make = [&](bool wanted, const Shape& shape) {
+          return !wanted ? Tensor() : nonempty ? Tensor::make(shape, x.dtype(), backward_op) : zeros(shape, x.dtype());
+        };
+        Tensor dx = make(want_dx, x.shape()), dw = make(want_dw, w.shape());
+        Tensor db = want_db ? Tensor::make({out_features}, x.dtype(), backward_op) : Tensor();
+        dispatch_floating(backward_op, x.dtype(), [&]<typename T>() {
+          if (want_dx && nonempty)  // dx = dy·W
+            kernels::gemm<T>(CblasNoTrans, CblasNoTrans, rows, in_features, out_features, T(1), g.data<T>(),
+                             out_features, w.data<T>(), in_features, T(0), dx.data<T>(), in_features);
+          if (want_dw && nonempty)  // dW = dyᵀ·x
+            kernels::gemm<T>(CblasTrans, CblasNoTrans, out_features, in_features, rows, T(1), g.data<T>(), out_features,
+                             x.data<T>(), in_features, T(0), dw.data<T>(), in_features);
+          if (want_db) kernels::sum_rows(g.data<T>(), db.data<T>(), rows, out_features);  // db = Σ_rows dy
+        });
+        return {dx, dw, db};
+      });
   return y;
 }
 

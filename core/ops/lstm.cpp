@@ -40,7 +40,7 @@ void lstm_cell_forward(const T* a, const T* c_prev, T* h_out, T* c_out, int64_t 
 #pragma omp simd
       for (int64_t u = 0; u < H; ++u) {
         T i = sigmoid(an[u]), f = sigmoid(an[H + u]), g = tanh(an[2 * H + u]);
-        c[u] = f * cp[u] + i * g;                                          // c = f·c_prev + i·g
+        c[u] = f * cp[u] + i * g;                                               // c = f·c_prev + i·g
         if constexpr (kOutputGate) h[u] = sigmoid(an[3 * H + u]) * tanh(c[u]);  // h = o·tanh(c)
       }
     }
@@ -50,8 +50,8 @@ void lstm_cell_forward(const T* a, const T* c_prev, T* h_out, T* c_out, int64_t 
 // da (N, 4H) and dc_prev (N, H) from dc, and dh and c with the output gate
 // (both unread without).
 template <typename T, bool kOutputGate>
-void lstm_cell_backward(const T* a, const T* c_prev, const T* c_out, const T* dh_in, const T* dc_in, T* da,
-                        T* dc_prev, int64_t N, int64_t H) {
+void lstm_cell_backward(const T* a, const T* c_prev, const T* c_out, const T* dh_in, const T* dc_in, T* da, T* dc_prev,
+                        int64_t N, int64_t H) {
   parallel_for(0, N, std::max<int64_t>(1, kParallelGrain / (4 * H)), [=](int64_t lo, int64_t hi) {
     for (int64_t n = lo; n < hi; ++n) {
       const T* an = a + n * 4 * H;
@@ -86,8 +86,8 @@ LSTMState step_forward(const char* op, const Tensor& a, const Tensor& c_prev) {
   int64_t N = a.size(0), H = c_prev.size(1);
   LSTMState out{kOutputGate ? Tensor::make({N, H}, a.dtype(), op) : Tensor(), Tensor::make({N, H}, a.dtype(), op)};
   dispatch_floating(op, a.dtype(), [&]<typename T>() {
-    lstm_cell_forward<T, kOutputGate>(a.data<T>(), c_prev.data<T>(), ops::data_or_null<T>(out.h), out.c.data<T>(),
-                                      N, H);
+    lstm_cell_forward<T, kOutputGate>(a.data<T>(), c_prev.data<T>(), ops::data_or_null<T>(out.h), out.c.data<T>(), N,
+                                      H);
   });
   return out;
 }

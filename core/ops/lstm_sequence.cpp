@@ -103,13 +103,14 @@ NL_SIMD_CLONES void step_forward(const T* packed, const T* xp, const T* h_prev, 
         for (int64_t j = 0; j < count; ++j) {
           const int64_t u = u0 + j;
           T i = sigmoid(pre[j] + x[u]), f = sigmoid(pre[kUnitsPerPanel + j] + x[H + u]);
-          T g = tanh(pre[2 * kUnitsPerPanel + j] + x[2 * H + u]), o = sigmoid(pre[3 * kUnitsPerPanel + j] + x[3 * H + u]);
+          T g = tanh(pre[2 * kUnitsPerPanel + j] + x[2 * H + u]),
+            o = sigmoid(pre[3 * kUnitsPerPanel + j] + x[3 * H + u]);
           a[u] = i;
           a[H + u] = f;
           a[2 * H + u] = g;
           a[3 * H + u] = o;
           c[n * H + u] = f * c_prev[n * H + u] + i * g;  // c = f·c_prev + i·g
-          h[n * H + u] = o * tanh(c[n * H + u]);        // h = o·tanh(c)
+          h[n * H + u] = o * tanh(c[n * H + u]);         // h = o·tanh(c)
         }
       }
     }
@@ -129,8 +130,8 @@ NL_SIMD_CLONES void step_backward(const T* acts, const T* c_prev, const T* c, co
 #pragma omp simd
     for (int64_t u = lo; u < hi; ++u) {
       // dc is read (the gradient reaching c_t) and overwritten (the one reaching c_{t−1}) per unit
-      kernels::lstm_unit_backward_store(a[u], a[H + u], a[2 * H + u], a[3 * H + u], cp[u], tanh(cn[u]),
-                                        dyn[u] + dhn[u], dcn[u], u, H, d, dcn);
+      kernels::lstm_unit_backward_store(a[u], a[H + u], a[2 * H + u], a[3 * H + u], cp[u], tanh(cn[u]), dyn[u] + dhn[u],
+                                        dcn[u], u, H, d, dcn);
     }
   }
 }
@@ -138,15 +139,15 @@ NL_SIMD_CLONES void step_backward(const T* acts, const T* c_prev, const T* c, co
 // dh (N, H), units [lo, hi) = da (N, 4H) · W_hh, from W_hh packed in panels of
 // kPanelWidth units (K = 4H).
 template <typename T>
-NL_SIMD_CLONES void hidden_gradient(const T* packed, const T* da, T* dh, int64_t N, int64_t H, int64_t lo,
-                                    int64_t hi) {
+NL_SIMD_CLONES void hidden_gradient(const T* packed, const T* da, T* dh, int64_t N, int64_t H, int64_t lo, int64_t hi) {
   alignas(64) T tile[kPanelRows * kPanelWidth];
   for (int64_t q = lo / kPanelWidth; q * kPanelWidth < hi; ++q) {
     const int64_t u0 = q * kPanelWidth, count = std::min(kPanelWidth, H - u0);
     for (int64_t n0 = 0; n0 < N; n0 += kPanelRows) {
       const int64_t rows = std::min<int64_t>(kPanelRows, N - n0);
       kernels::panel_product(da + n0 * 4 * H, 4 * H, rows, packed + q * 4 * H * kPanelWidth, 4 * H, tile);
-      for (int64_t r = 0; r < rows; ++r) std::copy(tile + r * kPanelWidth, tile + r * kPanelWidth + count, dh + (n0 + r) * H + u0);
+      for (int64_t r = 0; r < rows; ++r)
+        std::copy(tile + r * kPanelWidth, tile + r * kPanelWidth + count, dh + (n0 + r) * H + u0);
     }
   }
 }
@@ -188,8 +189,7 @@ LSTMSequenceResult lstm_sequence(const Tensor& x_proj_in, const Tensor& h0_in, c
   if (!(h0_in.shape() == Shape{N, H}) || !(c0_in.shape() == Shape{N, H}) || !(weight_hh_in.shape() == Shape{4 * H, H}))
     fail("{}: for x_proj {} expected h0 and c0 ({}, {}) and weight_hh ({}, {}), got {}, {} and {}", op,
          x_proj_in.shape(), N, H, 4 * H, H, h0_in.shape(), c0_in.shape(), weight_hh_in.shape());
-  if (N == 0 || H == 0)
-    fail("{}: expected a batch and a hidden size > 0, got x_proj {}", op, x_proj_in.shape());
+  if (N == 0 || H == 0) fail("{}: expected a batch and a hidden size > 0, got x_proj {}", op, x_proj_in.shape());
   Tensor x_proj = x_proj_in.contiguous(), h0 = h0_in.contiguous(), w = weight_hh_in.contiguous();
   Tensor out = Tensor::make({T, N, H}, x_proj.dtype(), op);  // h_1 .. h_T
   Tensor acts = Tensor::make({T, N, 4 * H}, x_proj.dtype(), op);
@@ -236,17 +236,17 @@ LSTMSequenceResult lstm_sequence(const Tensor& x_proj_in, const Tensor& h0_in, c
                  S* da_t = da.data<S>() + t * 4 * step;
                  step_backward<S>(a + t * 4 * step, c + t * step, c + (t + 1) * step, dy.data<S>() + t * step,
                                   dh.data<S>(), dc.data<S>(), da_t, N, H, lo, hi);
-                 step_barrier();  // da_t complete: every unit's dh needs all of it
+                 step_barrier();         // da_t complete: every unit's dh needs all of it
                  if (t > 0 || want_dh0)  // dh = da_t·W_hh, this thread's units (the ones it reads next step)
                    hidden_gradient<S>(panels, da_t, dh.data<S>(), N, H, lo, hi);
                }
              });
              if (want_dw) {  // dW_hh = Σ_t da_tᵀ·h_{t−1}: h_0, then h_1..h_{T−1} (rows 0..T−2 of out)
-               kernels::gemm<S>(CblasTrans, CblasNoTrans, 4 * H, H, N, S(1), da.data<S>(), 4 * H, h0.data<S>(), H,
-                                S(0), dw.data<S>(), H);
+               kernels::gemm<S>(CblasTrans, CblasNoTrans, 4 * H, H, N, S(1), da.data<S>(), 4 * H, h0.data<S>(), H, S(0),
+                                dw.data<S>(), H);
                if (T > 1)
-                 kernels::gemm<S>(CblasTrans, CblasNoTrans, 4 * H, H, (T - 1) * N, S(1), da.data<S>() + 4 * step,
-                                  4 * H, out.data<S>(), H, S(1), dw.data<S>(), H);
+                 kernels::gemm<S>(CblasTrans, CblasNoTrans, 4 * H, H, (T - 1) * N, S(1), da.data<S>() + 4 * step, 4 * H,
+                                  out.data<S>(), H, S(1), dw.data<S>(), H);
              }
            });
            return {da, want_dh0 ? dh : Tensor(), want_dc0 ? dc : Tensor(), dw};

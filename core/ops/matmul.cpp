@@ -70,7 +70,8 @@ Tensor batched_gemm(const Tensor& a, const Tensor& b, const Shape& out_shape) {
         oa += i * A.batch_strides[d];
         ob += i * B.batch_strides[d];
       }
-      kernels::gemm<T>(A.trans, B.trans, m, cols, k, T(1), ap + oa, A.ld, bp + ob, B.ld, T(0), cp + index * m * cols, cols);
+      kernels::gemm<T>(A.trans, B.trans, m, cols, k, T(1), ap + oa, A.ld, bp + ob, B.ld, T(0), cp + index * m * cols,
+                       cols);
     };
     // Small matrices: one thread per matrix (BLAS runs single-threaded inside
     // an OpenMP region). Big ones: one at a time, each on all BLAS threads.
@@ -92,8 +93,8 @@ Tensor matmul_nd(const Tensor& a, const Tensor& b);
 // arrives as a transposed view of a contiguous matrix, and the transpose's
 // own backward hands the weight a contiguous gradient (no strided copy).
 Tensor product_like(const Tensor& x, const Tensor& lhs, const Tensor& rhs) {
-  bool transposed = x.dim() == 2 && lhs.dim() == 2 && rhs.dim() == 2 && x.strides()[0] == 1 && x.shape()[0] > 1 &&
-                    x.shape()[1] > 1;
+  bool transposed =
+      x.dim() == 2 && lhs.dim() == 2 && rhs.dim() == 2 && x.strides()[0] == 1 && x.shape()[0] > 1 && x.shape()[1] > 1;
   return transposed ? matmul_nd(rhs.transpose(0, 1), lhs.transpose(0, 1)).transpose(0, 1) : matmul_nd(lhs, rhs);
 }
 
@@ -130,11 +131,12 @@ Tensor matmul_nd(const Tensor& a, const Tensor& b) {
   // dA = dC·Bᵀ, dB = Aᵀ·dC, summed over broadcast batch dims
   if (needs_grad(a, b))
     attach(y, "matmul", {a, b}, save(a, b),
-           [a_req = a.requires_grad(), b_req = b.requires_grad()](const Tensor& g, const Tensor& a, const Tensor& b) -> Grads {
-      Tensor ga = a_req ? sum_to(product_like(a, g, b.transpose(-1, -2)), a.shape()) : Tensor();
-      Tensor gb = b_req ? sum_to(product_like(b, a.transpose(-1, -2), g), b.shape()) : Tensor();
-      return {ga, gb};
-    });
+           [a_req = a.requires_grad(), b_req = b.requires_grad()](const Tensor& g, const Tensor& a,
+                                                                  const Tensor& b) -> Grads {
+             Tensor ga = a_req ? sum_to(product_like(a, g, b.transpose(-1, -2)), a.shape()) : Tensor();
+             Tensor gb = b_req ? sum_to(product_like(b, a.transpose(-1, -2), g), b.shape()) : Tensor();
+             return {ga, gb};
+           });
   return y;
 }
 
@@ -151,12 +153,14 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   }
   if (a.dim() == 1) {
     if (a.shape()[0] != b.shape()[b.dim() - 2])
-      fail("matmul: shapes {} and {} do not align ({} vs {})", a.shape(), b.shape(), a.shape()[0], b.shape()[b.dim() - 2]);
+      fail("matmul: shapes {} and {} do not align ({} vs {})", a.shape(), b.shape(), a.shape()[0],
+           b.shape()[b.dim() - 2]);
     return matmul_nd(a.unsqueeze(0), b).squeeze(-2);
   }
   if (b.dim() == 1) {
     if (b.shape()[0] != a.shape()[a.dim() - 1])
-      fail("matmul: shapes {} and {} do not align ({} vs {})", a.shape(), b.shape(), a.shape()[a.dim() - 1], b.shape()[0]);
+      fail("matmul: shapes {} and {} do not align ({} vs {})", a.shape(), b.shape(), a.shape()[a.dim() - 1],
+           b.shape()[0]);
     return matmul_nd(a, b.unsqueeze(1)).squeeze(-1);
   }
   return matmul_nd(a, b);

@@ -63,8 +63,8 @@ void attention_forward(Rows<const T> q, Rows<const T> k, Rows<const T> v, Mask<T
   const int64_t E = s.H * s.d;
   for_each_head(s, [&](int64_t n, int64_t h, int64_t pair) {
     T* P = weights + pair * s.L * s.S;
-    kernels::gemm<T>(CblasNoTrans, CblasTrans, s.L, s.S, s.d, scale, q.head(n, h, s.d), q.row_stride,
-                     k.head(n, h, s.d), k.row_stride, T(0), P, s.S);  // scores = q_h·k_hᵀ/√d
+    kernels::gemm<T>(CblasNoTrans, CblasTrans, s.L, s.S, s.d, scale, q.head(n, h, s.d), q.row_stride, k.head(n, h, s.d),
+                     k.row_stride, T(0), P, s.S);  // scores = q_h·k_hᵀ/√d
     for (int64_t i = 0; i < s.L; ++i) {
       T* row = P + i * s.S;
       if (mask.data) {
@@ -92,12 +92,12 @@ void attention_backward(Rows<const T> q, Rows<const T> k, Rows<const T> v, const
                      dS, s.S);  // dP = dout_h·v_hᵀ
     for (int64_t i = 0; i < s.L; ++i)
       kernels::masked_softmax_row_backward(dS + i * s.S, P + i * s.S, dS + i * s.S, s.S);  // dS = P ⊙ (dP − Σ dP·P)
-    if (dq.data)  // dq_h = dS·k_h/√d
-      kernels::gemm<T>(CblasNoTrans, CblasNoTrans, s.L, s.d, s.S, scale, dS, s.S, k.head(n, h, s.d), k.row_stride,
-                       T(0), dq.head(n, h, s.d), dq.row_stride);
+    if (dq.data)                                                                           // dq_h = dS·k_h/√d
+      kernels::gemm<T>(CblasNoTrans, CblasNoTrans, s.L, s.d, s.S, scale, dS, s.S, k.head(n, h, s.d), k.row_stride, T(0),
+                       dq.head(n, h, s.d), dq.row_stride);
     if (dk.data)  // dk_h = dSᵀ·q_h/√d
-      kernels::gemm<T>(CblasTrans, CblasNoTrans, s.S, s.d, s.L, scale, dS, s.S, q.head(n, h, s.d), q.row_stride,
-                       T(0), dk.head(n, h, s.d), dk.row_stride);
+      kernels::gemm<T>(CblasTrans, CblasNoTrans, s.S, s.d, s.L, scale, dS, s.S, q.head(n, h, s.d), q.row_stride, T(0),
+                       dk.head(n, h, s.d), dk.row_stride);
     if (dv.data)  // dv_h = Pᵀ·dout_h
       kernels::gemm<T>(CblasTrans, CblasNoTrans, s.S, s.d, s.L, T(1), P, s.S, dout_h, E, T(0), dv.head(n, h, s.d),
                        dv.row_stride);
@@ -165,7 +165,8 @@ Tensor run_attention(const char* op, const std::vector<Tensor>& inputs, const Te
 struct SeparateOperands {
   int64_t L, S, E;
   template <typename T>
-  std::tuple<Rows<const T>, Rows<const T>, Rows<const T>> rows(const Tensor& q, const Tensor& k, const Tensor& v) const {
+  std::tuple<Rows<const T>, Rows<const T>, Rows<const T>> rows(const Tensor& q, const Tensor& k,
+                                                               const Tensor& v) const {
     return {{q.data<T>(), L * E, E}, {k.data<T>(), S * E, E}, {v.data<T>(), S * E, E}};
   }
 };
@@ -231,8 +232,8 @@ Tensor multi_head_self_attention(const Tensor& qkv_in, int64_t num_heads, const 
     return std::tuple{Rows<T>{base, L * 3 * E, 3 * E}, Rows<T>{base + E, L * 3 * E, 3 * E},
                       Rows<T>{base + 2 * E, L * 3 * E, 3 * E}};
   };
-  return run_attention(op, {qkv_in}, qkv_in.contiguous(), Tensor(), Tensor(), PackedOperands{L, E}, mask, is_causal,
-                       s, make_grads);
+  return run_attention(op, {qkv_in}, qkv_in.contiguous(), Tensor(), Tensor(), PackedOperands{L, E}, mask, is_causal, s,
+                       make_grads);
 }
 
 }  // namespace nl

@@ -33,9 +33,11 @@ Tensor embedding(const Tensor& weight, const Tensor& indices) {
   dispatch_floating("embedding", w.dtype(), [&]<typename T>() {
     const T* wp = w.data<T>();
     T* yp = y.data<T>();
-    parallel_for(0, rows, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(width, 1)), [&](int64_t lo, int64_t hi) {
-      for (int64_t r = lo; r < hi; ++r) std::copy(wp + ip[r] * width, wp + (ip[r] + 1) * width, yp + r * width);
-    });
+    parallel_for(0, rows, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(width, 1)),
+                 [&](int64_t lo, int64_t hi) {
+                   for (int64_t r = lo; r < hi; ++r)
+                     std::copy(wp + ip[r] * width, wp + (ip[r] + 1) * width, yp + r * width);
+                 });
   });
   // dweight[indices[i], :] += dy[i, :]   (scatter-add; repeated indices sum)
   if (needs_grad(weight))
@@ -94,28 +96,30 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& targets, int64_t ignore
   if (needs_grad(logits))
     attach(loss, "cross_entropy", {logits}, save(x, t, lse),
            [count, ignore_index](const Tensor& grad, const Tensor& x, const Tensor& t, const Tensor& lse) -> Grads {
-      Tensor gx = Tensor::make(x.shape(), x.dtype(), "cross_entropy_backward");
-      int64_t rows = x.shape()[0], classes = x.shape()[1];
-      const int64_t* tp = t.data<int64_t>();
-      dispatch_floating("cross_entropy_backward", x.dtype(), [&]<typename T>() {
-        const T* xp = x.data<T>();
-        const T* lp = lse.data<T>();
-        T* out = gx.data<T>();
-        T scale = grad.item<T>() / T(count);
-        parallel_for(0, rows, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(classes, 1)), [&](int64_t lo, int64_t hi) {
-          for (int64_t i = lo; i < hi; ++i) {
-            T* o = out + i * classes;
-            if (tp[i] == ignore_index) {
-              std::fill(o, o + classes, T(0));
-              continue;
-            }
-            for (int64_t c = 0; c < classes; ++c) o[c] = kernels::vec::exp(xp[i * classes + c] - lp[i]) * scale;
-            o[tp[i]] -= scale;
-          }
-        });
-      });
-      return {gx};
-    });
+             Tensor gx = Tensor::make(x.shape(), x.dtype(), "cross_entropy_backward");
+             int64_t rows = x.shape()[0], classes = x.shape()[1];
+             const int64_t* tp = t.data<int64_t>();
+             dispatch_floating("cross_entropy_backward", x.dtype(), [&]<typename T>() {
+               const T* xp = x.data<T>();
+               const T* lp = lse.data<T>();
+               T* out = gx.data<T>();
+               T scale = grad.item<T>() / T(count);
+               parallel_for(0, rows, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(classes, 1)),
+                            [&](int64_t lo, int64_t hi) {
+                              for (int64_t i = lo; i < hi; ++i) {
+                                T* o = out + i * classes;
+                                if (tp[i] == ignore_index) {
+                                  std::fill(o, o + classes, T(0));
+                                  continue;
+                                }
+                                for (int64_t c = 0; c < classes; ++c)
+                                  o[c] = kernels::vec::exp(xp[i * classes + c] - lp[i]) * scale;
+                                o[tp[i]] -= scale;
+                              }
+                            });
+             });
+             return {gx};
+           });
   return loss;
 }
 
@@ -135,9 +139,9 @@ Tensor mse_loss(const Tensor& input, const Tensor& target) {
   if (needs_grad(input, target))
     attach(loss, "mse_loss", {input, target}, save(diff),
            [n = double(input.numel()), t_req = target.requires_grad()](const Tensor& g, const Tensor& diff) -> Grads {
-      Tensor gx = diff * (2.0 * g.item<double>() / n);
-      return {gx, t_req ? neg(gx) : Tensor()};
-    });
+             Tensor gx = diff * (2.0 * g.item<double>() / n);
+             return {gx, t_req ? neg(gx) : Tensor()};
+           });
   return loss;
 }
 

@@ -7,7 +7,8 @@
 namespace nl::ops {
 
 // The trailing dims of x must equal normalized_shape; returns (rows, row length).
-inline std::pair<int64_t, int64_t> check_trailing_shape(const char* op, const Tensor& x, const Shape& normalized_shape) {
+inline std::pair<int64_t, int64_t> check_trailing_shape(const char* op, const Tensor& x,
+                                                        const Shape& normalized_shape) {
   check_floating(op, x);
   int k = normalized_shape.size();
   bool ok = k >= 1 && k <= x.dim();
@@ -22,8 +23,7 @@ inline std::pair<int64_t, int64_t> check_trailing_shape(const char* op, const Te
 // An optional affine parameter (weight or bias): undefined, or `shape` in x's dtype.
 inline void check_affine(const char* op, const char* name, const Tensor& p, const Tensor& x, const Shape& shape) {
   if (!p.defined()) return;
-  if (p.shape() != shape)
-    fail("{}: {} must have shape {}, got {} (input {})", op, name, shape, p.shape(), x.shape());
+  if (p.shape() != shape) fail("{}: {} must have shape {}, got {} (input {})", op, name, shape, p.shape(), x.shape());
   if (p.dtype() != x.dtype())
     fail("{}: {} has dtype {} but the input has {} (convert with .to())", op, name, p.dtype(), x.dtype());
 }
@@ -32,8 +32,7 @@ inline void check_affine(const char* op, const char* name, const Tensor& p, cons
 // defined, of `shape`, in x's dtype.
 inline void check_same_shape(const char* op, const char* name, const Tensor& t, const Tensor& x, const Shape& shape) {
   if (!t.defined()) fail("{}: {} is required (input {})", op, name, x.shape());
-  if (t.shape() != shape)
-    fail("{}: {} must have shape {}, got {} (input {})", op, name, shape, t.shape(), x.shape());
+  if (t.shape() != shape) fail("{}: {} must have shape {}, got {} (input {})", op, name, shape, t.shape(), x.shape());
   if (t.dtype() != x.dtype())
     fail("{}: {} has dtype {} but the input has {} (convert with .to())", op, name, t.dtype(), x.dtype());
 }
@@ -47,7 +46,8 @@ inline NormBackward allocate_norm_grads(const char* op, NormGradsWanted wanted, 
     return wanted_here ? Tensor::make(shape, x.dtype(), op) : Tensor();
   };
   return {make_if(wanted.input, x.shape()), make_if(wanted.weight, param_shape),
-          make_if(wanted.bias && has_bias, param_shape), make_if(wanted.sums, {groups}), make_if(wanted.sums, {groups})};
+          make_if(wanted.bias && has_bias, param_shape), make_if(wanted.sums, {groups}),
+          make_if(wanted.sums, {groups})};
 }
 
 // ---- for the composed references ------------------------------------------------------

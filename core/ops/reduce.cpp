@@ -1,11 +1,12 @@
 // Reductions: sum, mean, var, max, argmax, logsumexp, and sum_to (the
 // backward of broadcasting). The gradient of a reduction is the output
 // gradient broadcast back over the reduced dims, shaped by the rule.
+#include "core/kernels/reduce.h"
+
 #include <cmath>
 #include <limits>
 #include <type_traits>
 
-#include "core/kernels/reduce.h"
 #include "core/ops/helpers.h"
 
 namespace nl {
@@ -73,9 +74,10 @@ Tensor var(const Tensor& x, const Shape& dims, bool unbiased, bool keepdim) {
   }
   // y = Σ (x - μ)² / (n - δ);  dx = dy · 2(x - μ) / (n - δ)   (the μ terms cancel: Σ(x - μ) = 0)
   if (needs_grad(x))
-    attach(y, "var", {x}, save(centered), [keep = p.keep_shape, denom](const Tensor& g, const Tensor& centered) -> Grads {
-      return {g.reshape(keep) * centered * (2.0 / denom)};
-    });
+    attach(y, "var", {x}, save(centered),
+           [keep = p.keep_shape, denom](const Tensor& g, const Tensor& centered) -> Grads {
+             return {g.reshape(keep) * centered * (2.0 / denom)};
+           });
   return y;
 }
 
@@ -85,16 +87,17 @@ Tensor max(const Tensor& x, const Shape& dims, bool keepdim) {
   Tensor y = dispatch_all(x.dtype(), [&]<typename T>() {
     // NaN wins, as in PyTorch: once acc is NaN, no comparison replaces it
     return kernels::reduce<T, T>(
-        "max", x, p, std::numeric_limits<T>::has_infinity ? -std::numeric_limits<T>::infinity() : std::numeric_limits<T>::lowest(),
+        "max", x, p,
+        std::numeric_limits<T>::has_infinity ? -std::numeric_limits<T>::infinity() : std::numeric_limits<T>::lowest(),
         [](auto a, auto v) { return (v > a || v != v) ? T(v) : T(a); }, [](T a) { return a; });
   });
   // dy flows to the elements equal to the max, split evenly among ties
   if (needs_grad(x))
     attach(y, "max", {x}, save(x, y),
            [keep = p.keep_shape, dims](const Tensor& g, const Tensor& x, const Tensor& y) -> Grads {
-      Tensor is_max = eq(x, y.reshape(keep));
-      return {g.reshape(keep) * is_max / sum(is_max, dims, true)};
-    });
+             Tensor is_max = eq(x, y.reshape(keep));
+             return {g.reshape(keep) * is_max / sum(is_max, dims, true)};
+           });
   return y;
 }
 Tensor max(const Tensor& x) { return max(x, Shape{}, false); }
@@ -151,8 +154,8 @@ Tensor logsumexp(const Tensor& x, const Shape& dims, bool keepdim) {
   if (needs_grad(x))
     attach(y, "logsumexp", {x}, save(x, lse_keep),
            [keep = p.keep_shape](const Tensor& g, const Tensor& x, const Tensor& lse_keep) -> Grads {
-      return {g.reshape(keep) * exp(x - lse_keep)};
-    });
+             return {g.reshape(keep) * exp(x - lse_keep)};
+           });
   return y;
 }
 

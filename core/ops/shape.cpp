@@ -202,7 +202,8 @@ Tensor Tensor::select(int64_t d, int64_t index) const {
   if (dim() == 0) fail("select: cannot select from a 0-dim tensor");
   int at = normalize_dim("select", d, dim());
   int64_t n = shape()[at];
-  if (index < -n || index >= n) fail("select: index {} out of range for dim {} of size {} (shape {})", index, at, n, shape());
+  if (index < -n || index >= n)
+    fail("select: index {} out of range for dim {} of size {} (shape {})", index, at, n, shape());
   if (index < 0) index += n;
   Shape shape = this->shape(), st = strides();
   shape.erase(at);
@@ -240,7 +241,8 @@ Tensor Tensor::expand(const Shape& requested) const {
   checked_numel("expand", shape);
   Tensor y = make_view(*this, shape, st, offset());
   if (needs_grad(*this))
-    attach(y, "expand", {*this}, [in_shape = this->shape()](const Tensor& g) -> Grads { return {sum_to(g, in_shape)}; });
+    attach(y, "expand", {*this},
+           [in_shape = this->shape()](const Tensor& g) -> Grads { return {sum_to(g, in_shape)}; });
   return y;
 }
 
@@ -277,11 +279,12 @@ Tensor cat(const std::vector<Tensor>& tensors, int64_t dim) {
   shape[at] = 0;
   for (size_t i = 0; i < tensors.size(); ++i) {
     const Tensor& t = tensors[i];
-    if (t.dtype() != first.dtype())
-      fail("cat: tensor {} has dtype {}, tensor 0 has {}", i, t.dtype(), first.dtype());
+    if (t.dtype() != first.dtype()) fail("cat: tensor {} has dtype {}, tensor 0 has {}", i, t.dtype(), first.dtype());
     bool same = t.dim() == first.dim();
     for (int d = 0; same && d < t.dim(); ++d) same = d == at || t.shape()[d] == first.shape()[d];
-    if (!same) fail("cat: tensor {} has shape {}, incompatible with tensor 0's {} along dim {}", i, t.shape(), first.shape(), at);
+    if (!same)
+      fail("cat: tensor {} has shape {}, incompatible with tensor 0's {} along dim {}", i, t.shape(), first.shape(),
+           at);
     shape[at] += t.shape()[at];
   }
   Tensor y = Tensor::make(shape, first.dtype(), "cat");

@@ -24,16 +24,14 @@ Tensor operator-(const Tensor& x) { return neg(x); }
 Tensor exp(const Tensor& x) {
   Tensor y = map_float("exp", x, [](auto v) { return std::exp(v); });
   // y = e^x;  dx = dy * y
-  if (needs_grad(x))
-    attach(y, "exp", {x}, save(y), [](const Tensor& g, const Tensor& y) -> Grads { return {g * y}; });
+  if (needs_grad(x)) attach(y, "exp", {x}, save(y), [](const Tensor& g, const Tensor& y) -> Grads { return {g * y}; });
   return y;
 }
 
 Tensor log(const Tensor& x) {
   Tensor y = map_float("log", x, [](auto v) { return std::log(v); });
   // y = ln x;  dx = dy / x
-  if (needs_grad(x))
-    attach(y, "log", {x}, save(x), [](const Tensor& g, const Tensor& x) -> Grads { return {g / x}; });
+  if (needs_grad(x)) attach(y, "log", {x}, save(x), [](const Tensor& g, const Tensor& x) -> Grads { return {g / x}; });
   return y;
 }
 

@@ -47,8 +47,10 @@ struct Config {
 // (--help, --version, a bad option).
 std::optional<int> parse_options(int argc, char** argv, Config& cfg) {
   CLI::App app{"LayerNorm, BatchNorm and RMSNorm forward and backward, step by step, checked three ways"};
-  app.add_option("--norm", cfg.norm, "layer, batch, rms, or all")->check(CLI::IsMember({"layer", "batch", "rms", "all"}));
-  app.add_option("--input", cfg.input, "the input, rows separated by ';', e.g. \"1,2,3,4; 2,0,-1,5\" (default: random)");
+  app.add_option("--norm", cfg.norm, "layer, batch, rms, or all")
+      ->check(CLI::IsMember({"layer", "batch", "rms", "all"}));
+  app.add_option("--input", cfg.input,
+                 "the input, rows separated by ';', e.g. \"1,2,3,4; 2,0,-1,5\" (default: random)");
   app.add_option("--rows", cfg.rows, "rows of the random input")->check(CLI::Range(2, 16));
   app.add_option("--cols", cfg.cols, "columns of the random input")->check(CLI::Range(1, 16));
   app.add_option("--seed", cfg.seed, "seed for the random input, gamma, beta and dy");
@@ -56,7 +58,8 @@ std::optional<int> parse_options(int argc, char** argv, Config& cfg) {
   app.add_option("--h", cfg.h, "step of the central finite differences")->check(CLI::Range(1e-10, 1e-2));
   app.add_flag("--jacobian", cfg.jacobian, "print the Jacobian dy/dx of each norm");
   app.add_option("--out", cfg.out, "directory for gradients.csv and the graphs");
-  app.add_flag("--detect-anomaly", cfg.detect_anomaly, "name the first op that produces NaN/inf (nl::DetectAnomalyGuard)");
+  app.add_flag("--detect-anomaly", cfg.detect_anomaly,
+               "name the first op that produces NaN/inf (nl::DetectAnomalyGuard)");
   return examples::parse_command_line(app, argc, argv);
 }
 
@@ -78,7 +81,7 @@ struct NormTour {
   std::vector<double> mean, rstd, xhat, y, dx, dweight, sum_dxhat, sum_dxhat_xhat;
   std::optional<std::vector<double>> dbias;  // not for RMSNorm
   double dx00_by_hand = 0, max_diff_composed = 0, max_diff_finite_differences = 0;
-  std::optional<Coupling> jacobian;        // with --jacobian
+  std::optional<Coupling> jacobian;         // with --jacobian
   std::map<std::string, GraphSize> graphs;  // "composed", "fused"
 };
 
@@ -153,8 +156,8 @@ struct Gradients {
 };
 
 // Autograd through the composition of primitive ops, for the upstream dy.
-Gradients composed_gradients(const NormCase& norm, const Tensor& x, const Tensor& w, const Tensor& b,
-                             const Tensor& dy, double eps) {
+Gradients composed_gradients(const NormCase& norm, const Tensor& x, const Tensor& w, const Tensor& b, const Tensor& dy,
+                             double eps) {
   Tensor xl = x.clone().requires_grad_(true), wl = w.clone().requires_grad_(true);
   Tensor bl = norm.has_bias ? b.clone().requires_grad_(true) : Tensor();
   norm.composed(xl, wl, bl, eps).backward(dy);
@@ -163,8 +166,8 @@ Gradients composed_gradients(const NormCase& norm, const Tensor& x, const Tensor
 
 // Central differences of L = Σ dy·y(x, w, b), y the fused op, one entry at a time:
 // ∂L/∂θ_i ≈ (L(θ_i + h) − L(θ_i − h)) / 2h.
-Gradients numeric_gradients(const NormCase& norm, const Tensor& x, const Tensor& w, const Tensor& b,
-                            const Tensor& dy, double eps, double h) {
+Gradients numeric_gradients(const NormCase& norm, const Tensor& x, const Tensor& w, const Tensor& b, const Tensor& dy,
+                            double eps, double h) {
   nl::NoGradGuard no_grad;
   Tensor xc = x.clone(), wc = w.clone(), bc = b.clone();
   auto loss = [&] { return (norm.fused(xc, wc, norm.has_bias ? bc : Tensor(), eps) * dy).sum().item<double>(); };
@@ -195,8 +198,7 @@ std::string index_text(const Tensor& t, int64_t i) {
   return t.dim() == 2 ? fmt::format("[{},{}]", i / t.size(1), i % t.size(1)) : fmt::format("[{}]", i);
 }
 
-void print_forward(const NormCase& norm, const Inputs& in, const nl::NormForward& f, const Tensor& xhat,
-                   double eps) {
+void print_forward(const NormCase& norm, const Inputs& in, const nl::NormForward& f, const Tensor& xhat, double eps) {
   const char* per = norm.group_dim == "row" ? "per row" : "per column";
   int64_t n = norm.group_size(in.x);
   fmt::print("Forward — one group of statistics is {}, n = {} values:\n", norm.group, n);
@@ -247,9 +249,10 @@ double print_backward(const NormCase& norm, const Inputs& in, const nl::NormForw
 // The comparison table; appends CSV rows; returns the two largest differences.
 std::pair<double, double> print_comparison(const NormCase& norm, const Gradients& fused, const Gradients& composed,
                                            const Gradients& numeric, double h, std::vector<std::string>& csv) {
-  fmt::print("\nCheck (float64): fused kernel vs autograd through the composed reference vs central differences "
-             "(h = {})\n",
-             h);
+  fmt::print(
+      "\nCheck (float64): fused kernel vs autograd through the composed reference vs central differences "
+      "(h = {})\n",
+      h);
   fmt::print("   {:<12}{:>17}{:>17}{:>17}\n", "gradient", "fused", "composed", "finite diff");
   double worst_composed = 0, worst_numeric = 0;
   auto rows = [&](const char* name, const Tensor& a, const Tensor& b, const Tensor& c) {
@@ -309,7 +312,7 @@ Coupling print_jacobian(const NormCase& norm, const Tensor& J, const Tensor& x) 
   fmt::print("   nonzero entries: {}; linking different samples: {}; linking different features: {}\n", c.nonzero,
              c.cross_sample, c.cross_feature);
   fmt::print("   => {}\n", c.cross_sample == 0 ? "each sample's output depends only on that sample (no batch coupling)"
-                                                : "a sample's output depends on the other samples of the batch");
+                                               : "a sample's output depends on the other samples of the batch");
   return c;
 }
 
@@ -321,7 +324,8 @@ std::map<std::string, GraphSize> write_graphs(const NormCase& norm, const Inputs
   nl::DotOptions names{.names = {{"x", x}, {"weight", w}, {"bias", b}}};
   bool have_dot = std::system("command -v dot > /dev/null 2>&1") == 0;
   fmt::print("\nAutograd graphs (nl::to_dot):\n");
-  for (auto [kind, y] : {std::pair{"composed", norm.composed(x, w, b, cfg.eps)}, std::pair{"fused", norm.fused(x, w, b, cfg.eps)}}) {
+  for (auto [kind, y] :
+       {std::pair{"composed", norm.composed(x, w, b, cfg.eps)}, std::pair{"fused", norm.fused(x, w, b, cfg.eps)}}) {
     names.title = fmt::format("{} {}", kind, norm.title);
     std::string path = fmt::format("{}/{}_{}.dot", cfg.out, norm.key, kind);
     nl::io::write_file_atomically(path, [&](std::FILE* f) { std::fputs(nl::to_dot(y, names).c_str(), f); });
@@ -333,8 +337,9 @@ std::map<std::string, GraphSize> write_graphs(const NormCase& norm, const Inputs
     sizes[kind] = {s.ops, s.saved_tensors, s.saved_bytes};
   }
   if (!have_dot)
-    fmt::print("   (Graphviz's dot not found: install the graphviz package (apt-get install graphviz), then render\n"
-               "    with  dot -Tpng FILE.dot -o FILE.png)\n");
+    fmt::print(
+        "   (Graphviz's dot not found: install the graphviz package (apt-get install graphviz), then render\n"
+        "    with  dot -Tpng FILE.dot -o FILE.png)\n");
   return sizes;
 }
 
@@ -404,12 +409,14 @@ Inputs make_inputs(const Config& cfg) {
 }
 
 // The tour of each norm asked for, in order; appends the comparison rows to csv.
-std::vector<std::pair<std::string, NormTour>> run_tour(const Config& cfg, const Inputs& in, std::vector<std::string>& csv) {
-  fmt::print("backprop_tour: input {} (float64), gamma, beta and the upstream gradient dy drawn with seed {}.\n"
-             "Values come from the library: the fused kernels' forward and backward (mean, rstd, y, the sums, dx,\n"
-             "dgamma, dbeta) and its ops (var, dxhat); only the 'e.g.' lines are arithmetic done here.\n"
-             "The derivation: docs/normalization.md.\n",
-             in.x.shape(), cfg.seed);
+std::vector<std::pair<std::string, NormTour>> run_tour(const Config& cfg, const Inputs& in,
+                                                       std::vector<std::string>& csv) {
+  fmt::print(
+      "backprop_tour: input {} (float64), gamma, beta and the upstream gradient dy drawn with seed {}.\n"
+      "Values come from the library: the fused kernels' forward and backward (mean, rstd, y, the sums, dx,\n"
+      "dgamma, dbeta) and its ops (var, dxhat); only the 'e.g.' lines are arithmetic done here.\n"
+      "The derivation: docs/normalization.md.\n",
+      in.x.shape(), cfg.seed);
   std::vector<std::pair<std::string, NormTour>> tours;
   for (const NormCase& norm : tour::norm_cases()) {
     if (cfg.norm != "all" && cfg.norm != norm.key) continue;
@@ -425,10 +432,16 @@ std::vector<std::pair<std::string, NormTour>> run_tour(const Config& cfg, const 
 }
 
 // The final JSON line: the inputs and every number of every norm's tour.
-nlohmann::json to_json(const Config& cfg, const Inputs& in, const std::vector<std::pair<std::string, NormTour>>& tours) {
-  nlohmann::json summary = {{"seed", cfg.seed},       {"eps", cfg.eps},           {"h", cfg.h},
-                            {"shape", in.x.shape().vec()}, {"input", values(in.x)}, {"weight", values(in.weight)},
-                            {"bias", values(in.bias)}, {"dy", values(in.dy)}};
+nlohmann::json to_json(const Config& cfg, const Inputs& in,
+                       const std::vector<std::pair<std::string, NormTour>>& tours) {
+  nlohmann::json summary = {{"seed", cfg.seed},
+                            {"eps", cfg.eps},
+                            {"h", cfg.h},
+                            {"shape", in.x.shape().vec()},
+                            {"input", values(in.x)},
+                            {"weight", values(in.weight)},
+                            {"bias", values(in.bias)},
+                            {"dy", values(in.dy)}};
   for (const auto& [key, t] : tours) summary["norms"][key] = to_json(t);
   return summary;
 }

@@ -15,18 +15,18 @@ namespace tour {
 using nl::Tensor;
 
 struct NormCase {
-  std::string key;       // --norm value: layer, batch, rms
-  std::string title;     // LayerNorm
-  std::string group;     // what one group of statistics is
-  std::string group_dim; // "row" or "column": how mean/rstd line up with x
-  std::string source;    // where the kernels live
-  bool centers;          // subtracts the mean (LayerNorm, BatchNorm) or not (RMSNorm)
+  std::string key;        // --norm value: layer, batch, rms
+  std::string title;      // LayerNorm
+  std::string group;      // what one group of statistics is
+  std::string group_dim;  // "row" or "column": how mean/rstd line up with x
+  std::string source;     // where the kernels live
+  bool centers;           // subtracts the mean (LayerNorm, BatchNorm) or not (RMSNorm)
   bool has_bias;
   std::function<nl::NormForward(const Tensor& x, const Tensor& w, const Tensor& b, double eps)> forward;
   std::function<nl::NormBackward(const Tensor& dy, const Tensor& x, const Tensor& w, const nl::NormForward& f)>
       backward;
   // the autograd op (fused) and the reference composed from primitives
-  std::function<Tensor(const Tensor& x, const Tensor& w, const Tensor& b, double eps)> fused, composed;
+  std::function<Tensor(const Tensor&x, const Tensor&w, const Tensor&b, double eps)> fused, composed;
   // n in the formulas: the number of values in one group
   int64_t group_size(const Tensor& x) const { return group_dim == "row" ? x.size(1) : x.size(0); }
   // Why this norm cannot run on x; empty when it can.
@@ -79,8 +79,8 @@ inline std::vector<NormCase> norm_cases() {
                           "than 1 value per channel when training\"). Give two or more rows to see BatchNorm.");
        }},
       {"rms", "RMSNorm", "each row (one sample, all its features)", "row",
-       "core/ops/layer_norm.cpp: rms_norm_forward, rms_norm_backward (the LayerNorm kernel without centering)",
-       false, false,
+       "core/ops/layer_norm.cpp: rms_norm_forward, rms_norm_backward (the LayerNorm kernel without centering)", false,
+       false,
        [=](const Tensor& x, const Tensor& w, const Tensor&, double eps) {
          return nl::rms_norm_forward(x, features(x), w, eps);
        },

@@ -17,12 +17,11 @@
 // rank normalizes with the statistics of its own windows (there is no
 // SyncBatchNorm inside the cell), and evaluation uses rank 0's running
 // statistics. ln-lstm needs no communication for its normalization at all.
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <CLI/CLI.hpp>
-#include <nlohmann/json.hpp>
 
 #include "examples/common/cli.h"
 #include "examples/common/distributed.h"
@@ -86,8 +85,8 @@ Results run(const Config& cfg) {
   if (nl::dist::is_main())
     fmt::print(stderr, "corpus: {} characters, vocabulary {}, {} for training; unigram entropy {:.3f} bits/char\n",
                corpus.text().size(), corpus.vocab_size(), corpus.train().numel(), results.unigram_bpc);
-  std::vector<std::string> cells = cfg.compare ? std::vector<std::string>{"lstm", "ln-lstm", "bn-lstm"}
-                                               : std::vector<std::string>{cfg.cell};
+  std::vector<std::string> cells =
+      cfg.compare ? std::vector<std::string>{"lstm", "ln-lstm", "bn-lstm"} : std::vector<std::string>{cfg.cell};
   for (const std::string& cell : cells) {
     nl::manual_seed(cfg.train.seed);
     // BN-LSTM keeps statistics for the training length only: longer sequences reuse the last step's
@@ -107,13 +106,20 @@ nlohmann::json to_json(const Config& cfg, const Results& results) {
     j["cell"] = run.label;
     runs.push_back(j);
   }
-  nlohmann::json summary = {{"program", "char_lm"},       {"steps", cfg.train.steps},
-                            {"batch_size", cfg.train.batch_size}, {"seq_len", cfg.train.seq_len},
-                            {"eval_seq_len", cfg.train.eval_seq_len}, {"hidden", cfg.hidden},
-                            {"embed", cfg.embed},         {"layers", cfg.num_layers},
-                            {"lr", cfg.train.lr},         {"seed", cfg.train.seed},
-                            {"temperature", cfg.train.temperature}, {"top_k", cfg.train.top_k},
-                            {"unigram_bpc", results.unigram_bpc}, {"runs", runs}};
+  nlohmann::json summary = {{"program", "char_lm"},
+                            {"steps", cfg.train.steps},
+                            {"batch_size", cfg.train.batch_size},
+                            {"seq_len", cfg.train.seq_len},
+                            {"eval_seq_len", cfg.train.eval_seq_len},
+                            {"hidden", cfg.hidden},
+                            {"embed", cfg.embed},
+                            {"layers", cfg.num_layers},
+                            {"lr", cfg.train.lr},
+                            {"seed", cfg.train.seed},
+                            {"temperature", cfg.train.temperature},
+                            {"top_k", cfg.train.top_k},
+                            {"unigram_bpc", results.unigram_bpc},
+                            {"runs", runs}};
   if (cfg.train.distributed) {
     summary["distributed"] = true;
     summary["global_batch"] = cfg.train.batch_size * nl::dist::world_size();

@@ -10,9 +10,8 @@
 //   return examples::run_or_report_error(cfg.detect_anomaly, [&] { report(cfg, run(cfg)); });
 #include <fmt/format.h>
 
-#include <optional>
-
 #include <CLI/CLI.hpp>
+#include <optional>
 
 #include "core/anomaly.h"
 #include "core/error.h"

@@ -13,11 +13,10 @@
 #include <algorithm>
 #include <cstdlib>
 #include <exception>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <thread>
-
-#include <nlohmann/json.hpp>
 
 #include "core/error.h"
 #include "dist/dist.h"
@@ -33,9 +32,10 @@ inline void start_job(std::optional<nl::dist::Context>& job, const std::string& 
   if (distributed) {
     job.emplace(argc, argv);
   } else if (int n = nl::dist::launcher_world_size(); n > 1) {
-    nl::fail("{}: started by mpirun as one of {} processes without --distributed, so each would train a model of "
-             "its own and write the same files; add --distributed (data-parallel training) or run it without mpirun",
-             program, n);
+    nl::fail(
+        "{}: started by mpirun as one of {} processes without --distributed, so each would train a model of "
+        "its own and write the same files; add --distributed (data-parallel training) or run it without mpirun",
+        program, n);
   }
 }
 
@@ -105,7 +105,8 @@ struct StepSummary {
 // The StepSummary of this rank's steps (`total`, StepLog::total()). A
 // collective: every rank calls it.
 inline StepSummary summarize_steps(const nl::dist::StepReport& total) {
-  StepSummary summary{.mean = nl::dist::mean_over_ranks(total), .compute_seconds_max = total.compute_seconds(),
+  StepSummary summary{.mean = nl::dist::mean_over_ranks(total),
+                      .compute_seconds_max = total.compute_seconds(),
                       .processes = nl::dist::world_size()};
   nl::dist::allreduce_max(&summary.compute_seconds_max, 1, nl::dist::Traffic::other);
   return summary;
@@ -118,14 +119,14 @@ inline StepSummary summarize_steps(const nl::dist::StepReport& total) {
 inline std::string distributed_summary(const std::string& label, const StepSummary& steps, int64_t batch_per_process,
                                        const std::string& in_sync) {
   const nl::dist::StepReport& s = steps.mean;
-  return fmt::format("{}: {} process{} x batch {} = global batch {}: per step {:.2f} ms = compute {:.2f} + gradient "
-                     "sync {:.2f} ({:.0f} B) + norm sync {:.2f} ({:.0f} B) + other {:.2f} ms (means over ranks); "
-                     "ranks in sync: {}",
-                     label, steps.processes, steps.processes == 1 ? "" : "es", batch_per_process,
-                     batch_per_process * steps.processes, steps.ms_per_step(s.seconds),
-                     steps.ms_per_step(s.compute_seconds()), steps.ms_per_step(s.comm.gradients.seconds),
-                     steps.per_step(s.comm.gradients.bytes), steps.ms_per_step(s.comm.normalization.seconds),
-                     steps.per_step(s.comm.normalization.bytes), steps.ms_per_step(s.comm.other.seconds), in_sync);
+  return fmt::format(
+      "{}: {} process{} x batch {} = global batch {}: per step {:.2f} ms = compute {:.2f} + gradient "
+      "sync {:.2f} ({:.0f} B) + norm sync {:.2f} ({:.0f} B) + other {:.2f} ms (means over ranks); "
+      "ranks in sync: {}",
+      label, steps.processes, steps.processes == 1 ? "" : "es", batch_per_process, batch_per_process * steps.processes,
+      steps.ms_per_step(s.seconds), steps.ms_per_step(s.compute_seconds()), steps.ms_per_step(s.comm.gradients.seconds),
+      steps.per_step(s.comm.gradients.bytes), steps.ms_per_step(s.comm.normalization.seconds),
+      steps.per_step(s.comm.normalization.bytes), steps.ms_per_step(s.comm.other.seconds), in_sync);
 }
 
 }  // namespace examples

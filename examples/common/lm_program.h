@@ -6,10 +6,9 @@
 // lists them in its order), its table and its JSON.
 #include <fmt/format.h>
 
+#include <CLI/CLI.hpp>
 #include <string>
 #include <vector>
-
-#include <CLI/CLI.hpp>
 
 #include "examples/common/lm_training.h"
 #include "examples/common/step_log.h"
@@ -41,22 +40,26 @@ inline void add_corpus_options(CLI::App& app, LMProgramConfig& cfg, int64_t min_
 // --seed --threads --out --detect-anomaly
 inline void add_run_options(CLI::App& app, LMProgramConfig& cfg, const std::string& threads_help) {
   app.add_option("--clip", cfg.train.clip, "gradient-norm clip (0: off)")->check(CLI::NonNegativeNumber);
-  app.add_option("--eval-every", cfg.train.eval_every, "steps between validation evaluations")->check(CLI::Range(1, 10000000));
-  app.add_option("--eval-batches", cfg.train.eval_batches, "validation batches per evaluation")->check(CLI::Range(1, 10000));
-  app.add_option("--sample-length", cfg.train.sample_length, "characters to generate at the end")->check(CLI::Range(0, 100000));
+  app.add_option("--eval-every", cfg.train.eval_every, "steps between validation evaluations")
+      ->check(CLI::Range(1, 10000000));
+  app.add_option("--eval-batches", cfg.train.eval_batches, "validation batches per evaluation")
+      ->check(CLI::Range(1, 10000));
+  app.add_option("--sample-length", cfg.train.sample_length, "characters to generate at the end")
+      ->check(CLI::Range(0, 100000));
   app.add_option("--temperature", cfg.train.temperature, "sampling temperature")->check(CLI::Range(0.0, 10.0));
   app.add_option("--top-k", cfg.train.top_k, "sample only among the k likeliest characters (0: all)")
       ->check(CLI::Range(int64_t(0), int64_t(100000)));
   app.add_option("--seed", cfg.train.seed, "random seed");
   app.add_option("--threads", cfg.threads, threads_help)->check(CLI::Range(1, 256));
   app.add_option("--out", cfg.out, "directory for CSV, JSON and PNG");
-  app.add_flag("--detect-anomaly", cfg.detect_anomaly, "name the first op that produces NaN/inf (nl::DetectAnomalyGuard)");
+  app.add_flag("--detect-anomaly", cfg.detect_anomaly,
+               "name the first op that produces NaN/inf (nl::DetectAnomalyGuard)");
 }
 
 // steps.csv and eval.csv in `out`: every run's rows, in order, under a header
 // whose first column, the run's label, is called `label_column`.
-inline void write_lm_csvs(const std::string& out, const std::string& label_column, const std::vector<LMTrainResult>& runs,
-                          bool distributed) {
+inline void write_lm_csvs(const std::string& out, const std::string& label_column,
+                          const std::vector<LMTrainResult>& runs, bool distributed) {
   std::vector<std::string> step_rows, eval_rows;
   for (const LMTrainResult& run : runs) {
     step_rows.insert(step_rows.end(), run.step_rows.begin(), run.step_rows.end());
@@ -64,8 +67,8 @@ inline void write_lm_csvs(const std::string& out, const std::string& label_colum
   }
   nl::io::create_directories(out);
   nl::train::write_csv(out + "/steps.csv", StepLog::header(label_column + ",step,loss,lr", distributed), step_rows);
-  nl::train::write_csv(out + "/eval.csv", label_column + ",step,train_loss,val_loss,val_bpc,val_bpc_long,seconds,cpu_seconds",
-                       eval_rows);
+  nl::train::write_csv(out + "/eval.csv",
+                       label_column + ",step,train_loss,val_loss,val_bpc,val_bpc_long,seconds,cpu_seconds", eval_rows);
 }
 
 // The labels of the runs with a validation curve: the lines a plot of eval.csv draws.

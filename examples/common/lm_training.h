@@ -17,18 +17,18 @@
 // statistics, broadcast first: a BN-LSTM's per-step statistics are per rank,
 // not synchronized) and gives the same numbers everywhere. Only rank 0 shows
 // progress and samples.
+#include <fmt/format.h>
+
 #include <bit>
 #include <cmath>
 #include <functional>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <numbers>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include "examples/common/distributed.h"
 #include "examples/common/step_log.h"
@@ -53,11 +53,11 @@ struct LMTrainConfig {
 
 struct LMEvalPoint {
   int64_t step;
-  double train_loss;      // mean of the steps since the last evaluation (nats)
-  double val_loss;        // nats per character, windows of seq_len
-  double val_loss_long;   // windows of eval_seq_len (NaN when not asked for)
-  double seconds;         // wall time spent in training steps so far (evaluations not counted)
-  double cpu_seconds;     // CPU time of the process in training steps so far (all threads)
+  double train_loss;     // mean of the steps since the last evaluation (nats)
+  double val_loss;       // nats per character, windows of seq_len
+  double val_loss_long;  // windows of eval_seq_len (NaN when not asked for)
+  double seconds;        // wall time spent in training steps so far (evaluations not counted)
+  double cpu_seconds;    // CPU time of the process in training steps so far (all threads)
 };
 
 struct LMTrainResult {
@@ -65,7 +65,7 @@ struct LMTrainResult {
   int64_t parameters = 0;           // of the model trained
   std::vector<double> step_losses;  // every step's training loss (nats)
   std::vector<LMEvalPoint> curve;
-  bool long_eval = false;           // the curve has val_loss_long (eval_seq_len > 0)
+  bool long_eval = false;  // the curve has val_loss_long (eval_seq_len > 0)
   bool diverged = false;
   int64_t diverged_at = 0;  // the step whose loss was not finite
   double seconds = 0;
@@ -257,14 +257,15 @@ class LMRunLog {
   void evaluation(int64_t step, const std::function<std::pair<double, double>()>& validate) {
     clock_.pause();
     auto [val_loss, val_loss_long] = validate();
-    LMEvalPoint point{step,           window_sum_ / double(window_), val_loss, val_loss_long, clock_.wall_seconds(),
-                      clock_.cpu_seconds()};
+    LMEvalPoint point{step,          window_sum_ / double(window_), val_loss,
+                      val_loss_long, clock_.wall_seconds(),         clock_.cpu_seconds()};
     result_.curve.push_back(point);
-    result_.eval_rows.push_back(fmt::format(
-        "{},{},{:.5f},{:.5f},{:.5f},{},{:.3f},{:.3f}", result_.label, step, point.train_loss, point.val_loss,
-        point.val_loss / std::numbers::ln2,
-        std::isnan(point.val_loss_long) ? std::string() : fmt::format("{:.5f}", point.val_loss_long / std::numbers::ln2),
-        point.seconds, point.cpu_seconds));
+    result_.eval_rows.push_back(fmt::format("{},{},{:.5f},{:.5f},{:.5f},{},{:.3f},{:.3f}", result_.label, step,
+                                            point.train_loss, point.val_loss, point.val_loss / std::numbers::ln2,
+                                            std::isnan(point.val_loss_long)
+                                                ? std::string()
+                                                : fmt::format("{:.5f}", point.val_loss_long / std::numbers::ln2),
+                                            point.seconds, point.cpu_seconds));
     clock_.resume();
     show(step);  // the progress line always shows the training loss
     window_sum_ = 0;
@@ -338,7 +339,8 @@ inline LMTrainResult train_language_model(LanguageModel model, const nl::data::T
     result.eval_in_sync = nl::dist::same_on_all_ranks(std::bit_cast<uint64_t>(last_eval));
   }
   if (!result.diverged && cfg.sample_length > 0 && nl::dist::is_main())
-    result.sample = corpus.decode(model.generate(prompt_ids(corpus, cfg.prompt), cfg.sample_length, cfg.temperature, cfg.top_k));
+    result.sample =
+        corpus.decode(model.generate(prompt_ids(corpus, cfg.prompt), cfg.sample_length, cfg.temperature, cfg.top_k));
   return result;
 }
 

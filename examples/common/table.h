@@ -21,7 +21,8 @@ class Table {
   explicit Table(std::vector<std::string> header) : header_(std::move(header)) {}
 
   void add_row(std::vector<std::string> cells) {
-    if (cells.size() != header_.size()) nl::fail("Table: a row has {} cells, the header {}", cells.size(), header_.size());
+    if (cells.size() != header_.size())
+      nl::fail("Table: a row has {} cells, the header {}", cells.size(), header_.size());
     rows_.push_back(std::move(cells));
   }
 
@@ -42,7 +43,9 @@ class Table {
   }
 
   std::string markdown() const {
-    auto line = [](const std::vector<std::string>& cells) { return "| " + fmt::format("{}", fmt::join(cells, " | ")) + " |\n"; };
+    auto line = [](const std::vector<std::string>& cells) {
+      return "| " + fmt::format("{}", fmt::join(cells, " | ")) + " |\n";
+    };
     std::string out = line(header_) + "|";
     for (size_t c = 0; c < header_.size(); ++c) out += c == 0 ? "---|" : "---:|";
     out += '\n';

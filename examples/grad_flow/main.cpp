@@ -23,9 +23,8 @@
 // at initialization and at the end), and prints a table and a final JSON line.
 #include <CLI/CLI.hpp>
 #include <cmath>
-#include <optional>
-
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "examples/common/cli.h"
 #include "examples/common/random_batches.h"
@@ -78,8 +77,13 @@ Dataset load_dataset(const Config& cfg) {
   if (cfg.data == "synthetic") return synthetic_dataset(cfg.limit, std::max<int64_t>(cfg.limit / 5, 100), cfg.seed);
 #ifdef GRAD_FLOW_HAS_MNIST
   nl::data::Mnist mnist = nl::data::load_mnist(cfg.data_dir, {.train_limit = cfg.limit, .test_limit = cfg.limit});
-  return {mnist.train.images, mnist.train.labels, mnist.test.images, mnist.test.labels,
-          mnist.height * mnist.width, mnist.num_classes, "Fashion-MNIST (" + cfg.data_dir + ")"};
+  return {mnist.train.images,
+          mnist.train.labels,
+          mnist.test.images,
+          mnist.test.labels,
+          mnist.height * mnist.width,
+          mnist.num_classes,
+          "Fashion-MNIST (" + cfg.data_dir + ")"};
 #else
   nl::fail("--data {}: this build has no MNIST reader (data/mnist.h); use --data synthetic", cfg.data);
 #endif
@@ -124,11 +128,10 @@ NormRun run(const Config& cfg, const std::string& norm, const Dataset& data) {
   nl::manual_seed(cfg.seed);
   nl::models::MLP model(layer_sizes(cfg, data), nl::models::parse_norm_kind(norm), cfg.activation);
   scale_linear_weights(model, cfg.weight_scale);
-  nl::train::StatsRecorder stats(model, {.track = [](const std::string&, const layers::Module& m) {
-                                           return m.type_name() == "Linear";
-                                         },
-                                         .every = cfg.record_every,
-                                         .first_step = 0});
+  nl::train::StatsRecorder stats(
+      model, {.track = [](const std::string&, const layers::Module& m) { return m.type_name() == "Linear"; },
+              .every = cfg.record_every,
+              .first_step = 0});
   nl::optim::SGD optimizer(model.parameters(), {.lr = cfg.lr, .momentum = cfg.momentum});
   examples::RandomBatches batches(data.train_x, data.train_y);
 
@@ -220,9 +223,8 @@ std::string profile_plot(const Config& cfg, const std::vector<std::string>& norm
       "norms = '{1}'\nset multiplot layout 1,3 title 'grad_flow: {2} hidden layers of {3}, {4}'\n"
       "set logscale y\nset format y '%.0e'\nset xlabel 'Linear layer (1 = first)'\nset key below\n",
       cfg.out, list, cfg.depth, cfg.width, cfg.activation);
-  const char* panels[][2] = {{"5", "std of the layer output"},
-                             {"6", "norm of dloss/d(layer output)"},
-                             {"7", "norm of the weight gradient"}};
+  const char* panels[][2] = {
+      {"5", "std of the layer output"}, {"6", "norm of dloss/d(layer output)"}, {"7", "norm of the weight gradient"}};
   for (auto& [col, title] : panels)
     script += fmt::format(
         "set title '{1}'\nplot for [i=1:words(norms)] '{0}/profile.csv' skip 1 using 3:(strcol(1) eq word(norms,i) "
@@ -271,14 +273,16 @@ std::optional<int> parse_options(int argc, char** argv, Config& cfg) {
   app.add_option("--weight-scale", cfg.weight_scale, "multiply the initial Linear weights (> 1: exploding)")
       ->check(CLI::Range(1e-3, 1e3));
   app.add_option("--record-every", cfg.record_every, "record statistics every n steps")->check(CLI::Range(1, 1000000));
-  app.add_option("--data", cfg.data, "fashion-mnist or synthetic")->check(CLI::IsMember({"fashion-mnist", "synthetic"}));
+  app.add_option("--data", cfg.data, "fashion-mnist or synthetic")
+      ->check(CLI::IsMember({"fashion-mnist", "synthetic"}));
   app.add_option("--data-dir", cfg.data_dir, "directory of MNIST-format IDX files");
   app.add_option("--limit", cfg.limit, "training samples used (test: the same for Fashion-MNIST)")
       ->check(CLI::Range(10, 1000000));
   app.add_option("--seed", cfg.seed, "random seed (initial weights, batches)");
   app.add_option("--threads", cfg.threads, "threads")->check(CLI::Range(1, 256));
   app.add_option("--out", cfg.out, "output directory");
-  app.add_flag("--detect-anomaly", cfg.detect_anomaly, "name the first op that produces NaN/inf (nl::DetectAnomalyGuard)");
+  app.add_flag("--detect-anomaly", cfg.detect_anomaly,
+               "name the first op that produces NaN/inf (nl::DetectAnomalyGuard)");
   return examples::parse_command_line(app, argc, argv);
 }
 
@@ -292,10 +296,17 @@ void report(const Config& cfg, const Dataset& data, const std::vector<std::strin
              plotted ? fmt::format(", {}/grad_flow.png, {}/stats_<norm>.png", cfg.out, cfg.out) : "");
   nlohmann::json runs = nlohmann::json::array();
   for (const NormRun& r : results) runs.push_back(to_json(r));
-  nlohmann::json summary = {{"data", data.name},       {"depth", cfg.depth},   {"width", cfg.width},
-                            {"activation", cfg.activation}, {"steps", cfg.steps}, {"batch_size", cfg.batch_size},
-                            {"lr", cfg.lr},             {"momentum", cfg.momentum}, {"weight_scale", cfg.weight_scale},
-                            {"seed", cfg.seed},         {"runs", runs}};
+  nlohmann::json summary = {{"data", data.name},
+                            {"depth", cfg.depth},
+                            {"width", cfg.width},
+                            {"activation", cfg.activation},
+                            {"steps", cfg.steps},
+                            {"batch_size", cfg.batch_size},
+                            {"lr", cfg.lr},
+                            {"momentum", cfg.momentum},
+                            {"weight_scale", cfg.weight_scale},
+                            {"seed", cfg.seed},
+                            {"runs", runs}};
   fmt::print("{}\n", summary.dump());
 }
 

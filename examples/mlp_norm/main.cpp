@@ -37,11 +37,10 @@
 // and the bytes and calls of gradient and normalization sync, the JSON their
 // per-step means and totals. Evaluation: every rank evaluates 1/N of the test
 // set with rank 0's running statistics and the sums are all-reduced.
+#include <CLI/CLI.hpp>
 #include <chrono>
 #include <optional>
 #include <string>
-
-#include <CLI/CLI.hpp>
 
 #include "examples/common/cli.h"
 #include "examples/common/distributed.h"
@@ -69,8 +68,12 @@ std::optional<int> parse_options(int argc, char** argv, Options& o) {
   app.add_option("--norm", run.norm, "normalization before each ReLU: none, batch, layer or rms")
       ->check(CLI::IsMember({"none", "batch", "layer", "rms"}))
       ->capture_default_str();
-  app.add_option("--batch-size", run.batch_size, "samples per step")->check(CLI::Range(1, 65536))->capture_default_str();
-  app.add_option("--epochs", run.epochs, "passes over the training set")->check(CLI::Range(1, 1000))->capture_default_str();
+  app.add_option("--batch-size", run.batch_size, "samples per step")
+      ->check(CLI::Range(1, 65536))
+      ->capture_default_str();
+  app.add_option("--epochs", run.epochs, "passes over the training set")
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
   app.add_option("--lr", run.lr, "learning rate")->check(CLI::PositiveNumber)->capture_default_str();
   app.add_option("--optim", run.optim, "optimizer: sgd or adam")
       ->check(CLI::IsMember({"sgd", "adam"}))
@@ -97,7 +100,8 @@ std::optional<int> parse_options(int argc, char** argv, Options& o) {
   app.add_option("--seeds", o.seeds, "with --sweep: seeds per config (--seed, --seed+1, ...)")
       ->check(CLI::Range(1, 100))
       ->capture_default_str();
-  app.add_flag("--detect-anomaly", o.detect_anomaly, "name the first op that produces NaN/inf (nl::DetectAnomalyGuard)");
+  app.add_flag("--detect-anomaly", o.detect_anomaly,
+               "name the first op that produces NaN/inf (nl::DetectAnomalyGuard)");
   app.add_flag("--distributed", run.distributed,
                "data-parallel training on the processes of `mpirun -np N`: global batch = --batch-size x N, "
                "gradients averaged, rank 0 prints and writes");
@@ -116,8 +120,10 @@ std::optional<int> parse_options(int argc, char** argv, Options& o) {
 void check_distributed_options(const Options& o) {
   const mlp_norm::RunConfig& run = o.run;
   if (run.sync_bn && (run.norm != "batch" || !run.distributed))
-    nl::fail("mlp_norm: --sync-bn synchronizes BatchNorm's statistics across processes: it needs --norm batch and "
-             "--distributed (got --norm {}{})", run.norm, run.distributed ? "" : " without --distributed");
+    nl::fail(
+        "mlp_norm: --sync-bn synchronizes BatchNorm's statistics across processes: it needs --norm batch and "
+        "--distributed (got --norm {}{})",
+        run.norm, run.distributed ? "" : " without --distributed");
   if (run.distributed && (o.sweep || !run.save_init_dir.empty()))
     nl::fail("mlp_norm: --distributed trains a single run; --sweep and --save-init run on one process");
 }
@@ -125,8 +131,9 @@ void check_distributed_options(const Options& o) {
 // Refuses options that belong to the other mode (a sweep or a single run).
 void check_sweep_options(const Options& o) {
   if (o.sweep && (o.norm_given || o.batch_size_given || o.lr_given))
-    nl::fail("mlp_norm: --sweep sets norm, batch size and lr itself (lr 0.05 at batch 128, 0.0125 at 4); "
-             "drop --norm, --batch-size and --lr");
+    nl::fail(
+        "mlp_norm: --sweep sets norm, batch size and lr itself (lr 0.05 at batch 128, 0.0125 at 4); "
+        "drop --norm, --batch-size and --lr");
   if (!o.sweep && o.seeds != 1) nl::fail("mlp_norm: --seeds is for --sweep; a single run uses --seed");
   if (o.sweep && !o.run.save_init_dir.empty()) nl::fail("mlp_norm: --save-init is for a single run, not --sweep");
 }
@@ -141,10 +148,10 @@ nl::data::Mnist load_data(const Options& o) {
   }
   nl::data::Mnist data = nl::data::load_mnist(o.data_dir, options);
   if (nl::dist::is_main())
-    fmt::print(stderr, "{}: {} training / {} test images of {}x{}, {} classes, pixel mean {:.4f} std {:.4f} ({:.1f} s)\n",
-               o.data_dir, data.train.size(), data.test.size(), data.height, data.width, data.num_classes,
-               data.pixel_mean, data.pixel_std,
-               std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    fmt::print(
+        stderr, "{}: {} training / {} test images of {}x{}, {} classes, pixel mean {:.4f} std {:.4f} ({:.1f} s)\n",
+        o.data_dir, data.train.size(), data.test.size(), data.height, data.width, data.num_classes, data.pixel_mean,
+        data.pixel_std, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   return data;
 }
 
@@ -154,8 +161,9 @@ void run_single(const Options& o, const nl::data::Mnist& data) {
   const mlp_norm::RunConfig& run = o.run;
   bool prints = nl::dist::is_main();
   if (prints) nl::io::create_directories(o.out);
-  std::string label =
-      run.distributed ? fmt::format("{}{} np{}", run.norm, run.sync_bn ? " sync" : "", nl::dist::world_size()) : run.norm;
+  std::string label = run.distributed
+                          ? fmt::format("{}{} np{}", run.norm, run.sync_bn ? " sync" : "", nl::dist::world_size())
+                          : run.norm;
   mlp_norm::RunResult result = mlp_norm::train_run(run, data, o.out + "/steps.csv", label);
   if (!prints) return;
   nlohmann::json line = mlp_norm::to_json(result, data);
@@ -165,7 +173,9 @@ void run_single(const Options& o, const nl::data::Mnist& data) {
              result.diverged ? "  (diverged)" : "");
   if (result.distributed) {
     std::string norm = fmt::format("norm {}{}", run.norm,
-                                   run.norm != "batch" ? "" : run.sync_bn ? " (SyncBatchNorm)" : " (local BatchNorm1d)");
+                                   run.norm != "batch" ? ""
+                                   : run.sync_bn       ? " (SyncBatchNorm)"
+                                                       : " (local BatchNorm1d)");
     std::string in_sync =
         result.params_in_sync ? (result.buffers_in_sync ? "yes" : "parameters (running statistics differ)") : "no";
     fmt::print("{}\n", examples::distributed_summary(norm, *result.distributed, run.batch_size, in_sync));
@@ -175,8 +185,13 @@ void run_single(const Options& o, const nl::data::Mnist& data) {
 
 // The sweep (one process): its runs and summary, then the summary's JSON line.
 void run_sweep(const Options& o, const nl::data::Mnist& data) {
-  mlp_norm::SweepConfig cfg{.epochs = o.run.epochs, .optim = o.run.optim, .momentum = o.run.momentum,
-                            .seed = o.run.seed, .seeds = o.seeds, .hidden = o.run.hidden, .out = o.out};
+  mlp_norm::SweepConfig cfg{.epochs = o.run.epochs,
+                            .optim = o.run.optim,
+                            .momentum = o.run.momentum,
+                            .seed = o.run.seed,
+                            .seeds = o.seeds,
+                            .hidden = o.run.hidden,
+                            .out = o.out};
   fmt::print("{}\n", nl::train::json_text(mlp_norm::run_sweep(cfg, data).to_json()));
 }
 

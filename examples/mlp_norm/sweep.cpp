@@ -16,7 +16,7 @@ namespace mlp_norm {
 namespace {
 
 // The six configurations, in the order of the table and the plot.
-const std::vector<SweepPoint> kPoints = {{"none", 128, 0.05},  {"batch", 128, 0.05},  {"layer", 128, 0.05},
+const std::vector<SweepPoint> kPoints = {{"none", 128, 0.05}, {"batch", 128, 0.05}, {"layer", 128, 0.05},
                                          {"none", 4, 0.0125}, {"batch", 4, 0.0125}, {"layer", 4, 0.0125}};
 
 constexpr int kCurvePointsPerEpoch = 50;
@@ -55,7 +55,9 @@ void write_curves(const std::string& path, const std::vector<PointResults>& poin
 }
 
 std::string plot_script(const std::string& dir, const std::vector<PointResults>& points, const SweepConfig& cfg) {
-  auto color = [](const std::string& norm) { return norm == "none" ? "888888" : norm == "batch" ? "d95f02" : "1b9e77"; };
+  auto color = [](const std::string& norm) {
+    return norm == "none" ? "888888" : norm == "batch" ? "d95f02" : "1b9e77";
+  };
   double lo = 1, hi = 0;
   for (const PointResults& p : points) {
     examples::Spread acc = p.spread(&RunResult::test_acc);
@@ -79,8 +81,8 @@ std::string plot_script(const std::string& dir, const std::vector<PointResults>&
       dir, cfg.hidden, cfg.optim, cfg.epochs, cfg.seeds, 100 / kCurvePointsPerEpoch);
   for (size_t i = 0; i < points.size(); ++i) {
     const SweepPoint& p = points[i].point;
-    s += fmt::format("{}'{}/curves.csv' using 1:{} with lines lw 2 dt {} lc rgb '#{}' title '{}'", i ? ", \\\n     " : "",
-                     dir, i + 2, p.batch_size == 4 ? 2 : 1, color(p.norm), p.title());
+    s += fmt::format("{}'{}/curves.csv' using 1:{} with lines lw 2 dt {} lc rgb '#{}' title '{}'",
+                     i ? ", \\\n     " : "", dir, i + 2, p.batch_size == 4 ? 2 : 1, color(p.norm), p.title());
   }
   // bars: one group per batch size, coloured by norm as the curves
   s += fmt::format(
@@ -107,8 +109,14 @@ std::vector<PointResults> train_all(const SweepConfig& cfg, const nl::data::Mnis
   nlohmann::json all_runs = nlohmann::json::array();
   for (int64_t s = 0; s < cfg.seeds; ++s)
     for (PointResults& p : points) {
-      RunConfig run{.norm = p.point.norm, .batch_size = p.point.batch_size, .epochs = cfg.epochs, .lr = p.point.lr,
-                    .optim = cfg.optim, .momentum = cfg.momentum, .seed = cfg.seed + uint64_t(s), .hidden = cfg.hidden};
+      RunConfig run{.norm = p.point.norm,
+                    .batch_size = p.point.batch_size,
+                    .epochs = cfg.epochs,
+                    .lr = p.point.lr,
+                    .optim = cfg.optim,
+                    .momentum = cfg.momentum,
+                    .seed = cfg.seed + uint64_t(s),
+                    .hidden = cfg.hidden};
       std::string tag = fmt::format("{}_seed{}", p.point.name(), run.seed);
       p.runs.push_back(train_run(run, data, dir + "/runs/" + tag + ".csv", tag));
       const RunResult& r = p.runs.back();
@@ -129,7 +137,7 @@ std::vector<PointResults> train_all(const SweepConfig& cfg, const nl::data::Mnis
 // Per configuration, mean ± std over the seeds: writes summary.csv and
 // summary.md, and returns the same tables as text for the terminal.
 std::string summarize(const SweepConfig& cfg, const nl::data::Mnist& data, const std::vector<PointResults>& points,
-               const std::string& dir) {
+                      const std::string& dir) {
   examples::Table table({"norm", "batch", "lr", "test acc", "test loss", "train loss", "seconds/run"});
   std::vector<std::string> summary_rows;
   for (const PointResults& p : points) {
@@ -156,16 +164,16 @@ std::string summarize(const SweepConfig& cfg, const nl::data::Mnist& data, const
     gains.add_row({std::to_string(points[b].point.batch_size), fmt::format("{:+.4f}", batch - none),
                    fmt::format("{:+.4f}", layer - none), fmt::format("{:+.4f}", layer - batch)});
   }
-  std::string seeds = cfg.seeds == 1 ? fmt::format("seed {}", cfg.seed)
-                                     : fmt::format("seeds {}..{} (mean ± sample std)", cfg.seed,
-                                                   cfg.seed + uint64_t(cfg.seeds) - 1);
+  std::string seeds =
+      cfg.seeds == 1 ? fmt::format("seed {}", cfg.seed)
+                     : fmt::format("seeds {}..{} (mean ± sample std)", cfg.seed, cfg.seed + uint64_t(cfg.seeds) - 1);
   std::string setup = fmt::format(
       "MLP 784-{0}-{0}-{1}, norm before ReLU; {2} training / {3} test samples; {4} (momentum {5}), {6} epoch(s); "
       "{7}; {8} thread(s). Test: eval mode. Train loss: mean over the last 10% of steps.",
       cfg.hidden, data.num_classes, data.train.size(), data.test.size(), cfg.optim, cfg.momentum, cfg.epochs, seeds,
       nl::get_num_threads());
   nl::io::write_file_atomically(dir + "/summary.md", "# mlp_norm sweep\n\n" + setup + "\n\n" + table.markdown() +
-                                                     "\nTest accuracy differences (means):\n\n" + gains.markdown());
+                                                         "\nTest accuracy differences (means):\n\n" + gains.markdown());
   return fmt::format("\n{}\n{}\n{}", setup, table.text(), gains.text());
 }
 
@@ -186,14 +194,22 @@ nlohmann::json SweepResult::to_json() const {
   for (const PointResults& p : points) {
     examples::Spread acc = p.spread(&RunResult::test_acc), test_loss = p.spread(&RunResult::test_loss),
                      train_loss = p.spread(&RunResult::train_loss), seconds = p.spread(&RunResult::seconds);
-    configs.push_back({{"norm", p.point.norm},          {"batch_size", p.point.batch_size},
-                       {"lr", p.point.lr},              {"seeds", acc.n},
-                       {"test_acc_mean", acc.mean},     {"test_acc_std", acc.std},
-                       {"test_loss_mean", test_loss.mean}, {"train_loss_mean", train_loss.mean},
-                       {"train_loss_std", train_loss.std}, {"seconds_mean", seconds.mean}});
+    configs.push_back({{"norm", p.point.norm},
+                       {"batch_size", p.point.batch_size},
+                       {"lr", p.point.lr},
+                       {"seeds", acc.n},
+                       {"test_acc_mean", acc.mean},
+                       {"test_acc_std", acc.std},
+                       {"test_loss_mean", test_loss.mean},
+                       {"train_loss_mean", train_loss.mean},
+                       {"train_loss_std", train_loss.std},
+                       {"seconds_mean", seconds.mean}});
     runs += p.runs.size();
   }
-  return {{"sweep", configs}, {"runs", runs}, {"seconds", seconds}, {"out", out},
+  return {{"sweep", configs},
+          {"runs", runs},
+          {"seconds", seconds},
+          {"out", out},
           {"plot", plot ? nlohmann::json(*plot) : nlohmann::json(nullptr)}};
 }
 

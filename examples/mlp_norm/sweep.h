@@ -2,11 +2,10 @@
 // mlp_norm --sweep: norm ∈ {none, batch, layer} × batch size ∈ {128, 4}
 // (lr 0.05 at 128, 0.0125 at 4), each for `seeds` seeds, then a summary.
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "data/mnist.h"
 #include "examples/common/stats.h"
@@ -18,10 +17,10 @@ struct SweepConfig {
   int64_t epochs = 1;
   std::string optim = "sgd";
   double momentum = 0;
-  uint64_t seed = 0;   // the seeds are seed, seed + 1, ..., seed + seeds − 1
+  uint64_t seed = 0;  // the seeds are seed, seed + 1, ..., seed + seeds − 1
   int64_t seeds = 1;
   int64_t hidden = 256;
-  std::string out;     // directory for everything written
+  std::string out;  // directory for everything written
 };
 
 // One configuration of the sweep, in the order of the table and the plot.

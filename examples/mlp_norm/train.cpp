@@ -137,7 +137,8 @@ RunResult train_run(const RunConfig& cfg, const nl::data::Mnist& data, const std
   std::tie(result.test_loss, result.test_acc) = evaluate(model, data.test);
   result.seconds = progress.elapsed();
   if (cfg.distributed) result.distributed = examples::summarize_steps(steps.total());
-  if (prints) nl::train::write_csv(steps_csv, examples::StepLog::header("step,epoch,loss", cfg.distributed), steps.rows());
+  if (prints)
+    nl::train::write_csv(steps_csv, examples::StepLog::header("step,epoch,loss", cfg.distributed), steps.rows());
   return result;
 }
 

@@ -3,11 +3,10 @@
 // trained on the MNIST-format training set, then evaluated on the test set;
 // on one process, or data-parallel on every process of an MPI job (distributed).
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "data/mnist.h"
 #include "examples/common/distributed.h"
@@ -19,10 +18,10 @@ struct RunConfig {
   int64_t batch_size = 128;
   int64_t epochs = 1;
   double lr = 0.05;
-  std::string optim = "sgd";   // sgd | adam
-  double momentum = 0;         // SGD only
+  std::string optim = "sgd";  // sgd | adam
+  double momentum = 0;        // SGD only
   uint64_t seed = 0;
-  int64_t hidden = 256;        // width of both hidden layers
+  int64_t hidden = 256;  // width of both hidden layers
   // If set: the initial weights (<name>.npy, PyTorch's state_dict names) and
   // every epoch's sample order (order.npy, epochs × n) are written there, so
   // torch_mlp_norm.py --init-from can run the very same training step by step.
@@ -37,16 +36,16 @@ struct RunConfig {
 
 struct RunResult {
   RunConfig config;
-  std::vector<float> losses;    // training loss of every step, in order
+  std::vector<float> losses;  // training loss of every step, in order
   int64_t steps_per_epoch = 0;
-  double train_loss = 0;        // mean over the last 10% of steps (at least one)
+  double train_loss = 0;  // mean over the last 10% of steps (at least one)
   double test_loss = 0, test_acc = 0;
-  double seconds = 0;           // training + evaluation, without loading the data
-  bool diverged = false;        // a non-finite loss stopped training
+  double seconds = 0;     // training + evaluation, without loading the data
+  bool diverged = false;  // a non-finite loss stopped training
   // distributed only
   std::optional<examples::StepSummary> distributed;  // the training steps' time and communication
-  bool params_in_sync = true;   // all ranks' parameters bitwise identical after training
-  bool buffers_in_sync = true;  // ... and buffers (running statistics), before evaluation
+  bool params_in_sync = true;                        // all ranks' parameters bitwise identical after training
+  bool buffers_in_sync = true;                       // ... and buffers (running statistics), before evaluation
 };
 
 // Trains one model from cfg.seed: the same seed gives the same initial

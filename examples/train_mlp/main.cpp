@@ -8,12 +8,11 @@
 // Prints a progress line (step, loss, steps/s, ETA), a summary table, and one
 // JSON line per run with the config and the results. --detect-anomaly names
 // the first op that makes a NaN or inf (nl::DetectAnomalyGuard) and stops.
+#include <CLI/CLI.hpp>
 #include <cmath>
+#include <nlohmann/json.hpp>
 #include <numbers>
 #include <optional>
-
-#include <CLI/CLI.hpp>
-#include <nlohmann/json.hpp>
 
 #include "examples/common/cli.h"
 #include "examples/common/random_batches.h"
@@ -54,7 +53,8 @@ std::optional<int> parse_options(int argc, char** argv, Config& cfg) {
   app.add_option("--noise", cfg.noise, "std of the noise added to the points")->check(CLI::Range(0.0, 1.0));
   app.add_option("--seed", cfg.seed, "random seed");
   app.add_option("--threads", cfg.threads, "threads")->check(CLI::Range(1, 256));
-  app.add_flag("--detect-anomaly", cfg.detect_anomaly, "name the first op that produces NaN/inf (nl::DetectAnomalyGuard)");
+  app.add_flag("--detect-anomaly", cfg.detect_anomaly,
+               "name the first op that produces NaN/inf (nl::DetectAnomalyGuard)");
   return examples::parse_command_line(app, argc, argv);
 }
 
@@ -124,12 +124,18 @@ RunResult train(const Config& cfg, const std::string& norm) {
 
 // One JSON line per run: the configuration and the results.
 nlohmann::json to_json(const Config& cfg, const RunResult& r) {
-  return {{"norm", r.norm},           {"depth", cfg.depth},
-          {"hidden", cfg.hidden},     {"steps", cfg.steps},
-          {"batch_size", cfg.batch_size}, {"lr", cfg.lr},
-          {"momentum", cfg.momentum}, {"seed", cfg.seed},
-          {"train_loss", r.train_loss}, {"train_acc", r.train_acc},
-          {"test_acc", r.test_acc},   {"seconds", r.seconds}};
+  return {{"norm", r.norm},
+          {"depth", cfg.depth},
+          {"hidden", cfg.hidden},
+          {"steps", cfg.steps},
+          {"batch_size", cfg.batch_size},
+          {"lr", cfg.lr},
+          {"momentum", cfg.momentum},
+          {"seed", cfg.seed},
+          {"train_loss", r.train_loss},
+          {"train_acc", r.train_acc},
+          {"test_acc", r.test_acc},
+          {"seconds", r.seconds}};
 }
 
 void report(const Config& cfg, const std::vector<RunResult>& results) {

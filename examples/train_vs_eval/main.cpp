@@ -26,9 +26,8 @@
 #include <chrono>
 #include <cmath>
 #include <map>
-#include <optional>
-
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "examples/common/cli.h"
 #include "examples/common/report.h"
@@ -65,12 +64,17 @@ std::optional<int> parse_options(int argc, char** argv, Config& cfg) {
   app.add_option("--compositions", cfg.compositions, "random batch compositions per batch size")
       ->check(CLI::Range(int64_t(2), int64_t(100)))
       ->capture_default_str();
-  app.add_option("--hidden", cfg.hidden, "hidden units")->check(CLI::Range(int64_t(1), int64_t(8192)))->capture_default_str();
+  app.add_option("--hidden", cfg.hidden, "hidden units")
+      ->check(CLI::Range(int64_t(1), int64_t(8192)))
+      ->capture_default_str();
   app.add_option("--seed", cfg.seed, "seed of the weights, the training batches and the compositions")
       ->capture_default_str();
-  app.add_option("--threads", cfg.threads, "threads")->check(CLI::Range(int64_t(1), int64_t(256)))->capture_default_str();
+  app.add_option("--threads", cfg.threads, "threads")
+      ->check(CLI::Range(int64_t(1), int64_t(256)))
+      ->capture_default_str();
   app.add_option("--out", cfg.out, "directory for steps.csv, results.csv and results.json")->capture_default_str();
-  app.add_flag("--detect-anomaly", cfg.detect_anomaly, "name the first op that produces NaN/inf (nl::DetectAnomalyGuard)");
+  app.add_flag("--detect-anomaly", cfg.detect_anomaly,
+               "name the first op that produces NaN/inf (nl::DetectAnomalyGuard)");
   return examples::parse_command_line(app, argc, argv);
 }
 
@@ -201,32 +205,33 @@ Results run(const Config& cfg, Clock::time_point start) {
              data.pool.size(0));
   Results results;
   for (const std::string& norm : kNorms) {
-    fmt::print(stderr, "[train_vs_eval] {} norm: {} training steps, then measuring ({:.1f} s)\n", norm,
-               cfg.train_steps, seconds_since(start));
+    fmt::print(stderr, "[train_vs_eval] {} norm: {} training steps, then measuring ({:.1f} s)\n", norm, cfg.train_steps,
+               seconds_since(start));
     for (Row& row : measure(norm, data, cfg, results.step_rows)) results.rows.push_back(row);
   }
   return results;
 }
 
 void print_table(const Config& cfg, const std::vector<Row>& rows) {
-  examples::Table table(
-      {"norm", "mode", "batch", "Linear out max|Δ|", "norm out max|Δ|", "logits max|Δ|", "logits max|Δ| between batches"});
+  examples::Table table({"norm", "mode", "batch", "Linear out max|Δ|", "norm out max|Δ|", "logits max|Δ|",
+                         "logits max|Δ| between batches"});
   for (const Row& r : rows) {
     auto cell = [&](double v) { return r.error.empty() ? fmt::format("{:.3g}", v) : std::string("—"); };
     table.add_row({r.norm, r.mode, std::to_string(r.batch), cell(r.linear_diff),
                    r.error.empty() ? cell(r.norm_diff) : "error: batch of 1", cell(r.logits_diff),
                    r.batch == 1 ? std::string("—") : cell(r.spread)});
   }
-  fmt::print("x0 = {} {}; differences from x0's output in eval mode in a batch of 1, over {} random batch-mate draws\n\n",
-             cfg.synthetic ? "random sample" : "test image", cfg.sample, cfg.compositions);
+  fmt::print(
+      "x0 = {} {}; differences from x0's output in eval mode in a batch of 1, over {} random batch-mate draws\n\n",
+      cfg.synthetic ? "random sample" : "test image", cfg.sample, cfg.compositions);
   fmt::print("{}", table.text());
 }
 
 void write_csvs(const Config& cfg, const Results& results) {
   std::vector<std::string> csv;
   for (const Row& r : results.rows)
-    csv.push_back(fmt::format("{},{},{},{},{:.6g},{:.6g},{:.6g},{:.6g},\"{}\"", r.norm, r.mode, r.batch,
-                              r.compositions, r.linear_diff, r.norm_diff, r.logits_diff, r.spread, r.error));
+    csv.push_back(fmt::format("{},{},{},{},{:.6g},{:.6g},{:.6g},{:.6g},\"{}\"", r.norm, r.mode, r.batch, r.compositions,
+                              r.linear_diff, r.norm_diff, r.logits_diff, r.spread, r.error));
   nl::io::create_directories(cfg.out);
   nl::train::write_csv(cfg.out + "/steps.csv", "norm,step,loss", results.step_rows);
   nl::train::write_csv(cfg.out + "/results.csv",
@@ -263,9 +268,12 @@ std::map<std::string, NormSummary> summarize(const std::vector<Row>& rows) {
 
 // The configuration and, per norm, the errors and each mode's Maxima.
 nlohmann::json to_json(const Config& cfg, const Results& results, double seconds) {
-  nlohmann::json summary = {{"synthetic", cfg.synthetic}, {"sample", cfg.sample},
-                            {"train_steps", cfg.train_steps}, {"compositions", cfg.compositions},
-                            {"seed", cfg.seed}, {"threads", nl::get_num_threads()},
+  nlohmann::json summary = {{"synthetic", cfg.synthetic},
+                            {"sample", cfg.sample},
+                            {"train_steps", cfg.train_steps},
+                            {"compositions", cfg.compositions},
+                            {"seed", cfg.seed},
+                            {"threads", nl::get_num_threads()},
                             {"seconds", seconds}};
   for (const auto& [norm, s] : summarize(results.rows)) {
     nlohmann::json j = {{"errors", s.errors}};

@@ -8,12 +8,11 @@
 //
 //   build/bin/transformer_norm --norm pre --steps 2000
 //   build/bin/transformer_norm --compare --d-model 64 --steps 800   # lr 1e-2, warmup 0 and 200
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <CLI/CLI.hpp>
-#include <nlohmann/json.hpp>
 
 #include "examples/common/cli.h"
 #include "examples/common/lm_program.h"
@@ -72,7 +71,8 @@ std::optional<int> parse_options(int argc, char** argv, Config& cfg) {
   app.add_flag("--tie-weights", cfg.model.tie_weights, "share the token embedding with the output layer");
   app.add_option("--lr", cfg.train.lr,
                  fmt::format("AdamW peak learning rate (cosine decay to lr/10); with --compare and no --lr: {:g}, a "
-                             "high one", kCompareLr))
+                             "high one",
+                             kCompareLr))
       ->check(CLI::PositiveNumber);
   app.add_option("--warmup", cfg.train.warmup, "linear warmup steps (--compare with 0: steps/4)")
       ->check(CLI::Range(0, 10000000));
@@ -111,7 +111,8 @@ Results run(const Config& cfg) {
     nl::models::GPT model(model_config);
     examples::LMTrainConfig train = cfg.train;
     train.warmup = setup.warmup;
-    results.runs.push_back(examples::train_language_model(examples::language_model(model), corpus, train, setup.label()));
+    results.runs.push_back(
+        examples::train_language_model(examples::language_model(model), corpus, train, setup.label()));
   }
   return results;
 }
@@ -128,13 +129,13 @@ nlohmann::json to_json(const Config& cfg, const Results& results) {
     j["parameters"] = results.runs[i].parameters;
     runs.push_back(j);
   }
-  nlohmann::json summary = {{"program", "transformer_norm"}, {"steps", cfg.train.steps},
-                            {"batch_size", cfg.train.batch_size}, {"seq_len", cfg.train.seq_len},
-                            {"d_model", cfg.model.d_model}, {"heads", cfg.model.num_heads},
-                            {"layers", cfg.model.num_layers}, {"lr", cfg.train.lr},
-                            {"warmup", cfg.train.warmup}, {"seed", cfg.train.seed},
+  nlohmann::json summary = {{"program", "transformer_norm"},        {"steps", cfg.train.steps},
+                            {"batch_size", cfg.train.batch_size},   {"seq_len", cfg.train.seq_len},
+                            {"d_model", cfg.model.d_model},         {"heads", cfg.model.num_heads},
+                            {"layers", cfg.model.num_layers},       {"lr", cfg.train.lr},
+                            {"warmup", cfg.train.warmup},           {"seed", cfg.train.seed},
                             {"temperature", cfg.train.temperature}, {"top_k", cfg.train.top_k},
-                            {"unigram_bpc", results.unigram_bpc}, {"runs", runs}};
+                            {"unigram_bpc", results.unigram_bpc},   {"runs", runs}};
   if (!cfg.compare) summary.update(runs[0]);
   return summary;
 }
@@ -143,10 +144,9 @@ nlohmann::json to_json(const Config& cfg, const Results& results) {
 void report(const Config& cfg, const Results& results) {
   examples::write_lm_csvs(cfg.out, "run", results.runs, /*distributed=*/false);
   bool plotted = nl::train::gnuplot::render(
-      cfg.out + "/val_loss.gp",
-      nl::train::gnuplot::lines_by_label(cfg.out + "/eval.csv", cfg.out + "/val_loss.png",
-                                         examples::labels_with_curve(results.runs), "step",
-                                         "validation loss (nats/char)", {{4, ""}}));
+      cfg.out + "/val_loss.gp", nl::train::gnuplot::lines_by_label(cfg.out + "/eval.csv", cfg.out + "/val_loss.png",
+                                                                   examples::labels_with_curve(results.runs), "step",
+                                                                   "validation loss (nats/char)", {{4, ""}}));
 
   fmt::print("\n{:<15} {:>10} {:>10} {:>13} {:>8}\n", "run", "train_loss", "val_loss", "val_bits/char", "seconds");
   for (const examples::LMTrainResult& run : results.runs)

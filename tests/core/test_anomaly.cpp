@@ -1,7 +1,6 @@
 // Anomaly detection: the first op whose forward or backward makes a NaN/inf
 // is named, with its shapes; off by default, scoped to the guard and thread.
 #include <catch2/catch.hpp>
-
 #include <thread>
 
 #include "normlab.h"
@@ -45,9 +44,9 @@ TEST_CASE("anomaly: a NaN made by a backward rule names that op and input", "[co
   nl::DetectAnomalyGuard anomaly;
   auto loss = (nl::sqrt(x) * mask).sum();
   std::string message = error_of([&] { loss.backward(); });
-  CHECK_THAT(message, Catch::Contains("backward of 'sqrt'") && Catch::Contains("nan") &&
-                          Catch::Contains("element 0") && Catch::Contains("input 0") &&
-                          Catch::Contains("[2] float64") && Catch::Contains("incoming gradient [2] float64 was finite"));
+  CHECK_THAT(message, Catch::Contains("backward of 'sqrt'") && Catch::Contains("nan") && Catch::Contains("element 0") &&
+                          Catch::Contains("input 0") && Catch::Contains("[2] float64") &&
+                          Catch::Contains("incoming gradient [2] float64 was finite"));
   CHECK(!x.grad().defined());  // nothing was accumulated
 
   auto loss2 = nl::sqrt(x).sum();

@@ -1,8 +1,7 @@
 // The autograd engine: graph recording, backward(), accumulation, retain_graph,
 // grad mode, detach, hooks, retain_grad and deep graphs (core/autograd.h, engine.cpp).
-#include <cmath>
-
 #include <catch2/catch.hpp>
+#include <cmath>
 
 #include "core/core_test_helpers.h"
 #include "normlab.h"
@@ -31,7 +30,7 @@ TEST_CASE("backward: a simple chain", "[core][autograd]") {
 
 TEST_CASE("backward: diamond graph sums the gradients of both paths", "[core][autograd]") {
   Tensor x = leaf64({1.0, 2.0});
-  Tensor y = x * 3.0;              // shared intermediate
+  Tensor y = x * 3.0;  // shared intermediate
   Tensor out = (y * 2.0 + y * 5.0).sum();
   out.backward();
   CHECK(values(x.grad()) == V{21, 21});
@@ -192,8 +191,9 @@ TEST_CASE("requires_grad_: leaves only, floating only", "[core][autograd]") {
   x.requires_grad_(true);
   Tensor y = x * 2.0;
   CHECK_FALSE(y.is_leaf());
-  CHECK(error_of([&] { y.requires_grad_(false); }) ==
-        "requires_grad_: only leaf tensors can change requires_grad (this one is the output of 'mul_scalar', shape [2])");
+  CHECK(
+      error_of([&] { y.requires_grad_(false); }) ==
+      "requires_grad_: only leaf tensors can change requires_grad (this one is the output of 'mul_scalar', shape [2])");
 }
 
 TEST_CASE("int64 tensors cannot require grad", "[core][autograd]") {
@@ -254,8 +254,14 @@ TEST_CASE("register_hook: hooks run in order, and the root's hooks see the seed"
   Tensor x = leaf64({1.0});
   Tensor y = x * 1.0;
   std::vector<int> order;
-  y.register_hook([&](const Tensor& g) { order.push_back(1); return g + 1.0; });
-  y.register_hook([&](const Tensor& g) { order.push_back(2); return g * 3.0; });
+  y.register_hook([&](const Tensor& g) {
+    order.push_back(1);
+    return g + 1.0;
+  });
+  y.register_hook([&](const Tensor& g) {
+    order.push_back(2);
+    return g * 3.0;
+  });
   y.backward(nl::from_vector<double>({1.0}));
   CHECK(order == std::vector<int>{1, 2});
   CHECK(x.grad().item<double>() == 6.0);
@@ -299,7 +305,7 @@ TEST_CASE("retain_grad: keeps .grad() of an intermediate", "[core][autograd][hoo
   CHECK_FALSE(z.grad().defined());
   z.sum().backward();
   CHECK(values(y.grad()) == V{12, 24});  // accumulates like a leaf
-  x.retain_grad();  // a leaf: no-op
+  x.retain_grad();                       // a leaf: no-op
   CHECK(error_of([] { nl::zeros({1}).retain_grad(); }) == "retain_grad: tensor of shape [1] does not require grad");
 }
 
@@ -376,10 +382,12 @@ TEST_CASE("attach: an undefined gradient leaves the input's grad undefined", "[c
 TEST_CASE("attach: rules returning the wrong count, shape or dtype are reported", "[core][autograd][custom]") {
   Tensor x = leaf64({1.0, 2.0});
   Tensor two = scaled(x, 1.0, [](const Tensor& g) -> Grads { return {g, g}; });
-  CHECK(error_of([&] { two.sum().backward(); }) == "backward: gradient rule of 'scaled' returned 2 gradients for 1 inputs");
+  CHECK(error_of([&] { two.sum().backward(); }) ==
+        "backward: gradient rule of 'scaled' returned 2 gradients for 1 inputs");
   Tensor shape = scaled(x, 1.0, [](const Tensor& g) -> Grads { return {g.sum()}; });
-  CHECK(error_of([&] { shape.sum().backward(); }) ==
-        "backward: gradient rule of 'scaled' produced a gradient of shape [] float64 for an input of shape [2] float64");
+  CHECK(
+      error_of([&] { shape.sum().backward(); }) ==
+      "backward: gradient rule of 'scaled' produced a gradient of shape [] float64 for an input of shape [2] float64");
   Tensor dtype = scaled(x, 1.0, [](const Tensor& g) -> Grads { return {g.to(nl::f32)}; });
   CHECK_THROWS_WITH(dtype.sum().backward(), Contains("float32 for an input of shape [2] float64"));
 }
@@ -437,8 +445,7 @@ TEST_CASE("a 100000-op chain: backward and destruction don't overflow the stack"
   SUCCEED("no stack overflow");
 }
 
-TEST_CASE("deep graphs whose nodes are reached by two edges are destroyed without overflow",
-          "[core][autograd][deep]") {
+TEST_CASE("deep graphs whose nodes are reached by two edges are destroyed without overflow", "[core][autograd][deep]") {
   // Regression (fixed in core/engine.cpp, Node::~Node): the iterative destructor only takes
   // over nodes whose use_count is 1; a node that the dying node reaches by
   // two edges (y*y), or a residual y + f(y), is released by the edge vector's
@@ -477,10 +484,11 @@ TwoOutputs two_outputs(const Tensor& x, std::vector<Tensor>* seen = nullptr) {
     b = x * 3.0;
   }
   if (nl::needs_grad(x))
-    nl::attach({a, b}, "two_outputs", {x}, nl::save(a), [seen](const Tensor& da, const Tensor& db, const Tensor& a) -> Grads {
-      if (seen) *seen = {da, db, a};
-      return {da * 2.0 + db * 3.0};
-    });
+    nl::attach({a, b}, "two_outputs", {x}, nl::save(a),
+               [seen](const Tensor& da, const Tensor& db, const Tensor& a) -> Grads {
+                 if (seen) *seen = {da, db, a};
+                 return {da * 2.0 + db * 3.0};
+               });
   return {a, b};
 }
 }  // namespace
@@ -507,7 +515,8 @@ TEST_CASE("multi-output node: one node, each output knows its index", "[core][au
   CHECK_THAT(dot, Contains("op1 -> op0 [label=\"1\", taillabel=\"1\"]"));
 }
 
-TEST_CASE("multi-output node: a gradient into one output only, the other gets zeros", "[core][autograd][multi_output]") {
+TEST_CASE("multi-output node: a gradient into one output only, the other gets zeros",
+          "[core][autograd][multi_output]") {
   Tensor x = leaf64({1.0, 2.0});
   std::vector<Tensor> seen;
   auto [a, b] = two_outputs(x, &seen);

@@ -1,8 +1,7 @@
 // gradcheck: finite differences against autograd, including catching a
 // deliberately wrong custom gradient rule (core/gradcheck.h).
-#include <cmath>
-
 #include <catch2/catch.hpp>
+#include <cmath>
 
 #include "core/core_test_helpers.h"
 #include "normlab.h"
@@ -37,9 +36,10 @@ Tensor product(const Tensor& a, const Tensor& b, double b_factor) {
     y = a * b;
   }
   if (nl::needs_grad(a, b))
-    nl::attach(y, "product", {a, b}, nl::save(a, b), [b_factor](const Tensor& g, const Tensor& a, const Tensor& b) -> Grads {
-      return {g * b, g * a * b_factor};
-    });
+    nl::attach(y, "product", {a, b}, nl::save(a, b),
+               [b_factor](const Tensor& g, const Tensor& a, const Tensor& b) -> Grads {
+                 return {g * b, g * a * b_factor};
+               });
   return y;
 }
 
@@ -129,14 +129,14 @@ TEST_CASE("gradcheck: a missing gradient and a NaN gradient both fail", "[core][
           nl::NoGradGuard no_grad;
           y = in[0].exp();
         }
-        if (nl::needs_grad(in[0])) nl::attach(y, "exp_no_grad", {in[0]}, [](const Tensor&) -> Grads { return {Tensor()}; });
+        if (nl::needs_grad(in[0]))
+          nl::attach(y, "exp_no_grad", {in[0]}, [](const Tensor&) -> Grads { return {Tensor()}; });
         return y;
       },
       {x});
   CHECK_FALSE(missing.ok);
   CHECK(missing.analytic == 0.0);
-  auto nan = nl::gradcheck(
-      [](const std::vector<Tensor>& in) { return square(in[0], NAN); }, {x});
+  auto nan = nl::gradcheck([](const std::vector<Tensor>& in) { return square(in[0], NAN); }, {x});
   CHECK_FALSE(nan.ok);
   CHECK(std::isnan(nan.analytic));
 }
@@ -144,8 +144,8 @@ TEST_CASE("gradcheck: a missing gradient and a NaN gradient both fail", "[core][
 TEST_CASE("gradcheck: atol/rtol decide borderline cases", "[core][gradcheck]") {
   Tensor x = leaf64({1.0, 2.0});
   auto fn = [](const std::vector<Tensor>& in) { return square(in[0], 1.0 + 1e-4); };  // 0.01% off
-  CHECK(nl::gradcheck(fn, {x}, 1e-6, 1e-5, 1e-3));       // within rtol
-  CHECK_FALSE(nl::gradcheck(fn, {x}, 1e-6, 1e-7, 1e-6));  // tight tolerances see it
+  CHECK(nl::gradcheck(fn, {x}, 1e-6, 1e-5, 1e-3));                                    // within rtol
+  CHECK_FALSE(nl::gradcheck(fn, {x}, 1e-6, 1e-7, 1e-6));                              // tight tolerances see it
 }
 
 TEST_CASE("gradcheck: inputs that require grad must be float64", "[core][gradcheck]") {

@@ -1,7 +1,6 @@
 // to_dot: every op of the graph is in the DOT text, saved tensors are listed
 // with their shapes and names, and Graphviz's dot (when installed) parses it.
 #include <catch2/catch.hpp>
-
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -84,7 +83,8 @@ TEST_CASE("to_dot: the fused LayerNorm is one op holding x, weight, mean and rst
   CHECK(saved[3].shape() == nl::Shape{3});  // rstd
   std::string dot = nl::to_dot(y, in.names());
   CHECK(count(dot, "shape=box") == 1);
-  CHECK_THAT(dot, Catch::Contains("layer_norm\\n[3,4] float64\\nsaved: x [3,4] float64\\l       weight [4] float64\\l"));
+  CHECK_THAT(dot,
+             Catch::Contains("layer_norm\\n[3,4] float64\\nsaved: x [3,4] float64\\l       weight [4] float64\\l"));
   bool parsed = false;
   if (dot_parses(dot, "fused_ln", parsed)) CHECK(parsed);
 

@@ -1,7 +1,6 @@
 // Thread count and parallel_for; results that don't depend on the number of
 // threads (core/parallel.h, kernels).
 #include <atomic>
-
 #include <catch2/catch.hpp>
 
 #include "core/core_test_helpers.h"

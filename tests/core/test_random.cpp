@@ -1,9 +1,8 @@
 // The counter-based generator behind rand/randn: reproducibility, ranges,
 // moments, and independence from the thread count (core/random.h).
 #include <algorithm>
-#include <cmath>
-
 #include <catch2/catch.hpp>
+#include <cmath>
 
 #include "core/core_test_helpers.h"
 #include "normlab.h"

@@ -140,10 +140,12 @@ TEST_CASE("broadcast_shapes: is symmetric", "[core][shape]") {
 }
 
 TEST_CASE("broadcast_shapes: the error names the op and both shapes", "[core][shape]") {
-  CHECK(error_of([] { nl::broadcast_shapes("add", Shape{2, 3}, Shape{4}); }) ==
-        "add: shapes [2,3] and [4] cannot be broadcast (dim 1: 3 vs 4)");
-  CHECK(error_of([] { nl::broadcast_shapes("mul", Shape{5, 2, 3}, Shape{4, 3}); }) ==
-        "mul: shapes [5,2,3] and [4,3] cannot be broadcast (dim 1: 2 vs 4)");
+  CHECK(error_of([] {
+          nl::broadcast_shapes("add", Shape{2, 3}, Shape{4});
+        }) == "add: shapes [2,3] and [4] cannot be broadcast (dim 1: 3 vs 4)");
+  CHECK(error_of([] {
+          nl::broadcast_shapes("mul", Shape{5, 2, 3}, Shape{4, 3});
+        }) == "mul: shapes [5,2,3] and [4,3] cannot be broadcast (dim 1: 2 vs 4)");
   // ops report it the same way
   std::string msg = error_of([] { nl::zeros({2, 3}) + nl::zeros({4}); });
   CHECK_THAT(msg, Catch::Matchers::Contains("[2,3]") && Catch::Matchers::Contains("[4]") &&
@@ -163,8 +165,9 @@ TEST_CASE("checked_numel: 2^40 elements is the limit", "[core][shape]") {
   CHECK(nl::checked_numel("t", Shape{int64_t(1) << 20, int64_t(1) << 20}) == limit);
   CHECK(error_of([&] { nl::checked_numel("zeros", Shape{limit + 1}); }) ==
         "zeros: shape [1099511627777] has too many elements (limit 2^40)");
-  CHECK(error_of([] { nl::checked_numel("zeros", Shape{1 << 20, 1 << 20, 2}); }) ==
-        "zeros: shape [1048576,1048576,2] has too many elements (limit 2^40)");
+  CHECK(error_of([] {
+          nl::checked_numel("zeros", Shape{1 << 20, 1 << 20, 2});
+        }) == "zeros: shape [1048576,1048576,2] has too many elements (limit 2^40)");
 }
 
 TEST_CASE("checked_numel: products that overflow int64 are caught, not wrapped", "[core][shape]") {

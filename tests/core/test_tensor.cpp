@@ -1,8 +1,7 @@
 // Tensor: factories, dtypes, element access, views and storage sharing,
 // copies, in-place updates and printing (core/tensor.h, factories.cpp, print.cpp).
-#include <cmath>
-
 #include <catch2/catch.hpp>
+#include <cmath>
 
 #include "core/core_test_helpers.h"
 #include "normlab.h"
@@ -122,8 +121,9 @@ TEST_CASE("from_vector: dtype from T, default 1-D shape, values copied", "[core]
 }
 
 TEST_CASE("from_vector: a size mismatch names the counts and the shape", "[core][tensor]") {
-  CHECK(error_of([] { nl::from_vector<float>({1, 2, 3}, Shape{2, 2}); }) ==
-        "from_vector: 3 values do not fill shape [2,2] (4 elements)");
+  CHECK(error_of([] {
+          nl::from_vector<float>({1, 2, 3}, Shape{2, 2});
+        }) == "from_vector: 3 values do not fill shape [2,2] (4 elements)");
   CHECK_THROWS_AS(nl::from_vector<int64_t>({1, 2}, Shape{}), nl::Error);
 }
 
@@ -230,7 +230,7 @@ TEST_CASE("slice: strided views share storage both ways", "[core][tensor][views]
   CHECK(values(x) == V{0, -1, 2, 3, -1, 5, 6, -1, 8, 9});
   x.copy_(nl::zeros({1}, nl::f64));
   CHECK(values(s) == V{0, 0, 0});
-  CHECK(values(x.slice(0, -3, 100)) == V{0, 0, 0});      // python-style clamping
+  CHECK(values(x.slice(0, -3, 100)) == V{0, 0, 0});  // python-style clamping
   CHECK(x.slice(0, 5, 2).numel() == 0);
 }
 
@@ -375,8 +375,9 @@ TEST_CASE("copy_: broadcasts the source and converts its dtype", "[core][tensor]
   i.copy_(nl::from_vector<double>({2.9, -2.9}));
   CHECK(i.to_vector<int64_t>() == std::vector<int64_t>{2, -2});
   CHECK_THROWS_WITH(x.copy_(nl::zeros({4})), Contains("cannot be broadcast"));
-  CHECK(error_of([&] { nl::zeros({3}).copy_(nl::zeros({2, 3})); }) ==
-        "copy_: source of shape [2,3] does not broadcast to destination shape [3]");
+  CHECK(error_of([&] {
+          nl::zeros({3}).copy_(nl::zeros({2, 3}));
+        }) == "copy_: source of shape [2,3] does not broadcast to destination shape [3]");
 }
 
 TEST_CASE("copy_ from an overlapping view of the same storage", "[core][tensor][inplace]") {
@@ -398,8 +399,9 @@ TEST_CASE("add_: alpha, broadcasting, dtype and shape checks", "[core][tensor][i
   x.add_(x);  // aliasing the same elements is fine
   CHECK(values(x) == V{2, 4, 2, 4});
   CHECK(error_of([&] { x.add_(nl::ones({2})); }) == "add_: dtype mismatch, float64 += float32 (convert with .to())");
-  CHECK(error_of([&] { x.add_(nl::ones({3, 2, 2}, nl::f64)); }) ==
-        "add_: shape [3,2,2] does not broadcast to the destination's shape [2,2]");
+  CHECK(error_of([&] {
+          x.add_(nl::ones({3, 2, 2}, nl::f64));
+        }) == "add_: shape [3,2,2] does not broadcast to the destination's shape [2,2]");
 }
 
 TEST_CASE("mul_: scales in place, through views too", "[core][tensor][inplace]") {

@@ -1,7 +1,6 @@
 // nl::version(): the project's version from CMake, major.minor.patch.
-#include <catch2/catch.hpp>
-
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <string>
 
 #include "normlab.h"

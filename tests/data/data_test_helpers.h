@@ -3,11 +3,10 @@
 // they can lie), gzip through zlib, and a tiny MNIST-format directory.
 #include <zlib.h>
 
+#include <catch2/catch.hpp>
 #include <cstdint>
 #include <string>
 #include <vector>
-
-#include <catch2/catch.hpp>
 
 #include "normlab.h"
 #include "tests/core/core_test_helpers.h"

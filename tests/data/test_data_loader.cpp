@@ -1,9 +1,8 @@
 // Batching (data/data_loader.h): permutations deterministic in (seed, epoch),
 // unbiased, every sample once per epoch, inputs and targets kept together,
 // the last partial batch kept or dropped.
-#include <catch2/catch.hpp>
-
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <map>
 #include <numeric>
 #include <set>

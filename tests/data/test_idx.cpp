@@ -115,7 +115,8 @@ TEST_CASE("idx: corrupt gzip files are errors, and lying headers allocate nothin
       {"bad_crc", flipped_crc, "corrupt gzip data after 28 decompressed bytes: incorrect data check"},
       {"trailing_garbage", good + "junk", "corrupt gzip data"},
       {"short_data", gzip(idx_bytes({4, 4}, "abc")), "the decompressed data ends after 15 bytes, inside the IDX data"},
-      {"long_data", gzip(idx_bytes({2}, "abc")), "the decompressed data is longer than the 10 bytes the header declares"},
+      {"long_data", gzip(idx_bytes({2}, "abc")),
+       "the decompressed data is longer than the 10 bytes the header declares"},
       {"short_header", gzip(std::string("\0\0\x08", 3)), "ends after 3 bytes, inside the IDX header"},
       {"wrong_magic", gzip("PK\x03\x04 not idx"), "not an IDX file"},
       // 2 GiB − 1 declared (under the default limit) over 3 real bytes: the
@@ -130,7 +131,9 @@ TEST_CASE("idx: corrupt gzip files are errors, and lying headers allocate nothin
 
 TEST_CASE("idx: write_idx checks its arguments", "[data][idx]") {
   TempDir dir;
-  CHECK_THAT(error_of([&] { nl::data::write_idx(dir.file("a"), {2, 2}, {1, 2, 3}); }),
+  CHECK_THAT(error_of([&] {
+               nl::data::write_idx(dir.file("a"), {2, 2}, {1, 2, 3});
+             }),
              Contains("dims 2x2 hold 4 elements but 3 were given"));
   CHECK_THAT(error_of([&] { nl::data::write_idx(dir.file("a"), {}, {}); }), Contains("need 1 to 8 dims"));
   CHECK_THAT(error_of([&] { nl::data::write_idx(dir.file("a"), {int64_t(1) << 33}, {}); }),

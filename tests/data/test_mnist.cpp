@@ -2,7 +2,6 @@
 // by the test, with hand-computed standardization, and on the installed
 // Fashion-MNIST (Debian's dataset-fashion-mnist) when it is there.
 #include <catch2/catch.hpp>
-
 #include <cmath>
 #include <filesystem>
 
@@ -91,8 +90,9 @@ TEST_CASE("mnist: missing and inconsistent files are clear errors", "[data][mnis
   std::string root = dir.file("mnist");
   std::filesystem::create_directories(root);
   CHECK_THAT(error_of([&] { nl::data::load_mnist(root + "/nope"); }), Contains("is not a directory"));
-  CHECK_THAT(error_of([&] { nl::data::load_mnist(root); }),
-             Contains("no train images file in " + root + " (tried train-images-idx3-ubyte.gz, train-images-idx3-ubyte,"));
+  CHECK_THAT(
+      error_of([&] { nl::data::load_mnist(root); }),
+      Contains("no train images file in " + root + " (tried train-images-idx3-ubyte.gz, train-images-idx3-ubyte,"));
 
   write_tiny_mnist(root, 6, 2);
   nl::data::write_idx(root + "/train-labels-idx1-ubyte.gz", {5}, {0, 1, 2, 0, 1}, true);
@@ -106,7 +106,8 @@ TEST_CASE("mnist: missing and inconsistent files are clear errors", "[data][mnis
 
   write_tiny_mnist(root, 6, 2);
   nl::data::write_idx(root + "/t10k-images-idx3-ubyte.gz", {2, 6}, std::vector<uint8_t>(12, 1), true);
-  CHECK_THAT(error_of([&] { nl::data::load_mnist(root); }), Contains("images must have dims (n, height, width), got 2x6"));
+  CHECK_THAT(error_of([&] { nl::data::load_mnist(root); }),
+             Contains("images must have dims (n, height, width), got 2x6"));
 
   write_tiny_mnist(root, 6, 2);
   nl::data::write_idx(root + "/train-images-idx3-ubyte.gz", {6, 2, 3}, std::vector<uint8_t>(36, 9), true);

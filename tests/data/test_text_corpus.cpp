@@ -2,7 +2,6 @@
 // read in sorted order without fortune's index files, size limits, and the
 // vocabulary, split and windows.
 #include <catch2/catch.hpp>
-
 #include <filesystem>
 
 #include "tests/data/data_test_helpers.h"
@@ -52,8 +51,9 @@ TEST_CASE("TextCorpus::from_path: limits and errors", "[data][text]") {
   write_bytes(root + "/a", "0123456789");
   write_bytes(root + "/b", "abcdefghij");
   CHECK(nl::data::TextCorpus::from_path(root, {.max_total_bytes = 21}).text().size() == 21);
-  CHECK_THAT(error_of([&] { nl::data::TextCorpus::from_path(root, {.max_total_bytes = 20}); }),
-             Contains("TextCorpus: " + root + "/b: file of 10 bytes exceeds the 9 bytes left of the corpus limit of 20"));
+  CHECK_THAT(
+      error_of([&] { nl::data::TextCorpus::from_path(root, {.max_total_bytes = 20}); }),
+      Contains("TextCorpus: " + root + "/b: file of 10 bytes exceeds the 9 bytes left of the corpus limit of 20"));
   CHECK_THAT(error_of([&] { nl::data::TextCorpus::from_path(root + "/missing"); }), Contains("cannot open"));
   CHECK_THAT(error_of([&] { nl::data::TextCorpus::from_files({root + "/a"}, 0.1, 5); }),
              Contains("file of 10 bytes exceeds the limit of 5 bytes per file"));

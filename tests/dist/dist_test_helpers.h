@@ -3,7 +3,6 @@
 // choice of normalization, one training step on one process (the reference)
 // and on this rank's shard under DataParallel, and comparisons.
 #include <catch2/catch.hpp>
-
 #include <cmath>
 #include <memory>
 #include <string>

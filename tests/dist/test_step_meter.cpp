@@ -29,8 +29,8 @@ TEST_CASE("StepMeter reports a step's time and its collectives, split by purpose
   std::vector<std::string> names;
   for (auto& [name, value] : fields) names.push_back(name);
   CHECK(names == std::vector<std::string>{"step_ms", "compute_ms", "gradient_sync_ms", "gradient_sync_bytes",
-                                          "gradient_sync_calls", "norm_sync_ms", "norm_sync_bytes",
-                                          "norm_sync_calls", "other_comm_ms", "other_comm_bytes", "other_comm_calls"});
+                                          "gradient_sync_calls", "norm_sync_ms", "norm_sync_bytes", "norm_sync_calls",
+                                          "other_comm_ms", "other_comm_bytes", "other_comm_calls"});
   CHECK(fields[4].second == (many ? 1.0 : 0.0));  // gradient_sync_calls per step
   CHECK(fields[3].second == (many ? double(model->num_parameters() * 4) : 0.0));
   CHECK(fields[0].second == Approx(total.seconds * 1e3 / 2));

@@ -13,7 +13,8 @@ TEST_CASE("in a world of one process SyncBatchNorm equals BatchNorm1d bit for bi
   REQUIRE((*sync)[1]->type_name() == "SyncBatchNorm");
   nl::optim::SGD plain_opt(plain->parameters(), {.lr = 0.1}), sync_opt(sync->parameters(), {.lr = 0.1});
   for (int step = 0; step < 3; ++step) {
-    Tensor plain_loss = nl::cross_entropy((*plain)(data.x), data.y), sync_loss = nl::cross_entropy((*sync)(data.x), data.y);
+    Tensor plain_loss = nl::cross_entropy((*plain)(data.x), data.y),
+           sync_loss = nl::cross_entropy((*sync)(data.x), data.y);
     CHECK(plain_loss.item<float>() == sync_loss.item<float>());
     plain_opt.zero_grad();
     sync_opt.zero_grad();

@@ -4,7 +4,6 @@
 // one-row input skips BatchNorm with the reason, a NaN shows as nan, and a
 // missing Graphviz is named with its package.
 #include <catch2/catch.hpp>
-
 #include <filesystem>
 #include <fstream>
 
@@ -108,9 +107,8 @@ TEST_CASE("backprop_tour: a one-row input skips BatchNorm, says why, and goes on
   auto dir = nl_test::fresh_dir("backprop_tour_one_row");
   auto run = nl_test::run_example("backprop_tour", "--input '1,2,3' --out " + dir.string() + " 2>/dev/null");
   REQUIRE(run.exit_code == 0);
-  CHECK_THAT(run.out, Catch::Contains("BatchNorm (training mode) — skipped") &&
-                          Catch::Contains("variance is 0") && Catch::Contains("Expected more") &&
-                          Catch::Contains("RMSNorm — "));
+  CHECK_THAT(run.out, Catch::Contains("BatchNorm (training mode) — skipped") && Catch::Contains("variance is 0") &&
+                          Catch::Contains("Expected more") && Catch::Contains("RMSNorm — "));
   CHECK(run.out.find("RMSNorm — ") > run.out.find("BatchNorm (training mode) — skipped"));
   auto j = nl_test::last_json_line(run.out);
   CHECK(j["norms"]["batch"]["skipped"].get<std::string>().find("the input has 1 row") == 0);
@@ -132,8 +130,8 @@ TEST_CASE("backprop_tour: a NaN gradient shows as a nan difference, never as agr
   auto run = nl_test::run_example("backprop_tour",
                                   "--norm layer --eps 0 --input '1,1,1; 2,3,4' --out " + dir.string() + " 2>/dev/null");
   REQUIRE(run.exit_code == 0);
-  CHECK_THAT(run.out, Catch::Contains("max |fused − composed| = nan") &&
-                          Catch::Contains("max |fused − finite diff| = nan"));
+  CHECK_THAT(run.out,
+             Catch::Contains("max |fused − composed| = nan") && Catch::Contains("max |fused − finite diff| = nan"));
   auto j = nl_test::last_json_line(run.out);
   CHECK(j["norms"]["layer"]["max_diff_composed"].is_null());  // JSON writes NaN as null, never 0
   CHECK(j["norms"]["layer"]["max_diff_finite_differences"].is_null());

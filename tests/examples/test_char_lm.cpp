@@ -6,9 +6,10 @@
 
 TEST_CASE("char_lm --compare: three cells, CSV, JSON with bits per character at two lengths", "[examples][char_lm]") {
   auto dir = nl_test::fresh_dir("char_lm");
-  auto run = nl_test::run_example("char_lm", "--compare --steps 6 --eval-every 3 --eval-batches 1 --batch-size 4 --seq-len 8 "
-                                             "--eval-seq-len 24 --hidden 8 --embed 4 --sample-length 20 --corpus " +
-                                                 nl_test::small_corpus(dir) + " --out " + dir.string());
+  auto run = nl_test::run_example("char_lm",
+                                  "--compare --steps 6 --eval-every 3 --eval-batches 1 --batch-size 4 --seq-len 8 "
+                                  "--eval-seq-len 24 --hidden 8 --embed 4 --sample-length 20 --corpus " +
+                                      nl_test::small_corpus(dir) + " --out " + dir.string());
   REQUIRE(run.exit_code == 0);
   auto j = nl_test::last_json_line(run.out);
   REQUIRE(j["runs"].size() == 3);
@@ -38,10 +39,13 @@ TEST_CASE("char_lm: a missing corpus is a clear error", "[examples][char_lm]") {
   CHECK(run.out.find("/nonexistent/file.txt") != std::string::npos);
 }
 
-TEST_CASE("char_lm --top-k: the final sample draws from the k likeliest characters, and the JSON says so", "[examples][char_lm]") {
+TEST_CASE("char_lm --top-k: the final sample draws from the k likeliest characters, and the JSON says so",
+          "[examples][char_lm]") {
   auto dir = nl_test::fresh_dir("char_lm_top_k");
-  std::string args = "--cell lstm --steps 4 --eval-every 2 --eval-batches 1 --batch-size 4 --seq-len 8 --hidden 8 --embed 4 "
-                     "--sample-length 30 --corpus " + nl_test::small_corpus(dir) + " --out " + dir.string();
+  std::string args =
+      "--cell lstm --steps 4 --eval-every 2 --eval-batches 1 --batch-size 4 --seq-len 8 --hidden 8 --embed 4 "
+      "--sample-length 30 --corpus " +
+      nl_test::small_corpus(dir) + " --out " + dir.string();
   // top-k 1 is greedy decoding: the sample no longer depends on the sampling seed's draws
   auto json = nl_test::require_greedy_sample("char_lm", args);
   CHECK(json["sample"].get<std::string>().size() == 4 + 30);

@@ -2,7 +2,6 @@
 // gradient reaching the first layer is far smaller than at the last, with
 // LayerNorm it is not; the profile holds one row per layer and norm.
 #include <catch2/catch.hpp>
-
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -11,9 +10,11 @@
 
 TEST_CASE("grad_flow: vanishing gradients without normalization, not with LayerNorm", "[examples][grad_flow]") {
   auto dir = nl_test::fresh_dir("grad_flow");
-  auto run = nl_test::run_example("grad_flow", "--data synthetic --norm all --depth 8 --width 32 --steps 4 "
-                                               "--record-every 2 --limit 300 --batch-size 32 --threads 1 "
-                                               "--detect-anomaly --out " + dir.string() + " 2>/dev/null");
+  auto run = nl_test::run_example("grad_flow",
+                                  "--data synthetic --norm all --depth 8 --width 32 --steps 4 "
+                                  "--record-every 2 --limit 300 --batch-size 32 --threads 1 "
+                                  "--detect-anomaly --out " +
+                                      dir.string() + " 2>/dev/null");
   REQUIRE(run.exit_code == 0);
   auto j = nl_test::last_json_line(run.out);
   REQUIRE(j["runs"].size() == 3);

@@ -1,7 +1,6 @@
 // examples/mlp_norm: a single run and the sweep, on a tiny MNIST-format
 // directory written by the test (fast) and once on the installed Fashion-MNIST.
 #include <catch2/catch.hpp>
-
 #include <filesystem>
 #include <fstream>
 
@@ -84,9 +83,10 @@ TEST_CASE("mlp_norm: the same seed gives the same run, another seed another", "[
   auto dir = fresh_dir("mlp_norm_seed");
   std::string data = tiny_data(dir);
   auto args = [&](int seed) {
-    return fmt::format("--data {} --norm layer --batch-size 16 --epochs 2 --optim adam --lr 0.01 --threads 1 "
-                       "--seed {} --out {}",
-                       data, seed, (dir / "out").string());
+    return fmt::format(
+        "--data {} --norm layer --batch-size 16 --epochs 2 --optim adam --lr 0.01 --threads 1 "
+        "--seed {} --out {}",
+        data, seed, (dir / "out").string());
   };
   nlohmann::json a = last_json_line(run_example("mlp_norm", args(1)).out);
   nlohmann::json b = last_json_line(run_example("mlp_norm", args(1)).out);
@@ -100,8 +100,9 @@ TEST_CASE("mlp_norm: the same seed gives the same run, another seed another", "[
 TEST_CASE("mlp_norm --save-init: the initial weights and the batch order as .npy", "[examples]") {
   auto dir = fresh_dir("mlp_norm_save_init");
   std::string data = tiny_data(dir), init = (dir / "init").string();
-  auto run = run_example("mlp_norm", "--data " + data + " --norm batch --batch-size 64 --epochs 2 --seed 4 " +
-                                         "--hidden 8 --threads 1 --save-init " + init + " --out " + (dir / "out").string());
+  auto run =
+      run_example("mlp_norm", "--data " + data + " --norm batch --batch-size 64 --epochs 2 --seed 4 " +
+                                  "--hidden 8 --threads 1 --save-init " + init + " --out " + (dir / "out").string());
   REQUIRE(run.exit_code == 0);
   nl::Tensor order = nl::io::load_npy(init + "/order.npy");
   REQUIRE(order.shape() == nl::Shape{2, 256});
@@ -118,8 +119,7 @@ TEST_CASE("mlp_norm --save-init: the initial weights and the batch order as .npy
   CHECK(run_example("mlp_norm", "--sweep --save-init " + init + " 2>/dev/null").exit_code == 1);
 }
 
-TEST_CASE("mlp_norm --sweep: six configs per seed, results.csv, summary.md, curves and the plot script",
-          "[examples]") {
+TEST_CASE("mlp_norm --sweep: six configs per seed, results.csv, summary.md, curves and the plot script", "[examples]") {
   auto dir = fresh_dir("mlp_norm_sweep");
   std::string data = tiny_data(dir), out = (dir / "sweep").string();
   auto run = run_example("mlp_norm", "--sweep --seeds 2 --seed 5 --threads 1 --data " + data + " --out " + out);
@@ -134,7 +134,7 @@ TEST_CASE("mlp_norm --sweep: six configs per seed, results.csv, summary.md, curv
   std::vector<std::string> results = lines_of(out + "/results.csv");
   REQUIRE(results.size() == 13);
   CHECK(results[0] == "norm,batch_size,lr,seed,steps,train_loss,test_loss,test_acc,diverged,seconds");
-  CHECK(results[1].rfind("none,128,0.05,5,2,", 0) == 0);   // 256 samples: 2 steps of 128
+  CHECK(results[1].rfind("none,128,0.05,5,2,", 0) == 0);     // 256 samples: 2 steps of 128
   CHECK(results[12].rfind("layer,4,0.0125,6,64,", 0) == 0);  // and 64 of 4
   std::vector<std::string> summary = lines_of(out + "/summary.md");
   REQUIRE(summary.size() > 10);
@@ -201,7 +201,8 @@ TEST_CASE("mlp_norm --distributed in a world of one process: the single-process 
     CHECK(steps_world1[i].rfind(steps_single[i] + ",", 0) == 0);
 }
 
-TEST_CASE("mlp_norm: --sync-bn needs --distributed and --norm batch, --distributed is a single run", "[examples][dist]") {
+TEST_CASE("mlp_norm: --sync-bn needs --distributed and --norm batch, --distributed is a single run",
+          "[examples][dist]") {
   auto run = run_example("mlp_norm", "--norm batch --sync-bn 2>&1");
   CHECK(run.exit_code == 1);
   CHECK_THAT(run.out, Catch::Contains("--sync-bn") && Catch::Contains("needs --norm batch and --distributed"));

@@ -1,7 +1,6 @@
 // examples/train_vs_eval on random data: LayerNorm's and RMSNorm's output for
 // a sample does not depend on the mode or the batch, BatchNorm's does.
 #include <catch2/catch.hpp>
-
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -38,8 +37,9 @@ TEST_CASE("train_vs_eval --synthetic: per-sample norms ignore the batch and the 
   std::ifstream csv(dir / "results.csv");
   std::string header;
   std::getline(csv, header);
-  CHECK(header == "norm,mode,batch_size,compositions,linear_output_max_diff,norm_output_max_diff,logits_max_diff,"
-                  "max_diff_between_compositions,error");
+  CHECK(header ==
+        "norm,mode,batch_size,compositions,linear_output_max_diff,norm_output_max_diff,logits_max_diff,"
+        "max_diff_between_compositions,error");
   int rows = 0;
   for (std::string line; std::getline(csv, line);) ++rows;
   CHECK(rows == 3 * 2 * 3);  // norms × modes × batch sizes

@@ -8,7 +8,8 @@ namespace {
 std::string small_corpus(const std::filesystem::path& dir) {
   return nl_test::small_corpus(dir, "pack my box with five dozen liquor jugs ", 5);
 }
-const char* kTiny = " --eval-every 2 --eval-batches 1 --batch-size 4 --seq-len 8 --d-model 8 --heads 2 --layers 1 --sample-length 10";
+const char* kTiny =
+    " --eval-every 2 --eval-batches 1 --batch-size 4 --seq-len 8 --d-model 8 --heads 2 --layers 1 --sample-length 10";
 }  // namespace
 
 TEST_CASE("transformer_norm --compare: six runs, CSV and JSON", "[examples][transformer_norm]") {
@@ -20,7 +21,8 @@ TEST_CASE("transformer_norm --compare: six runs, CSV and JSON", "[examples][tran
   REQUIRE(j["runs"].size() == 6);
   std::vector<std::string> labels;
   for (auto& r : j["runs"]) labels.push_back(r["label"]);
-  CHECK(labels == std::vector<std::string>{"post-warmup0", "post-warmup2", "pre-warmup0", "pre-warmup2", "none-warmup0", "none-warmup2"});
+  CHECK(labels == std::vector<std::string>{"post-warmup0", "post-warmup2", "pre-warmup0", "pre-warmup2", "none-warmup0",
+                                           "none-warmup2"});
   CHECK(std::filesystem::exists(dir / "eval.csv"));
   CHECK(std::filesystem::exists(dir / "val_loss.gp"));
 }
@@ -36,19 +38,22 @@ TEST_CASE("transformer_norm: a diverging run is reported as diverged, not a cras
   CHECK(run.out.find("diverged at step") != std::string::npos);
 }
 
-TEST_CASE("transformer_norm --detect-anomaly: the diverging run names the op that made the first NaN or inf", "[examples][transformer_norm]") {
+TEST_CASE("transformer_norm --detect-anomaly: the diverging run names the op that made the first NaN or inf",
+          "[examples][transformer_norm]") {
   auto dir = nl_test::fresh_dir("transformer_norm_anomaly");
-  auto run = nl_test::run_example("transformer_norm", std::string("--norm none --steps 30 --lr 1e6 --clip 0 --detect-anomaly") +
-                                                          kTiny + " --corpus " + small_corpus(dir) + " --out " +
-                                                          dir.string() + " 2>&1");
+  auto run = nl_test::run_example("transformer_norm",
+                                  std::string("--norm none --steps 30 --lr 1e6 --clip 0 --detect-anomaly") + kTiny +
+                                      " --corpus " + small_corpus(dir) + " --out " + dir.string() + " 2>&1");
   CHECK(run.exit_code == 1);
   CHECK(run.out.find("error: ") != std::string::npos);
   CHECK(run.out.find("anomaly detected: the forward of") != std::string::npos);
 }
 
-TEST_CASE("transformer_norm --compare runs at the high learning rate unless --lr is given", "[examples][transformer_norm]") {
+TEST_CASE("transformer_norm --compare runs at the high learning rate unless --lr is given",
+          "[examples][transformer_norm]") {
   auto dir = nl_test::fresh_dir("transformer_norm_compare_lr");
-  std::string args = std::string("--compare --steps 2") + kTiny + " --corpus " + small_corpus(dir) + " --out " + dir.string();
+  std::string args =
+      std::string("--compare --steps 2") + kTiny + " --corpus " + small_corpus(dir) + " --out " + dir.string();
   auto high = nl_test::run_example("transformer_norm", args);
   auto given = nl_test::run_example("transformer_norm", args + " --lr 2e-4");
   REQUIRE(high.exit_code == 0);
@@ -62,6 +67,7 @@ TEST_CASE("transformer_norm --compare runs at the high learning rate unless --lr
 
 TEST_CASE("transformer_norm --top-k 1: greedy sample, the same at any temperature", "[examples][transformer_norm]") {
   auto dir = nl_test::fresh_dir("transformer_norm_top_k");
-  std::string args = std::string("--norm pre --steps 2") + kTiny + " --corpus " + small_corpus(dir) + " --out " + dir.string();
+  std::string args =
+      std::string("--norm pre --steps 2") + kTiny + " --corpus " + small_corpus(dir) + " --out " + dir.string();
   nl_test::require_greedy_sample("transformer_norm", args);
 }

@@ -2,7 +2,6 @@
 // as nl::version(): each example (every examples/<name>/main.cpp), and
 // normlab-bench and normlab_dist_bench when they are built.
 #include <catch2/catch.hpp>
-
 #include <filesystem>
 #include <string>
 #include <vector>

@@ -3,7 +3,6 @@
 // nl::gradcheck covers a function's inputs; a layer's parameters live inside
 // the module, so this perturbs them in place instead.
 #include <catch2/catch.hpp>
-
 #include <cmath>
 #include <functional>
 

@@ -2,12 +2,11 @@
 // gradients), gradients against finite differences, what the masks
 // guarantee, parameter names, errors.
 #include <catch2/catch.hpp>
-
 #include <limits>
 
 #include "normlab.h"
-#include "tests/layers/module_gradcheck.h"
 #include "tests/core/ops/norm_test_helpers.h"
+#include "tests/layers/module_gradcheck.h"
 
 using namespace normlab_test;
 namespace layers = nl::layers;
@@ -43,7 +42,8 @@ TEST_CASE("MultiheadAttention: PyTorch parity with a key padding mask", "[layers
   check_parameter_grads(mha, f, "mha_padding");
 }
 
-TEST_CASE("MultiheadAttention: PyTorch parity, cross-attention with a causal float mask", "[layers][attention][pytorch]") {
+TEST_CASE("MultiheadAttention: PyTorch parity, cross-attention with a causal float mask",
+          "[layers][attention][pytorch]") {
   auto f = nl::io::load_safetensors(NORMLAB_FIXTURES_DIR "/attention.safetensors");
   layers::MultiheadAttention mha(8, 2, 0.0, true, true);
   load_fixture_state(mha, f, "mha_causal");
@@ -116,12 +116,14 @@ TEST_CASE("MultiheadAttention: sequence-first layout, attention weights, names a
 }
 
 TEST_CASE("MultiheadAttention: errors name the layer and the shapes", "[layers][attention][errors]") {
-  REQUIRE_THROWS_WITH(layers::MultiheadAttention(10, 3), Catch::Contains("embed_dim (10)") && Catch::Contains("num_heads (3)"));
+  REQUIRE_THROWS_WITH(layers::MultiheadAttention(10, 3),
+                      Catch::Contains("embed_dim (10)") && Catch::Contains("num_heads (3)"));
   REQUIRE_THROWS_WITH(layers::MultiheadAttention(8, 2, 1.5), Catch::Contains("dropout"));
   layers::MultiheadAttention mha(8, 2, 0.0, true, true);
   auto x = nl::randn({2, 5, 8});
   REQUIRE_THROWS_WITH(mha(nl::randn({2, 5, 7})), Catch::Contains("MultiheadAttention") && Catch::Contains("[2,5,7]"));
   REQUIRE_THROWS_WITH(mha(x, x, x, nl::zeros({2, 4})), Catch::Contains("key_padding_mask") && Catch::Contains("[2,4]"));
-  REQUIRE_THROWS_WITH(mha(x, x, x, nl::Tensor(), nl::zeros({5, 4})), Catch::Contains("attn_mask") && Catch::Contains("[5,4]"));
+  REQUIRE_THROWS_WITH(mha(x, x, x, nl::Tensor(), nl::zeros({5, 4})),
+                      Catch::Contains("attn_mask") && Catch::Contains("[5,4]"));
   REQUIRE_THROWS_WITH(mha(x, nl::randn({3, 5, 8}), nl::randn({3, 5, 8})), Catch::Contains("disagree"));
 }

@@ -44,8 +44,8 @@ TEST_CASE("BatchNorm1d: training updates running stats, eval uses them and diffe
 
 TEST_CASE("BatchNorm1d: momentum None is a cumulative average", "[layers][batch_norm]") {
   layers::BatchNorm1d bn(1, 1e-5, std::nullopt);
-  bn(nl::from_vector<float>({0, 2}, {2, 1}));   // batch mean 1
-  bn(nl::from_vector<float>({4, 6}, {2, 1}));   // batch mean 5
+  bn(nl::from_vector<float>({0, 2}, {2, 1}));           // batch mean 1
+  bn(nl::from_vector<float>({4, 6}, {2, 1}));           // batch mean 5
   CHECK(bn.running_mean.item<float>() == Approx(3.0));  // (1 + 5) / 2
   CHECK(bn.num_batches_tracked.item<int64_t>() == 2);
 }

@@ -30,10 +30,11 @@ TEST_CASE("GroupNorm module: PyTorch's names and init, use_reference, printing",
   CHECK(max_abs_diff(fused, gn(x)) < 1e-12);
 }
 
-TEST_CASE("GroupNorm module: PyTorch parity (nn.GroupNorm), outputs and all gradients", "[layers][group_norm][pytorch]") {
-  for (auto [name, groups, tol] : {std::tuple{"ncl_g2", 2, 1e-12}, std::tuple{"ncl_g1", 1, 1e-12},
-                                   std::tuple{"ncl_g6", 6, 1e-12}, std::tuple{"nc_g3", 3, 1e-12},
-                                   std::tuple{"ncl_g2_f32", 2, 1e-5}}) {
+TEST_CASE("GroupNorm module: PyTorch parity (nn.GroupNorm), outputs and all gradients",
+          "[layers][group_norm][pytorch]") {
+  for (auto [name, groups, tol] :
+       {std::tuple{"ncl_g2", 2, 1e-12}, std::tuple{"ncl_g1", 1, 1e-12}, std::tuple{"ncl_g6", 6, 1e-12},
+        std::tuple{"nc_g3", 3, 1e-12}, std::tuple{"ncl_g2_f32", 2, 1e-5}}) {
     std::string p = name;
     INFO(p);
     nl::Tensor x = fixture(p + ".x").clone().requires_grad_(true);

@@ -30,8 +30,7 @@ TEST_CASE("LayerNorm module: does not depend on the batch (each sample alone giv
   layers::LayerNorm ln({8});
   auto x = nl::randn({4, 8});
   auto together = ln(x);
-  for (int64_t i = 0; i < 4; ++i)
-    CHECK(max_abs_diff(ln(x.slice(0, i, i + 1)), together.slice(0, i, i + 1)) == 0.0);
+  for (int64_t i = 0; i < 4; ++i) CHECK(max_abs_diff(ln(x.slice(0, i, i + 1)), together.slice(0, i, i + 1)) == 0.0);
 }
 
 TEST_CASE("LayerNorm module: use_reference gives the same result and gradients", "[layers][layer_norm]") {

@@ -1,6 +1,5 @@
 // Linear: PyTorch's layout and default init, the forward formula, gradients.
 #include <catch2/catch.hpp>
-
 #include <cmath>
 
 #include "normlab.h"
@@ -19,7 +18,7 @@ TEST_CASE("Linear: weight (out, in), bias (out), init bound 1/sqrt(in)", "[layer
   mean /= double(w.size());
   CHECK(lo >= -bound);
   CHECK(hi < bound);
-  CHECK(hi - lo > 1.9 * bound);       // spreads over the whole range
+  CHECK(hi - lo > 1.9 * bound);  // spreads over the whole range
   CHECK(std::abs(mean) < 0.1 * bound);
   for (float v : fc.bias.to_vector<float>()) CHECK(std::abs(v) <= bound);
 }
@@ -35,7 +34,8 @@ TEST_CASE("Linear: same seed, same weights", "[layers][linear]") {
 
 TEST_CASE("Linear: y = x W^T + b by hand", "[layers][linear]") {
   layers::Linear fc(2, 2, true, nl::f64);
-  fc.load_state_dict({{"weight", nl::from_vector<double>({1, 2, 3, 4}, {2, 2})}, {"bias", nl::from_vector<double>({0.5, -1})}});
+  fc.load_state_dict(
+      {{"weight", nl::from_vector<double>({1, 2, 3, 4}, {2, 2})}, {"bias", nl::from_vector<double>({0.5, -1})}});
   auto y = fc(nl::from_vector<double>({1, 1, 2, -1}, {2, 2})).to_vector<double>();
   // [1,1]: [1+2+0.5, 3+4-1] ; [2,-1]: [2-2+0.5, 6-4-1]
   CHECK(y == std::vector<double>{3.5, 6, 0.5, 1});
@@ -57,9 +57,8 @@ TEST_CASE("Linear: gradcheck through the layer", "[layers][linear][gradcheck]") 
   nl::manual_seed(3);
   layers::Linear fc(3, 2, true, nl::f64);
   auto x = nl::randn({4, 3}, nl::f64).requires_grad_(true);
-  auto result = nl::gradcheck(
-      [&](const std::vector<nl::Tensor>& in) { return nl::matmul(in[0], in[1].t()) + in[2]; },
-      {x, fc.weight, fc.bias});
+  auto result = nl::gradcheck([&](const std::vector<nl::Tensor>& in) { return nl::matmul(in[0], in[1].t()) + in[2]; },
+                              {x, fc.weight, fc.bias});
   INFO(result.message);
   CHECK(result.ok);
   // and the module's gradients equal the formula's: dW = gᵀx, db = Σg
@@ -73,7 +72,7 @@ TEST_CASE("Linear: gradcheck through the layer", "[layers][linear][gradcheck]") 
 
 TEST_CASE("Linear: wrong input width names the layer and shapes", "[layers][linear][errors]") {
   layers::Linear fc(4, 2);
-  REQUIRE_THROWS_WITH(fc(nl::randn({3, 5})), Catch::Contains("Linear") && Catch::Contains("[3,5]") &&
-                                                 Catch::Contains("4"));
+  REQUIRE_THROWS_WITH(fc(nl::randn({3, 5})),
+                      Catch::Contains("Linear") && Catch::Contains("[3,5]") && Catch::Contains("4"));
   REQUIRE_THROWS_WITH(layers::Linear(-1, 2), Catch::Contains("in_features=-1"));
 }

@@ -4,14 +4,13 @@
 // LayerNorm and BatchNorm do across time and batch, and errors. The fused step
 // is tested in tests/core/ops/test_lstm_cell.cpp.
 #include <catch2/catch.hpp>
-
 #include <functional>
 #include <map>
 #include <tuple>
 
 #include "normlab.h"
-#include "tests/layers/module_gradcheck.h"
 #include "tests/core/ops/norm_test_helpers.h"
+#include "tests/layers/module_gradcheck.h"
 
 using namespace normlab_test;
 namespace layers = nl::layers;
@@ -27,7 +26,9 @@ layers::LSTMOptions options_for(LSTMCell cell, int64_t num_layers = 1, bool batc
   return o;
 }
 const LSTMCell kCells[] = {LSTMCell::plain, LSTMCell::layer_norm, LSTMCell::batch_norm};
-const char* cell_label(LSTMCell c) { return c == LSTMCell::plain ? "plain" : c == LSTMCell::layer_norm ? "layer_norm" : "batch_norm"; }
+const char* cell_label(LSTMCell c) {
+  return c == LSTMCell::plain ? "plain" : c == LSTMCell::layer_norm ? "layer_norm" : "batch_norm";
+}
 
 // ---- the normalized cells written out from primitive ops (an independent reference) ----
 
@@ -72,7 +73,8 @@ nl::Tensor batch_norm_of_batch(const nl::Tensor& v, const nl::Tensor& gain, cons
 std::pair<nl::Tensor, nl::Tensor> cell_step(const nl::Tensor& a, const nl::Tensor& c_prev,
                                             const std::function<nl::Tensor(const nl::Tensor&)>& norm_c) {
   int64_t H = c_prev.size(1);
-  nl::Tensor c = nl::sigmoid(a.slice(1, H, 2 * H)) * c_prev + nl::sigmoid(a.slice(1, 0, H)) * nl::tanh(a.slice(1, 2 * H, 3 * H));
+  nl::Tensor c =
+      nl::sigmoid(a.slice(1, H, 2 * H)) * c_prev + nl::sigmoid(a.slice(1, 0, H)) * nl::tanh(a.slice(1, 2 * H, 3 * H));
   nl::Tensor h = nl::sigmoid(a.slice(1, 3 * H, 4 * H)) * nl::tanh(norm_c(c));
   return {h, c};
 }
@@ -82,10 +84,11 @@ std::pair<nl::Tensor, nl::Tensor> bn_eval_step(std::map<std::string, nl::Tensor>
                                                const nl::Tensor& h, const nl::Tensor& c, int64_t slot, double eps) {
   auto bn = [&](const nl::Tensor& v, const std::string& which, const nl::Tensor& bias) {
     return batch_norm_with(v, p["bn_" + which + "_running_mean_l0"].select(0, slot),
-                           p["bn_" + which + "_running_var_l0"].select(0, slot), p["bn_" + which + "_weight_l0"], bias, eps);
+                           p["bn_" + which + "_running_var_l0"].select(0, slot), p["bn_" + which + "_weight_l0"], bias,
+                           eps);
   };
-  nl::Tensor a = bn(nl::matmul(x, p["weight_ih_l0"].t()), "ih", {}) + bn(nl::matmul(h, p["weight_hh_l0"].t()), "hh", {}) +
-                 p["bias_ih_l0"];
+  nl::Tensor a = bn(nl::matmul(x, p["weight_ih_l0"].t()), "ih", {}) +
+                 bn(nl::matmul(h, p["weight_hh_l0"].t()), "hh", {}) + p["bias_ih_l0"];
   return cell_step(a, c, [&](const nl::Tensor& v) { return bn(v, "c", p["bn_c_bias_l0"]); });
 }
 }  // namespace
@@ -110,11 +113,11 @@ TEST_CASE("LSTM layer_norm cell: initial gains 1 and biases 0, forward as Ba et 
   nl::Tensor h = h0.select(0, 0), c = c0.select(0, 0);
   for (int64_t t = 0; t < T; ++t) {
     INFO("step " << t);
-    nl::Tensor a = layer_norm_rows(nl::matmul(x.select(0, t), p["weight_ih_l0"].t()), p["ln_ih_weight_l0"], p["ln_ih_bias_l0"], eps) +
+    nl::Tensor a = layer_norm_rows(nl::matmul(x.select(0, t), p["weight_ih_l0"].t()), p["ln_ih_weight_l0"],
+                                   p["ln_ih_bias_l0"], eps) +
                    layer_norm_rows(nl::matmul(h, p["weight_hh_l0"].t()), p["ln_hh_weight_l0"], p["ln_hh_bias_l0"], eps);
-    std::tie(h, c) = cell_step(a, c, [&](const nl::Tensor& v) {
-      return layer_norm_rows(v, p["ln_c_weight_l0"], p["ln_c_bias_l0"], eps);
-    });
+    std::tie(h, c) = cell_step(
+        a, c, [&](const nl::Tensor& v) { return layer_norm_rows(v, p["ln_c_weight_l0"], p["ln_c_bias_l0"], eps); });
     CHECK(max_abs_diff(out.output.select(0, t), h) < 1e-12);
   }
   CHECK(max_abs_diff(out.h_n.select(0, 0), h) < 1e-12);
@@ -139,7 +142,7 @@ TEST_CASE("LSTM batch_norm cell: initial gains 0.1, forward as Cooijmans et al. 
   CHECK(all_equal(p["bias_ih_l0"], 0.0));
   perturb_parameters(lstm);
   auto x = nl::randn({T, N, I}, nl::f64), h0 = nl::randn({1, N, H}, nl::f64), c0 = nl::randn({1, N, H}, nl::f64);
-  x.select(0, 1).mul_(4.0);  // step 1's statistics far from step 0's
+  x.select(0, 1).mul_(4.0);    // step 1's statistics far from step 0's
   auto out = lstm(x, h0, c0);  // training mode
 
   // a_t = BN(W_ih·x_t; γ_ih) + BN(W_hh·h_{t−1}; γ_hh) + b, h_t = σ(o)·tanh(BN(c_t; γ_c, β_c)),
@@ -152,9 +155,8 @@ TEST_CASE("LSTM batch_norm cell: initial gains 0.1, forward as Cooijmans et al. 
     nl::Tensor a = batch_norm_of_batch(x_proj, p["bn_ih_weight_l0"], {}, eps) +
                    batch_norm_of_batch(nl::matmul(h, p["weight_hh_l0"].t()), p["bn_hh_weight_l0"], {}, eps) +
                    p["bias_ih_l0"];
-    std::tie(h, c) = cell_step(a, c, [&](const nl::Tensor& v) {
-      return batch_norm_of_batch(v, p["bn_c_weight_l0"], p["bn_c_bias_l0"], eps);
-    });
+    std::tie(h, c) = cell_step(
+        a, c, [&](const nl::Tensor& v) { return batch_norm_of_batch(v, p["bn_c_weight_l0"], p["bn_c_bias_l0"], eps); });
     CHECK(max_abs_diff(out.output.select(0, t), h) < 1e-12);
     CHECK(max_abs_diff(p["bn_ih_running_mean_l0"].select(0, t), x_proj.mean({0}) * m) < 1e-12);
     CHECK(max_abs_diff(p["bn_c_running_mean_l0"].select(0, t), c.mean({0}) * m) < 1e-12);
@@ -181,7 +183,8 @@ TEST_CASE("LSTM: PyTorch parity (2 layers, batch_first, initial states, all grad
   CHECK(max_abs_diff(out.output, f.at("output")) < 1e-5);
   CHECK(max_abs_diff(out.h_n, f.at("h_n")) < 1e-5);
   CHECK(max_abs_diff(out.c_n, f.at("c_n")) < 1e-5);
-  ((out.output * f.at("g_output")).sum() + (out.h_n * f.at("g_h_n")).sum() + (out.c_n * f.at("g_c_n")).sum()).backward();
+  ((out.output * f.at("g_output")).sum() + (out.h_n * f.at("g_h_n")).sum() + (out.c_n * f.at("g_c_n")).sum())
+      .backward();
   CHECK(max_abs_diff(x.grad(), f.at("grad.x")) < 1e-5);
   CHECK(max_abs_diff(h0.grad(), f.at("grad.h0")) < 1e-5);
   CHECK(max_abs_diff(c0.grad(), f.at("grad.c0")) < 1e-5);
@@ -262,7 +265,7 @@ TEST_CASE("LSTM batch_norm cell: statistics per time step, the last step's beyon
   o.max_steps = 3;
   layers::LSTM lstm(2, 3, o);
   auto x = nl::randn({3, 8, 2}, nl::f64);
-  x.select(0, 2).mul_(5.0);  // step 2's inputs on another scale
+  x.select(0, 2).mul_(5.0);                       // step 2's inputs on another scale
   for (int pass = 0; pass < 20; ++pass) lstm(x);  // running statistics close to each step's own
   auto p = tensors_of(lstm);
   REQUIRE(p["bn_ih_running_var_l0"].shape() == nl::Shape{3, 12});
@@ -306,7 +309,8 @@ TEST_CASE("LSTM: parameter names per cell", "[layers][lstm]") {
     for (auto& [n, p] : m.named_parameters()) out.push_back(n);
     return out;
   };
-  CHECK(names(layers::LSTM(2, 3)) == std::vector<std::string>{"weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"});
+  CHECK(names(layers::LSTM(2, 3)) ==
+        std::vector<std::string>{"weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"});
   CHECK(names(layers::LSTM(2, 3, options_for(LSTMCell::layer_norm))) ==
         std::vector<std::string>{"weight_ih_l0", "weight_hh_l0", "ln_ih_weight_l0", "ln_ih_bias_l0", "ln_hh_weight_l0",
                                  "ln_hh_bias_l0", "ln_c_weight_l0", "ln_c_bias_l0"});
@@ -319,8 +323,10 @@ TEST_CASE("LSTM: parameter names per cell", "[layers][lstm]") {
 
 TEST_CASE("LSTM: errors name the layer and the shapes", "[layers][lstm][errors]") {
   layers::LSTM lstm(3, 4);
-  REQUIRE_THROWS_WITH(lstm(nl::randn({5, 2, 2})), Catch::Contains("LSTM: expected input (T, N, 3)") && Catch::Contains("[5,2,2]"));
-  REQUIRE_THROWS_WITH(lstm(nl::randn({5, 2, 3}), nl::zeros({1, 3, 4}), nl::Tensor()), Catch::Contains("initial states must be (1, 2, 4)"));
+  REQUIRE_THROWS_WITH(lstm(nl::randn({5, 2, 2})),
+                      Catch::Contains("LSTM: expected input (T, N, 3)") && Catch::Contains("[5,2,2]"));
+  REQUIRE_THROWS_WITH(lstm(nl::randn({5, 2, 3}), nl::zeros({1, 3, 4}), nl::Tensor()),
+                      Catch::Contains("initial states must be (1, 2, 4)"));
   REQUIRE_THROWS_WITH(layers::LSTM(0, 4), Catch::Contains("sizes must be > 0"));
 }
 
@@ -345,5 +351,6 @@ TEST_CASE("LSTM: a sequence fed in pieces with start_step equals it fed whole, f
     }
   }
   layers::LSTM lstm(3, 4, options_for(LSTMCell::plain));
-  REQUIRE_THROWS_WITH(lstm(nl::randn({2, 1, 3}, nl::f64), nl::Tensor(), nl::Tensor(), -1), Catch::Contains("start_step must be >= 0"));
+  REQUIRE_THROWS_WITH(lstm(nl::randn({2, 1, 3}, nl::f64), nl::Tensor(), nl::Tensor(), -1),
+                      Catch::Contains("start_step must be >= 0"));
 }

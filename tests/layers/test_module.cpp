@@ -47,9 +47,9 @@ std::vector<std::string> names(const layers::Named<nl::Tensor>& named) {
 
 TEST_CASE("Module: named_parameters uses dotted paths in registration order", "[layers][module]") {
   Net net;
-  CHECK(names(net.named_parameters()) ==
-        std::vector<std::string>{"scale", "block.fc.weight", "block.fc.bias", "block.norm.weight", "block.norm.bias",
-                                 "head.weight"});
+  CHECK(names(net.named_parameters()) == std::vector<std::string>{"scale", "block.fc.weight", "block.fc.bias",
+                                                                  "block.norm.weight", "block.norm.bias",
+                                                                  "head.weight"});
   CHECK(names(net.named_buffers()) == std::vector<std::string>{"block.norm.running_mean", "block.norm.running_var",
                                                                "block.norm.num_batches_tracked"});
   CHECK(net.parameters().size() == 6);

@@ -5,7 +5,6 @@
 // LSTM with initial states, a loss) run them too, through Layer's call
 // operator; and no module's forward can be called past it.
 #include <catch2/catch.hpp>
-
 #include <type_traits>
 
 #include "normlab.h"
@@ -43,9 +42,8 @@ TEST_CASE("Module hooks: a forward hook sees input and output and may replace th
   linear_by_op(*lin, x);  // the op alone is not the module: no hooks
   CHECK(calls == 1);
 
-  auto doubling = lin->register_forward_hook([](layers::Module&, const nl::Tensor&, const nl::Tensor& out) {
-    return out * 2.0;
-  });
+  auto doubling =
+      lin->register_forward_hook([](layers::Module&, const nl::Tensor&, const nl::Tensor& out) { return out * 2.0; });
   CHECK(max_abs_diff((*lin)(x), linear_by_op(*lin, x) * 2.0) == 0.0);
   CHECK(calls == 2);
   doubling.remove();
@@ -65,14 +63,14 @@ TEST_CASE("Module hooks: a backward pre-hook sees dloss/doutput and may replace 
     seen = g.clone();
     return nl::Tensor();
   });
-  ((*lin)(x) * c).sum().backward();
+  ((*lin)(x)*c).sum().backward();
   CHECK(max_abs_diff(seen, c) == 0.0);  // ∂Σ(y·c)/∂y = c
   nl::Tensor plain = lin->weight.grad().clone();
 
   // replacing the gradient by 3·g triples what reaches the parameters
   lin->zero_grad();
   lin->register_full_backward_pre_hook([](layers::Module&, const nl::Tensor& g) { return g * 3.0; });
-  ((*lin)(x) * c).sum().backward();
+  ((*lin)(x)*c).sum().backward();
   CHECK(max_abs_diff(lin->weight.grad(), plain * 3.0) < 1e-12);
 }
 
@@ -174,8 +172,8 @@ TEST_CASE("Module hooks: the call operator runs them around a forward of any sig
 
 TEST_CASE("Module hooks: a transformer block runs its self-attention's and its own hooks", "[layers][hooks]") {
   nl::manual_seed(6);
-  layers::TransformerEncoderLayerOptions options{.dim_feedforward = 8, .dropout = 0.0, .norm = layers::NormPlacement::pre,
-                                                 .dtype = nl::f64};
+  layers::TransformerEncoderLayerOptions options{
+      .dim_feedforward = 8, .dropout = 0.0, .norm = layers::NormPlacement::pre, .dtype = nl::f64};
   layers::TransformerEncoderLayer block(4, 2, options);
   auto x = nl::randn({3, 2, 4}, nl::f64);  // (L, N, E)
   // the expected values first, before any hook is registered: pre-norm, so
@@ -207,9 +205,8 @@ TEST_CASE("Module hooks: a transformer block runs its self-attention's and its o
   CHECK(attn_backward == 1);
 
   // a hook replacing the attention output: zero leaves x + ff(norm2(x)), ff = linear2(relu(linear1(.)))
-  block.self_attn->register_forward_hook([](layers::Module&, const nl::Tensor&, const nl::Tensor& out) {
-    return nl::zeros(out.shape(), out.dtype());
-  });
+  block.self_attn->register_forward_hook(
+      [](layers::Module&, const nl::Tensor&, const nl::Tensor& out) { return nl::zeros(out.shape(), out.dtype()); });
   nl::Tensor without_attention = x + (*block.linear2)(nl::relu((*block.linear1)((*block.norm2)(x))));
   CHECK(max_abs_diff(block(x, nl::Tensor()), without_attention) < 1e-12);
   CHECK(block_calls == 2);
@@ -259,10 +256,10 @@ TEST_CASE("Module hooks: MultiheadAttention called with masks runs them on query
   auto c = nl::randn({2, 3, 4}, nl::f64);
   layers::MultiheadAttention::Output hooked = call();
   CHECK(calls == 1);
-  CHECK(seen_in.is_same(q));                                  // the query, the first tensor
-  CHECK(max_abs_diff(seen_out, plain.output) == 0.0);          // the forward's Output::output
+  CHECK(seen_in.is_same(q));                                      // the query, the first tensor
+  CHECK(max_abs_diff(seen_out, plain.output) == 0.0);             // the forward's Output::output
   CHECK(max_abs_diff(hooked.output, plain.output * 3.0) == 0.0);  // replaced by the hook's
-  CHECK(max_abs_diff(hooked.weights, plain.weights) == 0.0);   // the rest is the forward's
+  CHECK(max_abs_diff(hooked.weights, plain.weights) == 0.0);      // the rest is the forward's
   (hooked.output * c).sum().backward();
   REQUIRE(seen_grad.defined());
   CHECK(max_abs_diff(seen_grad, c) == 0.0);  // ∂Σ(out·c)/∂out = c, at the hooked output
@@ -312,7 +309,9 @@ namespace {
 // that would skip the hooks. Checked here, at namespace scope, where no
 // friendship reaches.
 template <typename M, typename... Args>
-concept forward_callable_from_outside = requires(M& module, const Args&... args) { module.forward(args...); };
+concept forward_callable_from_outside = requires(M& module, const Args&... args) {
+  module.forward(args...);
+};
 
 // The check itself can say yes: a class with a public forward.
 struct PublicForward {

@@ -106,8 +106,8 @@ TEST_CASE("PyTorch parity: BatchNorm1d over three training steps, then eval", "[
 
 TEST_CASE("PyTorch parity: a state dict exported from PyTorch gives PyTorch's outputs", "[layers][pytorch]") {
   // torch.nn.Sequential(Linear(5,8), LayerNorm(8), ReLU(), Linear(8,6), BatchNorm1d(6), Tanh(), Linear(6,3))
-  layers::Sequential model{std::make_shared<layers::Linear>(5, 8), std::make_shared<layers::LayerNorm>(nl::Shape{8}),
-                           std::make_shared<layers::ReLU>(),       std::make_shared<layers::Linear>(8, 6),
+  layers::Sequential model{std::make_shared<layers::Linear>(5, 8),   std::make_shared<layers::LayerNorm>(nl::Shape{8}),
+                           std::make_shared<layers::ReLU>(),         std::make_shared<layers::Linear>(8, 6),
                            std::make_shared<layers::BatchNorm1d>(6), std::make_shared<layers::Tanh>(),
                            std::make_shared<layers::Linear>(6, 3)};
   nl::StateDict state;

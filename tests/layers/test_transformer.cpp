@@ -5,8 +5,8 @@
 #include <catch2/catch.hpp>
 
 #include "normlab.h"
-#include "tests/layers/module_gradcheck.h"
 #include "tests/core/ops/norm_test_helpers.h"
+#include "tests/layers/module_gradcheck.h"
 
 using namespace normlab_test;
 namespace layers = nl::layers;
@@ -33,7 +33,8 @@ TEST_CASE("TransformerEncoderLayer: PyTorch parity, norm_first false (post) and 
           "[layers][transformer][pytorch]") {
   auto f = nl::io::load_safetensors(NORMLAB_FIXTURES_DIR "/attention.safetensors");
   auto padding = f.at("mha_padding.key_padding_mask");
-  for (auto [prefix, norm] : {std::pair{"encoder_post", NormPlacement::post}, std::pair{"encoder_pre", NormPlacement::pre}}) {
+  for (auto [prefix, norm] :
+       {std::pair{"encoder_post", NormPlacement::post}, std::pair{"encoder_pre", NormPlacement::pre}}) {
     INFO(prefix);
     auto o = tiny_options(norm, nl::f32);
     o.dim_feedforward = 16;
@@ -68,7 +69,8 @@ TEST_CASE("TransformerEncoderLayer: gradcheck of input and parameters in all thr
   }
 }
 
-TEST_CASE("TransformerEncoderLayer: causal — perturbing position t changes no output before t", "[layers][transformer]") {
+TEST_CASE("TransformerEncoderLayer: causal — perturbing position t changes no output before t",
+          "[layers][transformer]") {
   for (NormPlacement norm : kPlacements) {
     INFO(placement_label(norm));
     nl::manual_seed(2);
@@ -109,12 +111,14 @@ TEST_CASE("TransformerEncoderLayer: padded positions change neither the real out
 }
 
 TEST_CASE("TransformerEncoderLayer: PyTorch's submodule names, none has no norms", "[layers][transformer]") {
-  layers::TransformerEncoderLayer post(8, 2, tiny_options(NormPlacement::post)), none(8, 2, tiny_options(NormPlacement::none));
+  layers::TransformerEncoderLayer post(8, 2, tiny_options(NormPlacement::post)),
+      none(8, 2, tiny_options(NormPlacement::none));
   std::vector<std::string> names;
   for (auto& [name, p] : post.named_parameters()) names.push_back(name);
-  CHECK(names == std::vector<std::string>{"self_attn.in_proj_weight", "self_attn.in_proj_bias", "self_attn.out_proj.weight",
-                                          "self_attn.out_proj.bias", "linear1.weight", "linear1.bias", "linear2.weight",
-                                          "linear2.bias", "norm1.weight", "norm1.bias", "norm2.weight", "norm2.bias"});
+  CHECK(names == std::vector<std::string>{"self_attn.in_proj_weight", "self_attn.in_proj_bias",
+                                          "self_attn.out_proj.weight", "self_attn.out_proj.bias", "linear1.weight",
+                                          "linear1.bias", "linear2.weight", "linear2.bias", "norm1.weight",
+                                          "norm1.bias", "norm2.weight", "norm2.bias"});
   CHECK(none.named_parameters().size() == 8);
   CHECK(none.norm1 == nullptr);
 }

@@ -31,7 +31,8 @@ TEST_CASE("CharLSTM: logits shape and names for every cell, learns a repeating s
   }
 }
 
-TEST_CASE("sample_next: argmax at temperature 0, top_k restricts, draws follow the distribution", "[models][sampling]") {
+TEST_CASE("sample_next: argmax at temperature 0, top_k restricts, draws follow the distribution",
+          "[models][sampling]") {
   auto logits = nl::from_vector<float>({0.0f, 2.0f, 1.0f, -1.0f});
   CHECK(nl::models::sample_next(logits, 0.0) == 1);
   nl::manual_seed(1);

@@ -4,8 +4,8 @@
 #include <catch2/catch.hpp>
 
 #include "normlab.h"
-#include "tests/layers/module_gradcheck.h"
 #include "tests/core/ops/norm_test_helpers.h"
+#include "tests/layers/module_gradcheck.h"
 
 using namespace normlab_test;
 using nl::layers::NormPlacement;
@@ -74,7 +74,8 @@ TEST_CASE("GPT: causal — changing token t changes no logits before t, in every
   }
 }
 
-TEST_CASE("GPT: parameter gradients match finite differences for post, pre, none and tied", "[models][gpt][gradcheck]") {
+TEST_CASE("GPT: parameter gradients match finite differences for post, pre, none and tied",
+          "[models][gpt][gradcheck]") {
   for (int variant = 0; variant < 4; ++variant) {
     INFO("variant " << variant);
     nl::manual_seed(3);
@@ -83,7 +84,12 @@ TEST_CASE("GPT: parameter gradients match finite differences for post, pre, none
     c.tie_weights = variant == 3;
     GPT gpt(c);
     auto x = ids({1, 2, 3, 4, 5, 6}, 2, 3), y = ids({2, 3, 4, 5, 6, 0}, 6, 1).reshape({6});
-    require_parameter_gradients(gpt, [&] { return nl::cross_entropy(gpt(x).reshape({6, 7}), y); }, 4);
+    require_parameter_gradients(
+        gpt,
+        [&] {
+          return nl::cross_entropy(gpt(x).reshape({6, 7}), y);
+        },
+        4);
   }
 }
 
@@ -109,12 +115,13 @@ TEST_CASE("GPT: learns a repeating sequence, generation continues it", "[models]
   CHECK(last < 0.05);
   auto out = gpt.generate({2, 3}, 10, /*temperature=*/0.0);
   CHECK(out == std::vector<int64_t>{2, 3, 4, 2, 3, 4, 2, 3, 4, 2, 3, 4});  // past block_size the window slides
-  CHECK(gpt.is_training());  // generate restores the mode
+  CHECK(gpt.is_training());                                                // generate restores the mode
 }
 
 TEST_CASE("GPT: errors name the model and the shapes", "[models][gpt][errors]") {
   GPT gpt(tiny(NormPlacement::pre));
-  REQUIRE_THROWS_WITH(gpt(ids({0, 1, 2, 3, 4, 5, 6}, 1, 7)), Catch::Contains("GPT: sequence length 7") && Catch::Contains("block_size = 6"));
+  REQUIRE_THROWS_WITH(gpt(ids({0, 1, 2, 3, 4, 5, 6}, 1, 7)),
+                      Catch::Contains("GPT: sequence length 7") && Catch::Contains("block_size = 6"));
   REQUIRE_THROWS_WITH(gpt(nl::zeros({1, 3})), Catch::Contains("GPT: expected int64 ids"));
   REQUIRE_THROWS_WITH(gpt(ids({7}, 1, 1)), Catch::Contains("embedding: index 7 out of range"));
   REQUIRE_THROWS_WITH(gpt.generate({}, 3), Catch::Contains("prompt is empty"));

@@ -12,9 +12,12 @@ TEST_CASE("MLP: Linear, norm, activation per hidden layer, the output layer bare
     for (auto& [name, child] : m.named_children()) out.push_back(child->type_name());
     return out;
   };
-  CHECK(types(MLP({4, 8, 8, 3}, NormKind::none)) == std::vector<std::string>{"Linear", "ReLU", "Linear", "ReLU", "Linear"});
-  CHECK(types(MLP({4, 8, 3}, NormKind::batch, "tanh")) == std::vector<std::string>{"Linear", "BatchNorm1d", "Tanh", "Linear"});
-  CHECK(types(MLP({4, 8, 3}, NormKind::layer, "gelu")) == std::vector<std::string>{"Linear", "LayerNorm", "GELU", "Linear"});
+  CHECK(types(MLP({4, 8, 8, 3}, NormKind::none)) ==
+        std::vector<std::string>{"Linear", "ReLU", "Linear", "ReLU", "Linear"});
+  CHECK(types(MLP({4, 8, 3}, NormKind::batch, "tanh")) ==
+        std::vector<std::string>{"Linear", "BatchNorm1d", "Tanh", "Linear"});
+  CHECK(types(MLP({4, 8, 3}, NormKind::layer, "gelu")) ==
+        std::vector<std::string>{"Linear", "LayerNorm", "GELU", "Linear"});
   CHECK(types(MLP({4, 8, 3}, NormKind::rms)) == std::vector<std::string>{"Linear", "RMSNorm", "ReLU", "Linear"});
   MLP m({784, 256, 256, 10}, NormKind::layer);
   CHECK(m.num_parameters() == 784 * 256 + 256 + 2 * 256 + 256 * 256 + 256 + 2 * 256 + 256 * 10 + 10);

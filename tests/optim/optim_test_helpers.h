@@ -1,7 +1,6 @@
 #pragma once
 // Runs an optimizer through the gradients stored in the PyTorch fixtures.
 #include <catch2/catch.hpp>
-
 #include <functional>
 #include <memory>
 
@@ -24,7 +23,8 @@ using MakeOptimizer = std::function<std::unique_ptr<nl::optim::Optimizer>(std::v
 // Parameters initialized as in fixture `name` (two of them).
 inline std::vector<nl::Tensor> fixture_params(const std::string& name) {
   std::vector<nl::Tensor> params;
-  for (int i = 0; i < 2; ++i) params.push_back(optim_fixture(name + ".param" + std::to_string(i) + ".init").clone().requires_grad_(true));
+  for (int i = 0; i < 2; ++i)
+    params.push_back(optim_fixture(name + ".param" + std::to_string(i) + ".init").clone().requires_grad_(true));
   return params;
 }
 

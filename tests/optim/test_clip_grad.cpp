@@ -1,6 +1,5 @@
 // Gradient clipping by total norm and by value.
 #include <catch2/catch.hpp>
-
 #include <cmath>
 
 #include "normlab.h"

@@ -1,6 +1,5 @@
 // Schedules: closed forms by hand, all groups scaled, state dicts, errors.
 #include <catch2/catch.hpp>
-
 #include <cmath>
 #include <numbers>
 
@@ -37,9 +36,9 @@ TEST_CASE("WarmupDecayLR: linear warmup then cosine or linear decay to min_lr_ra
   optim::WarmupDecayLR linear(opt, 4, 14, optim::WarmupDecayLR::Decay::linear, 0.1);
   std::vector<double> lr;
   for (int e = 0; e < 20; ++e, linear.step()) lr.push_back(linear.get_last_lr()[0]);
-  CHECK(lr[0] == Approx(0.5));   // 2 · 1/4
-  CHECK(lr[3] == Approx(2.0));   // 2 · 4/4
-  CHECK(lr[4] == Approx(2.0));   // decay starts at p = 0
+  CHECK(lr[0] == Approx(0.5));  // 2 · 1/4
+  CHECK(lr[3] == Approx(2.0));  // 2 · 4/4
+  CHECK(lr[4] == Approx(2.0));  // decay starts at p = 0
   CHECK(lr[9] == Approx(2.0 * (0.1 + 0.9 * 0.5)));
   CHECK(lr[14] == Approx(0.2));  // min_lr_ratio · base
   CHECK(lr[19] == Approx(0.2));  // and stays there

@@ -69,12 +69,14 @@ TEST_CASE("Optimizer: state_dict names follow PyTorch's buffers", "[optim][state
   opt.step();
   std::vector<std::string> keys;
   for (auto& [k, v] : opt.state_dict()) keys.push_back(k);
-  CHECK(keys == std::vector<std::string>{"param_groups.0.initial_lr", "param_groups.0.lr", "param_groups.0.weight_decay",
-                                         "state.0.exp_avg", "state.0.exp_avg_sq", "state.0.max_exp_avg_sq", "state.0.step"});
+  CHECK(keys == std::vector<std::string>{"param_groups.0.initial_lr", "param_groups.0.lr",
+                                         "param_groups.0.weight_decay", "state.0.exp_avg", "state.0.exp_avg_sq",
+                                         "state.0.max_exp_avg_sq", "state.0.step"});
   CHECK(opt.state_dict().at("state.0.step").item<int64_t>() == 1);
 }
 
-TEST_CASE("Optimizer: load_state_dict rejects wrong keys, shapes and dtypes and changes nothing", "[optim][state][errors]") {
+TEST_CASE("Optimizer: load_state_dict rejects wrong keys, shapes and dtypes and changes nothing",
+          "[optim][state][errors]") {
   auto p = nl::ones({2}).requires_grad_(true);
   optim::SGD opt({p}, {.lr = 0.1, .momentum = 0.9});
   p.set_grad(nl::ones({2}));
@@ -82,7 +84,8 @@ TEST_CASE("Optimizer: load_state_dict rejects wrong keys, shapes and dtypes and 
   auto good = opt.state_dict();
   auto bad_shape = good;
   bad_shape["state.0.momentum_buffer"] = nl::zeros({3});
-  REQUIRE_THROWS_WITH(opt.load_state_dict(bad_shape), Catch::Contains("state.0.momentum_buffer") && Catch::Contains("[3]"));
+  REQUIRE_THROWS_WITH(opt.load_state_dict(bad_shape),
+                      Catch::Contains("state.0.momentum_buffer") && Catch::Contains("[3]"));
   auto unexpected = good;
   unexpected["state.5.step"] = nl::zeros({}, nl::i64);
   REQUIRE_THROWS_WITH(opt.load_state_dict(unexpected), Catch::Contains("unexpected key state.5.step"));
@@ -142,13 +145,14 @@ TEST_CASE("Optimizer: parameter groups use their own lr and weight decay", "[opt
   a.set_grad(nl::ones({1}, nl::f64));
   b.set_grad(nl::ones({1}, nl::f64));
   opt.step();
-  CHECK(a.item<double>() == Approx(0.9));           // 1 − 0.1·1
+  CHECK(a.item<double>() == Approx(0.9));            // 1 − 0.1·1
   CHECK(b.item<double>() == Approx(1 - 0.5 * 2.0));  // 1 − 0.5·(1 + 1·1)
 }
 
 TEST_CASE("Optimizer: works on a Module's parameters", "[optim]") {
   nl::manual_seed(3);
-  nl::layers::Sequential model{std::make_shared<nl::layers::Linear>(3, 8), std::make_shared<nl::layers::LayerNorm>(nl::Shape{8}),
+  nl::layers::Sequential model{std::make_shared<nl::layers::Linear>(3, 8),
+                               std::make_shared<nl::layers::LayerNorm>(nl::Shape{8}),
                                std::make_shared<nl::layers::Tanh>(), std::make_shared<nl::layers::Linear>(8, 1)};
   optim::Adam opt(model.parameters(), {.lr = 0.01});
   auto x = nl::randn({32, 3}), y = x.sum({1}, true);
@@ -176,7 +180,8 @@ TEST_CASE("Optimizer: invalid options and parameters are refused with the optimi
   REQUIRE_THROWS_WITH(optim::SGD({p, p}, {.lr = 0.1}), Catch::Contains("more than once"));
   REQUIRE_THROWS_WITH(optim::SGD({p * 2.0}, {.lr = 0.1}), Catch::Contains("leaf"));
   REQUIRE_THROWS_WITH(optim::SGD({nl::zeros({2}, nl::i64)}, {.lr = 0.1}), Catch::Contains("floating"));
-  REQUIRE_THROWS_WITH(optim::SGD(std::vector<optim::ParamGroup>{}, {.lr = 0.1}), Catch::Contains("no parameter groups"));
+  REQUIRE_THROWS_WITH(optim::SGD(std::vector<optim::ParamGroup>{}, {.lr = 0.1}),
+                      Catch::Contains("no parameter groups"));
   // a valid one steps: plain SGD, q ← q − lr·g = 1 − 0.1·g
   auto q = nl::ones({2, 3}).requires_grad_(true);
   optim::SGD opt({q}, {.lr = 0.1});

@@ -1,7 +1,6 @@
 // Every optimizer configuration and schedule against 10-step trajectories
 // recorded from PyTorch (tests/fixtures/make_optim_fixtures.py).
 #include <catch2/catch.hpp>
-
 #include <cmath>
 
 #include "normlab.h"
@@ -30,16 +29,17 @@ void check_trajectory(const std::string& name, const MakeOptimizer& make_optimiz
 TEST_CASE("PyTorch parity: SGD trajectories", "[optim][pytorch]") {
   check_trajectory("sgd", make<optim::SGD>(optim::SGDOptions{.lr = 0.1}));
   check_trajectory("sgd_momentum", make<optim::SGD>(optim::SGDOptions{.lr = 0.1, .momentum = 0.9}));
-  check_trajectory("sgd_nesterov",
-                   make<optim::SGD>(optim::SGDOptions{.lr = 0.1, .momentum = 0.9, .weight_decay = 0.01, .nesterov = true}));
-  check_trajectory("sgd_dampening",
-                   make<optim::SGD>(optim::SGDOptions{.lr = 0.1, .momentum = 0.9, .dampening = 0.5, .weight_decay = 0.1}));
+  check_trajectory("sgd_nesterov", make<optim::SGD>(optim::SGDOptions{
+                                       .lr = 0.1, .momentum = 0.9, .weight_decay = 0.01, .nesterov = true}));
+  check_trajectory("sgd_dampening", make<optim::SGD>(optim::SGDOptions{
+                                        .lr = 0.1, .momentum = 0.9, .dampening = 0.5, .weight_decay = 0.1}));
 }
 
 TEST_CASE("PyTorch parity: Adam and AdamW trajectories", "[optim][pytorch]") {
   check_trajectory("adam", make<optim::Adam>(optim::AdamOptions{.lr = 1e-2}));
-  check_trajectory("adam_amsgrad", make<optim::Adam>(optim::AdamOptions{
-                                       .lr = 1e-2, .betas = {0.8, 0.99}, .eps = 1e-6, .weight_decay = 0.1, .amsgrad = true}));
+  check_trajectory("adam_amsgrad",
+                   make<optim::Adam>(optim::AdamOptions{
+                       .lr = 1e-2, .betas = {0.8, 0.99}, .eps = 1e-6, .weight_decay = 0.1, .amsgrad = true}));
   check_trajectory("adamw", make<optim::AdamW>(optim::AdamWOptions{.lr = 1e-2, .weight_decay = 0.1}));
   check_trajectory("adamw_amsgrad",
                    make<optim::AdamW>(optim::AdamWOptions{.lr = 1e-2, .weight_decay = 0.05, .amsgrad = true}));
@@ -47,12 +47,15 @@ TEST_CASE("PyTorch parity: Adam and AdamW trajectories", "[optim][pytorch]") {
 
 TEST_CASE("PyTorch parity: RMSprop and Adagrad trajectories", "[optim][pytorch]") {
   check_trajectory("rmsprop", make<optim::RMSprop>(optim::RMSpropOptions{.lr = 1e-2}));
-  check_trajectory("rmsprop_centered",
-                   make<optim::RMSprop>(optim::RMSpropOptions{
-                       .lr = 1e-2, .alpha = 0.9, .eps = 1e-6, .weight_decay = 0.01, .momentum = 0.5, .centered = true}));
+  check_trajectory(
+      "rmsprop_centered",
+      make<optim::RMSprop>(optim::RMSpropOptions{
+          .lr = 1e-2, .alpha = 0.9, .eps = 1e-6, .weight_decay = 0.01, .momentum = 0.5, .centered = true}));
   check_trajectory("adagrad", make<optim::Adagrad>(optim::AdagradOptions{.lr = 0.1}));
-  check_trajectory("adagrad_decay", make<optim::Adagrad>(optim::AdagradOptions{
-                                        .lr = 0.1, .lr_decay = 0.01, .weight_decay = 0.1, .initial_accumulator_value = 0.1, .eps = 1e-8}));
+  check_trajectory(
+      "adagrad_decay",
+      make<optim::Adagrad>(optim::AdagradOptions{
+          .lr = 0.1, .lr_decay = 0.01, .weight_decay = 0.1, .initial_accumulator_value = 0.1, .eps = 1e-8}));
 }
 
 TEST_CASE("PyTorch parity: AdamW with two parameter groups", "[optim][pytorch]") {
@@ -63,7 +66,8 @@ TEST_CASE("PyTorch parity: AdamW with two parameter groups", "[optim][pytorch]")
 }
 
 TEST_CASE("PyTorch parity: learning-rate schedules", "[optim][pytorch]") {
-  auto check = [](const std::string& name, const std::function<std::unique_ptr<optim::LRScheduler>(optim::Optimizer&)>& make_schedule) {
+  auto check = [](const std::string& name,
+                  const std::function<std::unique_ptr<optim::LRScheduler>(optim::Optimizer&)>& make_schedule) {
     INFO(name);
     auto p = nl::zeros({1}).requires_grad_(true);
     optim::SGD opt({p}, {.lr = 0.1});
@@ -79,6 +83,8 @@ TEST_CASE("PyTorch parity: learning-rate schedules", "[optim][pytorch]") {
   check("step_lr", [](auto& o) { return std::make_unique<optim::StepLR>(o, 3, 0.5); });
   check("cosine", [](auto& o) { return std::make_unique<optim::CosineAnnealingLR>(o, 10, 0.001); });
   check("cosine_short", [](auto& o) { return std::make_unique<optim::CosineAnnealingLR>(o, 4, 0.0); });
-  check("lambda", [](auto& o) { return std::make_unique<optim::LambdaLR>(o, [](int64_t e) { return std::pow(0.95, double(e)); }); });
+  check("lambda", [](auto& o) {
+    return std::make_unique<optim::LambdaLR>(o, [](int64_t e) { return std::pow(0.95, double(e)); });
+  });
   check("warmup_cosine", [](auto& o) { return std::make_unique<optim::WarmupDecayLR>(o, 3, 10); });
 }

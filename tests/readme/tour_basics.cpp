@@ -2,13 +2,13 @@
 
 int main() {
   nl::manual_seed(0);
-  nl::Tensor x = nl::randn({4, 3});                        // float32 by default
+  nl::Tensor x = nl::randn({4, 3});  // float32 by default
   nl::Tensor w = nl::randn({2, 3}, nl::f64).requires_grad_(true);
   nl::Tensor b = nl::zeros({2}, nl::f64).requires_grad_(true);
   nl::Tensor y = nl::relu(nl::matmul(x.to(nl::f64), w.t()) + b);  // broadcasting
   fmt::print("{}\n", y);
   y.sum().backward();
-  fmt::print("{}\n", w.grad());                            // same shape as w
+  fmt::print("{}\n", w.grad());  // same shape as w
 
   // Views share storage: no copy, writes show through.
   nl::Tensor m = nl::arange(6).reshape({2, 3});
@@ -29,7 +29,7 @@ int main() {
     fmt::print("{}\n", e.what());
   }
   {
-    nl::NoGradGuard no_grad;                               // no graph recorded here
+    nl::NoGradGuard no_grad;  // no graph recorded here
     fmt::print("{}\n", (w * 2).requires_grad());
   }
 }

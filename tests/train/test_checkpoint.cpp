@@ -13,7 +13,7 @@ namespace {
 // buffers, dropout (RNG), Adam state and a schedule; batches come from the RNG.
 struct Run {
   layers::Sequential model{std::make_shared<layers::Linear>(6, 16), std::make_shared<layers::BatchNorm1d>(16),
-                           std::make_shared<layers::ReLU>(),        std::make_shared<layers::Dropout>(0.2),
+                           std::make_shared<layers::ReLU>(), std::make_shared<layers::Dropout>(0.2),
                            std::make_shared<layers::Linear>(16, 3)};
   optim::AdamW opt{model.parameters(), {.lr = 0.01}};
   optim::WarmupDecayLR schedule{opt, 3, 20};

@@ -1,6 +1,5 @@
 // CSV results: field quoting, the text, the file written atomically.
 #include <catch2/catch.hpp>
-
 #include <filesystem>
 #include <fstream>
 #include <sstream>

@@ -1,6 +1,5 @@
 // gnuplot helpers: quoting, the line-plot script, rendering a real PNG.
 #include <catch2/catch.hpp>
-
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -17,8 +16,8 @@ TEST_CASE("gnuplot::quote doubles single quotes", "[train][gnuplot]") {
 
 TEST_CASE("gnuplot::lines_by_label: one line per label and column, dashed ones dashed", "[train][gnuplot]") {
   CHECK(gnuplot::lines_by_label("e.csv", "e.png", {}, "step", "loss", {{4, ""}}).empty());
-  std::string script = gnuplot::lines_by_label("e.csv", "e.png", {"lstm", "ln-lstm"}, "step", "bits", {{5, "len 64"}},
-                                               {{6, "len 256"}});
+  std::string script =
+      gnuplot::lines_by_label("e.csv", "e.png", {"lstm", "ln-lstm"}, "step", "bits", {{5, "len 64"}}, {{6, "len 256"}});
   CHECK(script.find("set output 'e.png'") != std::string::npos);
   CHECK(script.find("'< grep \"^lstm,\" e.csv' using 2:5 with lines lw 2 lc 1 dt 1 title 'lstm (len 64)'") !=
         std::string::npos);

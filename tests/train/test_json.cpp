@@ -1,6 +1,5 @@
 // JSON results: one line or indented, bytes that are not UTF-8 replaced, the file.
 #include <catch2/catch.hpp>
-
 #include <filesystem>
 #include <fstream>
 #include <sstream>

@@ -8,7 +8,8 @@ TEST_CASE("Progress: the line shows step, loss, rate and the ETA at that rate", 
   CHECK(nl::train::Progress::line("ln-lstm", 120, 2000, 2.12345, 10.0) ==
         "[ln-lstm] step   120/2000  loss 2.1235  12.0 steps/s  ETA 157s   ");
   // the last step: nothing left
-  CHECK(nl::train::Progress::line("mlp", 50, 50, 0.5, 2.0) == "[mlp] step    50/50  loss 0.5000  25.0 steps/s  ETA 0s   ");
+  CHECK(nl::train::Progress::line("mlp", 50, 50, 0.5, 2.0) ==
+        "[mlp] step    50/50  loss 0.5000  25.0 steps/s  ETA 0s   ");
   // no time yet: a finite rate, no division by zero
   CHECK(nl::train::Progress::line("x", 0, 10, 1.0, 0.0).find("ETA") != std::string::npos);
 }

@@ -3,7 +3,6 @@
 // attached with one line to a GPT and a CharLSTM, its rows equal the
 // statistics of each layer's output and output gradient computed directly.
 #include <catch2/catch.hpp>
-
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -121,11 +120,10 @@ TEST_CASE("StatsRecorder: every column equals the hand-computed value after one 
 
 TEST_CASE("StatsRecorder: every n steps, an initialization step 0, evaluation not counted", "[train][stats]") {
   TinyModel tiny;
-  nl::train::StatsRecorder stats(tiny.model, {.track = [](const std::string&, const layers::Module& m) {
-                                             return m.type_name() == "Linear";
-                                           },
-                                           .every = 2,
-                                           .first_step = 0});
+  nl::train::StatsRecorder stats(
+      tiny.model, {.track = [](const std::string&, const layers::Module& m) { return m.type_name() == "Linear"; },
+                   .every = 2,
+                   .first_step = 0});
   CHECK(stats.layer_names() == std::vector<std::string>{"0", "2"});
   nl::optim::SGD sgd(tiny.model.parameters(), {.lr = 0.05});
   auto x = nl::from_vector(kX, {4, 2});
@@ -185,10 +183,9 @@ TEST_CASE("StatsRecorder: CSV, gnuplot script, hooks removed with the recorder",
   nl::Tensor y = tiny.model(x);
   CHECK(y.shape() == nl::Shape{4, 1});
   CHECK_THROWS_WITH(nl::train::StatsRecorder(tiny.model, {.every = 0}), Catch::Contains("every"));
-  CHECK_THROWS_WITH(nl::train::StatsRecorder(tiny.model, {.track = [](const std::string&, const layers::Module&) {
-                                                         return false;
-                                                       }}),
-                    Catch::Contains("no layer"));
+  CHECK_THROWS_WITH(
+      nl::train::StatsRecorder(tiny.model, {.track = [](const std::string&, const layers::Module&) { return false; }}),
+      Catch::Contains("no layer"));
 }
 
 namespace {
@@ -280,8 +277,7 @@ TEST_CASE("StatsRecorder: one line on a GPT records every block's Linear, LayerN
 
   // every module but the containers (blocks, blocks.<l>); self_attn is not a leaf, so name it
   auto compared = check_recorder_rows(
-      gpt, ids, targets, direct, expected_loss,
-      {.track = [](const std::string& name, const layers::Module& m) {
+      gpt, ids, targets, direct, expected_loss, {.track = [](const std::string& name, const layers::Module& m) {
         return m.type_name() != "ModuleList" && m.type_name() != "TransformerEncoderLayer";
       }});
   std::set<std::string> all;

@@ -1,6 +1,5 @@
 // TrainingClock: time while paused is not counted, wall or CPU.
 #include <catch2/catch.hpp>
-
 #include <chrono>
 #include <ctime>
 #include <thread>
@@ -28,6 +27,6 @@ TEST_CASE("TrainingClock: paused time counts neither as wall nor as CPU time", "
   clock.pause();
   double trained = clock.wall_seconds() - before;
   CHECK(trained >= 0.02);
-  CHECK(trained < 0.2);              // the 0.4 s while paused are not in it
+  CHECK(trained < 0.2);               // the 0.4 s while paused are not in it
   CHECK(clock.cpu_seconds() < 0.15);  // nor the 0.2 s of CPU spent while paused
 }

@@ -1,12 +1,12 @@
 #pragma once
 // A private temporary directory per test, and byte-level file helpers.
-#include <catch2/catch.hpp>
+#include <unistd.h>
 
 #include <atomic>
+#include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
 #include <string>
-#include <unistd.h>
 
 namespace normlab_test {
 

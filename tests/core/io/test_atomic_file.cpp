@@ -57,7 +57,8 @@ TEST_CASE("InputFile: reads inside the file only", "[io][atomic][errors]") {
   char buffer[4];
   file.read(6, 4, buffer, "tail");
   CHECK(std::string(buffer, 4) == "6789");
-  REQUIRE_THROWS_WITH(file.read(8, 4, buffer, "tail"),
-                      Catch::Contains("test_read: " + path + ": tail at bytes [8, 12) lies outside the file of 10 bytes"));
+  REQUIRE_THROWS_WITH(
+      file.read(8, 4, buffer, "tail"),
+      Catch::Contains("test_read: " + path + ": tail at bytes [8, 12) lies outside the file of 10 bytes"));
   REQUIRE_THROWS_WITH(file.read(UINT64_MAX, 2, buffer, "x"), Catch::Contains("outside the file"));
 }

@@ -1,7 +1,6 @@
 // .npy: round trips, files NumPy wrote (C and Fortran order, version 2.0),
 // and corrupt files.
 #include <catch2/catch.hpp>
-
 #include <cstring>
 #include <random>
 
@@ -108,7 +107,8 @@ TEST_CASE("npy: corrupt files are refused with a reason", "[io][npy][errors]") {
        "needs 16 bytes of data, the file has 8"},
       {"shape lies (too small)", npy_bytes("{'descr': '<f8', 'fortran_order': False, 'shape': ()}", eight_bytes + "x"),
        "needs 8 bytes"},
-      {"absurd shape", npy_bytes("{'descr': '<f8', 'fortran_order': False, 'shape': (99999999999999, 99999999999)}", ""),
+      {"absurd shape",
+       npy_bytes("{'descr': '<f8', 'fortran_order': False, 'shape': (99999999999999, 99999999999)}", ""),
        "too many elements"},
       {"extra key", npy_bytes("{'descr': '<f8', 'fortran_order': False, 'shape': (1,), 'x': True}", eight_bytes),
        "keys besides"},

@@ -1,7 +1,6 @@
 // safetensors: round trips, the exact byte layout, PyTorch-written files,
 // and corrupt files — each gets an nl::Error saying what is wrong.
 #include <catch2/catch.hpp>
-
 #include <cstring>
 #include <random>
 
@@ -70,9 +69,10 @@ TEST_CASE("safetensors: the written bytes follow the format exactly", "[io][safe
 TEST_CASE("safetensors: reads a hand-made file with metadata and any key order", "[io][safetensors]") {
   TempDir dir;
   std::string path = dir.file("hand.safetensors");
-  write_bytes(path, safetensors_bytes(R"({"__metadata__":{"format":"pt"},"b":{"data_offsets":[8,12],"shape":[],"dtype":"F32"},)"
-                                      R"("a":{"dtype":"F32","shape":[1,2],"data_offsets":[0,8]}})",
-                                      floats({1.5f, -2.0f, 7.0f})));
+  write_bytes(
+      path, safetensors_bytes(R"({"__metadata__":{"format":"pt"},"b":{"data_offsets":[8,12],"shape":[],"dtype":"F32"},)"
+                              R"("a":{"dtype":"F32","shape":[1,2],"data_offsets":[0,8]}})",
+                              floats({1.5f, -2.0f, 7.0f})));
   auto t = nl::io::load_safetensors(path);
   CHECK(t.at("a").shape() == nl::Shape{1, 2});
   CHECK(t.at("a").to_vector<float>() == std::vector<float>{1.5f, -2.0f});
@@ -123,21 +123,26 @@ TEST_CASE("safetensors: corrupt files are refused with a reason", "[io][safetens
       {"JSON not an object", safetensors_bytes("[1, 2]", ""), "not a JSON object"},
       {"unknown dtype", safetensors_bytes(R"({"a":{"dtype":"BF16","shape":[2],"data_offsets":[0,4]}})", "abcd"),
        "unsupported dtype \"BF16\""},
-      {"negative shape", safetensors_bytes(R"({"a":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}})", floats({1, 2})),
+      {"negative shape",
+       safetensors_bytes(R"({"a":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}})", floats({1, 2})),
        "not a list of sizes"},
-      {"fractional shape", safetensors_bytes(R"({"a":{"dtype":"F32","shape":[1.5],"data_offsets":[0,8]}})", floats({1, 2})),
+      {"fractional shape",
+       safetensors_bytes(R"({"a":{"dtype":"F32","shape":[1.5],"data_offsets":[0,8]}})", floats({1, 2})),
        "not a list of sizes"},
-      {"absurd shape", safetensors_bytes(R"({"a":{"dtype":"F32","shape":[1099511627776,1099511627776],"data_offsets":[0,8]}})",
-                                         floats({1, 2})),
+      {"absurd shape",
+       safetensors_bytes(R"({"a":{"dtype":"F32","shape":[1099511627776,1099511627776],"data_offsets":[0,8]}})",
+                         floats({1, 2})),
        "too many elements"},
       {"offsets past the data", safetensors_bytes(good_header, floats({1})), "outside the data buffer"},
-      {"offsets reversed", safetensors_bytes(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[8,0]}})", floats({1, 2})),
+      {"offsets reversed",
+       safetensors_bytes(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[8,0]}})", floats({1, 2})),
        "outside the data buffer"},
       {"size mismatch", safetensors_bytes(R"({"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})", floats({1, 2})),
        "needs 12"},
       {"overlapping tensors",
-       safetensors_bytes(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})",
-                         floats({1, 2})),
+       safetensors_bytes(
+           R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})",
+           floats({1, 2})),
        "overlap"},
       {"metadata not strings", safetensors_bytes(R"({"__metadata__":{"k":1}})", ""), "not a string"},
       {"missing data_offsets", safetensors_bytes(R"({"a":{"dtype":"F32","shape":[2]}})", floats({1, 2})),
@@ -167,8 +172,8 @@ TEST_CASE("safetensors: random bytes never crash", "[io][safetensors][errors]") 
 TEST_CASE("safetensors: fuzzing a valid file: every mutation loads or throws nl::Error", "[io][safetensors][fuzz]") {
   TempDir dir;
   std::string path = dir.file("fuzz.safetensors");
-  nl::io::save_safetensors(path, {{"w", nl::randn({3, 4})}, {"b", nl::zeros({4}, nl::f64)}, {"n", nl::zeros({}, nl::i64)}},
-                           {{"k", "v"}});
+  nl::io::save_safetensors(
+      path, {{"w", nl::randn({3, 4})}, {"b", nl::zeros({4}, nl::f64)}, {"n", nl::zeros({}, nl::i64)}}, {{"k", "v"}});
   const std::string valid = read_bytes(path);
   std::mt19937_64 rng(2026);
   int loaded = 0, refused = 0;

@@ -1,7 +1,6 @@
 // kernels::lane_sum / lane_sums: the lane-split row sums of the norm kernels
 // against a plain double-precision sum, over lengths that leave every tail.
 #include <catch2/catch.hpp>
-
 #include <cmath>
 #include <vector>
 

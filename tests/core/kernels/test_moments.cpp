@@ -1,7 +1,6 @@
 // kernels::Moments and merge (Chan et al.): the moments of pieces, merged,
 // against the two-pass moments of the whole; empty pieces; any order of merging.
 #include <catch2/catch.hpp>
-
 #include <cmath>
 #include <vector>
 
@@ -42,7 +41,8 @@ TEST_CASE("Moments: merging pieces gives the two-pass moments of the whole", "[k
   for (size_t piece : {1, 7, 32, 333, 999}) {
     INFO("pieces of " << piece);
     Moments merged;
-    for (size_t lo = 0; lo < v.size(); lo += piece) merged = merge(merged, two_pass(v, lo, std::min(v.size(), lo + piece)));
+    for (size_t lo = 0; lo < v.size(); lo += piece)
+      merged = merge(merged, two_pass(v, lo, std::min(v.size(), lo + piece)));
     check_close(merged, whole);
     CHECK(std::abs(merged.variance() - whole.m2 / 1000.0) <= 1e-9 * whole.m2 / 1000.0);
   }

@@ -1,8 +1,7 @@
 #pragma once
 // Shared checks for the normalization tests: fused kernel == composed reference.
-#include <catch2/catch.hpp>
-
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <cmath>
 #include <functional>
 #include <map>

@@ -2,7 +2,6 @@
 // the same math composed from primitive ops, finite differences in float64,
 // the all-blocked row, and errors.
 #include <catch2/catch.hpp>
-
 #include <limits>
 
 #include "normlab.h"
@@ -44,8 +43,7 @@ TEST_CASE("masked_softmax: causal equals softmax over scores with the future set
   auto x = nl::randn({2, 4, 4}, nl::f64);
   // x·1 keeps the graph while the mask adds −inf (gradient 0 there)
   require_fused_equals_reference([](const auto& in) { return nl::masked_softmax(in[0], true); },
-                                 [](const auto& in) { return nl::softmax(in[0] + causal_mask(4, 4), -1); }, {x},
-                                 1e-14);
+                                 [](const auto& in) { return nl::softmax(in[0] + causal_mask(4, 4), -1); }, {x}, 1e-14);
   // rectangular (L < S): query i still sees keys 0..i
   auto y = nl::masked_softmax(nl::zeros({2, 3}, nl::f64), true);
   CHECK(values(y) == std::vector<double>{1, 0, 0, 0.5, 0.5, 0});
@@ -118,12 +116,19 @@ TEST_CASE("scaled_dot_product_attention: dropout is seeded and off in eval", "[o
 
 TEST_CASE("attention ops: errors name the op and the shapes", "[ops][attention][errors]") {
   auto q = nl::randn({2, 4, 8}), k = nl::randn({2, 6, 8}), v = nl::randn({2, 6, 3});
-  CHECK_THAT(error_of([&] { nl::scaled_dot_product_attention(q, nl::randn({2, 6, 7}), v); }),
+  CHECK_THAT(error_of([&] {
+               nl::scaled_dot_product_attention(q, nl::randn({2, 6, 7}), v);
+             }),
              Catch::Contains("scaled_dot_product_attention") && Catch::Contains("[2,6,7]"));
-  CHECK_THAT(error_of([&] { nl::scaled_dot_product_attention(q, k, nl::randn({2, 5, 3})); }),
+  CHECK_THAT(error_of([&] {
+               nl::scaled_dot_product_attention(q, k, nl::randn({2, 5, 3}));
+             }),
              Catch::Contains("scaled_dot_product_attention") && Catch::Contains("[2,5,3]"));
-  CHECK_THAT(error_of([&] { nl::scaled_dot_product_attention(q, k, v, nl::zeros({3, 6})); }),
+  CHECK_THAT(error_of([&] {
+               nl::scaled_dot_product_attention(q, k, v, nl::zeros({3, 6}));
+             }),
              Catch::Contains("attn_mask") && Catch::Contains("[3,6]"));
-  CHECK_THAT(error_of([&] { nl::masked_softmax(nl::randn({5})); }), Catch::Contains("masked_softmax") && Catch::Contains("[5]"));
+  CHECK_THAT(error_of([&] { nl::masked_softmax(nl::randn({5})); }),
+             Catch::Contains("masked_softmax") && Catch::Contains("[5]"));
   CHECK_THAT(error_of([&] { nl::masked_softmax(nl::zeros({2, 2}, nl::i64)); }), Catch::Contains("masked_softmax"));
 }

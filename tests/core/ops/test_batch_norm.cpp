@@ -20,7 +20,7 @@ NormFn fused_bn(bool training, nl::Tensor rm = {}, nl::Tensor rv = {}) {
 NormFn reference_bn(bool training, nl::Tensor rm = {}, nl::Tensor rv = {}) {
   return [=](const std::vector<nl::Tensor>& in) {
     return nl::reference::batch_norm(in[0], rm.defined() ? rm.clone() : rm, rv.defined() ? rv.clone() : rv, in[1],
-                                         in[2], training);
+                                     in[2], training);
   };
 }
 std::vector<nl::Tensor> bn_inputs(nl::Shape x_shape, nl::DType dtype = nl::f32) {
@@ -53,8 +53,8 @@ TEST_CASE("batch_norm: fused equals reference in eval (running statistics)", "[o
     auto rm = nl::randn({C}, nl::f64), rv = nl::rand({C}, nl::f64, 0.5, 2.0);
     require_fused_equals_reference(fused_bn(false, rm, rv), reference_bn(false, rm, rv), bn_inputs({5, C}, nl::f64),
                                    1e-10);
-    require_fused_equals_reference(fused_bn(false, rm, rv), reference_bn(false, rm, rv),
-                                   bn_inputs({2, C, 4}, nl::f64), 1e-10);
+    require_fused_equals_reference(fused_bn(false, rm, rv), reference_bn(false, rm, rv), bn_inputs({2, C, 4}, nl::f64),
+                                   1e-10);
   }
 }
 
@@ -92,10 +92,10 @@ TEST_CASE("batch_norm: running statistics follow PyTorch (unbiased variance, mom
   auto x = nl::from_vector<double>({1, 0, 3, 0}, {2, 2});
   auto rm = nl::zeros({2}, nl::f64), rv = nl::ones({2}, nl::f64);
   nl::batch_norm(x, rm, rv, {}, {}, true, 0.1, 1e-5);
-  CHECK(rm.to_vector<double>()[0] == Approx(0.2));        // 0.9·0 + 0.1·2
-  CHECK(rv.to_vector<double>()[0] == Approx(1.1));        // 0.9·1 + 0.1·2
+  CHECK(rm.to_vector<double>()[0] == Approx(0.2));  // 0.9·0 + 0.1·2
+  CHECK(rv.to_vector<double>()[0] == Approx(1.1));  // 0.9·1 + 0.1·2
   CHECK(rm.to_vector<double>()[1] == Approx(0.0));
-  CHECK(rv.to_vector<double>()[1] == Approx(0.9));        // 0.9·1 + 0.1·0
+  CHECK(rv.to_vector<double>()[1] == Approx(0.9));  // 0.9·1 + 0.1·0
   // the reference updates them identically
   auto rm2 = nl::zeros({2}, nl::f64), rv2 = nl::ones({2}, nl::f64);
   nl::reference::batch_norm(x, rm2, rv2, {}, {}, true, 0.1, 1e-5);
@@ -115,8 +115,7 @@ TEST_CASE("batch_norm: output unchanged when a feature column is scaled (trainin
   CHECK(max_abs_diff(y, nl::batch_norm(x * row_scale, {}, {}, {}, {}, true, 0.1, 0.0)) > 0.1);
 }
 
-TEST_CASE("batch_norm: output unchanged when a feature column is shifted (dataset re-centering)",
-          "[ops][batch_norm]") {
+TEST_CASE("batch_norm: output unchanged when a feature column is shifted (dataset re-centering)", "[ops][batch_norm]") {
   nl::manual_seed(9);
   auto x = nl::randn({16, 4}, nl::f64);
   auto shift = nl::from_vector<double>({3, -40, 0.5, 1000}, {1, 4});

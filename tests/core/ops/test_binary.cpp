@@ -45,7 +45,8 @@ TEST_CASE("scalar forms keep the dtype and work on either side", "[ops][binary]"
 }
 
 TEST_CASE("maximum and minimum by hand, ties split the gradient", "[ops][binary]") {
-  Tensor a = nl::from_vector<double>({1, 5, 3}).requires_grad_(true), b = nl::from_vector<double>({2, 4, 3}).requires_grad_(true);
+  Tensor a = nl::from_vector<double>({1, 5, 3}).requires_grad_(true),
+         b = nl::from_vector<double>({2, 4, 3}).requires_grad_(true);
   check_values(nl::maximum(a, b), {2, 5, 3});
   check_values(nl::minimum(a, b), {1, 4, 3});
   nl::maximum(a, b).sum().backward();
@@ -145,8 +146,9 @@ TEST_CASE("masked_fill: value where the mask is set, gradient zero there", "[ops
 }
 
 TEST_CASE("binary errors: dtype mismatch, shapes that do not broadcast, bad masks", "[ops][binary][errors]") {
-  REQUIRE_THROWS_WITH(nl::zeros({2}) + nl::zeros({2}, f64),
-                      Catch::Contains("add: dtype mismatch") && Catch::Contains("float32") && Catch::Contains("float64"));
+  REQUIRE_THROWS_WITH(nl::zeros({2}) + nl::zeros({2}, f64), Catch::Contains("add: dtype mismatch") &&
+                                                                Catch::Contains("float32") &&
+                                                                Catch::Contains("float64"));
   REQUIRE_THROWS_WITH(nl::zeros({2, 3}) * nl::zeros({4}),
                       Catch::Contains("mul: shapes [2,3] and [4] cannot be broadcast"));
   REQUIRE_THROWS_WITH(nl::masked_fill(nl::zeros({2, 2}), nl::zeros({3}), 1.0),

@@ -14,9 +14,7 @@ NormFn fused_gn(int64_t groups) {
   return [=](const std::vector<nl::Tensor>& in) { return nl::group_norm(in[0], groups, in[1], in[2]); };
 }
 NormFn reference_gn(int64_t groups) {
-  return [=](const std::vector<nl::Tensor>& in) {
-    return nl::reference::group_norm(in[0], groups, in[1], in[2]);
-  };
+  return [=](const std::vector<nl::Tensor>& in) { return nl::reference::group_norm(in[0], groups, in[1], in[2]); };
 }
 std::vector<nl::Tensor> gn_inputs(const nl::Shape& shape, nl::DType dtype = nl::f64) {
   int64_t C = shape[1];
@@ -40,9 +38,8 @@ TEST_CASE("group_norm: gradcheck of input, weight and bias, without affine, stri
   require_gradcheck(fused_gn(2), gn_inputs({2, 4, 3}));
   require_gradcheck([](const std::vector<nl::Tensor>& in) { return nl::group_norm(in[0], 3); },
                     {nl::randn({2, 6}, nl::f64)});
-  require_gradcheck(
-      [](const std::vector<nl::Tensor>& in) { return nl::group_norm(in[0].transpose(1, 2), 2, in[1]); },
-      {nl::randn({2, 3, 4}, nl::f64), nl::rand({4}, nl::f64, 0.5, 1.5)});
+  require_gradcheck([](const std::vector<nl::Tensor>& in) { return nl::group_norm(in[0].transpose(1, 2), 2, in[1]); },
+                    {nl::randn({2, 3, 4}, nl::f64), nl::rand({4}, nl::f64, 0.5, 1.5)});
 }
 
 TEST_CASE("group_norm: one group is LayerNorm over (C, L), C groups normalize each channel", "[ops][group_norm]") {

@@ -13,9 +13,7 @@ NormFn fused_ln(const nl::Shape& shape, double eps = 1e-5) {
   return [=](const std::vector<nl::Tensor>& in) { return nl::layer_norm(in[0], shape, in[1], in[2], eps); };
 }
 NormFn reference_ln(const nl::Shape& shape, double eps = 1e-5) {
-  return [=](const std::vector<nl::Tensor>& in) {
-    return nl::reference::layer_norm(in[0], shape, in[1], in[2], eps);
-  };
+  return [=](const std::vector<nl::Tensor>& in) { return nl::reference::layer_norm(in[0], shape, in[1], in[2], eps); };
 }
 NormFn fused_rms(const nl::Shape& shape, double eps = 1e-6) {
   return [=](const std::vector<nl::Tensor>& in) { return nl::rms_norm(in[0], shape, in[1], eps); };
@@ -70,8 +68,7 @@ TEST_CASE("layer_norm: non-contiguous input equals the reference", "[ops][layer_
   NormFn reference = [](const std::vector<nl::Tensor>& in) {
     return nl::reference::layer_norm(in[0].t(), {9}, in[1], in[2]);
   };
-  require_fused_equals_reference(fused, reference, {base, random_weight(9, nl::f64), nl::randn({9}, nl::f64)},
-                                 1e-10);
+  require_fused_equals_reference(fused, reference, {base, random_weight(9, nl::f64), nl::randn({9}, nl::f64)}, 1e-10);
 }
 
 TEST_CASE("layer_norm: gradcheck with and without affine parameters", "[ops][layer_norm][gradcheck]") {
@@ -87,7 +84,9 @@ TEST_CASE("layer_norm: gradcheck over a strided, 3-D input", "[ops][layer_norm][
   nl::manual_seed(7);
   auto x = nl::randn({4, 2, 3}, nl::f64);
   require_gradcheck(
-      [](const std::vector<nl::Tensor>& in) { return nl::layer_norm(in[0].transpose(0, 2), {2, 4}, in[1], in[2]); },
+      [](const std::vector<nl::Tensor>& in) {
+        return nl::layer_norm(in[0].transpose(0, 2), {2, 4}, in[1], in[2]);
+      },
       {x, nl::rand({2, 4}, nl::f64, 0.5, 1.5), nl::randn({2, 4}, nl::f64)});
 }
 
@@ -123,7 +122,8 @@ TEST_CASE("layer_norm: invariant to scaling and shifting a whole input row (Ba e
   auto w = random_weight(20, nl::f64), b = nl::randn({20}, nl::f64);
   auto y = nl::layer_norm(x, {20}, w, b, 0.0);
   // row i scaled by c_i > 0 and shifted by d_i
-  auto scale = nl::from_vector<double>({0.1, 3.0, 250.0}, {3, 1}), shift = nl::from_vector<double>({-7, 0.5, 40}, {3, 1});
+  auto scale = nl::from_vector<double>({0.1, 3.0, 250.0}, {3, 1}),
+       shift = nl::from_vector<double>({-7, 0.5, 40}, {3, 1});
   auto y2 = nl::layer_norm(x * scale + shift, {20}, w, b, 0.0);
   CHECK(max_abs_diff(y, y2) < 1e-10);
 }
@@ -136,8 +136,7 @@ TEST_CASE("layer_norm: invariant to re-scaling and re-centering the weight matri
   auto x = nl::randn({4, 6}, nl::f64), W = nl::randn({5, 6}, nl::f64), gamma = nl::randn({1, 6}, nl::f64);
   auto y = nl::layer_norm(nl::matmul(x, W.t()), {5}, nl::Tensor(), nl::Tensor(), 0.0);
   CHECK(max_abs_diff(y, nl::layer_norm(nl::matmul(x, (W * 7.5).t()), {5}, nl::Tensor(), nl::Tensor(), 0.0)) < 1e-10);
-  CHECK(max_abs_diff(y, nl::layer_norm(nl::matmul(x, (W + gamma).t()), {5}, nl::Tensor(), nl::Tensor(), 0.0)) <
-        1e-10);
+  CHECK(max_abs_diff(y, nl::layer_norm(nl::matmul(x, (W + gamma).t()), {5}, nl::Tensor(), nl::Tensor(), 0.0)) < 1e-10);
 }
 
 TEST_CASE("layer_norm: each row's input gradient sums to 0 and is orthogonal to xhat", "[ops][layer_norm]") {
@@ -203,8 +202,8 @@ TEST_CASE("layer_norm: weight and bias gradients alone (input needs none) equal 
 
 TEST_CASE("layer_norm: errors name the op and the shapes", "[ops][layer_norm][errors]") {
   auto x = nl::randn({2, 3});
-  REQUIRE_THROWS_WITH(nl::layer_norm(x, {4}), Catch::Contains("layer_norm") && Catch::Contains("[4]") &&
-                                                   Catch::Contains("[2,3]"));
+  REQUIRE_THROWS_WITH(nl::layer_norm(x, {4}),
+                      Catch::Contains("layer_norm") && Catch::Contains("[4]") && Catch::Contains("[2,3]"));
   REQUIRE_THROWS_WITH(nl::layer_norm(x, {3}, nl::ones({4})), Catch::Contains("weight") && Catch::Contains("[4]"));
   REQUIRE_THROWS_WITH(nl::layer_norm(x, {3}, nl::ones({3}, nl::f64)), Catch::Contains("dtype"));
   REQUIRE_THROWS_WITH(nl::layer_norm(nl::zeros({2, 3}, nl::i64), {3}), Catch::Contains("floating"));
@@ -220,8 +219,8 @@ TEST_CASE("rms_norm: fused equals reference in float64 and float32", "[ops][rms_
     INFO("features " << n);
     require_fused_equals_reference(fused_rms({n}), reference_rms({n}),
                                    {nl::randn({6, n}, nl::f64) + 0.5, random_weight(n, nl::f64)}, 1e-10);
-    require_fused_equals_reference(fused_rms({n}), reference_rms({n}), {nl::randn({6, n}) + 0.5, random_weight(n, nl::f32)},
-                                   1e-5);
+    require_fused_equals_reference(fused_rms({n}), reference_rms({n}),
+                                   {nl::randn({6, n}) + 0.5, random_weight(n, nl::f32)}, 1e-5);
   }
 }
 

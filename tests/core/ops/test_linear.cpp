@@ -37,8 +37,9 @@ TEST_CASE("linear: equals matmul(x, W.t()) + b, values and gradients, strided in
 TEST_CASE("linear: zero rows or zero input features", "[ops][linear]") {
   Tensor w = nl::randn({3, 0}).requires_grad_(true), b = nl::randn({3}).requires_grad_(true);
   Tensor y = nl::linear(nl::zeros({2, 0}), w, b);  // no inputs: y is the bias
-  CHECK(y.to_vector<float>() == std::vector<float>{b.to_vector<float>()[0], b.to_vector<float>()[1], b.to_vector<float>()[2],
-                                                   b.to_vector<float>()[0], b.to_vector<float>()[1], b.to_vector<float>()[2]});
+  CHECK(y.to_vector<float>() == std::vector<float>{b.to_vector<float>()[0], b.to_vector<float>()[1],
+                                                   b.to_vector<float>()[2], b.to_vector<float>()[0],
+                                                   b.to_vector<float>()[1], b.to_vector<float>()[2]});
   y.sum().backward();
   CHECK(b.grad().to_vector<float>() == std::vector<float>{2, 2, 2});
   Tensor w2 = nl::randn({3, 4}).requires_grad_(true);
@@ -47,10 +48,16 @@ TEST_CASE("linear: zero rows or zero input features", "[ops][linear]") {
 }
 
 TEST_CASE("linear: mismatched shapes and dtypes are clear errors", "[ops][linear]") {
-  CHECK_THAT(nl_test::error_of([] { nl::linear(nl::zeros({2, 3}), nl::zeros({4, 5})); }),
+  CHECK_THAT(nl_test::error_of([] {
+               nl::linear(nl::zeros({2, 3}), nl::zeros({4, 5}));
+             }),
              Catch::Contains("linear: expected input (..., 5) for weight [4,5], got [2,3]"));
-  CHECK_THAT(nl_test::error_of([] { nl::linear(nl::zeros({2, 3}), nl::zeros({4, 3}), nl::zeros({3})); }),
+  CHECK_THAT(nl_test::error_of([] {
+               nl::linear(nl::zeros({2, 3}), nl::zeros({4, 3}), nl::zeros({3}));
+             }),
              Catch::Contains("bias must have shape [4]"));
-  CHECK_THAT(nl_test::error_of([] { nl::linear(nl::zeros({2, 3}), nl::zeros({4, 3}, nl::f64)); }),
+  CHECK_THAT(nl_test::error_of([] {
+               nl::linear(nl::zeros({2, 3}), nl::zeros({4, 3}, nl::f64));
+             }),
              Catch::Contains("dtype"));
 }

@@ -20,8 +20,8 @@ TEST_CASE("lstm_cell: fused step equals the step composed from primitives", "[op
   NormFn fused = [&](const std::vector<nl::Tensor>& in) { return packed(nl::lstm_cell(in[0], in[1])); };
   NormFn composed = [&](const std::vector<nl::Tensor>& in) {
     auto a = in[0];
-    auto i = nl::sigmoid(a.slice(1, 0, H)), f = nl::sigmoid(a.slice(1, H, 2 * H)), g = nl::tanh(a.slice(1, 2 * H, 3 * H)),
-         o = nl::sigmoid(a.slice(1, 3 * H, 4 * H));
+    auto i = nl::sigmoid(a.slice(1, 0, H)), f = nl::sigmoid(a.slice(1, H, 2 * H)),
+         g = nl::tanh(a.slice(1, 2 * H, 3 * H)), o = nl::sigmoid(a.slice(1, 3 * H, 4 * H));
     auto c = f * in[1] + i * g;
     return nl::cat({o * nl::tanh(c), c}, 1);
   };
@@ -34,10 +34,13 @@ TEST_CASE("lstm_cell: fused step equals the step composed from primitives", "[op
 TEST_CASE("lstm_cell: gradcheck of both fused steps", "[ops][lstm][gradcheck]") {
   nl::manual_seed(2);
   auto gates = nl::randn({2, 12}, nl::f64), c_prev = nl::randn({2, 3}, nl::f64);
-  require_gradcheck([](const std::vector<nl::Tensor>& in) { return packed(nl::lstm_cell(in[0], in[1])); }, {gates, c_prev});
-  require_gradcheck([](const std::vector<nl::Tensor>& in) { return nl::lstm_cell_state(in[0], in[1]); }, {gates, c_prev});
+  require_gradcheck([](const std::vector<nl::Tensor>& in) { return packed(nl::lstm_cell(in[0], in[1])); },
+                    {gates, c_prev});
+  require_gradcheck([](const std::vector<nl::Tensor>& in) { return nl::lstm_cell_state(in[0], in[1]); },
+                    {gates, c_prev});
 }
 
 TEST_CASE("lstm_cell: errors name the op and the shapes", "[ops][lstm][errors]") {
-  REQUIRE_THROWS_WITH(nl::lstm_cell(nl::zeros({2, 7}), nl::zeros({2, 2})), Catch::Contains("lstm_cell") && Catch::Contains("[2,7]"));
+  REQUIRE_THROWS_WITH(nl::lstm_cell(nl::zeros({2, 7}), nl::zeros({2, 2})),
+                      Catch::Contains("lstm_cell") && Catch::Contains("[2,7]"));
 }

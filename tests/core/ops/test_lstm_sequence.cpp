@@ -91,8 +91,7 @@ TEST_CASE("lstm_sequence: h_n and c_n are outputs of the same node, each with it
   }
 }
 
-TEST_CASE("lstm_sequence: big enough to split units over threads, with partial panels and row blocks",
-          "[ops][lstm]") {
+TEST_CASE("lstm_sequence: big enough to split units over threads, with partial panels and row blocks", "[ops][lstm]") {
   // H = 40: a 32-unit block and an 8-unit one, the last forward panel full and the last
   // backward panel a quarter; N = 22: row blocks of 3 and a last one of 1.
   int64_t T = 3, N = 22, H = 40;
@@ -130,11 +129,14 @@ TEST_CASE("lstm_sequence: float32 and a strided x_proj give the float64 result",
 
 TEST_CASE("lstm_sequence: bad shapes are clear errors", "[ops][lstm]") {
   Tensor x = nl::zeros({2, 3, 8}), h = nl::zeros({3, 2}), c = nl::zeros({3, 2}), w = nl::zeros({8, 2});
-  CHECK_THAT(nl_test::error_of([&] { nl::lstm_sequence(nl::zeros({2, 3, 7}), h, c, w); }),
+  CHECK_THAT(nl_test::error_of([&] {
+               nl::lstm_sequence(nl::zeros({2, 3, 7}), h, c, w);
+             }),
              Catch::Contains("lstm_sequence: expected x_proj (T, N, 4H)"));
-  CHECK_THAT(nl_test::error_of([&] { nl::lstm_sequence(nl::zeros({0, 3, 8}), h, c, w); }),
-             Catch::Contains("T >= 1"));
-  CHECK_THAT(nl_test::error_of([&] { nl::lstm_sequence(x, nl::zeros({2, 2}), c, w); }),
+  CHECK_THAT(nl_test::error_of([&] { nl::lstm_sequence(nl::zeros({0, 3, 8}), h, c, w); }), Catch::Contains("T >= 1"));
+  CHECK_THAT(nl_test::error_of([&] {
+               nl::lstm_sequence(x, nl::zeros({2, 2}), c, w);
+             }),
              Catch::Contains("expected h0 and c0 (3, 2) and weight_hh (8, 2)"));
   CHECK_THAT(nl_test::error_of([&] { nl::lstm_sequence(x, h, c, nl::zeros({8, 3})); }), Catch::Contains("weight_hh"));
   CHECK_THAT(nl_test::error_of([&] { nl::lstm_sequence(x, h.to(nl::f64), c, w); }), Catch::Contains("dtype"));

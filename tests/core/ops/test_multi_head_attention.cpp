@@ -2,7 +2,6 @@
 // against the same math composed from scaled_dot_product_attention on
 // head-split views, finite differences in float64, threads, and errors.
 #include <catch2/catch.hpp>
-
 #include <limits>
 
 #include "normlab.h"
@@ -24,8 +23,8 @@ nl::Tensor merge_heads(const nl::Tensor& x) {
 }
 nl::Tensor composed(const nl::Tensor& q, const nl::Tensor& k, const nl::Tensor& v, int64_t H, const nl::Tensor& mask,
                     bool causal) {
-  return merge_heads(nl::scaled_dot_product_attention(split_heads(q, H), split_heads(k, H), split_heads(v, H), mask,
-                                                      causal));
+  return merge_heads(
+      nl::scaled_dot_product_attention(split_heads(q, H), split_heads(k, H), split_heads(v, H), mask, causal));
 }
 }  // namespace
 
@@ -62,12 +61,12 @@ TEST_CASE("multi_head_self_attention equals the separate op on the slices of qkv
   const int64_t N = 3, L = 6, E = 8, H = 2;
   auto qkv = nl::randn({N, L, 3 * E}, nl::f64);
   for (bool causal : {false, true}) {
-    require_fused_equals_reference(
-        [&](const auto& in) { return nl::multi_head_self_attention(in[0], H, {}, causal); },
-        [&](const auto& in) {
-          return composed(in[0].slice(2, 0, E), in[0].slice(2, E, 2 * E), in[0].slice(2, 2 * E, 3 * E), H, {}, causal);
-        },
-        {qkv}, 1e-12);
+    require_fused_equals_reference([&](const auto& in) { return nl::multi_head_self_attention(in[0], H, {}, causal); },
+                                   [&](const auto& in) {
+                                     return composed(in[0].slice(2, 0, E), in[0].slice(2, E, 2 * E),
+                                                     in[0].slice(2, 2 * E, 3 * E), H, {}, causal);
+                                   },
+                                   {qkv}, 1e-12);
   }
 }
 
@@ -103,16 +102,28 @@ TEST_CASE("multi_head_attention: errors name the op and the shapes", "[ops][atte
   auto q = nl::randn({2, 4, 8}), k = nl::randn({2, 6, 8}), v = nl::randn({2, 6, 8});
   CHECK_THAT(error_of([&] { nl::multi_head_attention(q, k, v, 3); }),
              Catch::Contains("multi_head_attention") && Catch::Contains("num_heads") && Catch::Contains("8"));
-  CHECK_THAT(error_of([&] { nl::multi_head_attention(q, k, nl::randn({2, 5, 8}), 2); }),
+  CHECK_THAT(error_of([&] {
+               nl::multi_head_attention(q, k, nl::randn({2, 5, 8}), 2);
+             }),
              Catch::Contains("multi_head_attention") && Catch::Contains("[2,5,8]"));
-  CHECK_THAT(error_of([&] { nl::multi_head_attention(q, k, v, 2, nl::zeros({3, 6})); }),
+  CHECK_THAT(error_of([&] {
+               nl::multi_head_attention(q, k, v, 2, nl::zeros({3, 6}));
+             }),
              Catch::Contains("attn_mask") && Catch::Contains("[3,6]"));
-  CHECK_THAT(error_of([&] { nl::multi_head_attention(q, k, v, 2, nl::zeros({4, 6}, nl::f64)); }),
+  CHECK_THAT(error_of([&] {
+               nl::multi_head_attention(q, k, v, 2, nl::zeros({4, 6}, nl::f64));
+             }),
              Catch::Contains("attn_mask") && Catch::Contains("float64"));
-  CHECK_THAT(error_of([&] { nl::multi_head_attention(q, k, v, 2, nl::zeros({4, 6}).requires_grad_(true)); }),
+  CHECK_THAT(error_of([&] {
+               nl::multi_head_attention(q, k, v, 2, nl::zeros({4, 6}).requires_grad_(true));
+             }),
              Catch::Contains("requires grad"));
-  CHECK_THAT(error_of([&] { nl::multi_head_self_attention(nl::randn({2, 4, 7}), 1); }),
+  CHECK_THAT(error_of([&] {
+               nl::multi_head_self_attention(nl::randn({2, 4, 7}), 1);
+             }),
              Catch::Contains("multi_head_self_attention") && Catch::Contains("[2,4,7]"));
-  CHECK_THAT(error_of([&] { nl::multi_head_self_attention(nl::randn({2, 0, 6}), 1); }),
+  CHECK_THAT(error_of([&] {
+               nl::multi_head_self_attention(nl::randn({2, 0, 6}), 1);
+             }),
              Catch::Contains("multi_head_self_attention") && Catch::Contains("[2,0,6]"));
 }

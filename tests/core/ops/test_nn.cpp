@@ -1,7 +1,6 @@
 // embedding, cross_entropy, mse_loss, dropout: values by hand, gradients,
 // the random mask's statistics and reproducibility, errors.
 #include <catch2/catch.hpp>
-
 #include <cmath>
 
 #include "normlab.h"
@@ -54,12 +53,21 @@ TEST_CASE("cross_entropy: ignore_index rows count neither in the loss nor the me
 }
 
 TEST_CASE("gradcheck: cross_entropy with and without ignored rows", "[ops][nn][cross_entropy][gradcheck]") {
-  CHECK_GRADCHECK([](const Ts& in) { return nl::cross_entropy(in[0], nl::from_vector<int64_t>({0, 2, 1})); },
-                  {randn64({3, 4})});
-  CHECK_GRADCHECK([](const Ts& in) { return nl::cross_entropy(in[0], nl::from_vector<int64_t>({0, -100, 3})); },
-                  {randn64({3, 4}, 2)});
-  CHECK_GRADCHECK([](const Ts& in) { return nl::cross_entropy(in[0].t(), nl::from_vector<int64_t>({1, 0})); },
-                  {randn64({3, 2}, 3)});
+  CHECK_GRADCHECK(
+      [](const Ts& in) {
+        return nl::cross_entropy(in[0], nl::from_vector<int64_t>({0, 2, 1}));
+      },
+      {randn64({3, 4})});
+  CHECK_GRADCHECK(
+      [](const Ts& in) {
+        return nl::cross_entropy(in[0], nl::from_vector<int64_t>({0, -100, 3}));
+      },
+      {randn64({3, 4}, 2)});
+  CHECK_GRADCHECK(
+      [](const Ts& in) {
+        return nl::cross_entropy(in[0].t(), nl::from_vector<int64_t>({1, 0}));
+      },
+      {randn64({3, 2}, 3)});
 }
 
 TEST_CASE("cross_entropy equals −mean(log_softmax at the target)", "[ops][nn][cross_entropy]") {
@@ -67,12 +75,14 @@ TEST_CASE("cross_entropy equals −mean(log_softmax at the target)", "[ops][nn][
   auto t = nl::from_vector<int64_t>({3, 0, 1, 1, 2});
   Tensor ls = nl::log_softmax(logits, 1);
   double expected = 0;
-  for (int64_t i = 0; i < 5; ++i) expected -= ls.select(0, i).select(0, t.to_vector<int64_t>()[size_t(i)]).item<double>();
+  for (int64_t i = 0; i < 5; ++i)
+    expected -= ls.select(0, i).select(0, t.to_vector<int64_t>()[size_t(i)]).item<double>();
   CHECK(nl::cross_entropy(logits, t).item<double>() == Approx(expected / 5).epsilon(1e-13));
 }
 
 TEST_CASE("mse_loss by hand and its gradients", "[ops][nn][mse]") {
-  Tensor a = nl::from_vector<double>({1, 2, 3}).requires_grad_(true), b = nl::from_vector<double>({1, 0, 0}).requires_grad_(true);
+  Tensor a = nl::from_vector<double>({1, 2, 3}).requires_grad_(true),
+         b = nl::from_vector<double>({1, 0, 0}).requires_grad_(true);
   Tensor loss = nl::mse_loss(a, b);
   CHECK(loss.item<double>() == Approx((0 + 4 + 9) / 3.0));
   loss.backward();
@@ -90,8 +100,10 @@ TEST_CASE("dropout: same seed, same mask, survivors scaled by 1/(1-p)", "[ops][n
   CHECK(a == b);
   int64_t zeros = 0;
   for (float v : a) {
-    if (v == 0.0f) ++zeros;
-    else CHECK(v == Approx(1 / 0.7));
+    if (v == 0.0f)
+      ++zeros;
+    else
+      CHECK(v == Approx(1 / 0.7));
   }
   CHECK(double(zeros) / 100000 == Approx(0.3).margin(0.01));
 }
@@ -121,16 +133,23 @@ TEST_CASE("dropout: the same numbers with 1 and 2 threads", "[ops][nn][dropout]"
 
 TEST_CASE("nn errors name the op and the shapes", "[ops][nn][errors]") {
   Tensor w = nl::zeros({4, 2});
-  REQUIRE_THROWS_WITH(nl::embedding(w, nl::from_vector<int64_t>({4})), Catch::Contains("embedding: index 4 out of range [0, 4)"));
+  REQUIRE_THROWS_WITH(nl::embedding(w, nl::from_vector<int64_t>({4})),
+                      Catch::Contains("embedding: index 4 out of range [0, 4)"));
   REQUIRE_THROWS_WITH(nl::embedding(w, nl::zeros({2})), Catch::Contains("embedding: indices must be int64"));
-  REQUIRE_THROWS_WITH(nl::embedding(nl::zeros({4}), nl::from_vector<int64_t>({0})), Catch::Contains("weight must be 2-D"));
+  REQUIRE_THROWS_WITH(nl::embedding(nl::zeros({4}), nl::from_vector<int64_t>({0})),
+                      Catch::Contains("weight must be 2-D"));
   Tensor logits = nl::zeros({2, 3});
-  REQUIRE_THROWS_WITH(nl::cross_entropy(logits, nl::zeros({2})), Catch::Contains("cross_entropy: indices must be int64, got float32 of shape [2]"));
+  REQUIRE_THROWS_WITH(nl::cross_entropy(logits, nl::zeros({2})),
+                      Catch::Contains("cross_entropy: indices must be int64, got float32 of shape [2]"));
   REQUIRE_THROWS_WITH(nl::cross_entropy(logits, nl::from_vector<int64_t>({0, 1, 2})),
                       Catch::Contains("targets must have shape [2] to match logits [2,3], got [3]"));
-  REQUIRE_THROWS_WITH(nl::cross_entropy(logits, nl::from_vector<int64_t>({0, 3})), Catch::Contains("index 3 out of range [0, 3)"));
-  REQUIRE_THROWS_WITH(nl::cross_entropy(nl::zeros({3}), nl::from_vector<int64_t>({0})), Catch::Contains("logits must be 2-D"));
-  REQUIRE_THROWS_WITH(nl::mse_loss(nl::zeros({2}), nl::zeros({3})), Catch::Contains("mse_loss: input shape [2] and target shape [3] must match"));
-  REQUIRE_THROWS_WITH(nl::dropout(nl::zeros({2}), 1.5), Catch::Contains("dropout: probability must be in [0, 1], got 1.5"));
+  REQUIRE_THROWS_WITH(nl::cross_entropy(logits, nl::from_vector<int64_t>({0, 3})),
+                      Catch::Contains("index 3 out of range [0, 3)"));
+  REQUIRE_THROWS_WITH(nl::cross_entropy(nl::zeros({3}), nl::from_vector<int64_t>({0})),
+                      Catch::Contains("logits must be 2-D"));
+  REQUIRE_THROWS_WITH(nl::mse_loss(nl::zeros({2}), nl::zeros({3})),
+                      Catch::Contains("mse_loss: input shape [2] and target shape [3] must match"));
+  REQUIRE_THROWS_WITH(nl::dropout(nl::zeros({2}), 1.5),
+                      Catch::Contains("dropout: probability must be in [0, 1], got 1.5"));
   REQUIRE_THROWS_WITH(nl::dropout(nl::arange(3), 0.5), Catch::Contains("dropout") && Catch::Contains("int64"));
 }

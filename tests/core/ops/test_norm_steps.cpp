@@ -2,7 +2,6 @@
 // rms_norm_*, batch_norm_*): the saved statistics and the backward sums equal
 // hand-computed values, and the pieces equal what the autograd ops compute.
 #include <catch2/catch.hpp>
-
 #include <cmath>
 
 #include "normlab.h"
@@ -48,8 +47,8 @@ TEST_CASE("layer_norm_backward: the sums by hand, dx/dw/db equal autograd throug
   auto dy = nl::randn({3, 5}, nl::f64);
   nl::NormForward f = nl::layer_norm_forward(x, {5}, w, b);
   nl::NormBackward g = nl::layer_norm_backward(dy, x, {5}, w, f.mean, f.rstd, {.sums = true});
-  auto expected = through_autograd([](auto& x_, auto& w_, auto& b_) { return nl::layer_norm(x_, {5}, w_, b_); }, x, w,
-                                   b, dy);
+  auto expected =
+      through_autograd([](auto& x_, auto& w_, auto& b_) { return nl::layer_norm(x_, {5}, w_, b_); }, x, w, b, dy);
   CHECK(max_abs_diff(g.dx, expected.dx) == 0.0);
   CHECK(max_abs_diff(g.dweight, expected.dw) == 0.0);
   CHECK(max_abs_diff(g.dbias, expected.db) == 0.0);
@@ -76,8 +75,8 @@ TEST_CASE("rms_norm_forward/backward: zero mean, rstd by hand, equal autograd", 
   auto x2 = nl::randn({4, 6}, nl::f64), w = nl::rand({6}, nl::f64, 0.5, 1.5), dy = nl::randn({4, 6}, nl::f64);
   nl::NormForward f2 = nl::rms_norm_forward(x2, {6}, w);
   nl::NormBackward g = nl::rms_norm_backward(dy, x2, {6}, w, f2.rstd, {.sums = true});
-  auto expected = through_autograd([](auto& x_, auto& w_, auto&) { return nl::rms_norm(x_, {6}, w_); }, x2, w,
-                                   nl::Tensor(), dy);
+  auto expected =
+      through_autograd([](auto& x_, auto& w_, auto&) { return nl::rms_norm(x_, {6}, w_); }, x2, w, nl::Tensor(), dy);
   CHECK(max_abs_diff(f2.y, expected.y) == 0.0);
   CHECK(max_abs_diff(g.dx, expected.dx) == 0.0);
   CHECK(max_abs_diff(g.dweight, expected.dw) == 0.0);

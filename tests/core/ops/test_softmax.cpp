@@ -1,6 +1,5 @@
 // softmax and log_softmax: values, stability, every dim, gradcheck, errors.
 #include <catch2/catch.hpp>
-
 #include <cmath>
 
 #include "normlab.h"
@@ -60,7 +59,8 @@ TEST_CASE("log_softmax equals log of softmax, float32 matches float64", "[ops][s
 }
 
 TEST_CASE("softmax errors: dim out of range, integer input", "[ops][softmax][errors]") {
-  REQUIRE_THROWS_WITH(nl::softmax(nl::zeros({2, 3}), 2), Catch::Contains("softmax: dim 2 out of range for a tensor of rank 2"));
+  REQUIRE_THROWS_WITH(nl::softmax(nl::zeros({2, 3}), 2),
+                      Catch::Contains("softmax: dim 2 out of range for a tensor of rank 2"));
   REQUIRE_THROWS_WITH(nl::log_softmax(nl::zeros({2, 3}), -3), Catch::Contains("log_softmax"));
   REQUIRE_THROWS_WITH(nl::softmax(nl::arange(3), 0), Catch::Contains("softmax") && Catch::Contains("int64"));
 }

@@ -1,7 +1,6 @@
 // Elementwise math: values by hand, gradcheck (contiguous, strided,
 // expanded inputs), float32 vs float64, and the error paths.
 #include <catch2/catch.hpp>
-
 #include <cmath>
 
 #include "normlab.h"
@@ -29,9 +28,13 @@ using UnaryFn = Tensor (*)(const Tensor&);
 // gradcheck of f on a contiguous input, a transposed view and an expanded view.
 void check_unary_gradients(const std::function<Tensor(const Tensor&)>& f, const Tensor& x) {
   CHECK_GRADCHECK([&](const Ts& in) { return f(in[0]); }, {x});
-  CHECK_GRADCHECK([&](const Ts& in) { return f(in[0].t()); }, {x});                                  // strided
-  CHECK_GRADCHECK([&](const Ts& in) { return f(in[0].slice(1, 0, 3, 2)); }, {x});                    // step 2
-  CHECK_GRADCHECK([&](const Ts& in) { return f(in[0].select(0, 1).unsqueeze(0).expand({3, 4})); }, {x});  // broadcast view
+  CHECK_GRADCHECK([&](const Ts& in) { return f(in[0].t()); }, {x});                // strided
+  CHECK_GRADCHECK([&](const Ts& in) { return f(in[0].slice(1, 0, 3, 2)); }, {x});  // step 2
+  CHECK_GRADCHECK(
+      [&](const Ts& in) {
+        return f(in[0].select(0, 1).unsqueeze(0).expand({3, 4}));
+      },
+      {x});  // broadcast view
 }
 }  // namespace
 
@@ -141,7 +144,8 @@ TEST_CASE("unary errors: integer input, unknown gelu form, bad clamp bounds", "[
   Tensor i = nl::arange(3);
   REQUIRE_THROWS_WITH(nl::exp(i), Catch::Contains("exp") && Catch::Contains("int64"));
   REQUIRE_THROWS_WITH(nl::sqrt(i), Catch::Contains("sqrt"));
-  REQUIRE_THROWS_WITH(nl::gelu(nl::zeros({2}), "fast"), Catch::Contains("gelu: approximate must be \"none\" or \"tanh\", got \"fast\""));
+  REQUIRE_THROWS_WITH(nl::gelu(nl::zeros({2}), "fast"),
+                      Catch::Contains("gelu: approximate must be \"none\" or \"tanh\", got \"fast\""));
   REQUIRE_THROWS_WITH(nl::clamp(nl::zeros({2}), std::nullopt, std::nullopt), Catch::Contains("clamp: at least one"));
   REQUIRE_THROWS_WITH(nl::clamp(nl::zeros({2}), 2.0, 1.0), Catch::Contains("clamp: min 2 is greater than max 1"));
 }

@@ -25,7 +25,7 @@ TEST_CASE("unbind: gradcheck when every slice, some slices, or a slice twice is 
   CHECK(all.ok);
   auto some = nl::gradcheck(
       [](const std::vector<nl::Tensor>& in) {
-        auto columns = nl::unbind(in[0].t(), 0);  // a strided input
+        auto columns = nl::unbind(in[0].t(), 0);                  // a strided input
         return columns[3] * 2.0 + in[0].sum({1}).slice(0, 0, 1);  // x also used outside unbind
       },
       {x});

@@ -19,10 +19,9 @@
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "normlab.h"
 
@@ -38,7 +37,7 @@ struct Config {
   double lr = 0.05, momentum = 0.9;
   uint64_t seed = 0;
   double latency_us = 5.0, bandwidth_gbps = 100.0;  // a 100 Gb/s InfiniBand-class network
-  std::string format = "json";  // json, or markdown table rows: row (measured), cost (modeled)
+  std::string format = "json";                      // json, or markdown table rows: row (measured), cost (modeled)
 };
 
 Config parse(int argc, char** argv) {
@@ -46,10 +45,11 @@ Config parse(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     std::string flag = argv[i];
     if (flag == "--help") {
-      fmt::print("usage: mpirun -np N normlab_dist_bench [--norm none|layer|batch|sync-batch] [--steps 300] "
-                 "[--batch 64 (per rank)] [--hidden 256] [--depth 3] [--lr 0.05] [--seed 0] [--train-size 16384] "
-                 "[--test-size 4096] [--latency-us 5] [--format json|row|cost] "
-                 "[--bandwidth-gbps 100]\n");
+      fmt::print(
+          "usage: mpirun -np N normlab_dist_bench [--norm none|layer|batch|sync-batch] [--steps 300] "
+          "[--batch 64 (per rank)] [--hidden 256] [--depth 3] [--lr 0.05] [--seed 0] [--train-size 16384] "
+          "[--test-size 4096] [--latency-us 5] [--format json|row|cost] "
+          "[--bandwidth-gbps 100]\n");
       std::exit(0);
     }
     if (flag == "--version") {
@@ -64,19 +64,32 @@ Config parse(int argc, char** argv) {
       if (*end || !(v >= 0)) nl::fail("normlab_dist_bench: {} expects a number >= 0, got \"{}\"", flag, value);
       return v;
     };
-    if (flag == "--norm") c.norm = value;
-    else if (flag == "--format") c.format = value;
-    else if (flag == "--steps") c.steps = int64_t(number());
-    else if (flag == "--batch") c.batch = int64_t(number());
-    else if (flag == "--hidden") c.hidden = int64_t(number());
-    else if (flag == "--depth") c.depth = int64_t(number());
-    else if (flag == "--lr") c.lr = number();
-    else if (flag == "--train-size") c.train_size = int64_t(number());
-    else if (flag == "--test-size") c.test_size = int64_t(number());
-    else if (flag == "--seed") c.seed = uint64_t(number());
-    else if (flag == "--latency-us") c.latency_us = number();
-    else if (flag == "--bandwidth-gbps") c.bandwidth_gbps = number();
-    else nl::fail("normlab_dist_bench: unknown flag {} (see --help)", flag);
+    if (flag == "--norm")
+      c.norm = value;
+    else if (flag == "--format")
+      c.format = value;
+    else if (flag == "--steps")
+      c.steps = int64_t(number());
+    else if (flag == "--batch")
+      c.batch = int64_t(number());
+    else if (flag == "--hidden")
+      c.hidden = int64_t(number());
+    else if (flag == "--depth")
+      c.depth = int64_t(number());
+    else if (flag == "--lr")
+      c.lr = number();
+    else if (flag == "--train-size")
+      c.train_size = int64_t(number());
+    else if (flag == "--test-size")
+      c.test_size = int64_t(number());
+    else if (flag == "--seed")
+      c.seed = uint64_t(number());
+    else if (flag == "--latency-us")
+      c.latency_us = number();
+    else if (flag == "--bandwidth-gbps")
+      c.bandwidth_gbps = number();
+    else
+      nl::fail("normlab_dist_bench: unknown flag {} (see --help)", flag);
   }
   if (c.format != "json" && c.format != "row" && c.format != "cost")
     nl::fail("normlab_dist_bench: --format must be json, row or cost, got \"{}\"", c.format);
@@ -88,8 +101,8 @@ Config parse(int argc, char** argv) {
 }
 
 struct Dataset {
-  Tensor x;                   // (n, features)
-  std::vector<int64_t> y;     // n labels
+  Tensor x;                // (n, features)
+  std::vector<int64_t> y;  // n labels
 };
 
 // Inputs with per-feature scales in [1/3, 3] and offsets in [-1, 1]; labels
@@ -104,7 +117,8 @@ std::pair<Dataset, Dataset> make_task(const Config& c) {
          w2 = nl::randn({32, c.classes}) * 4.0;
   auto make = [&](int64_t n) {
     Tensor z = nl::randn({n, c.features});
-    Tensor logits = nl::matmul(z, linear) / std::sqrt(double(c.features)) + nl::matmul(nl::tanh(nl::matmul(z, w1)), w2) / std::sqrt(32.0);
+    Tensor logits = nl::matmul(z, linear) / std::sqrt(double(c.features)) +
+                    nl::matmul(nl::tanh(nl::matmul(z, w1)), w2) / std::sqrt(32.0);
     std::vector<int64_t> labels = logits.argmax(1).to_vector<int64_t>();
     return Dataset{z * scale + shift, labels};
   };
@@ -135,8 +149,8 @@ std::shared_ptr<nl::models::MLP> make_model(const Config& c) {
 // Communication time per step at p processes: gradients by ring allreduce
 // (2(p−1) latency hops, 2(p−1)/p of the payload through each link), the small
 // normalization allreduces by recursive doubling (log2 p hops each).
-nlohmann::json cost_model(const Config& c, double compute_s, double grad_calls, double grad_bytes,
-                          double norm_calls, double norm_bytes) {
+nlohmann::json cost_model(const Config& c, double compute_s, double grad_calls, double grad_bytes, double norm_calls,
+                          double norm_bytes) {
   nlohmann::json rows = nlohmann::json::array();
   double alpha = c.latency_us * 1e-6, beta = c.bandwidth_gbps * 1e9 / 8;  // bytes/s
   for (int p : {8, 16, 32, 64}) {
@@ -180,7 +194,8 @@ int run(const Config& c) {
   nl::optim::SGD optimizer(model->parameters(), {.lr = c.lr, .momentum = c.momentum});
   dist::DistributedSampler sampler(c.train_size, {.seed = c.seed, .drop_last = true});
   int64_t per_epoch = sampler.num_samples() / c.batch;
-  if (per_epoch < 1) nl::fail("normlab_dist_bench: --batch {} is larger than a rank's shard {}", c.batch, sampler.num_samples());
+  if (per_epoch < 1)
+    nl::fail("normlab_dist_bench: --batch {} is larger than a rank's shard {}", c.batch, sampler.num_samples());
 
   dist::StepMeter meter;
   dist::StepReport timed;  // the steps after warm-up
@@ -232,41 +247,46 @@ int run(const Config& c) {
          grad_bytes = double(timed.comm.gradients.bytes) / timed_steps;
   double norm_calls = double(timed.comm.normalization.calls) / timed_steps,
          norm_bytes = double(timed.comm.normalization.bytes) / timed_steps;
-  nlohmann::json out = {
-      {"program", "normlab_dist_bench"},
-      {"norm", c.norm},
-      {"processes", dist::world_size()},
-      {"batch_per_rank", c.batch},
-      {"global_batch", c.batch * dist::world_size()},
-      {"steps", c.steps},
-      {"parameters", model->num_parameters()},
-      {"mean_train_loss", final_loss},
-      {"test_accuracy", double(correct) / double(test.y.size())},
-      {"step_ms", per_step[0] * 1e3},
-      {"compute_ms", compute_s * 1e3},
-      {"gradient_sync_ms", per_step[1] * 1e3},
-      {"norm_sync_ms", per_step[2] * 1e3},
-      {"gradient_sync_calls_per_step", grad_calls},
-      {"gradient_sync_bytes_per_step", grad_bytes},
-      {"norm_sync_calls_per_step", norm_calls},
-      {"norm_sync_bytes_per_step", norm_bytes},
-      {"params_in_sync", in_sync},
-      {"buffers_in_sync", buffers_in_sync},
-      {"probe_small_allreduce_us", small_s * 1e6},
-      {"probe_gradient_allreduce_ms", gradient_s * 1e3},
-      {"network", {{"latency_us", c.latency_us}, {"bandwidth_gbps", c.bandwidth_gbps}}},
-      {"cost_model", cost_model(c, compute_s, grad_calls, grad_bytes, norm_calls, norm_bytes)}};
-  if (c.format == "row") {  // | norm | processes | global batch | accuracy | step | compute | grad sync | norm sync | grad bytes (calls) | norm bytes (calls) | in sync | probe small | probe gradient |
-    fmt::print("| {} | {} | {} | {:.3f} | {:.2f} | {:.2f} | {:.2f} | {:.2f} | {:.0f} ({:.0f}) | {:.0f} ({:.0f}) | {} | {:.0f} | {:.2f} |\n", c.norm,
-               dist::world_size(), c.batch * dist::world_size(), double(correct) / double(test.y.size()),
-               per_step[0] * 1e3, compute_s * 1e3, per_step[1] * 1e3, per_step[2] * 1e3, grad_bytes, grad_calls,
-               norm_bytes, norm_calls, in_sync && buffers_in_sync ? "yes" : in_sync ? "parameters" : "no", small_s * 1e6,
-               gradient_s * 1e3);
+  nlohmann::json out = {{"program", "normlab_dist_bench"},
+                        {"norm", c.norm},
+                        {"processes", dist::world_size()},
+                        {"batch_per_rank", c.batch},
+                        {"global_batch", c.batch * dist::world_size()},
+                        {"steps", c.steps},
+                        {"parameters", model->num_parameters()},
+                        {"mean_train_loss", final_loss},
+                        {"test_accuracy", double(correct) / double(test.y.size())},
+                        {"step_ms", per_step[0] * 1e3},
+                        {"compute_ms", compute_s * 1e3},
+                        {"gradient_sync_ms", per_step[1] * 1e3},
+                        {"norm_sync_ms", per_step[2] * 1e3},
+                        {"gradient_sync_calls_per_step", grad_calls},
+                        {"gradient_sync_bytes_per_step", grad_bytes},
+                        {"norm_sync_calls_per_step", norm_calls},
+                        {"norm_sync_bytes_per_step", norm_bytes},
+                        {"params_in_sync", in_sync},
+                        {"buffers_in_sync", buffers_in_sync},
+                        {"probe_small_allreduce_us", small_s * 1e6},
+                        {"probe_gradient_allreduce_ms", gradient_s * 1e3},
+                        {"network", {{"latency_us", c.latency_us}, {"bandwidth_gbps", c.bandwidth_gbps}}},
+                        {"cost_model", cost_model(c, compute_s, grad_calls, grad_bytes, norm_calls, norm_bytes)}};
+  if (c.format == "row") {  // | norm | processes | global batch | accuracy | step | compute | grad sync | norm sync |
+                            // grad bytes (calls) | norm bytes (calls) | in sync | probe small | probe gradient |
+    fmt::print(
+        "| {} | {} | {} | {:.3f} | {:.2f} | {:.2f} | {:.2f} | {:.2f} | {:.0f} ({:.0f}) | {:.0f} ({:.0f}) | {} | {:.0f} "
+        "| {:.2f} |\n",
+        c.norm, dist::world_size(), c.batch * dist::world_size(), double(correct) / double(test.y.size()),
+        per_step[0] * 1e3, compute_s * 1e3, per_step[1] * 1e3, per_step[2] * 1e3, grad_bytes, grad_calls, norm_bytes,
+        norm_calls,
+        in_sync && buffers_in_sync ? "yes"
+        : in_sync                  ? "parameters"
+                                   : "no",
+        small_s * 1e6, gradient_s * 1e3);
   } else if (c.format == "cost") {  // | norm | p | grad sync ms | norm sync ms | step ms | communication share |
     for (auto& row : out["cost_model"])
       fmt::print("| {} | {} | {:.3f} | {:.3f} | {:.2f} | {:.0f}% |\n", c.norm, row["processes"].get<int>(),
-                 row["gradient_sync_ms"].get<double>(), row["norm_sync_ms"].get<double>(),
-                 row["step_ms"].get<double>(), 100 * row["comm_fraction"].get<double>());
+                 row["gradient_sync_ms"].get<double>(), row["norm_sync_ms"].get<double>(), row["step_ms"].get<double>(),
+                 100 * row["comm_fraction"].get<double>());
   } else {
     fmt::print("{}\n", out.dump());
   }

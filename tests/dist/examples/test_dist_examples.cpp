@@ -5,7 +5,6 @@
 // programs, on one process and on two, and compares what they print and write.
 // ctest runs each TEST_CASE by its tag (normlab_dist:example_<tag>).
 #include <catch2/catch.hpp>
-
 #include <fstream>
 #include <string>
 #include <vector>
@@ -50,8 +49,8 @@ std::string csv_header(const std::filesystem::path& path) {
 const std::string kMlpArgs = "--limit 512 --hidden 16 --lr 0.1 --momentum 0.5 --seed 2";
 constexpr int64_t kHidden = 16;
 // MLP 784-16-16-10; BatchNorm1d and LayerNorm both add a weight and a bias per hidden layer
-constexpr int64_t kMlpParameters = (784 * kHidden + kHidden) + 2 * kHidden + (kHidden * kHidden + kHidden) +
-                                   2 * kHidden + (kHidden * 10 + 10);
+constexpr int64_t kMlpParameters =
+    (784 * kHidden + kHidden) + 2 * kHidden + (kHidden * kHidden + kHidden) + 2 * kHidden + (kHidden * 10 + 10);
 
 // The per-step times are means over the ranks and add up to the step; the
 // longest compute of any rank (outside the sum) is at least their mean.
@@ -60,7 +59,8 @@ void check_step_adds_up(const nlohmann::json& run) {
   double step = s["step_ms"], compute = s["compute_ms"];
   CHECK(step >= compute);
   CHECK(step == Approx(compute + s["gradient_sync_ms"].get<double>() + s["norm_sync_ms"].get<double>() +
-                       s["other_comm_ms"].get<double>()).epsilon(1e-9));
+                       s["other_comm_ms"].get<double>())
+                    .epsilon(1e-9));
   CHECK(s["compute_ms_max"].get<double>() >= compute * (1 - 1e-9));
   CHECK(run["total"]["seconds"].get<double>() ==
         Approx(step * 1e-3 * run["total"]["steps"].get<double>()).epsilon(1e-9));
@@ -75,19 +75,21 @@ struct MlpRuns {
 // --distributed (and `flags`).
 MlpRuns run_mlp(const std::string& name, const std::string& norm, const std::string& flags = "") {
   auto dir = fresh_dir("dist_mlp_norm_" + name);
-  auto single = nl_test::run_example(
-      "mlp_norm", fmt::format("{} --norm {} --batch-size 64 --threads 1 --out {}", kMlpArgs, norm, (dir / "one").string()));
+  auto single = nl_test::run_example("mlp_norm", fmt::format("{} --norm {} --batch-size 64 --threads 1 --out {}",
+                                                             kMlpArgs, norm, (dir / "one").string()));
   REQUIRE(single.exit_code == 0);
   auto distributed = run_mpi(2, "mlp_norm",
-                             fmt::format("--distributed {} --norm {} {} --batch-size 32 --out {}", kMlpArgs, norm, flags,
-                                         (dir / "two").string()));
+                             fmt::format("--distributed {} --norm {} {} --batch-size 32 --out {}", kMlpArgs, norm,
+                                         flags, (dir / "two").string()));
   REQUIRE(distributed.exit_code == 0);
   MlpRuns runs{last_json_line(single.out), last_json_line(distributed.out), csv_column(dir / "one" / "steps.csv", 2),
                csv_column(dir / "two" / "steps.csv", 2)};
   // the human-readable line: the step and its parts (means over the ranks), bytes
-  CHECK_THAT(distributed.out, Catch::Contains(fmt::format(
-                                  "norm {}{}: 2 processes x batch 32 = global batch 64: per step ", norm,
-                                  norm != "batch" ? "" : flags.empty() ? " (local BatchNorm1d)" : " (SyncBatchNorm)")));
+  CHECK_THAT(distributed.out,
+             Catch::Contains(fmt::format("norm {}{}: 2 processes x batch 32 = global batch 64: per step ", norm,
+                                         norm != "batch" ? ""
+                                         : flags.empty() ? " (local BatchNorm1d)"
+                                                         : " (SyncBatchNorm)")));
   CHECK_THAT(distributed.out, Catch::Contains(fmt::format("({} B) + norm sync ", 4 * kMlpParameters)));
   // rank 0 alone prints the result (one summary line and one JSON line)
   CHECK(std::count(distributed.out.begin(), distributed.out.end(), '\n') == 3);
@@ -119,8 +121,7 @@ void check_same_training(const MlpRuns& runs) {
     INFO("step " << i + 1);
     CHECK(runs.distributed_losses[i] == Approx(runs.single_losses[i]).epsilon(1e-4));
   }
-  CHECK(runs.distributed["test_loss"].get<double>() ==
-        Approx(runs.single["test_loss"].get<double>()).epsilon(1e-4));
+  CHECK(runs.distributed["test_loss"].get<double>() == Approx(runs.single["test_loss"].get<double>()).epsilon(1e-4));
   CHECK(runs.distributed["test_acc"].get<double>() == Approx(runs.single["test_acc"].get<double>()).margin(0.011));
 }
 
@@ -148,9 +149,10 @@ TEST_CASE("mlp_norm --distributed --norm layer: the same training as 1 process, 
   CHECK(runs.distributed["buffers_in_sync"] == true);
 }
 
-TEST_CASE("mlp_norm --distributed --norm batch (local BatchNorm1d): same parameters on every rank, but another "
-          "training than 1 process and per-rank running statistics",
-          "[mlp_norm_local_bn]") {
+TEST_CASE(
+    "mlp_norm --distributed --norm batch (local BatchNorm1d): same parameters on every rank, but another "
+    "training than 1 process and per-rank running statistics",
+    "[mlp_norm_local_bn]") {
   MlpRuns runs = run_mlp("local_bn", "batch");
   const nlohmann::json& j = runs.distributed;
   CHECK(j["sync_bn"] == false);
@@ -176,8 +178,10 @@ TEST_CASE("mlp_norm under mpirun: errors end the whole job with a message", "[ml
 TEST_CASE("char_lm --distributed: ranks draw different windows, average gradients, stay in sync and evaluate alike",
           "[char_lm]") {
   auto dir = fresh_dir("dist_char_lm");
-  std::string args = "--steps 6 --eval-every 3 --eval-batches 1 --batch-size 4 --seq-len 8 --hidden 8 --embed 4 "
-                     "--sample-length 10 --threads 1 --corpus " + nl_test::small_corpus(dir);
+  std::string args =
+      "--steps 6 --eval-every 3 --eval-batches 1 --batch-size 4 --seq-len 8 --hidden 8 --embed 4 "
+      "--sample-length 10 --threads 1 --corpus " +
+      nl_test::small_corpus(dir);
   auto single = nl_test::run_example("char_lm", args + " --out " + (dir / "single").string());
   REQUIRE(single.exit_code == 0);
   auto one = run_mpi(1, "char_lm", "--distributed " + args + " --out " + (dir / "one").string());
@@ -207,8 +211,7 @@ TEST_CASE("char_lm --distributed: ranks draw different windows, average gradient
   CHECK(j["total"]["norm_sync"]["bytes"] == 0);  // LN-LSTM: nothing to synchronize
   check_step_adds_up(j);
   CHECK_THAT(two.out, Catch::Contains("ln-lstm: 2 processes x batch 4 = global batch 8: per step ") &&
-                          Catch::Contains("+ norm sync 0.00 (0 B) + other ") &&
-                          Catch::Contains("ranks in sync: yes"));
+                          Catch::Contains("+ norm sync 0.00 (0 B) + other ") && Catch::Contains("ranks in sync: yes"));
   CHECK_THAT(one.out, Catch::Contains("ln-lstm: 1 process x batch 4 = global batch 4: per step "));
   CHECK(j["sample"].get<std::string>().size() == 4 + 10);
 }
@@ -216,13 +219,16 @@ TEST_CASE("char_lm --distributed: ranks draw different windows, average gradient
 TEST_CASE("char_lm --distributed --cell bn-lstm: local per-rank statistics, evaluation with rank 0's",
           "[char_lm_bn_lstm]") {
   auto dir = fresh_dir("dist_char_lm_bn");
-  auto run = run_mpi(2, "char_lm",
-                     "--distributed --cell bn-lstm --steps 4 --eval-every 2 --eval-batches 1 --batch-size 4 --seq-len 8 "
-                     "--hidden 8 --embed 4 --sample-length 0 --corpus " + nl_test::small_corpus(dir) + " --out " + dir.string());
+  auto run =
+      run_mpi(2, "char_lm",
+              "--distributed --cell bn-lstm --steps 4 --eval-every 2 --eval-batches 1 --batch-size 4 --seq-len 8 "
+              "--hidden 8 --embed 4 --sample-length 0 --corpus " +
+                  nl_test::small_corpus(dir) + " --out " + dir.string());
   REQUIRE(run.exit_code == 0);
   nlohmann::json j = last_json_line(run.out);
   CHECK(j["cell"] == "bn-lstm");
-  CHECK_THAT(run.out, Catch::Contains("bn-lstm (local per-step BN statistics): 2 processes x batch 4 = global batch 8"));
+  CHECK_THAT(run.out,
+             Catch::Contains("bn-lstm (local per-step BN statistics): 2 processes x batch 4 = global batch 8"));
   CHECK(j["params_in_sync"] == true);
   CHECK(j["eval_in_sync"] == true);
   CHECK(j["total"]["norm_sync"]["bytes"] == 0);

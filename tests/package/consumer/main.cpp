@@ -28,7 +28,8 @@ int main() {
       last = loss.item<float>();
     }
   }
-  std::string path = (std::filesystem::temp_directory_path() / fmt::format("normlab_consumer_{}.safetensors", getpid())).string();
+  std::string path =
+      (std::filesystem::temp_directory_path() / fmt::format("normlab_consumer_{}.safetensors", getpid())).string();
   nl::train::save_checkpoint(path, model, &opt, nullptr, step);
   std::filesystem::remove(path);
 
