@@ -15,6 +15,7 @@
 
 #include <CLI/CLI.hpp>
 #include <fstream>
+#include <optional>
 #include <regex>
 
 #include "bench/harness.h"
@@ -43,66 +44,83 @@ double peak_rss_mb() {
   return double(usage.ru_maxrss) / 1024;  // ru_maxrss is in KB on Linux
 }
 
+struct Options {
+  std::string filter;
+  int threads = 2, memory_steps = 10, profile_runs = 0;
+  bench::TimingOptions timing;
+  bool list = false, machine = false, bandwidth = false, memory = false;
+};
+
+// Fills o from the command line; the exit code when there is nothing to run
+// (--help, --version, a bad option).
+std::optional<int> parse_options(int argc, char** argv, Options& o) {
+  CLI::App app{"normlab-bench: the benchmark workloads, one line each: <name> <median milliseconds> ms"};
+  app.set_version_flag("--version", nl::version());
+  app.add_option("filter", o.filter, "only workloads whose name matches this regex (ECMAScript, searched)");
+  app.add_option("--threads", o.threads, "threads for our loops and OpenBLAS")->check(CLI::PositiveNumber);
+  app.add_option("--min-time", o.timing.min_seconds, "timed seconds per workload (at least min-runs runs)");
+  app.add_option("--min-runs", o.timing.min_runs, "timed runs per workload, at least")->check(CLI::PositiveNumber);
+  app.add_flag("--list", o.list, "print name, counted bytes and FLOPs, and description of each workload");
+  app.add_flag("--machine", o.machine, "measure the machine's limits: STREAM triad GB/s and sgemm GFLOP/s");
+  app.add_flag("--bandwidth", o.bandwidth,
+               "measure the STREAM triad GB/s alone (bench/compare runs it next to each norm kernel)");
+  app.add_flag("--memory", o.memory, "peak resident memory over --steps runs of each workload (not timed)");
+  app.add_option("--steps", o.memory_steps, "runs for --memory")->check(CLI::PositiveNumber);
+  app.add_option("--profile", o.profile_runs,
+                 "untimed: one warm-up run, then this many runs in repeat_runs() (for perf or callgrind)");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  return std::nullopt;
+}
+
+// One workload's line: its description (--list), a profiling run, its peak
+// memory (--memory), or its median time.
+void run_workload(const bench::Workload& w, const Options& o) {
+  if (o.list) {
+    fmt::print("{} bytes={:.0f} flops={:.0f} # {}\n", w.name, w.work.bytes, w.work.flops, w.description);
+    return;
+  }
+  nl::manual_seed(0);
+  std::function<void()> run = w.setup();
+  if (o.profile_runs > 0) {
+    run();
+    repeat_runs(run, o.profile_runs);
+    fmt::print("{} profiled {} runs\n", w.name, o.profile_runs);
+  } else if (o.memory) {
+    double before = current_rss_mb();
+    repeat_runs(run, o.memory_steps);
+    fmt::print("{} peak_rss_mb {:.1f} before_first_step_mb {:.1f} steps {}\n", w.name, peak_rss_mb(), before,
+               o.memory_steps);
+  } else {
+    fmt::print("{} {:.4f} ms\n", w.name, bench::time_median_ms(run, o.timing));
+    std::fflush(stdout);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"normlab-bench: the benchmark workloads, one line each: <name> <median milliseconds> ms"};
-  app.set_version_flag("--version", nl::version());
-  std::string filter;
-  int threads = 2, memory_steps = 10;
-  bench::TimingOptions timing;
-  bool list = false, machine = false, bandwidth = false, memory = false;
-  app.add_option("filter", filter, "only workloads whose name matches this regex (ECMAScript, searched)");
-  app.add_option("--threads", threads, "threads for our loops and OpenBLAS")->check(CLI::PositiveNumber);
-  app.add_option("--min-time", timing.min_seconds, "timed seconds per workload (at least min-runs runs)");
-  app.add_option("--min-runs", timing.min_runs, "timed runs per workload, at least")->check(CLI::PositiveNumber);
-  app.add_flag("--list", list, "print name, counted bytes and FLOPs, and description of each workload");
-  app.add_flag("--machine", machine, "measure the machine's limits: STREAM triad GB/s and sgemm GFLOP/s");
-  app.add_flag("--bandwidth", bandwidth,
-               "measure the STREAM triad GB/s alone (bench/compare runs it next to each norm kernel)");
-  app.add_flag("--memory", memory, "peak resident memory over --steps runs of each workload (not timed)");
-  app.add_option("--steps", memory_steps, "runs for --memory")->check(CLI::PositiveNumber);
-  int profile_runs = 0;
-  app.add_option("--profile", profile_runs,
-                 "untimed: one warm-up run, then this many runs in repeat_runs() (for perf or callgrind)");
-  CLI11_PARSE(app, argc, argv);
-
+  Options o;
+  if (std::optional<int> exit_code = parse_options(argc, argv, o)) return *exit_code;
   try {
-    nl::set_num_threads(threads);
-    if (machine || bandwidth) {
-      fmt::print("stream_triad_gbs {:.2f}\n", bench::stream_triad_gbs(threads));
-      if (machine) fmt::print("sgemm_gflops {:.2f}\n", bench::sgemm_gflops(threads));
+    nl::set_num_threads(o.threads);
+    if (o.machine || o.bandwidth) {
+      fmt::print("stream_triad_gbs {:.2f}\n", bench::stream_triad_gbs(o.threads));
+      if (o.machine) fmt::print("sgemm_gflops {:.2f}\n", bench::sgemm_gflops(o.threads));
       return 0;
     }
-    std::regex pattern(filter);
+    std::regex pattern(o.filter);
     int matched = 0;
-    for (const bench::Workload& w : bench::registry()) {
-      if (!std::regex_search(w.name, pattern)) continue;
-      ++matched;
-      if (list) {
-        fmt::print("{} bytes={:.0f} flops={:.0f} # {}\n", w.name, w.work.bytes, w.work.flops, w.description);
-        continue;
+    for (const bench::Workload& w : bench::registry())
+      if (std::regex_search(w.name, pattern)) {
+        ++matched;
+        run_workload(w, o);
       }
-      nl::manual_seed(0);
-      std::function<void()> run = w.setup();
-      if (profile_runs > 0) {
-        run();
-        repeat_runs(run, profile_runs);
-        fmt::print("{} profiled {} runs\n", w.name, profile_runs);
-        continue;
-      }
-      if (memory) {
-        double before = current_rss_mb();
-        repeat_runs(run, memory_steps);
-        fmt::print("{} peak_rss_mb {:.1f} before_first_step_mb {:.1f} steps {}\n", w.name, peak_rss_mb(), before,
-                   memory_steps);
-        continue;
-      }
-      fmt::print("{} {:.4f} ms\n", w.name, bench::time_median_ms(run, timing));
-      std::fflush(stdout);
-    }
     if (matched == 0) {
-      fmt::print(stderr, "normlab-bench: no workload matches \"{}\" (--list shows them)\n", filter);
+      fmt::print(stderr, "normlab-bench: no workload matches \"{}\" (--list shows them)\n", o.filter);
       return 1;
     }
   } catch (const std::exception& e) {
