@@ -160,8 +160,10 @@ TEST_CASE("lm checkpoints: SIGINT finishes the step, writes a checkpoint, says h
   CHECK_FALSE(fs::exists(dir / "steps.csv"));  // the run did not finish: no results yet
 }
 
-TEST_CASE("lm checkpoints: a different model, cell or data set, a used directory, an empty one are refused",
-          "[examples][lm_checkpoints][errors]") {
+TEST_CASE(
+    "lm checkpoints: a different model, cell or data set, a used directory, an empty one, --compare and --distributed "
+    "are refused",
+    "[examples][lm_checkpoints][errors]") {
   auto dir = nl_test::fresh_dir("lm_checkpoints_refusals");
   std::string corpus = nl_test::small_corpus(dir);
   std::string args =
@@ -201,4 +203,8 @@ TEST_CASE("lm checkpoints: a different model, cell or data set, a used directory
   auto compare = nl_test::run_example("char_lm", "--compare --checkpoint-dir " + (dir / "c").string() + " 2>&1");
   CHECK(compare.exit_code != 0);
   CHECK(compare.out.find("not with --compare") != std::string::npos);
+  auto distributed =
+      nl_test::run_example("char_lm", args + " --distributed --checkpoint-dir " + (dir / "d").string() + " 2>&1");
+  CHECK(distributed.exit_code == 1);
+  CHECK(distributed.out.find("--checkpoint-dir is not supported with --distributed yet") != std::string::npos);
 }
