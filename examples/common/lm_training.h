@@ -3,8 +3,9 @@
 // with LSTM cells, transformer_norm with GPTs): random windows from the
 // corpus, Adam/AdamW with linear warmup and cosine decay, gradient clipping,
 // a validation curve in bits per character on fixed windows, divergence
-// detection (a non-finite loss ends the run and marks it diverged), and a
-// sample at the end.
+// detection (a non-finite loss ends the run and marks it diverged), a sample
+// at the end, and with --checkpoint-dir checkpoints to resume from, exactly
+// (lm_checkpoints.h).
 //
 // distributed (under `mpirun -np N`, an nl::dist::Context alive): every rank
 // trains the same model (DataParallel: rank 0's weights) on batch_size windows
