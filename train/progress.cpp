@@ -9,14 +9,20 @@ namespace nl::train {
 Progress::Progress(std::string label, int64_t total_steps)
     : label_(std::move(label)), total_(total_steps), start_(clock::now()) {}
 
-std::string Progress::line(const std::string& label, int64_t step, int64_t total_steps, double loss, double seconds) {
-  double rate = double(step) / std::max(seconds, 1e-9);  // steps per second so far
+void Progress::resumed_at(int64_t step) {
+  first_ = step;
+  start_ = clock::now();
+}
+
+std::string Progress::line(const std::string& label, int64_t step, int64_t total_steps, double loss, double seconds,
+                           int64_t first_step) {
+  double rate = double(step - first_step) / std::max(seconds, 1e-9);  // steps per second so far
   return fmt::format("[{}] step {:>5}/{}  loss {:.4f}  {:.1f} steps/s  ETA {:.0f}s   ", label, step, total_steps, loss,
                      rate, double(total_steps - step) / std::max(rate, 1e-9));
 }
 
 void Progress::update(int64_t step, double loss) const {
-  fmt::print(stderr, "\r{}", line(label_, step, total_, loss, elapsed()));
+  fmt::print(stderr, "\r{}", line(label_, step, total_, loss, elapsed(), first_));
 }
 
 void Progress::finish() const { fmt::print(stderr, "\n"); }

@@ -15,19 +15,23 @@ namespace nl::train {
 class Progress {
  public:
   Progress(std::string label, int64_t total_steps);
+  // A resumed run: the steps up to `step` were done before, so the rate and
+  // the ETA count from it, and the clock restarts.
+  void resumed_at(int64_t step);
   // Rewrites the line for `step` of total_steps with the loss given.
   void update(int64_t step, double loss) const;
   // Ends the line (a newline), so later output starts on its own.
   void finish() const;
   // Seconds since construction.
   double elapsed() const;
-  // The line's text (no carriage return) for `step` after `seconds`.
-  static std::string line(const std::string& label, int64_t step, int64_t total_steps, double loss, double seconds);
+  // The line's text (no carriage return) for `step` after `seconds` spent since `first_step`.
+  static std::string line(const std::string& label, int64_t step, int64_t total_steps, double loss, double seconds,
+                          int64_t first_step = 0);
 
  private:
   using clock = std::chrono::steady_clock;
   std::string label_;
-  int64_t total_;
+  int64_t total_, first_ = 0;
   clock::time_point start_;
 };
 

@@ -16,6 +16,8 @@ namespace nl::train {
 class TrainingClock {
  public:
   TrainingClock();
+  // A clock that has already counted these seconds (a resumed run's time before the checkpoint).
+  TrainingClock(double wall_seconds, double cpu_seconds);
   void pause();
   void resume();
   // Both as of the last pause().

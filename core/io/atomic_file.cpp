@@ -5,8 +5,11 @@
 
 #include <atomic>
 #include <cerrno>
+#include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <thread>
 
 #include "core/error.h"
 
@@ -21,6 +24,18 @@ void fsync_directory_of(const std::string& path) {
   if (fd < 0) return;  // best effort: the rename itself already happened
   ::fsync(fd);
   ::close(fd);
+}
+
+// Test-only: NORMLAB_TEST_ATOMIC_WRITE_DELAY_MS=<ms> sleeps between writing
+// the temporary file and renaming it into place, so that a test can kill the
+// process in the middle of a write (tests/examples/test_lm_checkpoints.cpp) and
+// check that the old file survives and the leftover temporary is harmless.
+void test_delay_before_rename() {
+  static const long ms = [] {
+    const char* value = std::getenv("NORMLAB_TEST_ATOMIC_WRITE_DELAY_MS");
+    return value ? std::strtol(value, nullptr, 10) : 0L;
+  }();
+  if (ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(ms));
 }
 }  // namespace
 
@@ -40,6 +55,7 @@ void write_file_atomically(const std::string& path, const std::function<void(std
     int closed = std::fclose(f);
     f = nullptr;
     if (closed != 0) fail("write {}: closing {} failed: {}", path, temp, std::strerror(errno));
+    test_delay_before_rename();
     if (std::rename(temp.c_str(), path.c_str()) != 0)
       fail("write {}: renaming {} into place failed: {}", path, temp, std::strerror(errno));
   } catch (...) {

@@ -69,6 +69,11 @@ std::optional<int> parse_options(int argc, char** argv, Config& cfg) {
                "statistics, not synchronized: the cell has no SyncBatchNorm)");
   if (std::optional<int> exit_code = examples::parse_command_line(app, argc, argv)) return exit_code;
   cfg.threads_given = app.count("--threads") > 0;
+  // what a --resume must share with the checkpoint besides the training options (lm_checkpoints.h)
+  cfg.train.checkpoint.identity = {{"cell", cfg.cell},
+                                   {"embed", std::to_string(cfg.embed)},
+                                   {"hidden", std::to_string(cfg.hidden)},
+                                   {"layers", std::to_string(cfg.num_layers)}};
   return std::nullopt;
 }
 

@@ -16,6 +16,7 @@
 #include "core/anomaly.h"
 #include "core/error.h"
 #include "core/version.h"
+#include "train/interrupt.h"
 
 namespace examples {
 
@@ -34,13 +35,17 @@ inline std::optional<int> parse_command_line(CLI::App& app, int argc, char** arg
 
 // Runs body() — with nl::DetectAnomalyGuard when detect_anomaly — and returns
 // main()'s exit status: 0, or 1 after printing "error: <message>" on stderr
-// when body throws an nl::Error. after_progress_line starts the message on a
+// when body throws an nl::Error, or 128 + signal after printing what was saved
+// when a signal stopped it (nl::train::Interrupted, lm_checkpoints.h). after_progress_line starts the message on a
 // new line, for a program whose error may interrupt its progress line.
 template <typename Body>
 int run_or_report_error(bool detect_anomaly, Body&& body, bool after_progress_line = false) {
   try {
     nl::DetectAnomalyGuard anomaly(detect_anomaly);
     body();
+  } catch (const nl::train::Interrupted& e) {
+    fmt::print(stderr, "\n{}\n", e.what());
+    return e.exit_status();
   } catch (const nl::Error& e) {
     fmt::print(stderr, "{}error: {}\n", after_progress_line ? "\n" : "", e.what());
     return 1;

@@ -36,8 +36,28 @@ inline void add_corpus_options(CLI::App& app, LMProgramConfig& cfg, int64_t min_
   app.add_option("--seq-len", cfg.train.seq_len, seq_len_help)->check(CLI::Range(1, 4096));
 }
 
+// --checkpoint-dir --checkpoint-every --keep-checkpoints --resume
+// (lm_checkpoints.h); one run at a time, so not with --compare.
+inline void add_checkpoint_options(CLI::App& app, LMProgramConfig& cfg) {
+  LMCheckpointing& c = cfg.train.checkpoint;
+  CLI::Option* dir = app.add_option("--checkpoint-dir", c.dir,
+                                    "write checkpoints here (step_<N>.safetensors); SIGINT/SIGTERM then write one "
+                                    "and stop (a second exits at once)");
+  app.add_option("--checkpoint-every", c.every, "steps between checkpoints (0: only at the end and when interrupted)")
+      ->check(CLI::Range(int64_t(0), int64_t(10000000)))
+      ->needs(dir);
+  app.add_option("--keep-checkpoints", c.keep, "checkpoints kept, the newest")
+      ->check(CLI::Range(int64_t(1), int64_t(1000000)))
+      ->needs(dir);
+  app.add_flag("--resume", c.resume, "continue from the newest valid checkpoint in --checkpoint-dir")->needs(dir);
+  app.final_callback([&cfg] {
+    if (cfg.compare && !cfg.train.checkpoint.dir.empty())
+      throw CLI::ValidationError("--checkpoint-dir", "checkpoints are for one run: not with --compare");
+  });
+}
+
 // --clip --eval-every --eval-batches --sample-length --temperature --top-k
-// --seed --threads --out --detect-anomaly
+// --seed --threads --out --detect-anomaly, and add_checkpoint_options'
 inline void add_run_options(CLI::App& app, LMProgramConfig& cfg, const std::string& threads_help) {
   app.add_option("--clip", cfg.train.clip, "gradient-norm clip (0: off)")->check(CLI::NonNegativeNumber);
   app.add_option("--eval-every", cfg.train.eval_every, "steps between validation evaluations")
@@ -54,6 +74,7 @@ inline void add_run_options(CLI::App& app, LMProgramConfig& cfg, const std::stri
   app.add_option("--out", cfg.out, "directory for CSV, JSON and PNG");
   app.add_flag("--detect-anomaly", cfg.detect_anomaly,
                "name the first op that produces NaN/inf (nl::DetectAnomalyGuard)");
+  add_checkpoint_options(app, cfg);
 }
 
 // steps.csv and eval.csv in `out`: every run's rows, in order, under a header

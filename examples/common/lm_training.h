@@ -3,8 +3,9 @@
 // with LSTM cells, transformer_norm with GPTs): random windows from the
 // corpus, Adam/AdamW with linear warmup and cosine decay, gradient clipping,
 // a validation curve in bits per character on fixed windows, divergence
-// detection (a non-finite loss ends the run and marks it diverged), and a
-// sample at the end.
+// detection (a non-finite loss ends the run and marks it diverged), a sample
+// at the end, and with --checkpoint-dir checkpoints to resume from, exactly
+// (lm_checkpoints.h).
 //
 // distributed (under `mpirun -np N`, an nl::dist::Context alive): every rank
 // trains the same model (DataParallel: rank 0's weights) on batch_size windows
@@ -31,6 +32,7 @@
 #include <vector>
 
 #include "examples/common/distributed.h"
+#include "examples/common/lm_checkpoints.h"
 #include "examples/common/step_log.h"
 #include "normlab.h"
 
@@ -48,7 +50,8 @@ struct LMTrainConfig {
   double temperature = 0.7;
   int64_t top_k = 0;  // sample from the k likeliest characters only (0: all)
   std::string prompt = "The ";
-  bool distributed = false;  // data-parallel over the ranks of the MPI job (above)
+  bool distributed = false;    // data-parallel over the ranks of the MPI job (above)
+  LMCheckpointing checkpoint;  // --checkpoint-dir and --resume (lm_checkpoints.h)
 };
 
 struct LMEvalPoint {
@@ -272,11 +275,50 @@ class LMRunLog {
     window_ = 0;
   }
 
+  // What the run has recorded so far, for a checkpoint, handed to write()
+  // with the training clock paused (writing is not training time either).
+  // Doubles round-trip through JSON exactly; NaN is stored as null.
+  void checkpoint(const std::function<void(const nlohmann::json&)>& write) {
+    clock_.pause();
+    nlohmann::json curve = nlohmann::json::array();
+    for (const LMEvalPoint& p : result_.curve)
+      curve.push_back({p.step, p.train_loss, p.val_loss,
+                       std::isnan(p.val_loss_long) ? nlohmann::json(nullptr) : nlohmann::json(p.val_loss_long),
+                       p.seconds, p.cpu_seconds});
+    write({{"step_losses", result_.step_losses},
+           {"curve", curve},
+           {"step_rows", steps_.rows()},
+           {"eval_rows", result_.eval_rows},
+           {"last_loss", last_loss_},
+           {"window_sum", window_sum_},
+           {"window", window_},
+           {"seconds", clock_.wall_seconds()},
+           {"cpu_seconds", clock_.cpu_seconds()},
+           {"elapsed", prior_elapsed_ + progress_.elapsed()}});
+    clock_.resume();
+  }
+  // A resumed run: back to what checkpoint() wrote after `step`.
+  void restore(const nlohmann::json& state, int64_t step) {
+    result_.step_losses = state.at("step_losses").get<std::vector<double>>();
+    result_.curve.clear();
+    for (const nlohmann::json& p : state.at("curve"))
+      result_.curve.push_back({p[0].get<int64_t>(), p[1].get<double>(), p[2].get<double>(),
+                               p[3].is_null() ? NAN : p[3].get<double>(), p[4].get<double>(), p[5].get<double>()});
+    steps_.restore_rows(state.at("step_rows").get<std::vector<std::string>>());
+    result_.eval_rows = state.at("eval_rows").get<std::vector<std::string>>();
+    last_loss_ = state.at("last_loss").get<double>();
+    window_sum_ = state.at("window_sum").get<double>();
+    window_ = state.at("window").get<int64_t>();
+    clock_ = nl::train::TrainingClock(state.at("seconds").get<double>(), state.at("cpu_seconds").get<double>());
+    prior_elapsed_ = state.at("elapsed").get<double>();
+    progress_.resumed_at(step);
+  }
+
   // Ends the progress line and hands over what was recorded. Distributed: a
   // collective (the steps are summarized over the ranks).
   LMTrainResult finish() {
     if (prints_) progress_.finish();
-    result_.seconds = progress_.elapsed();
+    result_.seconds = prior_elapsed_ + progress_.elapsed();  // resumed: with the time before the checkpoint
     result_.step_rows = steps_.rows();
     if (cfg_.distributed) result_.distributed = summarize_steps(steps_.total());
     return std::move(result_);
@@ -294,7 +336,8 @@ class LMRunLog {
   nl::train::TrainingClock clock_;
   bool prints_ = nl::dist::is_main();  // rank 0 shows progress
   double last_loss_ = NAN, window_sum_ = 0;
-  int64_t window_ = 0;  // steps since the last evaluation
+  double prior_elapsed_ = 0;  // resumed: the run's wall time before the checkpoint
+  int64_t window_ = 0;        // steps since the last evaluation
 };
 
 }  // namespace detail
@@ -308,7 +351,8 @@ inline LMTrainResult train_language_model(LanguageModel model, const nl::data::T
   nl::optim::WarmupDecayLR schedule(*opt, cfg.warmup, cfg.steps, nl::optim::WarmupDecayLR::Decay::cosine, 0.1);
 
   detail::LMRunLog log(label, cfg);
-  for (int64_t step = 1; step <= cfg.steps; ++step) {
+  detail::LMCheckpoints checkpoints(cfg, corpus, label);
+  for (int64_t step = checkpoints.start(m, *opt, schedule, log) + 1; step <= cfg.steps; ++step) {
     auto [x, y] = corpus.batch(corpus.train(), cfg.batch_size, cfg.seq_len);
     double lr = schedule.get_last_lr()[0];
     log.step_begin();
@@ -329,6 +373,7 @@ inline LMTrainResult train_language_model(LanguageModel model, const nl::data::T
         if (ddp) ddp->broadcast_buffers();  // rank 0's running statistics (BN-LSTM) on every rank
         return detail::validation_losses(m, corpus, cfg);
       });
+    checkpoints.after_step(step, m, *opt, schedule, log);  // when due or interrupted (then it ends the run)
   }
 
   LMTrainResult result = log.finish();

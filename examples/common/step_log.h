@@ -40,6 +40,8 @@ class StepLog {
   }
 
   const std::vector<std::string>& rows() const { return rows_; }
+  // A resumed run: the rows of the steps before the checkpoint.
+  void restore_rows(std::vector<std::string> rows) { rows_ = std::move(rows); }
   // This rank's steps so far: their number, wall time and collectives.
   const nl::dist::StepReport& total() const { return total_; }
 

@@ -84,6 +84,14 @@ std::optional<int> parse_options(int argc, char** argv, Config& cfg) {
     if (cfg.train.warmup == 0) cfg.train.warmup = std::max<int64_t>(1, cfg.train.steps / 4);
     if (app.count("--lr") == 0) cfg.train.lr = kCompareLr;
   }
+  // what a --resume must share with the checkpoint besides the training options (lm_checkpoints.h)
+  cfg.train.checkpoint.identity = {{"norm", cfg.norm},
+                                   {"layers", std::to_string(cfg.model.num_layers)},
+                                   {"d_model", std::to_string(cfg.model.d_model)},
+                                   {"heads", std::to_string(cfg.model.num_heads)},
+                                   {"ff", std::to_string(cfg.model.dim_feedforward)},
+                                   {"dropout", examples::exact_text(cfg.model.dropout)},
+                                   {"tie_weights", cfg.model.tie_weights ? "true" : "false"}};
   return std::nullopt;
 }
 

@@ -4,14 +4,18 @@
 // what it prints and writes. Compiled only when the examples are built
 // (tests/CMakeLists.txt), so the sanitizer build, which skips examples, skips these.
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <array>
 #include <catch2/catch.hpp>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
 
 namespace nl_test {
 
@@ -87,6 +91,44 @@ inline nlohmann::json require_greedy_sample(const std::string& program, const st
   CHECK(ja["top_k"] == 1);
   CHECK(ja["sample"] == jb["sample"]);
   return ja;
+}
+
+// Starts `build/bin/<name> <args>` in the background, stdout and stderr to
+// files, under `env` ("VAR=value ...", may be empty). Returns its pid: the
+// program's own (the shell execs it), for signals.
+inline pid_t start_example(const std::string& name, const std::string& args, const std::filesystem::path& out,
+                           const std::filesystem::path& err, const std::string& env = "") {
+  std::string command = "exec env " + env + " " + std::string(NORMLAB_BIN_DIR) + "/" + name + " " + args + " >" +
+                        out.string() + " 2>" + err.string();
+  pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  return pid;
+}
+
+// Waits for a started program to end: its exit status, or 128 + signal when a signal ended it.
+inline int wait_for_exit(pid_t pid) {
+  int status = 0;
+  REQUIRE(waitpid(pid, &status, 0) == pid);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+// Polls `done` every 2 ms until it holds (true) or `seconds` pass (false).
+inline bool wait_until(const std::function<bool()>& done, double seconds = 30) {
+  auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > end) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  return true;
+}
+
+inline std::string read_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
 }  // namespace nl_test

@@ -70,3 +70,24 @@ TEST_CASE("checkpoint: model only, and mismatches are refused", "[train][checkpo
   nl::io::save_safetensors(path, {{"weight", nl::zeros({2, 3})}});
   REQUIRE_THROWS_WITH(nl::train::load_checkpoint(path, other), Catch::Contains("not a normlab checkpoint"));
 }
+
+TEST_CASE("checkpoint: metadata is kept and checksummed, reserved keys refused", "[train][checkpoint]") {
+  normlab_test::TempDir dir;
+  std::string path = dir.file("meta.safetensors");
+  layers::Linear fc(3, 2);
+  nl::train::save_checkpoint(path, fc, nullptr, nullptr, 3, {{"hidden", "16"}, {"log", "[1, 2]"}});
+  nl::train::CheckpointFile file = nl::train::read_checkpoint(path);
+  CHECK(file.metadata.at("hidden") == "16");
+  CHECK(file.metadata.at("log") == "[1, 2]");
+  CHECK(file.metadata.at("checksum").size() == 16);
+  layers::Linear other(3, 2);
+  CHECK(nl::train::load_checkpoint(file, other) == 3);
+  CHECK(other.weight.to_vector<float>() == fc.weight.to_vector<float>());
+  // the same bytes with a metadata value changed (same length): the checksum no longer matches
+  std::string bytes = normlab_test::read_bytes(path);
+  bytes.replace(bytes.find("\"16\""), 4, "\"32\"");
+  std::ofstream(path, std::ios::binary) << bytes;
+  REQUIRE_THROWS_WITH(nl::train::read_checkpoint(path), Catch::Contains("corrupt") && Catch::Contains(path));
+  REQUIRE_THROWS_WITH(nl::train::save_checkpoint(path, fc, nullptr, nullptr, 0, {{"checksum", "x"}}),
+                      Catch::Contains("reserved"));
+}

@@ -10,6 +10,9 @@ TEST_CASE("Progress: the line shows step, loss, rate and the ETA at that rate", 
   // the last step: nothing left
   CHECK(nl::train::Progress::line("mlp", 50, 50, 0.5, 2.0) ==
         "[mlp] step    50/50  loss 0.5000  25.0 steps/s  ETA 0s   ");
+  // resumed after step 100: 50 steps in 10 s, 5 steps/s, (200 − 150) / 5 = 10 s left
+  CHECK(nl::train::Progress::line("r", 150, 200, 1.0, 10.0, 100) ==
+        "[r] step   150/200  loss 1.0000  5.0 steps/s  ETA 10s   ");
   // no time yet: a finite rate, no division by zero
   CHECK(nl::train::Progress::line("x", 0, 10, 1.0, 0.0).find("ETA") != std::string::npos);
 }
