@@ -9,6 +9,7 @@
 #include <fstream>
 #include <iostream>
 #include <iterator>
+#include <limits>
 #include <string>
 
 #include "core/io/npy.h"
@@ -136,6 +137,20 @@ void checkpoint(const fs::path& dir) {
   nl::optim::SGD sgd(model.parameters(), {.lr = 0.1});
   nl::train::save_checkpoint(dir / "sgd.safetensors", model, &sgd, nullptr, 1);
   variants(dir / "stepped.safetensors");
+  // Regressions (docs/architecture.md, "Fuzzing"): values a file may hold that once
+  // overflowed or converted out of range when loaded or stepped on (UBSan reports).
+  nl::StateDict state = nl::io::load_safetensors(dir / "stepped.safetensors");
+  auto regress = [&](const char* name, const std::string& key, const nl::Tensor& value) {
+    nl::StateDict bad = state;
+    bad[key] = value;
+    nl::io::save_safetensors(dir / name, bad, {{"format", "normlab-checkpoint-1"}});
+  };
+  nl::Tensor int64_max = nl::zeros({}, nl::i64);
+  *int64_max.data<int64_t>() = std::numeric_limits<int64_t>::max();
+  regress("regress_float_count.safetensors", "model.1.num_batches_tracked", nl::full({}, 1e300, nl::f64));
+  regress("regress_count_max.safetensors", "model.1.num_batches_tracked", int64_max);
+  regress("regress_step_max.safetensors", "optimizer.state.0.step", int64_max);
+  regress("regress_last_epoch_max.safetensors", "scheduler.last_epoch", int64_max);
 }
 }  // namespace
 
