@@ -6,7 +6,7 @@
 #   scripts/fuzz.sh --minutes 30 [TARGET...]  build, then fuzz each target 30 minutes in turn
 #   scripts/fuzz.sh build                     configure and build the fuzz build only
 #   scripts/fuzz.sh replay [TARGET...]        run every committed corpus file through its harness
-#   scripts/fuzz.sh run SECONDS [TARGET...]   fuzz each target SECONDS from a scratch copy of its corpus
+#   scripts/fuzz.sh run SECONDS [TARGET...]   fuzz each target SECONDS from its corpus (new inputs to a scratch dir)
 #   scripts/fuzz.sh seeds                     rewrite the generated seed files (tests/fuzz/make_seeds.cpp)
 # Options (before the command): --build-dir DIR (default build-fuzz/),
 #   --jobs N (build jobs, default nproc).
@@ -25,7 +25,7 @@ jobs=$(nproc 2>/dev/null || echo 2)
 all_targets=(safetensors npy idx text_corpus checkpoint)
 cxx=${NORMLAB_FUZZ_CXX:-clang++-14}
 
-usage() { sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 
 while [[ $# -gt 0 ]]; do
   case $1 in
@@ -47,16 +47,15 @@ export LSAN_OPTIONS="suppressions=$root/scripts/lsan.supp"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 export NORMLAB_NUM_THREADS=1 OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
 
-targets() {
-  if [[ $# -eq 0 ]]; then
-    echo "${all_targets[@]}"
-    return
-  fi
-  for t in "$@"; do
+# select_targets [TARGET...]: sets `selected` (all targets when none are named).
+select_targets() {
+  selected=("$@")
+  [[ $# -gt 0 ]] || selected=("${all_targets[@]}")
+  for t in "${selected[@]}"; do
     [[ " ${all_targets[*]} " == *" $t "* ]] || { echo "fuzz.sh: unknown target '$t' (${all_targets[*]})" >&2; exit 2; }
   done
-  echo "$@"
 }
+
 
 build() {
   command -v "$cxx" >/dev/null || { echo "fuzz.sh: $cxx not found (apt-get install clang-14 libclang-rt-14-dev libomp-14-dev)" >&2; exit 1; }
@@ -73,12 +72,14 @@ harness() {
 }
 
 replay() {
-  for t in $(targets "$@"); do
+  select_targets "$@"
+  for t in "${selected[@]}"; do
     local files=("$root/tests/fuzz/corpus/$t"/*)
     echo "== replay $t: ${#files[@]} files"
-    local log
+    local bin log
+    bin=$(harness "$t")
     log=$(mktemp)
-    if ! "$(harness "$t")" "${fuzz_flags[@]}" "${files[@]}" >"$log" 2>&1; then
+    if ! "$bin" "${fuzz_flags[@]}" "${files[@]}" >"$log" 2>&1; then
       cat "$log"
       rm -f "$log"
       echo "fuzz.sh: $t failed on a committed corpus file" >&2
@@ -90,10 +91,11 @@ replay() {
 
 # fuzz TARGET SECONDS CORPUS_DIR
 fuzz() {
-  local t=$1 seconds=$2 corpus=$3 findings=$build_dir/findings/$1
+  local t=$1 seconds=$2 corpus=$3 findings=$build_dir/findings/$1 bin
+  bin=$(harness "$t")
   mkdir -p "$corpus" "$findings"
   echo "== fuzz $t for ${seconds}s (corpus $corpus, findings $findings/)"
-  "$(harness "$t")" "${fuzz_flags[@]}" -max_total_time="$seconds" -artifact_prefix="$findings/" \
+  "$bin" "${fuzz_flags[@]}" -max_total_time="$seconds" -artifact_prefix="$findings/" \
     "$corpus" "$root/tests/fuzz/corpus/$t"
 }
 
@@ -104,7 +106,8 @@ case $command in
     [[ $# -ge 1 && $1 =~ ^[0-9]+$ ]] || usage
     seconds=$1
     shift
-    for t in $(targets "$@"); do
+    select_targets "$@"
+    for t in "${selected[@]}"; do
       scratch=$(mktemp -d)
       trap 'rm -rf "$scratch"' EXIT
       fuzz "$t" "$seconds" "$scratch"
@@ -115,8 +118,9 @@ case $command in
     [[ $# -ge 1 && $1 =~ ^[0-9]+$ ]] || usage
     minutes=$1
     shift
+    select_targets "$@"
     build
-    for t in $(targets "$@"); do fuzz "$t" $((minutes * 60)) "$build_dir/corpus/$t"; done
+    for t in "${selected[@]}"; do fuzz "$t" $((minutes * 60)) "$build_dir/corpus/$t"; done
     ;;
   seeds)
     "$build_dir/make_fuzz_seeds" "$root/tests/fuzz/corpus"
