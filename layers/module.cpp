@@ -110,7 +110,7 @@ StateDict Module::state_dict() const {
 }
 
 void Module::load_state_dict(const StateDict& state, bool strict) {
-  std::vector<std::string> missing, mismatched;
+  std::vector<std::string> missing, mismatched, wrong_dtype;
   std::set<std::string> used;
   std::vector<std::pair<Tensor*, Tensor>> copies;
   for (auto& slot : slots()) {
@@ -125,6 +125,11 @@ void Module::load_state_dict(const StateDict& state, bool strict) {
       mismatched.push_back(fmt::format("{} (checkpoint {}, model {})", slot.name,
                                        value.defined() ? fmt::format("{}", value.shape()) : "undefined",
                                        slot.member->shape()));
+    // Floating values convert to a floating member of either width, but into an integer
+    // member (a step count) a float may not fit, and converting it would be undefined.
+    else if (value.is_floating_point() && !slot.member->is_floating_point())
+      wrong_dtype.push_back(
+          fmt::format("{} (checkpoint {}, model {})", slot.name, value.dtype(), slot.member->dtype()));
     else
       copies.emplace_back(slot.member, value);
   }
@@ -134,6 +139,7 @@ void Module::load_state_dict(const StateDict& state, bool strict) {
 
   std::string problems;
   if (!mismatched.empty()) problems += fmt::format("; size mismatch for {}", fmt::join(mismatched, ", "));
+  if (!wrong_dtype.empty()) problems += fmt::format("; dtype mismatch for {}", fmt::join(wrong_dtype, ", "));
   if (strict && !missing.empty()) problems += fmt::format("; missing keys {}", fmt::join(missing, ", "));
   if (strict && !unexpected.empty()) problems += fmt::format("; unexpected keys {}", fmt::join(unexpected, ", "));
   if (!problems.empty()) fail("load_state_dict: {}{}", type_name_, problems);

@@ -105,7 +105,9 @@ Tensor BatchNorm1d::forward_batch_norm(const Tensor& x, const CrossProcessSum& s
   double factor = 0.0;
   if (is_training() && track_running_stats) {
     NoGradGuard no_grad;
-    num_batches_tracked.add_(ones({}, i64));
+    // The count saturates: a loaded state dict may hold any int64, and the add must not overflow.
+    if (num_batches_tracked.item<int64_t>() < std::numeric_limits<int64_t>::max())
+      num_batches_tracked.add_(ones({}, i64));
     factor = momentum ? *momentum : 1.0 / double(num_batches_tracked.item<int64_t>());
   }
   if (use_reference) {

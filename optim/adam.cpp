@@ -45,7 +45,8 @@ void Adam::update(const Group& group, Tensor& p, const Tensor& grad, ParamState&
   Tensor exp_avg = buffer(state, "exp_avg", p).first, exp_avg_sq = buffer(state, "exp_avg_sq", p).first;
   Tensor max_exp_avg_sq = options.amsgrad ? buffer(state, "max_exp_avg_sq", p).first : Tensor();
   int64_t t = ++state.step;
-  auto [beta1, beta2] = options.betas;
+  // (not a structured binding: clang before 16 cannot capture one in the lambda below)
+  const double beta1 = options.betas.first, beta2 = options.betas.second;
   // bias corrections as PyTorch computes them, in double
   double step_size = group.lr / (1 - std::pow(beta1, double(t)));
   double bias_correction2_sqrt = std::sqrt(1 - std::pow(beta2, double(t)));

@@ -42,7 +42,11 @@ void LRScheduler::load_state_dict(const StateDict& state) {
   std::vector<double> base_lrs;
   for (size_t g = 0; g < base_lrs_.size(); ++g)
     base_lrs.push_back(get(fmt::format("base_lrs.{}", g), f64).item<double>());
-  last_epoch_ = get("last_epoch", i64).item<int64_t>();
+  // step() counts on from it: a file may hold any int64, and ++last_epoch must not overflow.
+  int64_t last_epoch = get("last_epoch", i64).item<int64_t>();
+  if (last_epoch < 0 || last_epoch > (int64_t(1) << 53))
+    fail("{}.load_state_dict: last_epoch is {}, not a step count in [0, 2^53]", name_, last_epoch);
+  last_epoch_ = last_epoch;
   base_lrs_ = base_lrs;
   apply();
 }

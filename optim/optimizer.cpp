@@ -105,7 +105,11 @@ void Optimizer::load_state_dict(const StateDict& state) {
         used.insert(key);
         std::string name = key.substr(p.size());
         if (name == "step") {
-          states[gi][pi].step = scalar(key, i64).item<int64_t>();
+          // Counted on by ++step, and a double in Adam's bias correction: a file may hold any int64.
+          int64_t step = scalar(key, i64).item<int64_t>();
+          if (step < 0 || step > (int64_t(1) << 53))
+            fail("{}.load_state_dict: {} is {}, not a step count in [0, 2^53]", name_, key, step);
+          states[gi][pi].step = step;
         } else if (!(value.shape() == param.shape()) || value.dtype() != param.dtype()) {
           fail("{}.load_state_dict: {} is {} {} but its parameter is {} {}", name_, key, value.dtype(), value.shape(),
                param.dtype(), param.shape());

@@ -8,6 +8,7 @@ packages=(
   libopenblas-openmp-dev libfmt-dev catch2 libcli11-dev nlohmann-json3-dev
   libbenchmark-dev zlib1g-dev gnuplot-nox graphviz
   libopenmpi-dev openmpi-bin
+  clang-14 libclang-rt-14-dev libomp-14-dev
   dataset-fashion-mnist fortunes
 )
 

@@ -65,7 +65,10 @@ Header read_header(const InputFile& file) {
   Header header;
   header.data_start = 8 + n;
   uint64_t buffer_size = file.size() - header.data_start;
-  for (auto& [name, info] : json.items()) {
+  for (auto& item : json.items()) {
+    // (not a structured binding: clang before 16 cannot capture one in the lambda below)
+    const std::string& name = item.key();
+    auto& info = item.value();
     if (name == "__metadata__") {
       if (!info.is_object()) file.fail_with("__metadata__ is not an object");
       for (auto& [key, value] : info.items()) {

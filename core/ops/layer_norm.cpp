@@ -125,7 +125,9 @@ void layer_norm_backward(const T* dy, const T* x, const T* weight, const T* mean
 template <bool kCenter>
 NormForward row_norm_forward(const char* op, const Tensor& input, const Shape& normalized_shape, const Tensor& weight,
                              const Tensor& bias, double eps) {
-  auto [rows, n] = ops::check_trailing_shape(op, input, normalized_shape);
+  // (plain variables, not a structured binding: clang before 16 cannot capture one in a lambda)
+  const auto trailing = ops::check_trailing_shape(op, input, normalized_shape);
+  const int64_t rows = trailing.first, n = trailing.second;
   ops::check_affine(op, "weight", weight, input, normalized_shape);
   ops::check_affine(op, "bias", bias, input, normalized_shape);
   if (!(eps >= 0)) fail("{}: eps must be >= 0, got {}", op, eps);
@@ -146,7 +148,9 @@ template <bool kCenter>
 NormBackward row_norm_backward(const char* op, const Tensor& grad_output, const Tensor& input,
                                const Shape& normalized_shape, const Tensor& weight, const Tensor& mean,
                                const Tensor& rstd, NormGradsWanted wanted) {
-  auto [rows, n] = ops::check_trailing_shape(op, input, normalized_shape);
+  // (plain variables, not a structured binding: clang before 16 cannot capture one in a lambda)
+  const auto trailing = ops::check_trailing_shape(op, input, normalized_shape);
+  const int64_t rows = trailing.first, n = trailing.second;
   ops::check_affine(op, "weight", weight, input, normalized_shape);
   ops::check_same_shape(op, "grad_output", grad_output, input, input.shape());
   ops::check_same_shape(op, "mean", mean, input, {rows});

@@ -1,6 +1,8 @@
 // Checkpoints: a resumed run reproduces the uninterrupted one bit for bit;
 // mismatches are refused; saving is atomic.
 #include <catch2/catch.hpp>
+#include <fstream>
+#include <limits>
 
 #include "normlab.h"
 #include "tests/core/io/io_test_helpers.h"
@@ -90,4 +92,41 @@ TEST_CASE("checkpoint: metadata is kept and checksummed, reserved keys refused",
   REQUIRE_THROWS_WITH(nl::train::read_checkpoint(path), Catch::Contains("corrupt") && Catch::Contains(path));
   REQUIRE_THROWS_WITH(nl::train::save_checkpoint(path, fc, nullptr, nullptr, 0, {{"checksum", "x"}}),
                       Catch::Contains("reserved"));
+}
+
+// Inputs that broke the checkpoint fuzz harness's contract (tests/fuzz/fuzz_checkpoint.cpp;
+// the files are tests/fuzz/corpus/checkpoint/regress_*): values a file may hold that
+// were undefined behaviour to load or to train on (UBSan reports; build-asan/ runs this).
+TEST_CASE("checkpoint: counts out of range are refused or saturate, never overflow", "[train][checkpoint][errors]") {
+  normlab_test::TempDir dir;
+  std::string path = dir.file("run.safetensors");
+  nl::manual_seed(3);
+  Run saved;
+  saved.train_step();
+  nl::train::save_checkpoint(path, saved.model, &saved.opt, &saved.schedule, 1);
+  nl::StateDict good = nl::io::load_safetensors(path);
+  nl::Tensor int64_max = nl::zeros({}, nl::i64);
+  *int64_max.data<int64_t>() = std::numeric_limits<int64_t>::max();
+  auto load_with = [&](const std::string& key, const nl::Tensor& value, Run& run) {
+    nl::StateDict bad = good;
+    bad[key] = value;
+    nl::io::save_safetensors(path, bad, {{"format", "normlab-checkpoint-1"}});
+    nl::train::load_checkpoint(path, run.model, &run.opt, &run.schedule);
+  };
+  Run run;
+  // A float can hold what no int64 can: converting 1e300 into the count was undefined.
+  REQUIRE_THROWS_WITH(load_with("model.1.num_batches_tracked", nl::full({}, 1e300, nl::f64), run),
+                      Catch::Contains("dtype mismatch for 1.num_batches_tracked (checkpoint float64, model int64)"));
+  // Counters that step() increments: refused when they could not be counted on.
+  REQUIRE_THROWS_WITH(load_with("optimizer.state.0.step", int64_max, run),
+                      Catch::Contains("state.0.step is 9223372036854775807, not a step count"));
+  REQUIRE_THROWS_WITH(load_with("optimizer.state.0.step", nl::full({}, -1, nl::i64), run),
+                      Catch::Contains("not a step count in [0, 2^53]"));
+  REQUIRE_THROWS_WITH(load_with("scheduler.last_epoch", int64_max, run),
+                      Catch::Contains("last_epoch is 9223372036854775807"));
+  // BatchNorm's count is the module's own business: it loads, and training saturates it.
+  load_with("model.1.num_batches_tracked", int64_max, run);
+  run.train_step();
+  auto& bn = dynamic_cast<layers::BatchNorm1d&>(*run.model[1]);
+  CHECK(bn.num_batches_tracked.item<int64_t>() == std::numeric_limits<int64_t>::max());
 }
