@@ -184,13 +184,15 @@ IdxArray read_idx(const std::string& path, uint64_t max_bytes) {
   if (!gzip) source->expect_end(header + count);  // a plain file's size is known: check it before allocating
 
   // A gzip stream's real length is known only by decompressing it, so the
-  // buffer grows with the data that actually arrives, in chunks: a header
-  // declaring a huge size costs no more memory than the data behind it.
-  constexpr uint64_t kChunk = uint64_t(1) << 24;
+  // buffer grows with the data that actually arrives: first 64 KiB, then as
+  // much again as has arrived (doubling, so the copies add up to less than the
+  // data). A header declaring a huge size costs at most twice the data behind
+  // it plus 64 KiB, never what it declares. A plain file's size was checked.
+  constexpr uint64_t kFirstChunk = uint64_t(1) << 16;
   std::string what = fmt::format("IDX data ({} header bytes + {} declared)", header, count);
   if (!gzip) array.data.reserve(size_t(count));
   while (array.data.size() < count) {
-    uint64_t at = array.data.size(), n = std::min(kChunk, count - at);
+    uint64_t at = array.data.size(), n = gzip ? std::min(std::max(kFirstChunk, at), count - at) : count - at;
     array.data.resize(size_t(at + n));
     source->read_exact(array.data.data() + at, n, what);
   }

@@ -49,6 +49,18 @@ TEST_CASE("idx: write_idx then read_idx, plain and gzip, 1 to 3 dims", "[data][i
     }
 }
 
+TEST_CASE("idx: a gzip file larger than the first buffer chunk reads back whole", "[data][idx]") {
+  // read_idx grows a gzip file's buffer 64 KiB, then doubling: 200000 bytes take 64 KiB + 64 KiB + the rest.
+  TempDir dir;
+  std::vector<uint8_t> data(200000);
+  for (size_t i = 0; i < data.size(); ++i) data[i] = uint8_t((i * 2654435761u) >> 13);
+  std::string path = dir.file("big.gz");
+  nl::data::write_idx(path, {200, 1000}, data, /*gzip=*/true);
+  nl::data::IdxArray back = nl::data::read_idx(path);
+  CHECK(back.dims == std::vector<int64_t>{200, 1000});
+  CHECK(back.data == data);
+}
+
 TEST_CASE("idx: the bytes written are the IDX layout (big-endian dims)", "[data][idx]") {
   TempDir dir;
   nl::data::write_idx(dir.file("x"), {2, 1}, {5, 6});
