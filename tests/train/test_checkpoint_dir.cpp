@@ -2,7 +2,10 @@
 // that reads back (a damaged one skipped with a warning naming it), a
 // different run's checkpoint refused naming the difference, an empty
 // directory refused.
+#include <sys/resource.h>
+
 #include <catch2/catch.hpp>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 
@@ -90,4 +93,57 @@ TEST_CASE("checkpoint_dir: an empty or missing directory has nothing to resume",
   std::filesystem::create_directories(tmp.file("empty"));
   nl::train::CheckpointDir empty(tmp.file("empty"));
   REQUIRE_THROWS_WITH(empty.newest_valid({}), Catch::Contains("nothing to resume in " + tmp.file("empty")));
+}
+
+namespace {
+// While alive, files this process writes may not grow past `bytes`
+// (RLIMIT_FSIZE, what `ulimit -f` sets: a write past it fails with EFBIG, as
+// on a full disk), and SIGXFSZ, which would otherwise kill the process at
+// that point, is ignored. Both are restored at the end.
+class FileSizeLimit {
+ public:
+  explicit FileSizeLimit(rlim_t bytes) {
+    REQUIRE(getrlimit(RLIMIT_FSIZE, &old_limit_) == 0);
+    old_handler_ = std::signal(SIGXFSZ, SIG_IGN);
+    rlimit limit = old_limit_;
+    limit.rlim_cur = bytes;
+    REQUIRE(setrlimit(RLIMIT_FSIZE, &limit) == 0);
+  }
+  ~FileSizeLimit() {
+    setrlimit(RLIMIT_FSIZE, &old_limit_);
+    std::signal(SIGXFSZ, old_handler_);
+  }
+
+ private:
+  rlimit old_limit_;
+  void (*old_handler_)(int);
+};
+}  // namespace
+
+TEST_CASE("checkpoint_dir: a write that runs out of space fails clearly and the previous checkpoint still loads",
+          "[train][checkpoint_dir][errors]") {
+  normlab_test::TempDir tmp;
+  nl::train::CheckpointDir dir(tmp.file("ckpt"), /*keep=*/1);
+  nl::layers::Linear fc(64, 64);
+  nl::optim::Adam adam(fc.parameters(), {.lr = 0.01});
+  dir.save(1, fc, &adam, nullptr, {{"run", "a"}});
+  nl::Tensor at_1 = fc.weight.detach().clone();
+  auto size = std::filesystem::file_size(dir.path(1));
+  fc.weight.data<float>()[0] += 1;
+  {
+    FileSizeLimit limit(size / 2);  // the disk fills halfway through the next checkpoint
+    REQUIRE_THROWS_WITH(dir.save(2, fc, &adam, nullptr, {{"run", "a"}}),
+                        Catch::Contains("write " + dir.path(2)) && Catch::Contains("File too large"));
+  }
+  // nothing half-written is left behind, the older checkpoint was not deleted, and it loads
+  CHECK(steps_in(dir) == std::vector<int64_t>{1});
+  for (auto& entry : std::filesystem::directory_iterator(tmp.file("ckpt")))
+    CHECK(entry.path().filename().string().find(".tmp.") == std::string::npos);
+  nl::layers::Linear back(64, 64);
+  nl::optim::Adam back_adam(back.parameters(), {.lr = 0.01});
+  CHECK(nl::train::load_checkpoint(dir.newest_valid({{"run", "a"}}), back, &back_adam, nullptr) == 1);
+  CHECK(back.weight.to_vector<float>() == at_1.to_vector<float>());
+  // and once there is space again, the next save works and keeps only it
+  dir.save(2, fc, &adam, nullptr, {{"run", "a"}});
+  CHECK(steps_in(dir) == std::vector<int64_t>{2});
 }
