@@ -3,7 +3,8 @@
 # clang-14; docs/architecture.md, "Fuzzing"). The harnesses are
 # tests/fuzz/fuzz_<target>.cpp, their committed corpora tests/fuzz/corpus/<target>/.
 #
-#   scripts/fuzz.sh --minutes 30 [TARGET...]  build, then fuzz each target 30 minutes in turn
+#   scripts/fuzz.sh [SECONDS [TARGET...]]     build, then fuzz each target SECONDS (default 60) in turn
+#   scripts/fuzz.sh --minutes 30 [TARGET...]  the same, in minutes (the long run: docs/reliability.md)
 #   scripts/fuzz.sh build                     configure and build the fuzz build only
 #   scripts/fuzz.sh replay [TARGET...]        run every committed corpus file through its harness
 #   scripts/fuzz.sh run SECONDS [TARGET...]   fuzz each target SECONDS from its corpus (new inputs to a scratch dir)
@@ -25,7 +26,7 @@ jobs=$(nproc 2>/dev/null || echo 2)
 all_targets=(safetensors npy idx text_corpus checkpoint)
 cxx=${NORMLAB_FUZZ_CXX:-clang++-14}
 
-usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+usage() { sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 
 while [[ $# -gt 0 ]]; do
   case $1 in
@@ -35,13 +36,12 @@ while [[ $# -gt 0 ]]; do
     *) break ;;
   esac
 done
-[[ $# -gt 0 ]] || usage
-command=$1
-shift
+command=${1:-60}
+[[ $# -eq 0 ]] || shift
 
 # Each input is at most 16 KiB, so no reader has reason to allocate more than a
-# few MB (the largest justified buffer is a gzip IDX chunk of 16 MiB); 256 MB is
-# far beyond that, and an allocation past it is reported as a finding.
+# few MB (a gzip IDX buffer grows to at most twice the data decompressed plus
+# 64 KiB); 256 MB is far beyond that, and an allocation past it is a finding.
 fuzz_flags=(-rss_limit_mb=2048 -malloc_limit_mb=256 -max_len=16384 -timeout=10 -print_final_stats=1)
 export LSAN_OPTIONS="suppressions=$root/scripts/lsan.supp"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
@@ -114,13 +114,18 @@ case $command in
       rm -rf "$scratch"
     done
     ;;
-  --minutes)
-    [[ $# -ge 1 && $1 =~ ^[0-9]+$ ]] || usage
-    minutes=$1
-    shift
+  --minutes | [0-9]*)
+    if [[ $command == --minutes ]]; then
+      [[ $# -ge 1 && $1 =~ ^[0-9]+$ ]] || usage
+      seconds=$(($1 * 60))
+      shift
+    else
+      [[ $command =~ ^[0-9]+$ ]] || usage
+      seconds=$command
+    fi
     select_targets "$@"
     build
-    for t in "${selected[@]}"; do fuzz "$t" $((minutes * 60)) "$build_dir/corpus/$t"; done
+    for t in "${selected[@]}"; do fuzz "$t" "$seconds" "$build_dir/corpus/$t"; done
     ;;
   seeds)
     "$build_dir/make_fuzz_seeds" "$root/tests/fuzz/corpus"
