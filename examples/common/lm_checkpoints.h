@@ -42,16 +42,17 @@
 //    --resume, nothing to resume, a different run) and broadcasts the step to
 //    resume from; an error there ends the whole job at once (fail_run:
 //    MPI_Abort after "rank 0: error: ..."), so no rank waits for it.
-//  - Signals: `mpirun` turns SIGINT and SIGTERM into SIGTERM to every rank
-//    (and SIGKILLs them a second later, unless --mca odls_base_sigkill_timeout
-//    gives them longer), and a rank may get a signal alone. So after every step
-//    the ranks agree on whether and by which signal to stop (an allreduce max
-//    of the signal number): all stop after the same step. Rank 0 writes, all
-//    wait for it (a barrier: a rank that exited first would make mpirun kill
-//    rank 0 mid-write), then every rank ends with 128 + signal; rank 0 says how
-//    to resume. These collectives run between the steps, outside StepLog's
-//    meter, and only with --checkpoint-dir: steps.csv's bytes and calls are
-//    those of a run without checkpoints.
+//  - Signals: Open MPI's `mpirun` turns SIGINT and SIGTERM into SIGTERM to
+//    every rank, a second later, and SIGKILLs them another second later
+//    (odls_base_sigkill_timeout: 1 s), and a rank may get a signal alone (a
+//    scheduler, a user's kill). So after every step the ranks agree on whether
+//    and by which signal to stop (an allreduce max of the signal number): all
+//    stop after the same step. Rank 0 writes, all wait for it (a barrier: a
+//    rank that exited first would make mpirun kill rank 0 mid-write), then
+//    every rank ends with 128 + signal; rank 0 says how to resume. These
+//    collectives run between the steps, outside StepLog's meter, and only with
+//    --checkpoint-dir: steps.csv's bytes and calls are those of a run without
+//    checkpoints.
 #include <fmt/format.h>
 
 #include <algorithm>
