@@ -56,10 +56,11 @@ inline int threads_per_process(bool distributed, bool threads_given, int threads
 // (MPI_Abort after "rank R: error: ..."), since the others would wait in their
 // next collective; otherwise prints "error: ..." and returns exit code 1. A
 // run stopped by a signal after saving its state (nl::train::Interrupted) is
-// no error: what it saved is printed and the status is 128 + signal.
+// no error: what it saved is printed (by rank 0: every rank of a job stops
+// alike) and the status is 128 + signal.
 inline int fail_run(const std::exception& e) {
   if (auto* interrupted = dynamic_cast<const nl::train::Interrupted*>(&e)) {  // saved its state: not an error
-    fmt::print(stderr, "\n{}\n", e.what());
+    if (nl::dist::is_main()) fmt::print(stderr, "\n{}\n", e.what());
     return interrupted->exit_status();
   }
   if (nl::dist::world_size() > 1) nl::dist::Context::abort(1, fmt::format("error: {}", e.what()));

@@ -17,7 +17,8 @@
 // on the same fixed windows with the same weights (and rank 0's running
 // statistics, broadcast first: a BN-LSTM's per-step statistics are per rank,
 // not synchronized) and gives the same numbers everywhere. Only rank 0 shows
-// progress and samples.
+// progress and samples, and writes the checkpoints, which hold every rank's
+// generator (lm_checkpoints.h).
 #include <fmt/format.h>
 
 #include <bit>
@@ -313,6 +314,11 @@ class LMRunLog {
     prior_elapsed_ = state.at("elapsed").get<double>();
     progress_.resumed_at(step);
   }
+
+  // This rank's StepLog totals (--distributed: a checkpoint keeps each
+  // rank's, lm_checkpoints.h), and a resumed run's restored.
+  const nl::dist::StepReport& step_total() const { return steps_.total(); }
+  void restore_step_total(const nl::dist::StepReport& total) { steps_.restore_total(total); }
 
   // Ends the progress line and hands over what was recorded. Distributed: a
   // collective (the steps are summarized over the ranks).

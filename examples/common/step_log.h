@@ -40,8 +40,10 @@ class StepLog {
   }
 
   const std::vector<std::string>& rows() const { return rows_; }
-  // A resumed run: the rows of the steps before the checkpoint.
+  // A resumed run: the rows of the steps before the checkpoint, and this
+  // rank's totals of them (under --distributed, which summarizes them at the end).
   void restore_rows(std::vector<std::string> rows) { rows_ = std::move(rows); }
+  void restore_total(const nl::dist::StepReport& total) { total_ = total; }
   // This rank's steps so far: their number, wall time and collectives.
   const nl::dist::StepReport& total() const { return total_; }
 

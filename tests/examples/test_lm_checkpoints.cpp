@@ -4,6 +4,7 @@
 // steps.csv, eval.csv (but its timings) and parameters, byte for byte; SIGINT
 // writes a checkpoint, says how to resume and exits non-zero; a checkpoint of
 // a different model, cell or data set, and an empty directory, are refused.
+// (Under --distributed: tests/dist/examples/test_dist_lm_checkpoints.cpp.)
 #include <signal.h>
 
 #include <filesystem>
@@ -161,8 +162,8 @@ TEST_CASE("lm checkpoints: SIGINT finishes the step, writes a checkpoint, says h
 }
 
 TEST_CASE(
-    "lm checkpoints: a different model, cell or data set, a used directory, an empty one, --compare and --distributed "
-    "are refused",
+    "lm checkpoints: a different model, cell or data set, a used directory, an empty one, --compare, and --distributed "
+    "from a single process's checkpoint are refused",
     "[examples][lm_checkpoints][errors]") {
   auto dir = nl_test::fresh_dir("lm_checkpoints_refusals");
   std::string corpus = nl_test::small_corpus(dir);
@@ -203,8 +204,10 @@ TEST_CASE(
   auto compare = nl_test::run_example("char_lm", "--compare --checkpoint-dir " + (dir / "c").string() + " 2>&1");
   CHECK(compare.exit_code != 0);
   CHECK(compare.out.find("not with --compare") != std::string::npos);
-  auto distributed =
-      nl_test::run_example("char_lm", args + " --distributed --checkpoint-dir " + (dir / "d").string() + " 2>&1");
+  // (--distributed in a world of one, without mpirun; the distributed runs themselves:
+  // tests/dist/examples/test_dist_lm_checkpoints.cpp)
+  auto distributed = nl_test::run_example("char_lm", args + " --distributed" + ckpt + " --resume 2>&1");
   CHECK(distributed.exit_code == 1);
-  CHECK(distributed.out.find("--checkpoint-dir is not supported with --distributed yet") != std::string::npos);
+  CHECK(distributed.out.find(file + " is a checkpoint of a different run") != std::string::npos);
+  CHECK(distributed.out.find("processes: missing in the checkpoint, \"1\" in this run") != std::string::npos);
 }
