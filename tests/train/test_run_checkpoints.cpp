@@ -24,7 +24,7 @@ std::vector<int64_t> steps_in(const std::string& dir) {
 nl::io::Metadata identity() { return {{"model", "linear 3 2"}}; }
 }  // namespace
 
-TEST_CASE("run_checkpoints: every N steps and after the last, with identity and log; resumed from the newest",
+TEST_CASE("run_checkpoints: every N steps and after the last, with identity and log, resumed from the newest",
           "[train][run_checkpoints]") {
   normlab_test::TempDir tmp;
   CheckpointOptions options{.dir = tmp.file("ckpt"), .every = 3, .keep = 2};
@@ -58,7 +58,7 @@ TEST_CASE("run_checkpoints: every N steps and after the last, with identity and 
   CHECK(nl::train::load_checkpoint(*file, fc) == 7);
 }
 
-TEST_CASE("run_checkpoints: without a directory nothing happens; a signal writes a checkpoint, then Interrupted",
+TEST_CASE("run_checkpoints: without a directory nothing happens, a signal writes a checkpoint, then Interrupted",
           "[train][run_checkpoints]") {
   normlab_test::TempDir tmp;
   nl::layers::Linear fc(3, 2);
@@ -97,7 +97,7 @@ TEST_CASE("run_checkpoints: without a directory nothing happens; a signal writes
                       Catch::Contains("\"model\" is an identity entry"));
 }
 
-TEST_CASE("run_checkpoints: a sequence of runs, one directory each; nothing to resume only when none has one",
+TEST_CASE("run_checkpoints: a sequence of runs, one directory each, nothing to resume only when none has one",
           "[train][run_checkpoints]") {
   normlab_test::TempDir tmp;
   CheckpointOptions sequence{.dir = tmp.file("ckpt"), .every = 1};
