@@ -52,8 +52,7 @@ std::string checksum(const io::Metadata& metadata, const StateDict& tensors) {
       int64_t size = tensor.size(d);
       h = fnv1a(&size, sizeof size, h);
     }
-    Tensor c = tensor.contiguous();
-    h = fnv1a(bytes_of(c), size_t(c.numel()) * itemsize(dtype), h);
+    h = fnv1a(tensor, h);
   }
   return fmt::format("{:016x}", h);
 }
@@ -63,6 +62,11 @@ uint64_t fnv1a(const void* data, size_t n, uint64_t h) {
   const auto* p = static_cast<const unsigned char*>(data);
   for (size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 0x100000001b3ULL;
   return h;
+}
+
+uint64_t fnv1a(const Tensor& tensor, uint64_t h) {
+  Tensor c = tensor.contiguous();
+  return fnv1a(bytes_of(c), size_t(c.numel()) * itemsize(c.dtype()), h);
 }
 
 void save_checkpoint(const std::string& path, const layers::Module& model, const optim::Optimizer* optimizer,

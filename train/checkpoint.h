@@ -51,5 +51,7 @@ int64_t load_checkpoint(const std::string& path, layers::Module& model, optim::O
 // byte. A cheap fingerprint (not a cryptographic hash) for checksums and
 // data-set identities.
 uint64_t fnv1a(const void* data, size_t n, uint64_t h = 0xcbf29ce484222325ULL);
+// The same over a tensor's elements in row-major order (its contiguous bytes).
+uint64_t fnv1a(const Tensor& tensor, uint64_t h = 0xcbf29ce484222325ULL);
 
 }  // namespace nl::train

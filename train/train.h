@@ -9,5 +9,6 @@
 #include "train/json.h"
 #include "train/metrics.h"
 #include "train/progress.h"
+#include "train/run_checkpoints.h"
 #include "train/stats_recorder.h"
 #include "train/training_clock.h"

@@ -20,6 +20,32 @@
 // --detect-anomaly stops at the first op that makes a NaN or inf and names it
 // (nl::DetectAnomalyGuard) instead of reporting the run as diverged.
 //
+// Stopping and resuming (as char_lm's, train/run_checkpoints.h):
+//
+//   build/bin/mlp_norm --norm batch --checkpoint-dir results/ckpt --checkpoint-every 100
+//   build/bin/mlp_norm --norm batch --checkpoint-dir results/ckpt --checkpoint-every 100 --resume
+//
+// A checkpoint (DIR/step_<N>.safetensors, the newest --keep-checkpoints kept)
+// holds the model, the optimizer, the global generator and the run's log
+// (steps.csv's rows and the losses so far); the batch order needs nothing
+// more, as epoch e's shuffle is a function of --seed and e, and global step s
+// is batch s mod steps-per-epoch of epoch s div steps-per-epoch. Written every
+// --checkpoint-every steps, after the last step, and when SIGINT or SIGTERM
+// arrives (the step finishes, the run ends with 128 + signal saying how to
+// resume; a second signal exits at once). --resume continues from the newest
+// valid checkpoint (a damaged one is skipped with a warning naming it) and
+// ends as the uninterrupted run: the same losses, steps.csv and result.json
+// (but the seconds) and parameters, bit for bit, even after kill -9. A
+// checkpoint of another model, norm, optimizer setting or data set (its sizes
+// and FNV-1a fingerprints: --limit or other files are another data set) is
+// refused, naming the file and the difference; so is an empty directory, and
+// a used one without --resume. With --sweep each run keeps its checkpoints in
+// DIR/<norm>_b<batch>_seed<s>; resumed, the finished runs are loaded from
+// their last checkpoint and evaluated again (evaluation is a function of the
+// parameters), the interrupted one continues and the rest start, so the
+// sweep's files are those of an uninterrupted sweep (but the seconds). Not
+// with --distributed yet.
+//
 // torch_mlp_norm.py next to this file is the same program in PyTorch (same
 // flags, same JSON); with --save-init DIR here and --init-from DIR there both
 // start from the same weights and see the same batches.
@@ -42,6 +68,7 @@
 #include <optional>
 #include <string>
 
+#include "examples/common/checkpoint_options.h"
 #include "examples/common/cli.h"
 #include "examples/common/distributed.h"
 #include "examples/mlp_norm/sweep.h"
@@ -108,6 +135,7 @@ std::optional<int> parse_options(int argc, char** argv, Options& o) {
   app.add_flag("--sync-bn", run.sync_bn,
                "with --distributed --norm batch: SyncBatchNorm (statistics of the global batch) instead of "
                "per-process BatchNorm1d statistics");
+  examples::add_checkpoint_options(app, run.checkpoint);
   if (std::optional<int> exit_code = examples::parse_command_line(app, argc, argv)) return exit_code;
   o.norm_given = app.count("--norm") > 0;
   o.batch_size_given = app.count("--batch-size") > 0;
@@ -124,6 +152,8 @@ void check_distributed_options(const Options& o) {
         "mlp_norm: --sync-bn synchronizes BatchNorm's statistics across processes: it needs --norm batch and "
         "--distributed (got --norm {}{})",
         run.norm, run.distributed ? "" : " without --distributed");
+  if (run.distributed && !run.checkpoint.dir.empty())
+    nl::fail("mlp_norm: --checkpoint-dir is not supported with --distributed yet");
   if (run.distributed && (o.sweep || !run.save_init_dir.empty()))
     nl::fail("mlp_norm: --distributed trains a single run; --sweep and --save-init run on one process");
 }
@@ -191,7 +221,8 @@ void run_sweep(const Options& o, const nl::data::Mnist& data) {
                             .seed = o.run.seed,
                             .seeds = o.seeds,
                             .hidden = o.run.hidden,
-                            .out = o.out};
+                            .out = o.out,
+                            .checkpoint = o.run.checkpoint};
   fmt::print("{}\n", nl::train::json_text(mlp_norm::run_sweep(cfg, data).to_json()));
 }
 

@@ -104,6 +104,10 @@ std::string plot_script(const std::string& dir, const std::vector<PointResults>&
 // and results.json.
 std::vector<PointResults> train_all(const SweepConfig& cfg, const nl::data::Mnist& data, const std::string& dir) {
   std::vector<PointResults> points;
+  std::vector<std::string> tags;  // the runs, in order: <name>_seed<s>
+  for (int64_t s = 0; s < cfg.seeds; ++s)
+    for (const SweepPoint& p : kPoints) tags.push_back(fmt::format("{}_seed{}", p.name(), cfg.seed + uint64_t(s)));
+  nl::train::check_sequence(cfg.checkpoint, tags);  // a used directory without --resume, or nothing to resume
   for (const SweepPoint& p : kPoints) points.push_back({p, {}});
   std::vector<std::string> result_rows;
   nlohmann::json all_runs = nlohmann::json::array();
@@ -118,6 +122,7 @@ std::vector<PointResults> train_all(const SweepConfig& cfg, const nl::data::Mnis
                     .seed = cfg.seed + uint64_t(s),
                     .hidden = cfg.hidden};
       std::string tag = fmt::format("{}_seed{}", p.point.name(), run.seed);
+      run.checkpoint = nl::train::member_options(cfg.checkpoint, tag);
       p.runs.push_back(train_run(run, data, dir + "/runs/" + tag + ".csv", tag));
       const RunResult& r = p.runs.back();
       nlohmann::json line = to_json(r, data);

@@ -10,6 +10,7 @@
 #include "data/mnist.h"
 #include "examples/common/stats.h"
 #include "examples/mlp_norm/train.h"
+#include "train/run_checkpoints.h"
 
 namespace mlp_norm {
 
@@ -21,6 +22,11 @@ struct SweepConfig {
   int64_t seeds = 1;
   int64_t hidden = 256;
   std::string out;  // directory for everything written
+  // --checkpoint-dir: run <name>_seed<s> keeps its checkpoints in
+  // checkpoint.dir/<name>_seed<s>; resuming, the finished runs are loaded
+  // from their last checkpoint and evaluated, the interrupted one continues
+  // (nl::train::member_options, check_sequence)
+  nl::train::CheckpointOptions checkpoint;
 };
 
 // One configuration of the sweep, in the order of the table and the plot.

@@ -4,6 +4,7 @@
 #include <memory>
 #include <optional>
 
+#include "examples/common/checkpoint_options.h"
 #include "examples/common/distributed.h"
 #include "examples/common/stats.h"
 #include "examples/common/step_log.h"
@@ -70,6 +71,29 @@ std::vector<int64_t> epoch_samples(const nl::dist::DistributedSampler& sampler, 
   return mine;
 }
 
+// What a resumed run must share with its checkpoint: the model, the
+// optimizer, the batch size and epochs, the seed, and the data (by size and
+// fingerprint, not path: --limit or another directory is another data set).
+nl::io::Metadata identity(const RunConfig& cfg, const nl::data::Mnist& data) {
+  nl::io::Metadata id = {
+      {"program", "mlp_norm"},
+      {"model", fmt::format("MLP {}-{}-{}-{}", data.height * data.width, cfg.hidden, cfg.hidden, data.num_classes)},
+      {"norm", cfg.norm},
+      {"optimizer", cfg.optim},
+      {"lr", nl::train::exact_text(cfg.lr)},
+      {"momentum", nl::train::exact_text(cfg.momentum)},
+      {"batch_size", std::to_string(cfg.batch_size)},
+      {"epochs", std::to_string(cfg.epochs)},
+      {"seed", std::to_string(cfg.seed)}};
+  id.merge(nl::train::data_identity("train", {data.train.images, data.train.labels}));
+  id.merge(nl::train::data_identity("test", {data.test.images, data.test.labels}));
+  return id;
+}
+
+// The metadata entry holding a run's log so far: steps.csv's rows, the losses
+// and the seconds spent.
+constexpr const char* kRunLogKey = "mlp_norm_run_log";
+
 }  // namespace
 
 RunResult train_run(const RunConfig& cfg, const nl::data::Mnist& data, const std::string& steps_csv,
@@ -102,10 +126,30 @@ RunResult train_run(const RunConfig& cfg, const nl::data::Mnist& data, const std
   Tensor images = data.train.images.contiguous(), labels = data.train.labels.contiguous();
 
   examples::StepLog steps(cfg.distributed);  // steps.csv; distributed: each step's time and communication
+  if (cfg.distributed && !cfg.checkpoint.dir.empty())
+    nl::fail("mlp_norm: --checkpoint-dir is not supported with --distributed yet");
+  nl::train::RunCheckpoints checkpoints(
+      cfg.checkpoint, [&] { return identity(cfg, data); }, total_steps);
   int64_t step = 0;
-  for (int64_t epoch = 0; epoch < cfg.epochs && !result.diverged; ++epoch) {
+  double prior_seconds = 0;  // resumed: the run's time before the checkpoint
+  if (std::optional<nl::train::CheckpointFile> file = checkpoints.start()) {
+    step = nl::train::load_checkpoint(*file, model, optimizer.get());
+    nlohmann::json log = nlohmann::json::parse(nl::train::metadata_entry(*file, kRunLogKey));
+    steps.restore_rows(log.at("step_rows").get<std::vector<std::string>>());
+    result.losses = examples::losses_from_json<float>(log.at("losses"));
+    prior_seconds = log.at("seconds").get<double>();
+    progress.resumed_at(step);
+  }
+  auto run_log = [&] {
+    nlohmann::json log = {{"step_rows", steps.rows()},
+                          {"losses", examples::exact_losses(result.losses)},
+                          {"seconds", prior_seconds + progress.elapsed()}};
+    return nl::io::Metadata{{kRunLogKey, log.dump()}};
+  };
+  // after global step s: epoch s / steps_per_epoch, its batch s % steps_per_epoch next
+  for (int64_t epoch = step / result.steps_per_epoch; epoch < cfg.epochs && !result.diverged; ++epoch) {
     std::vector<int64_t> mine = epoch_samples(sampler, num_samples, cfg.seed, epoch);
-    for (int64_t b = 0; b < result.steps_per_epoch && !result.diverged; ++b) {
+    for (int64_t b = step % result.steps_per_epoch; b < result.steps_per_epoch && !result.diverged; ++b) {
       std::vector<int64_t> batch(mine.begin() + b * cfg.batch_size, mine.begin() + (b + 1) * cfg.batch_size);
       Tensor x = nl::data::gather_rows(images, batch), y = nl::data::gather_rows(labels, batch);
       steps.begin();
@@ -121,6 +165,7 @@ RunResult train_run(const RunConfig& cfg, const nl::data::Mnist& data, const std
       result.losses.push_back(value);
       if (prints && (step % report_every == 0 || step == total_steps)) progress.update(step, value);
       result.diverged = !std::isfinite(value);  // a diverged run is a result, not a crash
+      if (!result.diverged) checkpoints.after_step(step, model, optimizer.get(), nullptr, run_log);
     }
   }
   if (prints) progress.finish();
@@ -135,7 +180,7 @@ RunResult train_run(const RunConfig& cfg, const nl::data::Mnist& data, const std
     ddp->broadcast_buffers();
   }
   std::tie(result.test_loss, result.test_acc) = evaluate(model, data.test);
-  result.seconds = progress.elapsed();
+  result.seconds = prior_seconds + progress.elapsed();
   if (cfg.distributed) result.distributed = examples::summarize_steps(steps.total());
   if (prints)
     nl::train::write_csv(steps_csv, examples::StepLog::header("step,epoch,loss", cfg.distributed), steps.rows());

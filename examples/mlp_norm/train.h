@@ -10,6 +10,7 @@
 
 #include "data/mnist.h"
 #include "examples/common/distributed.h"
+#include "train/run_checkpoints.h"
 
 namespace mlp_norm {
 
@@ -32,6 +33,9 @@ struct RunConfig {
   // the global batch, instead of BatchNorm1d's per-rank statistics.
   bool distributed = false;
   bool sync_bn = false;
+  // --checkpoint-dir and --resume (train/run_checkpoints.h; one process only):
+  // see train_run.
+  nl::train::CheckpointOptions checkpoint;
 };
 
 struct RunResult {
@@ -56,6 +60,15 @@ struct RunResult {
 // collectives); only rank 0 shows progress and writes steps_csv, and N ranks ×
 // batch_size see, step by step, the batches of one process with batch size
 // N × batch_size.
+//
+// With cfg.checkpoint.dir, checkpoints there (nl::train::RunCheckpoints):
+// the model, the optimizer, the global generator and the run's log (the CSV
+// rows and losses so far). The data order needs no state of its own: epoch
+// e's order is shuffled_indices(n, seed, e), a function of (seed, e) alone,
+// and after global step s (counted from 1) the run is at epoch
+// e = s / steps_per_epoch, batch b = s % steps_per_epoch of it — so a resumed
+// run sees the same batches as the uninterrupted one. Resuming (and on
+// SIGINT/SIGTERM: a checkpoint, then nl::train::Interrupted) as the LM loop.
 RunResult train_run(const RunConfig& cfg, const nl::data::Mnist& data, const std::string& steps_csv,
                     const std::string& label);
 

@@ -8,12 +8,34 @@
 // Prints a progress line (step, loss, steps/s, ETA), a summary table, and one
 // JSON line per run with the config and the results. --detect-anomaly names
 // the first op that makes a NaN or inf (nl::DetectAnomalyGuard) and stops.
+//
+// Stopping and resuming (as char_lm's, train/run_checkpoints.h):
+//
+//   build/bin/train_mlp --checkpoint-dir results/ckpt --checkpoint-every 500
+//   build/bin/train_mlp --checkpoint-dir results/ckpt --checkpoint-every 500 --resume
+//
+// Each run of the sequence (none, layer, batch; or the one --norm names) keeps
+// its checkpoints in DIR/<norm>/step_<N>.safetensors, the newest
+// --keep-checkpoints of them: the model, SGD's momentum buffers, the global
+// generator — which is the batch order, RandomBatches draws every batch from
+// it — and the run's losses so far. Written every --checkpoint-every steps,
+// after each run's last step, and when SIGINT or SIGTERM arrives (the step
+// finishes, the run ends with 128 + signal saying how to resume; a second
+// signal exits at once). --resume loads each run's newest valid checkpoint: a
+// finished run goes straight to its evaluation, the interrupted one continues,
+// the later ones start; so the resumed invocation prints the same losses,
+// table and JSON lines (but the seconds) as one never interrupted, even after
+// kill -9. A checkpoint of another model, optimizer setting or data set
+// (points, noise and seed make it: its size and FNV-1a fingerprint are
+// compared) is refused, naming the file and the difference; so is an empty
+// directory, and a used one without --resume.
 #include <CLI/CLI.hpp>
 #include <cmath>
 #include <nlohmann/json.hpp>
 #include <numbers>
 #include <optional>
 
+#include "examples/common/checkpoint_options.h"
 #include "examples/common/cli.h"
 #include "examples/common/random_batches.h"
 #include "examples/common/stats.h"
@@ -29,6 +51,7 @@ struct Config {
   double lr = 0.05, momentum = 0.9, noise = 0.03;
   uint64_t seed = 0;
   bool detect_anomaly = false;
+  nl::train::CheckpointOptions checkpoint;  // --checkpoint-dir: each run's checkpoints in DIR/<norm>
 };
 
 struct RunResult {
@@ -55,6 +78,7 @@ std::optional<int> parse_options(int argc, char** argv, Config& cfg) {
   app.add_option("--threads", cfg.threads, "threads")->check(CLI::Range(1, 256));
   app.add_flag("--detect-anomaly", cfg.detect_anomaly,
                "name the first op that produces NaN/inf (nl::DetectAnomalyGuard)");
+  examples::add_checkpoint_options(app, cfg.checkpoint);
   return examples::parse_command_line(app, argc, argv);
 }
 
@@ -93,7 +117,34 @@ std::shared_ptr<nl::layers::Sequential> make_model(const Config& cfg, const std:
   return model;
 }
 
-// Trains the model with `norm` from cfg.seed on random minibatches of the spirals.
+// The runs of this invocation, in order.
+std::vector<std::string> runs_of(const Config& cfg) {
+  if (cfg.norm != "all") return {cfg.norm};
+  return {"none", "layer", "batch"};
+}
+
+// What a resumed run must share with its checkpoint: the model, the
+// optimizer, the steps and batch size, and the data (by size and fingerprint).
+nl::io::Metadata identity(const Config& cfg, const std::string& norm, const std::vector<Tensor>& data) {
+  nl::io::Metadata id = {{"program", "train_mlp"},
+                         {"norm", norm},
+                         {"depth", std::to_string(cfg.depth)},
+                         {"hidden", std::to_string(cfg.hidden)},
+                         {"optimizer", "sgd"},
+                         {"lr", nl::train::exact_text(cfg.lr)},
+                         {"momentum", nl::train::exact_text(cfg.momentum)},
+                         {"steps", std::to_string(cfg.steps)},
+                         {"batch_size", std::to_string(cfg.batch_size)},
+                         {"seed", std::to_string(cfg.seed)}};
+  id.merge(nl::train::data_identity("spirals", data));
+  return id;
+}
+
+// The metadata entry holding a run's losses so far and its training seconds.
+constexpr const char* kRunLogKey = "train_mlp_run_log";
+
+// Trains the model with `norm` from cfg.seed on random minibatches of the
+// spirals; with --checkpoint-dir from its newest checkpoint when resuming.
 RunResult train(const Config& cfg, const std::string& norm) {
   nl::manual_seed(cfg.seed);
   auto [train_x, train_y] = spirals(cfg.points, cfg.noise);
@@ -101,10 +152,26 @@ RunResult train(const Config& cfg, const std::string& norm) {
   auto model = make_model(cfg, norm);
   nl::optim::SGD optimizer(model->parameters(), {.lr = cfg.lr, .momentum = cfg.momentum});
   examples::RandomBatches batches(train_x, train_y);
+  auto run_identity = [&] { return identity(cfg, norm, {train_x, train_y, test_x, test_y}); };
+  nl::train::RunCheckpoints checkpoints(nl::train::member_options(cfg.checkpoint, norm), run_identity, cfg.steps);
 
   nl::train::Progress progress(norm, cfg.steps);
   std::vector<double> losses;
-  for (int step = 1; step <= cfg.steps; ++step) {
+  double prior_seconds = 0;  // resumed: the run's training time before the checkpoint
+  int start = 0;
+  if (std::optional<nl::train::CheckpointFile> file = checkpoints.start()) {
+    // the generator comes back too: the next batch is the one the run would have drawn
+    start = int(nl::train::load_checkpoint(*file, *model, &optimizer));
+    nlohmann::json log = nlohmann::json::parse(nl::train::metadata_entry(*file, kRunLogKey));
+    losses = examples::losses_from_json<double>(log.at("losses"));
+    prior_seconds = log.at("seconds").get<double>();
+    progress.resumed_at(start);
+  }
+  auto run_log = [&] {
+    nlohmann::json log = {{"losses", examples::exact_losses(losses)}, {"seconds", prior_seconds + progress.elapsed()}};
+    return nl::io::Metadata{{kRunLogKey, log.dump()}};
+  };
+  for (int step = start + 1; step <= cfg.steps; ++step) {
     auto [x, y] = batches.next(cfg.batch_size);
     optimizer.zero_grad();
     Tensor loss = nl::cross_entropy((*model)(x), y);
@@ -112,8 +179,9 @@ RunResult train(const Config& cfg, const std::string& norm) {
     optimizer.step();
     losses.push_back(loss.item<double>());
     if (step % 100 == 0 || step == cfg.steps) progress.update(step, losses.back());
+    checkpoints.after_step(step, *model, &optimizer, nullptr, run_log);  // when due or interrupted (then it ends)
   }
-  double seconds = progress.elapsed();
+  double seconds = prior_seconds + progress.elapsed();
   progress.finish();
   return {.norm = norm,
           .train_loss = examples::mean_of_last(losses, size_t(std::max(1, cfg.steps / 10))),
@@ -153,9 +221,10 @@ int main(int argc, char** argv) {
   if (std::optional<int> exit_code = parse_options(argc, argv, cfg)) return *exit_code;
   nl::set_num_threads(cfg.threads);
   return examples::run_or_report_error(cfg.detect_anomaly, [&] {
+    std::vector<std::string> runs = runs_of(cfg);
+    nl::train::check_sequence(cfg.checkpoint, runs);  // a used directory without --resume, or nothing to resume
     std::vector<RunResult> results;
-    for (std::string norm : {"none", "layer", "batch"})
-      if (cfg.norm == "all" || cfg.norm == norm) results.push_back(train(cfg, norm));
+    for (const std::string& norm : runs) results.push_back(train(cfg, norm));
     report(cfg, results);
   });
 }
