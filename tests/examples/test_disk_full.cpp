@@ -10,6 +10,7 @@
 #include <filesystem>
 
 #include "normlab.h"
+#include "tests/examples/checkpoint_test_helpers.h"
 #include "tests/examples/example_test_helpers.h"
 
 namespace fs = std::filesystem;
@@ -52,10 +53,5 @@ TEST_CASE("disk full: char_lm's failed checkpoint write is a clear error and it 
   // with space again, --resume continues from it and ends as the uninterrupted run
   REQUIRE(nl_test::run_example("char_lm", run + " --resume").exit_code == 0);
   CHECK(nl_test::read_file(dir / "run/steps.csv") == nl_test::read_file(dir / "ref/steps.csv"));
-  nl::StateDict a = nl::io::load_safetensors((ckpt / "step_30.safetensors").string());
-  nl::StateDict b = nl::io::load_safetensors((dir / "ref/ckpt/step_30.safetensors").string());
-  for (auto& [name, tensor] : a) {
-    INFO(name);
-    CHECK(tensor.to_vector<double>() == b.at(name).to_vector<double>());
-  }
+  nl_test::require_same_tensors(ckpt / "step_30.safetensors", dir / "ref/ckpt/step_30.safetensors");
 }

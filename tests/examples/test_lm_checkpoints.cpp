@@ -12,6 +12,7 @@
 #include <regex>
 
 #include "normlab.h"
+#include "tests/examples/checkpoint_test_helpers.h"
 #include "tests/examples/example_test_helpers.h"
 
 namespace fs = std::filesystem;
@@ -25,35 +26,9 @@ std::string char_lm_args(const std::string& corpus) {
          corpus;
 }
 
-// The newest step_<N>.safetensors in dir (-1: none).
-int64_t newest_step(const fs::path& dir) {
-  if (!fs::exists(dir)) return -1;
-  int64_t newest = -1;
-  for (auto& entry : nl::train::CheckpointDir(dir.string()).list()) newest = std::max(newest, entry.step);
-  return newest;
-}
-
-bool has_temporary(const fs::path& dir) {
-  std::error_code ec;
-  for (auto& e : fs::directory_iterator(dir, ec))
-    if (e.path().filename().string().find(".tmp.") != std::string::npos) return true;
-  return false;
-}
-
 // eval.csv without its last two columns (seconds, cpu_seconds: timings).
 std::string eval_without_timings(const fs::path& path) {
   return std::regex_replace(nl_test::read_file(path), std::regex(",[^,\n]*,[^,\n]*\n"), "\n");
-}
-
-// Both files hold the same tensors, byte for byte.
-void require_same_tensors(const fs::path& a, const fs::path& b) {
-  nl::StateDict ta = nl::io::load_safetensors(a.string()), tb = nl::io::load_safetensors(b.string());
-  REQUIRE(ta.size() == tb.size());
-  for (auto& [name, tensor] : ta) {
-    INFO(name);
-    REQUIRE(tb.count(name));
-    CHECK(tensor.to_vector<double>() == tb.at(name).to_vector<double>());
-  }
 }
 
 }  // namespace
@@ -85,9 +60,9 @@ TEST_CASE(
   std::mt19937 rng(seed);
   // kill 1: some time after step 10's checkpoint; kill 2: while a checkpoint's
   // temporary file exists, before its rename; kill 3: some time after step 25's
-  std::vector<std::function<bool()>> kill_when = {[&] { return newest_step(ckpt) >= 10; },
-                                                  [&] { return has_temporary(ckpt); },
-                                                  [&] { return newest_step(ckpt) >= 25; }};
+  std::vector<std::function<bool()>> kill_when = {[&] { return nl_test::newest_step(ckpt) >= 10; },
+                                                  [&] { return nl_test::has_temporary(ckpt); },
+                                                  [&] { return nl_test::newest_step(ckpt) >= 25; }};
   for (size_t k = 0; k < kill_when.size(); ++k) {
     INFO("kill " << k + 1);
     pid_t pid =
@@ -96,23 +71,23 @@ TEST_CASE(
     if (k != 1) std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 60));
     kill(pid, SIGKILL);
     REQUIRE(nl_test::wait_for_exit(pid) == 128 + SIGKILL);
-    if (k == 1) CHECK(has_temporary(ckpt));  // the half-written file is there
+    if (k == 1) CHECK(nl_test::has_temporary(ckpt));  // the half-written file is there
   }
   pid_t pid = nl_test::start_example("char_lm", killed + " --resume", dir / "out.txt", dir / "err.txt", env);
   REQUIRE(nl_test::wait_for_exit(pid) == 0);
   CHECK(nl_test::read_file(dir / "err.txt").find("resuming from") != std::string::npos);
-  CHECK_FALSE(has_temporary(ckpt));  // cleaned up by the next save
+  CHECK_FALSE(nl_test::has_temporary(ckpt));  // cleaned up by the next save
 
   CHECK(nl_test::read_file(dir / "killed/steps.csv") == nl_test::read_file(dir / "ref/steps.csv"));
   CHECK(eval_without_timings(dir / "killed/eval.csv") == eval_without_timings(dir / "ref/eval.csv"));
   // (the files differ only in the log's timings in the metadata)
-  require_same_tensors(ckpt / "step_40.safetensors", dir / "ref/ckpt/step_40.safetensors");
+  nl_test::require_same_tensors(ckpt / "step_40.safetensors", dir / "ref/ckpt/step_40.safetensors");
   auto ja = nlohmann::json::parse(nl_test::read_file(dir / "ref/results.json"));
   auto jb = nlohmann::json::parse(nl_test::read_file(dir / "killed/results.json"));
   CHECK(ja["train_loss"] == jb["train_loss"]);
   CHECK(ja["val_bpc"] == jb["val_bpc"]);
   CHECK(ja["sample"] == jb["sample"]);
-  CHECK(newest_step(ckpt) == 40);
+  CHECK(nl_test::newest_step(ckpt) == 40);
   CHECK(nl::train::CheckpointDir(ckpt.string()).list().size() == 2);  // --keep-checkpoints' default
 }
 
@@ -130,13 +105,13 @@ TEST_CASE(
   std::string run = args + " --out " + killed + " --checkpoint-dir " + killed + "/ckpt";
   pid_t pid = nl_test::start_example("transformer_norm", run, dir / "out.txt", dir / "err.txt",
                                      "NORMLAB_TEST_ATOMIC_WRITE_DELAY_MS=100");
-  REQUIRE(nl_test::wait_until([&] { return newest_step(dir / "killed/ckpt") >= 8; }));
+  REQUIRE(nl_test::wait_until([&] { return nl_test::newest_step(dir / "killed/ckpt") >= 8; }));
   kill(pid, SIGKILL);
   REQUIRE(nl_test::wait_for_exit(pid) == 128 + SIGKILL);
   REQUIRE(nl_test::run_example("transformer_norm", run + " --resume").exit_code == 0);
   CHECK(nl_test::read_file(dir / "killed/steps.csv") == nl_test::read_file(dir / "ref/steps.csv"));
   CHECK(eval_without_timings(dir / "killed/eval.csv") == eval_without_timings(dir / "ref/eval.csv"));
-  require_same_tensors(dir / "killed/ckpt/step_20.safetensors", dir / "ref/ckpt/step_20.safetensors");
+  nl_test::require_same_tensors(dir / "killed/ckpt/step_20.safetensors", dir / "ref/ckpt/step_20.safetensors");
 }
 
 TEST_CASE("lm checkpoints: SIGINT finishes the step, writes a checkpoint, says how to resume, exits 130",

@@ -15,6 +15,7 @@
 
 #include "normlab.h"
 #include "tests/data/data_test_helpers.h"
+#include "tests/examples/checkpoint_test_helpers.h"
 #include "tests/examples/example_test_helpers.h"
 
 namespace fs = std::filesystem;
@@ -36,31 +37,6 @@ std::string mlp_norm_args(const std::string& data) {
 
 // train_mlp, all three norms, SGD with momentum, on two threads: 3 x 30 steps.
 const std::string kTrainMlpArgs = "--depth 3 --hidden 16 --steps 30 --batch-size 32 --points 100 --threads 2 --seed 2";
-
-// The newest step_<N>.safetensors in dir (-1: none).
-int64_t newest_step(const fs::path& dir) {
-  int64_t newest = -1;
-  for (auto& entry : nl::train::CheckpointDir(dir.string()).list()) newest = std::max(newest, entry.step);
-  return newest;
-}
-
-bool has_temporary(const fs::path& dir) {
-  std::error_code ec;
-  for (auto& e : fs::directory_iterator(dir, ec))
-    if (e.path().filename().string().find(".tmp.") != std::string::npos) return true;
-  return false;
-}
-
-// Both files hold the same tensors, byte for byte.
-void require_same_tensors(const fs::path& a, const fs::path& b) {
-  nl::StateDict ta = nl::io::load_safetensors(a.string()), tb = nl::io::load_safetensors(b.string());
-  REQUIRE(ta.size() == tb.size());
-  for (auto& [name, tensor] : ta) {
-    INFO(name);
-    REQUIRE(tb.count(name));
-    CHECK(tensor.to_vector<double>() == tb.at(name).to_vector<double>());
-  }
-}
 
 // The JSON lines of out (train_mlp prints one per run) without "seconds".
 std::vector<nlohmann::json> json_lines_without_seconds(const std::string& out) {
@@ -124,13 +100,14 @@ TEST_CASE(
   std::string killed =
       args + " --out " + (dir / "killed").string() + " --checkpoint-dir " + ckpt.string() + " --checkpoint-every 4";
   // kill 1 in epoch 0; kill 2 inside a write; kill 3 in epoch 1 (steps 33-64): its shuffle is recomputed
-  std::string out = kill_and_resume("mlp_norm", killed, dir,
-                                    {[&] { return newest_step(ckpt) >= 12; }, [&] { return has_temporary(ckpt); },
-                                     [&] { return newest_step(ckpt) >= 40; }},
-                                    1);
-  CHECK_FALSE(has_temporary(ckpt));  // cleaned up by the next save
+  std::string out =
+      kill_and_resume("mlp_norm", killed, dir,
+                      {[&] { return nl_test::newest_step(ckpt) >= 12; }, [&] { return nl_test::has_temporary(ckpt); },
+                       [&] { return nl_test::newest_step(ckpt) >= 40; }},
+                      1);
+  CHECK_FALSE(nl_test::has_temporary(ckpt));  // cleaned up by the next save
   CHECK(nl_test::read_file(dir / "killed/steps.csv") == ref_steps);
-  require_same_tensors(ckpt / "step_64.safetensors", dir / "ref/ckpt/step_64.safetensors");
+  nl_test::require_same_tensors(ckpt / "step_64.safetensors", dir / "ref/ckpt/step_64.safetensors");
   auto a = nlohmann::json::parse(nl_test::read_file(dir / "ref/result.json"));
   auto b = nlohmann::json::parse(nl_test::read_file(dir / "killed/result.json"));
   a.erase("seconds");
@@ -156,16 +133,16 @@ TEST_CASE(
 
   std::string killed = kTrainMlpArgs + " --checkpoint-dir " + ckpt.string() + " --checkpoint-every 5";
   // kill 1 in run "none", kill 2 inside a write of run "layer", kill 3 in run "batch"
-  std::string out =
-      kill_and_resume("train_mlp", killed, dir,
-                      {[&] { return newest_step(ckpt / "none") >= 10; }, [&] { return has_temporary(ckpt / "layer"); },
-                       [&] { return newest_step(ckpt / "batch") >= 10; }},
-                      1);
+  std::string out = kill_and_resume("train_mlp", killed, dir,
+                                    {[&] { return nl_test::newest_step(ckpt / "none") >= 10; },
+                                     [&] { return nl_test::has_temporary(ckpt / "layer"); },
+                                     [&] { return nl_test::newest_step(ckpt / "batch") >= 10; }},
+                                    1);
   CHECK(json_lines_without_seconds(out) == expected);
   for (const char* norm : {"none", "layer", "batch"}) {
     INFO(norm);
-    require_same_tensors(ckpt / norm / "step_30.safetensors", ref / norm / "step_30.safetensors");
-    CHECK_FALSE(has_temporary(ckpt / norm));
+    nl_test::require_same_tensors(ckpt / norm / "step_30.safetensors", ref / norm / "step_30.safetensors");
+    CHECK_FALSE(nl_test::has_temporary(ckpt / norm));
   }
 }
 
@@ -317,7 +294,8 @@ TEST_CASE(
   std::string killed = args + " --out " + (dir / "killed").string() + " --checkpoint-dir " + ckpt.string();
   // runs 1-4 finished, run 5 (batch norm at batch 4: 64 steps) past step 16
   // (no kill inside a write: 10 ms more per write, of which the sweep has about 40, are enough to kill it in run 5)
-  kill_and_resume("mlp_norm", killed, dir, {[&] { return newest_step(ckpt / "batch_b4_seed0") >= 16; }}, 1, 10);
+  kill_and_resume("mlp_norm", killed, dir, {[&] { return nl_test::newest_step(ckpt / "batch_b4_seed0") >= 16; }}, 1,
+                  10);
   // results.csv without its last column (seconds)
   auto without_seconds = [](const fs::path& path) {
     return std::regex_replace(nl_test::read_file(path), std::regex(",[^,\n]*\n"), "\n");
@@ -329,6 +307,6 @@ TEST_CASE(
     CHECK(nl_test::read_file(dir / "killed/runs" / (std::string(run) + ".csv")) ==
           nl_test::read_file(dir / "ref/runs" / (std::string(run) + ".csv")));
   }
-  require_same_tensors(ckpt / "batch_b4_seed0/step_64.safetensors",
-                       dir / "ref/ckpt/batch_b4_seed0/step_64.safetensors");
+  nl_test::require_same_tensors(ckpt / "batch_b4_seed0/step_64.safetensors",
+                                dir / "ref/ckpt/batch_b4_seed0/step_64.safetensors");
 }

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "normlab.h"
+#include "tests/examples/checkpoint_test_helpers.h"
 #include "tests/examples/example_test_helpers.h"
 
 namespace fs = std::filesystem;
@@ -110,24 +111,6 @@ void kill_job(pid_t mpirun) {
   REQUIRE(nl_test::wait_until([&] { return gone(ranks[0]) && gone(ranks[1]); }));
 }
 
-// The newest step_<N>.safetensors in dir (-1: none).
-int64_t newest_step(const fs::path& dir) {
-  if (!fs::exists(dir)) return -1;
-  int64_t newest = -1;
-  for (auto& entry : nl::train::CheckpointDir(dir.string()).list()) newest = std::max(newest, entry.step);
-  return newest;
-}
-
-// Whether dir holds a temporary file of a checkpoint write, one of `writer`'s
-// when given (its name has the writer's pid: core/io/atomic_file.cpp).
-bool has_temporary(const fs::path& dir, pid_t writer = 0) {
-  std::string part = writer ? fmt::format(".tmp.{}.", writer) : ".tmp.";
-  std::error_code ec;
-  for (auto& e : fs::directory_iterator(dir, ec))
-    if (e.path().filename().string().find(part) != std::string::npos) return true;
-  return false;
-}
-
 // A CSV file without the columns whose header ends in `_ms` (steps.csv: the
 // step's times), or without the last two (eval.csv: seconds, cpu_seconds).
 std::string csv_without_timings(const fs::path& path) {
@@ -153,13 +136,8 @@ std::string csv_without_timings(const fs::path& path) {
 
 // Both checkpoints hold the same tensors, byte for byte, and every rank's generator.
 void require_same_state(const fs::path& a, const fs::path& b) {
+  nl_test::require_same_tensors(a, b);
   nl::train::CheckpointFile fa = nl::train::read_checkpoint(a.string()), fb = nl::train::read_checkpoint(b.string());
-  REQUIRE(fa.tensors.size() == fb.tensors.size());
-  for (auto& [name, tensor] : fa.tensors) {
-    INFO(name);
-    REQUIRE(fb.tensors.count(name));
-    CHECK(tensor.to_vector<double>() == fb.tensors.at(name).to_vector<double>());
-  }
   auto ranks_a = nlohmann::json::parse(fa.metadata.at("lm_ranks")),
        ranks_b = nlohmann::json::parse(fb.metadata.at("lm_ranks"));
   REQUIRE(ranks_a.size() == 2);
@@ -221,27 +199,27 @@ TEST_CASE(
   // temporary file exists, before its rename (not one an earlier kill left);
   // kill 3: some time after step 25's
   pid_t mpirun = 0;
-  std::vector<std::function<bool()>> kill_when = {[&] { return newest_step(ckpt) >= 10; },
+  std::vector<std::function<bool()>> kill_when = {[&] { return nl_test::newest_step(ckpt) >= 10; },
                                                   [&] {
                                                     for (pid_t rank : ranks_of(mpirun))
-                                                      if (has_temporary(ckpt, rank)) return true;
+                                                      if (nl_test::has_temporary(ckpt, rank)) return true;
                                                     return false;
                                                   },
-                                                  [&] { return newest_step(ckpt) >= 25; }};
+                                                  [&] { return nl_test::newest_step(ckpt) >= 25; }};
   for (size_t k = 0; k < kill_when.size(); ++k) {
     INFO("kill " << k + 1);
     mpirun = start_mpi(killed + (k > 0 ? " --resume" : ""), dir / "out.txt", dir / "err.txt", env);
     REQUIRE(nl_test::wait_until(kill_when[k]));
     if (k != 1) std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 60));
     kill_job(mpirun);
-    if (k == 1) CHECK(has_temporary(ckpt));  // the half-written file is there
+    if (k == 1) CHECK(nl_test::has_temporary(ckpt));  // the half-written file is there
   }
   mpirun = start_mpi(killed + " --resume", dir / "out.txt", dir / "err.txt", env);
   REQUIRE(nl_test::wait_for_exit(mpirun) == 0);
   std::string err = nl_test::read_file(dir / "err.txt");
   INFO(err);
   CHECK(err.find("resuming from") != std::string::npos);
-  CHECK_FALSE(has_temporary(ckpt));  // cleaned up by the next save
+  CHECK_FALSE(nl_test::has_temporary(ckpt));  // cleaned up by the next save
   require_same_run(dir / "ref", dir / "killed", 40);
   CHECK(nl::train::CheckpointDir(ckpt.string()).list().size() == 2);  // --keep-checkpoints' default
 }
@@ -259,7 +237,7 @@ TEST_CASE(
   // SIGTERM to rank 1 alone, after step 5's checkpoint (one every 5 steps, 100 ms each: the run is far from done)
   std::string run = args + " --out " + stopped + " --checkpoint-dir " + stopped + "/ckpt --checkpoint-every 5";
   pid_t mpirun = start_mpi(run, dir / "out.txt", dir / "err.txt", "NORMLAB_TEST_ATOMIC_WRITE_DELAY_MS=100");
-  REQUIRE(nl_test::wait_until([&] { return newest_step(dir / "stopped/ckpt") >= 5; }));
+  REQUIRE(nl_test::wait_until([&] { return nl_test::newest_step(dir / "stopped/ckpt") >= 5; }));
   std::vector<pid_t> ranks = ranks_of(mpirun);
   REQUIRE(ranks.size() == 2);
   pid_t rank1 = rank_of(ranks[0]) == 1 ? ranks[0] : ranks[1];
@@ -295,7 +273,7 @@ TEST_CASE(
   REQUIRE(std::regex_search(err, m, std::regex("interrupted by SIGTERM after step (\\d+) of 100000: wrote (\\S+)")));
   fs::path file = ckpt / ("step_" + m[1].str() + ".safetensors");
   CHECK(m[2].str() == file.string());
-  CHECK(newest_step(ckpt) == std::stoll(m[1].str()));
+  CHECK(nl_test::newest_step(ckpt) == std::stoll(m[1].str()));
   CHECK(nlohmann::json::parse(nl::train::read_checkpoint(file.string()).metadata.at("lm_ranks")).size() == 2);
 }
 
