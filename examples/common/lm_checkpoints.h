@@ -66,16 +66,12 @@
 
 namespace examples {
 
-struct LMCheckpointing {
-  std::string dir;            // empty: no checkpoints and no signal handling (the run is as before)
-  int64_t every = 0;          // steps between checkpoints (0: only after the last step and when interrupted)
-  int64_t keep = 2;           // the newest this many are kept
-  bool resume = false;        // continue from the newest valid checkpoint in dir
-  nl::io::Metadata identity;  // the program's model options, each as text
+// The checkpoint flags (nl::train::CheckpointOptions: --checkpoint-dir,
+// --checkpoint-every, --keep-checkpoints, --resume) and the program's model
+// options, each as text, for the run's identity.
+struct LMCheckpointing : nl::train::CheckpointOptions {
+  nl::io::Metadata identity;
 };
-
-// The text of a double for an identity entry: "%.17g" round-trips, so equal text is an equal value.
-inline std::string exact_text(double v) { return fmt::format("{:.17g}", v); }
 
 namespace detail {
 
@@ -172,9 +168,9 @@ class LMCheckpoints {
                       {"eval_every", std::to_string(cfg.eval_every)},
                       {"eval_batches", std::to_string(cfg.eval_batches)},
                       {"optimizer", cfg.optimizer},
-                      {"lr", exact_text(cfg.lr)},
-                      {"weight_decay", exact_text(cfg.weight_decay)},
-                      {"clip", exact_text(cfg.clip)},
+                      {"lr", nl::train::exact_text(cfg.lr)},
+                      {"weight_decay", nl::train::exact_text(cfg.weight_decay)},
+                      {"clip", nl::train::exact_text(cfg.clip)},
                       {"warmup", std::to_string(cfg.warmup)},
                       {"seed", std::to_string(cfg.seed)}});
     // only under --distributed, so that single-process checkpoints stay as they were
@@ -203,9 +199,10 @@ class LMCheckpoints {
       nl::train::require_same_run(*file, identity_);
     }
     step = nl::train::load_checkpoint(*file, model, &opt, &schedule);
-    log.restore(nlohmann::json::parse(entry(*file, kRunLogKey)), step);
+    log.restore(nlohmann::json::parse(nl::train::metadata_entry(*file, kRunLogKey)), step);
     if (distributed_) {  // this rank's own generator and step totals
-      RankState own = rank_state_from_json(nlohmann::json::parse(entry(*file, kRanksKey)).at(nl::dist::rank()));
+      RankState own =
+          rank_state_from_json(nlohmann::json::parse(nl::train::metadata_entry(*file, kRanksKey)).at(nl::dist::rank()));
       nl::default_generator().manual_seed(own.seed);
       nl::default_generator().set_offset(own.offset);
       log.restore_step_total(own.steps);
@@ -267,13 +264,6 @@ class LMCheckpoints {
           "mpirun -np {}",
           file.path, p->second, p->second);
     return file;
-  }
-
-  static const std::string& entry(const nl::train::CheckpointFile& file, const char* key) {
-    auto it = file.metadata.find(key);
-    if (it == file.metadata.end())
-      nl::fail("resume: {}: no \"{}\" in its metadata: not a checkpoint of this program", file.path, key);
-    return it->second;
   }
 
   LMCheckpointing options_;

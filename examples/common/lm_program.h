@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "examples/common/checkpoint_options.h"
 #include "examples/common/lm_training.h"
 #include "examples/common/step_log.h"
 #include "normlab.h"
@@ -39,17 +40,7 @@ inline void add_corpus_options(CLI::App& app, LMProgramConfig& cfg, int64_t min_
 // --checkpoint-dir --checkpoint-every --keep-checkpoints --resume
 // (lm_checkpoints.h); one run at a time, so not with --compare.
 inline void add_checkpoint_options(CLI::App& app, LMProgramConfig& cfg) {
-  LMCheckpointing& c = cfg.train.checkpoint;
-  CLI::Option* dir = app.add_option("--checkpoint-dir", c.dir,
-                                    "write checkpoints here (step_<N>.safetensors); SIGINT/SIGTERM then write one "
-                                    "and stop (a second exits at once)");
-  app.add_option("--checkpoint-every", c.every, "steps between checkpoints (0: only at the end and when interrupted)")
-      ->check(CLI::Range(int64_t(0), int64_t(10000000)))
-      ->needs(dir);
-  app.add_option("--keep-checkpoints", c.keep, "checkpoints kept, the newest")
-      ->check(CLI::Range(int64_t(1), int64_t(1000000)))
-      ->needs(dir);
-  app.add_flag("--resume", c.resume, "continue from the newest valid checkpoint in --checkpoint-dir")->needs(dir);
+  add_checkpoint_options(app, static_cast<nl::train::CheckpointOptions&>(cfg.train.checkpoint));
   app.final_callback([&cfg] {
     if (cfg.compare && !cfg.train.checkpoint.dir.empty())
       throw CLI::ValidationError("--checkpoint-dir", "checkpoints are for one run: not with --compare");

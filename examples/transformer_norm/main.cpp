@@ -90,7 +90,7 @@ std::optional<int> parse_options(int argc, char** argv, Config& cfg) {
                                    {"d_model", std::to_string(cfg.model.d_model)},
                                    {"heads", std::to_string(cfg.model.num_heads)},
                                    {"ff", std::to_string(cfg.model.dim_feedforward)},
-                                   {"dropout", examples::exact_text(cfg.model.dropout)},
+                                   {"dropout", nl::train::exact_text(cfg.model.dropout)},
                                    {"tie_weights", cfg.model.tie_weights ? "true" : "false"}};
   return std::nullopt;
 }
