@@ -1,5 +1,6 @@
 #include "core/shape.h"
 
+#include <algorithm>
 #include <limits>
 
 namespace nl {
@@ -9,19 +10,26 @@ std::string to_string(const Shape& s) { return fmt::format("[{}]", fmt::join(s, 
 int64_t checked_numel(std::string_view op, const Shape& s) {
   // 2^40 elements (4 TiB of float32) is far past any machine normlab runs on;
   // anything bigger is a corrupted or mistaken shape, not a request to honour.
+  // An empty shape (a dim of 0) has no elements, but its other dims still
+  // multiply into its strides (contiguous_strides counts a 0 as 1) and into
+  // the kernels' loop bounds, so they are held to the same limit: (0, 2^40,
+  // 2^40) would make a stride of 2^80.
   constexpr int64_t kMaxElements = int64_t(1) << 40;
   bool empty = false;
   for (int64_t d : s) {
     if (d < 0) fail("{}: negative dimension in shape {}", op, s);
     empty = empty || d == 0;
   }
-  if (empty) return 0;  // whatever the other dims, and in any order
   int64_t n = 1;
   for (int64_t d : s) {
-    if (n > kMaxElements / d) fail("{}: shape {} has too many elements (limit 2^40)", op, s);
+    d = std::max<int64_t>(d, 1);
+    if (n > kMaxElements / d) {
+      if (empty) fail("{}: shape {} is too large: its nonzero dims multiply to more than 2^40", op, s);
+      fail("{}: shape {} has too many elements (limit 2^40)", op, s);
+    }
     n *= d;
   }
-  return n;
+  return empty ? 0 : n;
 }
 
 Shape contiguous_strides(const Shape& s) {

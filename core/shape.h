@@ -74,7 +74,9 @@ class Shape {
 std::string to_string(const Shape& s);
 
 // Product of the sizes; throws if it would overflow or exceed the largest
-// tensor normlab will allocate (no input may cause an unbounded allocation).
+// tensor normlab will allocate (no input may cause an unbounded allocation),
+// 2^40 elements. An empty shape's nonzero dims are held to the same limit:
+// they make its strides.
 int64_t checked_numel(std::string_view op, const Shape& s);
 inline int64_t numel_of(const Shape& s) {
   int64_t n = 1;
