@@ -19,11 +19,7 @@ RunCheckpoints::RunCheckpoints(const CheckpointOptions& options, const std::func
 std::optional<CheckpointFile> RunCheckpoints::start() const {
   if (!dir_) return std::nullopt;
   if (!options_.resume) {
-    if (auto entries = dir_->list(); !entries.empty())
-      fail(
-          "{} already holds checkpoints (the newest: {}); add --resume to continue that run, or choose another "
-          "--checkpoint-dir",
-          dir_->dir(), entries.back().path);
+    refuse_used_directory(*dir_);
     return std::nullopt;
   }
   CheckpointFile file = dir_->newest_valid(identity_);
@@ -36,18 +32,33 @@ void RunCheckpoints::after_step(int64_t step, const layers::Module& model, const
                                 const optim::LRScheduler* scheduler, const std::function<io::Metadata()>& log) {
   if (!dir_) return;
   bool interrupted = interrupt_->requested();
-  if (!interrupted && step != steps_ && (options_.every == 0 || step % options_.every != 0)) return;
+  if (!checkpoint_due(step, steps_, options_.every, interrupted)) return;
   io::Metadata metadata = identity_;
   for (auto& [key, value] : log()) {
     if (metadata.count(key)) fail("RunCheckpoints: the log's entry \"{}\" is an identity entry too", key);
     metadata[key] = value;
   }
   std::string path = dir_->save(step, model, optimizer, scheduler, metadata);
-  if (interrupted)
-    throw Interrupted(interrupt_->signal(),
-                      fmt::format("interrupted by {} after step {} of {}: wrote {}\nto continue, run the same "
-                                  "command with --resume (it resumes from the newest checkpoint in {})",
-                                  signal_name(interrupt_->signal()), step, steps_, path, dir_->dir()));
+  if (interrupted) throw interrupted_after(interrupt_->signal(), step, steps_, path, *dir_);
+}
+
+void refuse_used_directory(const CheckpointDir& dir) {
+  if (auto entries = dir.list(); !entries.empty())
+    fail(
+        "{} already holds checkpoints (the newest: {}); add --resume to continue that run, or choose another "
+        "--checkpoint-dir",
+        dir.dir(), entries.back().path);
+}
+
+bool checkpoint_due(int64_t step, int64_t steps, int64_t every, bool signalled) {
+  return signalled || step == steps || (every > 0 && step % every == 0);
+}
+
+Interrupted interrupted_after(int signal, int64_t step, int64_t steps, const std::string& path,
+                              const CheckpointDir& dir, const std::string& how) {
+  return Interrupted(signal, fmt::format("interrupted by {} after step {} of {}: wrote {}\nto continue, run the same "
+                                         "command{} with --resume (it resumes from the newest checkpoint in {})",
+                                         signal_name(signal), step, steps, path, how, dir.dir()));
 }
 
 const std::string& metadata_entry(const CheckpointFile& file, const std::string& key) {

@@ -81,6 +81,22 @@ class RunCheckpoints {
   std::optional<InterruptHandler> interrupt_;
 };
 
+// The pieces of RunCheckpoints that a loop with a policy of its own (the
+// language-model programs' under --distributed, examples/common/lm_checkpoints.h)
+// shares with it:
+//  - refuse_used_directory: an nl::Error when dir already holds checkpoints
+//    (starting afresh there would mix two runs);
+//  - checkpoint_due: after `step` of `steps`, whether to write one (every
+//    `every` steps, 0: never on a schedule; after the last step; when a signal
+//    arrived);
+//  - interrupted_after: the Interrupted that ends a run stopped by `signal`
+//    after writing `path`, saying how to resume ("run the same
+//    command<how> with --resume").
+void refuse_used_directory(const CheckpointDir& dir);
+bool checkpoint_due(int64_t step, int64_t steps, int64_t every, bool signalled);
+Interrupted interrupted_after(int signal, int64_t step, int64_t steps, const std::string& path,
+                              const CheckpointDir& dir, const std::string& how = "");
+
 // The metadata entry `key` of a checkpoint, or an nl::Error naming the file:
 // without it, the file is not a checkpoint of the program reading it.
 const std::string& metadata_entry(const CheckpointFile& file, const std::string& key);

@@ -224,7 +224,7 @@ class LMCheckpoints {
       nl::dist::allreduce_max(&agreed, 1, nl::dist::Traffic::other);
       signal = int(agreed);
     }
-    if (signal == 0 && step != steps_ && (options_.every == 0 || step % options_.every != 0)) return;
+    if (!nl::train::checkpoint_due(step, steps_, options_.every, signal != 0)) return;
     std::string path = dir_->path(step);
     std::vector<RankState> ranks;
     if (distributed_)
@@ -238,11 +238,8 @@ class LMCheckpoints {
     });
     if (signal == 0) return;
     if (distributed_) nl::dist::barrier();  // no rank exits before rank 0 has written
-    std::string again = distributed_ ? fmt::format(" (under mpirun -np {})", nl::dist::world_size()) : "";
-    throw nl::train::Interrupted(
-        signal, fmt::format("interrupted by {} after step {} of {}: wrote {}\nto continue, run the same command{} with "
-                            "--resume (it resumes from the newest checkpoint in {})",
-                            nl::train::signal_name(signal), step, steps_, path, again, dir_->dir()));
+    std::string how = distributed_ ? fmt::format(" (under mpirun -np {})", nl::dist::world_size()) : "";
+    throw nl::train::interrupted_after(signal, step, steps_, path, *dir_, how);
   }
 
  private:
@@ -250,11 +247,7 @@ class LMCheckpoints {
   // checks of start().
   std::optional<nl::train::CheckpointFile> choose() const {
     if (!options_.resume) {
-      if (auto entries = dir_->list(); !entries.empty())
-        nl::fail(
-            "{} already holds checkpoints (the newest: {}); add --resume to continue that run, or choose "
-            "another --checkpoint-dir",
-            dir_->dir(), entries.back().path);
+      nl::train::refuse_used_directory(*dir_);
       return std::nullopt;
     }
     nl::train::CheckpointFile file = dir_->newest_valid(identity_);
