@@ -16,32 +16,9 @@ RunCheckpoints::RunCheckpoints(const CheckpointOptions& options, const std::func
   interrupt_.emplace();
 }
 
-std::optional<CheckpointFile> RunCheckpoints::start() const {
-  if (!dir_) return std::nullopt;
-  if (!options_.resume) {
-    refuse_used_directory(*dir_);
-    return std::nullopt;
-  }
-  CheckpointFile file = dir_->newest_valid(identity_);
-  int64_t step = state_scalar(file.tensors, "step", i64, "resume: " + file.path).item<int64_t>();
-  fmt::print(stderr, "resuming from {} (step {} of {})\n", file.path, step, steps_);
-  return file;
-}
+namespace {
 
-void RunCheckpoints::after_step(int64_t step, const layers::Module& model, const optim::Optimizer* optimizer,
-                                const optim::LRScheduler* scheduler, const std::function<io::Metadata()>& log) {
-  if (!dir_) return;
-  bool interrupted = interrupt_->requested();
-  if (!checkpoint_due(step, steps_, options_.every, interrupted)) return;
-  io::Metadata metadata = identity_;
-  for (auto& [key, value] : log()) {
-    if (metadata.count(key)) fail("RunCheckpoints: the log's entry \"{}\" is an identity entry too", key);
-    metadata[key] = value;
-  }
-  std::string path = dir_->save(step, model, optimizer, scheduler, metadata);
-  if (interrupted) throw interrupted_after(interrupt_->signal(), step, steps_, path, *dir_);
-}
-
+// Starting afresh in a directory that already holds checkpoints would mix two runs.
 void refuse_used_directory(const CheckpointDir& dir) {
   if (auto entries = dir.list(); !entries.empty())
     fail(
@@ -50,15 +27,58 @@ void refuse_used_directory(const CheckpointDir& dir) {
         dir.dir(), entries.back().path);
 }
 
-bool checkpoint_due(int64_t step, int64_t steps, int64_t every, bool signalled) {
-  return signalled || step == steps || (every > 0 && step % every == 0);
+}  // namespace
+
+std::optional<CheckpointFile> RunCheckpoints::start() const {
+  if (!dir_) return std::nullopt;
+  if (!options_.resume) {
+    refuse_used_directory(*dir_);
+    return std::nullopt;
+  }
+  CheckpointFile file = dir_->newest_valid(identity_);
+  // require_same_run compares the entries of this run's identity; a job's
+  // "processes" is one only under --distributed, so a single process checks it here
+  if (auto p = file.metadata.find("processes"); p != file.metadata.end() && !identity_.count("processes"))
+    fail(
+        "resume: {} is a checkpoint of a --distributed run of {} processes: resume it with --distributed under "
+        "mpirun -np {}",
+        file.path, p->second, p->second);
+  int64_t step = state_scalar(file.tensors, "step", i64, "resume: " + file.path).item<int64_t>();
+  fmt::print(stderr, "resuming from {} (step {} of {})\n", file.path, step, steps_);
+  return file;
 }
 
-Interrupted interrupted_after(int signal, int64_t step, int64_t steps, const std::string& path,
-                              const CheckpointDir& dir, const std::string& how) {
+void RunCheckpoints::after_step(int64_t step, const layers::Module& model, const optim::Optimizer* optimizer,
+                                const optim::LRScheduler* scheduler, const std::function<io::Metadata()>& log) {
+  if (!dir_) return;
+  int signal = this->signal();
+  if (!due(step, signal)) return;
+  std::string path = save(step, model, optimizer, scheduler, log());
+  if (signal != 0) throw interrupted(signal, step, path);
+}
+
+int RunCheckpoints::signal() const { return interrupt_ ? interrupt_->signal() : 0; }
+
+bool RunCheckpoints::due(int64_t step, int signal) const {
+  return dir_ && (signal != 0 || step == steps_ || (options_.every > 0 && step % options_.every == 0));
+}
+
+std::string RunCheckpoints::save(int64_t step, const layers::Module& model, const optim::Optimizer* optimizer,
+                                 const optim::LRScheduler* scheduler, const io::Metadata& log) {
+  if (!dir_) fail("RunCheckpoints::save: no --checkpoint-dir");
+  io::Metadata metadata = identity_;
+  for (auto& [key, value] : log) {
+    if (metadata.count(key)) fail("RunCheckpoints: the log's entry \"{}\" is an identity entry too", key);
+    metadata[key] = value;
+  }
+  return dir_->save(step, model, optimizer, scheduler, metadata);
+}
+
+Interrupted RunCheckpoints::interrupted(int signal, int64_t step, const std::string& path,
+                                        const std::string& how) const {
   return Interrupted(signal, fmt::format("interrupted by {} after step {} of {}: wrote {}\nto continue, run the same "
                                          "command{} with --resume (it resumes from the newest checkpoint in {})",
-                                         signal_name(signal), step, steps, path, how, dir.dir()));
+                                         signal_name(signal), step, steps_, path, how, dir_->dir()));
 }
 
 const std::string& metadata_entry(const CheckpointFile& file, const std::string& key) {

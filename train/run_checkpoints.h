@@ -8,7 +8,8 @@
 //   - resuming, hands back the newest valid checkpoint whose metadata matches
 //     the run's identity (CheckpointDir::newest_valid: a damaged newest file is
 //     skipped with a warning, another run's is refused, an empty directory is
-//     "nothing to resume");
+//     "nothing to resume"; so is a job's of several processes, whose identity
+//     has the entry "processes", when this run's has not);
 //   - after each step, writes a checkpoint when one is due — every `every`
 //     steps, after the last step, and when SIGINT or SIGTERM arrived — with the
 //     identity and the caller's log (metadata entries) in its metadata; then,
@@ -69,9 +70,34 @@ class RunCheckpoints {
 
   // After `step`: a checkpoint when one is due, its metadata the identity and
   // log()'s entries (log is called only then); then, if a signal arrived,
-  // throws Interrupted.
+  // throws Interrupted. That is, with the parts below:
+  //   int signal = this->signal();
+  //   if (due(step, signal)) {
+  //     std::string path = save(step, model, optimizer, scheduler, log());
+  //     if (signal) throw interrupted(signal, step, path);
+  //   }
   void after_step(int64_t step, const layers::Module& model, const optim::Optimizer* optimizer,
                   const optim::LRScheduler* scheduler, const std::function<io::Metadata()>& log);
+
+  // after_step's parts, for a loop whose processes must first agree on
+  // whether to write and stop (examples/common/job_checkpoints.h):
+  //  - signal: SIGINT or SIGTERM if one arrived, else 0;
+  //  - due: whether a checkpoint is due after `step` (every `every` steps,
+  //    after the last step, and when a signal arrived);
+  //  - save: writes it, the identity and the log's entries in its metadata;
+  //    returns its path;
+  //  - interrupted: the Interrupted that ends a run stopped by `signal` after
+  //    writing `path`, saying how to resume ("run the same command<how> with
+  //    --resume").
+  int signal() const;
+  bool due(int64_t step, int signal) const;
+  std::string save(int64_t step, const layers::Module& model, const optim::Optimizer* optimizer,
+                   const optim::LRScheduler* scheduler, const io::Metadata& log);
+  Interrupted interrupted(int signal, int64_t step, const std::string& path, const std::string& how = "") const;
+
+  // Only when active():
+  const CheckpointDir& dir() const { return *dir_; }
+  const io::Metadata& identity() const { return identity_; }
 
  private:
   CheckpointOptions options_;
@@ -80,22 +106,6 @@ class RunCheckpoints {
   std::optional<CheckpointDir> dir_;
   std::optional<InterruptHandler> interrupt_;
 };
-
-// The pieces of RunCheckpoints that a loop with a policy of its own (the
-// language-model programs' under --distributed, examples/common/lm_checkpoints.h)
-// shares with it:
-//  - refuse_used_directory: an nl::Error when dir already holds checkpoints
-//    (starting afresh there would mix two runs);
-//  - checkpoint_due: after `step` of `steps`, whether to write one (every
-//    `every` steps, 0: never on a schedule; after the last step; when a signal
-//    arrived);
-//  - interrupted_after: the Interrupted that ends a run stopped by `signal`
-//    after writing `path`, saying how to resume ("run the same
-//    command<how> with --resume").
-void refuse_used_directory(const CheckpointDir& dir);
-bool checkpoint_due(int64_t step, int64_t steps, int64_t every, bool signalled);
-Interrupted interrupted_after(int signal, int64_t step, int64_t steps, const std::string& path,
-                              const CheckpointDir& dir, const std::string& how = "");
 
 // The metadata entry `key` of a checkpoint, or an nl::Error naming the file:
 // without it, the file is not a checkpoint of the program reading it.

@@ -43,8 +43,10 @@
 // DIR/<norm>_b<batch>_seed<s>; resumed, the finished runs are loaded from
 // their last checkpoint and evaluated again (evaluation is a function of the
 // parameters), the interrupted one continues and the rest start, so the
-// sweep's files are those of an uninterrupted sweep (but the seconds). Not
-// with --distributed yet.
+// sweep's files are those of an uninterrupted sweep (but the seconds). Under
+// --distributed rank 0 writes one file for the job, with every rank's state
+// in it, and every rank resumes from it (examples/common/job_checkpoints.h):
+// resume under mpirun with the same -np.
 //
 // torch_mlp_norm.py next to this file is the same program in PyTorch (same
 // flags, same JSON); with --save-init DIR here and --init-from DIR there both
@@ -152,8 +154,6 @@ void check_distributed_options(const Options& o) {
         "mlp_norm: --sync-bn synchronizes BatchNorm's statistics across processes: it needs --norm batch and "
         "--distributed (got --norm {}{})",
         run.norm, run.distributed ? "" : " without --distributed");
-  if (run.distributed && !run.checkpoint.dir.empty())
-    nl::fail("mlp_norm: --checkpoint-dir is not supported with --distributed yet");
   if (run.distributed && (o.sweep || !run.save_init_dir.empty()))
     nl::fail("mlp_norm: --distributed trains a single run; --sweep and --save-init run on one process");
 }

@@ -6,6 +6,7 @@
 
 #include "examples/common/checkpoint_options.h"
 #include "examples/common/distributed.h"
+#include "examples/common/job_checkpoints.h"
 #include "examples/common/stats.h"
 #include "examples/common/step_log.h"
 #include "normlab.h"
@@ -73,7 +74,8 @@ std::vector<int64_t> epoch_samples(const nl::dist::DistributedSampler& sampler, 
 
 // What a resumed run must share with its checkpoint: the model, the
 // optimizer, the batch size and epochs, the seed, and the data (by size and
-// fingerprint, not path: --limit or another directory is another data set).
+// fingerprint, not path: --limit or another directory is another data set);
+// distributed, also --sync-bn (the world size is JobCheckpoints').
 nl::io::Metadata identity(const RunConfig& cfg, const nl::data::Mnist& data) {
   nl::io::Metadata id = {
       {"program", "mlp_norm"},
@@ -87,6 +89,7 @@ nl::io::Metadata identity(const RunConfig& cfg, const nl::data::Mnist& data) {
       {"seed", std::to_string(cfg.seed)}};
   id.merge(nl::train::data_identity("train", {data.train.images, data.train.labels}));
   id.merge(nl::train::data_identity("test", {data.test.images, data.test.labels}));
+  if (cfg.distributed) id["sync_bn"] = cfg.sync_bn ? "true" : "false";
   return id;
 }
 
@@ -126,16 +129,16 @@ RunResult train_run(const RunConfig& cfg, const nl::data::Mnist& data, const std
   Tensor images = data.train.images.contiguous(), labels = data.train.labels.contiguous();
 
   examples::StepLog steps(cfg.distributed);  // steps.csv; distributed: each step's time and communication
-  if (cfg.distributed && !cfg.checkpoint.dir.empty())
-    nl::fail("mlp_norm: --checkpoint-dir is not supported with --distributed yet");
-  nl::train::RunCheckpoints checkpoints(
-      cfg.checkpoint, [&] { return identity(cfg, data); }, total_steps);
+  // distributed: rank 0 writes, every rank resumes (examples/common/job_checkpoints.h)
+  examples::JobCheckpoints checkpoints(
+      cfg.checkpoint, [&] { return identity(cfg, data); }, total_steps, cfg.distributed);
   int64_t step = 0;
   double prior_seconds = 0;  // resumed: the run's time before the checkpoint
-  if (std::optional<nl::train::CheckpointFile> file = checkpoints.start()) {
-    step = nl::train::load_checkpoint(*file, model, optimizer.get());
-    nlohmann::json log = nlohmann::json::parse(nl::train::metadata_entry(*file, kRunLogKey));
+  if (auto resumed = checkpoints.start(model, optimizer.get(), nullptr)) {
+    step = resumed->step;
+    nlohmann::json log = nlohmann::json::parse(nl::train::metadata_entry(resumed->file, kRunLogKey));
     steps.restore_rows(log.at("step_rows").get<std::vector<std::string>>());
+    if (resumed->rank_steps) steps.restore_total(*resumed->rank_steps);
     result.losses = examples::losses_from_json<float>(log.at("losses"));
     prior_seconds = log.at("seconds").get<double>();
     progress.resumed_at(step);
@@ -143,7 +146,7 @@ RunResult train_run(const RunConfig& cfg, const nl::data::Mnist& data, const std
   auto run_log = [&] {
     nlohmann::json log = {{"step_rows", steps.rows()},
                           {"losses", examples::exact_losses(result.losses)},
-                          {"seconds", prior_seconds + progress.elapsed()}};
+                          {"seconds", prior_seconds + progress.elapsed()}};  // rank 0's (it writes)
     return nl::io::Metadata{{kRunLogKey, log.dump()}};
   };
   // after global step s: epoch s / steps_per_epoch, its batch s % steps_per_epoch next
@@ -165,7 +168,8 @@ RunResult train_run(const RunConfig& cfg, const nl::data::Mnist& data, const std
       result.losses.push_back(value);
       if (prints && (step % report_every == 0 || step == total_steps)) progress.update(step, value);
       result.diverged = !std::isfinite(value);  // a diverged run is a result, not a crash
-      if (!result.diverged) checkpoints.after_step(step, model, optimizer.get(), nullptr, run_log);
+      if (!result.diverged && checkpoints.due(step))
+        checkpoints.write(step, model, optimizer.get(), nullptr, steps.total(), run_log());
     }
   }
   if (prints) progress.finish();

@@ -1,4 +1,5 @@
-// Checkpoints of mlp_norm and train_mlp (train/run_checkpoints.h) on real
+// Checkpoints of mlp_norm and train_mlp (train/run_checkpoints.h,
+// examples/common/job_checkpoints.h) on real
 // runs: killed with SIGKILL at random steps — once in the middle of a
 // checkpoint write — and resumed, a run ends with the uninterrupted run's
 // steps.csv, results (but the seconds) and parameters, byte for byte, on one
@@ -186,8 +187,8 @@ TEST_CASE(
 }
 
 TEST_CASE(
-    "mlp checkpoints: mlp_norm refuses another model, norm, optimizer or data set, a used directory, an empty "
-    "one and --distributed",
+    "mlp checkpoints: mlp_norm refuses another model, norm, optimizer or data set, a used directory and an empty "
+    "one",
     "[examples][mlp_checkpoints][errors]") {
   auto dir = nl_test::fresh_dir("mlp_checkpoints_mlp_norm_refusals");
   std::string data = tiny_data(dir);
@@ -231,11 +232,6 @@ TEST_CASE(
   CHECK(empty.exit_code == 1);
   CHECK(empty.out.find("nothing to resume in " + (dir / "empty").string()) != std::string::npos);
   CHECK_FALSE(fs::exists(out + "/steps.csv"));
-
-  auto distributed =
-      nl_test::run_example("mlp_norm", args + " --distributed --checkpoint-dir " + (dir / "d").string() + " 2>&1");
-  CHECK(distributed.exit_code == 1);
-  CHECK(distributed.out.find("--checkpoint-dir is not supported with --distributed yet") != std::string::npos);
 }
 
 TEST_CASE(

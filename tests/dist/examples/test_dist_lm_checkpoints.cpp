@@ -7,25 +7,23 @@
 // checkpoint and says how to resume; another world size, or no --distributed,
 // is refused. ctest runs each TEST_CASE by its tag (tests/dist/CMakeLists.txt).
 #include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <filesystem>
-#include <fstream>
-#include <random>
 #include <regex>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "normlab.h"
+#include "tests/dist/examples/mpi_job_helpers.h"
 #include "tests/examples/checkpoint_test_helpers.h"
 #include "tests/examples/example_test_helpers.h"
 
 namespace fs = std::filesystem;
 
 namespace {
+
+using nl_test::csv_without_timings;
 
 // A tiny char_lm run, 1 thread per process: 40 steps in about a second.
 std::string char_lm_args(const std::string& corpus, int64_t steps = 40) {
@@ -37,109 +35,20 @@ std::string char_lm_args(const std::string& corpus, int64_t steps = 40) {
 
 // `mpirun -np <n> build/bin/char_lm <args>`, stdout captured (stderr with it when args say 2>&1).
 nl_test::ExampleRun run_mpi(int processes, const std::string& args) {
-  return nl_test::run_command(fmt::format("{} {} {}/char_lm {}", NORMLAB_MPIRUN, processes, NORMLAB_BIN_DIR, args));
+  return nl_test::run_mpi_program(processes, "char_lm", args);
 }
 
-std::vector<pid_t> ranks_of(pid_t mpirun);
-
-// Starts `mpirun -np 2 build/bin/char_lm <args>` in the background under `env`
-// ("VAR=value ...", may be empty), stdout and stderr to files, in a process
-// group of its own (mpirun signals its group when it is interrupted: not the
-// test's). Returns mpirun's pid (the shell execs it) once both ranks run.
+// `mpirun -np 2 build/bin/char_lm <args>` in the background (nl_test::start_mpi_program).
 pid_t start_mpi(const std::string& args, const fs::path& out, const fs::path& err, const std::string& env = "") {
-  std::string command = fmt::format("exec env {} {} 2 {}/char_lm {} >{} 2>{}", env, NORMLAB_MPIRUN, NORMLAB_BIN_DIR,
-                                    args, out.string(), err.string());
-  pid_t pid = fork();
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
-    setpgid(0, 0);
-    execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  REQUIRE(nl_test::wait_until([&] { return ranks_of(pid).size() == 2; }));
-  return pid;
-}
-
-// The field after a process's "(comm)" in /proc/<pid>/stat: its state, then its parent.
-bool read_stat(pid_t pid, char& state, pid_t& parent) {
-  std::ifstream in(fmt::format("/proc/{}/stat", pid));
-  std::string stat((std::istreambuf_iterator<char>(in)), {});
-  size_t close = stat.rfind(')');
-  if (close == std::string::npos) return false;
-  std::istringstream rest(stat.substr(close + 1));
-  return bool(rest >> state >> parent);
-}
-
-// The processes mpirun started, the ranks: Open MPI 4 forks them itself, each
-// in a process group of its own (so killing mpirun's group would miss them).
-std::vector<pid_t> ranks_of(pid_t mpirun) {
-  std::vector<pid_t> ranks;
-  for (const auto& entry : fs::directory_iterator("/proc")) {
-    std::string name = entry.path().filename().string();
-    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-    char state;
-    pid_t parent;
-    if (read_stat(pid_t(std::stoi(name)), state, parent) && parent == mpirun) ranks.push_back(pid_t(std::stoi(name)));
-  }
-  return ranks;
-}
-
-// The rank of a process of the job, from the environment mpirun gave it (-1: not found).
-int rank_of(pid_t pid) {
-  std::string environ = nl_test::read_file(fmt::format("/proc/{}/environ", pid));
-  std::istringstream in(environ);
-  for (std::string var; std::getline(in, var, '\0');)
-    if (var.starts_with("OMPI_COMM_WORLD_RANK=")) return std::stoi(var.substr(21));
-  return -1;
-}
-
-// Whether the process is gone (or a zombie: it runs no more code).
-bool gone(pid_t pid) {
-  char state;
-  pid_t parent;
-  return !read_stat(pid, state, parent) || state == 'Z';
-}
-
-// SIGKILL to the whole job at once, the ranks and mpirun, as a crash of the
-// machine would end it; returns when none of them runs any more.
-void kill_job(pid_t mpirun) {
-  std::vector<pid_t> ranks = ranks_of(mpirun);
-  REQUIRE(ranks.size() == 2);
-  for (pid_t rank : ranks) kill(rank, SIGKILL);
-  kill(mpirun, SIGKILL);
-  CHECK(nl_test::wait_for_exit(mpirun) == 128 + SIGKILL);
-  REQUIRE(nl_test::wait_until([&] { return gone(ranks[0]) && gone(ranks[1]); }));
-}
-
-// A CSV file without the columns whose header ends in `_ms` (steps.csv: the
-// step's times), or without the last two (eval.csv: seconds, cpu_seconds).
-std::string csv_without_timings(const fs::path& path) {
-  std::istringstream in(nl_test::read_file(path));
-  std::string line, out;
-  std::vector<bool> keep;
-  bool eval = path.filename() == "eval.csv";
-  while (std::getline(in, line)) {
-    std::vector<std::string> cells;
-    std::istringstream row(line);
-    for (std::string cell; std::getline(row, cell, ',');) cells.push_back(cell);
-    if (line.ends_with(",")) cells.push_back("");
-    if (keep.empty())
-      for (size_t c = 0; c < cells.size(); ++c)
-        keep.push_back(eval ? c + 2 < cells.size() : !cells[c].ends_with("_ms"));
-    REQUIRE(cells.size() == keep.size());
-    for (size_t c = 0; c < cells.size(); ++c)
-      if (keep[c]) out += cells[c] + ",";
-    out += "\n";
-  }
-  return out;
+  return nl_test::start_mpi_program("char_lm", args, out, err, env);
 }
 
 // Both checkpoints hold the same tensors, byte for byte, and every rank's generator.
 void require_same_state(const fs::path& a, const fs::path& b) {
   nl_test::require_same_tensors(a, b);
   nl::train::CheckpointFile fa = nl::train::read_checkpoint(a.string()), fb = nl::train::read_checkpoint(b.string());
-  auto ranks_a = nlohmann::json::parse(fa.metadata.at("lm_ranks")),
-       ranks_b = nlohmann::json::parse(fb.metadata.at("lm_ranks"));
+  auto ranks_a = nlohmann::json::parse(fa.metadata.at("ranks")),
+       ranks_b = nlohmann::json::parse(fb.metadata.at("ranks"));
   REQUIRE(ranks_a.size() == 2);
   for (size_t r = 0; r < 2; ++r) {
     CHECK(ranks_a[r]["generator"] == ranks_b[r]["generator"]);
@@ -186,40 +95,11 @@ TEST_CASE(
   CHECK(csv_without_timings(dir / "plain/steps.csv") == csv_without_timings(dir / "ref/steps.csv"));
   CHECK(csv_without_timings(dir / "plain/eval.csv") == csv_without_timings(dir / "ref/eval.csv"));
 
-  // each checkpoint write takes 100 ms longer, so a kill lands inside one now and then
   fs::path ckpt = dir / "killed/ckpt";
-  std::string killed =
-      args + " --out " + (dir / "killed").string() + " --checkpoint-dir " + ckpt.string() + " --checkpoint-every 5";
-  std::string env = "NORMLAB_TEST_ATOMIC_WRITE_DELAY_MS=100";
-  std::random_device device;
-  unsigned seed = device();
-  INFO("seed of the kill times " << seed);
-  std::mt19937 rng(seed);
-  // kill 1: some time after step 10's checkpoint; kill 2: while rank 0's
-  // temporary file exists, before its rename (not one an earlier kill left);
-  // kill 3: some time after step 25's
-  pid_t mpirun = 0;
-  std::vector<std::function<bool()>> kill_when = {[&] { return nl_test::newest_step(ckpt) >= 10; },
-                                                  [&] {
-                                                    for (pid_t rank : ranks_of(mpirun))
-                                                      if (nl_test::has_temporary(ckpt, rank)) return true;
-                                                    return false;
-                                                  },
-                                                  [&] { return nl_test::newest_step(ckpt) >= 25; }};
-  for (size_t k = 0; k < kill_when.size(); ++k) {
-    INFO("kill " << k + 1);
-    mpirun = start_mpi(killed + (k > 0 ? " --resume" : ""), dir / "out.txt", dir / "err.txt", env);
-    REQUIRE(nl_test::wait_until(kill_when[k]));
-    if (k != 1) std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 60));
-    kill_job(mpirun);
-    if (k == 1) CHECK(nl_test::has_temporary(ckpt));  // the half-written file is there
-  }
-  mpirun = start_mpi(killed + " --resume", dir / "out.txt", dir / "err.txt", env);
-  REQUIRE(nl_test::wait_for_exit(mpirun) == 0);
-  std::string err = nl_test::read_file(dir / "err.txt");
-  INFO(err);
-  CHECK(err.find("resuming from") != std::string::npos);
-  CHECK_FALSE(nl_test::has_temporary(ckpt));  // cleaned up by the next save
+  nl_test::kill_and_resume_job(
+      "char_lm",
+      args + " --out " + (dir / "killed").string() + " --checkpoint-dir " + ckpt.string() + " --checkpoint-every 5",
+      ckpt, dir, 10, 25);
   require_same_run(dir / "ref", dir / "killed", 40);
   CHECK(nl::train::CheckpointDir(ckpt.string()).list().size() == 2);  // --keep-checkpoints' default
 }
@@ -236,21 +116,7 @@ TEST_CASE(
 
   // SIGTERM to rank 1 alone, after step 5's checkpoint (one every 5 steps, 100 ms each: the run is far from done)
   std::string run = args + " --out " + stopped + " --checkpoint-dir " + stopped + "/ckpt --checkpoint-every 5";
-  pid_t mpirun = start_mpi(run, dir / "out.txt", dir / "err.txt", "NORMLAB_TEST_ATOMIC_WRITE_DELAY_MS=100");
-  REQUIRE(nl_test::wait_until([&] { return nl_test::newest_step(dir / "stopped/ckpt") >= 5; }));
-  std::vector<pid_t> ranks = ranks_of(mpirun);
-  REQUIRE(ranks.size() == 2);
-  pid_t rank1 = rank_of(ranks[0]) == 1 ? ranks[0] : ranks[1];
-  REQUIRE(rank_of(rank1) == 1);
-  kill(rank1, SIGTERM);
-  CHECK(nl_test::wait_for_exit(mpirun) == 128 + SIGTERM);  // every rank exits so, mpirun with them
-  std::string err = nl_test::read_file(dir / "err.txt");
-  INFO(err);
-  std::smatch m;
-  REQUIRE(std::regex_search(err, m, std::regex("interrupted by SIGTERM after step (\\d+) of 40: wrote (\\S+)")));
-  CHECK(m[2].str() == stopped + "/ckpt/step_" + m[1].str() + ".safetensors");
-  CHECK(err.find("run the same command (under mpirun -np 2) with --resume") != std::string::npos);
-  CHECK(err.find("interrupted by", m.position(0) + 1) == std::string::npos);  // rank 0 alone says it
+  nl_test::stop_rank1_with_sigterm("char_lm", run, dir / "stopped/ckpt", dir, 5, 40);
   CHECK_FALSE(fs::exists(dir / "stopped/steps.csv"));
   // rank 0 did not get the signal but stopped after the same step: the resumed job is the uninterrupted one
   REQUIRE(run_mpi(2, run + " --resume").exit_code == 0);
@@ -260,7 +126,7 @@ TEST_CASE(
   // odls_base_sigkill_timeout seconds (default 1; 3 here, for a loaded machine)
   // and SIGKILL as long again later; the ranks checkpoint in between
   fs::path ckpt = dir / "long/ckpt";
-  mpirun = start_mpi(
+  pid_t mpirun = start_mpi(
       char_lm_args(corpus, 100000) + " --out " + (dir / "long").string() + " --checkpoint-dir " + ckpt.string(),
       dir / "long_out.txt", dir / "long_err.txt", "OMPI_MCA_odls_base_sigkill_timeout=3");
   // training has begun once rank 0's progress line shows step 10
@@ -268,13 +134,14 @@ TEST_CASE(
       nl_test::wait_until([&] { return nl_test::read_file(dir / "long_err.txt").find("step") != std::string::npos; }));
   kill(mpirun, SIGINT);
   CHECK(nl_test::wait_for_exit(mpirun) != 0);  // Open MPI's mpirun exits 1 after it forwarded a signal
-  err = nl_test::read_file(dir / "long_err.txt");
+  std::string err = nl_test::read_file(dir / "long_err.txt");
   INFO(err);
+  std::smatch m;
   REQUIRE(std::regex_search(err, m, std::regex("interrupted by SIGTERM after step (\\d+) of 100000: wrote (\\S+)")));
   fs::path file = ckpt / ("step_" + m[1].str() + ".safetensors");
   CHECK(m[2].str() == file.string());
   CHECK(nl_test::newest_step(ckpt) == std::stoll(m[1].str()));
-  CHECK(nlohmann::json::parse(nl::train::read_checkpoint(file.string()).metadata.at("lm_ranks")).size() == 2);
+  CHECK(nlohmann::json::parse(nl::train::read_checkpoint(file.string()).metadata.at("ranks")).size() == 2);
 }
 
 TEST_CASE(
