@@ -115,7 +115,7 @@ Tensor mse_loss(const Tensor& input, const Tensor& target);
 // 1/(1-p); identity when !training or p == 0. Masks come from the global generator.
 Tensor dropout(const Tensor& x, double p, bool training = true);
 
-// ---- fused normalization (core/ops/layer_norm.cpp, batch_norm.cpp, group_norm.cpp) ---
+// ---- fused normalization (core/ops/layer_norm.cpp, batch_norm.cpp, group_norm.cpp, ...) ---
 // As torch.nn.functional; weight and bias may be undefined Tensors (no affine).
 // Each has a composed-from-primitives reference in nl::reference (below),
 // defined next to it in the same file.
@@ -126,7 +126,8 @@ Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& 
                   const Tensor& bias = Tensor(), double eps = 1e-5);
 // RMSNorm over the trailing dims: y = x / √(mean(x²) + eps) · weight.
 Tensor rms_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& weight = Tensor(), double eps = 1e-6);
-// BatchNorm over dim 1 of (N, C) or (N, C, L), as torch.nn.functional.batch_norm:
+// BatchNorm over dim 1 of (N, C) or (N, C, *) — (N, C, L), images (N, C, H, W) —
+// as torch.nn.functional.batch_norm:
 // training normalizes with batch statistics and updates running_mean and
 // running_var (if given) in place; eval normalizes with them. The formula,
 // forward and backward: core/ops/batch_norm.cpp.
@@ -146,12 +147,30 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
                   const CrossProcessSum& sum_across_processes);
 
 // GroupNorm (Wu & He 2018), as torch.nn.functional.group_norm: the C channels of
-// x (N, C) or (N, C, L, ...) in num_groups groups of C/G consecutive channels;
+// x (N, C) or (N, C, *) in num_groups groups of C/G consecutive channels;
 // each sample's group is normalized over its C/G·L values (biased variance),
 // then y = xhat·weight[c] + bias[c]. The LayerNorm kernels on the N·G rows plus
 // the per-channel affine, one gradient rule for all of it. weight and bias: [C].
 Tensor group_norm(const Tensor& x, int64_t num_groups, const Tensor& weight = Tensor(), const Tensor& bias = Tensor(),
                   double eps = 1e-5);
+
+// InstanceNorm (Ulyanov et al. 2016), as torch.nn.functional.instance_norm:
+// each sample's channel of x (N, C, *) normalized over its positions (biased
+// variance), y = xhat·weight[c] + bias[c] — GroupNorm with G = C. With
+// use_input_stats, running_mean and running_var (if given) move towards the
+// batch's mean of the instance statistics (unbiased variance); without, they
+// normalize, per channel (batch_norm in eval). core/ops/instance_norm.cpp.
+Tensor instance_norm(const Tensor& x, const Tensor& running_mean = Tensor(), const Tensor& running_var = Tensor(),
+                     const Tensor& weight = Tensor(), const Tensor& bias = Tensor(), bool use_input_stats = true,
+                     double momentum = 0.1, double eps = 1e-5);
+// Batch Renormalization (Ioffe 2017) over dim 1 of (N, C) or (N, C, *). Training:
+//   xhat = (x − μ_B)/σ_B · r + d,  y = xhat·weight + bias,  σ_B = √(var_B + eps), σ = √(running_var + eps),
+//   r = clip(σ_B/σ, 1/r_max, r_max),  d = clip((μ_B − running_mean)/σ, −d_max, d_max),
+// r and d constants in the backward; the running statistics then move as
+// BatchNorm's. Eval: batch_norm with the running statistics. r_max = 1,
+// d_max = 0 is BatchNorm. core/ops/batch_renorm.cpp.
+Tensor batch_renorm(const Tensor& x, const Tensor& running_mean, const Tensor& running_var, const Tensor& weight,
+                    const Tensor& bias, bool training, double momentum, double eps, double r_max, double d_max);
 
 // The composed references: the same norms from primitive ops (mean, var,
 // rsqrt, broadcasting), with the same arguments and results. Autograd derives
@@ -163,7 +182,7 @@ Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& 
                   const Tensor& bias = Tensor(), double eps = 1e-5);
 // y = x / √(mean(x²) + eps)·w over the trailing dims  (layer_norm.cpp)
 Tensor rms_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& weight = Tensor(), double eps = 1e-6);
-// statistics over dims (0) of (N, C) or (0, 2) of (N, C, L); running statistics
+// statistics over every dim but 1 of (N, C) or (N, C, *); running statistics
 // updated in place in training when given  (batch_norm.cpp)
 Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& running_var,
                   const Tensor& weight = Tensor(), const Tensor& bias = Tensor(), bool training = true,
@@ -171,6 +190,13 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
 // mean and biased var over each sample's group of channels  (group_norm.cpp)
 Tensor group_norm(const Tensor& x, int64_t num_groups, const Tensor& weight = Tensor(), const Tensor& bias = Tensor(),
                   double eps = 1e-5);
+// group_norm with G = C, and the running statistics' update  (instance_norm.cpp)
+Tensor instance_norm(const Tensor& x, const Tensor& running_mean = Tensor(), const Tensor& running_var = Tensor(),
+                     const Tensor& weight = Tensor(), const Tensor& bias = Tensor(), bool use_input_stats = true,
+                     double momentum = 0.1, double eps = 1e-5);
+// r and d detached, then batch_norm with weight·r and weight·d + bias  (batch_renorm.cpp)
+Tensor batch_renorm(const Tensor& x, const Tensor& running_mean, const Tensor& running_var, const Tensor& weight,
+                    const Tensor& bias, bool training, double momentum, double eps, double r_max, double d_max);
 }  // namespace reference
 
 // The same three norms step by step, without autograd: the forward with the

@@ -6,9 +6,10 @@ namespace nl::dist {
 
 SyncBatchNorm::SyncBatchNorm(int64_t num_features, double eps, std::optional<double> momentum, bool affine,
                              bool track_running_stats, DType dtype)
-    : BatchNorm1d("SyncBatchNorm", num_features, eps, momentum, affine, track_running_stats, dtype) {}
+    : BatchNorm("SyncBatchNorm", num_features, eps, momentum, affine, track_running_stats, dtype) {}
 
 Tensor SyncBatchNorm::forward(const Tensor& x) {
+  check_input(x, {2, 3, 4, 5}, "(N, C) or (N, C, *)");
   // As PyTorch: synchronize only batch statistics in training mode, and only
   // when there is another process to synchronize with.
   bool sync = is_training() && uses_batch_statistics() && world_size() > 1;
@@ -16,7 +17,7 @@ Tensor SyncBatchNorm::forward(const Tensor& x) {
   return forward_batch_norm(x, [](double* values, int64_t n) { allreduce_sum(values, n, Traffic::normalization); });
 }
 
-std::shared_ptr<SyncBatchNorm> SyncBatchNorm::from_batch_norm(const layers::BatchNorm1d& bn) {
+std::shared_ptr<SyncBatchNorm> SyncBatchNorm::from_batch_norm(const layers::BatchNorm& bn) {
   DType dtype = bn.weight.defined() ? bn.weight.dtype() : bn.running_mean.defined() ? bn.running_mean.dtype() : f32;
   auto sync = std::make_shared<SyncBatchNorm>(bn.num_features, bn.eps, bn.momentum, bn.weight.defined(),
                                               bn.track_running_stats, dtype);
@@ -26,11 +27,18 @@ std::shared_ptr<SyncBatchNorm> SyncBatchNorm::from_batch_norm(const layers::Batc
 }
 
 namespace {
+// What convert_sync_batchnorm swaps: BatchNorm1d and BatchNorm2d (not
+// SyncBatchNorm, and not Batch Renormalization, whose r and d have no
+// cross-process path); null for anything else.
+layers::BatchNorm* plain_batch_norm(layers::Module* module) {
+  if (auto* bn = dynamic_cast<layers::BatchNorm1d*>(module)) return bn;
+  return dynamic_cast<layers::BatchNorm2d*>(module);
+}
+
 int convert_children(layers::Module& parent) {
   int converted = 0;
   for (auto& [name, child] : parent.named_children()) {
-    auto* bn = dynamic_cast<layers::BatchNorm1d*>(child.get());
-    if (bn && !dynamic_cast<SyncBatchNorm*>(bn)) {
+    if (layers::BatchNorm* bn = plain_batch_norm(child.get())) {
       parent.replace_module(name, SyncBatchNorm::from_batch_norm(*bn));
       ++converted;
     } else {
@@ -42,10 +50,11 @@ int convert_children(layers::Module& parent) {
 }  // namespace
 
 int convert_sync_batchnorm(layers::Module& model) {
-  if (dynamic_cast<layers::BatchNorm1d*>(&model) && !dynamic_cast<SyncBatchNorm*>(&model))
+  if (plain_batch_norm(&model))
     fail(
-        "convert_sync_batchnorm: the model itself is a BatchNorm1d and cannot replace itself; make a "
-        "SyncBatchNorm (SyncBatchNorm::from_batch_norm) instead");
+        "convert_sync_batchnorm: the model itself is a {} and cannot replace itself; make a SyncBatchNorm "
+        "(SyncBatchNorm::from_batch_norm) instead",
+        model.type_name());
   return convert_children(model);
 }
 

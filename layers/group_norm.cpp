@@ -26,7 +26,7 @@ GroupNorm::GroupNorm(int64_t num_groups, int64_t num_channels, double eps, bool 
 
 Tensor GroupNorm::forward(const Tensor& x) {
   if (x.dim() < 2 || x.shape()[1] != num_channels)
-    fail("GroupNorm: expected input (N, {0}) or (N, {0}, L), got {1}", num_channels, x.shape());
+    fail("GroupNorm: expected input (N, {0}) or (N, {0}, *), got {1}", num_channels, x.shape());
   return use_reference ? nl::reference::group_norm(x, num_groups, weight, bias, eps)
                        : group_norm(x, num_groups, weight, bias, eps);
 }

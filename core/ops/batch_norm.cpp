@@ -360,7 +360,7 @@ void dispatch_batch_norm(const char* op, DType dtype, Dims d, Fn&& fn) {
 
 // (N, C) or (N, C, L, ...): the trailing dims count as L.
 Dims check_input(const char* op, const Tensor& input) {
-  if (input.dim() < 2) fail("{}: expected an input (N, C) or (N, C, L), got {}", op, input.shape());
+  if (input.dim() < 2) fail("{}: expected an input (N, C) or (N, C, *), got {}", op, input.shape());
   int64_t N = input.shape()[0], C = input.shape()[1];
   return {N, C, input.dim() > 2 ? input.numel() / std::max<int64_t>(1, N * C) : 1};
 }
@@ -508,15 +508,15 @@ NormBackward batch_norm_backward(const Tensor& grad_output, const Tensor& x, con
 
 // ---- the composed reference: the same math from primitive ops; autograd derives its backward
 
-// statistics over dims (0) of (N, C) or (0, 2) of (N, C, L); the running ones
-// updated in place in training when given
+// statistics over every dim but 1 (the channels) of (N, C) or (N, C, *); the
+// running ones updated in place in training when given
 Tensor reference::batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& running_var,
                              const Tensor& weight, const Tensor& bias, bool training, double momentum, double eps) {
-  // Per-channel tensors broadcast against x as (1, C) or (1, C, 1).
+  check_input("reference::batch_norm", x);
+  // Per-channel tensors broadcast against x as (1, C, 1, ...).
   int64_t C = x.size(1);
-  Shape channel_shape = x.dim() == 2 ? Shape{1, C} : Shape{1, C, 1};
-  auto per_channel = [&](const Tensor& t) { return t.defined() ? t.reshape(channel_shape) : t; };
-  Shape dims = x.dim() == 2 ? Shape{0} : Shape{0, 2};
+  auto per_channel = [&](const Tensor& t) { return t.defined() ? t.reshape(ops::channel_shape(x)) : t; };
+  Shape dims = ops::non_channel_dims(x);
 
   Tensor mean, var;
   if (training) {

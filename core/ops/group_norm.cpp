@@ -4,7 +4,7 @@
 // Forward, for x viewed as (N, C, L) and K = C/G·L values per group:
 //   rows:    x as N·G rows of K values; mean, rstd per row    (nl::layer_norm_forward)
 //   xhat   = (x − mean) · rstd                                   (the same call)
-//   y      = xhat · w[c] + b[c]                                  (group_norm_affine)
+//   y      = xhat · w[c] + b[c]                                  (ops::channel_affine)
 // Backward, with dy = ∂loss/∂y:
 //   dw[c]  = Σ_{n,l} dy · xhat,   db[c] = Σ_{n,l} dy             (group_norm_affine_backward)
 //   dxhat  = dy · w[c]
@@ -27,7 +27,7 @@ struct Dims {
 Dims check_arguments(const Tensor& x, int64_t num_groups, const Tensor& weight, const Tensor& bias, double eps) {
   if (!(eps >= 0)) fail("group_norm: eps must be >= 0, got {}", eps);
   if (!x.is_floating_point()) fail("group_norm: expected a floating input, got {} of shape {}", x.dtype(), x.shape());
-  if (x.dim() < 2) fail("group_norm: expected an input (N, C) or (N, C, L), got {}", x.shape());
+  if (x.dim() < 2) fail("group_norm: expected an input (N, C) or (N, C, *), got {}", x.shape());
   int64_t N = x.shape()[0], C = x.shape()[1];
   if (num_groups <= 0 || C % num_groups != 0)
     fail("group_norm: num_groups must be positive and divide the {} channels of input {}, got {}", C, x.shape(),
@@ -41,17 +41,6 @@ Dims check_arguments(const Tensor& x, int64_t num_groups, const Tensor& weight, 
            x.shape(), p->dtype(), p->shape());
   }
   return d;
-}
-
-// y = xhat · w[c] + b[c] over contiguous (N, C, L).
-template <typename T>
-void group_norm_affine(const T* xhat, const T* w, const T* b, T* y, Dims d) {
-  for (int64_t n = 0; n < d.N; ++n)
-    for (int64_t c = 0; c < d.C; ++c) {
-      T scale = w ? w[c] : T(1), shift = b ? b[c] : T(0);
-      int64_t base = (n * d.C + c) * d.L;
-      for (int64_t l = 0; l < d.L; ++l) y[base + l] = xhat[base + l] * scale + shift;
-    }
 }
 
 // dw[c] = Σ dy·xhat, db[c] = Σ dy (summed in double), dxhat = dy · w[c];
@@ -89,7 +78,7 @@ Tensor group_norm(const Tensor& input, int64_t num_groups, const Tensor& weight,
   NormForward stats = layer_norm_forward(x.view(rows), {d.group_size()}, Tensor(), Tensor(), eps);
   Tensor y = Tensor::make(x.shape(), x.dtype(), "group_norm");
   dispatch_floating("group_norm", x.dtype(), [&]<typename T>() {
-    group_norm_affine<T>(stats.y.data<T>(), data_or_null<T>(w), data_or_null<T>(b), y.data<T>(), d);
+    ops::channel_affine<T>(stats.y.data<T>(), data_or_null<T>(w), data_or_null<T>(b), y.data<T>(), d.N, d.C, d.L);
   });
   if (!needs_grad(input, weight, bias)) return y;
 
@@ -124,8 +113,7 @@ Tensor reference::group_norm(const Tensor& x, int64_t num_groups, const Tensor& 
   Tensor mean = groups.mean({2}, /*keepdim=*/true);
   Tensor var = groups.var({2}, /*unbiased=*/false, /*keepdim=*/true);
   Tensor y = ((groups - mean) * rsqrt(var + eps)).reshape(x.shape());
-  Shape channel = Shape::filled(x.dim(), 1);  // (1, C, 1, ...) broadcasts over samples and positions
-  channel[1] = d.C;
+  Shape channel = ops::channel_shape(x);  // (1, C, 1, ...) broadcasts over samples and positions
   return ops::affine(y, weight.defined() ? weight.reshape(channel) : weight,
                      bias.defined() ? bias.reshape(channel) : bias);
 }

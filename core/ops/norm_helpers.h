@@ -50,6 +50,19 @@ inline NormBackward allocate_norm_grads(const char* op, NormGradsWanted wanted, 
           make_if(wanted.sums, {groups})};
 }
 
+// y[n,c,l] = x[n,c,l] · w[c] + b[c] over contiguous (N, C, L), the per-channel
+// affine of GroupNorm and Batch Renormalization; w or b may be null (1, 0).
+// y may be x (in place).
+template <typename T>
+void channel_affine(const T* x, const T* w, const T* b, T* y, int64_t N, int64_t C, int64_t L) {
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t c = 0; c < C; ++c) {
+      T scale = w ? w[c] : T(1), shift = b ? b[c] : T(0);
+      int64_t base = (n * C + c) * L;
+      for (int64_t l = 0; l < L; ++l) y[base + l] = x[base + l] * scale + shift;
+    }
+}
+
 // ---- for the composed references ------------------------------------------------------
 
 // The last k dims of a rank-r tensor, k = normalized_shape's rank: {r−k, ..., r−1}.
@@ -57,6 +70,20 @@ inline Shape trailing_dims(const Tensor& x, const Shape& normalized_shape) {
   Shape dims;
   for (int i = x.dim() - normalized_shape.size(); i < x.dim(); ++i) dims.push_back(i);
   return dims;
+}
+
+// Every dim of x (N, C, *) but the channels': {0, 2, 3, ...}, what BatchNorm reduces over.
+inline Shape non_channel_dims(const Tensor& x) {
+  Shape dims{0};
+  for (int i = 2; i < x.dim(); ++i) dims.push_back(i);
+  return dims;
+}
+
+// (1, C, 1, ...): the shape in which a per-channel tensor broadcasts against x (N, C, *).
+inline Shape channel_shape(const Tensor& x) {
+  Shape shape = Shape::filled(x.dim(), 1);
+  shape[1] = x.size(1);
+  return shape;
 }
 
 // y·weight + bias, each only when defined (they broadcast against y).

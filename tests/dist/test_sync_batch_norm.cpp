@@ -47,7 +47,7 @@ TEST_CASE("SyncBatchNorm has BatchNorm1d's parameters and buffers, and its error
   for (auto& [name, t] : bn.state_dict()) names.push_back(name);
   CHECK(names == std::vector<std::string>{"bias", "num_batches_tracked", "running_mean", "running_var", "weight"});
   CHECK(bn.weight.dtype() == nl::f64);
-  CHECK_THROWS_WITH(bn(nl::randn({4, 6}, nl::f64)), Catch::Contains("SyncBatchNorm: expected input (N, 5)"));
+  CHECK_THROWS_WITH(bn(nl::randn({4, 6}, nl::f64)), Catch::Contains("SyncBatchNorm: expected input (N, C) or (N, C, *) with C = 5"));
   CHECK_THROWS_WITH(dist::SyncBatchNorm(0), Catch::Contains("SyncBatchNorm: num_features must be > 0"));
   layers::BatchNorm1d plain(4, 1e-5, 0.2, false, false);
   auto copy = dist::SyncBatchNorm::from_batch_norm(plain);

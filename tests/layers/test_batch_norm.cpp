@@ -1,10 +1,12 @@
-// The BatchNorm1d module: PyTorch's names and buffers, running statistics in
+// The BatchNorm modules — BatchNorm1d, BatchNorm2d (PyTorch parity on images),
+// BatchRenorm1d/2d: PyTorch's names and buffers, running statistics in
 // training and their use in eval, momentum None, use_reference, errors. The op
 // is tested in tests/core/ops/test_batch_norm.cpp.
 #include <catch2/catch.hpp>
 
 #include "normlab.h"
 #include "tests/core/ops/norm_test_helpers.h"
+#include "tests/layers/image_norm_fixture.h"
 
 using namespace normlab_test;
 namespace layers = nl::layers;
@@ -84,4 +86,67 @@ TEST_CASE("BatchNorm1d: shape and argument errors", "[layers][batch_norm][errors
   CHECK_NOTHROW(bn(nl::randn({1, 3})));  // eval with one sample is fine
   REQUIRE_THROWS_WITH(layers::BatchNorm1d(0), Catch::Contains("num_features"));
   REQUIRE_THROWS_WITH(layers::BatchNorm1d(3, 1e-5, 2.0), Catch::Contains("momentum"));
+}
+
+TEST_CASE("BatchNorm2d: PyTorch parity (nn.BatchNorm2d), two training steps and eval, float64 and float32",
+          "[layers][batch_norm][pytorch]") {
+  layers::BatchNorm2d bn64(3, 1e-5, 0.1, true, true, nl::f64);
+  require_matches_image_fixture(bn64, "bn2d_f64", {"train1", "train2", "eval"}, 1e-10);
+  CHECK(bn64.num_batches_tracked.item<int64_t>() == 2);
+  layers::BatchNorm2d bn32(3);
+  require_matches_image_fixture(bn32, "bn2d_f32", {"train1", "train2", "eval"}, 2e-5);
+}
+
+TEST_CASE("BatchNorm2d: names and printing as PyTorch, images only, use_reference equal", "[layers][batch_norm]") {
+  nl::manual_seed(11);
+  layers::BatchNorm2d bn(4, 1e-5, 0.1, true, true, nl::f64);
+  CHECK(bn.to_string() == "BatchNorm2d(4, eps=1e-05, momentum=0.1, affine=true, track_running_stats=true)");
+  CHECK(bn.state_dict().size() == 5);
+  REQUIRE_THROWS_WITH(bn(nl::randn({2, 4, 5}, nl::f64)),
+                      Catch::Contains("BatchNorm2d: expected input (N, C, H, W) with C = 4, got [2,4,5]"));
+  REQUIRE_THROWS_WITH(bn(nl::randn({2, 3, 5, 5}, nl::f64)), Catch::Contains("C = 4"));
+  REQUIRE_THROWS_WITH(layers::BatchNorm1d(4)(nl::randn({2, 4, 5, 5})),
+                      Catch::Contains("BatchNorm1d: expected input (N, C) or (N, C, L)"));
+  auto x = nl::randn({3, 4, 2, 5}, nl::f64);
+  layers::BatchNorm2d twin(4, 1e-5, 0.1, true, true, nl::f64);
+  twin.use_reference = true;
+  CHECK(max_abs_diff(bn(x), twin(x)) < 1e-12);
+  CHECK(max_abs_diff(bn.running_var, twin.running_var) < 1e-14);
+}
+
+TEST_CASE("BatchRenorm1d/2d: BatchNorm's names, r_max and d_max, the op in training and eval",
+          "[layers][batch_norm][batch_renorm]") {
+  nl::manual_seed(12);
+  layers::BatchRenorm2d brn(3, 1e-5, 0.1, true, 3.0, 5.0, nl::f64);
+  CHECK(brn.to_string() == "BatchRenorm2d(3, eps=1e-05, momentum=0.1, affine=true, r_max=3, d_max=5)");
+  std::vector<std::string> keys;
+  for (auto& [k, v] : brn.state_dict()) keys.push_back(k);
+  CHECK(keys == std::vector<std::string>{"bias", "num_batches_tracked", "running_mean", "running_var", "weight"});
+  // a BatchNorm2d's state dict loads into it (and back)
+  layers::BatchNorm2d bn(3, 1e-5, 0.1, true, true, nl::f64);
+  bn(nl::randn({4, 3, 2, 2}, nl::f64) * 2.0 + 1.0);
+  brn.load_state_dict(bn.state_dict());
+  // training: the op with the running statistics before this step, which then move and are counted
+  auto x = nl::randn({5, 3, 2, 3}, nl::f64) * 3.0 - 1.0;
+  nl::Tensor rm = brn.running_mean.clone(), rv = brn.running_var.clone();
+  auto expected = nl::batch_renorm(x, rm, rv, brn.weight, brn.bias, true, 0.1, 1e-5, 3.0, 5.0);
+  CHECK(max_abs_diff(brn(x), expected) < 1e-12);
+  CHECK(max_abs_diff(brn.running_mean, rm) < 1e-14);
+  CHECK(brn.num_batches_tracked.item<int64_t>() == 2);
+  // the limits can change between steps (the paper's schedule); r_max = 1, d_max = 0 is BatchNorm
+  brn.r_max = 1.0;
+  brn.d_max = 0.0;
+  layers::BatchNorm2d same(3, 1e-5, 0.1, true, true, nl::f64);
+  same.load_state_dict(brn.state_dict());
+  CHECK(max_abs_diff(brn(x), same(x)) < 1e-12);
+  brn.eval();
+  same.eval();
+  CHECK(max_abs_diff(brn(x), same(x)) == 0);
+  brn.use_reference = true;
+  CHECK(max_abs_diff(brn(x), same(x)) < 1e-12);
+  layers::BatchRenorm1d brn1(3);
+  REQUIRE_THROWS_WITH(brn1(nl::randn({2, 3, 4, 4})),
+                      Catch::Contains("BatchRenorm1d: expected input (N, C) or (N, C, L)"));
+  CHECK(brn1(nl::randn({4, 3, 5})).shape() == nl::Shape{4, 3, 5});
+  REQUIRE_THROWS_WITH(layers::BatchRenorm1d(3, 1e-5, 0.1, true, 0.5), Catch::Contains("r_max must be >= 1"));
 }

@@ -1,10 +1,11 @@
-// GroupNorm, the module: against PyTorch's nn.GroupNorm (fixtures written by
-// tests/fixtures/make_group_norm_fixtures.py), PyTorch's names and init, no
+// GroupNorm, the module: against PyTorch's nn.GroupNorm on (N, C, L), (N, C) and images (fixtures written by
+// tests/fixtures/make_{group,image}_norm_fixtures.py), PyTorch's names and init, no
 // batch dependence, errors. The op is tested in tests/core/ops/test_group_norm.cpp.
 #include <catch2/catch.hpp>
 
 #include "normlab.h"
 #include "tests/core/ops/norm_test_helpers.h"
+#include "tests/layers/image_norm_fixture.h"
 
 using namespace normlab_test;
 namespace layers = nl::layers;
@@ -63,4 +64,11 @@ TEST_CASE("GroupNorm module: errors name the layer, the groups and the shapes", 
   layers::GroupNorm gn(2, 6);
   REQUIRE_THROWS_WITH(gn(nl::randn({2, 4, 3})), Catch::Contains("GroupNorm") && Catch::Contains("[2,4,3]"));
   REQUIRE_THROWS_WITH(gn(nl::randn({6})), Catch::Contains("[6]"));
+}
+
+TEST_CASE("GroupNorm module: PyTorch parity on images (N, C, H, W)", "[layers][group_norm][pytorch]") {
+  layers::GroupNorm gn(2, 6, 1e-5, true, nl::f64);
+  require_matches_image_fixture(gn, "gn2d_f64", {"train1"}, 1e-10);
+  layers::GroupNorm gn32(2, 6);
+  require_matches_image_fixture(gn32, "gn2d_f32", {"train1"}, 2e-5);
 }

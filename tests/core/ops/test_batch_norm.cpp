@@ -1,5 +1,5 @@
-// batch_norm: fused kernel vs composed reference (train and eval, (N,C) and
-// (N,C,L)), gradcheck, running statistics as PyTorch keeps them, the
+// batch_norm: fused kernel vs composed reference (train and eval, (N,C),
+// (N,C,L), images (N,C,H,W) and 5-D), gradcheck, running statistics as PyTorch keeps them, the
 // invariances, batch dependence, thread-count independence and errors. The
 // module is tested in tests/layers/test_batch_norm.cpp.
 #include <catch2/catch.hpp>
@@ -58,6 +58,22 @@ TEST_CASE("batch_norm: fused equals reference in eval (running statistics)", "[o
   }
 }
 
+TEST_CASE("batch_norm: images (N, C, H, W) and 5-D, fused equals reference in training and eval", "[ops][batch_norm]") {
+  nl::manual_seed(12);
+  auto rm = nl::randn({3}, nl::f64), rv = nl::rand({3}, nl::f64, 0.5, 2.0);
+  for (nl::Shape shape : {nl::Shape{4, 3, 5, 6}, nl::Shape{2, 3, 1, 7}, nl::Shape{2, 3, 2, 3, 2}}) {
+    INFO("input " << fmt::format("{}", shape));
+    require_fused_equals_reference(fused_bn(true), reference_bn(true), bn_inputs(shape, nl::f64), 1e-10);
+    require_fused_equals_reference(fused_bn(true), reference_bn(true), bn_inputs(shape), 1e-4);
+    require_fused_equals_reference(fused_bn(false, rm, rv), reference_bn(false, rm, rv), bn_inputs(shape, nl::f64),
+                                   1e-10);
+  }
+  // statistics per channel over N·H·W: each channel of the output has mean 0 and variance 1
+  auto y = nl::batch_norm(nl::randn({4, 3, 5, 6}, nl::f64) * 3.0 + 1.0, {}, {}, {}, {}, true, 0.1, 0.0);
+  for (double m : y.mean({0, 2, 3}).to_vector<double>()) CHECK(std::abs(m) < 1e-12);
+  for (double v : y.var({0, 2, 3}, false).to_vector<double>()) CHECK(v == Approx(1).epsilon(1e-12));
+}
+
 TEST_CASE("batch_norm: non-contiguous input equals the reference", "[ops][batch_norm]") {
   nl::manual_seed(4);
   auto x = nl::randn({5, 7}, nl::f64);  // transposed: (7, 5), 5 channels, strided
@@ -69,10 +85,11 @@ TEST_CASE("batch_norm: non-contiguous input equals the reference", "[ops][batch_
                                  1e-10);
 }
 
-TEST_CASE("batch_norm: gradcheck in training and eval, 2-D and 3-D", "[ops][batch_norm][gradcheck]") {
+TEST_CASE("batch_norm: gradcheck in training and eval, 2-D, 3-D and 4-D", "[ops][batch_norm][gradcheck]") {
   nl::manual_seed(5);
   require_gradcheck(fused_bn(true), bn_inputs({4, 3}, nl::f64));
   require_gradcheck(fused_bn(true), bn_inputs({3, 2, 4}, nl::f64));
+  require_gradcheck(fused_bn(true), bn_inputs({2, 2, 3, 2}, nl::f64));
   auto rm = nl::randn({3}, nl::f64), rv = nl::rand({3}, nl::f64, 0.5, 2.0);
   require_gradcheck(fused_bn(false, rm, rv), bn_inputs({4, 3}, nl::f64));
   require_gradcheck([](const std::vector<nl::Tensor>& in) { return nl::batch_norm(in[0], {}, {}); },
