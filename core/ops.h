@@ -213,7 +213,7 @@ NormForward batch_norm_forward(const Tensor& x, const Tensor& running_mean, cons
 NormBackward batch_norm_backward(const Tensor& grad_output, const Tensor& x, const Tensor& weight, const Tensor& mean,
                                  const Tensor& rstd, bool training = true, NormGradsWanted wanted = {});
 
-// ---- convolution (core/ops/conv2d.cpp) -----------------------------------------------
+// ---- convolution and pooling (core/ops/conv2d.cpp, core/ops/pool2d.cpp) ----------------
 // A size for the two spatial dims (H, W), as the int-or-pair arguments of
 // torch.nn.functional: Size2(3) is (3, 3), Size2{1, 2} is (1, 2).
 struct Size2 {
@@ -236,6 +236,20 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor
 // bias (C_out) -> (N, C_out, L_out): conv2d on (N, C_in, 1, L).
 Tensor conv1d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor(), int64_t stride = 1,
               int64_t padding = 0, int64_t dilation = 1, int64_t groups = 1);
+// Pools over the windows of x (N, C, H, W) or (C, H, W), as torch.nn.functional
+// (ceil_mode = false): H_out = (H + 2·padding.h − kernel.h) / stride.h + 1
+// (floor; W alike); padding ≤ kernel/2. Without a stride, stride = kernel_size.
+// max_pool2d: y = max over the window, padding counts as −inf; dx goes to the
+// (first) argmax.
+Tensor max_pool2d(const Tensor& x, Size2 kernel_size, Size2 stride, Size2 padding = 0);
+Tensor max_pool2d(const Tensor& x, Size2 kernel_size);
+// avg_pool2d: y = Σ window / (kernel.h·kernel.w), padding counting as zeros
+// (count_include_pad = true); dx = dy / (kernel.h·kernel.w) over the window.
+Tensor avg_pool2d(const Tensor& x, Size2 kernel_size, Size2 stride, Size2 padding = 0);
+Tensor avg_pool2d(const Tensor& x, Size2 kernel_size);
+// adaptive_avg_pool2d: output cell i averages rows floor(i·H/out.h) ..
+// ceil((i+1)·H/out.h) − 1 (W alike), so windows may overlap or differ in size.
+Tensor adaptive_avg_pool2d(const Tensor& x, Size2 output_size);
 
 // ---- recurrent cells (core/ops/lstm.cpp, core/ops/lstm_sequence.cpp) ---------------
 // One LSTM step from gate pre-activations (N, 4H), order [i | f | g | o], and
