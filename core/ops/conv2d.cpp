@@ -125,7 +125,10 @@ void im2col(const T* x, T* col, const ConvDims& d, int64_t n0, int64_t nb) {
                      }
                      const T* src = plane + h * d.W + q * d.dw - d.pw;
                      std::fill(row, row + J.lo, T(0));
-                     for (int64_t j = J.lo; j < J.hi; ++j) row[j] = src[j * d.sw];
+                     if (d.sw == 1)  // contiguous: a plain copy
+                       std::copy(src + J.lo, src + J.hi, row + J.lo);
+                     else
+                       for (int64_t j = J.lo; j < J.hi; ++j) row[j] = src[j * d.sw];
                      std::fill(row + J.hi, row + d.Wo, T(0));
                    }
                  }
@@ -152,7 +155,10 @@ void col2im(const T* dcol, T* dx, const ConvDims& d, int64_t n0, int64_t nb) {
                          if (h < 0 || h >= d.H) continue;
                          T* dst = plane + h * d.W + q * d.dw - d.pw;
                          const T* src = in + i * d.Wo;
-                         for (int64_t j = J.lo; j < J.hi; ++j) dst[j * d.sw] += src[j];
+                         if (d.sw == 1)  // contiguous: a loop the compiler vectorizes
+                           for (int64_t j = J.lo; j < J.hi; ++j) dst[j] += src[j];
+                         else
+                           for (int64_t j = J.lo; j < J.hi; ++j) dst[j * d.sw] += src[j];
                        }
                      }
                  }
