@@ -76,6 +76,13 @@ TEST_CASE("Conv2d and Conv1d modules: gradcheck through the layer", "[layers][co
     return conv(t[0]);
   };
   require_gradcheck(fn, {nl::randn({2, 2, 3, 4}, nl::f64), conv.weight.detach(), conv.bias.detach()});
+  layers::Conv1d conv1(3, 3, 3, 2, 1, 2, 3, true, nl::f64);  // depthwise, stride 2, dilation 2
+  auto fn1 = [&](const std::vector<nl::Tensor>& t) {
+    conv1.weight = t[1];
+    conv1.bias = t[2];
+    return conv1(t[0]);
+  };
+  require_gradcheck(fn1, {nl::randn({2, 3, 7}, nl::f64), conv1.weight.detach(), conv1.bias.detach()});
 }
 
 TEST_CASE("Conv2d and Conv1d modules: PyTorch parity, parameters loaded by name", "[layers][conv2d][pytorch]") {
