@@ -11,9 +11,12 @@
 //   dcol_g = W_gᵀ · dy_g                     (K, nb·P)     then col2im: dx[n,c,h,w] = Σ dcol over the
 //                                                          (p,q,i,j) that read x[n,c,h,w]
 //   db[o]  = Σ_{n,i,j} dy[n,o,i,j]           (C_out)       in double
-// Every output element is written by one thread in a fixed order (GEMM
-// splits rows and columns, never the sum), so results do not depend on the
-// thread count.
+// The GEMMs are cut into blocks of a fixed size (columns of y_g and dcol_g,
+// columns of dW_g), each block one single-threaded GEMM with the whole sum,
+// the blocks spread over the threads. So every output element comes from the
+// same BLAS call whatever the thread count — how BLAS would split one big
+// call depends on its thread count and CPU kernels — and results do not
+// depend on the thread count.
 #include <algorithm>
 
 #include "core/kernels/blas.h"
@@ -165,6 +168,23 @@ void col2im(const T* dcol, T* dx, const ConvDims& d, int64_t n0, int64_t nb) {
                });
 }
 
+// Calls fn(task) for tasks [0, n) inside an OpenMP team (BLAS runs single-
+// threaded in there), each task on one thread; one thread: a plain loop, BLAS
+// on its one thread too.
+template <typename Fn>
+void for_each_gemm_block(int64_t n, Fn&& fn) {
+  int threads = int(std::min<int64_t>(get_num_threads(), n));
+  if (threads <= 1 || omp_in_parallel()) {
+    for (int64_t t = 0; t < n; ++t) fn(t);
+    return;
+  }
+#pragma omp parallel for num_threads(threads) schedule(static, 1)
+  for (int64_t t = 0; t < n; ++t) fn(t);
+}
+
+// Block sizes of the GEMMs: columns of y_g and dcol_g, columns of dW_g.
+constexpr int64_t kColumnBlock = 1024, kWeightBlock = 32;
+
 // Scratch of n values of T from the storage cache.
 template <typename T>
 struct Scratch {
@@ -186,9 +206,12 @@ void conv2d_forward(const T* x, const T* w, const T* b, T* y, const ConvDims& d)
   for (int64_t n0 = 0; n0 < d.N; n0 += chunk) {
     int64_t nb = std::min(chunk, d.N - n0), cols = nb * P;
     im2col(x, col.data(), d, n0, nb);
-    for (int64_t g = 0; g < d.G; ++g)  // y_g = W_g · col_g   (Og, nb·P)
-      kernels::gemm<T>(CblasNoTrans, CblasNoTrans, Og, cols, K, T(1), w + g * Og * K, K, col.data() + g * K * cols,
-                       cols, T(0), out.data() + g * Og * cols, cols);
+    const int64_t blocks = (cols + kColumnBlock - 1) / kColumnBlock;
+    for_each_gemm_block(d.G * blocks, [&](int64_t task) {  // y_g = W_g · col_g   (Og, nb·P)
+      int64_t g = task / blocks, c0 = task % blocks * kColumnBlock, width = std::min(kColumnBlock, cols - c0);
+      kernels::gemm<T>(CblasNoTrans, CblasNoTrans, Og, width, K, T(1), w + g * Og * K, K,
+                       col.data() + g * K * cols + c0, cols, T(0), out.data() + g * Og * cols + c0, cols);
+    });
     // y[n0+n, o, :] = out[o, n·P ..] + b[o]
     parallel_for(0, nb * d.C_out, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(P, 1)),
                  [&](int64_t lo, int64_t hi) {
@@ -235,14 +258,20 @@ void conv2d_backward(const T* dy, const T* x, const T* w, T* dx, T* dw, T* db, c
                  });
     if (dw) {  // dW_g += dy_g · col_gᵀ   (Og, K)
       im2col(x, col.data(), d, n0, nb);
-      for (int64_t g = 0; g < d.G; ++g)
-        kernels::gemm<T>(CblasNoTrans, CblasTrans, Og, K, cols, T(1), dyc.data() + g * Og * cols, cols,
-                         col.data() + g * K * cols, cols, T(1), dw + g * Og * K, K);
+      const int64_t blocks = (K + kWeightBlock - 1) / kWeightBlock;
+      for_each_gemm_block(d.G * blocks, [&](int64_t task) {  // columns k0 .. k0+width of dW_g
+        int64_t g = task / blocks, k0 = task % blocks * kWeightBlock, width = std::min(kWeightBlock, K - k0);
+        kernels::gemm<T>(CblasNoTrans, CblasTrans, Og, width, cols, T(1), dyc.data() + g * Og * cols, cols,
+                         col.data() + (g * K + k0) * cols, cols, T(1), dw + g * Og * K + k0, K);
+      });
     }
     if (dx) {  // dcol_g = W_gᵀ · dy_g   (K, nb·P), into the same buffer, then col2im
-      for (int64_t g = 0; g < d.G; ++g)
-        kernels::gemm<T>(CblasTrans, CblasNoTrans, K, cols, Og, T(1), w + g * Og * K, K, dyc.data() + g * Og * cols,
-                         cols, T(0), col.data() + g * K * cols, cols);
+      const int64_t blocks = (cols + kColumnBlock - 1) / kColumnBlock;
+      for_each_gemm_block(d.G * blocks, [&](int64_t task) {
+        int64_t g = task / blocks, c0 = task % blocks * kColumnBlock, width = std::min(kColumnBlock, cols - c0);
+        kernels::gemm<T>(CblasTrans, CblasNoTrans, K, width, Og, T(1), w + g * Og * K, K,
+                         dyc.data() + g * Og * cols + c0, cols, T(0), col.data() + g * K * cols + c0, cols);
+      });
       col2im(col.data(), dx, d, n0, nb);
     }
   }
