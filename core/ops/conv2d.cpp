@@ -168,13 +168,16 @@ void col2im(const T* dcol, T* dx, const ConvDims& d, int64_t n0, int64_t nb) {
                });
 }
 
-// Calls fn(task) for tasks [0, n) inside an OpenMP team (BLAS runs single-
-// threaded in there), each task on one thread; one thread: a plain loop, BLAS
-// on its one thread too.
+// Calls fn(task) for tasks [0, n), each a GEMM of at most `work` = m·n·k,
+// inside an OpenMP team (BLAS runs single-threaded in there), one task per
+// thread at a time. Below 262144 multiply-adds in all, a plain loop: waking
+// the team costs more, and OpenBLAS runs a GEMM that small on one thread
+// anyway (its GEMM_MULTITHREAD_THRESHOLD, as matmul.cpp counts), so the
+// bits are the same.
 template <typename Fn>
-void for_each_gemm_block(int64_t n, Fn&& fn) {
+void for_each_gemm_block(int64_t n, int64_t work, Fn&& fn) {
   int threads = int(std::min<int64_t>(get_num_threads(), n));
-  if (threads <= 1 || omp_in_parallel()) {
+  if (threads <= 1 || omp_in_parallel() || double(n) * double(work) <= 262144.0) {
     for (int64_t t = 0; t < n; ++t) fn(t);
     return;
   }
@@ -207,7 +210,7 @@ void conv2d_forward(const T* x, const T* w, const T* b, T* y, const ConvDims& d)
     int64_t nb = std::min(chunk, d.N - n0), cols = nb * P;
     im2col(x, col.data(), d, n0, nb);
     const int64_t blocks = (cols + kColumnBlock - 1) / kColumnBlock;
-    for_each_gemm_block(d.G * blocks, [&](int64_t task) {  // y_g = W_g · col_g   (Og, nb·P)
+    for_each_gemm_block(d.G * blocks, Og * std::min(kColumnBlock, cols) * K, [&](int64_t task) {  // y_g = W_g · col_g
       int64_t g = task / blocks, c0 = task % blocks * kColumnBlock, width = std::min(kColumnBlock, cols - c0);
       kernels::gemm<T>(CblasNoTrans, CblasNoTrans, Og, width, K, T(1), w + g * Og * K, K,
                        col.data() + g * K * cols + c0, cols, T(0), out.data() + g * Og * cols + c0, cols);
@@ -259,7 +262,7 @@ void conv2d_backward(const T* dy, const T* x, const T* w, T* dx, T* dw, T* db, c
     if (dw) {  // dW_g += dy_g · col_gᵀ   (Og, K)
       im2col(x, col.data(), d, n0, nb);
       const int64_t blocks = (K + kWeightBlock - 1) / kWeightBlock;
-      for_each_gemm_block(d.G * blocks, [&](int64_t task) {  // columns k0 .. k0+width of dW_g
+      for_each_gemm_block(d.G * blocks, Og * std::min(kWeightBlock, K) * cols, [&](int64_t task) {  // dW_g[:, k0..]
         int64_t g = task / blocks, k0 = task % blocks * kWeightBlock, width = std::min(kWeightBlock, K - k0);
         kernels::gemm<T>(CblasNoTrans, CblasTrans, Og, width, cols, T(1), dyc.data() + g * Og * cols, cols,
                          col.data() + (g * K + k0) * cols, cols, T(1), dw + g * Og * K + k0, K);
@@ -267,7 +270,7 @@ void conv2d_backward(const T* dy, const T* x, const T* w, T* dx, T* dw, T* db, c
     }
     if (dx) {  // dcol_g = W_gᵀ · dy_g   (K, nb·P), into the same buffer, then col2im
       const int64_t blocks = (cols + kColumnBlock - 1) / kColumnBlock;
-      for_each_gemm_block(d.G * blocks, [&](int64_t task) {
+      for_each_gemm_block(d.G * blocks, K * std::min(kColumnBlock, cols) * Og, [&](int64_t task) {
         int64_t g = task / blocks, c0 = task % blocks * kColumnBlock, width = std::min(kColumnBlock, cols - c0);
         kernels::gemm<T>(CblasTrans, CblasNoTrans, K, width, Og, T(1), w + g * Og * K, K,
                          dyc.data() + g * Og * cols + c0, cols, T(0), col.data() + g * K * cols + c0, cols);
