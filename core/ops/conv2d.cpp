@@ -169,14 +169,14 @@ void col2im(const T* dcol, T* dx, const ConvDims& d, int64_t n0, int64_t nb) {
 }
 
 // Calls fn(task) for tasks [0, n), each a GEMM of at most `work` = m·n·k,
-// inside an OpenMP team (BLAS runs single-threaded in there), one task per
-// thread at a time. Below 262144 multiply-adds in all, a plain loop: waking
-// the team costs more, and OpenBLAS runs a GEMM that small on one thread
-// anyway (its GEMM_MULTITHREAD_THRESHOLD, as matmul.cpp counts), so the
-// bits are the same.
+// inside an OpenMP team of all threads (BLAS runs single-threaded in there,
+// also when there are fewer tasks than threads), one task per thread at a
+// time. Below 262144 multiply-adds in all, a plain loop: waking the team
+// costs more, and OpenBLAS runs a GEMM that small on one thread anyway (its
+// GEMM_MULTITHREAD_THRESHOLD, as matmul.cpp counts), so the bits are the same.
 template <typename Fn>
 void for_each_gemm_block(int64_t n, int64_t work, Fn&& fn) {
-  int threads = int(std::min<int64_t>(get_num_threads(), n));
+  int threads = get_num_threads();
   if (threads <= 1 || omp_in_parallel() || double(n) * double(work) <= 262144.0) {
     for (int64_t t = 0; t < n; ++t) fn(t);
     return;

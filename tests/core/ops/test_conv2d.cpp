@@ -159,21 +159,26 @@ TEST_CASE("conv2d: float32 agrees with float64, a strided input with its contigu
 
 TEST_CASE("conv2d: results identical with 1 and 2 threads", "[ops][conv2d]") {
   nl::manual_seed(4);
-  auto x = nl::randn({8, 16, 28, 28}).requires_grad_(true);
-  auto w = nl::randn({16, 8, 3, 3}).requires_grad_(true), b = nl::randn({16}).requires_grad_(true);
-  auto g = nl::randn({8, 16, 28, 28});
-  int before = nl::get_num_threads();
-  std::vector<std::vector<float>> results[2];
-  for (int threads : {1, 2}) {
-    nl::set_num_threads(threads);
-    x.set_grad({}), w.set_grad({}), b.set_grad({});
-    auto y = nl::conv2d(x, w, b, 1, 1, 1, 2);
-    y.backward(g);
-    results[threads - 1] = {y.to_vector<float>(), x.grad().to_vector<float>(), w.grad().to_vector<float>(),
-                            b.grad().to_vector<float>()};
+  // many GEMM blocks per group; then one sample, whose GEMMs are one block each
+  for (auto [x_shape, w_shape, groups] : {std::tuple{nl::Shape{8, 16, 28, 28}, nl::Shape{16, 8, 3, 3}, 2},
+                                          std::tuple{nl::Shape{1, 64, 28, 28}, nl::Shape{64, 64, 3, 3}, 1}}) {
+    INFO(fmt::format("input {}, weight {}", x_shape, w_shape));
+    auto x = nl::randn(x_shape).requires_grad_(true);
+    auto w = nl::randn(w_shape).requires_grad_(true), b = nl::randn({w_shape[0]}).requires_grad_(true);
+    auto g = nl::randn({x_shape[0], w_shape[0], 28, 28});
+    int before = nl::get_num_threads();
+    std::vector<std::vector<float>> results[2];
+    for (int threads : {1, 2}) {
+      nl::set_num_threads(threads);
+      auto y = nl::conv2d(x, w, b, 1, 1, 1, groups);
+      x.set_grad({}), w.set_grad({}), b.set_grad({});
+      y.backward(g);
+      results[threads - 1] = {y.to_vector<float>(), x.grad().to_vector<float>(), w.grad().to_vector<float>(),
+                              b.grad().to_vector<float>()};
+    }
+    nl::set_num_threads(before);
+    for (int i = 0; i < 4; ++i) CHECK(results[0][i] == results[1][i]);
   }
-  nl::set_num_threads(before);
-  for (int i = 0; i < 4; ++i) CHECK(results[0][i] == results[1][i]);
 }
 
 TEST_CASE("conv2d: only the gradients asked for, and empty batches", "[ops][conv2d]") {
