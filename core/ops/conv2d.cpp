@@ -89,7 +89,7 @@ ConvDims check_arguments(const char* op, int spatial, const Tensor& x, const Ten
 
 // Samples per chunk: the column buffers (input columns, output columns) hold
 // at most about kColumnBudget values each.
-constexpr int64_t kColumnBudget = int64_t(1) << 22;
+constexpr int64_t kColumnBudget = int64_t(1) << 20;
 int64_t chunk_samples(const ConvDims& d) {
   int64_t per_sample = std::max<int64_t>(1, std::max(d.C_in * d.kH * d.kW, d.C_out) * d.P());
   return std::clamp<int64_t>(kColumnBudget / per_sample, 1, std::max<int64_t>(d.N, 1));
