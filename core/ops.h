@@ -239,6 +239,44 @@ NormForward batch_norm_forward(const Tensor& x, const Tensor& running_mean, cons
 NormBackward batch_norm_backward(const Tensor& grad_output, const Tensor& x, const Tensor& weight, const Tensor& mean,
                                  const Tensor& rstd, bool training = true, NormGradsWanted wanted = {});
 
+// ---- convolution and pooling (core/ops/conv2d.cpp, core/ops/pool2d.cpp) ----------------
+// A size for the two spatial dims (H, W), as the int-or-pair arguments of
+// torch.nn.functional: Size2(3) is (3, 3), Size2{1, 2} is (1, 2).
+struct Size2 {
+  int64_t h = 0, w = 0;
+  Size2(int64_t both) : h(both), w(both) {}  // NOLINT: implicit, as PyTorch's int
+  Size2(int64_t h_, int64_t w_) : h(h_), w(w_) {}
+  bool operator==(const Size2&) const = default;
+};
+// As torch.nn.functional.conv2d: x (N, C_in, H, W), weight (C_out, C_in/groups,
+// kH, kW), bias (C_out) or undefined -> y (N, C_out, H_out, W_out) with
+//   H_out = (H + 2·padding.h − dilation.h·(kH − 1) − 1) / stride.h + 1  (floor; W alike)
+//   y[n,o,i,j] = bias[o] + Σ_{c,p,q} weight[o,c,p,q] ·
+//                x[n, g·C_in/groups + c, i·stride.h − padding.h + p·dilation.h, j·stride.w − padding.w + q·dilation.w]
+// where g = o / (C_out/groups) and x is 0 outside the image. groups = C_in with
+// C_out = k·C_in is depthwise. im2col and one GEMM per group, col2im for dx;
+// gradients for x, weight and bias in one rule.
+Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor(), Size2 stride = 1, Size2 padding = 0,
+              Size2 dilation = 1, int64_t groups = 1);
+// As torch.nn.functional.conv1d: x (N, C_in, L), weight (C_out, C_in/groups, K),
+// bias (C_out) -> (N, C_out, L_out): conv2d on (N, C_in, 1, L).
+Tensor conv1d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor(), int64_t stride = 1,
+              int64_t padding = 0, int64_t dilation = 1, int64_t groups = 1);
+// Pools over the windows of x (N, C, H, W) or (C, H, W), as torch.nn.functional
+// (ceil_mode = false): H_out = (H + 2·padding.h − kernel.h) / stride.h + 1
+// (floor; W alike); padding ≤ kernel/2. Without a stride, stride = kernel_size.
+// max_pool2d: y = max over the window, padding counts as −inf; dx goes to the
+// (first) argmax.
+Tensor max_pool2d(const Tensor& x, Size2 kernel_size, Size2 stride, Size2 padding = 0);
+Tensor max_pool2d(const Tensor& x, Size2 kernel_size);
+// avg_pool2d: y = Σ window / (kernel.h·kernel.w), padding counting as zeros
+// (count_include_pad = true); dx = dy / (kernel.h·kernel.w) over the window.
+Tensor avg_pool2d(const Tensor& x, Size2 kernel_size, Size2 stride, Size2 padding = 0);
+Tensor avg_pool2d(const Tensor& x, Size2 kernel_size);
+// adaptive_avg_pool2d: output cell i averages rows floor(i·H/out.h) ..
+// ceil((i+1)·H/out.h) − 1 (W alike), so windows may overlap or differ in size.
+Tensor adaptive_avg_pool2d(const Tensor& x, Size2 output_size);
+
 // ---- recurrent cells (core/ops/lstm.cpp, core/ops/lstm_sequence.cpp) ---------------
 // One LSTM step from gate pre-activations (N, 4H), order [i | f | g | o], and
 // the previous cell state (N, H): c = σ(f)·c_prev + σ(i)·tanh(g), h = σ(o)·tanh(c).

@@ -1,0 +1,329 @@
+// conv2d and conv1d, as torch.nn.functional: im2col into a column buffer, one
+// GEMM per group with a chunk of the batch folded into the GEMM's columns,
+// col2im for the input gradient. Forward and backward side by side.
+//
+// With K = (C_in/groups)·kH·kW rows per group and P = H_out·W_out positions,
+// the column buffer of nb samples is (C_in·kH·kW, nb·P):
+//   col[(c,p,q), (n,i,j)] = x[n, c, i·sh − ph + p·dh, j·sw − pw + q·dw]   (0 outside)
+// and for group g (rows g·K.., output channels g·Og..):
+//   y_g   = W_g · col_g + b                  (Og, nb·P)    forward
+//   dW_g += dy_g · col_gᵀ                    (Og, K)       backward, summed over the chunks in order
+//   dcol_g = W_gᵀ · dy_g                     (K, nb·P)     then col2im: dx[n,c,h,w] = Σ dcol over the
+//                                                          (p,q,i,j) that read x[n,c,h,w]
+//   db[o]  = Σ_{n,i,j} dy[n,o,i,j]           (C_out)       in double
+// The GEMMs are cut into blocks of a fixed size (columns of y_g and dcol_g,
+// columns of dW_g), each block one single-threaded GEMM with the whole sum,
+// the blocks spread over the threads. So every output element comes from the
+// same BLAS call whatever the thread count — how BLAS would split one big
+// call depends on its thread count and CPU kernels — and results do not
+// depend on the thread count.
+#include <algorithm>
+
+#include "core/kernels/blas.h"
+#include "core/ops/helpers.h"
+#include "core/storage.h"
+
+namespace nl {
+
+namespace {
+
+struct ConvDims {
+  int64_t N, C_in, H, W, C_out, kH, kW, G;
+  int64_t sh, sw, ph, pw, dh, dw;
+  int64_t Ho, Wo;
+  int64_t in_per_group() const { return C_in / G; }
+  int64_t out_per_group() const { return C_out / G; }
+  int64_t K() const { return in_per_group() * kH * kW; }  // rows of col per group
+  int64_t P() const { return Ho * Wo; }                   // output positions per sample
+};
+
+// Checks the arguments of conv2d (spatial = 2: x (N, C, H, W)) or conv1d
+// (spatial = 1: x (N, C, L), seen as H = 1) and returns the sizes.
+ConvDims check_arguments(const char* op, int spatial, const Tensor& x, const Tensor& weight, const Tensor& bias,
+                         Size2 stride, Size2 padding, Size2 dilation, int64_t groups) {
+  ops::check_floating(op, x);
+  if (!weight.defined()) fail("{}: weight is undefined (input {})", op, x.shape());
+  ops::check_same_dtype(op, x, weight);
+  if (bias.defined()) ops::check_same_dtype(op, x, bias);
+  const char* layout = spatial == 2 ? "(N, C_in, H, W)" : "(N, C_in, L)";
+  const char* wlayout = spatial == 2 ? "(C_out, C_in/groups, kH, kW)" : "(C_out, C_in/groups, K)";
+  if (x.dim() != spatial + 2) fail("{}: expected input {} of {} dims, got {}", op, layout, spatial + 2, x.shape());
+  if (weight.dim() != spatial + 2)
+    fail("{}: expected weight {} of {} dims, got {} (input {})", op, wlayout, spatial + 2, weight.shape(), x.shape());
+  if (groups <= 0)
+    fail("{}: groups must be positive, got {} (input {}, weight {})", op, groups, x.shape(), weight.shape());
+  ConvDims d{};
+  d.N = x.size(0);
+  d.C_in = x.size(1);
+  d.H = spatial == 2 ? x.size(2) : 1;
+  d.W = x.size(-1);
+  d.C_out = weight.size(0);
+  d.kH = spatial == 2 ? weight.size(2) : 1;
+  d.kW = weight.size(-1);
+  d.G = groups;
+  d.sh = stride.h, d.sw = stride.w, d.ph = padding.h, d.pw = padding.w, d.dh = dilation.h, d.dw = dilation.w;
+  if (d.C_in % groups != 0)
+    fail("{}: groups={} must divide the {} input channels of input {}", op, groups, d.C_in, x.shape());
+  if (d.C_out % groups != 0)
+    fail("{}: groups={} must divide the {} output channels of weight {}", op, groups, d.C_out, weight.shape());
+  if (weight.size(1) * groups != d.C_in)
+    fail("{}: weight {} with groups={} expects {} input channels (weight.size(1)·groups), input {} has {}", op,
+         weight.shape(), groups, weight.size(1) * groups, x.shape(), d.C_in);
+  if (bias.defined() && !(bias.shape() == Shape{d.C_out}))
+    fail("{}: bias must have shape [{}] for weight {}, got {}", op, d.C_out, weight.shape(), bias.shape());
+  if (d.kH <= 0 || d.kW <= 0) fail("{}: weight {} has an empty kernel", op, weight.shape());
+  auto pair = [&](Size2 s) { return spatial == 2 ? fmt::format("({}, {})", s.h, s.w) : fmt::format("{}", s.w); };
+  if (d.sh <= 0 || d.sw <= 0) fail("{}: stride must be positive, got {} (input {})", op, pair(stride), x.shape());
+  if (d.dh <= 0 || d.dw <= 0) fail("{}: dilation must be positive, got {} (input {})", op, pair(dilation), x.shape());
+  if (d.ph < 0 || d.pw < 0) fail("{}: padding must be non-negative, got {} (input {})", op, pair(padding), x.shape());
+  int64_t span_h = d.dh * (d.kH - 1) + 1, span_w = d.dw * (d.kW - 1) + 1;  // the dilated kernel
+  int64_t padded_h = d.H + 2 * d.ph, padded_w = d.W + 2 * d.pw;
+  if (span_h > padded_h || span_w > padded_w)
+    fail("{}: kernel {} (dilated: {}) is larger than the padded input {} of input {} (weight {}, padding {})", op,
+         pair({d.kH, d.kW}), pair({span_h, span_w}), pair({padded_h, padded_w}), x.shape(), weight.shape(),
+         pair(padding));
+  d.Ho = (padded_h - span_h) / d.sh + 1;
+  d.Wo = (padded_w - span_w) / d.sw + 1;
+  return d;
+}
+
+// Samples per chunk: the column buffers (input columns, output columns) hold
+// at most about kColumnBudget values each.
+constexpr int64_t kColumnBudget = int64_t(1) << 20;
+int64_t chunk_samples(const ConvDims& d) {
+  int64_t per_sample = std::max<int64_t>(1, std::max(d.C_in * d.kH * d.kW, d.C_out) * d.P());
+  return std::clamp<int64_t>(kColumnBudget / per_sample, 1, std::max<int64_t>(d.N, 1));
+}
+
+// Output columns j in [lo, hi) read input column j·s − pad + q·dil inside [0, size).
+struct ValidRange {
+  int64_t lo, hi;
+};
+ValidRange valid_range(int64_t offset, int64_t step, int64_t size, int64_t count) {
+  // 0 ≤ offset + j·step < size  ⇔  ceil(−offset/step) ≤ j < ceil((size − offset)/step)
+  auto ceil_div = [](int64_t a, int64_t b) { return a >= 0 ? (a + b - 1) / b : -((-a) / b); };
+  int64_t lo = std::clamp<int64_t>(ceil_div(-offset, step), 0, count);
+  int64_t hi = std::clamp<int64_t>(ceil_div(size - offset, step), lo, count);
+  return {lo, hi};
+}
+
+// col[(c,p,q), (n,i,j)] for samples n0 .. n0+nb of contiguous x.
+template <typename T>
+void im2col(const T* x, T* col, const ConvDims& d, int64_t n0, int64_t nb) {
+  const int64_t P = d.P(), rows = d.C_in * d.kH * d.kW, cols = nb * P;
+  parallel_for(0, rows * nb, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(P, 1)),
+               [&](int64_t lo, int64_t hi) {
+                 for (int64_t t = lo; t < hi; ++t) {
+                   int64_t r = t / nb, n = t % nb;
+                   int64_t c = r / (d.kH * d.kW), p = (r / d.kW) % d.kH, q = r % d.kW;
+                   const T* plane = x + ((n0 + n) * d.C_in + c) * d.H * d.W;
+                   T* out = col + r * cols + n * P;
+                   ValidRange J = valid_range(q * d.dw - d.pw, d.sw, d.W, d.Wo);
+                   for (int64_t i = 0; i < d.Ho; ++i) {
+                     T* row = out + i * d.Wo;
+                     int64_t h = i * d.sh - d.ph + p * d.dh;
+                     if (h < 0 || h >= d.H) {
+                       std::fill(row, row + d.Wo, T(0));
+                       continue;
+                     }
+                     const T* src = plane + h * d.W + q * d.dw - d.pw;
+                     std::fill(row, row + J.lo, T(0));
+                     if (d.sw == 1)  // contiguous: a plain copy
+                       std::copy(src + J.lo, src + J.hi, row + J.lo);
+                     else
+                       for (int64_t j = J.lo; j < J.hi; ++j) row[j] = src[j * d.sw];
+                     std::fill(row + J.hi, row + d.Wo, T(0));
+                   }
+                 }
+               });
+}
+
+// dx[n0+n, c, h, w] = Σ dcol[(c,p,q), (n,i,j)] over the (p,q,i,j) that read (h, w);
+// one thread per (sample, channel) plane, kernel positions in a fixed order.
+template <typename T>
+void col2im(const T* dcol, T* dx, const ConvDims& d, int64_t n0, int64_t nb) {
+  const int64_t P = d.P(), cols = nb * P, plane_size = d.H * d.W;
+  parallel_for(0, nb * d.C_in, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(d.kH * d.kW * P, 1)),
+               [&](int64_t lo, int64_t hi) {
+                 for (int64_t t = lo; t < hi; ++t) {
+                   int64_t n = t / d.C_in, c = t % d.C_in;
+                   T* plane = dx + ((n0 + n) * d.C_in + c) * plane_size;
+                   std::fill(plane, plane + plane_size, T(0));
+                   for (int64_t p = 0; p < d.kH; ++p)
+                     for (int64_t q = 0; q < d.kW; ++q) {
+                       const T* in = dcol + ((c * d.kH + p) * d.kW + q) * cols + n * P;
+                       ValidRange J = valid_range(q * d.dw - d.pw, d.sw, d.W, d.Wo);
+                       for (int64_t i = 0; i < d.Ho; ++i) {
+                         int64_t h = i * d.sh - d.ph + p * d.dh;
+                         if (h < 0 || h >= d.H) continue;
+                         T* dst = plane + h * d.W + q * d.dw - d.pw;
+                         const T* src = in + i * d.Wo;
+                         if (d.sw == 1)  // contiguous: a loop the compiler vectorizes
+                           for (int64_t j = J.lo; j < J.hi; ++j) dst[j] += src[j];
+                         else
+                           for (int64_t j = J.lo; j < J.hi; ++j) dst[j * d.sw] += src[j];
+                       }
+                     }
+                 }
+               });
+}
+
+// Calls fn(task) for tasks [0, n), each a GEMM of at most `work` = m·n·k,
+// inside an OpenMP team of all threads (BLAS runs single-threaded in there,
+// also when there are fewer tasks than threads), one task per thread at a
+// time. Below 262144 multiply-adds in all, a plain loop: waking the team
+// costs more, and OpenBLAS runs a GEMM that small on one thread anyway (its
+// GEMM_MULTITHREAD_THRESHOLD, as matmul.cpp counts), so the bits are the same.
+template <typename Fn>
+void for_each_gemm_block(int64_t n, int64_t work, Fn&& fn) {
+  int threads = get_num_threads();
+  if (threads <= 1 || omp_in_parallel() || double(n) * double(work) <= 262144.0) {
+    for (int64_t t = 0; t < n; ++t) fn(t);
+    return;
+  }
+#pragma omp parallel for num_threads(threads) schedule(static, 1)
+  for (int64_t t = 0; t < n; ++t) fn(t);
+}
+
+// Block sizes of the GEMMs: columns of y_g and dcol_g, columns of dW_g.
+constexpr int64_t kColumnBlock = 1024, kWeightBlock = 32;
+
+// Scratch of n values of T from the storage cache.
+template <typename T>
+struct Scratch {
+  Storage storage;
+  Scratch(const char* name, int64_t n) : storage(name, size_t(std::max<int64_t>(n, 1)) * sizeof(T)) {}
+  T* data() const { return static_cast<T*>(storage.data()); }
+};
+
+// y = conv(x, w) + b over contiguous data.
+template <typename T>
+void conv2d_forward(const T* x, const T* w, const T* b, T* y, const ConvDims& d) {
+  const int64_t P = d.P(), K = d.K(), Og = d.out_per_group(), rows = d.C_in * d.kH * d.kW;
+  if (K == 0) {  // no input channels: y = b
+    for (int64_t t = 0; t < d.N * d.C_out; ++t) std::fill(y + t * P, y + (t + 1) * P, b ? b[t % d.C_out] : T(0));
+    return;
+  }
+  const int64_t chunk = chunk_samples(d);
+  Scratch<T> col("conv2d columns", rows * chunk * P), out("conv2d output columns", d.C_out * chunk * P);
+  for (int64_t n0 = 0; n0 < d.N; n0 += chunk) {
+    int64_t nb = std::min(chunk, d.N - n0), cols = nb * P;
+    im2col(x, col.data(), d, n0, nb);
+    const int64_t blocks = (cols + kColumnBlock - 1) / kColumnBlock;
+    for_each_gemm_block(d.G * blocks, Og * std::min(kColumnBlock, cols) * K, [&](int64_t task) {  // y_g = W_g · col_g
+      int64_t g = task / blocks, c0 = task % blocks * kColumnBlock, width = std::min(kColumnBlock, cols - c0);
+      kernels::gemm<T>(CblasNoTrans, CblasNoTrans, Og, width, K, T(1), w + g * Og * K, K,
+                       col.data() + g * K * cols + c0, cols, T(0), out.data() + g * Og * cols + c0, cols);
+    });
+    // y[n0+n, o, :] = out[o, n·P ..] + b[o]
+    parallel_for(0, nb * d.C_out, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(P, 1)),
+                 [&](int64_t lo, int64_t hi) {
+                   for (int64_t t = lo; t < hi; ++t) {
+                     int64_t n = t / d.C_out, o = t % d.C_out;
+                     const T* src = out.data() + o * cols + n * P;
+                     T* dst = y + ((n0 + n) * d.C_out + o) * P;
+                     T shift = b ? b[o] : T(0);
+                     for (int64_t k = 0; k < P; ++k) dst[k] = src[k] + shift;
+                   }
+                 });
+  }
+}
+
+// dx, dw, db (each may be null: not wanted) from dy, all contiguous.
+template <typename T>
+void conv2d_backward(const T* dy, const T* x, const T* w, T* dx, T* dw, T* db, const ConvDims& d) {
+  const int64_t P = d.P(), K = d.K(), Og = d.out_per_group(), rows = d.C_in * d.kH * d.kW;
+  if (db)  // db[o] = Σ_{n,i,j} dy[n,o,i,j], one thread per channel
+    parallel_for(0, d.C_out, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(d.N * P, 1)),
+                 [&](int64_t lo, int64_t hi) {
+                   for (int64_t o = lo; o < hi; ++o) {
+                     double s = 0;
+                     for (int64_t n = 0; n < d.N; ++n) {
+                       const T* src = dy + (n * d.C_out + o) * P;
+                       for (int64_t k = 0; k < P; ++k) s += double(src[k]);
+                     }
+                     db[o] = T(s);
+                   }
+                 });
+  if ((!dx && !dw) || K == 0) return;  // K = 0: dx and dw have no values
+  if (dw) std::fill(dw, dw + d.C_out * K, T(0));
+  const int64_t chunk = chunk_samples(d);
+  Scratch<T> col("conv2d columns", rows * chunk * P), dyc("conv2d output columns", d.C_out * chunk * P);
+  for (int64_t n0 = 0; n0 < d.N; n0 += chunk) {
+    int64_t nb = std::min(chunk, d.N - n0), cols = nb * P;
+    // dyc[o, n·P ..] = dy[n0+n, o, :]
+    parallel_for(0, nb * d.C_out, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(P, 1)),
+                 [&](int64_t lo, int64_t hi) {
+                   for (int64_t t = lo; t < hi; ++t) {
+                     int64_t n = t / d.C_out, o = t % d.C_out;
+                     std::copy_n(dy + ((n0 + n) * d.C_out + o) * P, P, dyc.data() + o * cols + n * P);
+                   }
+                 });
+    if (dw) {  // dW_g += dy_g · col_gᵀ   (Og, K)
+      im2col(x, col.data(), d, n0, nb);
+      const int64_t blocks = (K + kWeightBlock - 1) / kWeightBlock;
+      for_each_gemm_block(d.G * blocks, Og * std::min(kWeightBlock, K) * cols, [&](int64_t task) {  // dW_g[:, k0..]
+        int64_t g = task / blocks, k0 = task % blocks * kWeightBlock, width = std::min(kWeightBlock, K - k0);
+        kernels::gemm<T>(CblasNoTrans, CblasTrans, Og, width, cols, T(1), dyc.data() + g * Og * cols, cols,
+                         col.data() + (g * K + k0) * cols, cols, T(1), dw + g * Og * K + k0, K);
+      });
+    }
+    if (dx) {  // dcol_g = W_gᵀ · dy_g   (K, nb·P), into the same buffer, then col2im
+      const int64_t blocks = (cols + kColumnBlock - 1) / kColumnBlock;
+      for_each_gemm_block(d.G * blocks, K * std::min(kColumnBlock, cols) * Og, [&](int64_t task) {
+        int64_t g = task / blocks, c0 = task % blocks * kColumnBlock, width = std::min(kColumnBlock, cols - c0);
+        kernels::gemm<T>(CblasTrans, CblasNoTrans, K, width, Og, T(1), w + g * Og * K, K,
+                         dyc.data() + g * Og * cols + c0, cols, T(0), col.data() + g * K * cols + c0, cols);
+      });
+      col2im(col.data(), dx, d, n0, nb);
+    }
+  }
+}
+
+Tensor convolution(const char* op, const ConvDims& d, const Tensor& input, const Tensor& weight, const Tensor& bias,
+                   const Shape& out_shape) {
+  Tensor x = input.detach().contiguous(), w = weight.detach().contiguous();
+  Tensor b = bias.defined() ? bias.detach().contiguous() : Tensor();
+  Tensor y = Tensor::make(out_shape, x.dtype(), op);
+  bool empty = d.N == 0 || d.C_out == 0;
+  if (!empty)
+    dispatch_floating(op, x.dtype(), [&]<typename T>() {
+      conv2d_forward<T>(x.data<T>(), w.data<T>(), ops::data_or_null<T>(b), y.data<T>(), d);
+    });
+  if (!needs_grad(input, weight, bias)) return y;
+
+  bool want_dx = needs_grad(input), want_dw = needs_grad(weight), want_db = needs_grad(bias);
+  attach(y, op, {input, weight, bias}, save(x, w),
+         [d, op, empty, want_dx, want_dw, want_db](const Tensor& grad, const Tensor& x, const Tensor& w) -> Grads {
+           Tensor dy = grad.contiguous();
+           // every value is written by the kernels unless there is nothing to compute
+           auto make = [&](bool wanted, const Shape& shape) {
+             return !wanted ? Tensor() : empty ? zeros(shape, x.dtype()) : Tensor::make(shape, x.dtype(), op);
+           };
+           Tensor dx = make(want_dx, x.shape()), dw = make(want_dw, w.shape()), db = make(want_db, {d.C_out});
+           if (!empty)
+             dispatch_floating(op, x.dtype(), [&]<typename T>() {
+               conv2d_backward<T>(dy.data<T>(), x.data<T>(), w.data<T>(), ops::data_or_null<T>(dx),
+                                  ops::data_or_null<T>(dw), ops::data_or_null<T>(db), d);
+             });
+           return {dx, dw, db};
+         });
+  return y;
+}
+
+}  // namespace
+
+Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias, Size2 stride, Size2 padding,
+              Size2 dilation, int64_t groups) {
+  ConvDims d = check_arguments("conv2d", 2, input, weight, bias, stride, padding, dilation, groups);
+  return convolution("conv2d", d, input, weight, bias, {d.N, d.C_out, d.Ho, d.Wo});
+}
+
+Tensor conv1d(const Tensor& input, const Tensor& weight, const Tensor& bias, int64_t stride, int64_t padding,
+              int64_t dilation, int64_t groups) {
+  ConvDims d = check_arguments("conv1d", 1, input, weight, bias, {1, stride}, {0, padding}, {1, dilation}, groups);
+  // the same kernels on (N, C_in, 1, L) and (C_out, C_in/groups, 1, K): only the shapes differ
+  return convolution("conv1d", d, input, weight, bias, {d.N, d.C_out, d.Wo});
+}
+
+}  // namespace nl

@@ -1,0 +1,238 @@
+// max_pool2d, avg_pool2d and adaptive_avg_pool2d: against plain loops over
+// their definitions (outputs and input gradients, float64), finite
+// differences, PyTorch's F.max_pool2d / avg_pool2d / adaptive_avg_pool2d
+// (fixtures written by tests/fixtures/make_conv_fixtures.py), unbatched
+// inputs, thread-count invariance and errors.
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <limits>
+
+#include "normlab.h"
+#include "tests/core/ops/norm_test_helpers.h"
+
+using namespace normlab_test;
+
+namespace {
+
+enum class Pool { max, avg, adaptive };
+
+struct PoolCase {
+  int64_t N, C, H, W;
+  nl::Size2 kernel, stride = 1, padding = 0;  // adaptive: kernel is the output size
+};
+
+std::string describe(const PoolCase& c) {
+  return fmt::format("({}, {}, {}, {}) kernel/output ({}, {}) stride ({}, {}) padding ({}, {})", c.N, c.C, c.H, c.W,
+                     c.kernel.h, c.kernel.w, c.stride.h, c.stride.w, c.padding.h, c.padding.w);
+}
+
+nl::Tensor run(Pool pool, const nl::Tensor& x, const PoolCase& c) {
+  switch (pool) {
+    case Pool::max: return nl::max_pool2d(x, c.kernel, c.stride, c.padding);
+    case Pool::avg: return nl::avg_pool2d(x, c.kernel, c.stride, c.padding);
+    case Pool::adaptive: return nl::adaptive_avg_pool2d(x, c.kernel);
+  }
+  return {};
+}
+
+// The definitions as plain loops in double: y, and dx for the upstream dy.
+struct Naive {
+  std::vector<double> y, dx;
+  int64_t Ho = 0, Wo = 0;
+};
+Naive naive_pool(Pool pool, const PoolCase& c, const std::vector<double>& x, const std::vector<double>& dy) {
+  Naive r;
+  if (pool == Pool::adaptive) {
+    r.Ho = c.kernel.h, r.Wo = c.kernel.w;
+  } else {
+    r.Ho = (c.H + 2 * c.padding.h - c.kernel.h) / c.stride.h + 1;
+    r.Wo = (c.W + 2 * c.padding.w - c.kernel.w) / c.stride.w + 1;
+  }
+  r.y.assign(size_t(c.N * c.C * r.Ho * r.Wo), 0.0);
+  r.dx.assign(x.size(), 0.0);
+  bool backward = !dy.empty();
+  for (int64_t plane = 0; plane < c.N * c.C; ++plane)
+    for (int64_t i = 0; i < r.Ho; ++i)
+      for (int64_t j = 0; j < r.Wo; ++j) {
+        // the window [h0, h1) × [w0, w1), possibly reaching into the padding
+        int64_t h0, h1, w0, w1;
+        if (pool == Pool::adaptive) {
+          h0 = int64_t(std::floor(double(i * c.H) / double(r.Ho)));
+          h1 = int64_t(std::ceil(double((i + 1) * c.H) / double(r.Ho)));
+          w0 = int64_t(std::floor(double(j * c.W) / double(r.Wo)));
+          w1 = int64_t(std::ceil(double((j + 1) * c.W) / double(r.Wo)));
+        } else {
+          h0 = i * c.stride.h - c.padding.h, h1 = h0 + c.kernel.h;
+          w0 = j * c.stride.w - c.padding.w, w1 = w0 + c.kernel.w;
+        }
+        size_t o = size_t((plane * r.Ho + i) * r.Wo + j);
+        double g = backward ? dy[o] : 0.0;
+        double best = -std::numeric_limits<double>::infinity(), sum = 0;
+        size_t arg = 0;
+        int64_t inside = 0;
+        for (int64_t h = h0; h < h1; ++h)
+          for (int64_t w = w0; w < w1; ++w) {
+            if (h < 0 || h >= c.H || w < 0 || w >= c.W) continue;  // padding: −inf for max, 0 for avg
+            size_t k = size_t((plane * c.H + h) * c.W + w);
+            if (x[k] > best) best = x[k], arg = k;
+            sum += x[k];
+            ++inside;
+          }
+        double divisor = pool == Pool::adaptive ? double(inside) : double(c.kernel.h * c.kernel.w);
+        if (pool == Pool::max) {
+          r.y[o] = best;
+          r.dx[arg] += g;
+        } else {
+          r.y[o] = sum / divisor;
+          for (int64_t h = std::max<int64_t>(h0, 0); h < std::min(h1, c.H); ++h)
+            for (int64_t w = std::max<int64_t>(w0, 0); w < std::min(w1, c.W); ++w)
+              r.dx[size_t((plane * c.H + h) * c.W + w)] += g / divisor;
+        }
+      }
+  return r;
+}
+
+void require_equals_naive(Pool pool, const PoolCase& c) {
+  INFO(describe(c));
+  nl::Tensor x = nl::randn({c.N, c.C, c.H, c.W}, nl::f64).requires_grad_(true);
+  nl::Tensor y = run(pool, x, c);
+  nl::Tensor dy = nl::randn(y.shape(), nl::f64);
+  y.backward(dy);
+  Naive ref = naive_pool(pool, c, x.to_vector<double>(), dy.to_vector<double>());
+  REQUIRE(y.shape() == nl::Shape{c.N, c.C, ref.Ho, ref.Wo});
+  auto yv = y.to_vector<double>(), dx = x.grad().to_vector<double>();
+  double worst_y = 0, worst_dx = 0;
+  for (size_t i = 0; i < yv.size(); ++i) worst_y = std::max(worst_y, std::abs(yv[i] - ref.y[i]));
+  for (size_t i = 0; i < dx.size(); ++i) worst_dx = std::max(worst_dx, std::abs(dx[i] - ref.dx[i]));
+  CHECK(worst_y <= 1e-12);
+  CHECK(worst_dx <= 1e-12);
+}
+
+const std::vector<PoolCase> sliding_cases = {
+    {2, 3, 6, 7, 2, 2},                    // the usual 2x2, odd width
+    {1, 2, 9, 8, 3, 2, 1},                 // overlapping windows with padding
+    {2, 1, 7, 5, {3, 2}, {2, 1}, {1, 0}},  // everything per dim
+    {1, 3, 5, 5, 5, 1},                    // kernel = input
+    {3, 2, 4, 6, {1, 3}, {1, 3}, {0, 1}},  // 1-row kernel
+    {1, 1, 10, 9, 2, 3},                   // stride larger than the kernel
+    {2, 2, 6, 6, 4, {1, 2}, 2},            // padding = kernel/2
+};
+
+nl::Tensor fixture(const std::string& name) { return fixture_tensor("conv.safetensors", name); }
+
+}  // namespace
+
+TEST_CASE("max_pool2d: equals the plain loop, output and input gradient", "[ops][pool2d][max_pool2d]") {
+  nl::manual_seed(1);
+  for (const PoolCase& c : sliding_cases) require_equals_naive(Pool::max, c);
+}
+
+TEST_CASE("avg_pool2d: equals the plain loop, padding counted in the divisor", "[ops][pool2d][avg_pool2d]") {
+  nl::manual_seed(2);
+  for (const PoolCase& c : sliding_cases) require_equals_naive(Pool::avg, c);
+}
+
+TEST_CASE("adaptive_avg_pool2d: equals the plain loop, shrinking, overlapping and growing",
+          "[ops][pool2d][adaptive_avg_pool2d]") {
+  nl::manual_seed(3);
+  for (PoolCase c : {PoolCase{2, 3, 7, 8, {3, 3}}, PoolCase{2, 2, 5, 6, 1}, PoolCase{1, 2, 5, 7, {4, 5}},
+                     PoolCase{1, 2, 3, 4, {5, 6}}, PoolCase{2, 1, 6, 6, 6}, PoolCase{1, 1, 10, 1, {3, 1}}})
+    require_equals_naive(Pool::adaptive, c);
+  // output 1x1 is the mean over the plane
+  auto x = nl::randn({2, 3, 5, 4}, nl::f64);
+  CHECK(max_abs_diff(nl::adaptive_avg_pool2d(x, 1), x.mean({2, 3}, true)) < 1e-14);
+}
+
+TEST_CASE("pools: gradcheck in float64", "[ops][pool2d][gradcheck]") {
+  nl::manual_seed(4);
+  auto x = nl::randn({2, 2, 5, 6}, nl::f64);
+  require_gradcheck([](const std::vector<nl::Tensor>& t) { return nl::max_pool2d(t[0], 3, 2, 1); }, {x});
+  require_gradcheck([](const std::vector<nl::Tensor>& t) { return nl::max_pool2d(t[0], {2, 3}, {1, 2}); }, {x});
+  require_gradcheck([](const std::vector<nl::Tensor>& t) { return nl::avg_pool2d(t[0], 3, 2, 1); }, {x});
+  require_gradcheck([](const std::vector<nl::Tensor>& t) { return nl::avg_pool2d(t[0], {2, 3}, 1, {1, 0}); }, {x});
+  require_gradcheck([](const std::vector<nl::Tensor>& t) { return nl::adaptive_avg_pool2d(t[0], {3, 4}); }, {x});
+  require_gradcheck([](const std::vector<nl::Tensor>& t) { return nl::adaptive_avg_pool2d(t[0], {7, 4}); }, {x});
+  // a non-contiguous input
+  require_gradcheck([](const std::vector<nl::Tensor>& t) { return nl::max_pool2d(t[0].transpose(2, 3), 2); }, {x});
+}
+
+TEST_CASE("pools: default stride is the kernel, (C, H, W) inputs, float32, max ties and NaN", "[ops][pool2d]") {
+  nl::manual_seed(5);
+  auto x = nl::randn({2, 3, 8, 6});
+  CHECK(max_abs_diff(nl::max_pool2d(x, {2, 3}), nl::max_pool2d(x, {2, 3}, {2, 3}, 0)) == 0.0);
+  CHECK(max_abs_diff(nl::avg_pool2d(x, 2), nl::avg_pool2d(x, 2, 2, 0)) == 0.0);
+  auto plane = x.select(0, 1);  // (3, 8, 6)
+  CHECK(nl::max_pool2d(plane, 2).shape() == nl::Shape{3, 4, 3});
+  CHECK(max_abs_diff(nl::max_pool2d(plane, 3, 2, 1), nl::max_pool2d(x, 3, 2, 1).select(0, 1)) == 0.0);
+  CHECK(max_abs_diff(nl::avg_pool2d(plane, 3, 1, 1), nl::avg_pool2d(x, 3, 1, 1).select(0, 1)) == 0.0);
+  CHECK(max_abs_diff(nl::adaptive_avg_pool2d(plane, 3), nl::adaptive_avg_pool2d(x, 3).select(0, 1)) == 0.0);
+  CHECK(nl::avg_pool2d(x, 2).dtype() == nl::f32);
+
+  // a tie sends the whole gradient to the first maximum, scanning rows then columns
+  auto t = nl::from_vector<double>({1, 3, 3, 2}, {1, 1, 2, 2}).requires_grad_(true);
+  nl::max_pool2d(t, 2).backward(nl::ones({1, 1, 1, 1}, nl::f64));
+  CHECK(t.grad().to_vector<double>() == std::vector<double>{0, 1, 0, 0});
+  double nan = std::numeric_limits<double>::quiet_NaN();
+  CHECK(std::isnan(nl::max_pool2d(nl::from_vector<double>({1, nan, 3, 2}, {1, 1, 2, 2}), 2).item<double>()));
+}
+
+TEST_CASE("pools: results identical with 1 and 2 threads", "[ops][pool2d]") {
+  nl::manual_seed(6);
+  auto x = nl::randn({16, 32, 28, 28}).requires_grad_(true);
+  int before = nl::get_num_threads();
+  std::vector<std::vector<float>> results[2];
+  for (int threads : {1, 2}) {
+    nl::set_num_threads(threads);
+    x.set_grad({});
+    auto y1 = nl::max_pool2d(x, 3, 2, 1), y2 = nl::avg_pool2d(x, 3, 2, 1), y3 = nl::adaptive_avg_pool2d(x, {5, 6});
+    (y1.sum() + (y2 * y2).sum() + (y3 * y3).sum()).backward();
+    results[threads - 1] = {y1.to_vector<float>(), y2.to_vector<float>(), y3.to_vector<float>(),
+                            x.grad().to_vector<float>()};
+  }
+  nl::set_num_threads(before);
+  for (int i = 0; i < 4; ++i) CHECK(results[0][i] == results[1][i]);
+}
+
+TEST_CASE("pools: PyTorch parity (F.max_pool2d, F.avg_pool2d, F.adaptive_avg_pool2d)", "[ops][pool2d][pytorch]") {
+  struct Case {
+    const char* name;
+    Pool pool;
+    PoolCase args;  // only kernel, stride and padding are used
+  };
+  for (Case c : {Case{"max_pool2d_k2", Pool::max, {0, 0, 0, 0, 2, 2}},
+                 Case{"max_pool2d_k3_s2_p1", Pool::max, {0, 0, 0, 0, 3, 2, 1}},
+                 Case{"max_pool2d_k32_s21_p10", Pool::max, {0, 0, 0, 0, {3, 2}, {2, 1}, {1, 0}}},
+                 Case{"avg_pool2d_k2", Pool::avg, {0, 0, 0, 0, 2, 2}},
+                 Case{"avg_pool2d_k3_s2_p1", Pool::avg, {0, 0, 0, 0, 3, 2, 1}},
+                 Case{"avg_pool2d_k32_s12_p10", Pool::avg, {0, 0, 0, 0, {3, 2}, {1, 2}, {1, 0}}},
+                 Case{"adaptive_avg_pool2d_3x3", Pool::adaptive, {0, 0, 0, 0, 3}},
+                 Case{"adaptive_avg_pool2d_1x1", Pool::adaptive, {0, 0, 0, 0, 1}},
+                 Case{"adaptive_avg_pool2d_4x5", Pool::adaptive, {0, 0, 0, 0, {4, 5}}},
+                 Case{"adaptive_avg_pool2d_up", Pool::adaptive, {0, 0, 0, 0, {5, 6}}}}) {
+    INFO(c.name);
+    std::string p = c.name;
+    auto x = fixture(p + ".x").clone().requires_grad_(true);
+    REQUIRE(x.dtype() == nl::f32);
+    auto y = run(c.pool, x, c.args);
+    y.backward(fixture(p + ".upstream"));
+    CHECK(max_abs_diff(y, fixture(p + ".out")) <= 1e-6);
+    CHECK(max_abs_diff(x.grad(), fixture(p + ".grad_x")) <= 1e-6);
+  }
+}
+
+TEST_CASE("pools: errors name the op, the shapes and what was expected", "[ops][pool2d][errors]") {
+  using Catch::Contains;
+  auto x = nl::randn({2, 3, 6, 6});
+  REQUIRE_THROWS_WITH(nl::max_pool2d(nl::randn({6, 6}), 2), Contains("max_pool2d") && Contains("[6,6]"));
+  REQUIRE_THROWS_WITH(nl::avg_pool2d(nl::randn({1, 2, 3, 6, 6}), 2), Contains("avg_pool2d") && Contains("[1,2,3,6,6]"));
+  REQUIRE_THROWS_WITH(nl::max_pool2d(x, 0), Contains("kernel_size must be positive"));
+  REQUIRE_THROWS_WITH(nl::max_pool2d(x, 2, {0, 1}), Contains("stride must be positive"));
+  REQUIRE_THROWS_WITH(nl::avg_pool2d(x, 3, 1, 2), Contains("at most half the kernel") && Contains("padding (2, 2)"));
+  REQUIRE_THROWS_WITH(nl::avg_pool2d(x, 3, 1, -1), Contains("non-negative"));
+  REQUIRE_THROWS_WITH(nl::max_pool2d(x, {7, 2}),
+                      Contains("kernel (7, 2) is larger than the padded input (6, 6)") && Contains("[2,3,6,6]"));
+  REQUIRE_THROWS_WITH(nl::max_pool2d(nl::randn({2, 3, 0, 6}), 1), Contains("empty plane"));
+  REQUIRE_THROWS_WITH(nl::max_pool2d(nl::zeros({2, 3, 6, 6}, nl::i64), 2), Contains("floating"));
+  REQUIRE_THROWS_WITH(nl::adaptive_avg_pool2d(x, {0, 2}), Contains("adaptive_avg_pool2d") && Contains("output_size"));
+  REQUIRE_THROWS_WITH(nl::adaptive_avg_pool2d(nl::randn({6}), 2), Contains("adaptive_avg_pool2d") && Contains("[6]"));
+}
