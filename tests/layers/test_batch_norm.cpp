@@ -150,3 +150,9 @@ TEST_CASE("BatchRenorm1d/2d: BatchNorm's names, r_max and d_max, the op in train
   CHECK(brn1(nl::randn({4, 3, 5})).shape() == nl::Shape{4, 3, 5});
   REQUIRE_THROWS_WITH(layers::BatchRenorm1d(3, 1e-5, 0.1, true, 0.5), Catch::Contains("r_max must be >= 1"));
 }
+
+TEST_CASE("BatchRenorm2d: equals the paper's formula written out in PyTorch, two training steps and eval",
+          "[layers][batch_norm][batch_renorm][pytorch]") {
+  layers::BatchRenorm2d brn(3, 1e-5, 0.1, true, 1.5, 0.25, nl::f64);
+  require_matches_image_fixture(brn, "brn2d_f64", {"train1", "train2", "eval"}, 1e-10);
+}
