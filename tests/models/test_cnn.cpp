@@ -31,7 +31,7 @@ CNNConfig small(CNNNorm norm) {
 }
 }  // namespace
 
-TEST_CASE("CNN: conv, norm, ReLU, pool per block, then pool, flatten, linear; 94 K parameters", "[models][cnn]") {
+TEST_CASE("CNN: conv, norm, ReLU, pool per block, then pool, flatten, linear, 94 K parameters", "[models][cnn]") {
   CHECK(child_types(CNN({.channels = {8, 16}, .norm = CNNNorm::batch})) ==
         std::vector<std::string>{"Conv2d", "BatchNorm2d", "ReLU", "MaxPool2d", "Conv2d", "BatchNorm2d", "ReLU",
                                  "AdaptiveAvgPool2d", "Flatten", "Linear"});
