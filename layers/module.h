@@ -44,6 +44,7 @@ using Named = std::vector<std::pair<std::string, T>>;
 
 class Module;
 struct ModuleHooks;
+struct Reparametrization;
 
 // Module hooks, as PyTorch's. A forward pre-hook runs before forward() with
 // (module, input): it prepares the module's state for the call, e.g.
@@ -185,6 +186,13 @@ class Module {
   std::vector<Slot> slots() const;
   std::string to_string(int indent) const;
   friend class HookHandle;
+  // weight_norm (layers/weight_norm.cpp) reparametrizes a registered
+  // parameter from outside the class, as PyTorch's edits module._parameters:
+  // it takes the parameter's entry out of the registry (the member stays,
+  // forward reads it), registers the new parameters, and leaves its record
+  // here under the parameter's name; the registry points into the record.
+  friend struct ReparametrizationAccess;
+  Named<std::shared_ptr<Reparametrization>> reparametrizations_;
 
   std::string type_name_;
   Named<Tensor*> parameters_, buffers_;
