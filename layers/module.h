@@ -50,14 +50,15 @@ struct Reparametrization;
 // (module, input): it prepares the module's state for the call, e.g.
 // weight_norm recomputes the weight from weight_g and weight_v there (unlike
 // PyTorch's it cannot replace the input: Layer's forwards take several
-// arguments of any type, and no use here needs it). A forward hook runs after forward() with
-// (module, input, output) and may return a replacement output (an undefined
-// Tensor keeps it). A backward pre-hook runs in backward() with the gradient
-// of the module's output, before it flows into the module, and may return a
-// replacement (undefined keeps it). For a forward of several arguments or
-// results, the hooks' input is the first Tensor argument and their output the
-// forward's Tensor result or the `output` member of the struct it returns
-// (PyTorch passes them the whole tuples; here the main tensors stand for them).
+// arguments of any type, and no use here needs it). A forward hook runs
+// after forward() with (module, input, output) and may return a replacement
+// output (an undefined Tensor keeps it). A backward pre-hook runs in
+// backward() with the gradient of the module's output, before it flows into
+// the module, and may return a replacement (undefined keeps it). For a
+// forward of several arguments or results, the hooks' input is the first
+// Tensor argument and their output the forward's Tensor result or the
+// `output` member of the struct it returns (PyTorch passes them the whole
+// tuples; here the main tensors stand for them).
 using ForwardPreHook = std::function<void(Module& module, const Tensor& input)>;
 using ForwardHook = std::function<Tensor(Module& module, const Tensor& input, const Tensor& output)>;
 using BackwardPreHook = std::function<Tensor(Module& module, const Tensor& grad_output)>;
