@@ -172,6 +172,21 @@ Tensor instance_norm(const Tensor& x, const Tensor& running_mean = Tensor(), con
 Tensor batch_renorm(const Tensor& x, const Tensor& running_mean, const Tensor& running_var, const Tensor& weight,
                     const Tensor& bias, bool training, double momentum, double eps, double r_max, double d_max);
 
+// Weight normalization (Salimans & Kingma 2016), as torch._weight_norm:
+//   w = g · v / ‖v‖,  ‖v‖ the 2-norm over every dim of v but `dim`,
+// one norm per slice along dim (dim 0: per output row or channel). g has v's
+// shape with 1 in every dim but dim; dim may be negative, counting from the
+// end. std::nullopt takes one norm over all of v, g then of shape [] as
+// PyTorch's dim=None (or all ones). PyTorch 1.13 reads dim=-1 as None, its
+// sentinel; here -1 is the last dim. One graph node; with ŵ = v/‖v‖ and
+// s = Σ(dw·ŵ) per slice, the gradient rule is
+//   dv = g/‖v‖ · (dw − ŵ·s),  dg = s.  core/ops/weight_norm.cpp.
+Tensor weight_norm(const Tensor& v, const Tensor& g, std::optional<int64_t> dim = 0);
+// ‖v‖ over every dim but dim, keeping dims — g's shape above (as
+// torch.norm_except_dim with pow 2; std::nullopt: over all of v, shape []).
+// Composed from primitive ops, so it differentiates; weight_norm's g starts as this.
+Tensor norm_except_dim(const Tensor& v, std::optional<int64_t> dim = 0);
+
 // The composed references: the same norms from primitive ops (mean, var,
 // rsqrt, broadcasting), with the same arguments and results. Autograd derives
 // their backward; the fused ops above use the closed form, and the tests hold
@@ -197,6 +212,8 @@ Tensor instance_norm(const Tensor& x, const Tensor& running_mean = Tensor(), con
 // r and d detached, then batch_norm with weight·r and weight·d + bias  (batch_renorm.cpp)
 Tensor batch_renorm(const Tensor& x, const Tensor& running_mean, const Tensor& running_var, const Tensor& weight,
                     const Tensor& bias, bool training, double momentum, double eps, double r_max, double d_max);
+// g · v / norm_except_dim(v, dim), broadcasting  (weight_norm.cpp)
+Tensor weight_norm(const Tensor& v, const Tensor& g, std::optional<int64_t> dim = 0);
 }  // namespace reference
 
 // The same three norms step by step, without autograd: the forward with the

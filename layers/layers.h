@@ -20,3 +20,4 @@
 #include "layers/rms_norm.h"
 #include "layers/sequential.h"
 #include "layers/transformer.h"
+#include "layers/weight_norm.h"

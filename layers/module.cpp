@@ -180,9 +180,17 @@ struct ModuleHooks {
   explicit ModuleHooks(Module* owner) : owner(owner) {}
   Module* owner;
   uint64_t next_id = 1;
+  std::vector<std::pair<uint64_t, ForwardPreHook>> forward_pre;
   std::vector<std::pair<uint64_t, ForwardHook>> forward;
   std::vector<std::pair<uint64_t, BackwardPreHook>> backward_pre;
 };
+
+HookHandle Module::register_forward_pre_hook(ForwardPreHook hook) {
+  if (!hook) fail("{}: register_forward_pre_hook needs a callable hook", type_name_);
+  if (!hooks_) hooks_ = std::make_shared<ModuleHooks>(this);
+  hooks_->forward_pre.emplace_back(hooks_->next_id, std::move(hook));
+  return HookHandle(hooks_, hooks_->next_id++);
+}
 
 HookHandle Module::register_forward_hook(ForwardHook hook) {
   if (!hook) fail("{}: register_forward_hook needs a callable hook", type_name_);
@@ -201,11 +209,18 @@ HookHandle Module::register_full_backward_pre_hook(BackwardPreHook hook) {
 void HookHandle::remove() {
   std::shared_ptr<ModuleHooks> hooks = hooks_.lock();
   if (!hooks) return;
+  std::erase_if(hooks->forward_pre, [&](const auto& h) { return h.first == id_; });
   std::erase_if(hooks->forward, [&](const auto& h) { return h.first == id_; });
   std::erase_if(hooks->backward_pre, [&](const auto& h) { return h.first == id_; });
   // the last hook gone: the module's calls take the plain path again
-  if (hooks->forward.empty() && hooks->backward_pre.empty()) hooks->owner->hooks_.reset();
+  if (hooks->forward_pre.empty() && hooks->forward.empty() && hooks->backward_pre.empty()) hooks->owner->hooks_.reset();
   hooks_.reset();
+}
+
+void Module::run_pre_hooks(const Tensor& x) {
+  std::shared_ptr<ModuleHooks> hooks = hooks_;  // stays alive while hooks remove themselves
+  // a copy: a hook may register or remove hooks; those apply from the next call
+  for (auto pre_hooks = hooks->forward_pre; auto& [id, hook] : pre_hooks) hook(*this, x);
 }
 
 Tensor Module::run_hooks(const Tensor& x, Tensor y) {

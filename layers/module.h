@@ -44,15 +44,22 @@ using Named = std::vector<std::pair<std::string, T>>;
 
 class Module;
 struct ModuleHooks;
+struct Reparametrization;
 
-// Module hooks, as PyTorch's. A forward hook runs after forward() with
-// (module, input, output) and may return a replacement output (an undefined
-// Tensor keeps it). A backward pre-hook runs in backward() with the gradient
-// of the module's output, before it flows into the module, and may return a
-// replacement (undefined keeps it). For a forward of several arguments or
-// results, the hooks' input is the first Tensor argument and their output the
-// forward's Tensor result or the `output` member of the struct it returns
-// (PyTorch passes them the whole tuples; here the main tensors stand for them).
+// Module hooks, as PyTorch's. A forward pre-hook runs before forward() with
+// (module, input): it prepares the module's state for the call, e.g.
+// weight_norm recomputes the weight from weight_g and weight_v there (unlike
+// PyTorch's it cannot replace the input: Layer's forwards take several
+// arguments of any type, and no use here needs it). A forward hook runs
+// after forward() with (module, input, output) and may return a replacement
+// output (an undefined Tensor keeps it). A backward pre-hook runs in
+// backward() with the gradient of the module's output, before it flows into
+// the module, and may return a replacement (undefined keeps it). For a
+// forward of several arguments or results, the hooks' input is the first
+// Tensor argument and their output the forward's Tensor result or the
+// `output` member of the struct it returns (PyTorch passes them the whole
+// tuples; here the main tensors stand for them).
+using ForwardPreHook = std::function<void(Module& module, const Tensor& input)>;
 using ForwardHook = std::function<Tensor(Module& module, const Tensor& input, const Tensor& output)>;
 using BackwardPreHook = std::function<Tensor(Module& module, const Tensor& grad_output)>;
 
@@ -88,11 +95,13 @@ class Module {
   // same path as Layer's call operator. A module whose forward takes other
   // arguments throws here; through its own type it takes them (Layer below).
   Tensor operator()(const Tensor& x) {
+    if (hooks_) run_pre_hooks(x);
     Tensor y = forward(x);
     if (hooks_) y = run_hooks(x, std::move(y));
     return y;
   }
 
+  HookHandle register_forward_pre_hook(ForwardPreHook hook);
   HookHandle register_forward_hook(ForwardHook hook);
   HookHandle register_full_backward_pre_hook(BackwardPreHook hook);
 
@@ -159,6 +168,8 @@ class Module {
   template <typename Self>
   friend class Layer;
   explicit Module(std::string type_name) : type_name_(std::move(type_name)) {}
+  // The forward pre-hooks, before forward runs on `input`.
+  void run_pre_hooks(const Tensor& input);
   // The hooks' half of a call, after forward returned `output` for `input`:
   // the forward hooks (each may replace the output), then the backward
   // pre-hooks attached to the output's node. Returns the (replaced) output.
@@ -176,6 +187,13 @@ class Module {
   std::vector<Slot> slots() const;
   std::string to_string(int indent) const;
   friend class HookHandle;
+  // weight_norm (layers/weight_norm.cpp) reparametrizes a registered
+  // parameter from outside the class, as PyTorch's edits module._parameters:
+  // it takes the parameter's entry out of the registry (the member stays,
+  // forward reads it), registers the new parameters, and leaves its record
+  // here under the parameter's name; the registry points into the record.
+  friend struct ReparametrizationAccess;
+  Named<std::shared_ptr<Reparametrization>> reparametrizations_;
 
   std::string type_name_;
   Named<Tensor*> parameters_, buffers_;
@@ -219,6 +237,7 @@ class Layer : public Module {
                   "a module's forward must be protected (friend Layer<Self>), or its callers could skip the hooks");
     static_assert((std::is_same_v<std::remove_cvref_t<Args>, Tensor> || ...),
                   "the hooks see a forward's first Tensor argument as its input: a forward needs one");
+    if (hooks_) run_pre_hooks(first_tensor(args...));
     // args go on as lvalues, never moved from: the hooks still need the input.
     auto result = static_cast<Self&>(*this).forward(args...);
     static_assert(std::is_same_v<decltype(result), Tensor> || has_tensor_output<decltype(result)>,

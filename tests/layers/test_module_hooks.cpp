@@ -170,6 +170,55 @@ TEST_CASE("Module hooks: the call operator runs them around a forward of any sig
   CHECK(seen_in.is_same(x));  // the first Tensor argument, whatever comes before it
 }
 
+TEST_CASE("Module hooks: a forward pre-hook runs before forward, on both call paths, until removed",
+          "[layers][hooks]") {
+  nl::manual_seed(11);
+  layers::Linear lin(3, 2, true, nl::f64);
+  layers::Module& as_module = lin;
+  auto x = nl::randn({4, 3}, nl::f64);
+  std::vector<std::string> order;
+  nl::Tensor seen_in;
+  // the pre-hook changes the module before forward reads it: this call's output shows it
+  auto pre = lin.register_forward_pre_hook([&](layers::Module& m, const nl::Tensor& in) {
+    CHECK(&m == &lin);
+    seen_in = in;
+    order.push_back("pre");
+    nl::NoGradGuard no_grad;
+    lin.bias.fill_(0.5);
+  });
+  auto post = lin.register_forward_hook([&](layers::Module&, const nl::Tensor&, const nl::Tensor&) {
+    order.push_back("post");
+    return nl::Tensor();
+  });
+  nl::Tensor y = lin(x);
+  CHECK(seen_in.is_same(x));
+  CHECK(max_abs_diff(y, nl::matmul(x, lin.weight.t()) + 0.5) < 1e-15);
+  as_module(x);  // through Module&, as Sequential calls its children
+  CHECK(order == std::vector<std::string>{"pre", "post", "pre", "post"});
+  pre.remove();
+  {
+    nl::NoGradGuard no_grad;
+    lin.bias.fill_(-1.0);
+  }
+  CHECK(max_abs_diff(lin(x), nl::matmul(x, lin.weight.t()) - 1.0) < 1e-15);
+  CHECK(order.size() == 5);  // only the forward hook ran
+  post.remove();
+
+  // a forward of other arguments runs it too, on the first Tensor argument
+  ScaleShift module;
+  auto shift = nl::randn({4, 3}, nl::f64);
+  int pre_runs_seen = -1;
+  module.register_forward_pre_hook([&](layers::Module&, const nl::Tensor& in) {
+    pre_runs_seen = module.runs;  // forward has not run yet in this call
+    seen_in = in;
+  });
+  module(2.0, x, shift);
+  CHECK(pre_runs_seen == 0);
+  CHECK(module.runs == 1);
+  CHECK(seen_in.is_same(x));
+  REQUIRE_THROWS_WITH(lin.register_forward_pre_hook(nullptr), Catch::Contains("register_forward_pre_hook"));
+}
+
 TEST_CASE("Module hooks: a transformer block runs its self-attention's and its own hooks", "[layers][hooks]") {
   nl::manual_seed(6);
   layers::TransformerEncoderLayerOptions options{
