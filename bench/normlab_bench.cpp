@@ -5,6 +5,7 @@
 //   build/bin/normlab-bench --threads 1
 //   build/bin/normlab-bench --list           # names, counted bytes / FLOPs, descriptions
 //   build/bin/normlab-bench --machine        # STREAM triad GB/s and sgemm GFLOP/s
+//   build/bin/normlab-bench --sgemm          # sgemm GFLOP/s alone (--bandwidth: the triad alone)
 //   build/bin/normlab-bench --memory gpt     # peak resident memory of a few training steps
 //   build/bin/normlab-bench --profile 3 gpt  # untimed runs, for perf record or callgrind
 //
@@ -48,7 +49,7 @@ struct Options {
   std::string filter;
   int threads = 2, memory_steps = 10, profile_runs = 0;
   bench::TimingOptions timing;
-  bool list = false, machine = false, bandwidth = false, memory = false;
+  bool list = false, machine = false, bandwidth = false, sgemm = false, memory = false;
 };
 
 // Fills o from the command line; the exit code when there is nothing to run
@@ -64,6 +65,9 @@ std::optional<int> parse_options(int argc, char** argv, Options& o) {
   app.add_flag("--machine", o.machine, "measure the machine's limits: STREAM triad GB/s and sgemm GFLOP/s");
   app.add_flag("--bandwidth", o.bandwidth,
                "measure the STREAM triad GB/s alone (bench/compare runs it next to each norm kernel)");
+  app.add_flag("--sgemm", o.sgemm,
+               "measure the sgemm GFLOP/s alone (bench/compare runs it next to each workload held to a fraction of "
+               "it)");
   app.add_flag("--memory", o.memory, "peak resident memory over --steps runs of each workload (not timed)");
   app.add_option("--steps", o.memory_steps, "runs for --memory")->check(CLI::PositiveNumber);
   app.add_option("--profile", o.profile_runs,
@@ -107,9 +111,9 @@ int main(int argc, char** argv) {
   if (std::optional<int> exit_code = parse_options(argc, argv, o)) return *exit_code;
   try {
     nl::set_num_threads(o.threads);
-    if (o.machine || o.bandwidth) {
-      fmt::print("stream_triad_gbs {:.2f}\n", bench::stream_triad_gbs(o.threads));
-      if (o.machine) fmt::print("sgemm_gflops {:.2f}\n", bench::sgemm_gflops(o.threads));
+    if (o.machine || o.bandwidth || o.sgemm) {
+      if (o.machine || o.bandwidth) fmt::print("stream_triad_gbs {:.2f}\n", bench::stream_triad_gbs(o.threads));
+      if (o.machine || o.sgemm) fmt::print("sgemm_gflops {:.2f}\n", bench::sgemm_gflops(o.threads));
       return 0;
     }
     std::regex pattern(o.filter);

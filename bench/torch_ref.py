@@ -27,15 +27,19 @@ import torch.nn.functional as F
 
 # ---- the workloads: each setup() returns a function doing one run -------------------
 
-def norm_forward_backward(norm):
-    x = torch.randn(8192, 512, requires_grad=True)
-    dy = torch.randn(8192, 512)
+def forward_backward(layer, in_shape, out_shape):
+    x = torch.randn(*in_shape, requires_grad=True)
+    dy = torch.randn(*out_shape)
 
     def run():
-        norm.zero_grad(set_to_none=True)
+        layer.zero_grad(set_to_none=True)
         x.grad = None
-        norm(x).backward(dy)
+        layer(x).backward(dy)
     return run
+
+
+def norm_forward_backward(norm, shape=(8192, 512)):
+    return forward_backward(norm, shape, shape)
 
 
 def layernorm_forward():
@@ -128,6 +132,39 @@ def gpt():
     return training_step(model, optimizer, lambda: F.cross_entropy(model(tokens), targets))
 
 
+class CNN(nn.Sequential):
+    """models::CNN with the default CNNConfig: per block of C channels
+    Conv2d(prev, C, 3, padding=1, bias only without a norm) -> norm -> ReLU ->
+    MaxPool2d(2) (not after the last block), then AdaptiveAvgPool2d(1) ->
+    Flatten -> Linear(128, 10); numbered as models/cnn.cpp numbers them."""
+
+    def __init__(self, norm, channels=(32, 64, 128), in_channels=1, classes=10, groups=8):
+        layers = []
+        prev = in_channels
+        for b, c in enumerate(channels):
+            layers.append(nn.Conv2d(prev, c, 3, padding=1, bias=(norm == "none")))
+            if norm == "bn":
+                layers.append(nn.BatchNorm2d(c))
+            elif norm == "gn":
+                layers.append(nn.GroupNorm(groups, c))
+            layers.append(nn.ReLU())
+            if b + 1 < len(channels):
+                layers.append(nn.MaxPool2d(2))
+            prev = c
+        layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(prev, classes)]
+        super().__init__(*layers)
+
+
+def cnn(norm, batch):
+    def setup():
+        model = CNN(norm)
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+        x = torch.randn(batch, 1, 28, 28)
+        y = torch.randint(0, 10, (batch,))
+        return training_step(model, optimizer, lambda: F.cross_entropy(model(x), y))
+    return setup
+
+
 def tiny_op_chain():
     a = torch.randn(64, requires_grad=True)
     b = torch.randn(64)
@@ -145,10 +182,15 @@ WORKLOADS = [
     ("layernorm_fwd_bwd_8192x512", lambda: norm_forward_backward(nn.LayerNorm(512))),
     ("layernorm_fwd_8192x512", layernorm_forward),
     ("batchnorm_fwd_bwd_8192x512", lambda: norm_forward_backward(nn.BatchNorm1d(512))),
+    ("batchnorm2d_fwd_bwd_n32_c64_h28", lambda: norm_forward_backward(nn.BatchNorm2d(64), (32, 64, 28, 28))),
 ] + [(f"mlp_step_{norm}_b{batch}", mlp(norm, batch)) for batch in (128, 4) for norm in ("none", "ln", "bn")] + [
     ("lstm_lm_step_h256_t64_b32", lstm_lm),
     ("gpt_step_d128_L4_t64_b32", gpt),
     ("tiny_op_chain_1000", tiny_op_chain),
+    ("conv2d_fwd_bwd_n32_c64_h28_k3",
+     lambda: forward_backward(nn.Conv2d(64, 64, 3, padding=1), (32, 64, 28, 28), (32, 64, 28, 28))),
+] + [(f"cnn_step_{norm}_b128", cnn(norm, 128)) for norm in ("none", "bn", "gn")] + [
+    ("cnn_step_bn_b4", cnn("bn", 4)),
 ]
 
 

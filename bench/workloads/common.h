@@ -1,5 +1,6 @@
 #pragma once
-// Shared by the workload files: random class indices and one training step.
+// Shared by the workload files: random class indices, one forward + backward
+// of a layer, one training step.
 #include <memory>
 #include <random>
 #include <vector>
@@ -16,6 +17,24 @@ inline nl::Tensor random_indices(const nl::Shape& shape, int64_t classes, uint32
   std::vector<int64_t> values(size_t(nl::numel_of(shape)));
   for (int64_t& v : values) v = pick(rng);
   return nl::from_vector(values, shape);
+}
+
+// One forward + backward of `layer` on a fixed random x of `in_shape` with a
+// fixed random upstream gradient of `out_shape`; gradients are dropped before
+// each run (set to none), so every run does the same work.
+inline std::function<void()> forward_backward(std::shared_ptr<nl::layers::Module> layer, const nl::Shape& in_shape,
+                                              const nl::Shape& out_shape) {
+  nl::Tensor x = nl::randn(in_shape).requires_grad_(true);
+  nl::Tensor dy = nl::randn(out_shape);
+  return [layer, x, dy] {
+    layer->zero_grad();
+    x.set_grad(nl::Tensor());
+    (*layer)(x).backward(dy);
+  };
+}
+// ... when the output has the input's shape (the norms, a convolution with "same" padding).
+inline std::function<void()> forward_backward(std::shared_ptr<nl::layers::Module> layer, const nl::Shape& shape) {
+  return forward_backward(std::move(layer), shape, shape);
 }
 
 // One optimizer step: zero_grad, loss = loss_fn(), backward, step.

@@ -1,10 +1,12 @@
-// The norm kernels alone: LayerNorm(512) and BatchNorm1d(512) on x 8192×512.
+// The norm kernels alone: LayerNorm(512) and BatchNorm1d(512) on x 8192×512,
+// BatchNorm2d(64) on x (32, 64, 28, 28).
 //
 // Bytes counted (the minimum that must cross memory, as STREAM counts: no
 // write-allocate traffic, parameters and per-row statistics left out — they
-// are 512 or 8192 values against 4M):
+// are 512 or 8192 values against 4M; BatchNorm2d's are 64 against 1.6M):
 //   forward:            read x, write y                      = 2 · N·D · 4 bytes
 //   forward + backward: forward, then read x and dy, write dx = 5 · N·D · 4 bytes
+// with N·D the number of elements (N·C·H·W for BatchNorm2d).
 #include "bench/workloads/common.h"
 
 namespace bench {
@@ -13,21 +15,14 @@ namespace {
 constexpr int64_t kRows = 8192, kWidth = 512;
 constexpr double kArray = double(kRows * kWidth * 4);
 
-// One forward + backward of `norm` with a fixed upstream gradient; gradients
-// are dropped before each run (set to none), so every run does the same work.
-std::function<void()> forward_backward(std::shared_ptr<nl::layers::Module> norm) {
-  nl::Tensor x = nl::randn({kRows, kWidth}).requires_grad_(true);
-  nl::Tensor dy = nl::randn({kRows, kWidth});
-  return [norm, x, dy] {
-    norm->zero_grad();
-    x.set_grad(nl::Tensor());
-    (*norm)(x).backward(dy);
-  };
-}
+// BatchNorm2d: the feature maps of a convolution, 6.4 MB per array (the five
+// counted arrays, 32 MB, are about the machine's L3).
+constexpr int64_t kImages = 32, kChannels = 64, kSize = 28;
+constexpr double kMapsArray = double(kImages * kChannels * kSize * kSize * 4);
 
 Register layernorm_fwd_bwd(
     {"layernorm_fwd_bwd_8192x512", "LayerNorm(512) forward + backward, grads for x, weight, bias", {5 * kArray, 0}, [] {
-       return forward_backward(std::make_shared<nl::layers::LayerNorm>(nl::Shape{kWidth}));
+       return forward_backward(std::make_shared<nl::layers::LayerNorm>(nl::Shape{kWidth}), {kRows, kWidth});
      }});
 
 Register layernorm_fwd({"layernorm_fwd_8192x512", "LayerNorm(512) forward, no graph", {2 * kArray, 0}, [] {
@@ -39,10 +34,22 @@ Register layernorm_fwd({"layernorm_fwd_8192x512", "LayerNorm(512) forward, no gr
                           });
                         }});
 
-Register batchnorm_fwd_bwd({"batchnorm_fwd_bwd_8192x512",
-                            "BatchNorm1d(512), training mode, forward + backward, grads for x, weight, bias",
-                            {5 * kArray, 0},
-                            [] { return forward_backward(std::make_shared<nl::layers::BatchNorm1d>(kWidth)); }});
+Register batchnorm_fwd_bwd(
+    {"batchnorm_fwd_bwd_8192x512",
+     "BatchNorm1d(512), training mode, forward + backward, grads for x, weight, bias",
+     {5 * kArray, 0},
+     [] {
+       return forward_backward(std::make_shared<nl::layers::BatchNorm1d>(kWidth), {kRows, kWidth});
+     }});
+
+Register batchnorm2d_fwd_bwd(
+    {"batchnorm2d_fwd_bwd_n32_c64_h28",
+     "BatchNorm2d(64), training mode, forward + backward on (32, 64, 28, 28), grads for x, weight, bias",
+     {5 * kMapsArray, 0},
+     [] {
+       return forward_backward(std::make_shared<nl::layers::BatchNorm2d>(kChannels),
+                               {kImages, kChannels, kSize, kSize});
+     }});
 
 }  // namespace
 }  // namespace bench
