@@ -11,14 +11,15 @@
 #include "layers/layer_norm.h"
 #include "layers/linear.h"
 #include "layers/pooling.h"
+#include "layers/weight_norm.h"
 
 namespace nl::models {
 
 CNNNorm parse_cnn_norm(std::string_view s) {
-  for (CNNNorm n :
-       {CNNNorm::none, CNNNorm::batch, CNNNorm::group, CNNNorm::instance, CNNNorm::layer, CNNNorm::batch_renorm})
+  for (CNNNorm n : {CNNNorm::none, CNNNorm::batch, CNNNorm::group, CNNNorm::instance, CNNNorm::layer,
+                    CNNNorm::batch_renorm, CNNNorm::weight})
     if (s == to_string(n)) return n;
-  fail("CNN: norm must be none, batch, group, instance, layer or batch_renorm, got \"{}\"", s);
+  fail("CNN: norm must be none, batch, group, instance, layer, batch_renorm or weight, got \"{}\"", s);
 }
 
 const char* to_string(CNNNorm norm) {
@@ -29,6 +30,7 @@ const char* to_string(CNNNorm norm) {
     case CNNNorm::instance: return "instance";
     case CNNNorm::layer: return "layer";
     case CNNNorm::batch_renorm: return "batch_renorm";
+    case CNNNorm::weight: return "weight";
   }
   return "?";
 }
@@ -38,7 +40,8 @@ namespace {
 // The norm of a block's feature maps (C channels of size × size); null for none.
 std::shared_ptr<layers::Module> make_norm(const CNNConfig& cfg, int64_t C, int64_t size) {
   switch (cfg.norm) {
-    case CNNNorm::none: return nullptr;
+    case CNNNorm::none:
+    case CNNNorm::weight: return nullptr;  // weight: on the weights (CNN's constructor), not the activations
     case CNNNorm::batch: return std::make_shared<layers::BatchNorm2d>(C, 1e-5, 0.1, true, true, cfg.dtype);
     case CNNNorm::group:
       if (cfg.groups <= 0 || C % cfg.groups != 0)
@@ -80,16 +83,11 @@ CNN::CNN(const CNNConfig& cfg) : Sequential("CNN"), config(cfg) {
   push_back(std::make_shared<layers::AdaptiveAvgPool2d>(1));
   push_back(std::make_shared<layers::Flatten>());
   push_back(std::make_shared<layers::Linear>(in, cfg.num_classes, true, cfg.dtype));
+  if (cfg.norm == CNNNorm::weight)  // one g per output channel (dim 0), as torch.nn.utils.weight_norm's default
+    for (auto& [name, child] : named_children())
+      if (!child->named_parameters().empty()) layers::weight_norm(*child);
 }
 
-void CNN::set_renorm_limits(double r_max, double d_max) {
-  if (!(r_max >= 1) || !(d_max >= 0))
-    fail("CNN::set_renorm_limits: r_max must be >= 1 and d_max >= 0, got {} and {}", r_max, d_max);
-  for (auto& [name, child] : named_children())
-    if (auto* renorm = dynamic_cast<layers::BatchRenorm*>(child.get())) {
-      renorm->r_max = r_max;
-      renorm->d_max = d_max;
-    }
-}
+void CNN::set_renorm_limits(double r_max, double d_max) { layers::set_renorm_limits(*this, r_max, d_max); }
 
 }  // namespace nl::models

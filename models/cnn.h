@@ -7,7 +7,8 @@
 //   AdaptiveAvgPool2d(1) → Flatten → Linear(channels.back(), num_classes).
 // The default, channels {32, 64, 128} on 28×28 single-channel images
 // (Fashion-MNIST), has 94,186 parameters with BatchNorm (93,962 with none:
-// the convolutions keep their biases, no norm weights).
+// the convolutions keep their biases, no norm weights; 94,196 with weight:
+// one g per output channel and class).
 //
 // The norms (CNNNorm), each on the convolution's output (N, C, H, W):
 //   none          nothing; the convolutions keep their bias
@@ -17,6 +18,10 @@
 //   layer         LayerNorm({C, H, W}): per sample over the whole feature map
 //   batch_renorm  BatchRenorm2d(C, r_max, d_max): BatchNorm corrected towards
 //                 its running statistics (Ioffe 2017)
+//   weight        no activation norm: weight normalization (Salimans & Kingma
+//                 2016) of every convolution's and the Linear's weight,
+//                 w = g · v / ‖v‖ per output channel (layers::weight_norm:
+//                 parameters weight_g, weight_v); the convolutions keep their bias
 // A convolution followed by a norm that shifts has no bias (the norm's bias
 // replaces it), as in ResNet and VGG-BN.
 //
@@ -31,7 +36,7 @@
 
 namespace nl::models {
 
-enum class CNNNorm { none, batch, group, instance, layer, batch_renorm };
+enum class CNNNorm { none, batch, group, instance, layer, batch_renorm, weight };
 CNNNorm parse_cnn_norm(std::string_view s);
 const char* to_string(CNNNorm norm);
 

@@ -43,6 +43,13 @@ TEST_CASE("CNN: conv, norm, ReLU, pool per block, then pool, flatten, linear, 94
   CNN bn({});
   CHECK(bn.num_parameters() == 94186);  // the default: channels 32, 64, 128 on 28x28, BatchNorm
   CHECK(CNN({.norm = CNNNorm::none}).num_parameters() == 93962);
+  CNN wn({.norm = CNNNorm::weight});  // none's plus one g per output channel and class: 32 + 64 + 128 + 10
+  CHECK(wn.num_parameters() == 93962 + 234);
+  CHECK(child_types(wn)[1] == "ReLU");
+  auto wn_state = wn.state_dict();
+  CHECK((wn_state.count("0.weight_g") == 1 && wn_state.count("0.weight_v") == 1 && wn_state.count("0.weight") == 0));
+  CHECK(wn_state.at("0.weight_g").shape() == nl::Shape{32, 1, 1, 1});
+  CHECK(wn_state.at("10.weight_g").shape() == nl::Shape{10, 1});  // the Linear, after 3 + 3 + 2 children and pool, flatten
   CHECK(bn(nl::randn({2, 1, 28, 28})).shape() == nl::Shape{2, 10});
   auto state = bn.state_dict();
   CHECK(state.count("0.weight") == 1);
@@ -54,7 +61,8 @@ TEST_CASE("CNN: conv, norm, ReLU, pool per block, then pool, flatten, linear, 94
 
 TEST_CASE("CNN: PyTorch parity for every norm, outputs and all gradients, training then eval",
           "[models][cnn][pytorch]") {
-  for (CNNNorm norm : {CNNNorm::none, CNNNorm::batch, CNNNorm::group, CNNNorm::instance, CNNNorm::layer}) {
+  for (CNNNorm norm :
+       {CNNNorm::none, CNNNorm::batch, CNNNorm::group, CNNNorm::instance, CNNNorm::layer, CNNNorm::weight}) {
     std::string n = nl::models::to_string(norm);
     INFO("norm " << n);
     CNN model(small(norm));
@@ -93,7 +101,8 @@ TEST_CASE("CNN: batch_renorm's limits start as configured and can be relaxed dur
 
 TEST_CASE("CNN: every norm trains: 30 Adam steps on a fixed batch lower the loss", "[models][cnn]") {
   for (CNNNorm norm :
-       {CNNNorm::none, CNNNorm::batch, CNNNorm::group, CNNNorm::instance, CNNNorm::layer, CNNNorm::batch_renorm}) {
+       {CNNNorm::none, CNNNorm::batch, CNNNorm::group, CNNNorm::instance, CNNNorm::layer, CNNNorm::batch_renorm,
+        CNNNorm::weight}) {
     INFO("norm " << nl::models::to_string(norm));
     nl::manual_seed(7);
     CNN model({.in_channels = 1, .image_size = 8, .channels = {4, 8}, .num_classes = 3, .norm = norm, .groups = 2});
@@ -124,7 +133,7 @@ TEST_CASE("CNN: errors name the problem", "[models][cnn][errors]") {
   REQUIRE_THROWS_WITH(CNN({.image_size = 3, .channels = {4, 8, 16}}), Catch::Contains("image_size must be at least 4"));
   REQUIRE_THROWS_WITH(CNN({.channels = {6}, .norm = CNNNorm::group, .groups = 4}),
                       Catch::Contains("4 does not divide 6"));
-  REQUIRE_THROWS_WITH(nl::models::parse_cnn_norm("weight"),
-                      Catch::Contains("none, batch, group, instance, layer or batch_renorm"));
+  REQUIRE_THROWS_WITH(nl::models::parse_cnn_norm("spectral"),
+                      Catch::Contains("none, batch, group, instance, layer, batch_renorm or weight"));
   REQUIRE_THROWS_WITH(CNN({.channels = {8}})(nl::randn({2, 3, 28, 28})), Catch::Contains("Conv2d"));
 }
