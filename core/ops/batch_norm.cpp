@@ -35,11 +35,16 @@
 //    mean and squared deviations come from two passes over the block while it
 //    is in cache, and blocks merge with Chan et al.'s update (exact, no
 //    cancellation; kernels/moments.h).
-//  - Channels, for (N, C, L): blocks of channels in parallel; each channel's
-//    sums are accumulated in double in (n, l) order.
+//  - Channels, for (N, C, L): blocks of channels in parallel (a block as
+//    small as one channel when channels are large, as a CNN's feature maps);
+//    each channel's sums are accumulated in double, sample by sample, a
+//    sample's values in independent lanes (kernels/lane_sum.h).
+#include <algorithm>
 #include <cmath>
+#include <tuple>
 #include <vector>
 
+#include "core/kernels/lane_sum.h"
 #include "core/kernels/moments.h"
 #include "core/kernels/row_blocks.h"
 #include "core/kernels/simd.h"
@@ -197,15 +202,21 @@ struct Rows {
 };
 
 // ---- (N, C, L): blocks of channels ------------------------------------------------------
-constexpr int64_t kChannelsPerBlock = 64;
+// A block holds enough channels for about kValuesPerBlock values (at most 64
+// channels): one channel of a CNN's feature map, (N, C, H, W) = (32, 64, 28, 28),
+// is 25,088 values, so there each channel is a block and both threads work.
+// A channel's sums do not depend on the blocks, so neither does any result.
+constexpr int64_t kMaxChannelsPerBlock = 64, kValuesPerBlock = 16384;
 
 // fn(c0, c1) for blocks of channels, in parallel when there is enough work.
 template <typename Fn>
 void for_each_channel_block(int64_t channels, int64_t values_per_channel, Fn&& fn) {
-  int64_t blocks = (channels + kChannelsPerBlock - 1) / kChannelsPerBlock;
-  int64_t grain = std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(1, kChannelsPerBlock * values_per_channel));
+  int64_t per_block = std::clamp<int64_t>(kValuesPerBlock / std::max<int64_t>(1, values_per_channel), 1,
+                                          kMaxChannelsPerBlock);
+  int64_t blocks = (channels + per_block - 1) / per_block;
+  int64_t grain = std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(1, per_block * values_per_channel));
   parallel_for(0, blocks, grain, [&](int64_t lo, int64_t hi) {
-    for (int64_t b = lo; b < hi; ++b) fn(b * kChannelsPerBlock, std::min(channels, (b + 1) * kChannelsPerBlock));
+    for (int64_t b = lo; b < hi; ++b) fn(b * per_block, std::min(channels, (b + 1) * per_block));
   });
 }
 
@@ -219,15 +230,51 @@ inline void for_each_channel_value(Dims d, int64_t c0, int64_t c1, F&& f) {
     }
 }
 
+// Σ value(i) in double over the values i of channel c: sample by sample,
+// each sample's L values in independent lanes when there are enough of them
+// to vectorize (kernels/lane_sum.h), else in one chain. The order of the adds
+// depends on the shape alone.
+template <typename Value>
+double channel_sum(Dims d, int64_t c, Value&& value) {
+  double sum = 0;
+  for (int64_t n = 0; n < d.N; ++n) {
+    int64_t base = (n * d.C + c) * d.L;
+    auto at = [&](int64_t l) { return value(base + l); };
+    if (d.L >= kernels::kSumLanes) {
+      sum += kernels::lane_sum<double>(d.L, at);
+    } else {
+      for (int64_t l = 0; l < d.L; ++l) sum += at(l);
+    }
+  }
+  return sum;
+}
+
+// {Σ first(i), Σ second(i)} as channel_sum, in one pass.
+template <typename First, typename Second>
+std::pair<double, double> channel_sums(Dims d, int64_t c, First&& first, Second&& second) {
+  double a = 0, b = 0;
+  for (int64_t n = 0; n < d.N; ++n) {
+    int64_t base = (n * d.C + c) * d.L;
+    auto at_first = [&](int64_t l) { return first(base + l); };
+    auto at_second = [&](int64_t l) { return second(base + l); };
+    if (d.L >= kernels::kSumLanes) {
+      auto [sa, sb] = kernels::lane_sums<double>(d.L, at_first, at_second);
+      a += sa, b += sb;
+    } else {
+      for (int64_t l = 0; l < d.L; ++l) a += at_first(l), b += at_second(l);
+    }
+  }
+  return {a, b};
+}
+
 // Σdy and Σdy·xhat of channels c0..c1 into sum_dy[c] and sum_dy_xhat[c].
 template <typename T>
 void channel_backward_sums(const T* dy, const T* x, const T* mean, const T* rstd, double* sum_dy, double* sum_dy_xhat,
                            Dims d, int64_t c0, int64_t c1) {
-  for (int64_t c = c0; c < c1; ++c) sum_dy[c] = sum_dy_xhat[c] = 0.0;
-  for_each_channel_value(d, c0, c1, [&](int64_t j, int64_t i) {
-    sum_dy[c0 + j] += dy[i];
-    sum_dy_xhat[c0 + j] += double(dy[i]) * double((x[i] - mean[c0 + j]) * rstd[c0 + j]);
-  });
+  for (int64_t c = c0; c < c1; ++c)
+    std::tie(sum_dy[c], sum_dy_xhat[c]) = channel_sums(
+        d, c, [&](int64_t i) { return double(dy[i]); },
+        [&](int64_t i) { return double(dy[i]) * double((x[i] - mean[c]) * rstd[c]); });
 }
 
 // dx of channels c0..c1 from their sums.
@@ -248,16 +295,10 @@ struct Channels {
   static void statistics(const T* x, double* mean, double* var, Dims d) {
     const double M = double(d.per_channel());
     for_each_channel_block(d.C, d.per_channel(), [&](int64_t c0, int64_t c1) {
-      std::vector<double> sum(size_t(c1 - c0), 0.0), squares(size_t(c1 - c0), 0.0);
-      for_each_channel_value(d, c0, c1, [&](int64_t j, int64_t i) { sum[j] += x[i]; });
-      for (int64_t j = 0; j < c1 - c0; ++j) sum[j] /= M;  // now the mean
-      for_each_channel_value(d, c0, c1, [&](int64_t j, int64_t i) {
-        double centered = x[i] - sum[j];
-        squares[j] += centered * centered;
-      });
-      for (int64_t j = 0; j < c1 - c0; ++j) {
-        mean[c0 + j] = sum[j];
-        var[c0 + j] = squares[j] / M;
+      for (int64_t c = c0; c < c1; ++c) {
+        double m = channel_sum(d, c, [&](int64_t i) { return double(x[i]); }) / M;
+        mean[c] = m;
+        var[c] = channel_sum(d, c, [&](int64_t i) { return (double(x[i]) - m) * (double(x[i]) - m); }) / M;
       }
     });
   }

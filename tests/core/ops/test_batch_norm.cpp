@@ -36,6 +36,9 @@ TEST_CASE("batch_norm: fused equals reference in training, float64, odd sizes", 
     require_fused_equals_reference(fused_bn(true), reference_bn(true), bn_inputs({6, C}, nl::f64), 1e-10);
     require_fused_equals_reference(fused_bn(true), reference_bn(true), bn_inputs({3, C, 5}, nl::f64), 1e-10);
   }
+  // feature maps long enough for the lanes (L >= 32, and a tail past them), one channel per block
+  require_fused_equals_reference(fused_bn(true), reference_bn(true), bn_inputs({3, 5, 7, 11}, nl::f64), 1e-10);
+  require_fused_equals_reference(fused_bn(true), reference_bn(true), bn_inputs({2, 3, 130, 130}, nl::f64), 1e-10);
 }
 
 TEST_CASE("batch_norm: fused equals reference in training, float32", "[ops][batch_norm]") {
@@ -45,6 +48,7 @@ TEST_CASE("batch_norm: fused equals reference in training, float32", "[ops][batc
     require_fused_equals_reference(fused_bn(true), reference_bn(true), bn_inputs({8, C}), 1e-5);
     require_fused_equals_reference(fused_bn(true), reference_bn(true), bn_inputs({4, C, 3}), 1e-5);
   }
+  require_fused_equals_reference(fused_bn(true), reference_bn(true), bn_inputs({4, 6, 9, 9}), 1e-5);
 }
 
 TEST_CASE("batch_norm: fused equals reference in eval (running statistics)", "[ops][batch_norm]") {
@@ -180,7 +184,8 @@ TEST_CASE("batch_norm: a sample's output depends on the rest of the batch in tra
 
 TEST_CASE("batch_norm: results identical with 1 and 2 threads", "[ops][batch_norm]") {
   nl::manual_seed(8);
-  for (nl::Shape shape : {nl::Shape{512, 256}, nl::Shape{64, 32, 40}}) {
+  // rows; channels of 40 values (64 channels per block); feature maps of 7200 values (2 channels per block)
+  for (nl::Shape shape : {nl::Shape{512, 256}, nl::Shape{64, 32, 40}, nl::Shape{8, 5, 30, 30}}) {
     auto x = nl::randn(shape).requires_grad_(true);
     auto w = nl::rand({shape[1]}, nl::f32, 0.5, 1.5).requires_grad_(true);
     auto g = nl::randn(shape);
