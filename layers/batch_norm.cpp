@@ -128,4 +128,19 @@ Tensor BatchRenorm2d::forward(const Tensor& x) {
   return forward_batch_renorm(x);
 }
 
+int64_t set_renorm_limits(Module& module, double r_max, double d_max) {
+  if (!(r_max >= 1) || !(d_max >= 0))
+    fail("set_renorm_limits: r_max must be >= 1 and d_max >= 0, got {} and {}", r_max, d_max);
+  std::vector<Module*> modules = {&module};
+  for (auto& [name, child] : module.named_modules()) modules.push_back(child.get());
+  int64_t set = 0;
+  for (Module* m : modules)
+    if (auto* renorm = dynamic_cast<BatchRenorm*>(m)) {
+      renorm->r_max = r_max;
+      renorm->d_max = d_max;
+      ++set;
+    }
+  return set;
+}
+
 }  // namespace nl::layers

@@ -91,6 +91,11 @@ class BatchRenorm : public BatchNorm {
   std::string extra_repr() const override;
 };
 
+// Every BatchRenorm in module's tree (the module itself included) gets the
+// limits r_max ≥ 1 and d_max ≥ 0: what a training loop calls between steps to
+// relax them (examples/common/renorm_schedule.h). Returns how many it set.
+int64_t set_renorm_limits(Module& module, double r_max, double d_max);
+
 // Inputs (N, C) or (N, C, L).
 class BatchRenorm1d : public BatchRenorm {
  public:

@@ -31,6 +31,9 @@ MLP::MLP(const std::vector<int64_t>& sizes, NormKind norm_kind, const std::strin
       case NormKind::batch: push_back(std::make_shared<layers::BatchNorm1d>(out, 1e-5, 0.1, true, true, dtype)); break;
       case NormKind::layer: push_back(std::make_shared<layers::LayerNorm>(Shape{out}, 1e-5, true, true, dtype)); break;
       case NormKind::rms: push_back(std::make_shared<layers::RMSNorm>(Shape{out}, std::nullopt, true, dtype)); break;
+      case NormKind::renorm:
+        push_back(std::make_shared<layers::BatchRenorm1d>(out, 1e-5, 0.1, true, 1.0, 0.0, dtype));
+        break;
     }
     push_back(make_activation(activation));
   }

@@ -151,6 +151,28 @@ TEST_CASE("BatchRenorm1d/2d: BatchNorm's names, r_max and d_max, the op in train
   REQUIRE_THROWS_WITH(layers::BatchRenorm1d(3, 1e-5, 0.1, true, 0.5), Catch::Contains("r_max must be >= 1"));
 }
 
+TEST_CASE("set_renorm_limits: every BatchRenorm in a model, nested or the model itself, and nothing else",
+          "[layers][batch_norm][batch_renorm]") {
+  auto inner = std::make_shared<layers::Sequential>();
+  inner->push_back(std::make_shared<layers::BatchRenorm2d>(3));
+  inner->push_back(std::make_shared<layers::BatchNorm2d>(3));
+  layers::Sequential model;
+  model.push_back(std::make_shared<layers::BatchRenorm1d>(4));
+  model.push_back(inner);
+  CHECK(layers::set_renorm_limits(model, 2.5, 4.0) == 2);
+  auto* first = dynamic_cast<layers::BatchRenorm*>(model.named_children()[0].second.get());
+  auto* nested = dynamic_cast<layers::BatchRenorm*>(model.named_modules()[2].second.get());
+  REQUIRE((first && nested));
+  CHECK((first->r_max == 2.5 && first->d_max == 4.0 && nested->r_max == 2.5 && nested->d_max == 4.0));
+  layers::BatchRenorm2d alone(3);
+  CHECK(layers::set_renorm_limits(alone, 3.0, 5.0) == 1);
+  CHECK((alone.r_max == 3.0 && alone.d_max == 5.0));
+  layers::BatchNorm2d plain(3);
+  CHECK(layers::set_renorm_limits(plain, 3.0, 5.0) == 0);
+  REQUIRE_THROWS_WITH(layers::set_renorm_limits(model, 0.9, 1.0),
+                      Catch::Contains("set_renorm_limits: r_max must be >= 1 and d_max >= 0, got 0.9 and 1"));
+}
+
 TEST_CASE("BatchRenorm2d: equals the paper's formula written out in PyTorch, two training steps and eval",
           "[layers][batch_norm][batch_renorm][pytorch]") {
   layers::BatchRenorm2d brn(3, 1e-5, 0.1, true, 1.5, 0.25, nl::f64);

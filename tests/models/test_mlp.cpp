@@ -19,11 +19,14 @@ TEST_CASE("MLP: Linear, norm, activation per hidden layer, the output layer bare
   CHECK(types(MLP({4, 8, 3}, NormKind::layer, "gelu")) ==
         std::vector<std::string>{"Linear", "LayerNorm", "GELU", "Linear"});
   CHECK(types(MLP({4, 8, 3}, NormKind::rms)) == std::vector<std::string>{"Linear", "RMSNorm", "ReLU", "Linear"});
+  CHECK(types(MLP({4, 8, 3}, NormKind::renorm)) ==
+        std::vector<std::string>{"Linear", "BatchRenorm1d", "ReLU", "Linear"});
+  CHECK(nl::models::parse_norm_kind("renorm") == NormKind::renorm);
   MLP m({784, 256, 256, 10}, NormKind::layer);
   CHECK(m.num_parameters() == 784 * 256 + 256 + 2 * 256 + 256 * 256 + 256 + 2 * 256 + 256 * 10 + 10);
   CHECK(m(nl::randn({5, 784})).shape() == nl::Shape{5, 10});
   CHECK(nl::models::parse_norm_kind("rms") == NormKind::rms);
   REQUIRE_THROWS_WITH(MLP({4}), Catch::Contains("MLP: need at least an input and an output size"));
   REQUIRE_THROWS_WITH(MLP({4, 2}, NormKind::none, "swish"), Catch::Contains("activation must be"));
-  REQUIRE_THROWS_WITH(nl::models::parse_norm_kind("group"), Catch::Contains("none, batch, layer or rms"));
+  REQUIRE_THROWS_WITH(nl::models::parse_norm_kind("group"), Catch::Contains("none, batch, layer, rms or renorm"));
 }
