@@ -2,8 +2,8 @@
 # The README demo command: installs what is missing, builds the two example
 # programs and runs a short but real version of the story on real data:
 #   1. mlp_norm --sweep: an MLP 784-256-256-10 on the full Fashion-MNIST, one
-#      epoch, without normalization, with BatchNorm and with LayerNorm, at
-#      batch 128 and at batch 4 (6 runs);
+#      epoch, without normalization, with BatchNorm, LayerNorm and Batch
+#      Renormalization, at batch 128 and at batch 4 (8 runs);
 #   2. char_lm --compare: a character LSTM language model on Debian's fortunes
 #      with the plain, the layer-normalized and the batch-normalized cell,
 #      evaluated also on sequences 4x longer than it trained on.
@@ -28,7 +28,7 @@ mkdir -p "$out"
 start=$SECONDS
 steps=${NORMLAB_DEMO_STEPS:-1000}
 
-echo "== 1/2  mlp_norm --sweep: Fashion-MNIST, norm {none, batch, layer} x batch {128, 4}, 1 epoch"
+echo "== 1/2  mlp_norm --sweep: Fashion-MNIST, norm {none, batch, layer, renorm} x batch {128, 4}, 1 epoch"
 echo "== 2/2  char_lm --compare: LSTM vs LN-LSTM vs BN-LSTM on fortunes, $steps steps, evaluated at 64 and 256 characters"
 echo "   (the two run side by side; progress in $out/*.log)"
 build/bin/mlp_norm --sweep --epochs 1 --threads 1 --out "$out/mlp_norm" >"$out/mlp_norm.log" 2>&1 &

@@ -1,11 +1,13 @@
 // mlp_norm: permutation-invariant Fashion-MNIST (the 28×28 images as flat
 // rows of 784 pixels, so no convolution can exploit their layout) with an MLP
 // 784-256-256-10, a normalization layer before each ReLU — none, BatchNorm,
-// LayerNorm or RMSNorm — to measure what normalization changes, and how
-// BatchNorm's dependence on the batch (Ba et al. 2016) shows at batch size 4.
+// LayerNorm, RMSNorm or Batch Renormalization (its limits relaxed over the
+// run, examples/common/renorm_schedule.h) — to measure what normalization
+// changes, and how BatchNorm's dependence on the batch (Ba et al. 2016) shows
+// at batch size 4.
 //
 //   build/bin/mlp_norm --norm layer --batch-size 128 --epochs 1
-//   build/bin/mlp_norm --sweep --seeds 3        # {none, batch, layer} × batch {128, 4}
+//   build/bin/mlp_norm --sweep --seeds 3        # {none, batch, layer, renorm} × batch {128, 4}
 //
 // Data: Debian's dataset-fashion-mnist by default, any MNIST-format directory
 // with --data. Pixels x/255 standardized with the training set's mean and std
@@ -94,8 +96,9 @@ struct Options {
 std::optional<int> parse_options(int argc, char** argv, Options& o) {
   mlp_norm::RunConfig& run = o.run;
   CLI::App app{"Train an MLP 784-256-256-10 on Fashion-MNIST with and without normalization"};
-  app.add_option("--norm", run.norm, "normalization before each ReLU: none, batch, layer or rms")
-      ->check(CLI::IsMember({"none", "batch", "layer", "rms"}))
+  app.add_option("--norm", run.norm,
+                 "normalization before each ReLU: none, batch, layer, rms or renorm (Batch Renormalization)")
+      ->check(CLI::IsMember({"none", "batch", "layer", "rms", "renorm"}))
       ->capture_default_str();
   app.add_option("--batch-size", run.batch_size, "samples per step")
       ->check(CLI::Range(1, 65536))
@@ -124,7 +127,7 @@ std::optional<int> parse_options(int argc, char** argv, Options& o) {
                  "write the initial weights and the batch order as .npy into this directory, for "
                  "torch_mlp_norm.py --init-from (a step-by-step comparison with PyTorch)");
   app.add_flag("--sweep", o.sweep,
-               "run norm {none, batch, layer} x batch size {128 (lr 0.05), 4 (lr 0.0125)} and summarize; "
+               "run norm {none, batch, layer, renorm} x batch size {128 (lr 0.05), 4 (lr 0.0125)} and summarize; "
                "uses --epochs --optim --momentum --seed --seeds --limit");
   app.add_option("--seeds", o.seeds, "with --sweep: seeds per config (--seed, --seed+1, ...)")
       ->check(CLI::Range(1, 100))

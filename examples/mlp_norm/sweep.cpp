@@ -7,6 +7,7 @@
 #include "core/io/atomic_file.h"
 #include "core/parallel.h"
 #include "examples/common/stats.h"
+#include "examples/common/sweep_results.h"
 #include "examples/common/table.h"
 #include "examples/mlp_norm/train.h"
 #include "train/train.h"
@@ -15,9 +16,12 @@ namespace mlp_norm {
 
 namespace {
 
-// The six configurations, in the order of the table and the plot.
-const std::vector<SweepPoint> kPoints = {{"none", 128, 0.05}, {"batch", 128, 0.05}, {"layer", 128, 0.05},
-                                         {"none", 4, 0.0125}, {"batch", 4, 0.0125}, {"layer", 4, 0.0125}};
+// The eight configurations, in the order of the table and the plot: the
+// norms at batch 128, then at batch 4.
+const std::vector<std::string> kNorms = {"none", "batch", "layer", "renorm"};
+const std::vector<SweepPoint> kPoints = {{"none", 128, 0.05},  {"batch", 128, 0.05},  {"layer", 128, 0.05},
+                                         {"renorm", 128, 0.05}, {"none", 4, 0.0125},   {"batch", 4, 0.0125},
+                                         {"layer", 4, 0.0125},  {"renorm", 4, 0.0125}};
 
 constexpr int kCurvePointsPerEpoch = 50;
 
@@ -34,16 +38,7 @@ void write_curves(const std::string& path, const std::vector<PointResults>& poin
   std::vector<std::vector<double>> curves;
   for (const PointResults& p : points) {
     header += "," + p.point.name();
-    std::vector<double> mean(bins, 0.0);
-    int finished = 0;
-    for (const RunResult& r : p.runs) {
-      if (r.diverged) continue;
-      std::vector<double> binned = examples::bin_means(r.losses, bins);
-      for (size_t b = 0; b < bins; ++b) mean[b] += binned[b];
-      ++finished;
-    }
-    for (double& m : mean) m = finished ? m / finished : NAN;
-    curves.push_back(mean);
+    curves.push_back(examples::mean_curve(p.runs, bins));
   }
   std::vector<std::string> rows;
   for (size_t b = 0; b < bins; ++b) {
@@ -56,7 +51,7 @@ void write_curves(const std::string& path, const std::vector<PointResults>& poin
 
 std::string plot_script(const std::string& dir, const std::vector<PointResults>& points, const SweepConfig& cfg) {
   auto color = [](const std::string& norm) {
-    return norm == "none" ? "888888" : norm == "batch" ? "d95f02" : "1b9e77";
+    return norm == "none" ? "888888" : norm == "batch" ? "d95f02" : norm == "layer" ? "1b9e77" : "7570b3";
   };
   double lo = 1, hi = 0;
   for (const PointResults& p : points) {
@@ -90,12 +85,12 @@ std::string plot_script(const std::string& dir, const std::vector<PointResults>&
       "set title 'test accuracy (eval mode; bar: mean, whiskers: min–max over seeds)'\n"
       "set xlabel ''\nset ylabel 'accuracy'\nset yrange [{}:{}]\nset key off\nset style fill solid 0.8 border -1\n"
       "set boxwidth 0.8\nset xtics rotate by -25\n"
-      "x(i) = i + (i >= 3)\n"
-      "color(norm) = norm eq 'none' ? 0x{} : norm eq 'batch' ? 0x{} : 0x{}\n"
+      "x(i) = i + (i >= {})\n"
+      "color(norm) = norm eq 'none' ? 0x{} : norm eq 'batch' ? 0x{} : norm eq 'layer' ? 0x{} : 0x{}\n"
       "plot '{}/summary.csv' using (x($0)):6:(color(strcol(2))):xtic(1) with boxes lc rgb variable, \\\n"
       "     '' using (x($0)):6:8:9 with yerrorbars lc rgb 'black' pt 0\n"
       "unset multiplot\n",
-      lo, hi, color("none"), color("batch"), color("layer"), dir);
+      lo, hi, kNorms.size(), color("none"), color("batch"), color("layer"), color("renorm"), dir);
   return s;
 }
 
@@ -162,12 +157,14 @@ std::string summarize(const SweepConfig& cfg, const nl::data::Mnist& data, const
                        summary_rows);
 
   // how much each norm gains over no normalization at the same batch size
-  examples::Table gains({"batch", "batch norm − none", "layer norm − none", "layer norm − batch norm"});
-  for (size_t b : {size_t(0), size_t(3)}) {
-    double none = points[b].spread(&RunResult::test_acc).mean, batch = points[b + 1].spread(&RunResult::test_acc).mean,
-           layer = points[b + 2].spread(&RunResult::test_acc).mean;
+  examples::Table gains(
+      {"batch", "batch norm − none", "layer norm − none", "layer norm − batch norm", "renorm − batch norm"});
+  for (size_t b : {size_t(0), kNorms.size()}) {
+    auto acc = [&](size_t k) { return points[b + k].spread(&RunResult::test_acc).mean; };
+    double none = acc(0), batch = acc(1), layer = acc(2), renorm = acc(3);
     gains.add_row({std::to_string(points[b].point.batch_size), fmt::format("{:+.4f}", batch - none),
-                   fmt::format("{:+.4f}", layer - none), fmt::format("{:+.4f}", layer - batch)});
+                   fmt::format("{:+.4f}", layer - none), fmt::format("{:+.4f}", layer - batch),
+                   fmt::format("{:+.4f}", renorm - batch)});
   }
   std::string seeds =
       cfg.seeds == 1 ? fmt::format("seed {}", cfg.seed)
@@ -187,35 +184,18 @@ std::string summarize(const SweepConfig& cfg, const nl::data::Mnist& data, const
 std::string SweepPoint::name() const { return fmt::format("{}_b{}", norm, batch_size); }
 std::string SweepPoint::title() const { return fmt::format("{}, batch {}", norm, batch_size); }
 
-examples::Spread PointResults::spread(double RunResult::*field) const {
-  std::vector<double> values;
-  for (const RunResult& r : runs) values.push_back(r.*field);
-  return examples::spread_of(values);
-}
+examples::Spread PointResults::spread(double RunResult::*field) const { return examples::spread_over(runs, field); }
 
 nlohmann::json SweepResult::to_json() const {
   nlohmann::json configs = nlohmann::json::array();
   size_t runs = 0;
   for (const PointResults& p : points) {
-    examples::Spread acc = p.spread(&RunResult::test_acc), test_loss = p.spread(&RunResult::test_loss),
-                     train_loss = p.spread(&RunResult::train_loss), seconds = p.spread(&RunResult::seconds);
-    configs.push_back({{"norm", p.point.norm},
-                       {"batch_size", p.point.batch_size},
-                       {"lr", p.point.lr},
-                       {"seeds", acc.n},
-                       {"test_acc_mean", acc.mean},
-                       {"test_acc_std", acc.std},
-                       {"test_loss_mean", test_loss.mean},
-                       {"train_loss_mean", train_loss.mean},
-                       {"train_loss_std", train_loss.std},
-                       {"seconds_mean", seconds.mean}});
+    nlohmann::json config = {{"norm", p.point.norm}, {"batch_size", p.point.batch_size}, {"lr", p.point.lr}};
+    config.update(examples::spread_json(p.runs));
+    configs.push_back(config);
     runs += p.runs.size();
   }
-  return {{"sweep", configs},
-          {"runs", runs},
-          {"seconds", seconds},
-          {"out", out},
-          {"plot", plot ? nlohmann::json(*plot) : nlohmann::json(nullptr)}};
+  return examples::sweep_json(configs, runs, seconds, out, plot);
 }
 
 SweepResult run_sweep(const SweepConfig& cfg, const nl::data::Mnist& data) {

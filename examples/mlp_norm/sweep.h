@@ -1,5 +1,5 @@
 #pragma once
-// mlp_norm --sweep: norm ∈ {none, batch, layer} × batch size ∈ {128, 4}
+// mlp_norm --sweep: norm ∈ {none, batch, layer, renorm} × batch size ∈ {128, 4}
 // (lr 0.05 at 128, 0.0125 at 4), each for `seeds` seeds, then a summary.
 #include <cstdint>
 #include <nlohmann/json.hpp>

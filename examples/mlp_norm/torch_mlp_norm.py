@@ -33,8 +33,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-SWEEP = [("none", 128, 0.05), ("batch", 128, 0.05), ("layer", 128, 0.05),
-         ("none", 4, 0.0125), ("batch", 4, 0.0125), ("layer", 4, 0.0125)]
+SWEEP = [("none", 128, 0.05), ("batch", 128, 0.05), ("layer", 128, 0.05), ("renorm", 128, 0.05),
+         ("none", 4, 0.0125), ("batch", 4, 0.0125), ("layer", 4, 0.0125), ("renorm", 4, 0.0125)]
 
 
 def read_idx(path):
@@ -89,6 +89,8 @@ def make_mlp(norm, inputs, hidden, classes):
             layers.append(nn.LayerNorm(hidden))
         elif norm == "rms":
             layers.append(RMSNorm(hidden))
+        elif norm == "renorm":
+            layers.append(BatchRenorm(hidden))
         layers.append(nn.ReLU())
         width = hidden
     layers.append(nn.Linear(width, classes))
@@ -103,6 +105,70 @@ class RMSNorm(nn.Module):
 
     def forward(self, x):
         return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + torch.finfo(x.dtype).eps) * self.weight
+
+
+class BatchRenorm(nn.Module):
+    """Batch Renormalization (Ioffe 2017) on (N, C, *), as normlab's layers::BatchRenorm1d/2d
+    (core/ops/batch_renorm.cpp): in training, per channel,
+      r = clip(σ_B / σ, 1/r_max, r_max),  d = clip((μ_B − μ) / σ, −d_max, d_max)
+    from the batch's mean and biased std and the running statistics before this
+    step, both constants (no gradient); y = ((x − μ_B)/σ_B · r + d) · w + b.
+    That is BatchNorm in training with the weight w·r and the bias w·d + b, which
+    is how it runs here (F.batch_norm, as normlab's composed reference): the
+    running statistics move as BatchNorm's (momentum, unbiased variance). Eval:
+    BatchNorm with the running statistics. r_max = 1, d_max = 0 is BatchNorm.
+    State dict as nn.BatchNorm1d/2d's (weight, bias, running_mean, running_var,
+    num_batches_tracked)."""
+
+    def __init__(self, c, r_max=1.0, d_max=0.0, momentum=0.1, eps=1e-5):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(c))
+        self.bias = nn.Parameter(torch.zeros(c))
+        self.register_buffer("running_mean", torch.zeros(c))
+        self.register_buffer("running_var", torch.ones(c))
+        self.register_buffer("num_batches_tracked", torch.tensor(0, dtype=torch.long))
+        self.r_max, self.d_max, self.momentum, self.eps = r_max, d_max, momentum, eps
+
+    def forward(self, x):
+        if not self.training:
+            return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias, False, 0.0, self.eps)
+        with torch.no_grad():
+            var, mean = torch.var_mean(x, dim=[0] + list(range(2, x.dim())), unbiased=False)
+            sigma = torch.sqrt(self.running_var + self.eps)
+            r = (torch.sqrt(var + self.eps) / sigma).clamp(1 / self.r_max, self.r_max)
+            d = ((mean - self.running_mean) / sigma).clamp(-self.d_max, self.d_max)
+            self.num_batches_tracked.add_(1)
+        # F.batch_norm updates running_mean/var in place after normalizing with the batch's statistics
+        return F.batch_norm(x, self.running_mean, self.running_var, self.weight * r, self.weight * d + self.bias,
+                            True, self.momentum, self.eps)
+
+    def extra_repr(self):
+        return f"{self.weight.numel()}, r_max={self.r_max}, d_max={self.d_max}"
+
+
+def set_renorm_limits(model, r_max, d_max):
+    for m in model.modules():
+        if isinstance(m, BatchRenorm):
+            m.r_max, m.d_max = r_max, d_max
+
+
+def renorm_limits(step, total_steps):
+    """r_max and d_max before step `step` (1-based) of total_steps: 1 and 0 for
+    the first 4% of the run, then linearly to 3 at 31% and to 5 at 19%."""
+    f = (step - 1) / total_steps
+    return (1 + 2 * min(max((f - 0.04) / 0.27, 0.0), 1.0), 5 * min(max((f - 0.04) / 0.15, 0.0), 1.0))
+
+
+def evaluate(model, x, y):
+    """Test loss and accuracy in eval mode, in chunks of 1000 rows, as the C++ programs."""
+    model.eval()
+    loss_sum, correct = 0.0, 0
+    with torch.no_grad():
+        for b in range(0, len(y), 1000):
+            logits = model(x[b:b + 1000])
+            loss_sum += F.cross_entropy(logits, y[b:b + 1000], reduction="sum").item()
+            correct += (logits.argmax(1) == y[b:b + 1000]).sum().item()
+    return loss_sum / len(y), correct / len(y)
 
 
 def train_run(cfg, data, norm, batch_size, lr, seed):
@@ -132,6 +198,8 @@ def train_run(cfg, data, norm, batch_size, lr, seed):
         order = torch.from_numpy(orders[epoch] if orders is not None else rng.permutation(n))
         for b in range(steps_per_epoch):
             idx = order[b * batch_size:(b + 1) * batch_size]
+            if norm == "renorm":  # Ioffe's schedule over the run, as mlp_norm
+                set_renorm_limits(model, *renorm_limits(len(losses) + 1, cfg.epochs * steps_per_epoch))
             opt.zero_grad()
             loss = F.cross_entropy(model(train_x[idx]), train_y[idx])
             loss.backward()
@@ -143,13 +211,7 @@ def train_run(cfg, data, norm, batch_size, lr, seed):
                 break
         if diverged:
             break
-    model.eval()
-    loss_sum, correct = 0.0, 0
-    with torch.no_grad():
-        for b in range(0, len(test_y), 1000):
-            logits = model(test_x[b:b + 1000])
-            loss_sum += F.cross_entropy(logits, test_y[b:b + 1000], reduction="sum").item()
-            correct += (logits.argmax(1) == test_y[b:b + 1000]).sum().item()
+    test_loss, test_acc = evaluate(model, test_x, test_y)
     seconds = time.perf_counter() - start
     tail = max(1, len(losses) // 10)
     train_loss = sum(losses[-tail:]) / tail
@@ -159,13 +221,13 @@ def train_run(cfg, data, norm, batch_size, lr, seed):
     return {"norm": norm, "batch_size": batch_size, "epochs": cfg.epochs, "lr": lr, "optim": cfg.optim,
             "momentum": cfg.momentum, "seed": seed, "hidden": cfg.hidden, "steps": len(losses),
             "train_samples": n, "test_samples": len(test_y), "threads": torch.get_num_threads(),
-            "test_acc": correct / len(test_y), "test_loss": finite(loss_sum / len(test_y)),
+            "test_acc": test_acc, "test_loss": finite(test_loss),
             "train_loss": finite(train_loss), "diverged": diverged, "seconds": seconds, "framework": "pytorch"}
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--norm", default="layer", choices=["none", "batch", "layer", "rms"])
+    p.add_argument("--norm", default="layer", choices=["none", "batch", "layer", "rms", "renorm"])
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--epochs", type=int, default=1)
     p.add_argument("--lr", type=float, default=0.05)

@@ -5,10 +5,13 @@
 #include <optional>
 
 #include "examples/common/checkpoint_options.h"
+#include "examples/common/classifier_run.h"
 #include "examples/common/distributed.h"
 #include "examples/common/job_checkpoints.h"
+#include "examples/common/renorm_schedule.h"
 #include "examples/common/stats.h"
 #include "examples/common/step_log.h"
+#include "examples/common/sweep_results.h"
 #include "normlab.h"
 
 namespace mlp_norm {
@@ -22,28 +25,6 @@ std::unique_ptr<nl::optim::Optimizer> make_optimizer(const RunConfig& cfg, const
   if (cfg.optim == "sgd")
     return std::make_unique<nl::optim::SGD>(params, nl::optim::SGDOptions{.lr = cfg.lr, .momentum = cfg.momentum});
   nl::fail("mlp_norm: --optim must be sgd or adam, got \"{}\"", cfg.optim);
-}
-
-// Test loss and accuracy in eval mode (BatchNorm uses its running statistics),
-// in chunks of 1000 rows: views of the test set, no copies, no graph. Under
-// data parallelism each rank evaluates its contiguous 1/N of the test set and
-// the sums are all-reduced, so every rank gets the same result.
-std::pair<double, double> evaluate(nl::layers::Module& model, const nl::data::MnistSplit& test) {
-  nl::NoGradGuard no_grad;
-  model.eval();
-  int64_t n = test.size(), ranks = nl::dist::world_size(), rank = nl::dist::rank();
-  double sums[2] = {0, 0};  // loss × rows, correct predictions
-  for (int64_t begin = n * rank / ranks, shard_end = n * (rank + 1) / ranks; begin < shard_end; begin += 1000) {
-    int64_t end = std::min(shard_end, begin + 1000);
-    Tensor logits = model(test.images.slice(0, begin, end));
-    Tensor labels = test.labels.slice(0, begin, end);
-    sums[0] += nl::cross_entropy(logits, labels).item<double>() * double(end - begin);
-    std::vector<int64_t> predicted = logits.argmax(1).to_vector<int64_t>(), truth = labels.to_vector<int64_t>();
-    for (size_t i = 0; i < truth.size(); ++i) sums[1] += predicted[i] == truth[i];
-  }
-  nl::dist::allreduce_sum(sums, 2, nl::dist::Traffic::other);
-  model.train();
-  return {sums[0] / double(n), sums[1] / double(n)};
 }
 
 void save_init(const nl::models::MLP& model, int64_t num_samples, const RunConfig& cfg) {
@@ -136,18 +117,12 @@ RunResult train_run(const RunConfig& cfg, const nl::data::Mnist& data, const std
   double prior_seconds = 0;  // resumed: the run's time before the checkpoint
   if (auto resumed = checkpoints.start(model, optimizer.get(), nullptr)) {
     step = resumed->step;
-    nlohmann::json log = nlohmann::json::parse(nl::train::metadata_entry(resumed->file, kRunLogKey));
-    steps.restore_rows(log.at("step_rows").get<std::vector<std::string>>());
+    prior_seconds = examples::restore_run_log(resumed->file, kRunLogKey, steps, result.losses);
     if (resumed->rank_steps) steps.restore_total(*resumed->rank_steps);
-    result.losses = examples::losses_from_json<float>(log.at("losses"));
-    prior_seconds = log.at("seconds").get<double>();
     progress.resumed_at(step);
   }
-  auto run_log = [&] {
-    nlohmann::json log = {{"step_rows", steps.rows()},
-                          {"losses", examples::exact_losses(result.losses)},
-                          {"seconds", prior_seconds + progress.elapsed()}};  // rank 0's (it writes)
-    return nl::io::Metadata{{kRunLogKey, log.dump()}};
+  auto run_log = [&] {  // the seconds are rank 0's (it writes)
+    return examples::run_log_metadata(kRunLogKey, steps, result.losses, prior_seconds + progress.elapsed());
   };
   // after global step s: epoch s / steps_per_epoch, its batch s % steps_per_epoch next
   for (int64_t epoch = step / result.steps_per_epoch; epoch < cfg.epochs && !result.diverged; ++epoch) {
@@ -155,6 +130,10 @@ RunResult train_run(const RunConfig& cfg, const nl::data::Mnist& data, const std
     for (int64_t b = step % result.steps_per_epoch; b < result.steps_per_epoch && !result.diverged; ++b) {
       std::vector<int64_t> batch(mine.begin() + b * cfg.batch_size, mine.begin() + (b + 1) * cfg.batch_size);
       Tensor x = nl::data::gather_rows(images, batch), y = nl::data::gather_rows(labels, batch);
+      if (model.norm == nl::models::NormKind::renorm) {  // Ioffe's schedule, relaxed over the run
+        auto [r_max, d_max] = examples::renorm_limits(step + 1, total_steps);
+        nl::layers::set_renorm_limits(model, r_max, d_max);
+      }
       steps.begin();
       optimizer->zero_grad();
       Tensor loss = nl::cross_entropy(model(x), y);
@@ -183,7 +162,7 @@ RunResult train_run(const RunConfig& cfg, const nl::data::Mnist& data, const std
     // and the parameters are identical on all ranks already.
     ddp->broadcast_buffers();
   }
-  std::tie(result.test_loss, result.test_acc) = evaluate(model, data.test);
+  std::tie(result.test_loss, result.test_acc) = examples::evaluate_classifier(model, data.test.images, data.test.labels);
   result.seconds = prior_seconds + progress.elapsed();
   if (cfg.distributed) result.distributed = examples::summarize_steps(steps.total());
   if (prints)
@@ -193,24 +172,10 @@ RunResult train_run(const RunConfig& cfg, const nl::data::Mnist& data, const std
 
 nlohmann::json to_json(const RunResult& result, const nl::data::Mnist& data) {
   const RunConfig& cfg = result.config;
-  auto finite_or_null = [](double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); };
-  nlohmann::json j = {{"norm", cfg.norm},
-                      {"batch_size", cfg.batch_size},
-                      {"epochs", cfg.epochs},
-                      {"lr", cfg.lr},
-                      {"optim", cfg.optim},
-                      {"momentum", cfg.momentum},
-                      {"seed", cfg.seed},
-                      {"hidden", cfg.hidden},
-                      {"steps", int64_t(result.losses.size())},
-                      {"train_samples", data.train.size()},
-                      {"test_samples", data.test.size()},
-                      {"threads", nl::get_num_threads()},
-                      {"test_acc", result.test_acc},
-                      {"test_loss", finite_or_null(result.test_loss)},
-                      {"train_loss", finite_or_null(result.train_loss)},
-                      {"diverged", result.diverged},
-                      {"seconds", result.seconds}};
+  nlohmann::json j = {{"norm", cfg.norm}, {"batch_size", cfg.batch_size}, {"epochs", cfg.epochs},
+                      {"lr", cfg.lr},     {"optim", cfg.optim},           {"momentum", cfg.momentum},
+                      {"seed", cfg.seed}, {"hidden", cfg.hidden}};
+  j.update(examples::result_json(result, data));
   if (result.distributed) {
     j.update(result.distributed->to_json());  // processes, per_step, total
     j["global_batch"] = cfg.batch_size * result.distributed->processes;

@@ -15,7 +15,7 @@
 namespace mlp_norm {
 
 struct RunConfig {
-  std::string norm = "layer";  // none | batch | layer | rms
+  std::string norm = "layer";  // none | batch | layer | rms | renorm
   int64_t batch_size = 128;
   int64_t epochs = 1;
   double lr = 0.05;

@@ -278,7 +278,7 @@ TEST_CASE(
 }
 
 TEST_CASE(
-    "mlp checkpoints: mlp_norm --sweep killed in its fifth run and resumed writes the uninterrupted sweep's files",
+    "mlp checkpoints: mlp_norm --sweep killed in its sixth run and resumed writes the uninterrupted sweep's files",
     "[examples][mlp_checkpoints]") {
   auto dir = nl_test::fresh_dir("mlp_checkpoints_sweep");
   std::string args = "--sweep --epochs 1 --hidden 8 --threads 1 --data " + tiny_data(dir) + " --checkpoint-every 8";
@@ -288,8 +288,8 @@ TEST_CASE(
           .exit_code == 0);
   fs::path ckpt = dir / "killed/ckpt";
   std::string killed = args + " --out " + (dir / "killed").string() + " --checkpoint-dir " + ckpt.string();
-  // runs 1-4 finished, run 5 (batch norm at batch 4: 64 steps) past step 16
-  // (no kill inside a write: 10 ms more per write, of which the sweep has about 40, are enough to kill it in run 5)
+  // runs 1-5 finished, run 6 (batch norm at batch 4: 64 steps) past step 16
+  // (no kill inside a write: 10 ms more per write, of which the sweep has about 40, are enough to kill it in run 6)
   kill_and_resume("mlp_norm", killed, dir, {[&] { return nl_test::newest_step(ckpt / "batch_b4_seed0") >= 16; }}, 1,
                   10);
   // results.csv without its last column (seconds)

@@ -119,29 +119,29 @@ TEST_CASE("mlp_norm --save-init: the initial weights and the batch order as .npy
   CHECK(run_example("mlp_norm", "--sweep --save-init " + init + " 2>/dev/null").exit_code == 1);
 }
 
-TEST_CASE("mlp_norm --sweep: six configs per seed, results.csv, summary.md, curves and the plot script", "[examples]") {
+TEST_CASE("mlp_norm --sweep: eight configs per seed, results.csv, summary.md, curves and the plot script", "[examples]") {
   auto dir = fresh_dir("mlp_norm_sweep");
   std::string data = tiny_data(dir), out = (dir / "sweep").string();
   auto run = run_example("mlp_norm", "--sweep --seeds 2 --seed 5 --threads 1 --data " + data + " --out " + out);
   REQUIRE(run.exit_code == 0);
   nlohmann::json j = last_json_line(run.out);
-  REQUIRE(j["sweep"].size() == 6);
-  CHECK(j["runs"] == 12);
+  REQUIRE(j["sweep"].size() == 8);
+  CHECK(j["runs"] == 16);
   for (const auto& config : j["sweep"]) {
     CHECK(config["seeds"] == 2);
     CHECK(config["lr"] == (config["batch_size"] == 128 ? 0.05 : 0.0125));
   }
   std::vector<std::string> results = lines_of(out + "/results.csv");
-  REQUIRE(results.size() == 13);
+  REQUIRE(results.size() == 17);
   CHECK(results[0] == "norm,batch_size,lr,seed,steps,train_loss,test_loss,test_acc,diverged,seconds");
   CHECK(results[1].rfind("none,128,0.05,5,2,", 0) == 0);     // 256 samples: 2 steps of 128
-  CHECK(results[12].rfind("layer,4,0.0125,6,64,", 0) == 0);  // and 64 of 4
+  CHECK(results[16].rfind("renorm,4,0.0125,6,64,", 0) == 0);  // and 64 of 4
   std::vector<std::string> summary = lines_of(out + "/summary.md");
   REQUIRE(summary.size() > 10);
   CHECK(summary[0] == "# mlp_norm sweep");
   CHECK(std::count_if(summary.begin(), summary.end(), [](const std::string& l) { return l.rfind("| ", 0) == 0; }) ==
-        7 + 3);  // the table (header + 6) and the differences (header + 2)
-  CHECK(lines_of(out + "/curves.csv")[0] == "epoch,none_b128,batch_b128,layer_b128,none_b4,batch_b4,layer_b4");
+        9 + 3);  // the table (header + 8) and the differences (header + 2)
+  CHECK(lines_of(out + "/curves.csv")[0] == "epoch,none_b128,batch_b128,layer_b128,renorm_b128,none_b4,batch_b4,layer_b4,renorm_b4");
   CHECK(lines_of(out + "/curves.csv").size() == 3);  // as many points as the shortest run has steps (2)
   CHECK(std::filesystem::exists(out + "/sweep.gp"));
   CHECK(std::filesystem::exists(out + "/runs/batch_b4_seed6.csv"));
