@@ -27,44 +27,27 @@ const char* color_of(const std::string& norm) {
   return "a6761d";  // weight
 }
 
-std::string run_tag(const std::string& name, uint64_t seed) { return fmt::format("{}_seed{}", name, seed); }
-
-// Trains every configuration for every seed (seed by seed), printing each
-// run's JSON line as it finishes; writes runs/<tag>.csv, results.csv and results.json.
+// Trains every configuration for every seed (examples::train_sweep): runs/<tag>.csv,
+// results.csv and results.json.
 std::vector<PointResults> train_all(const SweepConfig& cfg, const nl::data::Mnist& data, const std::string& dir) {
   std::vector<PointResults> points;
   for (const std::string& norm : cfg.norms)
     for (int64_t batch : cfg.batch_sizes) points.push_back({norm, batch, scaled_lr(cfg.base_lr, batch), {}});
-  std::vector<std::string> tags;
-  for (int64_t s = 0; s < cfg.seeds; ++s)
-    for (const PointResults& p : points) tags.push_back(run_tag(p.name(), cfg.seed + uint64_t(s)));
-  nl::train::check_sequence(cfg.checkpoint, tags);  // a used directory without --resume, or nothing to resume
-  std::vector<std::string> rows;
-  nlohmann::json all_runs = nlohmann::json::array();
-  for (int64_t s = 0; s < cfg.seeds; ++s)
-    for (PointResults& p : points) {
-      RunConfig run{.norm = p.norm,
-                    .batch_size = p.batch_size,
-                    .epochs = cfg.epochs,
-                    .lr = p.lr,
-                    .momentum = cfg.momentum,
-                    .groups = cfg.groups,
-                    .seed = cfg.seed + uint64_t(s),
-                    .noniid = cfg.noniid};
-      std::string tag = run_tag(p.name(), run.seed);
-      run.checkpoint = nl::train::member_options(cfg.checkpoint, tag);
-      const RunResult& r = p.runs.emplace_back(train_run(run, data, dir + "/runs/" + tag + ".csv", tag));
-      nlohmann::json line = to_json(r, data);
-      fmt::print("{}\n", line.dump());
-      std::fflush(stdout);
-      all_runs.push_back(line);
-      rows.push_back(fmt::format("{},{},{},{},{},{:.6f},{:.6f},{:.6f},{},{:.3f}", run.norm, run.batch_size, run.lr,
-                                 run.seed, r.losses.size(), r.train_loss, r.test_loss, r.test_acc, r.diverged,
-                                 r.seconds));
-    }
-  nl::train::write_csv(dir + "/results.csv",
-                       "norm,batch_size,lr,seed,steps,train_loss,test_loss,test_acc,diverged,seconds", rows);
-  nl::io::write_file_atomically(dir + "/results.json", all_runs.dump(1) + "\n");
+  auto train = [&](const PointResults& p, uint64_t seed, const std::string& tag,
+                   const nl::train::CheckpointOptions& checkpoint) {
+    RunConfig run{.norm = p.norm,
+                  .batch_size = p.batch_size,
+                  .epochs = cfg.epochs,
+                  .lr = p.lr,
+                  .momentum = cfg.momentum,
+                  .groups = cfg.groups,
+                  .seed = seed,
+                  .noniid = cfg.noniid,
+                  .checkpoint = checkpoint};
+    return train_run(run, data, dir + "/runs/" + tag + ".csv", tag);
+  };
+  examples::train_sweep(points, cfg.seeds, cfg.seed, cfg.checkpoint, dir, train,
+                        [&](const RunResult& r) { return to_json(r, data); });
   return points;
 }
 
@@ -208,22 +191,6 @@ std::vector<int64_t> default_sweep_batch_sizes(bool noniid) {
   return {128, 32, 16, 8, 4, 2};
 }
 
-std::string PointResults::name() const { return fmt::format("{}_b{}", norm, batch_size); }
-
-examples::Spread PointResults::spread(double RunResult::*field) const { return examples::spread_over(runs, field); }
-
-nlohmann::json SweepResult::to_json() const {
-  nlohmann::json configs = nlohmann::json::array();
-  size_t runs = 0;
-  for (const PointResults& p : points) {
-    nlohmann::json config = {{"norm", p.norm}, {"batch_size", p.batch_size}, {"lr", p.lr}};
-    config.update(examples::spread_json(p.runs));
-    configs.push_back(config);
-    runs += p.runs.size();
-  }
-  return examples::sweep_json(configs, runs, seconds, out, plot);
-}
-
 SweepResult run_sweep(const SweepConfig& cfg, const nl::data::Mnist& data) {
   auto start = std::chrono::steady_clock::now();
   SweepResult result{.out = std::filesystem::absolute(cfg.out).lexically_normal().string()};
@@ -235,9 +202,7 @@ SweepResult run_sweep(const SweepConfig& cfg, const nl::data::Mnist& data) {
   write_curves(dir + "/curves.csv", cfg, result.points);
   if (nl::train::gnuplot::render(dir + "/sweep.gp", plot_script(dir, cfg, data))) result.plot = dir + "/sweep.png";
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  fmt::print("{}", summary);
-  fmt::print("results in {}/ (summary.md, results.csv, errors.csv, curves.csv, {})\n", dir,
-             result.plot ? "sweep.png" : "sweep.gp — render with gnuplot");
+  examples::print_sweep_end(summary, dir, "summary.md, results.csv, errors.csv, curves.csv", result.plot);
   return result;
 }
 

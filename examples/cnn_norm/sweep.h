@@ -10,7 +10,7 @@
 
 #include "data/mnist.h"
 #include "examples/cnn_norm/train.h"
-#include "examples/common/stats.h"
+#include "examples/common/sweep_results.h"
 #include "train/run_checkpoints.h"
 
 namespace cnn_norm {
@@ -36,26 +36,9 @@ struct SweepConfig {
 std::vector<std::string> default_sweep_norms(bool noniid);
 std::vector<int64_t> default_sweep_batch_sizes(bool noniid);
 
-// One configuration's runs, one per seed.
-struct PointResults {
-  std::string norm;
-  int64_t batch_size = 0;
-  double lr = 0;
-  std::vector<RunResult> runs;
-  std::string name() const;  // "batch_b4"
-  // Mean, std, min and max over the seeds of one of RunResult's numbers.
-  examples::Spread spread(double RunResult::*field) const;
-};
-
-struct SweepResult {
-  std::vector<PointResults> points;
-  double seconds = 0;               // the whole sweep
-  std::string out;                  // the directory written, absolute
-  std::optional<std::string> plot;  // the PNG, when gnuplot rendered it
-  // The final JSON line: per configuration the means and spreads over the
-  // seeds, the number of runs, the time and where the results are.
-  nlohmann::json to_json() const;
-};
+// One configuration and its runs; the finished sweep (its to_json() is the final line).
+using PointResults = examples::SweepPoint<RunResult>;
+using SweepResult = examples::SweepOutcome<RunResult>;
 
 // Runs the sweep, printing each run's JSON line as it finishes and the
 // summary at the end, and writes into cfg.out:

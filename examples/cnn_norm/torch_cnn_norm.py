@@ -43,7 +43,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "mlp_norm"))
-from torch_mlp_norm import BatchRenorm, evaluate, load, renorm_limits, set_renorm_limits  # noqa: E402  (defines only)
+from torch_mlp_norm import BatchRenorm, finish_run, load, renorm_limits, set_renorm_limits  # noqa: E402  (defines only)
 
 NORMS = ["none", "batch", "group", "instance", "layer", "batch_renorm", "weight"]
 SWEEP_NORMS = "none,batch,group,layer,instance,batch_renorm,weight"
@@ -197,10 +197,7 @@ def train_run(cfg, data, norm, batch_size, lr, seed, out=""):
         if not math.isfinite(value):
             diverged = True
             break
-    test_loss, test_acc = evaluate(model, test_x, test_y)
-    seconds = time.perf_counter() - start
-    tail = max(1, len(losses) // 10)
-    train_loss = sum(losses[-tail:]) / tail
+    test_loss, test_acc, train_loss, seconds = finish_run(model, test_x, test_y, losses, start)
 
     def finite(v):
         return v if not diverged and math.isfinite(v) else None

@@ -1,19 +1,27 @@
 #pragma once
 // What the classifier sweeps (mlp_norm --sweep, cnn_norm --sweep) share: a
 // run's results as JSON, the spread of a result over a configuration's seeds,
-// a configuration's mean loss curve and the sweep's final JSON line.
+// a configuration's mean loss curve, a configuration and its runs, the
+// finished sweep and its final JSON line.
 //
 // Run is a program's RunResult with the fields losses, train_loss, test_loss,
 // test_acc, diverged and seconds.
+#include <fmt/format.h>
+
 #include <cmath>
+#include <cstdint>
+#include <cstdio>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "core/io/atomic_file.h"
 #include "core/parallel.h"
 #include "data/mnist.h"
 #include "examples/common/stats.h"
+#include "train/run_checkpoints.h"
+#include "train/train.h"
 
 namespace examples {
 
@@ -72,15 +80,86 @@ std::vector<double> mean_curve(const std::vector<Run>& runs, size_t bins) {
   return mean;
 }
 
-// The sweep's final JSON line: {"sweep": configs, "runs": n, "seconds": the
-// whole sweep, "out": its directory, "plot": the PNG or null}.
-inline nlohmann::json sweep_json(const nlohmann::json& configs, size_t runs, double seconds, const std::string& out,
-                                 const std::optional<std::string>& plot) {
-  return {{"sweep", configs},
-          {"runs", runs},
-          {"seconds", seconds},
-          {"out", out},
-          {"plot", plot ? nlohmann::json(*plot) : nlohmann::json(nullptr)}};
+// One configuration of a sweep (a norm at a batch size and its learning
+// rate) and its runs, one per seed, in the order of the table and the plot.
+template <typename Run>
+struct SweepPoint {
+  std::string norm;
+  int64_t batch_size = 0;
+  double lr = 0;
+  std::vector<Run> runs;
+  std::string name() const { return fmt::format("{}_b{}", norm, batch_size); }      // "batch_b4"
+  std::string title() const { return fmt::format("{}, batch {}", norm, batch_size); }  // "batch, batch 4"
+  // Mean, std, min and max over the seeds of one of Run's numbers.
+  Spread spread(double Run::*field) const { return spread_over(runs, field); }
+};
+
+// A finished sweep.
+template <typename Run>
+struct SweepOutcome {
+  std::vector<SweepPoint<Run>> points;
+  double seconds = 0;               // the whole sweep
+  std::string out;                  // the directory written, absolute
+  std::optional<std::string> plot;  // the PNG, when gnuplot rendered it
+
+  // The program's final JSON line: {"sweep": per configuration its norm,
+  // batch size, lr and spread_json, "runs": n, "seconds": the whole sweep,
+  // "out": the directory, "plot": the PNG or null}.
+  nlohmann::json to_json() const {
+    nlohmann::json configs = nlohmann::json::array();
+    size_t runs = 0;
+    for (const SweepPoint<Run>& p : points) {
+      nlohmann::json config = {{"norm", p.norm}, {"batch_size", p.batch_size}, {"lr", p.lr}};
+      config.update(spread_json(p.runs));
+      configs.push_back(config);
+      runs += p.runs.size();
+    }
+    return {{"sweep", configs},
+            {"runs", runs},
+            {"seconds", seconds},
+            {"out", out},
+            {"plot", plot ? nlohmann::json(*plot) : nlohmann::json(nullptr)}};
+  }
+};
+
+// Trains every configuration for seeds seed, seed + 1, ... (seed by seed, the
+// points in order): run <name>_seed<s> is train(point, s, tag, checkpoint
+// options of the run), appended to point.runs. Prints each run's JSON line,
+// json(run), as it finishes; then writes dir/results.csv (one row per run)
+// and dir/results.json. A used checkpoint directory without --resume, or
+// --resume with nothing to resume, is refused before the first run.
+template <typename Run, typename Train, typename Json>
+void train_sweep(std::vector<SweepPoint<Run>>& points, int64_t seeds, uint64_t seed,
+                 const nl::train::CheckpointOptions& checkpoint, const std::string& dir, Train&& train, Json&& json) {
+  auto tag_of = [](const SweepPoint<Run>& p, uint64_t s) { return fmt::format("{}_seed{}", p.name(), s); };
+  std::vector<std::string> tags;
+  for (int64_t k = 0; k < seeds; ++k)
+    for (const SweepPoint<Run>& p : points) tags.push_back(tag_of(p, seed + uint64_t(k)));
+  nl::train::check_sequence(checkpoint, tags);
+  std::vector<std::string> rows;
+  nlohmann::json lines = nlohmann::json::array();
+  for (int64_t k = 0; k < seeds; ++k)
+    for (SweepPoint<Run>& p : points) {
+      uint64_t s = seed + uint64_t(k);
+      std::string tag = tag_of(p, s);
+      const Run& r = p.runs.emplace_back(train(p, s, tag, nl::train::member_options(checkpoint, tag)));
+      nlohmann::json line = json(r);
+      fmt::print("{}\n", line.dump());
+      std::fflush(stdout);
+      lines.push_back(line);
+      rows.push_back(fmt::format("{},{},{},{},{},{:.6f},{:.6f},{:.6f},{},{:.3f}", p.norm, p.batch_size, p.lr, s,
+                                 r.losses.size(), r.train_loss, r.test_loss, r.test_acc, r.diverged, r.seconds));
+    }
+  nl::train::write_csv(dir + "/results.csv",
+                       "norm,batch_size,lr,seed,steps,train_loss,test_loss,test_acc,diverged,seconds", rows);
+  nl::io::write_file_atomically(dir + "/results.json", lines.dump(1) + "\n");
+}
+
+// The end of a sweep on the terminal: its summary tables and where the files are.
+inline void print_sweep_end(const std::string& summary, const std::string& dir, const std::string& files,
+                            const std::optional<std::string>& plot) {
+  fmt::print("{}", summary);
+  fmt::print("results in {}/ ({}, {})\n", dir, files, plot ? "sweep.png" : "sweep.gp — render with gnuplot");
 }
 
 }  // namespace examples

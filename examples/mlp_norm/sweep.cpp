@@ -19,9 +19,9 @@ namespace {
 // The eight configurations, in the order of the table and the plot: the
 // norms at batch 128, then at batch 4.
 const std::vector<std::string> kNorms = {"none", "batch", "layer", "renorm"};
-const std::vector<SweepPoint> kPoints = {{"none", 128, 0.05},  {"batch", 128, 0.05},  {"layer", 128, 0.05},
-                                         {"renorm", 128, 0.05}, {"none", 4, 0.0125},   {"batch", 4, 0.0125},
-                                         {"layer", 4, 0.0125},  {"renorm", 4, 0.0125}};
+const std::vector<PointResults> kPoints = {{"none", 128, 0.05},  {"batch", 128, 0.05},  {"layer", 128, 0.05},
+                                           {"renorm", 128, 0.05}, {"none", 4, 0.0125},   {"batch", 4, 0.0125},
+                                           {"layer", 4, 0.0125},  {"renorm", 4, 0.0125}};
 
 constexpr int kCurvePointsPerEpoch = 50;
 
@@ -37,7 +37,7 @@ void write_curves(const std::string& path, const std::vector<PointResults>& poin
   std::string header = "epoch";
   std::vector<std::vector<double>> curves;
   for (const PointResults& p : points) {
-    header += "," + p.point.name();
+    header += "," + p.name();
     curves.push_back(examples::mean_curve(p.runs, bins));
   }
   std::vector<std::string> rows;
@@ -75,7 +75,7 @@ std::string plot_script(const std::string& dir, const std::vector<PointResults>&
       "plot ",
       dir, cfg.hidden, cfg.optim, cfg.epochs, cfg.seeds, 100 / kCurvePointsPerEpoch);
   for (size_t i = 0; i < points.size(); ++i) {
-    const SweepPoint& p = points[i].point;
+    const PointResults& p = points[i];
     s += fmt::format("{}'{}/curves.csv' using 1:{} with lines lw 2 dt {} lc rgb '#{}' title '{}'",
                      i ? ", \\\n     " : "", dir, i + 2, p.batch_size == 4 ? 2 : 1, color(p.norm), p.title());
   }
@@ -94,43 +94,25 @@ std::string plot_script(const std::string& dir, const std::vector<PointResults>&
   return s;
 }
 
-// Trains every configuration for every seed (seed by seed), printing each
-// run's JSON line as it finishes; writes runs/<name>_seed<s>.csv, results.csv
-// and results.json.
+// Trains every configuration for every seed (examples::train_sweep):
+// runs/<name>_seed<s>.csv, results.csv and results.json.
 std::vector<PointResults> train_all(const SweepConfig& cfg, const nl::data::Mnist& data, const std::string& dir) {
-  std::vector<PointResults> points;
-  std::vector<std::string> tags;  // the runs, in order: <name>_seed<s>
-  for (int64_t s = 0; s < cfg.seeds; ++s)
-    for (const SweepPoint& p : kPoints) tags.push_back(fmt::format("{}_seed{}", p.name(), cfg.seed + uint64_t(s)));
-  nl::train::check_sequence(cfg.checkpoint, tags);  // a used directory without --resume, or nothing to resume
-  for (const SweepPoint& p : kPoints) points.push_back({p, {}});
-  std::vector<std::string> result_rows;
-  nlohmann::json all_runs = nlohmann::json::array();
-  for (int64_t s = 0; s < cfg.seeds; ++s)
-    for (PointResults& p : points) {
-      RunConfig run{.norm = p.point.norm,
-                    .batch_size = p.point.batch_size,
-                    .epochs = cfg.epochs,
-                    .lr = p.point.lr,
-                    .optim = cfg.optim,
-                    .momentum = cfg.momentum,
-                    .seed = cfg.seed + uint64_t(s),
-                    .hidden = cfg.hidden};
-      std::string tag = fmt::format("{}_seed{}", p.point.name(), run.seed);
-      run.checkpoint = nl::train::member_options(cfg.checkpoint, tag);
-      p.runs.push_back(train_run(run, data, dir + "/runs/" + tag + ".csv", tag));
-      const RunResult& r = p.runs.back();
-      nlohmann::json line = to_json(r, data);
-      fmt::print("{}\n", line.dump());
-      std::fflush(stdout);
-      all_runs.push_back(line);
-      result_rows.push_back(fmt::format("{},{},{},{},{},{:.6f},{:.6f},{:.6f},{},{:.3f}", run.norm, run.batch_size,
-                                        run.lr, run.seed, r.losses.size(), r.train_loss, r.test_loss, r.test_acc,
-                                        r.diverged, r.seconds));
-    }
-  nl::train::write_csv(dir + "/results.csv",
-                       "norm,batch_size,lr,seed,steps,train_loss,test_loss,test_acc,diverged,seconds", result_rows);
-  nl::io::write_file_atomically(dir + "/results.json", all_runs.dump(1) + "\n");
+  std::vector<PointResults> points = kPoints;
+  auto train = [&](const PointResults& p, uint64_t seed, const std::string& tag,
+                   const nl::train::CheckpointOptions& checkpoint) {
+    RunConfig run{.norm = p.norm,
+                  .batch_size = p.batch_size,
+                  .epochs = cfg.epochs,
+                  .lr = p.lr,
+                  .optim = cfg.optim,
+                  .momentum = cfg.momentum,
+                  .seed = seed,
+                  .hidden = cfg.hidden,
+                  .checkpoint = checkpoint};
+    return train_run(run, data, dir + "/runs/" + tag + ".csv", tag);
+  };
+  examples::train_sweep(points, cfg.seeds, cfg.seed, cfg.checkpoint, dir, train,
+                        [&](const RunResult& r) { return to_json(r, data); });
   return points;
 }
 
@@ -143,11 +125,11 @@ std::string summarize(const SweepConfig& cfg, const nl::data::Mnist& data, const
   for (const PointResults& p : points) {
     examples::Spread acc = p.spread(&RunResult::test_acc), test_loss = p.spread(&RunResult::test_loss),
                      train_loss = p.spread(&RunResult::train_loss), seconds = p.spread(&RunResult::seconds);
-    table.add_row({p.point.norm, std::to_string(p.point.batch_size), fmt::format("{}", p.point.lr),
+    table.add_row({p.norm, std::to_string(p.batch_size), fmt::format("{}", p.lr),
                    examples::plus_minus(acc), examples::plus_minus(test_loss), examples::plus_minus(train_loss),
                    fmt::format("{:.1f}", seconds.mean)});
     summary_rows.push_back(fmt::format("{} b{},{},{},{},{},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{:.3f}",
-                                       p.point.norm, p.point.batch_size, p.point.norm, p.point.batch_size, p.point.lr,
+                                       p.norm, p.batch_size, p.norm, p.batch_size, p.lr,
                                        acc.n, acc.mean, acc.std, acc.min, acc.max, test_loss.mean, train_loss.mean,
                                        train_loss.std, seconds.mean));
   }
@@ -162,7 +144,7 @@ std::string summarize(const SweepConfig& cfg, const nl::data::Mnist& data, const
   for (size_t b : {size_t(0), kNorms.size()}) {
     auto acc = [&](size_t k) { return points[b + k].spread(&RunResult::test_acc).mean; };
     double none = acc(0), batch = acc(1), layer = acc(2), renorm = acc(3);
-    gains.add_row({std::to_string(points[b].point.batch_size), fmt::format("{:+.4f}", batch - none),
+    gains.add_row({std::to_string(points[b].batch_size), fmt::format("{:+.4f}", batch - none),
                    fmt::format("{:+.4f}", layer - none), fmt::format("{:+.4f}", layer - batch),
                    fmt::format("{:+.4f}", renorm - batch)});
   }
@@ -181,23 +163,6 @@ std::string summarize(const SweepConfig& cfg, const nl::data::Mnist& data, const
 
 }  // namespace
 
-std::string SweepPoint::name() const { return fmt::format("{}_b{}", norm, batch_size); }
-std::string SweepPoint::title() const { return fmt::format("{}, batch {}", norm, batch_size); }
-
-examples::Spread PointResults::spread(double RunResult::*field) const { return examples::spread_over(runs, field); }
-
-nlohmann::json SweepResult::to_json() const {
-  nlohmann::json configs = nlohmann::json::array();
-  size_t runs = 0;
-  for (const PointResults& p : points) {
-    nlohmann::json config = {{"norm", p.point.norm}, {"batch_size", p.point.batch_size}, {"lr", p.point.lr}};
-    config.update(examples::spread_json(p.runs));
-    configs.push_back(config);
-    runs += p.runs.size();
-  }
-  return examples::sweep_json(configs, runs, seconds, out, plot);
-}
-
 SweepResult run_sweep(const SweepConfig& cfg, const nl::data::Mnist& data) {
   auto start = std::chrono::steady_clock::now();
   SweepResult result{.out = std::filesystem::absolute(cfg.out).lexically_normal().string()};
@@ -209,9 +174,7 @@ SweepResult run_sweep(const SweepConfig& cfg, const nl::data::Mnist& data) {
   if (nl::train::gnuplot::render(dir + "/sweep.gp", plot_script(dir, result.points, cfg)))
     result.plot = dir + "/sweep.png";
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  fmt::print("{}", summary);
-  fmt::print("results in {}/ (summary.md, results.csv, curves.csv, {})\n", dir,
-             result.plot ? "sweep.png" : "sweep.gp — render with gnuplot");
+  examples::print_sweep_end(summary, dir, "summary.md, results.csv, curves.csv", result.plot);
   return result;
 }
 

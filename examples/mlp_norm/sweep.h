@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "data/mnist.h"
-#include "examples/common/stats.h"
+#include "examples/common/sweep_results.h"
 #include "examples/mlp_norm/train.h"
 #include "train/run_checkpoints.h"
 
@@ -29,32 +29,10 @@ struct SweepConfig {
   nl::train::CheckpointOptions checkpoint;
 };
 
-// One configuration of the sweep, in the order of the table and the plot.
-struct SweepPoint {
-  std::string norm;
-  int64_t batch_size;
-  double lr;
-  std::string name() const;   // "batch_b4"
-  std::string title() const;  // "batch, batch 4"
-};
-
-// A configuration's runs, one per seed.
-struct PointResults {
-  SweepPoint point;
-  std::vector<RunResult> runs;
-  // Mean, std, min and max over the seeds of one of RunResult's numbers.
-  examples::Spread spread(double RunResult::*field) const;
-};
-
-struct SweepResult {
-  std::vector<PointResults> points;
-  double seconds = 0;               // the whole sweep
-  std::string out;                  // the directory written, absolute
-  std::optional<std::string> plot;  // the PNG, when gnuplot rendered it
-  // The program's final JSON line: per configuration the means and spreads
-  // over the seeds, the number of runs, the time and where the results are.
-  nlohmann::json to_json() const;
-};
+// One configuration (norm, batch size, lr) and its runs; the finished sweep
+// (its to_json() is the final line).
+using PointResults = examples::SweepPoint<RunResult>;
+using SweepResult = examples::SweepOutcome<RunResult>;
 
 // Runs the sweep, printing each run's JSON line as it finishes and the
 // summary table at the end, and writes into cfg.out:

@@ -171,6 +171,16 @@ def evaluate(model, x, y):
     return loss_sum / len(y), correct / len(y)
 
 
+def finish_run(model, test_x, test_y, losses, start):
+    """What every run reports at its end: test loss and accuracy (evaluate), the
+    train loss (mean of the last 10% of the step losses) and the seconds since
+    start (training and evaluation)."""
+    test_loss, test_acc = evaluate(model, test_x, test_y)
+    seconds = time.perf_counter() - start
+    tail = max(1, len(losses) // 10)
+    return test_loss, test_acc, sum(losses[-tail:]) / tail, seconds
+
+
 def train_run(cfg, data, norm, batch_size, lr, seed):
     train_x, train_y, test_x, test_y, classes = data
     torch.manual_seed(seed)
@@ -211,10 +221,7 @@ def train_run(cfg, data, norm, batch_size, lr, seed):
                 break
         if diverged:
             break
-    test_loss, test_acc = evaluate(model, test_x, test_y)
-    seconds = time.perf_counter() - start
-    tail = max(1, len(losses) // 10)
-    train_loss = sum(losses[-tail:]) / tail
+    test_loss, test_acc, train_loss, seconds = finish_run(model, test_x, test_y, losses, start)
 
     def finite(v):
         return v if math.isfinite(v) else None
