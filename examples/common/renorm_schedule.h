@@ -1,9 +1,11 @@
 #pragma once
 // Batch Renormalization's schedule (Ioffe 2017): the limits of r and d start
 // at 1 and 0, where Batch Renorm is BatchNorm, and are relaxed as training
-// goes on. The paper holds them for the first 5k steps, then relaxes them to
-// r_max = 3 by step 40k and d_max = 5 by step 25k. Here the same shape as
-// fractions of a run of any length: with f = (step − 1) / steps,
+// goes on — the paper trains with BatchNorm alone for its first steps, then
+// lets r_max grow gradually to 3 and d_max to 5 (its suggested limits). Its
+// schedule is in steps of its own long runs; this one has the same shape as
+// fractions of a run of any length (the fractions are ours): with
+// f = (step − 1) / steps,
 //   r_max = 1 + 2 · clamp((f − 0.04) / 0.27, 0, 1)   (3 from 31% of the run)
 //   d_max = 5 · clamp((f − 0.04) / 0.15, 0, 1)       (5 from 19% of the run)
 // Used by mlp_norm --norm renorm and cnn_norm --norm batch_renorm before every step:
