@@ -78,23 +78,9 @@ void write_errors(const std::string& path, const SweepConfig& cfg, const std::ve
 // over 2% slices of an epoch and over the seeds (diverged runs left out).
 void write_curves(const std::string& path, const SweepConfig& cfg, const std::vector<PointResults>& points) {
   int64_t batch = *std::max_element(cfg.batch_sizes.begin(), cfg.batch_sizes.end());
-  size_t bins = size_t(kCurvePointsPerEpoch * cfg.epochs);
-  for (const std::string& norm : cfg.norms)
-    for (const RunResult& r : point_of(points, norm, batch).runs)
-      if (!r.diverged) bins = std::min(bins, r.losses.size());
-  std::vector<std::vector<double>> curves;
-  std::string header = "epoch";
-  for (const std::string& norm : cfg.norms) {
-    header += "," + norm;
-    curves.push_back(examples::mean_curve(point_of(points, norm, batch).runs, bins));
-  }
-  std::vector<std::string> rows;
-  for (size_t b = 0; b < bins; ++b) {
-    std::string row = fmt::format("{:.4f}", (double(b) + 0.5) / double(bins) * double(cfg.epochs));
-    for (const auto& curve : curves) row += fmt::format(",{:.5f}", curve[b]);
-    rows.push_back(row);
-  }
-  nl::train::write_csv(path, header, rows);
+  std::vector<std::pair<std::string, const std::vector<RunResult>*>> columns;
+  for (const std::string& norm : cfg.norms) columns.emplace_back(norm, &point_of(points, norm, batch).runs);
+  examples::write_curves(path, columns, cfg.epochs, kCurvePointsPerEpoch);
 }
 
 std::string plot_script(const std::string& dir, const SweepConfig& cfg, const nl::data::Mnist& data) {

@@ -68,8 +68,7 @@ nl::io::Metadata identity(const RunConfig& cfg, const nl::data::Mnist& data) {
                          {"noniid", cfg.noniid ? "true" : "false"},
                          {"epochs", std::to_string(cfg.epochs)},
                          {"seed", std::to_string(cfg.seed)}};
-  id.merge(nl::train::data_identity("train", {data.train.images, data.train.labels}));
-  id.merge(nl::train::data_identity("test", {data.test.images, data.test.labels}));
+  id.merge(examples::mnist_identity(data));
   return id;
 }
 

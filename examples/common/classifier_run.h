@@ -39,6 +39,15 @@ inline std::pair<double, double> evaluate_classifier(nl::layers::Module& model, 
   return {sums[0] / double(n), sums[1] / double(n)};
 }
 
+// The data set in a checkpoint's identity: the training and test splits by
+// size and fingerprint (nl::train::data_identity), not by path — --limit or
+// another directory is another data set.
+inline nl::io::Metadata mnist_identity(const nl::data::Mnist& data) {
+  nl::io::Metadata id = nl::train::data_identity("train", {data.train.images, data.train.labels});
+  id.merge(nl::train::data_identity("test", {data.test.images, data.test.labels}));
+  return id;
+}
+
 // A run's log in a checkpoint's metadata entry `key`: steps.csv's rows, every
 // step's loss (exactly, NaN and inf as text) and the seconds spent so far.
 inline nl::io::Metadata run_log_metadata(const char* key, const StepLog& steps, const std::vector<float>& losses,

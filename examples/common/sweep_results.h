@@ -8,12 +8,14 @@
 // test_acc, diverged and seconds.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/io/atomic_file.h"
@@ -78,6 +80,33 @@ std::vector<double> mean_curve(const std::vector<Run>& runs, size_t bins) {
   }
   for (double& m : mean) m = finished ? m / finished : NAN;
   return mean;
+}
+
+// curves.csv: one column per (name, runs), each the runs' training loss
+// averaged over equal slices of training (points_per_epoch per epoch, fewer
+// when a finished run has fewer steps) and then over the runs (mean_curve);
+// the first column, "epoch", is each slice's middle in epochs, so runs of
+// different batch sizes share the axis.
+template <typename Run>
+void write_curves(const std::string& path, const std::vector<std::pair<std::string, const std::vector<Run>*>>& columns,
+                  int64_t epochs, int64_t points_per_epoch) {
+  size_t bins = size_t(points_per_epoch * epochs);
+  for (const auto& [name, runs] : columns)
+    for (const Run& r : *runs)
+      if (!r.diverged) bins = std::min(bins, r.losses.size());
+  std::string header = "epoch";
+  std::vector<std::vector<double>> curves;
+  for (const auto& [name, runs] : columns) {
+    header += "," + name;
+    curves.push_back(mean_curve(*runs, bins));
+  }
+  std::vector<std::string> rows;
+  for (size_t b = 0; b < bins; ++b) {
+    std::string row = fmt::format("{:.4f}", (double(b) + 0.5) / double(bins) * double(epochs));
+    for (const auto& curve : curves) row += fmt::format(",{:.5f}", curve[b]);
+    rows.push_back(row);
+  }
+  nl::train::write_csv(path, header, rows);
 }
 
 // One configuration of a sweep (a norm at a batch size and its learning

@@ -25,28 +25,14 @@ const std::vector<PointResults> kPoints = {{"none", 128, 0.05},  {"batch", 128, 
 
 constexpr int kCurvePointsPerEpoch = 50;
 
-// Loss curves: per config, the per-step losses averaged over `bins` equal
-// slices of training (the same slices of an epoch for both batch sizes, so
-// the curves share an x axis in epochs) and then over the seeds. A run that
-// diverged stopped early and is left out of its curve (NaN if all did).
+// curves.csv: per config, the per-step losses averaged over equal slices of
+// training (the same slices of an epoch for both batch sizes, so the curves
+// share an x axis in epochs) and then over the seeds; a run that diverged
+// stopped early and is left out of its curve (NaN if all did).
 void write_curves(const std::string& path, const std::vector<PointResults>& points, int64_t epochs) {
-  size_t bins = size_t(kCurvePointsPerEpoch * epochs);
-  for (const PointResults& p : points)
-    for (const RunResult& r : p.runs)
-      if (!r.diverged) bins = std::min(bins, r.losses.size());
-  std::string header = "epoch";
-  std::vector<std::vector<double>> curves;
-  for (const PointResults& p : points) {
-    header += "," + p.name();
-    curves.push_back(examples::mean_curve(p.runs, bins));
-  }
-  std::vector<std::string> rows;
-  for (size_t b = 0; b < bins; ++b) {
-    std::string row = fmt::format("{:.4f}", (double(b) + 0.5) / double(bins) * double(epochs));
-    for (const auto& curve : curves) row += fmt::format(",{:.5f}", curve[b]);
-    rows.push_back(row);
-  }
-  nl::train::write_csv(path, header, rows);
+  std::vector<std::pair<std::string, const std::vector<RunResult>*>> columns;
+  for (const PointResults& p : points) columns.emplace_back(p.name(), &p.runs);
+  examples::write_curves(path, columns, epochs, kCurvePointsPerEpoch);
 }
 
 std::string plot_script(const std::string& dir, const std::vector<PointResults>& points, const SweepConfig& cfg) {
