@@ -32,6 +32,7 @@ struct Windows {
   int64_t planes = 0, H = 0, W = 0;
   std::vector<Range> rows, cols;  // per output row i / column j
   int64_t divisor = 0;            // kH·kW, or 0: the window's own size (adaptive)
+  bool two_by_two = false;        // kernel 2, stride 2, no padding: max_pool_2x2's case
   int64_t Ho() const { return int64_t(rows.size()); }
   int64_t Wo() const { return int64_t(cols.size()); }
 };
@@ -80,6 +81,8 @@ Windows sliding_windows(const char* op, const Tensor& x, Size2 kernel, Size2 str
   win.rows = ranges(win.H, kernel.h, stride.h, padding.h);
   win.cols = ranges(win.W, kernel.w, stride.w, padding.w);
   win.divisor = kernel.h * kernel.w;
+  win.two_by_two = kernel.h == 2 && kernel.w == 2 && stride.h == 2 && stride.w == 2 && padding.h == 0 &&
+                   padding.w == 0;
   return win;
 }
 
@@ -92,12 +95,34 @@ void for_each_plane(const Windows& win, int64_t work_per_plane, Fn&& fn) {
                });
 }
 
+// The CNN's pool, 2×2 windows at stride 2 without padding: the general scan
+// below unrolled for one plane (the same comparisons in the same order, so
+// the same maximum and argmax), without the per-window ranges and loops.
+template <typename T>
+void max_pool_2x2(const T* in, T* y, int64_t* arg, int64_t W, int64_t Ho, int64_t Wo) {
+  for (int64_t i = 0; i < Ho; ++i) {
+    const int64_t top = 2 * i * W, bottom = top + W;
+    for (int64_t j = 0; j < Wo; ++j) {
+      const int64_t at[4] = {top + 2 * j, top + 2 * j + 1, bottom + 2 * j, bottom + 2 * j + 1};
+      T value = in[at[0]];
+      int64_t best = at[0];
+      for (int64_t q = 1; q < 4; ++q) {
+        T v = in[at[q]];
+        if (v > value || std::isnan(v)) value = v, best = at[q];  // as the general scan
+      }
+      y[i * Wo + j] = value;
+      arg[i * Wo + j] = best;
+    }
+  }
+}
+
 // y = max over each window; arg = its flat index h·W + w in the plane.
 template <typename T>
 void max_pool_forward(const T* x, T* y, int64_t* arg, const Windows& win) {
   const int64_t Ho = win.Ho(), Wo = win.Wo();
   for_each_plane(win, win.H * win.W, [&](int64_t plane) {
     const T* in = x + plane * win.H * win.W;
+    if (win.two_by_two) return max_pool_2x2(in, y + plane * Ho * Wo, arg + plane * Ho * Wo, win.W, Ho, Wo);
     for (int64_t i = 0; i < Ho; ++i)
       for (int64_t j = 0; j < Wo; ++j) {
         Range r = win.rows[size_t(i)], c = win.cols[size_t(j)];
