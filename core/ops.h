@@ -294,7 +294,7 @@ Tensor avg_pool2d(const Tensor& x, Size2 kernel_size);
 // ceil((i+1)·H/out.h) − 1 (W alike), so windows may overlap or differ in size.
 Tensor adaptive_avg_pool2d(const Tensor& x, Size2 output_size);
 
-// ---- recurrent cells (core/ops/lstm.cpp, core/ops/lstm_sequence.cpp) ---------------
+// ---- recurrent cells (core/ops/lstm.cpp, lstm_sequence.cpp, layer_norm_lstm_sequence.cpp)
 // One LSTM step from gate pre-activations (N, 4H), order [i | f | g | o], and
 // the previous cell state (N, H): c = σ(f)·c_prev + σ(i)·tanh(g), h = σ(o)·tanh(c).
 // h and c are the two outputs of one node, fused forward and backward.
@@ -314,6 +314,14 @@ struct LSTMSequenceResult {
   Tensor c_n;     // (N, H): c_T
 };
 LSTMSequenceResult lstm_sequence(const Tensor& x_proj, const Tensor& h0, const Tensor& c0, const Tensor& weight_hh);
+// The layer-normalized LSTM (Ba et al. 2016; layers::LSTM's layer_norm cell)
+// over all T steps as one op (core/ops/layer_norm_lstm_sequence.cpp): x_proj
+// (T, N, 4H) = LN_ih(W_ih·x_t) of every step; each step adds
+// LN_hh(h_{t−1}·W_hhᵀ) (hh_weight, hh_bias (4H)), runs the cell, and outputs
+// h_t = σ(o)·tanh(LN_c(c_t)) (c_weight, c_bias (H)).
+LSTMSequenceResult layer_norm_lstm_sequence(const Tensor& x_proj, const Tensor& h0, const Tensor& c0,
+                                            const Tensor& weight_hh, const Tensor& hh_weight, const Tensor& hh_bias,
+                                            const Tensor& c_weight, const Tensor& c_bias, double eps = 1e-5);
 
 // ---- attention (core/ops/attention.cpp) -----------------------------------------------
 // softmax over the last dim of scores (..., L, S), where −inf entries and, when

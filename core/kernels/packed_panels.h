@@ -43,6 +43,28 @@ void pack_panels(T* packed, int64_t panels, int64_t K, Value&& value) {
                });
 }
 
+inline int64_t panel_count(int64_t columns) { return (columns + kPanelWidth - 1) / kPanelWidth; }
+
+// B (K × M, row-major) packed in its natural column order: panel q holds
+// columns 32q .. 32q+31 (zero past M). packed: panel_count(M)·K·32 values.
+template <typename T>
+void pack_columns(T* packed, const T* b, int64_t K, int64_t M) {
+  pack_panels(packed, panel_count(M), K, [&](int64_t q, int64_t k, int64_t c) {
+    int64_t column = q * kPanelWidth + c;
+    return column < M ? b[k * M + column] : T(0);
+  });
+}
+
+// B = Wᵀ for W (M × K, row-major), packed as pack_columns packs B: panel q
+// column c is row 32q + c of W (zero past M).
+template <typename T>
+void pack_transposed(T* packed, const T* w, int64_t M, int64_t K) {
+  pack_panels(packed, panel_count(M), K, [&](int64_t q, int64_t k, int64_t c) {
+    int64_t row = q * kPanelWidth + c;
+    return row < M ? w[row * K + k] : T(0);
+  });
+}
+
 namespace detail {
 // 32 bytes of T as one GCC vector (may alias T: it is loaded from T arrays).
 template <typename T>
@@ -83,6 +105,20 @@ __attribute__((always_inline)) inline void panel_product(const T* a, int64_t lda
     case 1: detail::panel_product_rows<T, 1>(a, lda, panel, K, tile); break;
     case 2: detail::panel_product_rows<T, 2>(a, lda, panel, K, tile); break;
     default: detail::panel_product_rows<T, 3>(a, lda, panel, K, tile); break;
+  }
+}
+
+// C rows (rows ≤ kPanelRows) = A rows · B, columns [32·q_lo, min(32·q_hi, M)),
+// from B packed by pack_columns or pack_transposed; row r goes to c + r·ldc.
+template <typename T>
+__attribute__((always_inline)) inline void panel_products(const T* a, int64_t lda, int64_t rows, const T* packed,
+                                                          int64_t K, int64_t M, int64_t q_lo, int64_t q_hi, T* c,
+                                                          int64_t ldc) {
+  alignas(64) T tile[kPanelRows * kPanelWidth];
+  for (int64_t q = q_lo; q < q_hi; ++q) {
+    const int64_t c0 = q * kPanelWidth, count = std::min(kPanelWidth, M - c0);
+    panel_product(a, lda, rows, packed + q * K * kPanelWidth, K, tile);
+    for (int64_t r = 0; r < rows; ++r) std::copy(tile + r * kPanelWidth, tile + r * kPanelWidth + count, c + r * ldc + c0);
   }
 }
 

@@ -28,10 +28,10 @@
 // running sum is a chain of dependent adds that, with the row in L1, costs
 // more than reading the row from memory. The row loops are compiled for AVX2
 // as well (NL_SIMD_CLONES).
-#include <cmath>
+#include <tuple>
 #include <vector>
 
-#include "core/kernels/lane_sum.h"
+#include "core/kernels/layer_norm_rows.h"
 #include "core/kernels/row_blocks.h"
 #include "core/kernels/simd.h"
 #include "core/ops/norm_helpers.h"
@@ -46,17 +46,8 @@ using kernels::for_each_row_block;
 template <typename T, bool kCenter>
 NL_SIMD_CLONES void forward_rows(const T* x, const T* weight, const T* bias, T* y, T* mean, T* rstd, int64_t lo,
                                  int64_t hi, int64_t n, T eps) {
-  for (int64_t r = lo; r < hi; ++r) {
-    const T* xr = x + r * n;
-    T* yr = y + r * n;
-    T m = 0;
-    if constexpr (kCenter) m = kernels::lane_sum<T>(n, [&](int64_t k) { return xr[k]; }) / T(n);
-    T squares = kernels::lane_sum<T>(n, [&](int64_t k) { return (xr[k] - m) * (xr[k] - m); });
-    T s = T(1) / std::sqrt(squares / T(n) + eps);
-    for (int64_t k = 0; k < n; ++k) yr[k] = (xr[k] - m) * s * weight[k] + (bias ? bias[k] : T(0));
-    mean[r] = m;
-    rstd[r] = s;
-  }
+  for (int64_t r = lo; r < hi; ++r)
+    std::tie(mean[r], rstd[r]) = kernels::layer_norm_row_forward<T, kCenter>(x + r * n, weight, bias, y + r * n, n, eps);
 }
 
 template <typename T, bool kCenter>
@@ -79,24 +70,11 @@ NL_SIMD_CLONES void backward_rows(const T* dy, const T* x, const T* weight, cons
                                   int64_t dx_row_stride, T* __restrict dw, T* __restrict db, int64_t lo, int64_t hi,
                                   int64_t n, T* sum_dxhat_out, T* sum_dxhat_xhat_out) {
   for (int64_t r = lo; r < hi; ++r) {
-    const T* dyr = dy + r * n;
-    const T* xr = x + r * n;
-    T* __restrict dxr = dx + r * dx_row_stride;
-    T m = mean[r], s = rstd[r];
-    auto [sum_dxhat, sum_dxhat_xhat] = kernels::lane_sums<T>(
-        n, [&](int64_t k) { return dyr[k] * weight[k]; },
-        [&](int64_t k) { return dyr[k] * weight[k] * (xr[k] - m) * s; });
-    if constexpr (!kCenter) sum_dxhat = 0;
+    auto [sum_dxhat, sum_dxhat_xhat] = kernels::layer_norm_row_backward<T, kCenter>(
+        dy + r * n, x + r * n, weight, mean[r], rstd[r], dx + r * dx_row_stride, dw, db, n);
     if (sum_dxhat_out) {
       sum_dxhat_out[r] = sum_dxhat;
       sum_dxhat_xhat_out[r] = sum_dxhat_xhat;
-    }
-    // the second pass, row still in L1: the weight-grad partials and dx
-    for (int64_t k = 0; k < n; ++k) {
-      T xhat = (xr[k] - m) * s;
-      dw[k] += dyr[k] * xhat;  // dw = Σ_rows dy·xhat
-      db[k] += dyr[k];         // db = Σ_rows dy
-      dxr[k] = s / T(n) * (T(n) * dyr[k] * weight[k] - sum_dxhat - xhat * sum_dxhat_xhat);
     }
   }
 }

@@ -25,12 +25,11 @@
 // for the whole sequence and meet once per step (h_t, or da_t in backward,
 // must be complete before anyone reads it); the results do not depend on the
 // thread count.
-#include "core/kernels/blas.h"
 #include "core/kernels/lstm_unit.h"
 #include "core/kernels/packed_panels.h"
 #include "core/kernels/simd.h"
 #include "core/kernels/vec_math.h"
-#include "core/ops/helpers.h"
+#include "core/ops/lstm_helpers.h"
 
 namespace nl {
 
@@ -136,20 +135,14 @@ NL_SIMD_CLONES void step_backward(const T* acts, const T* c_prev, const T* c, co
   }
 }
 
-// dh (N, H), units [lo, hi) = da (N, 4H) · W_hh, from W_hh packed in panels of
-// kPanelWidth units (K = 4H).
+// dh (N, H), units [lo, hi) = da (N, 4H) · W_hh, from W_hh packed by
+// ops::pack_for_hidden_gradient (panels of kPanelWidth units, K = 4H).
 template <typename T>
 NL_SIMD_CLONES void hidden_gradient(const T* packed, const T* da, T* dh, int64_t N, int64_t H, int64_t lo, int64_t hi) {
-  alignas(64) T tile[kPanelRows * kPanelWidth];
-  for (int64_t q = lo / kPanelWidth; q * kPanelWidth < hi; ++q) {
-    const int64_t u0 = q * kPanelWidth, count = std::min(kPanelWidth, H - u0);
-    for (int64_t n0 = 0; n0 < N; n0 += kPanelRows) {
-      const int64_t rows = std::min<int64_t>(kPanelRows, N - n0);
-      kernels::panel_product(da + n0 * 4 * H, 4 * H, rows, packed + q * 4 * H * kPanelWidth, 4 * H, tile);
-      for (int64_t r = 0; r < rows; ++r)
-        std::copy(tile + r * kPanelWidth, tile + r * kPanelWidth + count, dh + (n0 + r) * H + u0);
-    }
-  }
+  for (int64_t q = lo / kPanelWidth; q * kPanelWidth < hi; ++q)
+    for (int64_t n0 = 0; n0 < N; n0 += kPanelRows)
+      kernels::panel_products(da + n0 * 4 * H, 4 * H, std::min<int64_t>(kPanelRows, N - n0), packed, 4 * H, H, q,
+                              q + 1, dh + n0 * H, H);
 }
 
 // W_hh (4H, H) packed for the forward: panel p, column c = gate·8 + j holds
@@ -165,31 +158,13 @@ Tensor pack_for_forward(const T* w, int64_t H, const char* op) {
   return packed;
 }
 
-// W_hh (4H, H) packed for dh = da·W_hh: panel q holds columns 32q .. 32q+31 (zero past H).
-template <typename T>
-Tensor pack_for_backward(const T* w, int64_t H, const char* op) {
-  const int64_t panels = (H + kPanelWidth - 1) / kPanelWidth;
-  Tensor packed = Tensor::make({panels, 4 * H, kPanelWidth}, dtype_of<T>(), op);
-  kernels::pack_panels(packed.data<T>(), panels, 4 * H, [&](int64_t q, int64_t k, int64_t c) {
-    int64_t unit = q * kPanelWidth + c;
-    return unit < H ? w[k * H + unit] : T(0);
-  });
-  return packed;
-}
 }  // namespace
 
 LSTMSequenceResult lstm_sequence(const Tensor& x_proj_in, const Tensor& h0_in, const Tensor& c0_in,
                                  const Tensor& weight_hh_in) {
   const char* op = "lstm_sequence";
-  ops::check_floating(op, x_proj_in);
-  for (const Tensor* t : {&h0_in, &c0_in, &weight_hh_in}) ops::check_same_dtype(op, x_proj_in, *t);
-  if (x_proj_in.dim() != 3 || x_proj_in.size(2) % 4 != 0 || x_proj_in.size(0) < 1)
-    fail("{}: expected x_proj (T, N, 4H) with T >= 1, got {}", op, x_proj_in.shape());
-  const int64_t T = x_proj_in.size(0), N = x_proj_in.size(1), H = x_proj_in.size(2) / 4;
-  if (!(h0_in.shape() == Shape{N, H}) || !(c0_in.shape() == Shape{N, H}) || !(weight_hh_in.shape() == Shape{4 * H, H}))
-    fail("{}: for x_proj {} expected h0 and c0 ({}, {}) and weight_hh ({}, {}), got {}, {} and {}", op,
-         x_proj_in.shape(), N, H, 4 * H, H, h0_in.shape(), c0_in.shape(), weight_hh_in.shape());
-  if (N == 0 || H == 0) fail("{}: expected a batch and a hidden size > 0, got x_proj {}", op, x_proj_in.shape());
+  const ops::LSTMSizes sizes = ops::check_lstm_sequence(op, x_proj_in, h0_in, c0_in, weight_hh_in);
+  const int64_t T = sizes.T, N = sizes.N, H = sizes.H;  // (not a structured binding: the rule captures them)
   Tensor x_proj = x_proj_in.contiguous(), h0 = h0_in.contiguous(), w = weight_hh_in.contiguous();
   Tensor out = Tensor::make({T, N, H}, x_proj.dtype(), op);  // h_1 .. h_T
   Tensor acts = Tensor::make({T, N, 4 * H}, x_proj.dtype(), op);
@@ -229,7 +204,7 @@ LSTMSequenceResult lstm_sequence(const Tensor& x_proj_in, const Tensor& h0_in, c
            const UnitSplit split = split_units(N, H);
            dispatch_floating(backward_op, dtype, [&]<typename S>() {
              const int64_t step = N * H;
-             Tensor packed = pack_for_backward(w.data<S>(), H, backward_op);
+             Tensor packed = ops::pack_for_hidden_gradient(w.data<S>(), H, backward_op);
              const S *panels = packed.data<S>(), *c = cells.data<S>(), *a = acts.data<S>();
              on_unit_threads(split, [&](int64_t lo, int64_t hi) {
                for (int64_t t = T - 1; t >= 0; --t) {
@@ -241,13 +216,8 @@ LSTMSequenceResult lstm_sequence(const Tensor& x_proj_in, const Tensor& h0_in, c
                    hidden_gradient<S>(panels, da_t, dh.data<S>(), N, H, lo, hi);
                }
              });
-             if (want_dw) {  // dW_hh = Σ_t da_tᵀ·h_{t−1}: h_0, then h_1..h_{T−1} (rows 0..T−2 of out)
-               kernels::gemm<S>(CblasTrans, CblasNoTrans, 4 * H, H, N, S(1), da.data<S>(), 4 * H, h0.data<S>(), H, S(0),
-                                dw.data<S>(), H);
-               if (T > 1)
-                 kernels::gemm<S>(CblasTrans, CblasNoTrans, 4 * H, H, (T - 1) * N, S(1), da.data<S>() + 4 * step, 4 * H,
-                                  out.data<S>(), H, S(1), dw.data<S>(), H);
-             }
+             if (want_dw)
+               ops::recurrent_weight_gradient<S>(da.data<S>(), h0.data<S>(), out.data<S>(), T, N, H, dw.data<S>());
            });
            return {da, want_dh0 ? dh : Tensor(), want_dc0 ? dc : Tensor(), dw};
          });
