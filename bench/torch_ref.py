@@ -12,6 +12,12 @@ Run with Debian's python3-torch (/usr/bin/python3):
 Timing (as bench/harness.cpp): warm-up runs (at least 3 and 0.3 s) are not
 timed; then timed runs until at least --min-runs runs and --min-time seconds
 (at most 2000); the median is printed.
+
+The normalized LSTMs (charlm_step_*) have two twins, the hand-written cell in
+eager mode and under TorchScript; each is timed and printed as
+"<name>/eager <ms> ms" and "<name>/torchscript <ms> ms", then the faster as
+"<name> <ms> ms", the workload's time (--variant times one alone; with
+--memory, only the first, eager unless --variant says otherwise).
 """
 import argparse
 import re
@@ -102,6 +108,119 @@ def lstm_lm():
     return training_step(model, optimizer, lambda: F.cross_entropy(model(tokens), targets))
 
 
+# The normalized LSTMs of layers/lstm.h. PyTorch has no normalized LSTM, so
+# the twin is the cell written by hand, as PyTorch users do (the model:
+# PyTorch's benchmarks/fastrnns/custom_lstms.py, LayerNormLSTMCell), with the
+# input projection of all steps hoisted into one GEMM as normlab does (and for
+# the LN cell its LayerNorm too: LN is per row). Gates [i | f | g | o];
+# c = σ(f)·c + σ(i)·tanh(g), h = σ(o)·tanh(norm(c)). Weights U(−1/√H, 1/√H)
+# as nn.LSTM's; parameters, their shapes and initial values as normlab's.
+
+class LayerNormLSTM(nn.Module):
+    """LN-LSTM (Ba, Kiros & Hinton 2016): a = LN_ih(W_ih·x_t) + LN_hh(W_hh·h),
+    each LayerNorm over the 4H pre-activations with its own affine (their
+    biases are the gate biases; no separate bias), h = σ(o)·tanh(LN_c(c))."""
+
+    def __init__(self, input_size: int, hidden_size: int, eps: float = 1e-5):
+        super().__init__()
+        k = hidden_size ** -0.5
+        self.hidden_size = hidden_size
+        self.weight_ih = nn.Parameter(torch.empty(4 * hidden_size, input_size).uniform_(-k, k))
+        self.weight_hh = nn.Parameter(torch.empty(4 * hidden_size, hidden_size).uniform_(-k, k))
+        self.ln_ih = nn.LayerNorm(4 * hidden_size, eps=eps)
+        self.ln_hh = nn.LayerNorm(4 * hidden_size, eps=eps)
+        self.ln_c = nn.LayerNorm(hidden_size, eps=eps)
+
+    def forward(self, x):  # (T, N, I) -> (T, N, H)
+        # all steps: one GEMM, one LayerNorm; unbind, not x_proj[t] (select's backward would
+        # write a zero-filled (T, N, 4H) gradient per step)
+        x_steps = self.ln_ih(F.linear(x, self.weight_ih)).unbind(0)
+        h = torch.zeros(x.size(1), self.hidden_size, dtype=x.dtype)
+        c = torch.zeros(x.size(1), self.hidden_size, dtype=x.dtype)
+        outputs = []
+        for t in range(len(x_steps)):
+            gates = x_steps[t] + self.ln_hh(torch.mm(h, self.weight_hh.t()))
+            i, f, g, o = gates.chunk(4, 1)
+            c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+            h = torch.sigmoid(o) * torch.tanh(self.ln_c(c))
+            outputs.append(h)
+        return torch.stack(outputs)
+
+
+class BatchNormLSTM(nn.Module):
+    """BN-LSTM (Cooijmans et al. 2016): a = BN_t(W_ih·x_t) + BN_t(W_hh·h) + b,
+    h = σ(o)·tanh(BN_t(c)). As the paper and normlab: each BatchNorm keeps
+    statistics per time step t < max_steps (running ones in buffers of
+    (max_steps, C)), while its gain (init 0.1) is shared across steps; BN_ih
+    and BN_hh have no bias (the single gate bias b, init 0, plays that role),
+    BN_c has one (init 0)."""
+
+    def __init__(self, input_size: int, hidden_size: int, max_steps: int = 256, eps: float = 1e-5,
+                 momentum: float = 0.1):
+        super().__init__()
+        k = hidden_size ** -0.5
+        G, H = 4 * hidden_size, hidden_size
+        self.hidden_size, self.max_steps, self.eps, self.momentum = hidden_size, max_steps, eps, momentum
+        self.weight_ih = nn.Parameter(torch.empty(G, input_size).uniform_(-k, k))
+        self.weight_hh = nn.Parameter(torch.empty(G, H).uniform_(-k, k))
+        self.bias = nn.Parameter(torch.zeros(G))
+        self.bn_ih_weight = nn.Parameter(torch.full((G,), 0.1))
+        self.bn_hh_weight = nn.Parameter(torch.full((G,), 0.1))
+        self.bn_c_weight = nn.Parameter(torch.full((H,), 0.1))
+        self.bn_c_bias = nn.Parameter(torch.zeros(H))
+        for name, C in (("ih", G), ("hh", G), ("c", H)):
+            self.register_buffer(f"bn_{name}_running_mean", torch.zeros(max_steps, C))
+            self.register_buffer(f"bn_{name}_running_var", torch.ones(max_steps, C))
+
+    def forward(self, x):  # (T, N, I) -> (T, N, H)
+        x_steps = F.linear(x, self.weight_ih).unbind(0)  # all steps: one GEMM (unbind: as in the LN cell)
+        h = torch.zeros(x.size(1), self.hidden_size, dtype=x.dtype)
+        c = torch.zeros(x.size(1), self.hidden_size, dtype=x.dtype)
+        outputs = []
+        for t in range(len(x_steps)):
+            s = min(t, self.max_steps - 1)  # step t's statistics (the last slot beyond max_steps)
+            gates = (F.batch_norm(x_steps[t], self.bn_ih_running_mean[s], self.bn_ih_running_var[s],
+                                  self.bn_ih_weight, None, self.training, self.momentum, self.eps) +
+                     F.batch_norm(torch.mm(h, self.weight_hh.t()), self.bn_hh_running_mean[s],
+                                  self.bn_hh_running_var[s], self.bn_hh_weight, None, self.training, self.momentum,
+                                  self.eps) + self.bias)
+            i, f, g, o = gates.chunk(4, 1)
+            c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+            c_normalized = F.batch_norm(c, self.bn_c_running_mean[s], self.bn_c_running_var[s], self.bn_c_weight,
+                                        self.bn_c_bias, self.training, self.momentum, self.eps)
+            h = torch.sigmoid(o) * torch.tanh(c_normalized)
+            outputs.append(h)
+        return torch.stack(outputs)
+
+
+class CharLM(nn.Module):
+    """LanguageModel with a hand-written normalized LSTM (scripted or not)."""
+
+    def __init__(self, lstm):
+        super().__init__()
+        self.embed = nn.Embedding(96, 64)
+        self.lstm = lstm
+        self.head = nn.Linear(256, 96)
+
+    def forward(self, tokens):  # (T, B) -> (T·B, 96)
+        return self.head(self.lstm(self.embed(tokens))).reshape(-1, 96)
+
+
+def charlm(cell):
+    """Two twins, {variant: setup}: the cell loop in eager mode, and under
+    TorchScript (torch.jit.script of the LSTM layer, the loop included)."""
+    def setup(script):
+        def build():
+            lstm = (LayerNormLSTM if cell == "ln" else BatchNormLSTM)(64, 256)
+            model = CharLM(torch.jit.script(lstm) if script else lstm)
+            optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+            tokens = torch.randint(0, 96, (64, 32))
+            targets = torch.randint(0, 96, (64 * 32,))
+            return training_step(model, optimizer, lambda: F.cross_entropy(model(tokens), targets))
+        return build
+    return {"eager": setup(False), "torchscript": setup(True)}
+
+
 class GPT(nn.Module):
     def __init__(self, vocab=96, d=128, heads=4, layers=4, ff=512, seq=64):
         super().__init__()
@@ -185,6 +304,8 @@ WORKLOADS = [
     ("batchnorm2d_fwd_bwd_n32_c64_h28", lambda: norm_forward_backward(nn.BatchNorm2d(64), (32, 64, 28, 28))),
 ] + [(f"mlp_step_{norm}_b{batch}", mlp(norm, batch)) for batch in (128, 4) for norm in ("none", "ln", "bn")] + [
     ("lstm_lm_step_h256_t64_b32", lstm_lm),
+    ("charlm_step_lnlstm_h256_t64_b32", charlm("ln")),
+    ("charlm_step_bnlstm_h256_t64_b32", charlm("bn")),
     ("gpt_step_d128_L4_t64_b32", gpt),
     ("tiny_op_chain_1000", tiny_op_chain),
     ("conv2d_fwd_bwd_n32_c64_h28_k3",
@@ -225,6 +346,8 @@ def main():
     parser.add_argument("--min-runs", type=int, default=10)
     parser.add_argument("--memory", action="store_true", help="peak resident memory over --steps runs")
     parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--variant", choices=["eager", "torchscript"],
+                        help="workloads with several twins (the normalized LSTMs): only this one")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     matched = 0
@@ -232,16 +355,29 @@ def main():
         if not re.search(args.filter, name):
             continue
         matched += 1
-        torch.manual_seed(0)
-        run = setup()
-        if args.memory:
-            before = current_rss_mb()
-            for _ in range(args.steps):
-                run()
-            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-            print(f"{name} peak_rss_mb {peak:.1f} before_first_step_mb {before:.1f} steps {args.steps}", flush=True)
-            continue
-        print(f"{name} {time_median_ms(run, args.min_time, args.min_runs):.4f} ms", flush=True)
+        # a workload with several twins ({variant: setup}) is timed in each; the faster is its time
+        variants = setup if isinstance(setup, dict) else {None: setup}
+        if args.variant:
+            variants = {k: v for k, v in variants.items() if k in (None, args.variant)}
+        best = None
+        for variant, variant_setup in variants.items():
+            torch.manual_seed(0)
+            run = variant_setup()
+            label = name if variant is None else f"{name}/{variant}"
+            if args.memory:
+                before = current_rss_mb()
+                for _ in range(args.steps):
+                    run()
+                peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+                print(f"{label} peak_rss_mb {peak:.1f} before_first_step_mb {before:.1f} steps {args.steps}",
+                      flush=True)
+                break  # the peak is the process's: one twin per process (--variant picks which)
+            ms = time_median_ms(run, args.min_time, args.min_runs)
+            if variant is not None:
+                print(f"{label} {ms:.4f} ms", flush=True)
+            best = ms if best is None else min(best, ms)
+        if not args.memory and best is not None:
+            print(f"{name} {best:.4f} ms", flush=True)
     if matched == 0:
         print(f"torch_ref.py: no workload matches \"{args.filter}\"", file=sys.stderr)
         return 1

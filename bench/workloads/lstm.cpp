@@ -3,6 +3,11 @@
 // on 32 sequences of 64 tokens (time-major), cross-entropy over all 64·32
 // positions.
 //
+// charlm_step_{lnlstm,bnlstm}_h256_t64_b32: the same step with the
+// normalized cells (layers::LSTMCell::layer_norm / batch_norm, layers/lstm.h),
+// the performance issue's normalized char LM; the same FLOPs are counted (the
+// norms are elementwise work and left out, as the cell's is).
+//
 // FLOPs counted (matmuls only; the cell's elementwise work is left out):
 //   forward: input projection 2·T·B·64·4H, recurrence 2·T·B·H·4H, head 2·T·B·H·96
 //   training: 3× that (every matmul also gives dX and dW; the embedding
@@ -16,9 +21,10 @@ constexpr int64_t kVocab = 96, kEmbed = 64, kHidden = 256, kSteps = 64, kBatch =
 
 class LanguageModel : public nl::layers::Layer<LanguageModel> {
  public:
-  LanguageModel() : Layer("LSTMLanguageModel") {
+  explicit LanguageModel(nl::layers::LSTMCell cell = nl::layers::LSTMCell::plain) : Layer("LSTMLanguageModel") {
     embed = register_module("embed", std::make_shared<nl::layers::Embedding>(kVocab, kEmbed));
-    lstm = register_module("lstm", std::make_shared<nl::layers::LSTM>(kEmbed, kHidden));
+    lstm = register_module("lstm", std::make_shared<nl::layers::LSTM>(kEmbed, kHidden,
+                                                                      nl::layers::LSTMOptions{.cell = cell}));
     head = register_module("head", std::make_shared<nl::layers::Linear>(kHidden, kVocab));
   }
   std::shared_ptr<nl::layers::Embedding> embed;
@@ -37,19 +43,28 @@ class LanguageModel : public nl::layers::Layer<LanguageModel> {
 constexpr double kForwardFlops =
     2.0 * kSteps * kBatch * (double(kEmbed) * 4 * kHidden + double(kHidden) * 4 * kHidden + double(kHidden) * kVocab);
 
+// One Adam step (lr 1e-3) of the model with `cell` on the fixed random batch.
+std::function<void()> language_model_step(nl::layers::LSTMCell cell) {
+  auto model = std::make_shared<LanguageModel>(cell);
+  auto optimizer = std::make_shared<nl::optim::Adam>(model->parameters(), nl::optim::AdamOptions{.lr = 1e-3});
+  nl::Tensor tokens = random_indices({kSteps, kBatch}, kVocab, 2);
+  nl::Tensor targets = random_indices({kSteps * kBatch}, kVocab, 3);
+  return training_step(model, optimizer,
+                       [model, tokens, targets] { return nl::cross_entropy((*model)(tokens), targets); });
+}
+
 Register lstm_lm({"lstm_lm_step_h256_t64_b32",
                   "Embedding(96,64) -> LSTM(64,256) -> Linear(256,96), 32x64 tokens: one Adam step",
                   {0, train_flops(kForwardFlops)},
-                  [] {
-                    auto model = std::make_shared<LanguageModel>();
-                    auto optimizer =
-                        std::make_shared<nl::optim::Adam>(model->parameters(), nl::optim::AdamOptions{.lr = 1e-3});
-                    nl::Tensor tokens = random_indices({kSteps, kBatch}, kVocab, 2);
-                    nl::Tensor targets = random_indices({kSteps * kBatch}, kVocab, 3);
-                    return training_step(model, optimizer, [model, tokens, targets] {
-                      return nl::cross_entropy((*model)(tokens), targets);
-                    });
-                  }});
+                  [] { return language_model_step(nl::layers::LSTMCell::plain); }});
+Register charlm_lnlstm({"charlm_step_lnlstm_h256_t64_b32",
+                        "Embedding(96,64) -> LN-LSTM(64,256) -> Linear(256,96), 32x64 tokens: one Adam step",
+                        {0, train_flops(kForwardFlops)},
+                        [] { return language_model_step(nl::layers::LSTMCell::layer_norm); }});
+Register charlm_bnlstm({"charlm_step_bnlstm_h256_t64_b32",
+                        "Embedding(96,64) -> BN-LSTM(64,256) -> Linear(256,96), 32x64 tokens: one Adam step",
+                        {0, train_flops(kForwardFlops)},
+                        [] { return language_model_step(nl::layers::LSTMCell::batch_norm); }});
 
 }  // namespace
 }  // namespace bench
