@@ -294,7 +294,7 @@ Tensor avg_pool2d(const Tensor& x, Size2 kernel_size);
 // ceil((i+1)·H/out.h) − 1 (W alike), so windows may overlap or differ in size.
 Tensor adaptive_avg_pool2d(const Tensor& x, Size2 output_size);
 
-// ---- recurrent cells (core/ops/lstm.cpp, lstm_sequence.cpp, layer_norm_lstm_sequence.cpp)
+// ---- recurrent cells (core/ops/lstm.cpp, lstm_sequence.cpp, {layer,batch}_norm_lstm_sequence.cpp)
 // One LSTM step from gate pre-activations (N, 4H), order [i | f | g | o], and
 // the previous cell state (N, H): c = σ(f)·c_prev + σ(i)·tanh(g), h = σ(o)·tanh(c).
 // h and c are the two outputs of one node, fused forward and backward.
@@ -322,6 +322,38 @@ LSTMSequenceResult lstm_sequence(const Tensor& x_proj, const Tensor& h0, const T
 LSTMSequenceResult layer_norm_lstm_sequence(const Tensor& x_proj, const Tensor& h0, const Tensor& c0,
                                             const Tensor& weight_hh, const Tensor& hh_weight, const Tensor& hh_bias,
                                             const Tensor& c_weight, const Tensor& c_bias, double eps = 1e-5);
+// The recurrent BatchNorm LSTM (Cooijmans et al. 2016; layers::LSTM's
+// batch_norm cell) over all T steps as one op (core/ops/batch_norm_lstm_sequence.cpp):
+// x_proj (T, N, 4H) = W_ih·x_t; each step's gates are BN_ih(x_proj[t]) +
+// BN_hh(h_{t−1}·W_hhᵀ) + bias (γ only: ih_weight, hh_weight (4H); bias (4H)
+// may be undefined), and h_t = σ(o)·tanh(BN_c(c_t)) (c_weight, c_bias (H)).
+// Each BN uses step t's statistics: in training the batch's, and row
+// min(start_step + t, max_steps − 1) of its running statistics is updated as
+// batch_norm updates them; in eval that row normalizes.
+struct BNLSTMRunningStats {
+  Tensor mean_ih, var_ih, mean_hh, var_hh;  // (max_steps, 4H)
+  Tensor mean_c, var_c;                     // (max_steps, H)
+};
+LSTMSequenceResult batch_norm_lstm_sequence(const Tensor& x_proj, const Tensor& h0, const Tensor& c0,
+                                            const Tensor& weight_hh, const Tensor& ih_weight, const Tensor& hh_weight,
+                                            const Tensor& bias, const Tensor& c_weight, const Tensor& c_bias,
+                                            const BNLSTMRunningStats& running, int64_t start_step, bool training,
+                                            double momentum = 0.1, double eps = 1e-5);
+// The composed references of the three sequence ops: their steps from
+// matmul, layer_norm / batch_norm, lstm_cell_state (or lstm_cell), sigmoid
+// and tanh, one step at a time; autograd derives the backward. The tests hold
+// the fused ops equal to them (h_n here is a separate tensor, not a view).
+namespace reference {
+LSTMSequenceResult lstm_sequence(const Tensor& x_proj, const Tensor& h0, const Tensor& c0, const Tensor& weight_hh);
+LSTMSequenceResult layer_norm_lstm_sequence(const Tensor& x_proj, const Tensor& h0, const Tensor& c0,
+                                            const Tensor& weight_hh, const Tensor& hh_weight, const Tensor& hh_bias,
+                                            const Tensor& c_weight, const Tensor& c_bias, double eps = 1e-5);
+LSTMSequenceResult batch_norm_lstm_sequence(const Tensor& x_proj, const Tensor& h0, const Tensor& c0,
+                                            const Tensor& weight_hh, const Tensor& ih_weight, const Tensor& hh_weight,
+                                            const Tensor& bias, const Tensor& c_weight, const Tensor& c_bias,
+                                            const BNLSTMRunningStats& running, int64_t start_step, bool training,
+                                            double momentum = 0.1, double eps = 1e-5);
+}  // namespace reference
 
 // ---- attention (core/ops/attention.cpp) -----------------------------------------------
 // softmax over the last dim of scores (..., L, S), where −inf entries and, when

@@ -83,7 +83,7 @@ LSTM::LSTM(int64_t input, int64_t hidden, LSTMOptions o)
 }
 
 LSTM::Output LSTM::run_layer(LayerTensors& L, const Tensor& x, Tensor h, Tensor c, int64_t start_step) {
-  const int64_t T = x.size(0), H = hidden_size;
+  const int64_t H = hidden_size;
   const LSTMCell cell = options.cell;
   // All time steps' input projections in one GEMM: (T, N, In) · W_ihᵀ (+ b_ih + b_hh for
   // the plain cell, the GEMM's starting value) -> (T, N, 4H)
@@ -91,32 +91,21 @@ LSTM::Output LSTM::run_layer(LayerTensors& L, const Tensor& x, Tensor h, Tensor 
       linear(x, L.weight_ih, cell == LSTMCell::plain && L.bias_ih.defined() ? L.bias_ih + L.bias_hh : Tensor());
   if (cell == LSTMCell::layer_norm)  // LN is per row, so one call normalizes every step
     x_proj = layer_norm(x_proj, {4 * H}, L.norm_ih_weight, L.norm_ih_bias, options.eps);
-  if (cell != LSTMCell::batch_norm) {  // all steps in one fused op
-    LSTMSequenceResult s = cell == LSTMCell::plain
-                               ? lstm_sequence(x_proj, h, c, L.weight_hh)
-                               : layer_norm_lstm_sequence(x_proj, h, c, L.weight_hh, L.norm_hh_weight, L.norm_hh_bias,
-                                                          L.norm_c_weight, L.norm_c_bias, options.eps);
-    return {s.output, s.h_n, s.c_n};
+  // all steps in one fused op
+  LSTMSequenceResult s;
+  if (cell == LSTMCell::plain) {
+    s = lstm_sequence(x_proj, h, c, L.weight_hh);
+  } else if (cell == LSTMCell::layer_norm) {
+    s = layer_norm_lstm_sequence(x_proj, h, c, L.weight_hh, L.norm_hh_weight, L.norm_hh_bias, L.norm_c_weight,
+                                 L.norm_c_bias, options.eps);
+  } else {
+    s = batch_norm_lstm_sequence(x_proj, h, c, L.weight_hh, L.norm_ih_weight, L.norm_hh_weight, L.bias_ih,
+                                 L.norm_c_weight, L.norm_c_bias,
+                                 {L.running_mean_ih, L.running_var_ih, L.running_mean_hh, L.running_var_hh,
+                                  L.running_mean_c, L.running_var_c},
+                                 start_step, is_training(), options.momentum, options.eps);
   }
-
-  // the batch_norm cell, step by step: step t's statistics (the last slot beyond max_steps)
-  auto bn = [&](const Tensor& v, const Tensor& mean, const Tensor& var, const Tensor& w, const Tensor& b, int64_t t) {
-    int64_t slot = std::min(start_step + t, options.max_steps - 1);
-    return batch_norm(v, mean.select(0, slot), var.select(0, slot), w, b, is_training(), options.momentum, options.eps);
-  };
-  std::vector<Tensor> x_steps = unbind(x_proj, 0);  // views; their gradients gather into one buffer
-  std::vector<Tensor> outputs;
-  outputs.reserve(size_t(T));
-  for (int64_t t = 0; t < T; ++t) {
-    Tensor gates = bn(x_steps[size_t(t)], L.running_mean_ih, L.running_var_ih, L.norm_ih_weight, Tensor(), t) +
-                   bn(matmul(h, L.weight_hh.t()), L.running_mean_hh, L.running_var_hh, L.norm_hh_weight, Tensor(), t);
-    if (L.bias_ih.defined()) gates = gates + L.bias_ih;
-    c = lstm_cell_state(gates, c);
-    Tensor c_normalized = bn(c, L.running_mean_c, L.running_var_c, L.norm_c_weight, L.norm_c_bias, t);
-    h = sigmoid(gates.slice(1, 3 * H, 4 * H)) * tanh(c_normalized);  // h = σ(o)·tanh(BN_t(c))
-    outputs.push_back(h);
-  }
-  return {stack(outputs, 0), h, c};
+  return {s.output, s.h_n, s.c_n};
 }
 
 LSTM::Output LSTM::forward(const Tensor& input, const Tensor& h0, const Tensor& c0, int64_t start_step) {

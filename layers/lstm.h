@@ -18,11 +18,11 @@
 //
 // Speed: the input projection of all time steps is one GEMM (and for the
 // layer-normalized cell one LayerNorm over all T·N rows). The plain cell then
-// runs all steps as one fused op (core/ops/lstm_sequence.cpp: one GEMM and
-// one cell kernel per step, one graph node), and so does the layer_norm cell
-// (core/ops/layer_norm_lstm_sequence.cpp: the product, both LayerNorms and the
-// cell per row block, no barrier between threads); the batch_norm cell takes
-// one GEMM plus the fused cell kernel (core/ops/lstm.cpp) and its norms per step.
+// runs all steps as one fused op, one graph node: core/ops/lstm_sequence.cpp
+// (one product and the cell per step), layer_norm_lstm_sequence.cpp (the
+// product, both LayerNorms and the cell per group of rows, no barrier between
+// threads) and batch_norm_lstm_sequence.cpp (threads split the hidden units,
+// so each channel's statistics are one thread's; one barrier per step).
 #include <vector>
 
 #include "layers/module.h"

@@ -64,39 +64,6 @@ LNParams<T> ln_params(const Tensor& params, int64_t H, double eps) {
   return {v, v + 4 * H, v + 8 * H, v + 9 * H, T(eps)};
 }
 
-// The threads' shares of the rows: whole groups of kPanelRows rows, so a row's
-// tiles are the same whatever the thread count.
-struct RowSplit {
-  int threads = 1;
-  int64_t N = 0, groups = 0;
-  std::pair<int64_t, int64_t> rows(int thread, int count) const {
-    int64_t lo = groups * thread / count * kPanelRows, hi = groups * (thread + 1) / count * kPanelRows;
-    return {std::min(lo, N), std::min(hi, N)};
-  }
-};
-
-RowSplit split_rows(int64_t N, int64_t H) {
-  RowSplit split{1, N, (N + kPanelRows - 1) / kPanelRows};
-  // worth waking the threads: about 2^17 multiply-adds per step
-  if (!omp_in_parallel() && N * 4 * H * H >= (int64_t(1) << 17))
-    split.threads = int(std::min<int64_t>(get_num_threads(), split.groups));
-  return split;
-}
-
-// fn(row_lo, row_hi) on each thread of the split.
-template <typename Fn>
-void on_row_threads(const RowSplit& split, Fn&& fn) {
-  if (split.threads <= 1) {
-    fn(int64_t(0), split.N);
-    return;
-  }
-#pragma omp parallel num_threads(split.threads)
-  {
-    auto [lo, hi] = split.rows(omp_get_thread_num(), omp_get_num_threads());
-    fn(lo, hi);
-  }
-}
-
 // Forward of one step for rows [n0, n0 + rows), rows ≤ kPanelRows. Pointers
 // are the step's: xp and acts (N, 4H), h_prev, c_prev, c, h (N, H), p (N, 4H)
 // the recurrent products, stats (N, kStats).
@@ -185,19 +152,6 @@ void sum_rows(const T* partial, int64_t rows, int64_t width, T* out) {
   }
 }
 
-void check_norm_params(const char* op, const Tensor& x_proj, const Tensor& hh_weight, const Tensor& hh_bias,
-                       const Tensor& c_weight, const Tensor& c_bias, double eps, int64_t H) {
-  const Tensor* params[] = {&hh_weight, &hh_bias, &c_weight, &c_bias};
-  const char* names[] = {"hh_weight", "hh_bias", "c_weight", "c_bias"};
-  for (int k = 0; k < 4; ++k) {
-    const Shape expected = k < 2 ? Shape{4 * H} : Shape{H};
-    if (!params[k]->defined() || params[k]->shape() != expected)
-      fail("{}: {} must be defined with shape {} (x_proj {}), got {}", op, names[k], expected, x_proj.shape(),
-           params[k]->defined() ? fmt::format("{}", params[k]->shape()) : std::string("undefined"));
-    ops::check_same_dtype(op, x_proj, *params[k]);
-  }
-  if (!(eps > 0)) fail("{}: eps must be > 0, got {}", op, eps);
-}
 }  // namespace
 
 LSTMSequenceResult layer_norm_lstm_sequence(const Tensor& x_proj_in, const Tensor& h0_in, const Tensor& c0_in,
@@ -206,7 +160,11 @@ LSTMSequenceResult layer_norm_lstm_sequence(const Tensor& x_proj_in, const Tenso
   const char* op = "layer_norm_lstm_sequence";
   const ops::LSTMSizes sizes = ops::check_lstm_sequence(op, x_proj_in, h0_in, c0_in, weight_hh_in);
   const int64_t T = sizes.T, N = sizes.N, H = sizes.H;  // (not a structured binding: the rule captures them)
-  check_norm_params(op, x_proj_in, hh_weight, hh_bias, c_weight, c_bias, eps, H);
+  ops::check_lstm_norm_params(op, x_proj_in, {{"hh_weight", &hh_weight, 4 * H, true},
+                                              {"hh_bias", &hh_bias, 4 * H, true},
+                                              {"c_weight", &c_weight, H, true},
+                                              {"c_bias", &c_bias, H, true}});
+  if (!(eps > 0)) fail("{}: eps must be > 0, got {}", op, eps);
   Tensor x_proj = x_proj_in.contiguous(), h0 = h0_in.contiguous(), w = weight_hh_in.contiguous();
   Tensor params = cat({hh_weight.detach(), hh_bias.detach(), c_weight.detach(), c_bias.detach()}, 0);  // 10H values
   const DType dtype = x_proj.dtype();
@@ -216,14 +174,14 @@ LSTMSequenceResult layer_norm_lstm_sequence(const Tensor& x_proj_in, const Tenso
   Tensor cells = Tensor::make({T + 1, N, H}, dtype, op);     // c_0 .. c_T
   Tensor stats = Tensor::make({T, N, kStats}, dtype, op);
   cells.select(0, 0).copy_(c0_in.detach());
-  const RowSplit split = split_rows(N, H);
+  const ops::SequenceSplit split = ops::split_rows(N, H);
   dispatch_floating(op, dtype, [&]<typename S>() {
     const int64_t step = N * H;
     Tensor packed = Tensor::make({panel_count(4 * H), H, kernels::kPanelWidth}, dtype, op);
     kernels::pack_transposed(packed.data<S>(), w.data<S>(), 4 * H, H);
     const LNParams<S> ln = ln_params<S>(params, H, eps);
     S *c = cells.data<S>(), *h = out.data<S>();
-    on_row_threads(split, [&](int64_t lo, int64_t hi) {
+    ops::on_split_threads(split, [&](int64_t lo, int64_t hi) {
       for (int64_t t = 0; t < T; ++t)  // h_{t−1}: h0, then row t−1 of out
         for (int64_t n0 = lo; n0 < hi; n0 += kPanelRows)
           step_forward<S>(packed.data<S>(), x_proj.data<S>() + t * 4 * step, t == 0 ? h0.data<S>() : h + (t - 1) * step,
@@ -257,13 +215,13 @@ LSTMSequenceResult layer_norm_lstm_sequence(const Tensor& x_proj_in, const Tenso
            Tensor row_sums = zeros({N, 10 * H}, dtype);
            Tensor dparams = Tensor::make({10 * H}, dtype, backward_op);
            Tensor dw = want_dw ? Tensor::make({4 * H, H}, dtype, backward_op) : Tensor();
-           const RowSplit split = split_rows(N, H);
+           const ops::SequenceSplit split = ops::split_rows(N, H);
            dispatch_floating(backward_op, dtype, [&]<typename S>() {
              const int64_t step = N * H;
              Tensor packed = ops::pack_for_hidden_gradient(w.data<S>(), H, backward_op);
              const LNParams<S> ln = ln_params<S>(params, H, eps);
              const S* c = cells.data<S>();
-             on_row_threads(split, [&](int64_t lo, int64_t hi) {
+             ops::on_split_threads(split, [&](int64_t lo, int64_t hi) {
                std::vector<S> scratch(size_t(2 * H));
                for (int64_t t = T - 1; t >= 0; --t)
                  for (int64_t n0 = lo; n0 < hi; n0 += kPanelRows) {
@@ -289,6 +247,24 @@ LSTMSequenceResult layer_norm_lstm_sequence(const Tensor& x_proj_in, const Tenso
                    dparams.slice(0, 9 * H, 10 * H)};
          });
   return result;
+}
+
+// ---- the composed reference, step by step (what layers::LSTM ran before this op):
+// a = x_proj[t] + LN_hh(h·W_hhᵀ), c = lstm_cell_state(a, c), h = σ(a_o)·tanh(LN_c(c))
+LSTMSequenceResult reference::layer_norm_lstm_sequence(const Tensor& x_proj, const Tensor& h0, const Tensor& c0,
+                                                       const Tensor& weight_hh, const Tensor& hh_weight,
+                                                       const Tensor& hh_bias, const Tensor& c_weight,
+                                                       const Tensor& c_bias, double eps) {
+  const int64_t H = h0.size(1);
+  Tensor h = h0, c = c0;
+  std::vector<Tensor> outputs;
+  for (int64_t t = 0; t < x_proj.size(0); ++t) {
+    Tensor a = x_proj.select(0, t) + nl::layer_norm(matmul(h, weight_hh.t()), {4 * H}, hh_weight, hh_bias, eps);
+    c = lstm_cell_state(a, c);
+    h = sigmoid(a.slice(1, 3 * H, 4 * H)) * tanh(nl::layer_norm(c, {H}, c_weight, c_bias, eps));
+    outputs.push_back(h);
+  }
+  return {stack(outputs, 0), h, c};
 }
 
 }  // namespace nl

@@ -1,11 +1,60 @@
 #pragma once
 // What the whole-sequence LSTM ops (lstm_sequence.cpp, layer_norm_lstm_sequence.cpp)
 // share: the checks of x_proj, h0, c0 and W_hh, and W_hh packed once per call.
+#include <initializer_list>
+
 #include "core/kernels/blas.h"
 #include "core/kernels/packed_panels.h"
 #include "core/ops/helpers.h"
 
 namespace nl::ops {
+
+// forward panels of W_hh: the four gates of 8 hidden units side by side
+inline constexpr int64_t kUnitsPerPanel = kernels::kPanelWidth / 4;
+
+// The threads' shares of `total` items (hidden units or batch rows) in whole
+// blocks of `block` items, contiguous per thread, kept for the whole sequence.
+// Whole blocks: an item's tiles are the same whatever the thread count.
+struct SequenceSplit {
+  int threads = 1;
+  int64_t total = 0, block = 1, blocks = 0;
+  std::pair<int64_t, int64_t> range(int thread, int count) const {
+    int64_t lo = blocks * thread / count * block, hi = blocks * (thread + 1) / count * block;
+    return {std::min(lo, total), std::min(hi, total)};
+  }
+};
+
+// Threads when a step is worth waking them (and, split by units, worth a
+// barrier): about 2^17 multiply-adds, N·4H·H.
+inline SequenceSplit split_sequence(int64_t total, int64_t block, int64_t N, int64_t H) {
+  SequenceSplit split{1, total, block, (total + block - 1) / block};
+  if (!omp_in_parallel() && N * 4 * H * H >= (int64_t(1) << 17))
+    split.threads = int(std::min<int64_t>(get_num_threads(), split.blocks));
+  return split;
+}
+// Hidden units in blocks of kPanelWidth (one hidden-gradient panel, four forward panels).
+inline SequenceSplit split_units(int64_t N, int64_t H) { return split_sequence(H, kernels::kPanelWidth, N, H); }
+// Batch rows in groups of kPanelRows (one tile's rows).
+inline SequenceSplit split_rows(int64_t N, int64_t H) { return split_sequence(N, kernels::kPanelRows, N, H); }
+
+// fn(lo, hi) on each thread of the split; fn runs every step (and, where the
+// threads must meet, calls step_barrier(): an orphaned barrier, a no-op on one thread).
+template <typename Fn>
+void on_split_threads(const SequenceSplit& split, Fn&& fn) {
+  if (split.threads <= 1) {
+    fn(int64_t(0), split.total);
+    return;
+  }
+#pragma omp parallel num_threads(split.threads)
+  {
+    auto [lo, hi] = split.range(omp_get_thread_num(), omp_get_num_threads());
+    fn(lo, hi);
+  }
+}
+
+inline void step_barrier() {
+#pragma omp barrier
+}
 
 struct LSTMSizes {
   int64_t T, N, H;
@@ -26,6 +75,38 @@ inline LSTMSizes check_lstm_sequence(const char* op, const Tensor& x_proj, const
   return {T, N, H};
 }
 
+// A norm parameter of a normalized LSTM op: `size` values in x_proj's dtype;
+// an optional one may be undefined.
+struct LSTMNormParam {
+  const char* name;
+  const Tensor* tensor;
+  int64_t size;
+  bool required;
+};
+inline void check_lstm_norm_params(const char* op, const Tensor& x_proj, std::initializer_list<LSTMNormParam> params) {
+  for (const LSTMNormParam& p : params) {
+    const Tensor& t = *p.tensor;
+    if (!t.defined() && !p.required) continue;
+    if (!t.defined() || t.shape() != Shape{p.size})
+      fail("{}: {} must be {} with shape [{}] (x_proj {}), got {}", op, p.name, p.required ? "defined" : "undefined or",
+           p.size, x_proj.shape(), t.defined() ? fmt::format("{}", t.shape()) : std::string("undefined"));
+    check_same_dtype(op, x_proj, t);
+  }
+}
+
+// W_hh (4H, H) packed for the forward's h·W_hhᵀ: panel p, column c = gate·8 + j
+// holds row gate·H + (8p + j) of W_hh (zero past H), so a tile is whole units.
+template <typename T>
+Tensor pack_gates_interleaved(const T* w, int64_t H, const char* op) {
+  const int64_t panels = (H + kUnitsPerPanel - 1) / kUnitsPerPanel;
+  Tensor packed = Tensor::make({panels, H, kernels::kPanelWidth}, dtype_of<T>(), op);
+  kernels::pack_panels(packed.data<T>(), panels, H, [&](int64_t p, int64_t k, int64_t c) {
+    int64_t gate = c / kUnitsPerPanel, unit = p * kUnitsPerPanel + c % kUnitsPerPanel;
+    return unit < H ? w[(gate * H + unit) * H + k] : T(0);
+  });
+  return packed;
+}
+
 // W_hh (4H, H) packed for dh = da·W_hh (the backward's per-step product):
 // kernels::pack_columns, panel q holding hidden units 32q .. 32q+31.
 template <typename T>
@@ -34,6 +115,11 @@ Tensor pack_for_hidden_gradient(const T* w, int64_t H, const char* op) {
   kernels::pack_columns(packed.data<T>(), w, 4 * H, H);
   return packed;
 }
+
+// dh (N, H), units [lo, hi) = dpre (N, 4H)·W_hh, from W_hh packed by
+// pack_for_hidden_gradient: the backward's per-step product (lstm_sequence.cpp; float and double).
+template <typename T>
+void hidden_gradient(const T* packed, const T* dpre, T* dh, int64_t N, int64_t H, int64_t lo, int64_t hi);
 
 // dW_hh (4H, H) = Σ_t dpre_tᵀ·h_{t−1}: one GEMM over h_0, one over K = (T−1)·N
 // rows for h_1..h_{T−1} (rows 0..T−2 of out). dpre (T, N, 4H) is the gradient

@@ -36,48 +36,9 @@ namespace nl {
 namespace {
 using kernels::kPanelRows;
 using kernels::kPanelWidth;
+using ops::kUnitsPerPanel;
 using kernels::vec::sigmoid;
 using kernels::vec::tanh;
-
-constexpr int64_t kUnitsPerPanel = kPanelWidth / 4;  // forward panels: 8 units × 4 gates
-
-// The threads' shares of the hidden units: blocks of kPanelWidth units (one
-// backward panel, four forward panels), contiguous per thread.
-struct UnitSplit {
-  int threads = 1;
-  int64_t H = 0, blocks = 0;
-  std::pair<int64_t, int64_t> units(int thread, int count) const {
-    int64_t lo = blocks * thread / count * kPanelWidth, hi = blocks * (thread + 1) / count * kPanelWidth;
-    return {std::min(lo, H), std::min(hi, H)};
-  }
-};
-
-UnitSplit split_units(int64_t N, int64_t H) {
-  UnitSplit split{1, H, (H + kPanelWidth - 1) / kPanelWidth};
-  // A step must be worth a barrier: about 2^17 multiply-adds.
-  if (!omp_in_parallel() && N * 4 * H * H >= (int64_t(1) << 17))
-    split.threads = int(std::min<int64_t>(get_num_threads(), split.blocks));
-  return split;
-}
-
-// fn(unit_lo, unit_hi) on each thread of the split; fn runs every step and
-// calls step_barrier() after each (an orphaned barrier: a no-op on one thread).
-template <typename Fn>
-void on_unit_threads(const UnitSplit& split, Fn&& fn) {
-  if (split.threads <= 1) {
-    fn(int64_t(0), split.H);
-    return;
-  }
-#pragma omp parallel num_threads(split.threads)
-  {
-    auto [lo, hi] = split.units(omp_get_thread_num(), omp_get_num_threads());
-    fn(lo, hi);
-  }
-}
-
-inline void step_barrier() {
-#pragma omp barrier
-}
 
 // Forward of step t for hidden units [lo, hi) of every row: the gate
 // pre-activations a = x_proj + h_{t−1}·W_hhᵀ a tile at a time from the packed
@@ -135,30 +96,18 @@ NL_SIMD_CLONES void step_backward(const T* acts, const T* c_prev, const T* c, co
   }
 }
 
-// dh (N, H), units [lo, hi) = da (N, 4H) · W_hh, from W_hh packed by
-// ops::pack_for_hidden_gradient (panels of kPanelWidth units, K = 4H).
+}  // namespace
+
 template <typename T>
-NL_SIMD_CLONES void hidden_gradient(const T* packed, const T* da, T* dh, int64_t N, int64_t H, int64_t lo, int64_t hi) {
-  for (int64_t q = lo / kPanelWidth; q * kPanelWidth < hi; ++q)
+NL_SIMD_CLONES void ops::hidden_gradient(const T* packed, const T* dpre, T* dh, int64_t N, int64_t H, int64_t lo,
+                                         int64_t hi) {
+  for (int64_t q = lo / kPanelWidth; q * kPanelWidth < hi; ++q)  // panel q: units 32q .. 32q+31
     for (int64_t n0 = 0; n0 < N; n0 += kPanelRows)
-      kernels::panel_products(da + n0 * 4 * H, 4 * H, std::min<int64_t>(kPanelRows, N - n0), packed, 4 * H, H, q,
+      kernels::panel_products(dpre + n0 * 4 * H, 4 * H, std::min<int64_t>(kPanelRows, N - n0), packed, 4 * H, H, q,
                               q + 1, dh + n0 * H, H);
 }
-
-// W_hh (4H, H) packed for the forward: panel p, column c = gate·8 + j holds
-// row gate·H + (8p + j) of W_hh (zero past H), so a tile is whole units.
-template <typename T>
-Tensor pack_for_forward(const T* w, int64_t H, const char* op) {
-  const int64_t panels = (H + kUnitsPerPanel - 1) / kUnitsPerPanel;
-  Tensor packed = Tensor::make({panels, H, kPanelWidth}, dtype_of<T>(), op);
-  kernels::pack_panels(packed.data<T>(), panels, H, [&](int64_t p, int64_t k, int64_t c) {
-    int64_t gate = c / kUnitsPerPanel, unit = p * kUnitsPerPanel + c % kUnitsPerPanel;
-    return unit < H ? w[(gate * H + unit) * H + k] : T(0);
-  });
-  return packed;
-}
-
-}  // namespace
+template void ops::hidden_gradient<float>(const float*, const float*, float*, int64_t, int64_t, int64_t, int64_t);
+template void ops::hidden_gradient<double>(const double*, const double*, double*, int64_t, int64_t, int64_t, int64_t);
 
 LSTMSequenceResult lstm_sequence(const Tensor& x_proj_in, const Tensor& h0_in, const Tensor& c0_in,
                                  const Tensor& weight_hh_in) {
@@ -170,17 +119,17 @@ LSTMSequenceResult lstm_sequence(const Tensor& x_proj_in, const Tensor& h0_in, c
   Tensor acts = Tensor::make({T, N, 4 * H}, x_proj.dtype(), op);
   Tensor cells = Tensor::make({T + 1, N, H}, x_proj.dtype(), op);  // c_0 .. c_T
   cells.select(0, 0).copy_(c0_in.detach());
-  const UnitSplit split = split_units(N, H);
+  const ops::SequenceSplit split = ops::split_units(N, H);
   dispatch_floating(op, x_proj.dtype(), [&]<typename S>() {
     const int64_t step = N * H;
-    Tensor packed = pack_for_forward(w.data<S>(), H, op);
+    Tensor packed = ops::pack_gates_interleaved(w.data<S>(), H, op);
     const S *xp = x_proj.data<S>(), *panels = packed.data<S>();
     S *c = cells.data<S>(), *h = out.data<S>(), *a = acts.data<S>();
-    on_unit_threads(split, [&](int64_t lo, int64_t hi) {
+    ops::on_split_threads(split, [&](int64_t lo, int64_t hi) {
       for (int64_t t = 0; t < T; ++t) {  // h_{t−1}: h0, then row t−1 of out
         step_forward<S>(panels, xp + t * 4 * step, t == 0 ? h0.data<S>() : h + (t - 1) * step, c + t * step,
                         a + t * 4 * step, c + (t + 1) * step, h + t * step, N, H, lo, hi);
-        step_barrier();
+        ops::step_barrier();
       }
     });
   });
@@ -201,19 +150,19 @@ LSTMSequenceResult lstm_sequence(const Tensor& x_proj_in, const Tensor& h0_in, c
            Tensor dh = dh_n.clone();  // da_{t+1}·W_hh, the gradient h_t sends back (for h_T: the one reaching h_n)
            Tensor dc = dc_n.clone();  // the gradient reaching c_t (c_T: the one reaching c_n)
            Tensor dw = want_dw ? Tensor::make({4 * H, H}, dtype, backward_op) : Tensor();
-           const UnitSplit split = split_units(N, H);
+           const ops::SequenceSplit split = ops::split_units(N, H);
            dispatch_floating(backward_op, dtype, [&]<typename S>() {
              const int64_t step = N * H;
              Tensor packed = ops::pack_for_hidden_gradient(w.data<S>(), H, backward_op);
              const S *panels = packed.data<S>(), *c = cells.data<S>(), *a = acts.data<S>();
-             on_unit_threads(split, [&](int64_t lo, int64_t hi) {
+             ops::on_split_threads(split, [&](int64_t lo, int64_t hi) {
                for (int64_t t = T - 1; t >= 0; --t) {
                  S* da_t = da.data<S>() + t * 4 * step;
                  step_backward<S>(a + t * 4 * step, c + t * step, c + (t + 1) * step, dy.data<S>() + t * step,
                                   dh.data<S>(), dc.data<S>(), da_t, N, H, lo, hi);
-                 step_barrier();         // da_t complete: every unit's dh needs all of it
+                 ops::step_barrier();         // da_t complete: every unit's dh needs all of it
                  if (t > 0 || want_dh0)  // dh = da_t·W_hh, this thread's units (the ones it reads next step)
-                   hidden_gradient<S>(panels, da_t, dh.data<S>(), N, H, lo, hi);
+                   ops::hidden_gradient<S>(panels, da_t, dh.data<S>(), N, H, lo, hi);
                }
              });
              if (want_dw)
@@ -222,6 +171,20 @@ LSTMSequenceResult lstm_sequence(const Tensor& x_proj_in, const Tensor& h0_in, c
            return {da, want_dh0 ? dh : Tensor(), want_dc0 ? dc : Tensor(), dw};
          });
   return result;
+}
+
+// ---- the composed reference: a_t = x_proj[t] + h·W_hhᵀ, (h, c) = lstm_cell(a_t, c)
+LSTMSequenceResult reference::lstm_sequence(const Tensor& x_proj, const Tensor& h0, const Tensor& c0,
+                                            const Tensor& weight_hh) {
+  Tensor h = h0, c = c0;
+  std::vector<Tensor> outputs;
+  for (int64_t t = 0; t < x_proj.size(0); ++t) {
+    LSTMState s = lstm_cell(x_proj.select(0, t) + matmul(h, weight_hh.t()), c);
+    h = s.h;
+    c = s.c;
+    outputs.push_back(h);
+  }
+  return {stack(outputs, 0), h, c};
 }
 
 }  // namespace nl

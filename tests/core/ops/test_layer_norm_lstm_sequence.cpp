@@ -1,6 +1,7 @@
 // layer_norm_lstm_sequence: the fused whole-sequence LN-LSTM against finite
 // differences and against the same steps composed from matmul, layer_norm
-// and lstm_cell_state (what layers::LSTM ran before the fused op); errors.
+// and lstm_cell_state (nl::reference::layer_norm_lstm_sequence, what
+// layers::LSTM ran before the fused op); errors.
 #include "tests/core/core_test_helpers.h"
 
 using nl::Tensor;
@@ -16,21 +17,11 @@ Tensor fused(const std::vector<Tensor>& in) {
   return nl::cat({r.output, r.c_n.unsqueeze(0)}, 0);
 }
 
-// The reference, step by step: a = x_proj[t] + LN_hh(h·W_hhᵀ), c = lstm_cell_state(a, c),
-// h = σ(a_o)·tanh(LN_c(c)); packed as fused() packs.
+// The reference (nl::reference::layer_norm_lstm_sequence), packed as fused() packs.
 Tensor composed(const std::vector<Tensor>& in) {
-  const Tensor &x_proj = in[0], &w = in[3];
-  Tensor h = in[1], c = in[2];
-  const int64_t T = x_proj.size(0), H = h.size(1);
-  std::vector<Tensor> rows;
-  for (int64_t t = 0; t < T; ++t) {
-    Tensor a = x_proj.select(0, t) + nl::layer_norm(nl::matmul(h, w.t()), {4 * H}, in[4], in[5], kEps);
-    c = nl::lstm_cell_state(a, c);
-    h = nl::sigmoid(a.slice(1, 3 * H, 4 * H)) * nl::tanh(nl::layer_norm(c, {H}, in[6], in[7], kEps));
-    rows.push_back(h);
-  }
-  rows.push_back(c);
-  return nl::stack(rows, 0);
+  nl::LSTMSequenceResult r =
+      nl::reference::layer_norm_lstm_sequence(in[0], in[1], in[2], in[3], in[4], in[5], in[6], in[7], kEps);
+  return nl::cat({r.output, r.c_n.unsqueeze(0)}, 0);
 }
 
 // x_proj, h0, c0 standard normal, W_hh scaled by weight_scale, the gains

@@ -1,5 +1,6 @@
 // lstm_sequence: the fused whole-sequence LSTM against finite differences and
-// against the same steps composed from matmul and lstm_cell; errors.
+// against the same steps composed from matmul and lstm_cell
+// (nl::reference::lstm_sequence); errors.
 #include "tests/core/core_test_helpers.h"
 
 using nl::Tensor;
@@ -12,18 +13,11 @@ Tensor fused(const Tensor& x_proj, const Tensor& h0, const Tensor& c0, const Ten
   return nl::cat({r.output, r.c_n.unsqueeze(0)}, 0);
 }
 
-// The reference: T steps of a = x_proj[t] + h·W_hhᵀ, (h, c) = lstm_cell(a, c), packed as fused() packs.
-Tensor composed(const Tensor& x_proj, Tensor h, Tensor c, const Tensor& w) {
-  int64_t T = x_proj.size(0);
-  std::vector<Tensor> rows;
-  for (int64_t t = 0; t < T; ++t) {
-    nl::LSTMState s = nl::lstm_cell(x_proj.select(0, t) + nl::matmul(h, w.t()), c);
-    h = s.h;
-    c = s.c;
-    rows.push_back(h);
-  }
-  rows.push_back(c);
-  return nl::stack(rows, 0);
+// The reference (nl::reference::lstm_sequence: T steps of a = x_proj[t] + h·W_hhᵀ,
+// (h, c) = lstm_cell(a, c)), packed as fused() packs.
+Tensor composed(const Tensor& x_proj, const Tensor& h, const Tensor& c, const Tensor& w) {
+  nl::LSTMSequenceResult r = nl::reference::lstm_sequence(x_proj, h, c, w);
+  return nl::cat({r.output, r.c_n.unsqueeze(0)}, 0);
 }
 
 // x_proj (T, N, 4H), h0 and c0 (N, H) standard normal and W_hh (4H, H) scaled by
