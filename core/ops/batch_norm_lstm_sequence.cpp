@@ -47,15 +47,17 @@ using kernels::vec::sigmoid;
 using kernels::vec::tanh;
 using ops::kUnitsPerPanel;
 
-// One step's statistics: means and variances of BN_ih and BN_hh (4H each), then of BN_c (H).
+// One step's statistics: mean, variance and rstd = 1/√(var + eps) of BN_ih and
+// BN_hh (4H each), then of BN_c (H).
+constexpr int64_t kStatsPerUnit = 27;  // 3 × 4 + 3 × 4 + 3
 template <typename T>
 struct StepStats {
-  T *mean_ih, *var_ih, *mean_hh, *var_hh, *mean_c, *var_c;
+  T *mean_ih, *var_ih, *rstd_ih, *mean_hh, *var_hh, *rstd_hh, *mean_c, *var_c, *rstd_c;
 };
 template <typename T>
-StepStats<T> step_stats(T* stats, int64_t t, int64_t H) {  // stats (T, 18H)
-  T* s = stats + t * 18 * H;
-  return {s, s + 4 * H, s + 8 * H, s + 12 * H, s + 16 * H, s + 17 * H};
+StepStats<T> step_stats(T* stats, int64_t t, int64_t H) {  // stats (T, 27H)
+  T* s = stats + t * kStatsPerUnit * H;
+  return {s, s + 4 * H, s + 8 * H, s + 12 * H, s + 16 * H, s + 20 * H, s + 24 * H, s + 25 * H, s + 26 * H};
 }
 
 // The BN parameters: γ_ih, γ_hh (4H), the gate bias b (4H, zeros when absent), γ_c, β_c (H).
@@ -88,60 +90,49 @@ __attribute__((always_inline)) inline void column_moments(const T* v, int64_t ld
 }
 
 // BN backward for columns [c0, c1) of N rows: dv from dy (both leading
-// dimension ld; dv may be dy), v's mean and var, γ; adds Σ dy·xhat to dw and
-// Σ dy to db (when not null). scratch: 3·(c1 − c0) values.
+// dimension ld; dv may be dy), v's mean and rstd, γ; adds Σ dy·xhat to dw and
+// Σ dy to db (when not null). With Σdxhat = γ·Σdy and Σdxhat·xhat = γ·Σdy·xhat,
+// training's dv = rstd·γ/N·(N·dy − Σdy − xhat·Σdy·xhat). scratch: 2·(c1 − c0) values.
 template <typename T>
 __attribute__((always_inline)) inline void column_bn_backward(const T* dy, const T* v, T* dv, int64_t ld, int64_t N,
-                                                              int64_t c0, int64_t c1, const T* mean, const T* var,
-                                                              const T* w, T eps, bool training, T* dw, T* db,
-                                                              T* scratch) {
-  const int64_t width = c1 - c0;
-  T *rstd = scratch - c0, *sum_dxhat = scratch + width - c0, *sum_dxhat_xhat = scratch + 2 * width - c0;
+                                                              int64_t c0, int64_t c1, const T* mean, const T* rstd,
+                                                              const T* w, bool training, T* dw, T* db, T* scratch) {
+  T *sum_dy = scratch - c0, *sum_dy_xhat = scratch + (c1 - c0) - c0;
+  for (int64_t c = c0; c < c1; ++c) sum_dy[c] = sum_dy_xhat[c] = 0;
+  for (int64_t n = 0; n < N; ++n)
+#pragma omp simd
+    for (int64_t c = c0; c < c1; ++c) {
+      T g = dy[n * ld + c];
+      sum_dy[c] += g;
+      sum_dy_xhat[c] += g * (v[n * ld + c] - mean[c]) * rstd[c];
+    }
   for (int64_t c = c0; c < c1; ++c) {
-    rstd[c] = T(1) / std::sqrt(var[c] + eps);
-    sum_dxhat[c] = sum_dxhat_xhat[c] = 0;
+    dw[c] += sum_dy_xhat[c];  // dγ = Σ dy·xhat
+    if (db) db[c] += sum_dy[c];  // dβ = Σ dy
   }
   for (int64_t n = 0; n < N; ++n)
 #pragma omp simd
     for (int64_t c = c0; c < c1; ++c) {
       T g = dy[n * ld + c], xhat = (v[n * ld + c] - mean[c]) * rstd[c];
-      sum_dxhat[c] += g * w[c];
-      sum_dxhat_xhat[c] += g * w[c] * xhat;
-      dw[c] += g * xhat;  // dγ = Σ dy·xhat
-    }
-  if (db)
-    for (int64_t n = 0; n < N; ++n)
-#pragma omp simd
-      for (int64_t c = c0; c < c1; ++c) db[c] += dy[n * ld + c];  // dβ = Σ dy
-  for (int64_t n = 0; n < N; ++n)
-#pragma omp simd
-    for (int64_t c = c0; c < c1; ++c) {
-      T g = dy[n * ld + c], xhat = (v[n * ld + c] - mean[c]) * rstd[c];
-      dv[n * ld + c] = training ? rstd[c] / T(N) * (T(N) * g * w[c] - sum_dxhat[c] - xhat * sum_dxhat_xhat[c])
-                                : rstd[c] * g * w[c];
+      dv[n * ld + c] = training ? rstd[c] * w[c] / T(N) * (T(N) * g - sum_dy[c] - xhat * sum_dy_xhat[c])
+                                : rstd[c] * w[c] * g;
     }
 }
 
-// The statistics of one step for units [lo, hi): from the batch in training
-// (x and p (N, 4H), c (N, H)), else copied from the running statistics of the
-// slot (running[k] + slot·width, k in the order of StepStats). which: 0 for
-// BN_ih and BN_hh, 1 for BN_c.
+// One BN's statistics for columns [c0, c1) of v (N rows, leading dimension
+// ld): mean and variance from the batch in training, else the running
+// statistics' row of this step's slot; then rstd = 1/√(var + eps).
 template <typename T>
-__attribute__((always_inline)) inline void step_statistics(int which, const T* x, const T* p, const T* c,
-                                                           const StepStats<T>& st, T* const* running, int64_t slot,
-                                                           int64_t N, int64_t H, int64_t lo, int64_t hi,
-                                                           bool training) {
-  T* targets[] = {st.mean_ih, st.var_ih, st.mean_hh, st.var_hh, st.mean_c, st.var_c};
-  for (int k = which == 0 ? 0 : 4; k < (which == 0 ? 4 : 6); ++k)
-    for (int64_t g = 0; g < (k < 4 ? 4 : 1); ++g) {
-      const int64_t c0 = g * H + lo, c1 = g * H + hi, width = k < 4 ? 4 * H : H;
-      if (!training) {
-        std::copy(running[k] + slot * width + c0, running[k] + slot * width + c1, targets[k] + c0);
-      } else if (k % 2 == 0) {  // the mean and variance of one BN together
-        const T* v = k == 0 ? x : k == 2 ? p : c;
-        column_moments(v, width, N, c0, c1, targets[k], targets[k + 1]);
-      }
-    }
+__attribute__((always_inline)) inline void bn_statistics(const T* v, int64_t ld, int64_t N, int64_t c0, int64_t c1,
+                                                         const T* running_mean, const T* running_var, bool training,
+                                                         T eps, T* mean, T* var, T* rstd) {
+  if (training) {
+    column_moments(v, ld, N, c0, c1, mean, var);
+  } else {
+    std::copy(running_mean + c0, running_mean + c1, mean + c0);
+    std::copy(running_var + c0, running_var + c1, var + c0);
+  }
+  for (int64_t c = c0; c < c1; ++c) rstd[c] = T(1) / std::sqrt(var[c] + eps);
 }
 
 // Forward of one step, units [lo, hi), every row.
@@ -162,7 +153,13 @@ NL_SIMD_CLONES void step_forward(const T* packed, const T* xp, const T* h_prev, 
                     p + (n0 + r) * G + gate * H + u0);
     }
   }
-  step_statistics<T>(0, xp, p, c, st, running, slot, N, H, lo, hi, bn.training);
+  for (int64_t gate = 0; gate < 4; ++gate) {  // BN_ih's and BN_hh's statistics, these units' columns
+    const int64_t c0 = gate * H + lo, c1 = gate * H + hi;
+    bn_statistics(xp, G, N, c0, c1, running[0] + slot * G, running[1] + slot * G, bn.training, bn.eps, st.mean_ih,
+                  st.var_ih, st.rstd_ih);
+    bn_statistics(p, G, N, c0, c1, running[2] + slot * G, running[3] + slot * G, bn.training, bn.eps, st.mean_hh,
+                  st.var_hh, st.rstd_hh);
+  }
   for (int64_t n = 0; n < N; ++n) {
     const T *x = xp + n * G, *pn = p + n * G, *cp = c_prev + n * H;
     T* a = acts + n * G;
@@ -171,8 +168,8 @@ NL_SIMD_CLONES void step_forward(const T* packed, const T* xp, const T* h_prev, 
       T pre[4];
       for (int64_t gate = 0; gate < 4; ++gate) {  // a = BN_ih(x) + BN_hh(p) + b
         const int64_t j = gate * H + u;
-        pre[gate] = bn.ih_weight[j] * (x[j] - st.mean_ih[j]) / std::sqrt(st.var_ih[j] + bn.eps) +
-                    bn.hh_weight[j] * (pn[j] - st.mean_hh[j]) / std::sqrt(st.var_hh[j] + bn.eps) + bn.bias[j];
+        pre[gate] = bn.ih_weight[j] * (x[j] - st.mean_ih[j]) * st.rstd_ih[j] +
+                    bn.hh_weight[j] * (pn[j] - st.mean_hh[j]) * st.rstd_hh[j] + bn.bias[j];
       }
       T i = sigmoid(pre[0]), f = sigmoid(pre[1]), g = tanh(pre[2]), o = sigmoid(pre[3]);
       a[u] = i;
@@ -182,11 +179,12 @@ NL_SIMD_CLONES void step_forward(const T* packed, const T* xp, const T* h_prev, 
       c[n * H + u] = f * cp[u] + i * g;  // c = f·c_prev + i·g
     }
   }
-  step_statistics<T>(1, xp, p, c, st, running, slot, N, H, lo, hi, bn.training);
+  bn_statistics(c, H, N, lo, hi, running[4] + slot * H, running[5] + slot * H, bn.training, bn.eps, st.mean_c,
+                st.var_c, st.rstd_c);
   for (int64_t n = 0; n < N; ++n)
 #pragma omp simd
     for (int64_t u = lo; u < hi; ++u) {  // h = o·tanh(BN_c(c))
-      T z = bn.c_weight[u] * (c[n * H + u] - st.mean_c[u]) / std::sqrt(st.var_c[u] + bn.eps) + bn.c_bias[u];
+      T z = bn.c_weight[u] * (c[n * H + u] - st.mean_c[u]) * st.rstd_c[u] + bn.c_bias[u];
       h[n * H + u] = acts[n * G + 3 * H + u] * tanh(z);
     }
 }
@@ -210,13 +208,13 @@ NL_SIMD_CLONES void step_backward(const T* xp, const T* p, const T* acts, const 
   for (int64_t n = 0; n < N; ++n)
 #pragma omp simd
     for (int64_t u = lo; u < hi; ++u) {  // through h = o·tanh(z): da_o and dz
-      T z = bn.c_weight[u] * (c[n * H + u] - st.mean_c[u]) / std::sqrt(st.var_c[u] + bn.eps) + bn.c_bias[u];
+      T z = bn.c_weight[u] * (c[n * H + u] - st.mean_c[u]) * st.rstd_c[u] + bn.c_bias[u];
       T th = tanh(z), o = acts[n * G + 3 * H + u], dh_u = dy[n * H + u] + dh[n * H + u];
       da[n * G + 3 * H + u] = dh_u * th * o * (1 - o);
       dz[n * H + u] = dh_u * o * (1 - th * th);
     }
   // dz becomes BN_c's input gradient, in place
-  column_bn_backward(dz, c, dz, H, N, lo, hi, st.mean_c, st.var_c, bn.c_weight, bn.eps, bn.training, grads.c_weight,
+  column_bn_backward(dz, c, dz, H, N, lo, hi, st.mean_c, st.rstd_c, bn.c_weight, bn.training, grads.c_weight,
                      grads.c_bias, scratch);
   for (int64_t n = 0; n < N; ++n) {
     const T* a = acts + n * G;
@@ -232,14 +230,12 @@ NL_SIMD_CLONES void step_backward(const T* xp, const T* p, const T* acts, const 
       dc[n * H + u] = g.dc_prev;
     }
   }
-  for (int64_t gate = 0; gate < 4; ++gate) {  // BN_ih and BN_hh backward, and db, per gate's columns
+  for (int64_t gate = 0; gate < 4; ++gate) {  // BN_ih and BN_hh backward per gate's columns, and db = Σ da
     const int64_t c0 = gate * H + lo, c1 = gate * H + hi;
-    for (int64_t n = 0; n < N; ++n)
-      for (int64_t j = c0; j < c1; ++j) grads.bias[j] += da[n * G + j];  // db = Σ da
-    column_bn_backward(da, xp, dx, G, N, c0, c1, st.mean_ih, st.var_ih, bn.ih_weight, bn.eps, bn.training,
-                       grads.ih_weight, static_cast<T*>(nullptr), scratch);
-    column_bn_backward(da, p, dp, G, N, c0, c1, st.mean_hh, st.var_hh, bn.hh_weight, bn.eps, bn.training,
-                       grads.hh_weight, static_cast<T*>(nullptr), scratch);
+    column_bn_backward(da, xp, dx, G, N, c0, c1, st.mean_ih, st.rstd_ih, bn.ih_weight, bn.training, grads.ih_weight,
+                       grads.bias, scratch);
+    column_bn_backward(da, p, dp, G, N, c0, c1, st.mean_hh, st.rstd_hh, bn.hh_weight, bn.training, grads.hh_weight,
+                       static_cast<T*>(nullptr), scratch);
   }
 }
 
@@ -286,7 +282,7 @@ LSTMSequenceResult batch_norm_lstm_sequence(const Tensor& x_proj_in, const Tenso
   Tensor acts = Tensor::make({T, N, 4 * H}, dtype, op);
   Tensor products = Tensor::make({T, N, 4 * H}, dtype, op);  // p_t = h_{t−1}·W_hhᵀ
   Tensor cells = Tensor::make({T + 1, N, H}, dtype, op);     // c_0 .. c_T
-  Tensor stats = Tensor::make({T, 18 * H}, dtype, op);       // StepStats per step
+  Tensor stats = Tensor::make({T, kStatsPerUnit * H}, dtype, op);  // StepStats per step
   cells.select(0, 0).copy_(c0_in.detach());
   auto slot = [=](int64_t t) { return std::min(start_step + t, S - 1); };
   dispatch_floating(op, dtype, [&]<typename U>() {
@@ -352,7 +348,7 @@ LSTMSequenceResult batch_norm_lstm_sequence(const Tensor& x_proj_in, const Tenso
              const BNParamGrads<U> grads{g, g + 4 * H, g + 8 * H, g + 12 * H, g + 13 * H};
              const U* c = cells.data<U>();
              ops::on_split_threads(ops::split_units(N, H), [&](int64_t lo, int64_t hi) {
-               std::vector<U> scratch(size_t(3 * std::max<int64_t>(hi - lo, 1)));
+               std::vector<U> scratch(size_t(2 * std::max<int64_t>(hi - lo, 1)));
                for (int64_t t = T - 1; t >= 0; --t) {
                  U* dp_t = dp.data<U>() + t * 4 * step;
                  step_backward<U>(x_proj.data<U>() + t * 4 * step, products.data<U>() + t * 4 * step,
