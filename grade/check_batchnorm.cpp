@@ -119,6 +119,7 @@ void run_batchnorm(void* library_handle, Grader& grader) {
     for (double& v : rv) v = 0.5 + v * v;
     const Lib lib = library(x, gamma, beta, dy, rm, rv, N, C, c.eps, momentum);
     const Layout L{C, N, false};
+    grader.set_group_size(N);
 
     if (forward) {
       Vec y = unwritten(nc), mean = unwritten(size_t(C)), rstd = unwritten(size_t(C));
@@ -150,6 +151,8 @@ void run_batchnorm(void* library_handle, Grader& grader) {
                   {{kUnbiased, unb.rstd}, {kEpsOutside, out.rstd}, {kNoEps, noe.rstd}}});
       Vec unbiased_var = Vec(size_t(C));
       for (int k = 0; k < C; ++k) unbiased_var[size_t(k)] = right.var[size_t(k)] * N / (N - 1);
+      Vec unbiased_var_twice = unbiased_var;
+      for (double& v : unbiased_var_twice) v *= double(N) / (N - 1);
       grader.run(
           {"batchnorm_forward_train",
            "running_mean",
@@ -170,6 +173,9 @@ void run_batchnorm(void* library_handle, Grader& grader) {
                   run_var,
                   {{kBiasedRunning, blend(rv, right.var, 1 - momentum, momentum)},
                    {kSwappedMomentum, blend(rv, unbiased_var, momentum, 1 - momentum)},
+                   {"running_var got the factor N/(N − 1) twice: the variance was already unbiased (÷ (N − 1)); "
+                    "normalize with the biased variance and correct only running_var's update",
+                    blend(rv, unbiased_var_twice, 1 - momentum, momentum)},
                    {"running_var was not updated", rv}}});
     }
     if (backward) {

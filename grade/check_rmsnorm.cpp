@@ -60,6 +60,7 @@ void run_rmsnorm(void* library_handle, Grader& grader) {
     Vec dx = unwritten(nd), dgamma = unwritten(size_t(D));
     backward(dy.data(), x.data(), gamma.data(), rstd.data(), N, D, dx.data(), dgamma.data());
     const Layout L{N, D, true};
+    grader.set_group_size(D);
     const Vec zero_mean;  // RMSNorm: xhat = x·rstd
     auto bwd = [&](BackwardOptions o) { return norm_backward(L, dy, x, gamma, zero_mean, rstd, o); };
     const std::vector<Variant> dx_variants = {

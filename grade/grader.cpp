@@ -109,13 +109,38 @@ bool Grader::run(const Check& c) {
     for (double e : c.expected) scale = std::max(scale, std::abs(e));
     double r = std::numeric_limits<double>::quiet_NaN();
     bool constant = scale > 0;
+    int compared = 0;
     for (size_t i = 0; constant && i < c.got.size(); ++i) {
       if (std::abs(c.expected[i]) < 1e-3 * scale) continue;
       const double ri = c.got[i] / c.expected[i];
       if (std::isnan(r)) r = ri;
       constant = std::abs(ri - r) <= 1e-6 * std::abs(r);
+      ++compared;
     }
-    if (constant && !std::isnan(r) && std::abs(r - 1) > 1e-6) {
+    // n/(n − 1) and its root, either way (eps moves the ratio a little: 1e-4)
+    bool unbiased = false;
+    if (group_size_ > 1 && compared >= 1 && diagnoses.empty()) {
+      const double n = group_size_, bessel = n / (n - 1);
+      const std::pair<double, const char*> factors[] = {{bessel, "n/(n − 1)"},
+                                                        {1 / bessel, "(n − 1)/n"},
+                                                        {std::sqrt(bessel), "√(n/(n − 1))"},
+                                                        {1 / std::sqrt(bessel), "√((n − 1)/n)"}};
+      for (const auto& [f, text] : factors) {
+        bool all = true;
+        for (size_t i = 0; all && i < c.got.size(); ++i)
+          if (std::abs(c.expected[i]) >= 1e-3 * scale) all = std::abs(c.got[i] / c.expected[i] - f) <= 1e-4 * f;
+        if (all && !unbiased) {
+          unbiased = true;
+          add(
+              fmt::format("{} is off by the factor {:.6g} = {} with n = {}, the number of values normalized "
+                          "together: unbiased variance (÷ (n − 1)) used where the biased one (÷ n) belongs, or the "
+                          "other way round",
+                          c.output, f, text, group_size_));
+        }
+      }
+    }
+    constant = constant && compared >= 2 && !unbiased && diagnoses.empty();
+    if (constant && std::abs(r - 1) > 1e-6) {
       if (std::abs(r + 1) <= 1e-6)
         add(fmt::format("{} has the right size but the wrong sign everywhere", c.output));
       else if (std::abs(r) <= 1e-12)

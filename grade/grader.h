@@ -48,6 +48,10 @@ class Grader {
   explicit Grader(std::string exercise) : exercise_(std::move(exercise)) {}
   // Prints PASS or FAIL and, on failure, the worst element and diagnoses. Returns whether it passed.
   bool run(const Check& check);
+  // How many values each group normalizes over in the current case (D for
+  // LayerNorm, N for BatchNorm): a result off by n/(n − 1) or its root is
+  // diagnosed as the unbiased variance where the biased one belongs.
+  void set_group_size(int n) { group_size_ = n; }
   // A failure that is not a comparison (a function missing from the file, ...).
   void fail(const std::string& what, const std::string& why);
   int passed() const { return passed_; }
@@ -57,7 +61,7 @@ class Grader {
 
  private:
   std::string exercise_;
-  int passed_ = 0, failed_ = 0;
+  int passed_ = 0, failed_ = 0, group_size_ = 0;
 };
 
 // Deterministic inputs: normal(mean, std) values.
