@@ -70,7 +70,7 @@ bool Grader::run(const Check& c) {
   const bool ok = c.expected.size() == c.got.size() && err <= c.tolerance;
   const std::string name = fmt::format("{} {}", c.function, c.output);
   const std::string against = "vs " + c.against;
-  fmt::print("{}  {:<32} {:<32} {:<26} rel error {:.1e}{}\n", ok ? "PASS" : "FAIL", name, against, c.shape_text, err,
+  fmt::print("{}  {:<32} {:<32} {:<32} rel error {:.1e}{}\n", ok ? "PASS" : "FAIL", name, against, c.shape_text, err,
              ok ? "" : fmt::format(" (tolerance {:.0e})", c.tolerance));
   if (ok) {
     ++passed_;
@@ -94,15 +94,16 @@ bool Grader::run(const Check& c) {
                     never, c.got.size(), c.output));
   } else if (bad > 0) {
     add(
-        fmt::format("{} of {} elements of {} are NaN or infinite: a division by zero? (with one element, "
-                    "N − 1 or D − 1 is 0)",
+        fmt::format("{} of {} elements of {} are NaN or infinite: a division by zero (with one element, "
+                    "N − 1 or D − 1 is 0)? or += into an output never set to zero (the grader fills outputs "
+                    "with NaN)?",
                     bad, c.got.size(), c.output));
   } else {
     for (const Variant& v : c.variants)
       if (v.values.size() == c.got.size() && max_rel_error(v.values, c.got) <= std::max(1e-6, c.tolerance) &&
           max_rel_error(v.values, c.expected) > c.tolerance)  // only a variant this case tells apart
         add(v.diagnosis);
-    if (c.structure)
+    if (c.structure && diagnoses.empty())  // a matching wrong answer is the more specific diagnosis
       for (std::string& d : c.structure(c.got)) add(std::move(d));
     // A constant factor: got = r · expected wherever expected is not small.
     double scale = 0;

@@ -34,7 +34,8 @@ struct Check {
   Vec expected, got;
   std::vector<Variant> variants;  // known wrong answers
   // Extra diagnoses computed by the exercise from the student's result
-  // (structure: row sums, batch dependence); called only when the check fails.
+  // (structure: row sums, batch dependence); called only when the check fails
+  // and no variant matched.
   std::function<std::vector<std::string>(const Vec& got)> structure;
 };
 

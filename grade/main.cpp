@@ -43,6 +43,7 @@ const std::vector<Exercise>& exercises() {
       {"layernorm", "LayerNorm forward and backward (with dgamma, dbeta)", "layernorm.h", run_layernorm},
       {"batchnorm", "BatchNorm training forward and backward, eval forward", "batchnorm.h", run_batchnorm},
       {"rmsnorm", "RMSNorm backward", "rmsnorm.h", run_rmsnorm},
+      {"groupnorm", "GroupNorm backward (with dgamma, dbeta)", "groupnorm.h", run_groupnorm},
   };
   return all;
 }

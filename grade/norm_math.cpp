@@ -32,7 +32,7 @@ Forward norm_forward(const Layout& L, const Vec& x, const Vec& gamma, const Vec&
 Backward norm_backward(const Layout& L, const Vec& dy, const Vec& x, const Vec& gamma, const Vec& mean, const Vec& rstd,
                        BackwardOptions o) {
   Backward b{Vec(x.size()), Vec(size_t(L.params())), Vec(size_t(L.params()))};
-  const int n = L.count;
+  const int n = L.count, n_formula = o.count ? o.count : n;
   for (int g = 0; g < L.groups; ++g) {
     const double m = mean.empty() ? 0.0 : mean[size_t(g)], r = rstd[size_t(g)];
     double s = 0, sx = 0;
@@ -48,7 +48,7 @@ Backward norm_backward(const Layout& L, const Vec& dy, const Vec& x, const Vec& 
     for (int k = 0; k < n; ++k) {
       const size_t i = L.at(g, k);
       const double xhat = (x[i] - m) * r, dxhat = dy[i] * (o.gamma_in_dxhat ? gamma[size_t(L.param(g, k))] : 1.0);
-      b.dx[i] = r / n * (n * dxhat - (o.sum_term ? s : 0.0) - (o.xhat_term ? xhat * sx : 0.0));
+      b.dx[i] = r / n_formula * (n_formula * dxhat - (o.sum_term ? s : 0.0) - (o.xhat_term ? xhat * sx : 0.0));
     }
   }
   return b;

@@ -13,12 +13,20 @@ namespace nl::grade {
 //    and gamma/beta are per feature.
 //  otherwise (BatchNorm): x is count samples of groups channels; group g is channel g,
 //    and gamma/beta are per channel.
+//  group_channels > 0 (GroupNorm): x is samples of channels·positions values, each
+//    sample's channels in groups of group_channels consecutive ones; group g is
+//    (sample g / G, group g % G), its count = group_channels·positions values
+//    contiguous; gamma/beta are per channel.
 struct Layout {
   int groups, count;
   bool per_row;
-  size_t at(int g, int k) const { return per_row ? size_t(g) * count + k : size_t(k) * groups + g; }
-  int param(int g, int k) const { return per_row ? k : g; }
-  int params() const { return per_row ? count : groups; }
+  int group_channels = 0, positions = 1, channels = 0;
+  size_t at(int g, int k) const { return per_row || group_channels ? size_t(g) * count + k : size_t(k) * groups + g; }
+  int param(int g, int k) const {
+    if (group_channels) return (g % (channels / group_channels)) * group_channels + k / positions;
+    return per_row ? k : g;
+  }
+  int params() const { return group_channels ? channels : per_row ? count : groups; }
 };
 
 struct ForwardOptions {
@@ -41,6 +49,7 @@ struct BackwardOptions {
   bool dgamma_from_x = false;       // Σ dy·x instead of Σ dy·xhat
   bool dgamma_times_gamma = false;  // Σ dy·xhat·gamma
   bool dbeta_times_gamma = false;   // Σ dy·gamma
+  int count = 0;                    // the n of the dx formula, when not the group's size (a wrong count)
 };
 struct Backward {
   Vec dx, dgamma, dbeta;

@@ -47,7 +47,7 @@ size_t count(const std::string& text, const std::string& what) {
   return n;
 }
 
-const char* const kExercises[] = {"layernorm", "batchnorm", "rmsnorm"};
+const char* const kExercises[] = {"layernorm", "batchnorm", "rmsnorm", "groupnorm"};
 
 // Whether a DIAGNOSIS line of out contains text.
 bool has_diagnosis(const std::string& out, const std::string& text) {
@@ -116,6 +116,7 @@ void check_wrong_answers(const std::string& exercise) {
         {"layernorm_eps_outside", "eps is outside the square root"}}},
       {"batchnorm",
        {{"batchnorm_eval_batch_stats", "batch statistics used in eval"},
+        {"batchnorm_eval_batch_mean", "batch statistics used in eval"},
         {"batchnorm_no_sum_term", "the Σ dxhat term is missing"},
         {"batchnorm_unbiased_var", "unbiased variance used to normalize"},
         {"batchnorm_biased_running_var", "running_var updated with the biased variance"}}},
@@ -123,6 +124,9 @@ void check_wrong_answers(const std::string& exercise) {
        {{"rmsnorm_no_xhat_term", "the x̂·mean(dxhat·x̂) term is missing"},
         {"rmsnorm_mean_subtracted", "RMSNorm does not subtract a mean"},
         {"rmsnorm_dgamma_from_x", "it uses x where it should use xhat"}}},
+      {"groupnorm",
+       {{"groupnorm_no_sum_term", "the Σ dxhat term is missing"},
+        {"groupnorm_count_without_L", "a group holds M = C/G · L values"}}},
   };
   size_t files = 0;
   for (const auto& [name, list] : wrongs) {
@@ -153,6 +157,9 @@ TEST_CASE("normlab-grade: typical wrong answers to batchnorm fail with their dia
 TEST_CASE("normlab-grade: typical wrong answers to rmsnorm fail with their diagnosis", "[grade]") {
   check_wrong_answers("rmsnorm");
 }
+TEST_CASE("normlab-grade: typical wrong answers to groupnorm fail with their diagnosis", "[grade]") {
+  check_wrong_answers("groupnorm");
+}
 
 TEST_CASE("normlab-grade: a syntax error is a compile error with the compiler's message", "[grade]") {
   const Run run = grade("layernorm " + path("tests/grade/wrong/layernorm_syntax_error.cpp"));
@@ -173,9 +180,9 @@ TEST_CASE("normlab-grade: a crash in the student's code is reported, not suffere
 }
 
 TEST_CASE("normlab-grade: bad usage and a missing function are named", "[grade]") {
-  Run run = grade("groupnorm " + path("exercises/layernorm.cpp"));
+  Run run = grade("softmax " + path("exercises/layernorm.cpp"));
   CHECK(run.exit_code == 64);
-  CHECK(run.out.find("no exercise named 'groupnorm'") != std::string::npos);
+  CHECK(run.out.find("no exercise named 'softmax'") != std::string::npos);
   run = grade("layernorm " + path("tests/grade/no_such_file.cpp"));
   CHECK(run.exit_code == 64);
   run = grade("--list");

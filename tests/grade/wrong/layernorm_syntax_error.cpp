@@ -31,8 +31,7 @@ void layernorm_forward(const double* x, const double* gamma, const double* beta,
     m /= D;
     double var = 0;
     for (int j = 0; j < D; ++j) var += (xi[j] - m) * (xi[j] - m);
-    var /= D
-    const double r = 1.0 / std::sqrt(var + eps);
+    var /= D const double r = 1.0 / std::sqrt(var + eps);
     for (int j = 0; j < D; ++j) y[i * D + j] = gamma[j] * (xi[j] - m) * r + beta[j];
     mean[i] = m;
     rstd[i] = r;
