@@ -206,7 +206,8 @@ int main(int argc, char** argv) {
   }
   if (const std::string warnings = read_all(log); !warnings.empty()) fmt::print("compiler warnings:\n{}", warnings);
 
-  // 2. Load and check, in a child process.
+  // 2. Load and check, in a child process, which writes `finished` at the end.
+  const fs::path finished = dir / "finished";
   std::fflush(nullptr);
   const pid_t pid = fork();
   if (pid < 0) return std::cerr << "normlab-grade: fork failed\n", kCrash;
@@ -220,14 +221,23 @@ int main(int argc, char** argv) {
     }
     nl::grade::Grader grader(exercise->name);
     exercise->run(handle, grader);
-    std::exit(grader.finish());
+    const int verdict = grader.finish();
+    std::ofstream(finished) << verdict << "\n";
+    std::exit(verdict);
   }
   int status = 0;
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
-  if (WIFEXITED(status)) return WEXITSTATUS(status);
-  const int sig = WTERMSIG(status);
-  if (sig == SIGALRM)
+  // The child's verdict counts only if it got to the end: a sanitizer report in
+  // the student's code also ends the process with a status (ASan's is 1).
+  if (WIFEXITED(status) && fs::exists(finished)) return WEXITSTATUS(status);
+  const int sig = WIFEXITED(status) ? 0 : WTERMSIG(status);
+  if (sig == 0)
+    fmt::print(
+        "\nCRASH: the checks stopped with exit status {} before the end, while running the code of {} "
+        "(a sanitizer's report above names the line)\n",
+        WEXITSTATUS(status), file.string());
+  else if (sig == SIGALRM)
     fmt::print("\nTIMEOUT: the checks did not finish in {} seconds: an endless loop in {}?\n", timeout, file.string());
   else
     fmt::print("\nCRASH: the checks died with signal {} ({}) while running the code of {}{}\n", sig, strsignal(sig),
