@@ -89,8 +89,9 @@ bool Grader::run(const Check& c) {
   const size_t bad = size_t(std::count_if(c.got.begin(), c.got.end(), [](double v) { return !std::isfinite(v); }));
   if (never > 0) {
     add(
-        fmt::format("{} of {} elements of {} were never written (they still hold the NaN the grader filled them "
-                    "with): the TODO is not done yet, or a loop stops early",
+        fmt::format("{} of {} elements of {} still hold the NaN the grader filled them with: never written (the "
+                    "TODO is not done yet, or a loop stops early), or accumulated with += without being set to "
+                    "zero first",
                     never, c.got.size(), c.output));
   } else if (bad > 0) {
     add(

@@ -80,7 +80,7 @@ TEST_CASE("normlab-grade: every stub fails cleanly, saying the TODO is not done"
     INFO(run.out);
     CHECK(run.exit_code == 1);  // checks failed: not a compile error (2) or a crash (3)
     CHECK(count(run.out, "PASS") == 0);
-    CHECK(run.out.find("were never written") != std::string::npos);
+    CHECK(has_diagnosis(run.out, "still hold the NaN the grader filled them with: never written"));
     CHECK(run.out.find(std::string(exercise) + ": 0 of ") != std::string::npos);
   }
 }
@@ -113,7 +113,8 @@ void check_wrong_answers(const std::string& exercise) {
        {{"layernorm_no_sum_term", "dx rows do not sum to zero: the Σ dxhat term is missing"},
         {"layernorm_no_xhat_term", "the x̂·mean(dxhat·x̂) term is missing"},
         {"layernorm_unbiased_var", "unbiased variance used to normalize"},
-        {"layernorm_eps_outside", "eps is outside the square root"}}},
+        {"layernorm_eps_outside", "eps is outside the square root"},
+        {"layernorm_not_zeroed", "or accumulated with += without being set to zero first"}}},
       {"batchnorm",
        {{"batchnorm_eval_batch_stats", "batch statistics used in eval"},
         {"batchnorm_eval_batch_mean", "batch statistics used in eval"},
