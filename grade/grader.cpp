@@ -93,6 +93,8 @@ bool Grader::run(const Check& c) {
                     "TODO is not done yet, or a loop stops early), or accumulated with += without being set to "
                     "zero first",
                     never, c.got.size(), c.output));
+  } else if (bad > 0 && !c.nonfinite_hint.empty()) {
+    add(fmt::format("{} of {} elements of {} are NaN or infinite: {}", bad, c.got.size(), c.output, c.nonfinite_hint));
   } else if (bad > 0) {
     add(
         fmt::format("{} of {} elements of {} are NaN or infinite: a division by zero (with one element, "

