@@ -20,6 +20,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -149,7 +150,7 @@ int main(int argc, char** argv) {
     if (args[i] == "--keep") {
       keep = true;
     } else if (args[i] == "--timeout" && i + 1 < args.size()) {
-      timeout = std::atoi(args[++i].c_str());
+      timeout = std::max(1, std::atoi(args[++i].c_str()));
     } else if (args[i].starts_with("-")) {
       std::cerr << "normlab-grade: unknown option " << args[i] << "\n";
       return usage(std::cerr, kUsage);
@@ -199,6 +200,10 @@ int main(int argc, char** argv) {
   compile.push_back((fs::path(NORMLAB_GRADE_API_DIR) / exercise->api_header).string());
   compile.insert(compile.end(), {"-I", NORMLAB_GRADE_INCLUDE_DIR, "-o", library.string(), fs::absolute(file).string()});
   const int compiled = run_to_file(compile, log, 120);
+  if (compiled == 127 || compiled < 0) {  // not the student's fault
+    fmt::print("normlab-grade: cannot run the compiler {}:\n{}", NORMLAB_GRADE_CXX, read_all(log));
+    return kCrash;
+  }
   if (compiled != 0) {
     fmt::print("COMPILE ERROR: {} does not compile{}:\n{}", file.string(),
                compiled >= 128 ? fmt::format(" (the compiler was stopped by signal {})", compiled - 128) : "",
