@@ -46,6 +46,8 @@ const std::vector<Exercise>& exercises() {
       {"rmsnorm", "RMSNorm backward", "rmsnorm.h", run_rmsnorm},
       {"groupnorm", "GroupNorm backward (with dgamma, dbeta)", "groupnorm.h", run_groupnorm},
       {"softmax_ce", "softmax and cross-entropy: the loss and its gradient", "softmax_ce.h", run_softmax_ce},
+      {"attention", "scaled dot-product attention backward (one head, optionally causal)", "attention.h",
+       run_attention},
       {"adam", "one step of the Adam optimizer", "adam.h", run_adam},
   };
   return all;

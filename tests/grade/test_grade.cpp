@@ -47,7 +47,7 @@ size_t count(const std::string& text, const std::string& what) {
   return n;
 }
 
-const char* const kExercises[] = {"layernorm", "batchnorm", "rmsnorm", "groupnorm", "softmax_ce", "adam"};
+const char* const kExercises[] = {"layernorm", "batchnorm", "rmsnorm", "groupnorm", "softmax_ce", "adam", "attention"};
 
 // Whether a DIAGNOSIS line of out contains text.
 bool has_diagnosis(const std::string& out, const std::string& text) {
@@ -138,6 +138,10 @@ void check_wrong_answers(const std::string& exercise) {
        {{"adam_no_bias_correction", "the bias correction is missing"},
         {"adam_eps_inside_sqrt", "eps is inside the square root"},
         {"adam_decoupled_decay", "weight decay applied as AdamW's decoupled decay"}}},
+      {"attention",
+       {{"attention_no_softmax_term", "the softmax's backward is missing its second term"},
+        {"attention_no_scale", "dq and dk miss the 1/√E"},
+        {"attention_mask_ignored", "the causal mask is ignored"}}},
   };
   size_t files = 0;
   for (const auto& [name, list] : wrongs) {
@@ -176,6 +180,9 @@ TEST_CASE("normlab-grade: typical wrong answers to softmax_ce fail with their di
 }
 TEST_CASE("normlab-grade: typical wrong answers to adam fail with their diagnosis", "[grade]") {
   check_wrong_answers("adam");
+}
+TEST_CASE("normlab-grade: typical wrong answers to attention fail with their diagnosis", "[grade]") {
+  check_wrong_answers("attention");
 }
 
 TEST_CASE("normlab-grade: a syntax error is a compile error with the compiler's message", "[grade]") {
