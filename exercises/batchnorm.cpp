@@ -1,0 +1,41 @@
+// Exercise: BatchNorm, training forward and backward, and eval forward.
+// Grade it with:  build/bin/normlab-grade batchnorm THIS_FILE.cpp
+//
+// x holds N samples of C channels, row-major: x[n*C + c]. In training each
+// channel c is normalized over the batch (its N values), as PyTorch does:
+//
+//   mean_c  = 1/N · Σ_n x_nc
+//   var_c   = 1/N · Σ_n (x_nc − mean_c)²        (biased: used to normalize)
+//   rstd_c  = 1 / √(var_c + eps)
+//   xhat_nc = (x_nc − mean_c) · rstd_c
+//   y_nc    = gamma_c · xhat_nc + beta_c
+//   running_mean_c ← (1 − momentum) · running_mean_c + momentum · mean_c
+//   running_var_c  ← (1 − momentum) · running_var_c  + momentum · var_c · N/(N − 1)
+//                                                   (unbiased: the running estimate)
+//
+// Backward (training): given dy, write dx, dgamma and dbeta. x_nc reaches y
+// through xhat_nc directly and through mean_c and var_c, which the whole
+// batch shares. The grader passes the batch's mean and rstd.
+//
+// Eval: the running statistics take the place of the batch statistics, so a
+// sample's output does not depend on the rest of the batch:
+//   y_nc = gamma_c · (x_nc − running_mean_c) / √(running_var_c + eps) + beta_c
+//
+// Only <cmath> and plain loops are needed. Keep the signatures as they are.
+#include <cmath>
+
+void batchnorm_forward_train(const double* x, const double* gamma, const double* beta, int N, int C, double eps,
+                             double momentum, double* y, double* mean, double* rstd, double* running_mean,
+                             double* running_var) {
+  // TODO: compute mean[c], rstd[c] and y; update running_mean and running_var
+}
+
+void batchnorm_backward(const double* dy, const double* x, const double* gamma, const double* mean, const double* rstd,
+                        int N, int C, double* dx, double* dgamma, double* dbeta) {
+  // TODO: compute dx, dgamma and dbeta
+}
+
+void batchnorm_forward_eval(const double* x, const double* gamma, const double* beta, const double* running_mean,
+                            const double* running_var, int N, int C, double eps, double* y) {
+  // TODO: compute y with the running statistics
+}
