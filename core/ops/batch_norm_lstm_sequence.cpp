@@ -97,24 +97,24 @@ template <typename T>
 __attribute__((always_inline)) inline void column_bn_backward(const T* dy, const T* v, T* dv, int64_t ld, int64_t N,
                                                               int64_t c0, int64_t c1, const T* mean, const T* rstd,
                                                               const T* w, bool training, T* dw, T* db, T* scratch) {
-  T *sum_dy = scratch - c0, *sum_dy_xhat = scratch + (c1 - c0) - c0;
-  for (int64_t c = c0; c < c1; ++c) sum_dy[c] = sum_dy_xhat[c] = 0;
+  T *sum_dy = scratch, *sum_dy_xhat = scratch + (c1 - c0);  // column c at index c − c0
+  for (int64_t c = c0; c < c1; ++c) sum_dy[c - c0] = sum_dy_xhat[c - c0] = 0;
   for (int64_t n = 0; n < N; ++n)
 #pragma omp simd
     for (int64_t c = c0; c < c1; ++c) {
       T g = dy[n * ld + c];
-      sum_dy[c] += g;
-      sum_dy_xhat[c] += g * (v[n * ld + c] - mean[c]) * rstd[c];
+      sum_dy[c - c0] += g;
+      sum_dy_xhat[c - c0] += g * (v[n * ld + c] - mean[c]) * rstd[c];
     }
   for (int64_t c = c0; c < c1; ++c) {
-    dw[c] += sum_dy_xhat[c];  // dγ = Σ dy·xhat
-    if (db) db[c] += sum_dy[c];  // dβ = Σ dy
+    dw[c] += sum_dy_xhat[c - c0];  // dγ = Σ dy·xhat
+    if (db) db[c] += sum_dy[c - c0];  // dβ = Σ dy
   }
   for (int64_t n = 0; n < N; ++n)
 #pragma omp simd
     for (int64_t c = c0; c < c1; ++c) {
       T g = dy[n * ld + c], xhat = (v[n * ld + c] - mean[c]) * rstd[c];
-      dv[n * ld + c] = training ? rstd[c] * w[c] / T(N) * (T(N) * g - sum_dy[c] - xhat * sum_dy_xhat[c])
+      dv[n * ld + c] = training ? rstd[c] * w[c] / T(N) * (T(N) * g - sum_dy[c - c0] - xhat * sum_dy_xhat[c - c0])
                                 : rstd[c] * w[c] * g;
     }
 }
