@@ -11,6 +11,7 @@
 #include "core/tensor.h"
 #include "grade/api/batchnorm.h"
 #include "grade/exercises.h"
+#include "grade/norm_checks.h"
 #include "grade/norm_math.h"
 
 namespace nl::grade {
@@ -20,8 +21,6 @@ namespace {
 const char* const kUnbiased =
     "unbiased variance used to normalize (÷ (N − 1)): BatchNorm normalizes with the biased variance (÷ N) and "
     "keeps the unbiased one only for running_var";
-const char* const kEpsOutside = "eps is outside the square root: rstd = 1/√(var + eps), not 1/(√var + eps)";
-const char* const kNoEps = "eps is missing: rstd = 1/√(var + eps)";
 const char* const kWrongAxis =
     "normalized each sample over its channels: that is LayerNorm; BatchNorm normalizes each channel over the batch";
 const char* const kBiasedRunning =
@@ -29,16 +28,20 @@ const char* const kBiasedRunning =
     "var·N/(N − 1)";
 const char* const kSwappedMomentum =
     "the momentum weights are swapped: running ← (1 − momentum)·running + momentum·batch statistic";
-const char* const kNoSumTerm =
-    "dx does not sum to zero over the batch for each channel: the Σ dxhat term is missing. x_nc also moves the "
-    "channel's batch mean, which every xhat_nc subtracts: dx needs − (1/N)·Σ_n dxhat_nc";
-const char* const kNoXhatTerm =
-    "the x̂·mean(dxhat·x̂) term is missing. x_nc also moves the channel's batch variance: dx needs "
-    "− xhat_nc·(1/N)·Σ_n dxhat_nc·xhat_nc";
-const char* const kNoStatTerms =
-    "dx = rstd·dxhat treats the batch mean and variance as constants: that is the eval-mode gradient; in training "
-    "both depend on x (the Σ dxhat and x̂·mean(dxhat·x̂) terms are missing)";
-const char* const kNoGamma = "dxhat = dy·gamma: gamma is missing from dxhat";
+const BackwardMessages kBackwardMessages = {
+    .no_stat_terms =
+        "dx = rstd·dxhat treats the batch mean and variance as constants: that is the eval-mode gradient; in training "
+        "both depend on x (the Σ dxhat and x̂·mean(dxhat·x̂) terms are missing)",
+    .no_sum_term =
+        "dx does not sum to zero over the batch for each channel: the Σ dxhat term is missing. x_nc also moves the "
+        "channel's batch mean, which every xhat_nc subtracts: dx needs − (1/N)·Σ_n dxhat_nc",
+    .no_xhat_term =
+        "the x̂·mean(dxhat·x̂) term is missing. x_nc also moves the channel's batch variance: dx needs "
+        "− xhat_nc·(1/N)·Σ_n dxhat_nc·xhat_nc",
+    .no_gamma = "dxhat = dy·gamma: gamma is missing from dxhat",
+    .dgamma_formula = "dgamma = Σ_n dy_nc·xhat_nc",
+    .dbeta_formula = "dbeta = Σ_n dy_nc",
+};
 const char* const kBatchStatsInEval =
     "batch statistics used in eval: a sample's output must not depend on the rest of the batch; normalize with "
     "running_mean and running_var";
@@ -79,15 +82,6 @@ double loss(const Vec& x, const Vec& gamma, const Vec& beta, const Vec& dy, int 
   return dot(
       dy,
       batch_norm(t(x, {N, C}), Tensor(), Tensor(), t(gamma, {C}), t(beta, {C}), true, 0.1, eps).to_vector<double>());
-}
-
-std::vector<std::string> columns_sum_to_zero(const Vec& dx, int N, int C) {
-  for (int c = 0; c < C; ++c) {
-    double s = 0, a = 0;
-    for (int n = 0; n < N; ++n) s += dx[size_t(n) * C + c], a += std::abs(dx[size_t(n) * C + c]);
-    if (std::abs(s) > 1e-8 * a + 1e-12) return {kNoSumTerm};
-  }
-  return {};
 }
 
 Vec blend(const Vec& running, const Vec& batch, double w_running, double w_batch) {
@@ -182,58 +176,13 @@ void run_batchnorm(void* library_handle, Grader& grader) {
       Vec dx = unwritten(nc), dgamma = unwritten(size_t(C)), dbeta = unwritten(size_t(C));
       backward(dy.data(), x.data(), gamma.data(), lib.mean.data(), lib.rstd.data(), N, C, dx.data(), dgamma.data(),
                dbeta.data());
-      auto bwd = [&](BackwardOptions o) { return norm_backward(L, dy, x, gamma, lib.mean, lib.rstd, o); };
-      const std::vector<Variant> dx_variants = {
-          {kNoStatTerms, bwd({.sum_term = false, .xhat_term = false}).dx},
-          {kNoSumTerm, bwd({.sum_term = false}).dx},
-          {kNoXhatTerm, bwd({.xhat_term = false}).dx},
-          {kNoGamma, bwd({.gamma_in_dxhat = false}).dx},
-      };
-      auto structure = [N, C](const Vec& got) { return columns_sum_to_zero(got, N, C); };
-      grader.run({"batchnorm_backward",
-                  "dx",
-                  "nl::batch_norm + autograd",
-                  text,
-                  {N, C},
-                  1e-7,
-                  lib.dx,
-                  dx,
-                  dx_variants,
-                  structure});
-      const std::vector<Variant> dgamma_variants = {
-          {"dgamma = Σ_n dy_nc·xhat_nc: it uses x where it should use xhat", bwd({.dgamma_from_x = true}).dgamma},
-          {"dgamma = Σ_n dy_nc·xhat_nc, without a factor gamma", bwd({.dgamma_times_gamma = true}).dgamma}};
-      grader.run({"batchnorm_backward",
-                  "dgamma",
-                  "nl::batch_norm + autograd",
-                  text,
-                  {C},
-                  1e-7,
-                  lib.dgamma,
-                  dgamma,
-                  dgamma_variants});
-      grader.run({"batchnorm_backward",
-                  "dbeta",
-                  "nl::batch_norm + autograd",
-                  text,
-                  {C},
-                  1e-7,
-                  lib.dbeta,
-                  dbeta,
-                  {{"dbeta = Σ_n dy_nc, without a factor gamma", bwd({.dbeta_times_gamma = true}).dbeta}}});
-      if (nc <= 128 && c.offset < 100) {
-        const Vec num_dx = numeric_gradient([&](const Vec& v) { return loss(v, gamma, beta, dy, N, C, c.eps); }, x);
-        grader.run({"batchnorm_backward",
-                    "dx",
-                    "central differences",
-                    text,
-                    {N, C},
-                    1e-5,
-                    num_dx,
-                    dx,
-                    dx_variants,
-                    structure});
-      }
+      auto backward_with = [&](BackwardOptions o) { return norm_backward(L, dy, x, gamma, lib.mean, lib.rstd, o); };
+      NormBackwardCase check{"batchnorm_backward", "nl::batch_norm + autograd", text, {N, C}, {C}};
+      check.structure = [L](const Vec& got) { return groups_sum_to_zero(L, got, kBackwardMessages.no_sum_term); };
+      if (nc <= 128 && c.offset < 100)
+        check.loss = [&](const Vec& at_x, const Vec& at_gamma) { return loss(at_x, at_gamma, beta, dy, N, C, c.eps); };
+      check_norm_backward(grader, check, {lib.dx, lib.dgamma, lib.dbeta}, {dx, dgamma, dbeta},
+                          centered_backward_variants(backward_with, kBackwardMessages), x, gamma);
     }
     if (eval) {
       Vec y = unwritten(nc);

@@ -12,22 +12,28 @@
 #include "core/tensor.h"
 #include "grade/api/groupnorm.h"
 #include "grade/exercises.h"
+#include "grade/norm_checks.h"
 #include "grade/norm_math.h"
 
 namespace nl::grade {
 
 namespace {
 
-const char* const kNoSumTerm =
-    "dx does not sum to zero over each sample's group: the Σ dxhat term is missing. x also moves its group's mean: "
-    "dx needs − (1/M)·Σ dxhat over the group's M = C/G·L values";
-const char* const kNoXhatTerm =
-    "the x̂·mean(dxhat·x̂) term is missing: x also moves its group's variance, so dx needs − xhat·(1/M)·Σ dxhat·xhat "
-    "over the group";
-const char* const kNoStatTerms =
-    "dx = rstd·dxhat treats the group's mean and variance as constants: the Σ dxhat and x̂·mean(dxhat·x̂) terms are "
-    "missing";
-const char* const kNoGamma = "dxhat = dy·gamma_c: gamma is missing from dxhat";
+const BackwardMessages kBackwardMessages = {
+    .no_stat_terms =
+        "dx = rstd·dxhat treats the group's mean and variance as constants: the Σ dxhat and x̂·mean(dxhat·x̂) terms are "
+        "missing",
+    .no_sum_term =
+        "dx does not sum to zero over each sample's group: the Σ dxhat term is missing. x also moves its group's mean: "
+        "dx needs − (1/M)·Σ dxhat over the group's M = C/G·L values",
+    .no_xhat_term =
+        "the x̂·mean(dxhat·x̂) term is missing: x also moves its group's variance, so dx needs − xhat·(1/M)·Σ dxhat·xhat "
+        "over the group",
+    .no_gamma = "dxhat = dy·gamma_c: gamma is missing from dxhat",
+    .dgamma_formula = "dgamma_c = Σ dy·xhat",
+    .dgamma_over = " over the channel's values in every sample",
+    .dbeta_formula = "dbeta_c = Σ dy",
+};
 const char* const kCountWithoutL =
     "the group's count is taken as C/G: a group holds M = C/G · L values (its channels at every position), and the "
     "formula's 1/M and M·dxhat need that M";
@@ -83,67 +89,16 @@ void run_groupnorm(void* library_handle, Grader& grader) {
              dbeta.data());
     const Layout lay{N * G, M, true, C / G, L, C};
     grader.set_group_size(M);
-    auto bwd = [&](BackwardOptions o) { return norm_backward(lay, dy, x, gamma, mean, rstd, o); };
-    const std::vector<Variant> dx_variants = {
-        {kNoStatTerms, bwd({.sum_term = false, .xhat_term = false}).dx},
-        {kNoSumTerm, bwd({.sum_term = false}).dx},
-        {kNoXhatTerm, bwd({.xhat_term = false}).dx},
-        {kNoGamma, bwd({.gamma_in_dxhat = false}).dx},
-        {kCountWithoutL, bwd({.count = C / G}).dx},
-    };
-    auto structure = [&](const Vec& got) -> std::vector<std::string> {
-      for (int g = 0; g < N * G; ++g) {
-        double s = 0, a = 0;
-        for (int k = 0; k < M; ++k) s += got[size_t(g) * M + k], a += std::abs(got[size_t(g) * M + k]);
-        if (std::abs(s) > 1e-8 * a + 1e-12) return {kNoSumTerm};
-      }
-      return {};
-    };
-    grader.run({"groupnorm_backward",
-                "dx",
-                "nl::group_norm + autograd",
-                text,
-                {N, C, L},
-                1e-7,
-                lib_dx,
-                dx,
-                dx_variants,
-                structure});
-    const std::vector<Variant> dgamma_variants = {
-        {"dgamma_c = Σ dy·xhat over the channel's values in every sample: it uses x where it should use xhat",
-         bwd({.dgamma_from_x = true}).dgamma},
-        {"dgamma_c = Σ dy·xhat, without a factor gamma", bwd({.dgamma_times_gamma = true}).dgamma}};
-    grader.run({"groupnorm_backward",
-                "dgamma",
-                "nl::group_norm + autograd",
-                text,
-                {C},
-                1e-7,
-                lib_dgamma,
-                dgamma,
-                dgamma_variants});
-    grader.run({"groupnorm_backward",
-                "dbeta",
-                "nl::group_norm + autograd",
-                text,
-                {C},
-                1e-7,
-                lib_dbeta,
-                dbeta,
-                {{"dbeta_c = Σ dy, without a factor gamma", bwd({.dbeta_times_gamma = true}).dbeta}}});
-    if (size <= 128 && c.offset < 100) {
-      const Vec num_dx = numeric_gradient([&](const Vec& v) { return loss(v, gamma, beta, dy, N, C, L, G, c.eps); }, x);
-      grader.run({"groupnorm_backward",
-                  "dx",
-                  "central differences",
-                  text,
-                  {N, C, L},
-                  1e-5,
-                  num_dx,
-                  dx,
-                  dx_variants,
-                  structure});
-    }
+    auto backward_with = [&](BackwardOptions o) { return norm_backward(lay, dy, x, gamma, mean, rstd, o); };
+    BackwardVariants variants = centered_backward_variants(backward_with, kBackwardMessages);
+    variants.dx.push_back({kCountWithoutL, backward_with({.count = C / G}).dx});
+    NormBackwardCase check{"groupnorm_backward", "nl::group_norm + autograd", text, {N, C, L}, {C}};
+    check.structure = [lay](const Vec& got) { return groups_sum_to_zero(lay, got, kBackwardMessages.no_sum_term); };
+    if (size <= 128 && c.offset < 100)
+      check.loss = [&](const Vec& at_x, const Vec& at_gamma) {
+        return loss(at_x, at_gamma, beta, dy, N, C, L, G, c.eps);
+      };
+    check_norm_backward(grader, check, {lib_dx, lib_dgamma, lib_dbeta}, {dx, dgamma, dbeta}, variants, x, gamma);
   }
 }
 

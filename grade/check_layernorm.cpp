@@ -10,6 +10,7 @@
 #include "core/tensor.h"
 #include "grade/api/layernorm.h"
 #include "grade/exercises.h"
+#include "grade/norm_checks.h"
 #include "grade/norm_math.h"
 
 namespace nl::grade {
@@ -18,22 +19,23 @@ namespace {
 
 const char* const kUnbiased =
     "unbiased variance used to normalize (÷ (D − 1)): LayerNorm divides the sum of squares by D";
-const char* const kEpsOutside = "eps is outside the square root: rstd = 1/√(var + eps), not 1/(√var + eps)";
-const char* const kNoEps = "eps is missing: rstd = 1/√(var + eps)";
 const char* const kWrongAxis =
     "normalized over the rows (the batch), per feature: that is BatchNorm; LayerNorm normalizes each row over its D "
     "features";
-const char* const kNoSumTerm =
-    "dx rows do not sum to zero: the Σ dxhat term is missing. x_ij also moves its row's mean, which every xhat_ij "
-    "of the row subtracts: dx needs − (1/D)·Σ_j dxhat_ij";
-const char* const kNoXhatTerm =
-    "the x̂·mean(dxhat·x̂) term is missing. x_ij also moves its row's variance, which every xhat_ij of the row "
-    "divides by: dx needs − xhat_ij·(1/D)·Σ_j dxhat_ij·xhat_ij";
-const char* const kNoStatTerms =
-    "dx = rstd·dxhat treats the mean and the variance as constants (that is eval-mode BatchNorm's gradient); in "
-    "LayerNorm both depend on x: the Σ dxhat and x̂·mean(dxhat·x̂) terms are missing";
-const char* const kNoGamma =
-    "dxhat = dy·gamma: gamma is missing from dxhat (the chain rule through y = gamma·xhat + beta)";
+const BackwardMessages kBackwardMessages = {
+    .no_stat_terms =
+        "dx = rstd·dxhat treats the mean and the variance as constants (that is eval-mode BatchNorm's gradient); in "
+        "LayerNorm both depend on x: the Σ dxhat and x̂·mean(dxhat·x̂) terms are missing",
+    .no_sum_term =
+        "dx rows do not sum to zero: the Σ dxhat term is missing. x_ij also moves its row's mean, which every xhat_ij "
+        "of the row subtracts: dx needs − (1/D)·Σ_j dxhat_ij",
+    .no_xhat_term =
+        "the x̂·mean(dxhat·x̂) term is missing. x_ij also moves its row's variance, which every xhat_ij of the row "
+        "divides by: dx needs − xhat_ij·(1/D)·Σ_j dxhat_ij·xhat_ij",
+    .no_gamma = "dxhat = dy·gamma: gamma is missing from dxhat (the chain rule through y = gamma·xhat + beta)",
+    .dgamma_formula = "dgamma = Σ_i dy_ij·xhat_ij",
+    .dbeta_formula = "dbeta = Σ_i dy_ij",
+};
 
 struct Lib {
   Vec y, mean, rstd, dx, dgamma, dbeta;
@@ -64,24 +66,12 @@ double loss(const Vec& x, const Vec& gamma, const Vec& beta, const Vec& dy, int 
   return dot(dy, layer_norm(t(x, {N, D}), {D}, t(gamma, {D}), t(beta, {D}), eps).to_vector<double>());
 }
 
-std::vector<std::string> rows_sum_to_zero(const Vec& dx, int N, int D) {
-  for (int i = 0; i < N; ++i) {
-    double s = 0, a = 0;
-    for (int j = 0; j < D; ++j) s += dx[size_t(i) * D + j], a += std::abs(dx[size_t(i) * D + j]);
-    if (std::abs(s) > 1e-8 * a + 1e-12) return {kNoSumTerm};
-  }
-  return {};
-}
-
 }  // namespace
 
 void run_layernorm(void* library_handle, Grader& grader) {
   auto* forward = load<decltype(layernorm_forward)>(library_handle, "layernorm_forward", grader);
   auto* backward = load<decltype(layernorm_backward)>(library_handle, "layernorm_backward", grader);
-  const Case cases[] = {
-      {4, 6, 0.0, 1e-5, "small"},          {1, 8, 0.0, 1e-5, "one row"},   {5, 1, 0.0, 1e-5, "one feature"},
-      {7, 13, 0.5, 0.1, "odd, large eps"}, {4, 33, 1e4, 1e-5, "mean 1e4"}, {16, 64, 0.0, 1e-5, "wide"},
-  };
+  const std::vector<Case> cases = row_norm_cases(1e-5);
   std::mt19937_64 rng(21);
   for (const Case& c : cases) {
     const int N = c.rows, D = c.cols;
@@ -136,62 +126,15 @@ void run_layernorm(void* library_handle, Grader& grader) {
       Vec dx = unwritten(nd), dgamma = unwritten(size_t(D)), dbeta = unwritten(size_t(D));
       backward(dy.data(), x.data(), gamma.data(), lib.mean.data(), lib.rstd.data(), N, D, dx.data(), dgamma.data(),
                dbeta.data());
-      auto bwd = [&](BackwardOptions o) { return norm_backward(L, dy, x, gamma, lib.mean, lib.rstd, o); };
-      const std::vector<Variant> dx_variants = {
-          {kNoStatTerms, bwd({.sum_term = false, .xhat_term = false}).dx},
-          {kNoSumTerm, bwd({.sum_term = false}).dx},
-          {kNoXhatTerm, bwd({.xhat_term = false}).dx},
-          {kNoGamma, bwd({.gamma_in_dxhat = false}).dx},
-      };
-      auto structure = [N, D](const Vec& got) { return rows_sum_to_zero(got, N, D); };
-      grader.run({"layernorm_backward",
-                  "dx",
-                  "nl::layer_norm + autograd",
-                  text,
-                  {N, D},
-                  1e-7,
-                  lib.dx,
-                  dx,
-                  dx_variants,
-                  structure});
-      const std::vector<Variant> dgamma_variants = {
-          {"dgamma = Σ_i dy_ij·xhat_ij: it uses x where it should use xhat", bwd({.dgamma_from_x = true}).dgamma},
-          {"dgamma = Σ_i dy_ij·xhat_ij, without a factor gamma", bwd({.dgamma_times_gamma = true}).dgamma}};
-      grader.run({"layernorm_backward",
-                  "dgamma",
-                  "nl::layer_norm + autograd",
-                  text,
-                  {D},
-                  1e-7,
-                  lib.dgamma,
-                  dgamma,
-                  dgamma_variants});
-      grader.run({"layernorm_backward",
-                  "dbeta",
-                  "nl::layer_norm + autograd",
-                  text,
-                  {D},
-                  1e-7,
-                  lib.dbeta,
-                  dbeta,
-                  {{"dbeta = Σ_i dy_ij, without a factor gamma", bwd({.dbeta_times_gamma = true}).dbeta}}});
-      // Central differences in float64 of the library's forward, on the small cases.
+      auto backward_with = [&](BackwardOptions o) { return norm_backward(L, dy, x, gamma, lib.mean, lib.rstd, o); };
+      NormBackwardCase check{"layernorm_backward", "nl::layer_norm + autograd", text, {N, D}, {D}};
+      check.structure = [L](const Vec& got) { return groups_sum_to_zero(L, got, kBackwardMessages.no_sum_term); };
       if (nd <= 128 && c.offset < 100) {
-        const Vec num_dx = numeric_gradient([&](const Vec& v) { return loss(v, gamma, beta, dy, N, D, c.eps); }, x);
-        grader.run({"layernorm_backward",
-                    "dx",
-                    "central differences",
-                    text,
-                    {N, D},
-                    1e-5,
-                    num_dx,
-                    dx,
-                    dx_variants,
-                    structure});
-        const Vec num_dg = numeric_gradient([&](const Vec& v) { return loss(x, v, beta, dy, N, D, c.eps); }, gamma);
-        grader.run(
-            {"layernorm_backward", "dgamma", "central differences", text, {D}, 1e-5, num_dg, dgamma, dgamma_variants});
+        check.loss = [&](const Vec& at_x, const Vec& at_gamma) { return loss(at_x, at_gamma, beta, dy, N, D, c.eps); };
+        check.numeric_dgamma = true;
       }
+      check_norm_backward(grader, check, {lib.dx, lib.dgamma, lib.dbeta}, {dx, dgamma, dbeta},
+                          centered_backward_variants(backward_with, kBackwardMessages), x, gamma);
     }
   }
 }
