@@ -27,6 +27,7 @@
 #include <fstream>
 #include <iostream>
 #include <optional>
+#include <variant>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -138,21 +139,26 @@ std::string read_all(const fs::path& p) {
   return s.str();
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  std::vector<std::string> args(argv + 1, argv + argc), positional;
+// The command line: the exercise, the file and the options; or the exit
+// status to return at once (--help, --list, --stub, a usage error).
+struct Options {
+  const Exercise* exercise = nullptr;
+  fs::path file;
   int timeout = 60;
   bool keep = false;
+};
+std::variant<Options, int> parse(const std::vector<std::string>& args) {
+  Options o;
+  std::vector<std::string> positional;
   for (size_t i = 0; i < args.size(); ++i) {
     if (args[i] == "--help" || args[i] == "-h") return usage(std::cout, 0);
     if (args[i] == "--version") return fmt::print("normlab-grade {}\n", nl::version()), 0;
     if (args[i] == "--list") return list();
     if (args[i] == "--stub") return i + 1 < args.size() ? stub(args[i + 1]) : usage(std::cerr, kUsage);
     if (args[i] == "--keep") {
-      keep = true;
+      o.keep = true;
     } else if (args[i] == "--timeout" && i + 1 < args.size()) {
-      timeout = std::max(1, std::atoi(args[++i].c_str()));
+      o.timeout = std::max(1, std::atoi(args[++i].c_str()));
     } else if (args[i].starts_with("-")) {
       std::cerr << "normlab-grade: unknown option " << args[i] << "\n";
       return usage(std::cerr, kUsage);
@@ -161,75 +167,73 @@ int main(int argc, char** argv) {
     }
   }
   if (positional.size() != 2) return usage(std::cerr, kUsage);
-  const Exercise* exercise = nullptr;
   for (const Exercise& e : nl::grade::exercises())
-    if (positional[0] == e.name) exercise = &e;
-  if (!exercise) {
+    if (positional[0] == e.name) o.exercise = &e;
+  if (!o.exercise) {
     std::cerr << "normlab-grade: no exercise named '" << positional[0] << "'; the exercises are:\n";
     for (const Exercise& e : nl::grade::exercises()) std::cerr << "  " << e.name << "\n";
     return kUsage;
   }
-  const fs::path file = positional[1];
-  if (!fs::is_regular_file(file)) {
-    std::cerr << "normlab-grade: " << file.string() << " is not a file\n";
+  o.file = positional[1];
+  if (!fs::is_regular_file(o.file)) {
+    std::cerr << "normlab-grade: " << o.file.string() << " is not a file\n";
     return kUsage;
   }
+  return o;
+}
 
-  std::string dir_template = (fs::temp_directory_path() / "normlab-grade-XXXXXX").string();
-  if (!mkdtemp(dir_template.data())) {
-    std::cerr << "normlab-grade: cannot create a temporary directory: " << std::strerror(errno) << "\n";
-    return kCrash;
+// A fresh temporary directory, removed (or, with --keep, named) at the end.
+struct WorkDir {
+  fs::path dir;
+  bool keep = false;
+  ~WorkDir() {
+    std::error_code ec;
+    if (dir.empty()) return;
+    if (keep)
+      std::cerr << "normlab-grade: kept " << dir.string() << "\n";
+    else
+      fs::remove_all(dir, ec);
   }
-  const fs::path dir = dir_template;
-  struct Cleanup {
-    fs::path dir;
-    bool keep;
-    ~Cleanup() {
-      std::error_code ec;
-      if (keep)
-        std::cerr << "normlab-grade: kept " << dir.string() << "\n";
-      else
-        fs::remove_all(dir, ec);
-    }
-  } cleanup{dir, keep};
+};
 
-  fmt::print("normlab-grade {}: exercise {} ({}), file {}\n", nl::version(), exercise->name, exercise->summary,
-             file.string());
-  // 1. Compile.
-  const fs::path library = dir / "student.so", log = dir / "compile.log";
+// 1. Compiles the student's file into `library`; 0, or the exit status to return.
+int compile_student(const Options& o, const fs::path& library, const fs::path& log) {
   std::vector<std::string> compile = {NORMLAB_GRADE_CXX, NORMLAB_GRADE_FLAGS};
   compile.push_back("-include");
-  compile.push_back((fs::path(NORMLAB_GRADE_API_DIR) / exercise->api_header).string());
-  compile.insert(compile.end(), {"-I", NORMLAB_GRADE_INCLUDE_DIR, "-o", library.string(), fs::absolute(file).string()});
+  compile.push_back((fs::path(NORMLAB_GRADE_API_DIR) / o.exercise->api_header).string());
+  compile.insert(compile.end(), {"-I", NORMLAB_GRADE_INCLUDE_DIR, "-o", library.string(), fs::absolute(o.file).string()});
   const int compiled = run_to_file(compile, log, 120);
   if (compiled == 127 || compiled < 0) {  // not the student's fault
     fmt::print("normlab-grade: cannot run the compiler {}:\n{}", NORMLAB_GRADE_CXX, read_all(log));
     return kCrash;
   }
   if (compiled != 0) {
-    fmt::print("COMPILE ERROR: {} does not compile{}:\n{}", file.string(),
+    fmt::print("COMPILE ERROR: {} does not compile{}:\n{}", o.file.string(),
                compiled >= 128 ? fmt::format(" (the compiler was stopped by signal {})", compiled - 128) : "",
                read_all(log));
-    fmt::print("\n{}: not graded (compile error)\n", exercise->name);
+    fmt::print("\n{}: not graded (compile error)\n", o.exercise->name);
     return kCompileError;
   }
   if (const std::string warnings = read_all(log); !warnings.empty()) fmt::print("compiler warnings:\n{}", warnings);
+  return 0;
+}
 
-  // 2. Load and check, in a child process, which writes `finished` at the end.
-  const fs::path finished = dir / "finished";
+// 2. Loads `library` and runs the checks in a child process, which writes
+// `finished` at the end; the grader's exit status.
+int run_checks(const Options& o, const fs::path& library, const fs::path& finished) {
   std::fflush(nullptr);
   const pid_t pid = fork();
   if (pid < 0) return std::cerr << "normlab-grade: fork failed\n", kCrash;
   if (pid == 0) {
-    alarm(unsigned(timeout));
+    alarm(unsigned(o.timeout));
     void* handle = dlopen(library.c_str(), RTLD_NOW | RTLD_LOCAL);
     if (!handle) {
       fmt::print("LOAD ERROR: {}\n", dlerror());
       std::fflush(stdout);
       std::_Exit(kCrash);
     }
-    nl::grade::Grader grader(exercise->name);
-    exercise->run(handle, grader);
+    nl::grade::Grader grader(o.exercise->name);
+    o.exercise->run(handle, grader);
     const int verdict = grader.finish();
     std::ofstream(finished) << verdict << "\n";
     std::exit(verdict);
@@ -241,17 +245,39 @@ int main(int argc, char** argv) {
   // the student's code also ends the process with a status (ASan's is 1).
   if (WIFEXITED(status) && fs::exists(finished)) return WEXITSTATUS(status);
   const int sig = WIFEXITED(status) ? 0 : WTERMSIG(status);
+  const std::string file = o.file.string();
   if (sig == 0)
     fmt::print(
         "\nCRASH: the checks stopped with exit status {} before the end, while running the code of {} "
         "(a sanitizer's report above names the line)\n",
-        WEXITSTATUS(status), file.string());
+        WEXITSTATUS(status), file);
   else if (sig == SIGALRM)
-    fmt::print("\nTIMEOUT: the checks did not finish in {} seconds: an endless loop in {}?\n", timeout, file.string());
+    fmt::print("\nTIMEOUT: the checks did not finish in {} seconds: an endless loop in {}?\n", o.timeout, file);
   else
     fmt::print("\nCRASH: the checks died with signal {} ({}) while running the code of {}{}\n", sig, strsignal(sig),
-               file.string(),
+               file,
                sig == SIGSEGV ? ": an index out of bounds? (x is N·D values, gamma and beta D, mean and rstd N)" : "");
-  fmt::print("{}: not graded to the end (the lines above are the checks that ran)\n", exercise->name);
+  fmt::print("{}: not graded to the end (the lines above are the checks that ran)\n", o.exercise->name);
   return kCrash;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::variant<Options, int> parsed = parse(std::vector<std::string>(argv + 1, argv + argc));
+  if (const int* status = std::get_if<int>(&parsed)) return *status;
+  const Options& options = std::get<Options>(parsed);
+
+  std::string dir_template = (fs::temp_directory_path() / "normlab-grade-XXXXXX").string();
+  if (!mkdtemp(dir_template.data())) {
+    std::cerr << "normlab-grade: cannot create a temporary directory: " << std::strerror(errno) << "\n";
+    return kCrash;
+  }
+  const WorkDir work{dir_template, options.keep};
+
+  fmt::print("normlab-grade {}: exercise {} ({}), file {}\n", nl::version(), options.exercise->name,
+             options.exercise->summary, options.file.string());
+  const fs::path library = work.dir / "student.so";
+  if (const int status = compile_student(options, library, work.dir / "compile.log"); status != 0) return status;
+  return run_checks(options, library, work.dir / "finished");
 }

@@ -171,7 +171,7 @@ TEST_CASE("batch_norm_lstm_sequence: units split over threads, partial panels", 
   }
 }
 
-TEST_CASE("batch_norm_lstm_sequence: h_n and c_n are outputs of the same node; no graph without grad",
+TEST_CASE("batch_norm_lstm_sequence: h_n and c_n are outputs of the same node, and no graph without grad",
           "[ops][lstm]") {
   int64_t T = 3, N = 2, H = 4;
   Inputs a = inputs(31, T, N, H, 0.4);
