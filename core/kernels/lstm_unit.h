@@ -1,7 +1,11 @@
 #pragma once
-// The LSTM cell's gradient rule for one hidden unit, shared by lstm_cell (one
-// step, core/ops/lstm.cpp) and lstm_sequence (all steps, core/ops/lstm_sequence.cpp).
-// With the gate activations i, f, g, o, the previous cell state c_prev,
+// One hidden unit of the LSTM cell, forward and backward: the forward shared
+// by the sequence ops (core/ops/{,layer_norm_,batch_norm_}lstm_sequence.cpp),
+// the gradient rule by those and lstm_cell (one step, core/ops/lstm.cpp).
+//
+//   i, f, g, o = σ(a_i), σ(a_f), tanh(a_g), σ(a_o),   c = f·c_prev + i·g
+//
+// Backward, with the gate activations i, f, g, o, the previous cell state c_prev,
 // tanh(c), and the gradients dh and dc reaching h = o·tanh(c) and c:
 //
 //   dc_total = dc + dh·o·(1 − tanh²c)
@@ -12,7 +16,21 @@
 // (A cell without the output gate is o = 0, dh = 0.)
 #include <cstdint>
 
+#include "core/kernels/vec_math.h"
+
 namespace nl::kernels {
+
+// Unit u's forward from its gate pre-activations: the activations i, f, g, o
+// stored into acts (one row of 4H, order [i | f | g | o]); returns c.
+template <typename T>
+inline T lstm_unit_forward_store(T a_i, T a_f, T a_g, T a_o, T c_prev, int64_t u, int64_t H, T* acts) {
+  T i = vec::sigmoid(a_i), f = vec::sigmoid(a_f), g = vec::tanh(a_g), o = vec::sigmoid(a_o);
+  acts[u] = i;
+  acts[H + u] = f;
+  acts[2 * H + u] = g;
+  acts[3 * H + u] = o;
+  return f * c_prev + i * g;  // c = f·c_prev + i·g
+}
 
 template <typename T>
 struct LstmUnitGrads {

@@ -43,7 +43,6 @@ namespace nl {
 namespace {
 using kernels::kPanelRows;
 using kernels::kPanelWidth;
-using kernels::vec::sigmoid;
 using kernels::vec::tanh;
 using ops::kUnitsPerPanel;
 
@@ -171,12 +170,7 @@ NL_SIMD_CLONES void step_forward(const T* packed, const T* xp, const T* h_prev, 
         pre[gate] = bn.ih_weight[j] * (x[j] - st.mean_ih[j]) * st.rstd_ih[j] +
                     bn.hh_weight[j] * (pn[j] - st.mean_hh[j]) * st.rstd_hh[j] + bn.bias[j];
       }
-      T i = sigmoid(pre[0]), f = sigmoid(pre[1]), g = tanh(pre[2]), o = sigmoid(pre[3]);
-      a[u] = i;
-      a[H + u] = f;
-      a[2 * H + u] = g;
-      a[3 * H + u] = o;
-      c[n * H + u] = f * cp[u] + i * g;  // c = f·c_prev + i·g
+      c[n * H + u] = kernels::lstm_unit_forward_store(pre[0], pre[1], pre[2], pre[3], cp[u], u, H, a);
     }
   }
   bn_statistics(c, H, N, lo, hi, running[4] + slot * H, running[5] + slot * H, bn.training, bn.eps, st.mean_c,
@@ -316,9 +310,7 @@ LSTMSequenceResult batch_norm_lstm_sequence(const Tensor& x_proj_in, const Tenso
     }
   });
   LSTMSequenceResult result{out, out.select(0, T - 1), cells.select(0, T).clone()};
-  if (!needs_grad(x_proj_in, h0_in, c0_in, weight_hh_in) && !needs_grad(ih_weight, hh_weight, bias) &&
-      !needs_grad(c_weight, c_bias))
-    return result;
+  if (!needs_grad(x_proj_in, h0_in, c0_in, weight_hh_in, ih_weight, hh_weight, bias, c_weight, c_bias)) return result;
 
   bool want_dh0 = needs_grad(h0_in), want_dc0 = needs_grad(c0_in), want_dw = needs_grad(weight_hh_in);
   bool has_bias = bias.defined();

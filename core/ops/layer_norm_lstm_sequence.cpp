@@ -44,7 +44,6 @@ namespace nl {
 namespace {
 using kernels::kPanelRows;
 using kernels::panel_count;
-using kernels::vec::sigmoid;
 using kernels::vec::tanh;
 
 // Per-row statistics saved by the forward: mean and rstd of LN_hh, then of LN_c.
@@ -80,15 +79,9 @@ NL_SIMD_CLONES void step_forward(const T* packed, const T* xp, const T* h_prev, 
     const T* cp = c_prev + n * H;
     auto [m_hh, s_hh] = kernels::layer_norm_row_forward<T>(p + n * G, ln.hh_weight, ln.hh_bias, a, G, ln.eps);
 #pragma omp simd
-    for (int64_t u = 0; u < H; ++u) {  // a = x_proj + LN_hh(p), the gates, c = f·c_prev + i·g
-      T i = sigmoid(x[u] + a[u]), f = sigmoid(x[H + u] + a[H + u]);
-      T g = tanh(x[2 * H + u] + a[2 * H + u]), o = sigmoid(x[3 * H + u] + a[3 * H + u]);
-      a[u] = i;
-      a[H + u] = f;
-      a[2 * H + u] = g;
-      a[3 * H + u] = o;
-      cn[u] = f * cp[u] + i * g;
-    }
+    for (int64_t u = 0; u < H; ++u)  // a = x_proj + LN_hh(p), the gates (in place), c = f·c_prev + i·g
+      cn[u] = kernels::lstm_unit_forward_store(x[u] + a[u], x[H + u] + a[H + u], x[2 * H + u] + a[2 * H + u],
+                                               x[3 * H + u] + a[3 * H + u], cp[u], u, H, a);
     auto [m_c, s_c] = kernels::layer_norm_row_forward<T>(cn, ln.c_weight, ln.c_bias, hn, H, ln.eps);  // h = z
 #pragma omp simd
     for (int64_t u = 0; u < H; ++u) hn[u] = a[3 * H + u] * tanh(hn[u]);  // h = o·tanh(z)
@@ -191,10 +184,7 @@ LSTMSequenceResult layer_norm_lstm_sequence(const Tensor& x_proj_in, const Tenso
     });
   });
   LSTMSequenceResult result{out, out.select(0, T - 1), cells.select(0, T).clone()};
-  const Tensor* inputs[] = {&x_proj_in, &h0_in, &c0_in, &weight_hh_in, &hh_weight, &hh_bias, &c_weight, &c_bias};
-  bool any_grad = false;
-  for (const Tensor* t : inputs) any_grad = any_grad || needs_grad(*t);
-  if (!any_grad) return result;
+  if (!needs_grad(x_proj_in, h0_in, c0_in, weight_hh_in, hh_weight, hh_bias, c_weight, c_bias)) return result;
 
   bool want_dh0 = needs_grad(h0_in), want_dc0 = needs_grad(c0_in), want_dw = needs_grad(weight_hh_in);
   attach({result.output, result.h_n, result.c_n}, op,

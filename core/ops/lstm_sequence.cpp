@@ -37,7 +37,6 @@ namespace {
 using kernels::kPanelRows;
 using kernels::kPanelWidth;
 using ops::kUnitsPerPanel;
-using kernels::vec::sigmoid;
 using kernels::vec::tanh;
 
 // Forward of step t for hidden units [lo, hi) of every row: the gate
@@ -62,15 +61,10 @@ NL_SIMD_CLONES void step_forward(const T* packed, const T* xp, const T* h_prev, 
 #pragma omp simd
         for (int64_t j = 0; j < count; ++j) {
           const int64_t u = u0 + j;
-          T i = sigmoid(pre[j] + x[u]), f = sigmoid(pre[kUnitsPerPanel + j] + x[H + u]);
-          T g = tanh(pre[2 * kUnitsPerPanel + j] + x[2 * H + u]),
-            o = sigmoid(pre[3 * kUnitsPerPanel + j] + x[3 * H + u]);
-          a[u] = i;
-          a[H + u] = f;
-          a[2 * H + u] = g;
-          a[3 * H + u] = o;
-          c[n * H + u] = f * c_prev[n * H + u] + i * g;  // c = f·c_prev + i·g
-          h[n * H + u] = o * tanh(c[n * H + u]);         // h = o·tanh(c)
+          c[n * H + u] = kernels::lstm_unit_forward_store(
+              pre[j] + x[u], pre[kUnitsPerPanel + j] + x[H + u], pre[2 * kUnitsPerPanel + j] + x[2 * H + u],
+              pre[3 * kUnitsPerPanel + j] + x[3 * H + u], c_prev[n * H + u], u, H, a);
+          h[n * H + u] = a[3 * H + u] * tanh(c[n * H + u]);  // h = o·tanh(c)
         }
       }
     }
