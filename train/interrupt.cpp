@@ -1,5 +1,7 @@
 #include "train/interrupt.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -14,8 +16,29 @@ std::atomic<int> received{0};
 std::atomic<bool> installed{false};
 static_assert(std::atomic<int>::is_always_lock_free);
 
+// stdout's and stderr's file status flags before the signal made them
+// non-blocking (-1: left alone), for the destructor to put back.
+std::atomic<int> saved_flags[3] = {-1, -1, -1};
+
+// After a stop signal no output may keep the process from its checkpoint.
+// Open MPI's mpirun stops reading its ranks' output pipes once it is told to
+// stop, so a rank that writes to a full pipe would wait there until SIGKILL.
+// A pipe or socket on `fd` becomes non-blocking: a write that would wait fails
+// instead (that output is lost, the run goes on). A terminal or a file is left
+// alone: a terminal's flags are shared with the shell. fstat and fcntl are
+// async-signal-safe.
+void never_block_on(int fd) {
+  struct stat st {};
+  if (fstat(fd, &st) != 0 || !(S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode))) return;
+  int flags = fcntl(fd, F_GETFL);
+  if (flags == -1 || (flags & O_NONBLOCK)) return;
+  if (fcntl(fd, F_SETFL, flags | O_NONBLOCK) == 0) saved_flags[fd] = flags;
+}
+
 void on_signal(int signal) {
   if (received.exchange(signal) != 0) _exit(128 + signal);  // the second one: at once
+  never_block_on(STDOUT_FILENO);
+  never_block_on(STDERR_FILENO);
   // write(2) is async-signal-safe; fmt and stdio are not
   static const char message[] =
       "\ninterrupted: finishing this step and writing a checkpoint (send it again to exit at once)\n";
@@ -38,6 +61,8 @@ InterruptHandler::InterruptHandler() {
 InterruptHandler::~InterruptHandler() {
   sigaction(SIGINT, &old_int_, nullptr);
   sigaction(SIGTERM, &old_term_, nullptr);
+  for (int fd : {STDOUT_FILENO, STDERR_FILENO})
+    if (int flags = saved_flags[fd].exchange(-1); flags != -1) fcntl(fd, F_SETFL, flags);
   installed = false;
 }
 

@@ -7,6 +7,11 @@
 // SIGINT, 143 for SIGTERM), for a user who does not want to wait. The previous
 // handlers come back when the InterruptHandler is destroyed.
 //
+// From the first signal on, a pipe or socket on stdout or stderr is
+// non-blocking until the handler is destroyed: output that would have to wait
+// is dropped rather than keep the run from its checkpoint (mpirun stops
+// reading its ranks' output when it is told to stop; interrupt.cpp).
+//
 //   nl::train::InterruptHandler interrupt;
 //   for (int64_t step = 1; step <= steps; ++step) {
 //     ...training step...

@@ -21,8 +21,12 @@ std::string Progress::line(const std::string& label, int64_t step, int64_t total
                      rate, double(total_steps - step) / std::max(rate, 1e-9));
 }
 
-void Progress::update(int64_t step, double loss) const {
+bool Progress::update(int64_t step, double loss) {
+  clock::time_point now = clock::now();
+  if (drawn_ && step < total_ && std::chrono::duration<double>(now - *drawn_).count() < kMinInterval) return false;
+  drawn_ = now;
   fmt::print(stderr, "\r{}", line(label_, step, total_, loss, elapsed(), first_));
+  return true;
 }
 
 void Progress::finish() const { fmt::print(stderr, "\n"); }

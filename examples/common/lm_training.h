@@ -331,7 +331,7 @@ class LMRunLog {
   }
 
  private:
-  void show(int64_t step) const {
+  void show(int64_t step) {
     if (prints_) progress_.update(step, last_loss_);
   }
 

@@ -1,5 +1,7 @@
-// Progress: the line's fields, rate and ETA computed by hand.
+// Progress: the line's fields, rate and ETA computed by hand; how often it is drawn.
 #include <catch2/catch.hpp>
+#include <chrono>
+#include <thread>
 
 #include "normlab.h"
 
@@ -22,4 +24,15 @@ TEST_CASE("Progress: elapsed counts from construction", "[train][progress]") {
   double first = progress.elapsed();
   CHECK(first >= 0.0);
   CHECK(progress.elapsed() >= first);
+}
+
+TEST_CASE("Progress: the line is redrawn at most every kMinInterval seconds, and always at the last step",
+          "[train][progress]") {
+  nl::train::Progress progress("t", 100);
+  CHECK(progress.update(1, 1.0));       // the first line
+  CHECK_FALSE(progress.update(2, 1.0));  // too soon after it
+  CHECK(progress.update(100, 1.0));     // the last step is always shown
+  std::this_thread::sleep_for(std::chrono::duration<double>(nl::train::Progress::kMinInterval * 1.5));
+  CHECK(progress.update(3, 1.0));
+  progress.finish();
 }
