@@ -27,6 +27,7 @@ void run_groupnorm(void* library, Grader& grader);
 void run_softmax_ce(void* library, Grader& grader);
 void run_adam(void* library, Grader& grader);
 void run_attention(void* library, Grader& grader);
+void run_lnlstm(void* library, Grader& grader);
 
 // The student's function `name`, or nullptr after reporting it missing.
 template <typename F>

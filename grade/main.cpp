@@ -49,6 +49,7 @@ const std::vector<Exercise>& exercises() {
       {"softmax_ce", "softmax and cross-entropy: the loss and its gradient", "softmax_ce.h", run_softmax_ce},
       {"attention", "scaled dot-product attention backward (one head, optionally causal)", "attention.h",
        run_attention},
+      {"lnlstm", "the layer-normalized LSTM cell's backward for one step", "lnlstm.h", run_lnlstm},
       {"adam", "one step of the Adam optimizer", "adam.h", run_adam},
   };
   return all;

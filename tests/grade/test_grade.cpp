@@ -47,7 +47,8 @@ size_t count(const std::string& text, const std::string& what) {
   return n;
 }
 
-const char* const kExercises[] = {"layernorm", "batchnorm", "rmsnorm", "groupnorm", "softmax_ce", "adam", "attention"};
+const char* const kExercises[] = {"layernorm", "batchnorm", "rmsnorm", "groupnorm", "softmax_ce", "adam", "attention",
+                                   "lnlstm"};
 
 // Whether a DIAGNOSIS line of out contains text.
 bool has_diagnosis(const std::string& out, const std::string& text) {
@@ -142,6 +143,10 @@ void check_wrong_answers(const std::string& exercise) {
        {{"attention_no_softmax_term", "the softmax's backward is missing its second term"},
         {"attention_no_scale", "dq and dk miss the 1/√E"},
         {"attention_mask_ignored", "the causal mask is ignored"}}},
+      {"lnlstm",
+       {{"lnlstm_no_dc_next", "the dc from the next step is left out"},
+        {"lnlstm_ln_c_as_scale", "LN_c's backward is dz·γ_c·rstd alone"},
+        {"lnlstm_dc_prev_without_f", "dc_prev = dc_total·f"}}},
   };
   size_t files = 0;
   for (const auto& [name, list] : wrongs) {
@@ -183,6 +188,10 @@ TEST_CASE("normlab-grade: typical wrong answers to adam fail with their diagnosi
 }
 TEST_CASE("normlab-grade: typical wrong answers to attention fail with their diagnosis", "[grade]") {
   check_wrong_answers("attention");
+}
+
+TEST_CASE("normlab-grade: typical wrong answers to lnlstm fail with their diagnosis", "[grade]") {
+  check_wrong_answers("lnlstm");
 }
 
 TEST_CASE("normlab-grade: a syntax error is a compile error with the compiler's message", "[grade]") {
