@@ -13,5 +13,11 @@ void uniform_(Tensor& t, double bound);
 void linear_default_(Tensor& t, int64_t fan_in);
 // N(0, std²) in place.
 void normal_(Tensor& t, double std);
+// Glorot & Bengio 2010, as torch.nn.init.xavier_uniform_: U(−a, a) with
+// a = gain·√(6 / (fan_in + fan_out)), for a weight (fan_out, fan_in, ...)
+// whose trailing dimensions multiply both fans (a convolution's kernel).
+// Keeps the variance of activations and of gradients about constant across
+// layers (Var = 2 / (fan_in + fan_out)). Needs at least 2 dimensions.
+void xavier_uniform_(Tensor& t, double gain = 1.0);
 
 }  // namespace nl::layers::init

@@ -4,10 +4,12 @@
 // show it trains without learning-rate warmup) or nowhere (none).
 // --compare trains all three with and without warmup at a high learning rate
 // and plots validation loss; a run whose loss stops being finite is reported
-// as diverged, not as a crash.
+// as diverged, not as a crash. --init-gradients trains nothing: it measures
+// Xiong et al.'s gradient norms at initialization (init_gradients.h).
 //
 //   build/bin/transformer_norm --norm pre --steps 2000
 //   build/bin/transformer_norm --compare --d-model 64 --steps 800   # lr 1e-2, warmup 0 and 200
+//   build/bin/transformer_norm --init-gradients                     # depths 2..16, 3 seeds, seconds
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -17,6 +19,7 @@
 #include "examples/common/cli.h"
 #include "examples/common/lm_program.h"
 #include "examples/common/report.h"
+#include "examples/transformer_norm/init_gradients.h"
 #include "normlab.h"
 
 namespace {
@@ -31,6 +34,8 @@ constexpr double kCompareLr = 1e-2;
 struct Config : examples::LMProgramConfig {
   nl::models::GPTConfig model;
   std::string norm = "pre";
+  bool init_gradients = false;
+  transformer_norm::InitGradientOptions probe;
 };
 
 // One run: where the GPT normalizes, and how many warmup steps it gets.
@@ -77,8 +82,20 @@ std::optional<int> parse_options(int argc, char** argv, Config& cfg) {
   app.add_option("--warmup", cfg.train.warmup, "linear warmup steps (--compare with 0: steps/4)")
       ->check(CLI::Range(0, 10000000));
   app.add_option("--weight-decay", cfg.train.weight_decay, "AdamW weight decay")->check(CLI::NonNegativeNumber);
+  app.add_flag("--init-gradients", cfg.init_gradients,
+               "train nothing: the gradient norm of each block's last FFN weight at initialization, Post-LN and "
+               "Pre-LN, for each of --depths (Xiong et al. 2020), on --batch-size x --seq-len batches");
+  app.add_option("--depths", cfg.probe.depths, "--init-gradients: the depths")
+      ->check(CLI::Range(1, 64))
+      ->delimiter(',');
+  app.add_option("--seeds", cfg.probe.seeds, "--init-gradients: models per depth")->check(CLI::Range(1, 100));
+  app.add_option("--probe-batches", cfg.probe.batches, "--init-gradients: batches averaged per model")
+      ->check(CLI::Range(1, 1000));
   examples::add_run_options(app, cfg, "threads");
   if (std::optional<int> exit_code = examples::parse_command_line(app, argc, argv)) return exit_code;
+  cfg.probe.batch_size = cfg.train.batch_size;
+  cfg.probe.seq_len = cfg.train.seq_len;
+  cfg.probe.seed = cfg.train.seed;
   if (cfg.compare) {
     // warmup 0 and this many; steps/10 was too short for Post-LN at 1e-2 (80 of 800 steps: stuck in 2 of 2 seeds)
     if (cfg.train.warmup == 0) cfg.train.warmup = std::max<int64_t>(1, cfg.train.steps / 4);
@@ -176,5 +193,11 @@ int main(int argc, char** argv) {
   Config cfg;
   if (std::optional<int> exit_code = parse_options(argc, argv, cfg)) return *exit_code;
   nl::set_num_threads(int(cfg.threads));
-  return examples::run_or_report_error(cfg.detect_anomaly, [&] { report(cfg, run(cfg)); });
+  return examples::run_or_report_error(cfg.detect_anomaly, [&] {
+    if (!cfg.init_gradients) return report(cfg, run(cfg));
+    nl::data::TextCorpus corpus = examples::load_corpus(cfg.corpus);
+    examples::write_and_print_json(
+        cfg.out + "/results.json",
+        transformer_norm::report_init_gradients(cfg.out, measure_init_gradients(cfg.model, corpus, cfg.probe)));
+  });
 }
