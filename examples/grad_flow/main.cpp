@@ -29,11 +29,8 @@
 #include "examples/common/cli.h"
 #include "examples/common/random_batches.h"
 #include "examples/common/stats.h"
+#include "examples/common/mlp_data.h"
 #include "normlab.h"
-#if __has_include("data/mnist.h")
-#include "data/mnist.h"
-#define GRAD_FLOW_HAS_MNIST 1
-#endif
 
 namespace {
 
@@ -42,52 +39,14 @@ namespace layers = nl::layers;
 
 struct Config {
   std::string norm = "all", activation = "relu", out = "results/grad_flow";
-#ifdef GRAD_FLOW_HAS_MNIST
-  std::string data = "fashion-mnist", data_dir = nl::data::kFashionMnistDir;
-#else
-  std::string data = "synthetic", data_dir;
-#endif
+  std::string data = examples::kDefaultMLPData, data_dir = examples::kDefaultMLPDataDir;
   int64_t depth = 12, width = 128, steps = 300, batch_size = 128, record_every = 10, limit = 10000, threads = 2;
   double lr = 0.02, momentum = 0.9, weight_scale = 1.0;
   uint64_t seed = 0;
   bool detect_anomaly = false;
 };
 
-struct Dataset {
-  Tensor train_x, train_y, test_x, test_y;  // (n, 784) float32, (n) int64
-  int64_t features = 0, classes = 0;
-  std::string name;
-};
-
-// 10 Gaussian clusters in 784 dims: x = μ_k + N(0, I), μ_k ~ N(0, 0.1²·I).
-Dataset synthetic_dataset(int64_t train, int64_t test, uint64_t seed) {
-  constexpr int64_t kFeatures = 784, kClasses = 10;
-  nl::manual_seed(seed + 7919);  // the data does not depend on the model's seed stream
-  Tensor centers = nl::randn({kClasses, kFeatures}) * 0.1;
-  auto draw = [&](int64_t n) {
-    Tensor labels = (nl::rand({n}, nl::f64) * double(kClasses)).to(nl::i64);
-    return std::pair{nl::embedding(centers, labels) + nl::randn({n, kFeatures}), labels};
-  };
-  auto [train_x, train_y] = draw(train);
-  auto [test_x, test_y] = draw(test);
-  return {train_x, train_y, test_x, test_y, kFeatures, kClasses, "synthetic Gaussian clusters"};
-}
-
-Dataset load_dataset(const Config& cfg) {
-  if (cfg.data == "synthetic") return synthetic_dataset(cfg.limit, std::max<int64_t>(cfg.limit / 5, 100), cfg.seed);
-#ifdef GRAD_FLOW_HAS_MNIST
-  nl::data::Mnist mnist = nl::data::load_mnist(cfg.data_dir, {.train_limit = cfg.limit, .test_limit = cfg.limit});
-  return {mnist.train.images,
-          mnist.train.labels,
-          mnist.test.images,
-          mnist.test.labels,
-          mnist.height * mnist.width,
-          mnist.num_classes,
-          "Fashion-MNIST (" + cfg.data_dir + ")"};
-#else
-  nl::fail("--data {}: this build has no MNIST reader (data/mnist.h); use --data synthetic", cfg.data);
-#endif
-}
+using Dataset = examples::MLPData;
 
 using Row = nl::train::StatsRecorder::Row;
 
@@ -104,30 +63,15 @@ struct NormRun {
   double seconds = 0;
 };
 
-// The MLP's layer sizes: the features, --depth hidden layers of --width, the classes.
-std::vector<int64_t> layer_sizes(const Config& cfg, const Dataset& data) {
-  std::vector<int64_t> sizes{data.features};
-  for (int64_t i = 0; i < cfg.depth; ++i) sizes.push_back(cfg.width);
-  sizes.push_back(data.classes);
-  return sizes;
-}
-
-// --weight-scale: every Linear weight multiplied (> 1: exploding signals instead of vanishing).
-void scale_linear_weights(nl::models::MLP& model, double scale) {
-  if (scale == 1.0) return;
-  nl::NoGradGuard no_grad;
-  for (auto& [name, p] : model.named_parameters())
-    if (name.ends_with(".weight") && p.dim() == 2) p.mul_(scale);
-}
-
 // Trains with `norm` from cfg.seed (the same Linear weights for every norm),
 // recording every Linear layer's statistics at step 0 (initialization: one
 // forward and backward, no update) and every record_every steps; writes
 // steps_<norm>.csv, stats_<norm>.csv and its plot.
 NormRun run(const Config& cfg, const std::string& norm, const Dataset& data) {
   nl::manual_seed(cfg.seed);
-  nl::models::MLP model(layer_sizes(cfg, data), nl::models::parse_norm_kind(norm), cfg.activation);
-  scale_linear_weights(model, cfg.weight_scale);
+  nl::models::MLP model(examples::mlp_layer_sizes(data, cfg.depth, cfg.width), nl::models::parse_norm_kind(norm),
+                        cfg.activation);
+  examples::scale_linear_weights(model, cfg.weight_scale);
   nl::train::StatsRecorder stats(
       model, {.track = [](const std::string&, const layers::Module& m) { return m.type_name() == "Linear"; },
               .every = cfg.record_every,
@@ -318,7 +262,7 @@ int main(int argc, char** argv) {
   nl::set_num_threads(int(cfg.threads));
   auto run_all = [&] {
     nl::io::create_directories(cfg.out);
-    Dataset data = load_dataset(cfg);
+    Dataset data = examples::load_mlp_data(cfg.data, cfg.data_dir, cfg.limit, cfg.seed);
     fmt::print(stderr, "data: {}, {} training and {} test samples\n", data.name, data.train_x.size(0),
                data.test_x.size(0));
     std::vector<std::string> norms =
