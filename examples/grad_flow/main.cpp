@@ -61,7 +61,31 @@ struct NormRun {
   double train_loss = NAN;  // mean over the last 10% of the steps; NaN when diverged
   double test_acc = 0;      // 0 when diverged
   double seconds = 0;
+  double saturated_init = NAN, saturated_final = NAN;  // mean over the Tanh layers of |t| > 0.97 (NaN: none)
 };
+
+// The mean saturated fraction over the Tanh layers of a step's rows (NaN when there are none).
+double mean_saturation(const std::vector<Row>& rows) {
+  double sum = 0;
+  int n = 0;
+  for (const Row& r : rows)
+    if (!std::isnan(r.saturated)) sum += r.saturated, ++n;
+  return n ? sum / n : NAN;
+}
+
+// makemore_<norm>.csv, histograms_<norm>.csv and makemore_<norm>.png: the
+// histograms at initialization and at the last recorded step, and the
+// weights' grad:data and update:data over training.
+void write_makemore(const Config& cfg, const std::string& norm, const nl::train::StatsRecorder& makemore,
+                    int64_t final_step) {
+  const std::string base = cfg.out + "/makemore_" + norm, histograms = cfg.out + "/histograms_" + norm + ".csv";
+  makemore.write_csv(base + ".csv");
+  makemore.write_histograms_csv(histograms);
+  nl::train::gnuplot::render(base + ".gp",
+                             makemore.makemore_script(base + ".csv", histograms, base + ".png", {0, final_step},
+                                                      fmt::format("grad_flow, norm = {}, {} activation: makemore views",
+                                                                  norm, cfg.activation)));
+}
 
 // Trains with `norm` from cfg.seed (the same Linear weights for every norm),
 // recording every Linear layer's statistics at step 0 (initialization: one
@@ -76,6 +100,8 @@ NormRun run(const Config& cfg, const std::string& norm, const Dataset& data) {
       model, {.track = [](const std::string&, const layers::Module& m) { return m.type_name() == "Linear"; },
               .every = cfg.record_every,
               .first_step = 0});
+  // Karpathy's makemore views: every leaf layer, with histograms (makemore_<norm>.png)
+  nl::train::StatsRecorder makemore(model, {.every = cfg.record_every, .first_step = 0, .histogram_bins = 60});
   nl::optim::SGD optimizer(model.parameters(), {.lr = cfg.lr, .momentum = cfg.momentum});
   examples::RandomBatches batches(data.train_x, data.train_y);
 
@@ -89,6 +115,7 @@ NormRun run(const Config& cfg, const std::string& norm, const Dataset& data) {
     loss.backward();
     if (step > 0) optimizer.step();  // step 0 measures the initialization
     stats.step();
+    makemore.step();
     losses.push_back(loss.item<double>());
     result.diverged = !std::isfinite(losses.back());
     if (result.diverged) {
@@ -112,6 +139,9 @@ NormRun run(const Config& cfg, const std::string& norm, const Dataset& data) {
   nl::train::gnuplot::render(cfg.out + "/stats_" + norm + ".gp",
                              stats.gnuplot_script(csv_path, cfg.out + "/stats_" + norm + ".png",
                                                   "grad_flow, norm = " + norm + ": per Linear layer over training"));
+  write_makemore(cfg, norm, makemore, result.final_step);
+  result.saturated_init = mean_saturation(makemore.rows_at(0));
+  result.saturated_final = mean_saturation(makemore.rows_at(result.final_step));
   if (!result.diverged) {
     result.train_loss = examples::mean_of_last(losses, size_t(std::max<int64_t>(1, cfg.steps / 10)));
     result.test_acc = nl::train::accuracy(model, data.test_x, data.test_y);
@@ -143,6 +173,8 @@ nlohmann::json to_json(const NormRun& r) {
           {"diverged", r.diverged},
           {"diverged_at", r.diverged ? nlohmann::json(r.diverged_at) : nlohmann::json()},
           {"test_acc", r.test_acc},
+          {"saturated_init", std::isnan(r.saturated_init) ? nlohmann::json() : nlohmann::json(r.saturated_init)},
+          {"saturated_final", std::isnan(r.saturated_final) ? nlohmann::json() : nlohmann::json(r.saturated_final)},
           {"seconds", r.seconds}};
 }
 

@@ -25,6 +25,11 @@ TEST_CASE("grad_flow: vanishing gradients without normalization, not with LayerN
     CHECK(r["final"]["step"] == 4);
     CHECK(r["final"]["update_ratio"][0].get<double>() > 0);
     CHECK(std::filesystem::exists(dir / ("stats_" + r["norm"].get<std::string>() + ".csv")));
+    // the makemore views: every leaf layer's rows and histograms; no Tanh here, so no saturation
+    CHECK(std::filesystem::exists(dir / ("makemore_" + r["norm"].get<std::string>() + ".csv")));
+    CHECK(std::filesystem::exists(dir / ("histograms_" + r["norm"].get<std::string>() + ".csv")));
+    CHECK(std::filesystem::exists(dir / ("makemore_" + r["norm"].get<std::string>() + ".gp")));
+    CHECK(r["saturated_init"].is_null());
     // every step's loss, step 0 (the initialization) to 4, finite
     std::ifstream steps(dir / ("steps_" + r["norm"].get<std::string>() + ".csv"));
     std::string line;

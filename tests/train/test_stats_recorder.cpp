@@ -1,5 +1,5 @@
-// StatsRecorder: every statistic equals the hand-computed value on a tiny
-// model trained one SGD step; skipping steps, evaluation passes, CSV and plot;
+// StatsRecorder: every statistic (the makemore ones and the histograms too)
+// equals the hand-computed value on a tiny model trained one SGD step; skipping steps, evaluation passes, CSV and plot;
 // attached with one line to a GPT and a CharLSTM, its rows equal the
 // statistics of each layer's output and output gradient computed directly.
 #include <catch2/catch.hpp>
@@ -116,6 +116,53 @@ TEST_CASE("StatsRecorder: every column equals the hand-computed value after one 
   CHECK(std::isnan(r1.param_norm));
   CHECK(std::isnan(r1.param_grad_norm));
   CHECK(std::isnan(r1.update_ratio));
+  // makemore: the Tanh's saturated fraction; each weight's grad:data and update:data (SGD: ΔW = −0.1·dW)
+  double saturated = 0;
+  for (double v : a) saturated += std::abs(v) > 0.97 ? 1.0 / 12 : 0.0;
+  REQUIRE(saturated > 0);  // the fixed weights saturate some units: the check is not of zeros
+  CHECK(r1.saturated == Approx(saturated).epsilon(1e-12));
+  CHECK(std::isnan(r0.saturated));
+  const double std_W1 = mean_std(W1).second, std_W2 = mean_std(W2).second;
+  std::vector<double> W1_after = W1, W2_after = W2;  // grad:data divides by the weight after the step
+  for (size_t i = 0; i < 6; ++i) W1_after[i] -= 0.1 * dW1[i];
+  for (size_t i = 0; i < 3; ++i) W2_after[i] -= 0.1 * sum_a[i];
+  CHECK(r0.grad_data == Approx(mean_std(dW1).second / mean_std(W1_after).second).epsilon(1e-12));
+  CHECK(r2.grad_data == Approx(mean_std(sum_a).second / mean_std(W2_after).second).epsilon(1e-12));
+  CHECK(r0.update_data == Approx(0.1 * mean_std(dW1).second / std_W1).epsilon(1e-10));
+  CHECK(r2.update_data == Approx(0.1 * mean_std(sum_a).second / std_W2).epsilon(1e-10));
+  CHECK(std::isnan(r1.grad_data));
+  CHECK(std::isnan(r1.update_data));
+}
+
+TEST_CASE("StatsRecorder: histograms of each layer's outputs and output gradients, counted by hand",
+          "[train][stats]") {
+  TinyModel tiny;
+  nl::train::StatsRecorder stats(tiny.model, {.histogram_bins = 4});
+  nl::Tensor h = tiny.model[0]->operator()(nl::from_vector(kX, {4, 2}));  // the first Linear's output, by hand
+  std::vector<double> a = nl::tanh(h).to_vector<double>();
+  tiny.model(nl::from_vector(kX, {4, 2})).sum().backward();
+  stats.step();
+  REQUIRE(stats.histograms().size() == 6);  // 3 layers × (output, gradient)
+  const auto& tanh_out = stats.histograms()[2];
+  CHECK(tanh_out.layer == "1");
+  CHECK(tanh_out.kind == "output");
+  double r = 0;
+  for (double v : a) r = std::max(r, std::abs(v));
+  CHECK(tanh_out.hi == Approx(r));
+  CHECK(tanh_out.lo == Approx(-r));
+  std::vector<double> counts(4, 0.0);  // 4 bins over [−r, r]; the largest value falls in the last
+  for (double v : a) counts[std::min<size_t>(3, size_t((v + r) / (r / 2)))] += 1;
+  for (size_t b = 0; b < 4; ++b) CHECK(tanh_out.density[b] == Approx(counts[b] / (12 * (r / 2))).epsilon(1e-6));
+  // the last layer's output gradient is 1 everywhere: all of it in the top bin of [−1, 1]
+  const auto& out_grad = stats.histograms()[5];
+  CHECK(out_grad.kind == "gradient");
+  CHECK(out_grad.density == std::vector<double>{0, 0, 0, 2});
+  std::string csv = stats.histograms_csv();
+  CHECK_THAT(csv, Catch::StartsWith(std::string(nl::train::StatsRecorder::kHistogramCsvHeader) + "\n1,0,Linear,output,"));
+  std::string script = stats.makemore_script("m.csv", "h.csv", "m.png", {1}, "tiny");
+  CHECK_THAT(script, Catch::Contains("set output 'm.png'") && Catch::Contains("1 (Tanh): std") &&
+                         Catch::Contains("guideline: -3") && Catch::Contains("'m.csv' skip 1 every 3::0"));
+  CHECK_THROWS_WITH(nl::train::StatsRecorder(tiny.model, {.histogram_bins = -1}), Catch::Contains("histogram_bins"));
 }
 
 TEST_CASE("StatsRecorder: every n steps, an initialization step 0, evaluation not counted", "[train][stats]") {
@@ -167,7 +214,7 @@ TEST_CASE("StatsRecorder: CSV, gnuplot script, hooks removed with the recorder",
     int count = 0;
     while (std::getline(lines, line)) ++count;
     CHECK(count == 3);
-    CHECK_THAT(csv, Catch::Contains("\n1,1,Tanh,") && Catch::Contains(",nan,nan,nan\n"));
+    CHECK_THAT(csv, Catch::Contains("\n1,1,Tanh,") && Catch::Contains(",nan,nan,nan,") && Catch::Contains(",nan,nan\n"));
     auto path = std::filesystem::temp_directory_path() / "normlab_test_stats.csv";
     stats.write_csv(path.string());
     std::ifstream in(path);
