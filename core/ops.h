@@ -279,16 +279,22 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor
 // bias (C_out) -> (N, C_out, L_out): conv2d on (N, C_in, 1, L).
 Tensor conv1d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor(), int64_t stride = 1,
               int64_t padding = 0, int64_t dilation = 1, int64_t groups = 1);
-// Pools over the windows of x (N, C, H, W) or (C, H, W), as torch.nn.functional
-// (ceil_mode = false): H_out = (H + 2·padding.h − kernel.h) / stride.h + 1
-// (floor; W alike); padding ≤ kernel/2. Without a stride, stride = kernel_size.
-// max_pool2d: y = max over the window, padding counts as −inf; dx goes to the
-// (first) argmax.
-Tensor max_pool2d(const Tensor& x, Size2 kernel_size, Size2 stride, Size2 padding = 0);
+// Pools over the windows of x (N, C, H, W) or (C, H, W), as torch.nn.functional:
+// H_out = (H + 2·padding.h − dilation.h·(kernel.h − 1) − 1) / stride.h + 1,
+// rounded down, or up with ceil_mode (then a last window that would start in
+// the right padding is dropped); W alike; padding ≤ kernel/2. Without a
+// stride, stride = kernel_size.
+// max_pool2d: y = max over the window's kernel.h × kernel.w positions, dilation
+// apart; padding counts as −inf; dx goes to the (first) argmax.
+Tensor max_pool2d(const Tensor& x, Size2 kernel_size, Size2 stride, Size2 padding = 0, Size2 dilation = 1,
+                  bool ceil_mode = false);
 Tensor max_pool2d(const Tensor& x, Size2 kernel_size);
-// avg_pool2d: y = Σ window / (kernel.h·kernel.w), padding counting as zeros
-// (count_include_pad = true); dx = dy / (kernel.h·kernel.w) over the window.
-Tensor avg_pool2d(const Tensor& x, Size2 kernel_size, Size2 stride, Size2 padding = 0);
+// avg_pool2d: y = Σ window / divisor, padding counting as zeros; the divisor is
+// divisor_override when > 0, else with count_include_pad the window's size
+// up to the padded border (kernel.h·kernel.w unless ceil_mode cuts it), else
+// the number of input elements in the window. dx = dy / divisor over the window.
+Tensor avg_pool2d(const Tensor& x, Size2 kernel_size, Size2 stride, Size2 padding = 0, bool ceil_mode = false,
+                  bool count_include_pad = true, int64_t divisor_override = 0);
 Tensor avg_pool2d(const Tensor& x, Size2 kernel_size);
 // adaptive_avg_pool2d: output cell i averages rows floor(i·H/out.h) ..
 // ceil((i+1)·H/out.h) − 1 (W alike), so windows may overlap or differ in size.

@@ -1,7 +1,8 @@
 #pragma once
-// MaxPool2d, AvgPool2d and AdaptiveAvgPool2d, as torch.nn (ceil_mode = false,
-// count_include_pad = true): stateless wrappers of the ops of the same name
-// (core/ops/pool2d.cpp). Without a stride, stride = kernel_size.
+// MaxPool2d, AvgPool2d and AdaptiveAvgPool2d, as torch.nn: stateless wrappers
+// of the ops of the same name (core/ops/pool2d.cpp), with their options
+// (dilation, ceil_mode, count_include_pad, divisor_override: 0 for None).
+// Without a stride, stride = kernel_size.
 #include <fmt/format.h>
 
 #include <string>
@@ -29,34 +30,55 @@ inline void check(const char* layer, Size2 kernel, Size2 stride, Size2 padding) 
 class MaxPool2d : public Layer<MaxPool2d> {
  public:
   explicit MaxPool2d(Size2 kernel_size) : MaxPool2d(kernel_size, kernel_size) {}
-  MaxPool2d(Size2 kernel_size_, Size2 stride_, Size2 padding_ = 0)
-      : Layer("MaxPool2d"), kernel_size(kernel_size_), stride(stride_), padding(padding_) {
+  MaxPool2d(Size2 kernel_size_, Size2 stride_, Size2 padding_ = 0, Size2 dilation_ = 1, bool ceil_mode_ = false)
+      : Layer("MaxPool2d"),
+        kernel_size(kernel_size_),
+        stride(stride_),
+        padding(padding_),
+        dilation(dilation_),
+        ceil_mode(ceil_mode_) {
     pooling_detail::check("MaxPool2d", kernel_size, stride, padding);
+    if (dilation.h <= 0 || dilation.w <= 0)
+      fail("MaxPool2d: dilation must be positive, got dilation={}", pooling_detail::size_repr(dilation));
   }
-  Size2 kernel_size, stride, padding;
+  Size2 kernel_size, stride, padding, dilation;
+  bool ceil_mode;
 
  protected:
   friend Layer<MaxPool2d>;
-  Tensor forward(const Tensor& x) override { return max_pool2d(x, kernel_size, stride, padding); }
+  Tensor forward(const Tensor& x) override { return max_pool2d(x, kernel_size, stride, padding, dilation, ceil_mode); }
   std::string extra_repr() const override {
     using pooling_detail::size_repr;
-    return fmt::format("kernel_size={}, stride={}, padding={}, dilation=1, ceil_mode=False", size_repr(kernel_size),
-                       size_repr(stride), size_repr(padding));
+    return fmt::format("kernel_size={}, stride={}, padding={}, dilation={}, ceil_mode={}", size_repr(kernel_size),
+                       size_repr(stride), size_repr(padding), size_repr(dilation), ceil_mode ? "True" : "False");
   }
 };
 
 class AvgPool2d : public Layer<AvgPool2d> {
  public:
   explicit AvgPool2d(Size2 kernel_size) : AvgPool2d(kernel_size, kernel_size) {}
-  AvgPool2d(Size2 kernel_size_, Size2 stride_, Size2 padding_ = 0)
-      : Layer("AvgPool2d"), kernel_size(kernel_size_), stride(stride_), padding(padding_) {
+  AvgPool2d(Size2 kernel_size_, Size2 stride_, Size2 padding_ = 0, bool ceil_mode_ = false,
+            bool count_include_pad_ = true, int64_t divisor_override_ = 0)
+      : Layer("AvgPool2d"),
+        kernel_size(kernel_size_),
+        stride(stride_),
+        padding(padding_),
+        ceil_mode(ceil_mode_),
+        count_include_pad(count_include_pad_),
+        divisor_override(divisor_override_) {
     pooling_detail::check("AvgPool2d", kernel_size, stride, padding);
+    if (divisor_override < 0)
+      fail("AvgPool2d: divisor_override must be positive (or 0: None), got {}", divisor_override);
   }
   Size2 kernel_size, stride, padding;
+  bool ceil_mode, count_include_pad;
+  int64_t divisor_override;
 
  protected:
   friend Layer<AvgPool2d>;
-  Tensor forward(const Tensor& x) override { return avg_pool2d(x, kernel_size, stride, padding); }
+  Tensor forward(const Tensor& x) override {
+    return avg_pool2d(x, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override);
+  }
   std::string extra_repr() const override {
     using pooling_detail::size_repr;
     return fmt::format("kernel_size={}, stride={}, padding={}", size_repr(kernel_size), size_repr(stride),

@@ -1,21 +1,27 @@
-// max_pool2d, avg_pool2d and adaptive_avg_pool2d, as torch.nn.functional
-// (ceil_mode = false, count_include_pad = true), forward and backward side by
-// side. Each plane (sample, channel) of x (N, C, H, W) or (C, H, W) is pooled
-// on its own; output cell (i, j) reads the window rows[i] × cols[j]:
+// max_pool2d, avg_pool2d and adaptive_avg_pool2d, as torch.nn.functional,
+// forward and backward side by side. Each plane (sample, channel) of x
+// (N, C, H, W) or (C, H, W) is pooled on its own; output cell (i, j) reads the
+// window rows[i] × cols[j]:
 //
-//   max, avg:  rows[i] = [i·s − p, i·s − p + k) ∩ [0, H)      (padding is never read)
+//   max, avg:  rows[i] = {i·s − p + m·d : m = 0..k−1} ∩ [0, H)   (padding is never read;
+//              d, the dilation, is 1 for avg)
 //   adaptive:  rows[i] = [floor(i·H/H_out), ceil((i+1)·H/H_out))
 //
 //   max:      y = max over the window (the first, scanning h then w; a NaN wins)
 //             dx[argmax] += dy
-//   avg:      y = Σ window / (kH·kW)     (padding counts as zeros)
-//             dx[h,w] += dy / (kH·kW) for every window holding (h, w)
+//   avg:      y = Σ window / divisor     (padding counts as zeros)
+//             dx[h,w] += dy / divisor for every window holding (h, w)
+//             divisor: divisor_override; else with count_include_pad the
+//             window's size clipped to the padded input, (min(i·s − p + k, H + p)
+//             − (i·s − p)) × (the same for w), kH·kW unless ceil_mode cut it;
+//             else the window's size inside the input
 //   adaptive: y = Σ window / |window|,   dx[h,w] += dy / |window|
 //
 // One thread per plane, each plane's sums in a fixed order, so results do not
 // depend on the thread count.
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "core/ops/helpers.h"
 
@@ -23,16 +29,21 @@ namespace nl {
 
 namespace {
 
+// A window's positions along one dimension: lo, lo + step, ... below hi
+// (lo >= hi: none); padded: its size counted up to the padded border, the
+// divisor of count_include_pad.
 struct Range {
-  int64_t lo, hi;
+  int64_t lo, hi, step = 1, padded = 0;
+  int64_t count() const { return lo < hi ? (hi - lo + step - 1) / step : 0; }
 };
 
 // The windows of every output cell, and what an average divides by.
 struct Windows {
   int64_t planes = 0, H = 0, W = 0;
   std::vector<Range> rows, cols;  // per output row i / column j
-  int64_t divisor = 0;            // kH·kW, or 0: the window's own size (adaptive)
-  bool two_by_two = false;        // kernel 2, stride 2, no padding: max_pool_2x2's case
+  enum class Divisor { fixed, padded, inside } divisor_kind = Divisor::inside;
+  int64_t divisor = 0;      // Divisor::fixed's (divisor_override)
+  bool two_by_two = false;  // kernel 2, stride 2, no padding, dilation 1, full windows: max_pool_2x2's case
   int64_t Ho() const { return int64_t(rows.size()); }
   int64_t Wo() const { return int64_t(cols.size()); }
 };
@@ -56,33 +67,45 @@ Windows check_input(const char* op, const Tensor& x) {
   return win;
 }
 
-// max_pool2d and avg_pool2d: the windows for kernel, stride and padding.
-Windows sliding_windows(const char* op, const Tensor& x, Size2 kernel, Size2 stride, Size2 padding) {
+// max_pool2d and avg_pool2d: the windows for kernel, stride, padding,
+// dilation and ceil_mode.
+Windows sliding_windows(const char* op, const Tensor& x, Size2 kernel, Size2 stride, Size2 padding, Size2 dilation,
+                        bool ceil_mode) {
   Windows win = check_input(op, x);
   if (kernel.h <= 0 || kernel.w <= 0)
     fail("{}: kernel_size must be positive, got ({}, {}) (input {})", op, kernel.h, kernel.w, x.shape());
   if (stride.h <= 0 || stride.w <= 0)
     fail("{}: stride must be positive, got ({}, {}) (input {})", op, stride.h, stride.w, x.shape());
+  if (dilation.h <= 0 || dilation.w <= 0)
+    fail("{}: dilation must be positive, got ({}, {}) (input {})", op, dilation.h, dilation.w, x.shape());
   if (padding.h < 0 || padding.w < 0 || 2 * padding.h > kernel.h || 2 * padding.w > kernel.w)
     fail("{}: padding must be non-negative and at most half the kernel size, got padding ({}, {}) for kernel ({}, {})",
          op, padding.h, padding.w, kernel.h, kernel.w);
-  int64_t padded_h = win.H + 2 * padding.h, padded_w = win.W + 2 * padding.w;
-  if (kernel.h > padded_h || kernel.w > padded_w)
-    fail("{}: kernel ({}, {}) is larger than the padded input ({}, {}) of input {} (padding ({}, {}))", op, kernel.h,
-         kernel.w, padded_h, padded_w, x.shape(), padding.h, padding.w);
-  auto ranges = [](int64_t size, int64_t k, int64_t s, int64_t p) {
-    std::vector<Range> r(size_t((size + 2 * p - k) / s + 1));
+  // the kernel's extent with dilation, against the padded input
+  const int64_t extent_h = dilation.h * (kernel.h - 1) + 1, extent_w = dilation.w * (kernel.w - 1) + 1;
+  const int64_t padded_h = win.H + 2 * padding.h, padded_w = win.W + 2 * padding.w;
+  if (extent_h > padded_h || extent_w > padded_w)
+    fail("{}: kernel ({}, {}) with dilation ({}, {}) spans ({}, {}), larger than the padded input ({}, {}) of input {} "
+         "(padding ({}, {}))",
+         op, kernel.h, kernel.w, dilation.h, dilation.w, extent_h, extent_w, padded_h, padded_w, x.shape(), padding.h,
+         padding.w);
+  auto ranges = [ceil_mode](int64_t size, int64_t k, int64_t s, int64_t p, int64_t d) {
+    const int64_t span = size + 2 * p - d * (k - 1) - 1;  // >= 0 by the check above
+    int64_t out = (span + (ceil_mode ? s - 1 : 0)) / s + 1;
+    if (ceil_mode && (out - 1) * s >= size + p) --out;  // PyTorch: no window starts in the right padding
+    std::vector<Range> r(static_cast<size_t>(out));
     for (size_t i = 0; i < r.size(); ++i) {
-      int64_t start = int64_t(i) * s - p;
-      r[i] = {std::max<int64_t>(start, 0), std::min(start + k, size)};
+      const int64_t start = int64_t(i) * s - p;
+      const int64_t first = start >= 0 ? start : start + (-start + d - 1) / d * d;  // the first position >= 0
+      r[i] = {first, std::min(start + d * (k - 1) + 1, size), d, std::min(start + k, size + p) - start};
     }
     return r;
   };
-  win.rows = ranges(win.H, kernel.h, stride.h, padding.h);
-  win.cols = ranges(win.W, kernel.w, stride.w, padding.w);
-  win.divisor = kernel.h * kernel.w;
+  win.rows = ranges(win.H, kernel.h, stride.h, padding.h, dilation.h);
+  win.cols = ranges(win.W, kernel.w, stride.w, padding.w, dilation.w);
   win.two_by_two = kernel.h == 2 && kernel.w == 2 && stride.h == 2 && stride.w == 2 && padding.h == 0 &&
-                   padding.w == 0;
+                   padding.w == 0 && dilation.h == 1 && dilation.w == 1 && 2 * win.Ho() <= win.H &&
+                   2 * win.Wo() <= win.W;
   return win;
 }
 
@@ -126,14 +149,19 @@ void max_pool_forward(const T* x, T* y, int64_t* arg, const Windows& win) {
     for (int64_t i = 0; i < Ho; ++i)
       for (int64_t j = 0; j < Wo; ++j) {
         Range r = win.rows[size_t(i)], c = win.cols[size_t(j)];
+        int64_t o = (plane * Ho + i) * Wo + j;
+        if (r.count() == 0 || c.count() == 0) {  // a window of padding only: −inf, no gradient
+          y[o] = -std::numeric_limits<T>::infinity();
+          arg[o] = -1;
+          continue;
+        }
         int64_t best = r.lo * win.W + c.lo;
         T value = in[best];
-        for (int64_t h = r.lo; h < r.hi; ++h)
-          for (int64_t w = c.lo; w < c.hi; ++w) {
+        for (int64_t h = r.lo; h < r.hi; h += r.step)
+          for (int64_t w = c.lo; w < c.hi; w += c.step) {
             T v = in[h * win.W + w];
             if (v > value || std::isnan(v)) value = v, best = h * win.W + w;  // as PyTorch
           }
-        int64_t o = (plane * Ho + i) * Wo + j;
         y[o] = value;
         arg[o] = best;
       }
@@ -147,12 +175,18 @@ void max_pool_backward(const T* dy, const int64_t* arg, T* dx, const Windows& wi
   for_each_plane(win, win.H * win.W + P, [&](int64_t plane) {
     T* out = dx + plane * win.H * win.W;
     std::fill(out, out + win.H * win.W, T(0));
-    for (int64_t o = plane * P; o < (plane + 1) * P; ++o) out[arg[o]] += dy[o];
+    for (int64_t o = plane * P; o < (plane + 1) * P; ++o)
+      if (arg[o] >= 0) out[arg[o]] += dy[o];
   });
 }
 
 int64_t window_divisor(const Windows& win, Range r, Range c) {
-  return win.divisor > 0 ? win.divisor : (r.hi - r.lo) * (c.hi - c.lo);
+  switch (win.divisor_kind) {
+    case Windows::Divisor::fixed: return win.divisor;
+    case Windows::Divisor::padded: return r.padded * c.padded;
+    case Windows::Divisor::inside: break;
+  }
+  return r.count() * c.count();
 }
 
 // y = Σ window / divisor, summed in double.
@@ -206,9 +240,10 @@ Tensor average_pool(const char* op, const Tensor& input, const Windows& win) {
 
 }  // namespace
 
-Tensor max_pool2d(const Tensor& input, Size2 kernel_size, Size2 stride, Size2 padding) {
+Tensor max_pool2d(const Tensor& input, Size2 kernel_size, Size2 stride, Size2 padding, Size2 dilation,
+                  bool ceil_mode) {
   const char* op = "max_pool2d";
-  Windows win = sliding_windows(op, input, kernel_size, stride, padding);
+  Windows win = sliding_windows(op, input, kernel_size, stride, padding, dilation, ceil_mode);
   Tensor x = input.detach().contiguous();
   Shape out_shape = output_shape(x, win.Ho(), win.Wo());
   Tensor y = Tensor::make(out_shape, x.dtype(), op), arg = Tensor::make(out_shape, i64, op);
@@ -229,8 +264,17 @@ Tensor max_pool2d(const Tensor& input, Size2 kernel_size, Size2 stride, Size2 pa
 
 Tensor max_pool2d(const Tensor& x, Size2 kernel_size) { return max_pool2d(x, kernel_size, kernel_size, 0); }
 
-Tensor avg_pool2d(const Tensor& x, Size2 kernel_size, Size2 stride, Size2 padding) {
-  return average_pool("avg_pool2d", x, sliding_windows("avg_pool2d", x, kernel_size, stride, padding));
+Tensor avg_pool2d(const Tensor& x, Size2 kernel_size, Size2 stride, Size2 padding, bool ceil_mode,
+                  bool count_include_pad, int64_t divisor_override) {
+  const char* op = "avg_pool2d";
+  if (divisor_override < 0)
+    fail("{}: divisor_override must be positive (or 0: none), got {} (input {})", op, divisor_override, x.shape());
+  Windows win = sliding_windows(op, x, kernel_size, stride, padding, 1, ceil_mode);
+  win.divisor_kind = divisor_override > 0 ? Windows::Divisor::fixed
+                     : count_include_pad  ? Windows::Divisor::padded
+                                          : Windows::Divisor::inside;
+  win.divisor = divisor_override;
+  return average_pool(op, x, win);
 }
 
 Tensor avg_pool2d(const Tensor& x, Size2 kernel_size) { return avg_pool2d(x, kernel_size, kernel_size, 0); }
@@ -248,7 +292,7 @@ Tensor adaptive_avg_pool2d(const Tensor& x, Size2 output_size) {
   };
   win.rows = ranges(win.H, output_size.h);
   win.cols = ranges(win.W, output_size.w);
-  win.divisor = 0;
+  win.divisor_kind = Windows::Divisor::inside;
   return average_pool(op, x, win);
 }
 

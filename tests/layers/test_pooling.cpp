@@ -20,6 +20,12 @@ TEST_CASE("Pooling modules: the ops, stride defaulting to the kernel, no paramet
   CHECK(max2.to_string() == "MaxPool2d(kernel_size=2, stride=2, padding=0, dilation=1, ceil_mode=False)");
   layers::MaxPool2d max3(3, 2, 1);
   CHECK(max_abs_diff(max3(x), nl::max_pool2d(x, 3, 2, 1)) == 0.0);
+  layers::MaxPool2d dilated(2, 2, 1, {2, 1}, true);  // the options go to the op
+  CHECK(max_abs_diff(dilated(x), nl::max_pool2d(x, 2, 2, 1, {2, 1}, true)) == 0.0);
+  CHECK(dilated.to_string() == "MaxPool2d(kernel_size=2, stride=2, padding=1, dilation=(2, 1), ceil_mode=True)");
+  layers::AvgPool2d exclusive(3, 2, 1, true, false);
+  CHECK(max_abs_diff(exclusive(x), nl::avg_pool2d(x, 3, 2, 1, true, false)) == 0.0);
+  CHECK(max_abs_diff(layers::AvgPool2d(2, 2, 0, false, true, 3)(x), nl::avg_pool2d(x, 2) * (4.0 / 3.0)) < 1e-6);
 
   layers::AvgPool2d avg({3, 2}, {1, 2}, {1, 0});
   CHECK(max_abs_diff(avg(x), nl::avg_pool2d(x, {3, 2}, {1, 2}, {1, 0})) == 0.0);
@@ -42,6 +48,9 @@ TEST_CASE("Pooling modules: errors name the layer", "[layers][pool2d][errors]") 
   REQUIRE_THROWS_WITH(layers::AvgPool2d(2, {1, 0}), Contains("AvgPool2d") && Contains("stride=(1, 0)"));
   REQUIRE_THROWS_WITH(layers::MaxPool2d(3, 1, 2), Contains("MaxPool2d") && Contains("at most half"));
   REQUIRE_THROWS_WITH(layers::AdaptiveAvgPool2d(0), Contains("AdaptiveAvgPool2d") && Contains("output_size"));
+  REQUIRE_THROWS_WITH(layers::MaxPool2d(2, 2, 0, 0), Contains("MaxPool2d") && Contains("dilation=0"));
+  REQUIRE_THROWS_WITH(layers::AvgPool2d(2, 2, 0, false, true, -2),
+                      Contains("AvgPool2d") && Contains("divisor_override") && Contains("-2"));
   layers::MaxPool2d pool(2);
   REQUIRE_THROWS_WITH(pool(nl::randn({8, 8})), Contains("max_pool2d") && Contains("[8,8]"));
 }

@@ -1,5 +1,6 @@
-// max_pool2d, avg_pool2d and adaptive_avg_pool2d: against plain loops over
-// their definitions (outputs and input gradients, float64), finite
+// max_pool2d, avg_pool2d and adaptive_avg_pool2d, with ceil_mode, dilation
+// and the divisors: against plain loops over their definitions (outputs and
+// input gradients, float64), finite
 // differences, PyTorch's F.max_pool2d / avg_pool2d / adaptive_avg_pool2d
 // (fixtures written by tests/fixtures/make_conv_fixtures.py), unbatched
 // inputs, thread-count invariance and errors.
@@ -19,17 +20,24 @@ enum class Pool { max, avg, adaptive };
 struct PoolCase {
   int64_t N, C, H, W;
   nl::Size2 kernel, stride = 1, padding = 0;  // adaptive: kernel is the output size
+  nl::Size2 dilation = 1;                     // max only
+  bool ceil_mode = false, count_include_pad = true;
+  int64_t divisor_override = 0;  // avg only
 };
 
 std::string describe(const PoolCase& c) {
-  return fmt::format("({}, {}, {}, {}) kernel/output ({}, {}) stride ({}, {}) padding ({}, {})", c.N, c.C, c.H, c.W,
-                     c.kernel.h, c.kernel.w, c.stride.h, c.stride.w, c.padding.h, c.padding.w);
+  return fmt::format(
+      "({}, {}, {}, {}) kernel/output ({}, {}) stride ({}, {}) padding ({}, {}) dilation ({}, {}) ceil_mode {} "
+      "count_include_pad {} divisor_override {}",
+      c.N, c.C, c.H, c.W, c.kernel.h, c.kernel.w, c.stride.h, c.stride.w, c.padding.h, c.padding.w, c.dilation.h,
+      c.dilation.w, c.ceil_mode, c.count_include_pad, c.divisor_override);
 }
 
 nl::Tensor run(Pool pool, const nl::Tensor& x, const PoolCase& c) {
   switch (pool) {
-    case Pool::max: return nl::max_pool2d(x, c.kernel, c.stride, c.padding);
-    case Pool::avg: return nl::avg_pool2d(x, c.kernel, c.stride, c.padding);
+    case Pool::max: return nl::max_pool2d(x, c.kernel, c.stride, c.padding, c.dilation, c.ceil_mode);
+    case Pool::avg:
+      return nl::avg_pool2d(x, c.kernel, c.stride, c.padding, c.ceil_mode, c.count_include_pad, c.divisor_override);
     case Pool::adaptive: return nl::adaptive_avg_pool2d(x, c.kernel);
   }
   return {};
@@ -44,9 +52,15 @@ Naive naive_pool(Pool pool, const PoolCase& c, const std::vector<double>& x, con
   Naive r;
   if (pool == Pool::adaptive) {
     r.Ho = c.kernel.h, r.Wo = c.kernel.w;
-  } else {
-    r.Ho = (c.H + 2 * c.padding.h - c.kernel.h) / c.stride.h + 1;
-    r.Wo = (c.W + 2 * c.padding.w - c.kernel.w) / c.stride.w + 1;
+  } else {  // PyTorch's pooling_output_shape
+    auto out = [&](int64_t size, int64_t k, int64_t s, int64_t p, int64_t d) {
+      double span = double(size + 2 * p - d * (k - 1) - 1) / double(s);
+      int64_t o = int64_t(c.ceil_mode ? std::ceil(span) : std::floor(span)) + 1;
+      if (c.ceil_mode && (o - 1) * s >= size + p) --o;
+      return o;
+    };
+    r.Ho = out(c.H, c.kernel.h, c.stride.h, c.padding.h, c.dilation.h);
+    r.Wo = out(c.W, c.kernel.w, c.stride.w, c.padding.w, c.dilation.w);
   }
   r.y.assign(size_t(c.N * c.C * r.Ho * r.Wo), 0.0);
   r.dx.assign(x.size(), 0.0);
@@ -54,39 +68,46 @@ Naive naive_pool(Pool pool, const PoolCase& c, const std::vector<double>& x, con
   for (int64_t plane = 0; plane < c.N * c.C; ++plane)
     for (int64_t i = 0; i < r.Ho; ++i)
       for (int64_t j = 0; j < r.Wo; ++j) {
-        // the window [h0, h1) × [w0, w1), possibly reaching into the padding
-        int64_t h0, h1, w0, w1;
+        // the window: rows h0 + m·dh for m < kh, possibly reaching into the padding
+        int64_t h0, w0, kh, kw, dh = c.dilation.h, dw = c.dilation.w;
         if (pool == Pool::adaptive) {
           h0 = int64_t(std::floor(double(i * c.H) / double(r.Ho)));
-          h1 = int64_t(std::ceil(double((i + 1) * c.H) / double(r.Ho)));
+          kh = int64_t(std::ceil(double((i + 1) * c.H) / double(r.Ho))) - h0;
           w0 = int64_t(std::floor(double(j * c.W) / double(r.Wo)));
-          w1 = int64_t(std::ceil(double((j + 1) * c.W) / double(r.Wo)));
+          kw = int64_t(std::ceil(double((j + 1) * c.W) / double(r.Wo))) - w0;
+          dh = dw = 1;
         } else {
-          h0 = i * c.stride.h - c.padding.h, h1 = h0 + c.kernel.h;
-          w0 = j * c.stride.w - c.padding.w, w1 = w0 + c.kernel.w;
+          h0 = i * c.stride.h - c.padding.h, kh = c.kernel.h;
+          w0 = j * c.stride.w - c.padding.w, kw = c.kernel.w;
         }
         size_t o = size_t((plane * r.Ho + i) * r.Wo + j);
         double g = backward ? dy[o] : 0.0;
         double best = -std::numeric_limits<double>::infinity(), sum = 0;
         size_t arg = 0;
         int64_t inside = 0;
-        for (int64_t h = h0; h < h1; ++h)
-          for (int64_t w = w0; w < w1; ++w) {
+        std::vector<size_t> members;  // the window's elements inside the input
+        for (int64_t m = 0; m < kh; ++m)
+          for (int64_t n = 0; n < kw; ++n) {
+            int64_t h = h0 + m * dh, w = w0 + n * dw;
             if (h < 0 || h >= c.H || w < 0 || w >= c.W) continue;  // padding: −inf for max, 0 for avg
             size_t k = size_t((plane * c.H + h) * c.W + w);
             if (x[k] > best) best = x[k], arg = k;
             sum += x[k];
             ++inside;
+            members.push_back(k);
           }
-        double divisor = pool == Pool::adaptive ? double(inside) : double(c.kernel.h * c.kernel.w);
+        // avg's divisor: the override; with count_include_pad the window cut at the padded border; else inside
+        double divisor = double(inside);
+        if (pool == Pool::avg && c.divisor_override > 0)
+          divisor = double(c.divisor_override);
+        else if (pool == Pool::avg && c.count_include_pad)
+          divisor = double((std::min(h0 + kh, c.H + c.padding.h) - h0) * (std::min(w0 + kw, c.W + c.padding.w) - w0));
         if (pool == Pool::max) {
           r.y[o] = best;
           r.dx[arg] += g;
         } else {
           r.y[o] = sum / divisor;
-          for (int64_t h = std::max<int64_t>(h0, 0); h < std::min(h1, c.H); ++h)
-            for (int64_t w = std::max<int64_t>(w0, 0); w < std::min(w1, c.W); ++w)
-              r.dx[size_t((plane * c.H + h) * c.W + w)] += g / divisor;
+          for (size_t k : members) r.dx[k] += g / divisor;
         }
       }
   return r;
@@ -118,6 +139,21 @@ const std::vector<PoolCase> sliding_cases = {
     {2, 2, 6, 6, 4, {1, 2}, 2},            // padding = kernel/2
 };
 
+// the options: ceil_mode (windows cut by the padded border), dilation (max), the divisors (avg)
+const std::vector<PoolCase> max_option_cases = {
+    {1, 2, 8, 7, 3, 2, 0, 1, true},                // ceil_mode: a last, partial window
+    {1, 3, 9, 10, 3, 2, 1, 2},                     // dilation 2 with padding
+    {1, 2, 9, 8, 2, {2, 3}, 1, {3, 2}, true},      // dilation per dim, ceil_mode
+    {2, 1, 7, 7, 2, 2, 1, 1, true},                // ceil_mode with padding
+};
+const std::vector<PoolCase> avg_option_cases = {
+    {2, 2, 8, 7, 3, 2, 1, 1, true},                // ceil_mode: count_include_pad cut at the padded border
+    {1, 3, 9, 8, 3, 2, 1, 1, false, false},        // count_include_pad = false
+    {2, 2, 8, 7, 3, 2, 1, 1, true, false},         // both
+    {1, 2, 6, 7, 2, 2, 0, 1, false, true, 5},      // divisor_override
+    {1, 1, 5, 5, 3, 2, 1, 1, true, true, 7},       // divisor_override with ceil_mode
+};
+
 nl::Tensor fixture(const std::string& name) { return fixture_tensor("conv.safetensors", name); }
 
 }  // namespace
@@ -125,11 +161,13 @@ nl::Tensor fixture(const std::string& name) { return fixture_tensor("conv.safete
 TEST_CASE("max_pool2d: equals the plain loop, output and input gradient", "[ops][pool2d][max_pool2d]") {
   nl::manual_seed(1);
   for (const PoolCase& c : sliding_cases) require_equals_naive(Pool::max, c);
+  for (const PoolCase& c : max_option_cases) require_equals_naive(Pool::max, c);
 }
 
 TEST_CASE("avg_pool2d: equals the plain loop, padding counted in the divisor", "[ops][pool2d][avg_pool2d]") {
   nl::manual_seed(2);
   for (const PoolCase& c : sliding_cases) require_equals_naive(Pool::avg, c);
+  for (const PoolCase& c : avg_option_cases) require_equals_naive(Pool::avg, c);
 }
 
 TEST_CASE("adaptive_avg_pool2d: equals the plain loop, shrinking, overlapping and growing",
@@ -154,6 +192,11 @@ TEST_CASE("pools: gradcheck in float64", "[ops][pool2d][gradcheck]") {
   require_gradcheck([](const std::vector<nl::Tensor>& t) { return nl::adaptive_avg_pool2d(t[0], {7, 4}); }, {x});
   // a non-contiguous input
   require_gradcheck([](const std::vector<nl::Tensor>& t) { return nl::max_pool2d(t[0].transpose(2, 3), 2); }, {x});
+  // the options
+  require_gradcheck([](const std::vector<nl::Tensor>& t) { return nl::max_pool2d(t[0], 2, {2, 1}, 1, 2, true); }, {x});
+  require_gradcheck([](const std::vector<nl::Tensor>& t) { return nl::avg_pool2d(t[0], 3, 2, 1, true, false); }, {x});
+  require_gradcheck([](const std::vector<nl::Tensor>& t) { return nl::avg_pool2d(t[0], 2, 2, 1, true, true, 3); },
+                    {x});
 }
 
 TEST_CASE("pools: default stride is the kernel, (C, H, W) inputs, float32, max ties and NaN", "[ops][pool2d]") {
@@ -208,7 +251,14 @@ TEST_CASE("pools: PyTorch parity (F.max_pool2d, F.avg_pool2d, F.adaptive_avg_poo
                  Case{"adaptive_avg_pool2d_3x3", Pool::adaptive, {0, 0, 0, 0, 3}},
                  Case{"adaptive_avg_pool2d_1x1", Pool::adaptive, {0, 0, 0, 0, 1}},
                  Case{"adaptive_avg_pool2d_4x5", Pool::adaptive, {0, 0, 0, 0, {4, 5}}},
-                 Case{"adaptive_avg_pool2d_up", Pool::adaptive, {0, 0, 0, 0, {5, 6}}}}) {
+                 Case{"adaptive_avg_pool2d_up", Pool::adaptive, {0, 0, 0, 0, {5, 6}}},
+                 Case{"max_pool2d_k3_s2_ceil", Pool::max, {0, 0, 0, 0, 3, 2, 0, 1, true}},
+                 Case{"max_pool2d_k3_s2_p1_d2", Pool::max, {0, 0, 0, 0, 3, 2, 1, 2}},
+                 Case{"max_pool2d_k2_s23_p1_d32_ceil", Pool::max, {0, 0, 0, 0, 2, {2, 3}, 1, {3, 2}, true}},
+                 Case{"avg_pool2d_k3_s2_p1_ceil", Pool::avg, {0, 0, 0, 0, 3, 2, 1, 1, true}},
+                 Case{"avg_pool2d_k3_s2_p1_exclude_pad", Pool::avg, {0, 0, 0, 0, 3, 2, 1, 1, false, false}},
+                 Case{"avg_pool2d_k3_s2_p1_ceil_exclude_pad", Pool::avg, {0, 0, 0, 0, 3, 2, 1, 1, true, false}},
+                 Case{"avg_pool2d_k2_divisor5", Pool::avg, {0, 0, 0, 0, 2, 2, 0, 1, false, true, 5}}}) {
     INFO(c.name);
     std::string p = c.name;
     auto x = fixture(p + ".x").clone().requires_grad_(true);
@@ -230,7 +280,12 @@ TEST_CASE("pools: errors name the op, the shapes and what was expected", "[ops][
   REQUIRE_THROWS_WITH(nl::avg_pool2d(x, 3, 1, 2), Contains("at most half the kernel") && Contains("padding (2, 2)"));
   REQUIRE_THROWS_WITH(nl::avg_pool2d(x, 3, 1, -1), Contains("non-negative"));
   REQUIRE_THROWS_WITH(nl::max_pool2d(x, {7, 2}),
-                      Contains("kernel (7, 2) is larger than the padded input (6, 6)") && Contains("[2,3,6,6]"));
+                      Contains("kernel (7, 2) with dilation (1, 1) spans (7, 2), larger than the padded input (6, 6)") &&
+                          Contains("[2,3,6,6]"));
+  REQUIRE_THROWS_WITH(nl::max_pool2d(x, 3, 1, 0, 3), Contains("spans (7, 7)"));  // dilation 3: 3·2 + 1
+  REQUIRE_THROWS_WITH(nl::max_pool2d(x, 2, 2, 0, {1, 0}), Contains("dilation must be positive"));
+  REQUIRE_THROWS_WITH(nl::avg_pool2d(x, 2, 2, 0, false, true, -1),
+                      Contains("avg_pool2d") && Contains("divisor_override must be positive"));
   REQUIRE_THROWS_WITH(nl::max_pool2d(nl::randn({2, 3, 0, 6}), 1), Contains("empty plane"));
   REQUIRE_THROWS_WITH(nl::max_pool2d(nl::zeros({2, 3, 6, 6}, nl::i64), 2), Contains("floating"));
   REQUIRE_THROWS_WITH(nl::adaptive_avg_pool2d(x, {0, 2}), Contains("adaptive_avg_pool2d") && Contains("output_size"));
