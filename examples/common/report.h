@@ -1,10 +1,12 @@
 #pragma once
-// Shared by the example programs' reports: numbers for tables, the final JSON.
+// Shared by the example programs' reports: numbers for tables, verdicts, the final JSON.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "train/json.h"
 
@@ -15,6 +17,13 @@ namespace examples {
 inline std::string fmt_number(double value, int precision) {
   if (!std::isfinite(value)) return "diverged";
   return fmt::format("{:.{}f}", value, precision);
+}
+
+// A claim's verdict over several comparisons: "held" when every one passes,
+// "partly" when some do, "not held" when none does.
+inline std::string verdict(const std::vector<bool>& passes) {
+  size_t n = size_t(std::count(passes.begin(), passes.end(), true));
+  return n == passes.size() ? "held" : n > 0 ? "partly" : "not held";
 }
 
 // The programs' last word: the results JSON written to path (indented) and

@@ -66,10 +66,15 @@ int64_t child_of(const std::string& name) { return std::stoll(name.substr(0, nam
 
 }  // namespace
 
-double GradientProbe::loss_range() const {
-  auto [lo, hi] = std::minmax_element(losses.begin(), losses.end());
-  return *hi - *lo;
+namespace {
+Band band_of(const std::vector<double>& values) {
+  auto [lo, hi] = std::minmax_element(values.begin(), values.end());
+  return {*lo, *hi};
 }
+}  // namespace
+
+Band GradientProbe::loss_band() const { return band_of(losses); }
+Band GradientProbe::grad_change_band() const { return band_of(grad_changes); }
 
 double GradientProbe::beta_smoothness() const {
   double beta = 0;
@@ -113,7 +118,7 @@ CovariateShiftProbe probe_covariate_shift(nl::models::MLP& model, const Tensor& 
       for (size_t j = 0; j < named.size(); ++j)
         if (child_of(named[j].first) < layer) named[j].second.add_(g[j], -lr);
     }
-    auto [shifted_loss, shifted] = loss_and_gradient(model, x, y);
+    const std::vector<Tensor> shifted = loss_and_gradient(model, x, y).second;
     const double change = distance({g[i]}, {shifted[i]}), norm = std::sqrt(dot(g[i], g[i]));
     probe.l2.push_back(change);
     probe.relative.push_back(change / norm);

@@ -23,12 +23,18 @@
 
 namespace landscape {
 
+// The smallest and largest of some values (a band over η).
+struct Band {
+  double lo, hi;
+};
+
 struct GradientProbe {
   double loss = 0, grad_norm = 0;  // L(θ) and ‖g‖ at the probed point
   std::vector<double> etas;        // the steps η
   std::vector<double> losses;      // L(θ − η·g), one per η
   std::vector<double> grad_changes;  // ‖∇L(θ − η·g) − g‖
-  double loss_range() const;       // max − min of losses
+  Band loss_band() const;          // min and max of losses
+  Band grad_change_band() const;   // min and max of grad_changes
   double beta_smoothness() const;  // max of grad_changes / (η‖g‖)
 };
 

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <map>
 
+#include "examples/common/report.h"
 #include "examples/common/stats.h"
 #include "examples/common/table.h"
 #include "examples/landscape/landscape.h"
@@ -26,8 +27,7 @@ struct Measures {
   double loss_range, grad_change, beta, shift_relative, shift_cosine;
 };
 Measures measures(const ProbeRow& p) {
-  return {p.gradient.loss_range(),
-          *std::max_element(p.gradient.grad_changes.begin(), p.gradient.grad_changes.end()),
+  return {p.gradient.loss_band().hi - p.gradient.loss_band().lo, p.gradient.grad_change_band().hi,
           p.gradient.beta_smoothness(), mean(p.shift.relative), mean(p.shift.cosine)};
 }
 
@@ -48,11 +48,10 @@ void write_csvs(const std::string& out, const std::vector<Run>& runs) {
   for (const Run& r : runs) {
     for (const ProbeRow& p : r.probes) {
       const GradientProbe& g = p.gradient;
-      auto [lo, hi] = std::minmax_element(g.losses.begin(), g.losses.end());
-      auto [clo, chi] = std::minmax_element(g.grad_changes.begin(), g.grad_changes.end());
+      const Band loss = g.loss_band(), change = g.grad_change_band();
       probes.push_back(fmt::format("{},{},{},{:.8g},{:.8g},{:.8g},{:.8g},{:.8g},{:.8g},{:.8g},{:.8g},{:.8g}", r.norm,
-                                   r.seed, p.step, g.loss, g.grad_norm, *lo, *hi, *clo, *chi, g.beta_smoothness(),
-                                   mean(p.shift.relative), mean(p.shift.cosine)));
+                                   r.seed, p.step, g.loss, g.grad_norm, loss.lo, loss.hi, change.lo, change.hi,
+                                   g.beta_smoothness(), mean(p.shift.relative), mean(p.shift.cosine)));
       for (size_t k = 0; k < g.etas.size(); ++k)
         along.push_back(fmt::format("{},{},{},{:.8g},{:.8g},{:.8g}", r.norm, r.seed, p.step, g.etas[k], g.losses[k],
                                     g.grad_changes[k]));
@@ -81,9 +80,8 @@ void write_bands(const std::string& out, const std::vector<std::string>& norms, 
       if (r.norm != norm) continue;
       for (const ProbeRow& p : r.probes) {
         const GradientProbe& g = p.gradient;
-        auto [lo, hi] = std::minmax_element(g.losses.begin(), g.losses.end());
-        auto [clo, chi] = std::minmax_element(g.grad_changes.begin(), g.grad_changes.end());
-        at[p.step].push_back({*lo, *hi, *clo, *chi, g.beta_smoothness(), mean(p.shift.relative)});
+        const Band loss = g.loss_band(), change = g.grad_change_band();
+        at[p.step].push_back({loss.lo, loss.hi, change.lo, change.hi, g.beta_smoothness(), mean(p.shift.relative)});
       }
     }
     for (const auto& [step, seeds] : at) {
@@ -132,16 +130,13 @@ std::string plot_script(const Config& cfg, const std::vector<std::string>& norms
   return s + "unset multiplot\n";
 }
 
-// "held" when every other norm's mean is below none's (`lower`), "partly" when some are, else "not held".
-std::string verdict(const std::map<std::string, examples::Spread>& by_norm, bool lower) {
+// Whether every other norm's mean is below none's (examples::verdict).
+std::string verdict_below_none(const std::map<std::string, examples::Spread>& by_norm) {
   if (!by_norm.count("none") || by_norm.size() < 2) return "not measured (needs none and another norm)";
-  size_t yes = 0, compared = 0;
-  for (const auto& [norm, spread] : by_norm) {
-    if (norm == "none") continue;
-    ++compared;
-    if (lower ? spread.mean < by_norm.at("none").mean : spread.mean >= by_norm.at("none").mean) ++yes;
-  }
-  return yes == compared ? "held" : yes > 0 ? "partly" : "not held";
+  std::vector<bool> below;
+  for (const auto& [norm, spread] : by_norm)
+    if (norm != "none") below.push_back(spread.mean < by_norm.at("none").mean);
+  return examples::verdict(below);
 }
 
 }  // namespace
@@ -187,9 +182,9 @@ nlohmann::json report(const Config& cfg, const std::string& data_name, const std
     table.add_row(row);
   }
   nlohmann::json claims = {
-      {"smoother_loss_landscape", verdict(spread["loss_range"], true)},
-      {"more_predictive_gradient", verdict(spread["grad_change"], true)},
-      {"smaller_beta_smoothness", verdict(spread["beta"], true)},
+      {"smoother_loss_landscape", verdict_below_none(spread["loss_range"])},
+      {"more_predictive_gradient", verdict_below_none(spread["grad_change"])},
+      {"smaller_beta_smoothness", verdict_below_none(spread["beta"])},
       {"batch_norm_does_not_reduce_ics",
        spread["shift_relative"].count("batch") && spread["shift_relative"].count("none")
            ? (spread["shift_relative"]["batch"].mean >= spread["shift_relative"]["none"].mean ? "held" : "not held")

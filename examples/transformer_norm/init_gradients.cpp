@@ -64,12 +64,6 @@ double log_log_slope(const std::vector<double>& x, const std::vector<double>& y)
   return sxx > 0 ? sxy / sxx : NAN;
 }
 
-// "held" when every value passes, "partly" when some do, "not held" when none does.
-std::string verdict(const std::vector<bool>& passes) {
-  size_t n = size_t(std::count(passes.begin(), passes.end(), true));
-  return n == passes.size() ? "held" : n > 0 ? "partly" : "not held";
-}
-
 // by_model: "post/xavier" -> depth -> the blocks' norms (means over seeds).
 using ByModel = std::map<std::string, std::map<int64_t, std::vector<double>>>;
 
@@ -176,11 +170,11 @@ nlohmann::json report_init_gradients(const std::string& out, const std::vector<I
       slope[placement] = log_log_slope(depths, last);
     }
     claims[init] = {
-        {"post_grows_toward_output", verdict(grows)},
-        {"pre_flat", verdict(flat)},
+        {"post_grows_toward_output", examples::verdict(grows)},
+        {"pre_flat", examples::verdict(flat)},
         {"last_block_slope_post", slope["post"]},
         {"last_block_slope_pre", slope["pre"]},
-        {"last_block_depth_scaling", verdict({std::abs(slope["pre"] + 0.5) <= kSlopeTolerance,
+        {"last_block_depth_scaling", examples::verdict({std::abs(slope["pre"] + 0.5) <= kSlopeTolerance,
                                               std::abs(slope["post"]) <= kSlopeTolerance})},
     };
   }
