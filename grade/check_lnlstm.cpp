@@ -41,10 +41,17 @@ struct Output {
   int cols_of;  // 0: I, 1: H, 2: 4H
 };
 const Output kOutputs[] = {
-    {"dx", &Grads::dx, 0, 0},           {"dh_prev", &Grads::dh_prev, 0, 1},     {"dc_prev", &Grads::dc_prev, 0, 1},
-    {"dw_ih", &Grads::dw_ih, 1, 0},     {"dw_hh", &Grads::dw_hh, 1, 1},         {"dgamma_ih", &Grads::dgamma_ih, 2, 2},
-    {"dbeta_ih", &Grads::dbeta_ih, 2, 2}, {"dgamma_hh", &Grads::dgamma_hh, 2, 2}, {"dbeta_hh", &Grads::dbeta_hh, 2, 2},
-    {"dgamma_c", &Grads::dgamma_c, 2, 1}, {"dbeta_c", &Grads::dbeta_c, 2, 1},
+    {"dx", &Grads::dx, 0, 0},
+    {"dh_prev", &Grads::dh_prev, 0, 1},
+    {"dc_prev", &Grads::dc_prev, 0, 1},
+    {"dw_ih", &Grads::dw_ih, 1, 0},
+    {"dw_hh", &Grads::dw_hh, 1, 1},
+    {"dgamma_ih", &Grads::dgamma_ih, 2, 2},
+    {"dbeta_ih", &Grads::dbeta_ih, 2, 2},
+    {"dgamma_hh", &Grads::dgamma_hh, 2, 2},
+    {"dbeta_hh", &Grads::dbeta_hh, 2, 2},
+    {"dgamma_c", &Grads::dgamma_c, 2, 1},
+    {"dbeta_c", &Grads::dbeta_c, 2, 1},
 };
 std::vector<int64_t> shape_of(const Output& o, const Dims& d) {
   const int cols = o.cols_of == 0 ? d.I : o.cols_of == 1 ? d.H : d.G();
@@ -69,8 +76,7 @@ Tensor cell_loss(const Dims& d, const Inputs& in, const Tensor& x, const Tensor&
                  const Tensor& w_ih, const Tensor& w_hh, const Tensor& gamma_ih, const Tensor& beta_ih,
                  const Tensor& gamma_hh, const Tensor& beta_hh, const Tensor& gamma_c, const Tensor& beta_c) {
   Tensor ax = layer_norm(linear(x, w_ih), {d.G()}, gamma_ih, beta_ih, in.eps).reshape({1, d.N, d.G()});
-  LSTMSequenceResult s =
-      layer_norm_lstm_sequence(ax, h_prev, c_prev, w_hh, gamma_hh, beta_hh, gamma_c, beta_c, in.eps);
+  LSTMSequenceResult s = layer_norm_lstm_sequence(ax, h_prev, c_prev, w_hh, gamma_hh, beta_hh, gamma_c, beta_c, in.eps);
   return (s.output.reshape({d.N, d.H}) * t(in.dh, {d.N, d.H})).sum() + (s.c_n * t(in.dc, {d.N, d.H})).sum();
 }
 
@@ -94,17 +100,16 @@ double loss_at(const Dims& d, const Inputs& in, int which, const Vec& value) {
   const int N = d.N, I = d.I, H = d.H, G = d.G();
   auto pick = [&](int k, const Vec& own) { return which == k ? value : own; };
   return cell_loss(d, in, t(pick(0, in.x), {N, I}), t(pick(1, in.h_prev), {N, H}), t(pick(2, in.c_prev), {N, H}),
-                   t(in.w_ih, {G, I}), t(pick(3, in.w_hh), {G, H}), t(pick(4, in.gamma_ih), {G}),
-                   t(in.beta_ih, {G}), t(in.gamma_hh, {G}), t(in.beta_hh, {G}), t(in.gamma_c, {H}),
-                   t(in.beta_c, {H}))
+                   t(in.w_ih, {G, I}), t(pick(3, in.w_hh), {G, H}), t(pick(4, in.gamma_ih), {G}), t(in.beta_ih, {G}),
+                   t(in.gamma_hh, {G}), t(in.beta_hh, {G}), t(in.gamma_c, {H}), t(in.beta_c, {H}))
       .item<double>();
 }
 
 // Typical mistakes, computed by plain_lnlstm to name the one a student's result matches.
 struct Mistakes {
-  bool no_dc_next = false;        // c's gradient only through h: the dc from the next step left out
-  bool ln_c_as_scale = false;     // LN_c's backward as dz·γ·rstd, without its Σ terms
-  bool dc_prev_without_f = false;  // dc_prev = dc_total (the ·f missing)
+  bool no_dc_next = false;                // c's gradient only through h: the dc from the next step left out
+  bool ln_c_as_scale = false;             // LN_c's backward as dz·γ·rstd, without its Σ terms
+  bool dc_prev_without_f = false;         // dc_prev = dc_total (the ·f missing)
   bool sigmoid_prime_is_sigmoid = false;  // σ' = σ instead of σ(1 − σ)
 };
 
@@ -187,8 +192,11 @@ void run_lnlstm(void* library_handle, Grader& grader) {
   auto* student = load<decltype(lnlstm_cell_backward)>(library_handle, "lnlstm_cell_backward", grader);
   if (!student) return;
   const LNLSTMCase cases[] = {
-      {{3, 4, 5}, 0.0, "small"},         {{1, 3, 4}, 0.0, "one row"}, {{4, 2, 1}, 0.0, "one hidden unit"},
-      {{5, 7, 6}, 0.0, "odd"},           {{3, 5, 8}, 50.0, "x, h_prev mean 50"},
+      {{3, 4, 5}, 0.0, "small"},
+      {{1, 3, 4}, 0.0, "one row"},
+      {{4, 2, 1}, 0.0, "one hidden unit"},
+      {{5, 7, 6}, 0.0, "odd"},
+      {{3, 5, 8}, 50.0, "x, h_prev mean 50"},
       {{8, 16, 16}, 0.0, "wide"},
   };
   const char* const kNoDcNext =
@@ -222,7 +230,7 @@ void run_lnlstm(void* library_handle, Grader& grader) {
 
     Grads got;
     for (const Output& o : kOutputs) got.*o.member = unwritten(size_of(o, d));
-    const LNLSTMWeights weights{in.w_ih.data(),     in.w_hh.data(),     in.gamma_ih.data(), in.beta_ih.data(),
+    const LNLSTMWeights weights{in.w_ih.data(),     in.w_hh.data(),    in.gamma_ih.data(), in.beta_ih.data(),
                                 in.gamma_hh.data(), in.beta_hh.data(), in.gamma_c.data(),  in.beta_c.data()};
     LNLSTMGrads grads{got.dw_ih.data(),     got.dw_hh.data(),    got.dgamma_ih.data(), got.dbeta_ih.data(),
                       got.dgamma_hh.data(), got.dbeta_hh.data(), got.dgamma_c.data(),  got.dbeta_c.data()};

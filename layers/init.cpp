@@ -24,7 +24,8 @@ void normal_(Tensor& t, double std) {
 }
 
 void xavier_uniform_(Tensor& t, double gain) {
-  if (t.dim() < 2) fail("xavier_uniform_: expected a weight of at least 2 dimensions (fan_out, fan_in, ...), got {}", t.shape());
+  if (t.dim() < 2)
+    fail("xavier_uniform_: expected a weight of at least 2 dimensions (fan_out, fan_in, ...), got {}", t.shape());
   int64_t receptive = 1;  // the kernel's size, for a convolution's weight
   for (int64_t d = 2; d < t.dim(); ++d) receptive *= t.size(d);
   const double fan_in = double(t.size(1) * receptive), fan_out = double(t.size(0) * receptive);

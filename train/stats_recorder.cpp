@@ -107,7 +107,7 @@ struct StatsRecorder::Layer {
   int64_t weight = -1;         // index in params of the weight (grad_data, update_data); -1: none
   Moments activations;         // this step's
   double grad_squares = 0;
-  double saturated = 0;        // this step's outputs with |y| > kSaturated (Tanh layers)
+  double saturated = 0;  // this step's outputs with |y| > kSaturated (Tanh layers)
   bool saw_backward = false;
   std::vector<float> output_values, gradient_values;  // this step's, for the histograms
   HookHandle forward_hook, backward_hook;
@@ -197,7 +197,8 @@ void StatsRecorder::step() {
         }
       }
       if (options_.histogram_bins > 0) {
-        for (auto [kind, values] : {std::pair{"output", &layer->output_values}, std::pair{"gradient", &layer->gradient_values}})
+        for (auto [kind, values] :
+             {std::pair{"output", &layer->output_values}, std::pair{"gradient", &layer->gradient_values}})
           if (!values->empty())
             histograms_.push_back(histogram_of(step, layer->name, row.type, kind, *values, options_.histogram_bins));
         layer->output_values.clear();

@@ -39,12 +39,11 @@ std::string StatsRecorder::makemore_script(const std::string& csv_path, const st
           return h.step == step && h.layer == r.layer && h.kind == kind;
         });
         if (!has) continue;
-        std::string key = std::string(kind) == "output"
-                              ? fmt::format("{} ({}): std {:.2f}{}", r.layer, r.type, r.act_std,
-                                            std::isnan(r.saturated)
-                                                ? ""
-                                                : fmt::format(", saturated {:.1f}%", 100 * r.saturated))
-                              : fmt::format("{} ({}): |grad| {:.1e}", r.layer, r.type, r.grad_norm);
+        std::string key =
+            std::string(kind) == "output"
+                ? fmt::format("{} ({}): std {:.2f}{}", r.layer, r.type, r.act_std,
+                              std::isnan(r.saturated) ? "" : fmt::format(", saturated {:.1f}%", 100 * r.saturated))
+                : fmt::format("{} ({}): |grad| {:.1e}", r.layer, r.type, r.grad_norm);
         lines.push_back(fmt::format(
             "{0} skip 1 using (strcol(2) eq {1} && strcol(4) eq '{2}' && $1 == {3} ? $5 : 1/0):6 with lines title {4}",
             quote(histogram_csv_path), quote(r.layer), kind, step, quote(key)));
@@ -71,12 +70,14 @@ std::string StatsRecorder::makemore_script(const std::string& csv_path, const st
     return lines.empty() ? std::string("plot 1 lc rgb 'white' title 'no layer with a weight'\n")
                          : "plot " + fmt::format("{}", fmt::join(lines, ", \\\n     ")) + "\n";
   };
-  script += "set xtics norotate\nset title 'grad:data, std(dW) / std(W) of each weight'\nset xlabel 'step'\n"
-            "set ylabel 'ratio'\n"
-            "set logscale y\n" +
-            over_steps("column(11) > 0 ? column(11) : NaN", "") + "unset logscale y\n";
-  script += "set title 'update:data, log10(std(W_after - W_before) / std(W_before))'\nset ylabel 'log10'\n" +
-            over_steps("column(12) > 0 ? log10(column(12)) : NaN", "-3 with lines dt 2 lc rgb 'black' title 'guideline: -3'");
+  script +=
+      "set xtics norotate\nset title 'grad:data, std(dW) / std(W) of each weight'\nset xlabel 'step'\n"
+      "set ylabel 'ratio'\n"
+      "set logscale y\n" +
+      over_steps("column(11) > 0 ? column(11) : NaN", "") + "unset logscale y\n";
+  script +=
+      "set title 'update:data, log10(std(W_after - W_before) / std(W_before))'\nset ylabel 'log10'\n" +
+      over_steps("column(12) > 0 ? log10(column(12)) : NaN", "-3 with lines dt 2 lc rgb 'black' title 'guideline: -3'");
   return script + "unset multiplot\n";
 }
 

@@ -85,10 +85,11 @@ Windows sliding_windows(const char* op, const Tensor& x, Size2 kernel, Size2 str
   const int64_t extent_h = dilation.h * (kernel.h - 1) + 1, extent_w = dilation.w * (kernel.w - 1) + 1;
   const int64_t padded_h = win.H + 2 * padding.h, padded_w = win.W + 2 * padding.w;
   if (extent_h > padded_h || extent_w > padded_w)
-    fail("{}: kernel ({}, {}) with dilation ({}, {}) spans ({}, {}), larger than the padded input ({}, {}) of input {} "
-         "(padding ({}, {}))",
-         op, kernel.h, kernel.w, dilation.h, dilation.w, extent_h, extent_w, padded_h, padded_w, x.shape(), padding.h,
-         padding.w);
+    fail(
+        "{}: kernel ({}, {}) with dilation ({}, {}) spans ({}, {}), larger than the padded input ({}, {}) of input {} "
+        "(padding ({}, {}))",
+        op, kernel.h, kernel.w, dilation.h, dilation.w, extent_h, extent_w, padded_h, padded_w, x.shape(), padding.h,
+        padding.w);
   auto ranges = [ceil_mode](int64_t size, int64_t k, int64_t s, int64_t p, int64_t d) {
     const int64_t span = size + 2 * p - d * (k - 1) - 1;  // >= 0 by the check above
     int64_t out = (span + (ceil_mode ? s - 1 : 0)) / s + 1;
@@ -240,8 +241,7 @@ Tensor average_pool(const char* op, const Tensor& input, const Windows& win) {
 
 }  // namespace
 
-Tensor max_pool2d(const Tensor& input, Size2 kernel_size, Size2 stride, Size2 padding, Size2 dilation,
-                  bool ceil_mode) {
+Tensor max_pool2d(const Tensor& input, Size2 kernel_size, Size2 stride, Size2 padding, Size2 dilation, bool ceil_mode) {
   const char* op = "max_pool2d";
   Windows win = sliding_windows(op, input, kernel_size, stride, padding, dilation, ceil_mode);
   Tensor x = input.detach().contiguous();

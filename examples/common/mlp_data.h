@@ -48,8 +48,13 @@ inline MLPData load_mlp_data(const std::string& data, const std::string& data_di
   if (data == "synthetic") return synthetic_mlp_data(limit, std::max<int64_t>(limit / 5, 100), seed);
 #ifdef EXAMPLES_HAVE_MNIST
   nl::data::Mnist mnist = nl::data::load_mnist(data_dir, {.train_limit = limit, .test_limit = limit});
-  return {mnist.train.images,       mnist.train.labels, mnist.test.images, mnist.test.labels,
-          mnist.height * mnist.width, mnist.num_classes, "Fashion-MNIST (" + data_dir + ")"};
+  return {mnist.train.images,
+          mnist.train.labels,
+          mnist.test.images,
+          mnist.test.labels,
+          mnist.height * mnist.width,
+          mnist.num_classes,
+          "Fashion-MNIST (" + data_dir + ")"};
 #else
   (void)data_dir;
   nl::fail("--data {}: this build has no MNIST reader (data/mnist.h); use --data synthetic", data);

@@ -27,9 +27,9 @@
 #include <optional>
 
 #include "examples/common/cli.h"
+#include "examples/common/mlp_data.h"
 #include "examples/common/random_batches.h"
 #include "examples/common/stats.h"
-#include "examples/common/mlp_data.h"
 #include "normlab.h"
 
 namespace {
@@ -81,10 +81,10 @@ void write_makemore(const Config& cfg, const std::string& norm, const nl::train:
   const std::string base = cfg.out + "/makemore_" + norm, histograms = cfg.out + "/histograms_" + norm + ".csv";
   makemore.write_csv(base + ".csv");
   makemore.write_histograms_csv(histograms);
-  nl::train::gnuplot::render(base + ".gp",
-                             makemore.makemore_script(base + ".csv", histograms, base + ".png", {0, final_step},
-                                                      fmt::format("grad_flow, norm = {}, {} activation: makemore views",
-                                                                  norm, cfg.activation)));
+  nl::train::gnuplot::render(
+      base + ".gp", makemore.makemore_script(
+                        base + ".csv", histograms, base + ".png", {0, final_step},
+                        fmt::format("grad_flow, norm = {}, {} activation: makemore views", norm, cfg.activation)));
 }
 
 // Trains with `norm` from cfg.seed (the same Linear weights for every norm),

@@ -68,8 +68,9 @@ Run train_and_probe(const Config& cfg, const std::string& norm, uint64_t seed, c
 std::optional<int> parse_options(int argc, char** argv, Config& cfg) {
   cfg.data = examples::kDefaultMLPData;
   cfg.data_dir = examples::kDefaultMLPDataDir;
-  CLI::App app{"The loss landscape, gradient predictiveness, beta-smoothness and internal covariate shift of a deep "
-               "MLP with and without normalization (Santurkar et al. 2018)"};
+  CLI::App app{
+      "The loss landscape, gradient predictiveness, beta-smoothness and internal covariate shift of a deep "
+      "MLP with and without normalization (Santurkar et al. 2018)"};
   app.option_defaults()->always_capture_default();
   app.add_option("--norm", cfg.norm, "none, batch, layer, or all")
       ->check(CLI::IsMember({"none", "batch", "layer", "all"}));
@@ -106,8 +107,8 @@ int main(int argc, char** argv) {
       cfg.detect_anomaly,
       [&] {
         examples::MLPData data = examples::load_mlp_data(cfg.data, cfg.data_dir, cfg.limit, cfg.seed);
-        std::vector<std::string> norms = cfg.norm == "all" ? std::vector<std::string>{"none", "batch", "layer"}
-                                                           : std::vector<std::string>{cfg.norm};
+        std::vector<std::string> norms =
+            cfg.norm == "all" ? std::vector<std::string>{"none", "batch", "layer"} : std::vector<std::string>{cfg.norm};
         std::vector<Run> runs;
         for (const std::string& norm : norms)
           for (int64_t s = 0; s < cfg.seeds; ++s) runs.push_back(train_and_probe(cfg, norm, cfg.seed + s, data));

@@ -29,13 +29,13 @@ struct Band {
 };
 
 struct GradientProbe {
-  double loss = 0, grad_norm = 0;  // L(θ) and ‖g‖ at the probed point
-  std::vector<double> etas;        // the steps η
-  std::vector<double> losses;      // L(θ − η·g), one per η
+  double loss = 0, grad_norm = 0;    // L(θ) and ‖g‖ at the probed point
+  std::vector<double> etas;          // the steps η
+  std::vector<double> losses;        // L(θ − η·g), one per η
   std::vector<double> grad_changes;  // ‖∇L(θ − η·g) − g‖
-  Band loss_band() const;          // min and max of losses
-  Band grad_change_band() const;   // min and max of grad_changes
-  double beta_smoothness() const;  // max of grad_changes / (η‖g‖)
+  Band loss_band() const;            // min and max of losses
+  Band grad_change_band() const;     // min and max of grad_changes
+  double beta_smoothness() const;    // max of grad_changes / (η‖g‖)
 };
 
 struct CovariateShiftProbe {

@@ -113,12 +113,12 @@ std::string plot_script(const Config& cfg, const std::vector<std::string>& norms
         "plot for [i=1:words(norms)] {2} skip 1 using 2:(strcol(1) eq word(norms,i) ? ${5} : 1/0):{6} with "
         "filledcurves lc i title word(norms,i), \\\n     for [i=1:words(norms)] {2} skip 1 using 2:(strcol(1) eq "
         "word(norms,i) ? ${6} : 1/0) with lines lc i notitle\n{3}",
-        nl::train::gnuplot::quote(title), nl::train::gnuplot::quote(ylabel), bands, logscale ? "unset logscale y\n" : "",
-        logscale ? "set logscale y\n" : "", lo, hi);
+        nl::train::gnuplot::quote(title), nl::train::gnuplot::quote(ylabel), bands,
+        logscale ? "unset logscale y\n" : "", logscale ? "set logscale y\n" : "", lo, hi);
   };
   s += band("loss landscape: L(theta - eta*g), min to max over eta", "loss", 3, 4, true);
-  s += band("gradient predictiveness: ||grad L(theta - eta*g) - grad L(theta)||, min to max", "l2 change of the gradient",
-            5, 6, true);
+  s += band("gradient predictiveness: ||grad L(theta - eta*g) - grad L(theta)||, min to max",
+            "l2 change of the gradient", 5, 6, true);
   const char* lines[][3] = {{"effective beta-smoothness: max over eta of ||gradient change|| / ||eta*g||", "beta", "7"},
                             {"internal covariate shift: ||G - G'|| / ||G||, mean over the Linear layers",
                              "relative change of a layer's gradient", "8"}};
@@ -151,13 +151,14 @@ nlohmann::json report(const Config& cfg, const std::string& data_name, const std
   const bool plotted = nl::train::gnuplot::render(cfg.out + "/landscape.gp", plot_script(cfg, norms));
 
   // each measure: per norm, the spread over seeds of the runs' means over probes
-  const std::pair<const char*, double Measures::*> fields[] = {
-      {"loss_range", &Measures::loss_range},         {"grad_change", &Measures::grad_change},
-      {"beta", &Measures::beta},                     {"shift_relative", &Measures::shift_relative},
-      {"shift_cosine", &Measures::shift_cosine}};
+  const std::pair<const char*, double Measures::*> fields[] = {{"loss_range", &Measures::loss_range},
+                                                               {"grad_change", &Measures::grad_change},
+                                                               {"beta", &Measures::beta},
+                                                               {"shift_relative", &Measures::shift_relative},
+                                                               {"shift_cosine", &Measures::shift_cosine}};
   std::map<std::string, std::map<std::string, examples::Spread>> spread;  // field -> norm -> spread
-  examples::Table table({"norm", "loss range", "gradient change", "beta", "ICS ||G-G'||/||G||", "ICS cosine",
-                         "train loss", "test acc"});
+  examples::Table table(
+      {"norm", "loss range", "gradient change", "beta", "ICS ||G-G'||/||G||", "ICS cosine", "train loss", "test acc"});
   nlohmann::json per_norm = nlohmann::json::object();
   for (const std::string& norm : norms) {
     std::map<std::string, std::vector<double>> values;
@@ -197,13 +198,22 @@ nlohmann::json report(const Config& cfg, const std::string& data_name, const std
       "  2. a more predictive gradient (smaller gradient change): {}\n  3. a smaller effective beta-smoothness: {}\n"
       "  4. BatchNorm does not reduce the internal covariate shift (Santurkar et al.): {}\n",
       claims["smoother_loss_landscape"].get<std::string>(), claims["more_predictive_gradient"].get<std::string>(),
-      claims["smaller_beta_smoothness"].get<std::string>(), claims["batch_norm_does_not_reduce_ics"].get<std::string>());
+      claims["smaller_beta_smoothness"].get<std::string>(),
+      claims["batch_norm_does_not_reduce_ics"].get<std::string>());
   fmt::print("\nwrote {}/probes.csv, landscape.csv, ics.csv, steps.csv, bands.csv{}\n", cfg.out,
              plotted ? ", landscape.png" : "");
-  return {{"program", "landscape"}, {"data", data_name},         {"depth", cfg.depth},
-          {"width", cfg.width},     {"steps", cfg.steps},        {"batch_size", cfg.batch_size},
-          {"lr", cfg.lr},           {"probe_every", cfg.probe_every}, {"step_multiples", cfg.step_multiples},
-          {"seeds", cfg.seeds},     {"seed", cfg.seed},          {"norms", per_norm},
+  return {{"program", "landscape"},
+          {"data", data_name},
+          {"depth", cfg.depth},
+          {"width", cfg.width},
+          {"steps", cfg.steps},
+          {"batch_size", cfg.batch_size},
+          {"lr", cfg.lr},
+          {"probe_every", cfg.probe_every},
+          {"step_multiples", cfg.step_multiples},
+          {"seeds", cfg.seeds},
+          {"seed", cfg.seed},
+          {"norms", per_norm},
           {"claims", claims}};
 }
 

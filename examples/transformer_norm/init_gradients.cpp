@@ -35,7 +35,7 @@ struct Probe {
   double loss = 0;
 };
 Probe last_ffn_gradient_norms(nl::models::GPTConfig config, const nl::data::TextCorpus& corpus,
-                                            const InitGradientOptions& o, bool xavier) {
+                              const InitGradientOptions& o, bool xavier) {
   nl::models::GPT model(config);
   if (xavier) xavier_init(model);
   Probe probe{std::vector<double>(size_t(config.num_layers), 0.0)};
@@ -56,7 +56,8 @@ Probe last_ffn_gradient_norms(nl::models::GPTConfig config, const nl::data::Text
 // The least-squares slope of log(y) against log(x).
 double log_log_slope(const std::vector<double>& x, const std::vector<double>& y) {
   double mx = 0, my = 0, sxy = 0, sxx = 0;
-  for (size_t i = 0; i < x.size(); ++i) mx += std::log(x[i]) / double(x.size()), my += std::log(y[i]) / double(x.size());
+  for (size_t i = 0; i < x.size(); ++i)
+    mx += std::log(x[i]) / double(x.size()), my += std::log(y[i]) / double(x.size());
   for (size_t i = 0; i < x.size(); ++i) {
     sxy += (std::log(x[i]) - mx) * (std::log(y[i]) - my);
     sxx += (std::log(x[i]) - mx) * (std::log(x[i]) - mx);
@@ -159,7 +160,8 @@ nlohmann::json report_init_gradients(const std::string& out, const std::vector<I
       std::vector<double> depths, last;
       for (const auto& [depth, norms] : by_model[std::string(placement) + "/" + init]) {
         const double first = norms.front(), end = norms.back();
-        const double ratio = *std::max_element(norms.begin(), norms.end()) / *std::min_element(norms.begin(), norms.end());
+        const double ratio =
+            *std::max_element(norms.begin(), norms.end()) / *std::min_element(norms.begin(), norms.end());
         table.add_row({fmt::format("{}-LN, {}", placement, init), std::to_string(depth), fmt::format("{:.4f}", first),
                        fmt::format("{:.4f}", end), fmt::format("{:.2f}", end / first), fmt::format("{:.2f}", ratio)});
         if (std::string(placement) == "post") grows.push_back(end / first > 1);
@@ -175,7 +177,7 @@ nlohmann::json report_init_gradients(const std::string& out, const std::vector<I
         {"last_block_slope_post", slope["post"]},
         {"last_block_slope_pre", slope["pre"]},
         {"last_block_depth_scaling", examples::verdict({std::abs(slope["pre"] + 0.5) <= kSlopeTolerance,
-                                              std::abs(slope["post"]) <= kSlopeTolerance})},
+                                                        std::abs(slope["post"]) <= kSlopeTolerance})},
     };
   }
   const bool plotted = nl::train::gnuplot::render(out + "/init_gradients.gp", plot_script(out, by_model));
@@ -195,11 +197,18 @@ nlohmann::json report_init_gradients(const std::string& out, const std::vector<I
   fmt::print("\nwrote {}/init_gradients.csv, init_gradients.json{}\n", out, plotted ? ", init_gradients.png" : "");
   nlohmann::json rows_json = nlohmann::json::array();
   for (const InitGradientRow& r : rows)
-    rows_json.push_back({{"placement", r.placement}, {"init", r.init}, {"depth", r.depth}, {"layer", r.layer},
-                         {"grad_norm_mean", r.mean}, {"grad_norm_std", r.stddev}});
+    rows_json.push_back({{"placement", r.placement},
+                         {"init", r.init},
+                         {"depth", r.depth},
+                         {"layer", r.layer},
+                         {"grad_norm_mean", r.mean},
+                         {"grad_norm_std", r.stddev}});
   nl::train::write_json(out + "/init_gradients.json", {{"claims", claims}, {"rows", rows_json}});
-  return {{"program", "transformer_norm"}, {"probe", "init_gradients"}, {"claims", claims},
-          {"rows", out + "/init_gradients.csv"}, {"plot", plotted ? out + "/init_gradients.png" : ""}};
+  return {{"program", "transformer_norm"},
+          {"probe", "init_gradients"},
+          {"claims", claims},
+          {"rows", out + "/init_gradients.csv"},
+          {"plot", plotted ? out + "/init_gradients.png" : ""}};
 }
 
 }  // namespace transformer_norm

@@ -38,8 +38,8 @@ struct InitGradientOptions {
 
 // The last FFN weight of one block of one kind of model.
 struct InitGradientRow {
-  std::string placement;  // post | pre
-  std::string init;       // xavier | gpt2
+  std::string placement;         // post | pre
+  std::string init;              // xavier | gpt2
   int64_t depth = 0, layer = 0;  // layer 1..depth
   double mean = 0, stddev = 0;   // of ‖∂loss/∂W2_l‖_F over the seeds
 };

@@ -61,11 +61,11 @@ double sigmoid(double v) { return 1.0 / (1.0 + std::exp(-v)); }
 
 // What the forward keeps for the backward.
 struct Cache {
-  Vec px, ph;                    // N×4H: x·W_ihᵀ and h_prev·W_hhᵀ, before their LayerNorms
-  Vec mean_x, rstd_x;            // N: LN_ih's statistics of each row of px
-  Vec mean_h, rstd_h;            // N: LN_hh's of ph
-  Vec gates;                     // N×4H: i, f, g, o after σ / tanh
-  Vec c, mean_c, rstd_c, z, h;   // N×H, N, N, N×H, N×H
+  Vec px, ph;                   // N×4H: x·W_ihᵀ and h_prev·W_hhᵀ, before their LayerNorms
+  Vec mean_x, rstd_x;           // N: LN_ih's statistics of each row of px
+  Vec mean_h, rstd_h;           // N: LN_hh's of ph
+  Vec gates;                    // N×4H: i, f, g, o after σ / tanh
+  Vec c, mean_c, rstd_c, z, h;  // N×H, N, N, N×H, N×H
 };
 
 Cache lnlstm_cell_forward(const double* x, const double* h_prev, const double* c_prev, const LNLSTMWeights& w, int N,
@@ -101,8 +101,9 @@ Cache lnlstm_cell_forward(const double* x, const double* h_prev, const double* c
 // LayerNorm's backward over the N rows of D values of p (the layernorm
 // exercise): given dy, the gradient of y = γ·p̂ + β, writes dp and ADDS to
 // dgamma and dbeta (the caller zeroes them once).
-[[maybe_unused]] void layernorm_rows_backward(const double* dy, const double* p, const double* gamma, const double* mean,
-                             const double* rstd, int N, int D, double* dp, double* dgamma, double* dbeta) {
+[[maybe_unused]] void layernorm_rows_backward(const double* dy, const double* p, const double* gamma,
+                                              const double* mean, const double* rstd, int N, int D, double* dp,
+                                              double* dgamma, double* dbeta) {
   // BEGIN SOLUTION: compute dp and add to dgamma and dbeta
   for (int n = 0; n < N; ++n) {
     // dp̂ = dy·γ;  dp = rstd/D · (D·dp̂ − Σ dp̂ − p̂ · Σ dp̂·p̂)

@@ -78,10 +78,10 @@ TEST_CASE("transformer_norm --init-gradients: every block's last FFN gradient no
           "[examples][transformer_norm]") {
   auto dir = nl_test::fresh_dir("transformer_norm_init_gradients");
   std::string corpus = small_corpus(dir);
-  auto run = nl_test::run_example(
-      "transformer_norm", "--init-gradients --depths 1,2 --seeds 2 --probe-batches 1 --d-model 8 --heads 2 "
-                          "--batch-size 2 --seq-len 8 --threads 1 --corpus " +
-                              corpus + " --out " + dir.string());
+  auto run = nl_test::run_example("transformer_norm",
+                                  "--init-gradients --depths 1,2 --seeds 2 --probe-batches 1 --d-model 8 --heads 2 "
+                                  "--batch-size 2 --seq-len 8 --threads 1 --corpus " +
+                                      corpus + " --out " + dir.string());
   REQUIRE(run.exit_code == 0);
   auto j = nl_test::last_json_line(run.out);
   for (const char* init : {"xavier", "gpt2"})
@@ -99,8 +99,12 @@ TEST_CASE("transformer_norm --init-gradients: every block's last FFN gradient no
   double expected[2] = {0, 0};
   for (uint64_t seed : {0, 1}) {
     nl::manual_seed(seed);
-    nl::models::GPTConfig config{.vocab_size = text.vocab_size(), .block_size = 8, .d_model = 8, .num_heads = 2,
-                                 .num_layers = 2, .norm = nl::layers::NormPlacement::post};
+    nl::models::GPTConfig config{.vocab_size = text.vocab_size(),
+                                 .block_size = 8,
+                                 .d_model = 8,
+                                 .num_heads = 2,
+                                 .num_layers = 2,
+                                 .norm = nl::layers::NormPlacement::post};
     nl::models::GPT model(config);
     auto [x, y] = text.batch(text.train(), 2, 8);
     nl::cross_entropy(model(x).reshape({-1, text.vocab_size()}), y.reshape({-1})).backward();

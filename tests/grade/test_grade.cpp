@@ -47,8 +47,8 @@ size_t count(const std::string& text, const std::string& what) {
   return n;
 }
 
-const char* const kExercises[] = {"layernorm", "batchnorm", "rmsnorm", "groupnorm", "softmax_ce", "adam", "attention",
-                                   "lnlstm"};
+const char* const kExercises[] = {"layernorm",  "batchnorm", "rmsnorm",   "groupnorm",
+                                  "softmax_ce", "adam",      "attention", "lnlstm"};
 
 // Whether a DIAGNOSIS line of out contains text.
 bool has_diagnosis(const std::string& out, const std::string& text) {

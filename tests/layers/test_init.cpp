@@ -23,7 +23,7 @@ TEST_CASE("init: xavier_uniform_ draws U(-a, a), a = gain * sqrt(6 / (fan_in + f
   const double a = std::sqrt(6.0 / 800.0);
   auto [max, var] = spread(w);
   CHECK(max <= a);
-  CHECK(max > 0.999 * a);                          // 150 000 draws reach the bound
+  CHECK(max > 0.999 * a);                         // 150 000 draws reach the bound
   CHECK(var == Approx(a * a / 3).epsilon(0.01));  // U(−a, a): a²/3 = 2 / (fan_in + fan_out)
 
   // a convolution's weight (C_out, C_in, kH, kW): both fans times the kernel's size
@@ -34,7 +34,7 @@ TEST_CASE("init: xavier_uniform_ draws U(-a, a), a = gain * sqrt(6 / (fan_in + f
   CHECK(spread(k).first > 0.95 * bound);
 
   nl::Tensor bias = nl::zeros({4});
-  REQUIRE_THROWS_WITH(nl::layers::init::xavier_uniform_(bias),
-                      Catch::Contains("xavier_uniform_") && Catch::Contains("at least 2 dimensions") &&
-                          Catch::Contains("[4]"));
+  REQUIRE_THROWS_WITH(nl::layers::init::xavier_uniform_(bias), Catch::Contains("xavier_uniform_") &&
+                                                                   Catch::Contains("at least 2 dimensions") &&
+                                                                   Catch::Contains("[4]"));
 }

@@ -60,7 +60,8 @@ TEST_CASE("interrupt: a second signal exits at once with 128 + signal", "[train]
   CHECK(WEXITSTATUS(status) == 130);
 }
 
-TEST_CASE("interrupt: after the signal a full pipe on stderr makes a write fail instead of wait", "[train][interrupt]") {
+TEST_CASE("interrupt: after the signal a full pipe on stderr makes a write fail instead of wait",
+          "[train][interrupt]") {
   // mpirun stops reading its ranks' output when told to stop: a rank writing
   // to the full pipe must still reach its checkpoint
   pid_t child = fork();

@@ -29,9 +29,9 @@ TEST_CASE("Progress: elapsed counts from construction", "[train][progress]") {
 TEST_CASE("Progress: the line is redrawn at most every kMinInterval seconds, and always at the last step",
           "[train][progress]") {
   nl::train::Progress progress("t", 100);
-  CHECK(progress.update(1, 1.0));       // the first line
+  CHECK(progress.update(1, 1.0));        // the first line
   CHECK_FALSE(progress.update(2, 1.0));  // too soon after it
-  CHECK(progress.update(100, 1.0));     // the last step is always shown
+  CHECK(progress.update(100, 1.0));      // the last step is always shown
   std::this_thread::sleep_for(std::chrono::duration<double>(nl::train::Progress::kMinInterval * 1.5));
   CHECK(progress.update(3, 1.0));
   progress.finish();

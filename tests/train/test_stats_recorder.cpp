@@ -134,8 +134,7 @@ TEST_CASE("StatsRecorder: every column equals the hand-computed value after one 
   CHECK(std::isnan(r1.update_data));
 }
 
-TEST_CASE("StatsRecorder: histograms of each layer's outputs and output gradients, counted by hand",
-          "[train][stats]") {
+TEST_CASE("StatsRecorder: histograms of each layer's outputs and output gradients, counted by hand", "[train][stats]") {
   TinyModel tiny;
   nl::train::StatsRecorder stats(tiny.model, {.histogram_bins = 4});
   nl::Tensor h = tiny.model[0]->operator()(nl::from_vector(kX, {4, 2}));  // the first Linear's output, by hand
@@ -158,7 +157,8 @@ TEST_CASE("StatsRecorder: histograms of each layer's outputs and output gradient
   CHECK(out_grad.kind == "gradient");
   CHECK(out_grad.density == std::vector<double>{0, 0, 0, 2});
   std::string csv = stats.histograms_csv();
-  CHECK_THAT(csv, Catch::StartsWith(std::string(nl::train::StatsRecorder::kHistogramCsvHeader) + "\n1,0,Linear,output,"));
+  CHECK_THAT(csv,
+             Catch::StartsWith(std::string(nl::train::StatsRecorder::kHistogramCsvHeader) + "\n1,0,Linear,output,"));
   std::string script = stats.makemore_script("m.csv", "h.csv", "m.png", {1}, "tiny");
   CHECK_THAT(script, Catch::Contains("set output 'm.png'") && Catch::Contains("1 (Tanh): std") &&
                          Catch::Contains("guideline: -3") && Catch::Contains("'m.csv' skip 1 every 3::0"));
@@ -214,7 +214,8 @@ TEST_CASE("StatsRecorder: CSV, gnuplot script, hooks removed with the recorder",
     int count = 0;
     while (std::getline(lines, line)) ++count;
     CHECK(count == 3);
-    CHECK_THAT(csv, Catch::Contains("\n1,1,Tanh,") && Catch::Contains(",nan,nan,nan,") && Catch::Contains(",nan,nan\n"));
+    CHECK_THAT(csv,
+               Catch::Contains("\n1,1,Tanh,") && Catch::Contains(",nan,nan,nan,") && Catch::Contains(",nan,nan\n"));
     auto path = std::filesystem::temp_directory_path() / "normlab_test_stats.csv";
     stats.write_csv(path.string());
     std::ifstream in(path);

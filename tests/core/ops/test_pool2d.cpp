@@ -141,17 +141,17 @@ const std::vector<PoolCase> sliding_cases = {
 
 // the options: ceil_mode (windows cut by the padded border), dilation (max), the divisors (avg)
 const std::vector<PoolCase> max_option_cases = {
-    {1, 2, 8, 7, 3, 2, 0, 1, true},                // ceil_mode: a last, partial window
-    {1, 3, 9, 10, 3, 2, 1, 2},                     // dilation 2 with padding
-    {1, 2, 9, 8, 2, {2, 3}, 1, {3, 2}, true},      // dilation per dim, ceil_mode
-    {2, 1, 7, 7, 2, 2, 1, 1, true},                // ceil_mode with padding
+    {1, 2, 8, 7, 3, 2, 0, 1, true},            // ceil_mode: a last, partial window
+    {1, 3, 9, 10, 3, 2, 1, 2},                 // dilation 2 with padding
+    {1, 2, 9, 8, 2, {2, 3}, 1, {3, 2}, true},  // dilation per dim, ceil_mode
+    {2, 1, 7, 7, 2, 2, 1, 1, true},            // ceil_mode with padding
 };
 const std::vector<PoolCase> avg_option_cases = {
-    {2, 2, 8, 7, 3, 2, 1, 1, true},                // ceil_mode: count_include_pad cut at the padded border
-    {1, 3, 9, 8, 3, 2, 1, 1, false, false},        // count_include_pad = false
-    {2, 2, 8, 7, 3, 2, 1, 1, true, false},         // both
-    {1, 2, 6, 7, 2, 2, 0, 1, false, true, 5},      // divisor_override
-    {1, 1, 5, 5, 3, 2, 1, 1, true, true, 7},       // divisor_override with ceil_mode
+    {2, 2, 8, 7, 3, 2, 1, 1, true},            // ceil_mode: count_include_pad cut at the padded border
+    {1, 3, 9, 8, 3, 2, 1, 1, false, false},    // count_include_pad = false
+    {2, 2, 8, 7, 3, 2, 1, 1, true, false},     // both
+    {1, 2, 6, 7, 2, 2, 0, 1, false, true, 5},  // divisor_override
+    {1, 1, 5, 5, 3, 2, 1, 1, true, true, 7},   // divisor_override with ceil_mode
 };
 
 nl::Tensor fixture(const std::string& name) { return fixture_tensor("conv.safetensors", name); }
@@ -195,8 +195,7 @@ TEST_CASE("pools: gradcheck in float64", "[ops][pool2d][gradcheck]") {
   // the options
   require_gradcheck([](const std::vector<nl::Tensor>& t) { return nl::max_pool2d(t[0], 2, {2, 1}, 1, 2, true); }, {x});
   require_gradcheck([](const std::vector<nl::Tensor>& t) { return nl::avg_pool2d(t[0], 3, 2, 1, true, false); }, {x});
-  require_gradcheck([](const std::vector<nl::Tensor>& t) { return nl::avg_pool2d(t[0], 2, 2, 1, true, true, 3); },
-                    {x});
+  require_gradcheck([](const std::vector<nl::Tensor>& t) { return nl::avg_pool2d(t[0], 2, 2, 1, true, true, 3); }, {x});
 }
 
 TEST_CASE("pools: default stride is the kernel, (C, H, W) inputs, float32, max ties and NaN", "[ops][pool2d]") {
@@ -279,9 +278,10 @@ TEST_CASE("pools: errors name the op, the shapes and what was expected", "[ops][
   REQUIRE_THROWS_WITH(nl::max_pool2d(x, 2, {0, 1}), Contains("stride must be positive"));
   REQUIRE_THROWS_WITH(nl::avg_pool2d(x, 3, 1, 2), Contains("at most half the kernel") && Contains("padding (2, 2)"));
   REQUIRE_THROWS_WITH(nl::avg_pool2d(x, 3, 1, -1), Contains("non-negative"));
-  REQUIRE_THROWS_WITH(nl::max_pool2d(x, {7, 2}),
-                      Contains("kernel (7, 2) with dilation (1, 1) spans (7, 2), larger than the padded input (6, 6)") &&
-                          Contains("[2,3,6,6]"));
+  REQUIRE_THROWS_WITH(
+      nl::max_pool2d(x, {7, 2}),
+      Contains("kernel (7, 2) with dilation (1, 1) spans (7, 2), larger than the padded input (6, 6)") &&
+          Contains("[2,3,6,6]"));
   REQUIRE_THROWS_WITH(nl::max_pool2d(x, 3, 1, 0, 3), Contains("spans (7, 7)"));  // dilation 3: 3·2 + 1
   REQUIRE_THROWS_WITH(nl::max_pool2d(x, 2, 2, 0, {1, 0}), Contains("dilation must be positive"));
   REQUIRE_THROWS_WITH(nl::avg_pool2d(x, 2, 2, 0, false, true, -1),
