@@ -70,6 +70,42 @@ TEST_CASE("multi_head_self_attention equals the separate op on the slices of qkv
   }
 }
 
+// Causal self-attention longer than one row block (kCausalBlock = 64) goes by
+// blocks and skips the upper triangle; 150 = 64 + 64 + 22 has a ragged last block.
+TEST_CASE("multi_head_attention, causal by row blocks, equals the composed op", "[ops][attention]") {
+  nl::manual_seed(15);
+  const int64_t N = 2, L = 150, E = 8, H = 2;
+  auto q = nl::randn({N, L, E}, nl::f64), k = nl::randn({N, L, E}, nl::f64), v = nl::randn({N, L, E}, nl::f64);
+  SECTION("separate q, k, v") {
+    require_fused_equals_reference(
+        [&](const auto& in) { return nl::multi_head_attention(in[0], in[1], in[2], H, {}, true); },
+        [&](const auto& in) { return composed(in[0], in[1], in[2], H, {}, true); }, {q, k, v}, 1e-12);
+  }
+  SECTION("with a per-head mask that blocks one sample's first keys") {
+    auto mask = nl::randn({N, H, L, L}, nl::f64);
+    for (int64_t i = 0; i < L; ++i)  // sample 1, head 0: keys 0 and 1 blocked; row 0 sees none
+      for (int64_t j = 0; j < 2; ++j) mask.data<double>()[((1 * H + 0) * L + i) * L + j] = -kInf;
+    require_fused_equals_reference(
+        [&](const auto& in) { return nl::multi_head_attention(in[0], in[1], in[2], H, mask, true); },
+        [&](const auto& in) { return composed(in[0], in[1], in[2], H, mask, true); }, {q, k, v}, 1e-12);
+  }
+  SECTION("packed qkv") {
+    auto qkv = nl::cat({q, k, v}, 2);
+    require_fused_equals_reference(
+        [&](const auto& in) { return nl::multi_head_self_attention(in[0], H, {}, true); },
+        [&](const auto& in) {
+          return composed(in[0].slice(2, 0, E), in[0].slice(2, E, 2 * E), in[0].slice(2, 2 * E, 3 * E), H, {}, true);
+        },
+        {qkv}, 1e-12);
+  }
+  SECTION("gradcheck across two blocks (L 65)") {
+    auto q65 = nl::randn({1, 65, 2}, nl::f64), k65 = nl::randn({1, 65, 2}, nl::f64),
+         v65 = nl::randn({1, 65, 2}, nl::f64);
+    require_gradcheck([&](const auto& in) { return nl::multi_head_attention(in[0], in[1], in[2], 1, {}, true); },
+                      {q65, k65, v65});
+  }
+}
+
 TEST_CASE("multi_head_attention: gradcheck, float32 close to float64", "[ops][attention][gradcheck]") {
   nl::manual_seed(13);
   auto q = nl::randn({2, 3, 4}, nl::f64), k = nl::randn({2, 4, 4}, nl::f64), v = nl::randn({2, 4, 4}, nl::f64);
@@ -82,9 +118,9 @@ TEST_CASE("multi_head_attention: gradcheck, float32 close to float64", "[ops][at
   CHECK(max_abs_diff(y32.to(nl::f64), nl::multi_head_attention(q, k, v, 2, padding, true)) < 1e-5);
 }
 
-TEST_CASE("multi_head_attention: the same numbers on 1 and 2 threads, with many heads", "[ops][attention]") {
+TEST_CASE("multi_head_attention: the same numbers on 1 and 2 threads, with many heads, by blocks", "[ops][attention]") {
   nl::manual_seed(14);
-  auto input = nl::randn({8, 64, 3 * 64});
+  auto input = nl::randn({8, 130, 3 * 64});  // causal, longer than a row block
   auto run = [&](int threads) {
     nl_test::ThreadCount scope(threads);
     auto qkv = input.clone().requires_grad_(true);
