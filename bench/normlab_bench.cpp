@@ -4,6 +4,7 @@
 //   build/bin/normlab-bench layernorm        # those whose name matches a regex
 //   build/bin/normlab-bench --threads 1
 //   build/bin/normlab-bench --list           # names, counted bytes / FLOPs, descriptions
+//   build/bin/normlab-bench --sweep          # the scaling sweeps' points (sweep_*) instead
 //   build/bin/normlab-bench --machine        # STREAM triad GB/s and sgemm GFLOP/s
 //   build/bin/normlab-bench --sgemm          # sgemm GFLOP/s alone (--bandwidth: the triad alone)
 //   build/bin/normlab-bench --memory gpt     # peak resident memory of a few training steps
@@ -49,7 +50,7 @@ struct Options {
   std::string filter;
   int threads = 2, memory_steps = 10, profile_runs = 0;
   bench::TimingOptions timing;
-  bool list = false, machine = false, bandwidth = false, sgemm = false, memory = false;
+  bool list = false, machine = false, bandwidth = false, sgemm = false, memory = false, sweep = false;
 };
 
 // Fills o from the command line; the exit code when there is nothing to run
@@ -62,6 +63,7 @@ std::optional<int> parse_options(int argc, char** argv, Options& o) {
   app.add_option("--min-time", o.timing.min_seconds, "timed seconds per workload (at least min-runs runs)");
   app.add_option("--min-runs", o.timing.min_runs, "timed runs per workload, at least")->check(CLI::PositiveNumber);
   app.add_flag("--list", o.list, "print name, counted bytes and FLOPs, and description of each workload");
+  app.add_flag("--sweep", o.sweep, "the points of the scaling sweeps (names sweep_*) instead of the fixed workloads");
   app.add_flag("--machine", o.machine, "measure the machine's limits: STREAM triad GB/s and sgemm GFLOP/s");
   app.add_flag("--bandwidth", o.bandwidth,
                "measure the STREAM triad GB/s alone (bench/compare runs it next to each norm kernel)");
@@ -119,12 +121,13 @@ int main(int argc, char** argv) {
     std::regex pattern(o.filter);
     int matched = 0;
     for (const bench::Workload& w : bench::registry())
-      if (std::regex_search(w.name, pattern)) {
+      if (w.name.starts_with("sweep_") == o.sweep && std::regex_search(w.name, pattern)) {
         ++matched;
         run_workload(w, o);
       }
     if (matched == 0) {
-      fmt::print(stderr, "normlab-bench: no workload matches \"{}\" (--list shows them)\n", o.filter);
+      fmt::print(stderr, "normlab-bench: no {}workload matches \"{}\" (--list{} shows them)\n", o.sweep ? "sweep " : "",
+                 o.filter, o.sweep ? " --sweep" : "");
       return 1;
     }
   } catch (const std::exception& e) {

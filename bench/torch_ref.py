@@ -8,6 +8,7 @@ Run with Debian's python3-torch (/usr/bin/python3):
 
     /usr/bin/python3 bench/torch_ref.py [name-regex] [--threads 2] [--min-time 1.0]
     /usr/bin/python3 bench/torch_ref.py --memory gpt   # peak resident memory of a few steps
+    /usr/bin/python3 bench/torch_ref.py --sweep        # the scaling sweeps' points (sweep_*)
 
 Timing (as bench/harness.cpp): warm-up runs (at least 3 and 0.3 s) are not
 timed; then timed runs until at least --min-runs runs and --min-time seconds
@@ -89,19 +90,19 @@ def mlp(norm, batch):
 
 
 class LanguageModel(nn.Module):
-    def __init__(self):
+    def __init__(self, hidden=256):
         super().__init__()
         self.embed = nn.Embedding(96, 64)
-        self.lstm = nn.LSTM(64, 256)
-        self.head = nn.Linear(256, 96)
+        self.lstm = nn.LSTM(64, hidden)
+        self.head = nn.Linear(hidden, 96)
 
     def forward(self, tokens):  # (T, B) -> (T·B, 96)
         h, _ = self.lstm(self.embed(tokens))
         return self.head(h).reshape(-1, 96)
 
 
-def lstm_lm():
-    model = LanguageModel()
+def lstm_lm(hidden=256):
+    model = LanguageModel(hidden)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     tokens = torch.randint(0, 96, (64, 32))
     targets = torch.randint(0, 96, (64 * 32,))
@@ -243,11 +244,11 @@ class GPT(nn.Module):
         return self.head(self.ln_f(x)).reshape(-1, self.vocab)
 
 
-def gpt():
-    model = GPT()
+def gpt(d=128, heads=4, ff=512, seq=64, batch=32):
+    model = GPT(d=d, heads=heads, ff=ff, seq=seq)
     optimizer = torch.optim.AdamW(model.parameters(), lr=3e-4)
-    tokens = torch.randint(0, 96, (32, 64))
-    targets = torch.randint(0, 96, (32 * 64,))
+    tokens = torch.randint(0, 96, (batch, seq))
+    targets = torch.randint(0, 96, (batch * seq,))
     return training_step(model, optimizer, lambda: F.cross_entropy(model(tokens), targets))
 
 
@@ -303,15 +304,33 @@ WORKLOADS = [
     ("batchnorm_fwd_bwd_8192x512", lambda: norm_forward_backward(nn.BatchNorm1d(512))),
     ("batchnorm2d_fwd_bwd_n32_c64_h28", lambda: norm_forward_backward(nn.BatchNorm2d(64), (32, 64, 28, 28))),
 ] + [(f"mlp_step_{norm}_b{batch}", mlp(norm, batch)) for batch in (128, 4) for norm in ("none", "ln", "bn")] + [
-    ("lstm_lm_step_h256_t64_b32", lstm_lm),
+    ("lstm_lm_step_h256_t64_b32", lambda: lstm_lm()),
     ("charlm_step_lnlstm_h256_t64_b32", charlm("ln")),
     ("charlm_step_bnlstm_h256_t64_b32", charlm("bn")),
-    ("gpt_step_d128_L4_t64_b32", gpt),
+    ("gpt_step_d128_L4_t64_b32", lambda: gpt()),
     ("tiny_op_chain_1000", tiny_op_chain),
     ("conv2d_fwd_bwd_n32_c64_h28_k3",
      lambda: forward_backward(nn.Conv2d(64, 64, 3, padding=1), (32, 64, 28, 28), (32, 64, 28, 28))),
 ] + [(f"cnn_step_{norm}_b128", cnn(norm, 128)) for norm in ("none", "bn", "gn")] + [
     ("cnn_step_bn_b4", cnn("bn", 4)),
+]
+
+
+
+# The scaling sweeps (normlab-bench --sweep; bench/workloads/{norms,gpt,lstm}.cpp
+# say why these points): LayerNorm from L1 to far beyond L3; the GPT step along
+# T at d 128 and along d at T 64 (heads of 32, FF 4d, 2048 tokens); the plain
+# LSTM step along hidden.
+def gpt_point(seq, d):
+    return (f"sweep_gpt_step_t{seq}_d{d}", lambda: gpt(d=d, heads=d // 32, ff=4 * d, seq=seq, batch=2048 // seq))
+
+
+SWEEP_WORKLOADS = [
+    (f"sweep_layernorm_fwd_bwd_{rows}x{features}",
+     lambda rows=rows, features=features: norm_forward_backward(nn.LayerNorm(features), (rows, features)))
+    for rows, features in ((64, 64), (256, 128), (1024, 256), (2048, 512), (8192, 512), (8192, 1024), (16384, 1024))
+] + [gpt_point(seq, 128) for seq in (64, 128, 256, 512)] + [gpt_point(64, d) for d in (64, 256, 512)] + [
+    (f"sweep_lstm_step_h{hidden}", lambda hidden=hidden: lstm_lm(hidden)) for hidden in (64, 128, 256, 512, 1024)
 ]
 
 
@@ -346,12 +365,14 @@ def main():
     parser.add_argument("--min-runs", type=int, default=10)
     parser.add_argument("--memory", action="store_true", help="peak resident memory over --steps runs")
     parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--sweep", action="store_true",
+                        help="the points of the scaling sweeps (names sweep_*) instead of the fixed workloads")
     parser.add_argument("--variant", choices=["eager", "torchscript"],
                         help="workloads with several twins (the normalized LSTMs): only this one")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     matched = 0
-    for name, setup in WORKLOADS:
+    for name, setup in SWEEP_WORKLOADS if args.sweep else WORKLOADS:
         if not re.search(args.filter, name):
             continue
         matched += 1

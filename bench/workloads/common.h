@@ -1,6 +1,8 @@
 #pragma once
 // Shared by the workload files: random class indices, one forward + backward
 // of a layer, one training step.
+#include <fmt/format.h>
+
 #include <memory>
 #include <random>
 #include <vector>

@@ -4,6 +4,12 @@
 // dropout, causal mask), a final LayerNorm and a Linear head to 96; 32
 // sequences of 64 tokens, cross-entropy over every position.
 //
+// sweep_gpt_step_t<T>_d<d> (normlab-bench --sweep, bench/compare --sweep): the
+// same step as the work grows, T in {64, 128, 256, 512} at d 128 and d in {64,
+// 128, 256, 512} at T 64. Heads of 32 dimensions (d / 32 of them), FF 4·d,
+// and always 2048 tokens (B = 2048 / T): the matmuls of the rows stay fixed
+// along T while attention's T² part grows.
+//
 // FLOPs counted (matmuls only, the causal half of the scores included, as
 // both frameworks compute the full T×T product):
 //   per layer, with R = B·T rows: QKV 2·R·d·3d, scores 2·B·T·T·d,
@@ -15,27 +21,31 @@
 namespace bench {
 namespace {
 
-constexpr int64_t kVocab = 96, kModel = 128, kHeads = 4, kLayers = 4, kFeedForward = 512, kSeq = 64, kBatch = 32;
+constexpr int64_t kVocab = 96;
+
+struct GPTShape {
+  int64_t d = 128, heads = 4, layers = 4, feed_forward = 512, seq = 64, batch = 32;
+};
 
 class GPT : public nl::layers::Layer<GPT> {
  public:
-  GPT() : Layer("GPT") {
-    token_embedding = register_module("tok_emb", std::make_shared<nl::layers::Embedding>(kVocab, kModel));
-    position_embedding = register_module("pos_emb", std::make_shared<nl::layers::Embedding>(kSeq, kModel));
-    nl::layers::TransformerEncoderLayerOptions options{.dim_feedforward = kFeedForward,
+  explicit GPT(const GPTShape& shape) : Layer("GPT") {
+    token_embedding = register_module("tok_emb", std::make_shared<nl::layers::Embedding>(kVocab, shape.d));
+    position_embedding = register_module("pos_emb", std::make_shared<nl::layers::Embedding>(shape.seq, shape.d));
+    nl::layers::TransformerEncoderLayerOptions options{.dim_feedforward = shape.feed_forward,
                                                        .dropout = 0.0,
                                                        .activation = "gelu",
                                                        .norm = nl::layers::NormPlacement::pre,
                                                        .batch_first = true};
     // a Sequential only as the container that names them blocks.0, blocks.1, ...
     auto container = register_module("blocks", std::make_shared<nl::layers::Sequential>());
-    for (int64_t i = 0; i < kLayers; ++i) {
-      blocks.push_back(std::make_shared<nl::layers::TransformerEncoderLayer>(kModel, kHeads, options));
+    for (int64_t i = 0; i < shape.layers; ++i) {
+      blocks.push_back(std::make_shared<nl::layers::TransformerEncoderLayer>(shape.d, shape.heads, options));
       container->push_back(blocks.back());
     }
-    final_norm = register_module("ln_f", std::make_shared<nl::layers::LayerNorm>(nl::Shape{kModel}));
-    head = register_module("head", std::make_shared<nl::layers::Linear>(kModel, kVocab));
-    positions = nl::arange(kSeq);
+    final_norm = register_module("ln_f", std::make_shared<nl::layers::LayerNorm>(nl::Shape{shape.d}));
+    head = register_module("head", std::make_shared<nl::layers::Linear>(shape.d, kVocab));
+    positions = nl::arange(shape.seq);
   }
   std::shared_ptr<nl::layers::Embedding> token_embedding, position_embedding;
   std::vector<std::shared_ptr<nl::layers::TransformerEncoderLayer>> blocks;
@@ -53,23 +63,43 @@ class GPT : public nl::layers::Layer<GPT> {
   }
 };
 
-constexpr double kRows = double(kBatch * kSeq), kD = double(kModel);
-constexpr double kForwardFlops = kLayers * (2 * kRows * kD * 3 * kD + 2 * 2 * double(kBatch) * kSeq * kSeq * kD +
-                                            2 * kRows * kD * kD + 2 * 2 * kRows * kD * kFeedForward) +
-                                 2 * kRows * kD * kVocab;
+// Matmul FLOPs of one forward (see the top of the file).
+double forward_flops(const GPTShape& s) {
+  double rows = double(s.batch * s.seq), d = double(s.d);
+  return double(s.layers) * (2 * rows * d * 3 * d + 2 * 2 * double(s.batch) * double(s.seq * s.seq) * d +
+                             2 * rows * d * d + 2 * 2 * rows * d * double(s.feed_forward)) +
+         2 * rows * d * kVocab;
+}
+
+// One AdamW step of GPT(shape) on fixed random tokens.
+std::function<void()> gpt_step(const GPTShape& shape) {
+  auto model = std::make_shared<GPT>(shape);
+  auto optimizer = std::make_shared<nl::optim::AdamW>(model->parameters(), nl::optim::AdamWOptions{.lr = 3e-4});
+  nl::Tensor tokens = random_indices({shape.batch, shape.seq}, kVocab, 4);
+  nl::Tensor targets = random_indices({shape.batch * shape.seq}, kVocab, 5);
+  return training_step(model, optimizer,
+                       [model, tokens, targets] { return nl::cross_entropy((*model)(tokens), targets); });
+}
 
 Register gpt({"gpt_step_d128_L4_t64_b32",
               "GPT: vocab 96, learned positions, 4 Pre-LN layers d128 h4 FF512 GELU, causal; 32x64 tokens; AdamW step",
-              {0, train_flops(kForwardFlops)},
-              [] {
-                auto model = std::make_shared<GPT>();
-                auto optimizer =
-                    std::make_shared<nl::optim::AdamW>(model->parameters(), nl::optim::AdamWOptions{.lr = 3e-4});
-                nl::Tensor tokens = random_indices({kBatch, kSeq}, kVocab, 4);
-                nl::Tensor targets = random_indices({kBatch * kSeq}, kVocab, 5);
-                return training_step(model, optimizer,
-                                     [model, tokens, targets] { return nl::cross_entropy((*model)(tokens), targets); });
-              }});
+              {0, train_flops(forward_flops(GPTShape{}))},
+              [] { return gpt_step(GPTShape{}); }});
+
+// The sweep's points: T at d 128, d at T 64 (t64_d128 is on both curves, registered once).
+const bool sweep_registered = [] {
+  auto add = [](int64_t seq, int64_t d) {
+    GPTShape shape{.d = d, .heads = d / 32, .layers = 4, .feed_forward = 4 * d, .seq = seq, .batch = 2048 / seq};
+    Register({fmt::format("sweep_gpt_step_t{}_d{}", seq, d),
+              fmt::format("GPT step as gpt_step_d128_L4_t64_b32 with T {}, d {}, {} heads, FF {}, batch {}", seq, d,
+                          shape.heads, shape.feed_forward, shape.batch),
+              {0, train_flops(forward_flops(shape))},
+              [shape] { return gpt_step(shape); }});
+  };
+  for (int64_t seq : {64, 128, 256, 512}) add(seq, 128);
+  for (int64_t d : {64, 256, 512}) add(64, d);
+  return true;
+}();
 
 }  // namespace
 }  // namespace bench

@@ -1,6 +1,10 @@
 // The norm kernels alone: LayerNorm(512) and BatchNorm1d(512) on x 8192×512,
 // BatchNorm2d(64) on x (32, 64, 28, 28).
 //
+// sweep_layernorm_fwd_bwd_<rows>x<features> (normlab-bench --sweep, bench/compare
+// --sweep): LayerNorm forward + backward from 64×64 (16 KB per array, in L1)
+// to 16384×1024 (64 MB per array, far beyond L3).
+//
 // Bytes counted (the minimum that must cross memory, as STREAM counts: no
 // write-allocate traffic, parameters and per-row statistics left out — they
 // are 512 or 8192 values against 4M; BatchNorm2d's are 64 against 1.6M):
@@ -20,10 +24,14 @@ constexpr double kArray = double(kRows * kWidth * 4);
 constexpr int64_t kImages = 32, kChannels = 64, kSize = 28;
 constexpr double kMapsArray = double(kImages * kChannels * kSize * kSize * 4);
 
-Register layernorm_fwd_bwd(
-    {"layernorm_fwd_bwd_8192x512", "LayerNorm(512) forward + backward, grads for x, weight, bias", {5 * kArray, 0}, [] {
-       return forward_backward(std::make_shared<nl::layers::LayerNorm>(nl::Shape{kWidth}), {kRows, kWidth});
-     }});
+std::function<void()> layer_norm_forward_backward(int64_t rows, int64_t features) {
+  return forward_backward(std::make_shared<nl::layers::LayerNorm>(nl::Shape{features}), {rows, features});
+}
+
+Register layernorm_fwd_bwd({"layernorm_fwd_bwd_8192x512",
+                            "LayerNorm(512) forward + backward, grads for x, weight, bias",
+                            {5 * kArray, 0},
+                            [] { return layer_norm_forward_backward(kRows, kWidth); }});
 
 Register layernorm_fwd({"layernorm_fwd_8192x512", "LayerNorm(512) forward, no graph", {2 * kArray, 0}, [] {
                           auto norm = std::make_shared<nl::layers::LayerNorm>(nl::Shape{kWidth});
@@ -50,6 +58,17 @@ Register batchnorm2d_fwd_bwd(
        return forward_backward(std::make_shared<nl::layers::BatchNorm2d>(kChannels),
                                {kImages, kChannels, kSize, kSize});
      }});
+
+const bool sweep_registered = [] {
+  const std::pair<int64_t, int64_t> sizes[] = {{64, 64},    {256, 128},   {1024, 256},  {2048, 512},
+                                               {8192, 512}, {8192, 1024}, {16384, 1024}};
+  for (auto [rows, features] : sizes)
+    Register({fmt::format("sweep_layernorm_fwd_bwd_{}x{}", rows, features),
+              fmt::format("LayerNorm({}) forward + backward on {}x{}", features, rows, features),
+              {5.0 * double(rows * features * 4), 0},
+              [rows, features] { return layer_norm_forward_backward(rows, features); }});
+  return true;
+}();
 
 }  // namespace
 }  // namespace bench
