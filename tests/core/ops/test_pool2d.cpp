@@ -216,6 +216,19 @@ TEST_CASE("pools: default stride is the kernel, (C, H, W) inputs, float32, max t
   CHECK(t.grad().to_vector<double>() == std::vector<double>{0, 1, 0, 0});
   double nan = std::numeric_limits<double>::quiet_NaN();
   CHECK(std::isnan(nl::max_pool2d(nl::from_vector<double>({1, nan, 3, 2}, {1, 1, 2, 2}), 2).item<double>()));
+  // the 2x2 path (branch-free selects): a NaN anywhere in the window wins and takes the gradient, in both dtypes
+  for (nl::DType dtype : {nl::f64, nl::f32})
+    for (int at = 0; at < 4; ++at) {
+      std::vector<double> window{4, 1, 3, 2};
+      window[size_t(at)] = nan;
+      auto w = nl::from_vector<double>(window, {1, 1, 2, 2}).to(dtype).requires_grad_(true);
+      auto m = nl::max_pool2d(w, 2);
+      CHECK(std::isnan(m.to(nl::f64).item<double>()));
+      m.backward(nl::ones({1, 1, 1, 1}, dtype));
+      std::vector<double> expected(4, 0.0);
+      expected[size_t(at)] = 1;
+      CHECK(w.grad().to(nl::f64).to_vector<double>() == expected);
+    }
 }
 
 TEST_CASE("pools: results identical with 1 and 2 threads", "[ops][pool2d]") {
