@@ -55,9 +55,9 @@ def cache_sizes():
     return out
 
 
-def measure(args, bench, torch_ref, work):
-    """{name: point} for every listed sweep workload, run as bench/compare runs its rows."""
-    common = ["--threads", str(args.threads), "--min-time", str(args.min_time), "--min-runs", str(args.min_runs)]
+def measure(args, bench, torch_ref, common, work):
+    """{name: point} for every listed sweep workload, run as bench/compare runs its rows
+    (common: the timing flags both programs get)."""
     points = {}
     for name, (nbytes, flops) in work.items():
         ours, theirs, limit = [], [], []
@@ -156,7 +156,7 @@ def print_sweep_table(curves, markdown):
     print_table(header, rows, markdown)
 
 
-def main(args, bench, torch_ref):
+def main(args, bench, torch_ref, common):
     if args.replot:  # the table and the picture again from --out/sweep.json, nothing measured
         with open(os.path.join(args.out, "sweep.json")) as f:
             saved = json.load(f)
@@ -167,12 +167,12 @@ def main(args, bench, torch_ref):
     else:
         work = list_work(bench, args.filter, sweep=True)
         load_start = loadavg()
-        points = measure(args, bench, torch_ref, work)
+        points = measure(args, bench, torch_ref, common, work)
         meta = {"threads": args.threads, "rounds": args.rounds, "load_start": load_start, "load_end": loadavg(),
                 "caches": dict(cache_sizes())}
     curves = rows_by_curve(points)
     write_files(args.out, curves, meta)
-    plot(args.out, curves, cache_sizes())
+    plot(args.out, curves, meta["caches"].items())  # the measured machine's, also on --replot
     print(f"threads {args.threads}; load average {meta['load_start']} (start), {meta['load_end']} (end); "
           f"caches {', '.join(f'{k} {v >> 10} KB' for k, v in meta['caches'].items())}; files in {args.out}")
     print_sweep_table(curves, args.markdown)

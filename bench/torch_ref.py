@@ -316,7 +316,6 @@ WORKLOADS = [
 ]
 
 
-
 # The scaling sweeps (normlab-bench --sweep; bench/workloads/{norms,gpt,lstm}.cpp
 # say why these points): LayerNorm from L1 to far beyond L3; the GPT step along
 # T at d 128 and along d at T 64 (heads of 32, FF 4d, 2048 tokens); the plain

@@ -64,13 +64,14 @@ constexpr int64_t kCausalBlock = 64;
 // than one block) by blocks of kCausalBlock rows, and in the backward columns.
 struct Blocks {
   bool causal_blocks;
-  int64_t rows, cols;
+  int64_t rows, cols, S;
   Blocks(bool causal, const Sizes& s)
       : causal_blocks(causal && s.L == s.S && s.L > kCausalBlock),
         rows(causal_blocks ? kCausalBlock : s.L),
-        cols(causal_blocks ? kCausalBlock : s.S) {}
+        cols(causal_blocks ? kCausalBlock : s.S),
+        S(s.S) {}
   // the keys rows i0 .. i1 can see, and the first row that sees key j0
-  int64_t keys(int64_t i1, const Sizes& s) const { return causal_blocks ? i1 : s.S; }
+  int64_t keys(int64_t i1) const { return causal_blocks ? i1 : S; }
   int64_t first_row(int64_t j0) const { return causal_blocks ? j0 : 0; }
 };
 
@@ -93,7 +94,7 @@ void attention_forward(Rows<const T> q, Rows<const T> k, Rows<const T> v, Mask<T
   for_each_head(s, [&](int64_t n, int64_t h, int64_t pair) {
     T* P = weights + pair * s.L * s.S;
     for (int64_t i0 = 0; i0 < s.L; i0 += blocks.rows) {  // rows i0 .. i1 see keys 0 .. keys
-      const int64_t i1 = std::min(s.L, i0 + blocks.rows), rows = i1 - i0, keys = blocks.keys(i1, s);
+      const int64_t i1 = std::min(s.L, i0 + blocks.rows), rows = i1 - i0, keys = blocks.keys(i1);
       kernels::gemm<T>(CblasNoTrans, CblasTrans, rows, keys, s.d, scale, q.head(n, h, s.d) + i0 * q.row_stride,
                        q.row_stride, k.head(n, h, s.d), k.row_stride, T(0), P + i0 * s.S,
                        s.S);  // scores = q_h·k_hᵀ/√d
@@ -123,7 +124,7 @@ void attention_backward(Rows<const T> q, Rows<const T> k, Rows<const T> v, const
     const T* dout_h = dout + n * s.L * E + h * s.d;
     T* dS = scratch + pair * s.L * s.S;
     for (int64_t i0 = 0; i0 < s.L; i0 += blocks.rows) {  // by row blocks: dS and dq
-      const int64_t i1 = std::min(s.L, i0 + blocks.rows), rows = i1 - i0, keys = blocks.keys(i1, s);
+      const int64_t i1 = std::min(s.L, i0 + blocks.rows), rows = i1 - i0, keys = blocks.keys(i1);
       kernels::gemm<T>(CblasNoTrans, CblasTrans, rows, keys, s.d, T(1), dout_h + i0 * E, E, v.head(n, h, s.d),
                        v.row_stride, T(0), dS + i0 * s.S, s.S);  // dP = dout_h·v_hᵀ
       for (int64_t i = i0; i < i1; ++i)  // dS = P ⊙ (dP − Σ dP·P); P is 0 past the keys
