@@ -158,7 +158,10 @@ def print_sweep_table(curves, markdown):
 
 def main(args, bench, torch_ref, common):
     if args.replot:  # the table and the picture again from --out/sweep.json, nothing measured
-        with open(os.path.join(args.out, "sweep.json")) as f:
+        saved_path = os.path.join(args.out, "sweep.json")
+        if not os.path.isfile(saved_path):
+            sys.exit(f"compare --sweep --replot: {saved_path} not found; run bench/compare --sweep first")
+        with open(saved_path) as f:
             saved = json.load(f)
         points = {p.pop("workload"): p for members in saved.pop("curves").values() for p in members}
         for p in points.values():

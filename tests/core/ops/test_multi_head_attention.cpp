@@ -98,6 +98,11 @@ TEST_CASE("multi_head_attention, causal by row blocks, equals the composed op", 
         },
         {qkv}, 1e-12);
   }
+  SECTION("float32 by blocks close to float64") {
+    auto mask = nl::randn({L, L}, nl::f64);
+    auto y32 = nl::multi_head_attention(q.to(nl::f32), k.to(nl::f32), v.to(nl::f32), H, mask.to(nl::f32), true);
+    CHECK(max_abs_diff(y32.to(nl::f64), nl::multi_head_attention(q, k, v, H, mask, true)) < 1e-5);
+  }
   SECTION("gradcheck across two blocks (L 65)") {
     auto q65 = nl::randn({1, 65, 2}, nl::f64), k65 = nl::randn({1, 65, 2}, nl::f64),
          v65 = nl::randn({1, 65, 2}, nl::f64);
