@@ -63,14 +63,28 @@ LNParams<T> ln_params(const Tensor& params, int64_t H, double eps) {
   return {v, v + 4 * H, v + 8 * H, v + 9 * H, T(eps)};
 }
 
-// Forward of one step for rows [n0, n0 + rows), rows ≤ kPanelRows. Pointers
+// C rows [n0, n0 + rows) = A rows · B (K × M, packed in panels): panel by
+// panel, each panel against all the rows in tiles of kPanelRows, so the
+// thread streams B once per step however many rows it owns (row tile by row
+// tile it would stream all of B for every tile: 1 MB each at H 256). Every
+// value is the tile product it would be in any other order.
+template <typename T>
+__attribute__((always_inline)) inline void row_tile_products(const T* a, int64_t lda, int64_t n0, int64_t rows, const T* packed, int64_t K, int64_t M, T* c,
+                       int64_t ldc) {
+  for (int64_t q = 0; q < panel_count(M); ++q)
+    for (int64_t r0 = n0; r0 < n0 + rows; r0 += kPanelRows)
+      kernels::panel_products(a + r0 * lda, lda, std::min<int64_t>(kPanelRows, n0 + rows - r0), packed, K, M, q, q + 1,
+                              c + r0 * ldc, ldc);
+}
+
+// Forward of one step for rows [n0, n0 + rows). Pointers
 // are the step's: xp and acts (N, 4H), h_prev, c_prev, c, h (N, H), p (N, 4H)
 // the recurrent products, stats (N, kStats).
 template <typename T>
 NL_SIMD_CLONES void step_forward(const T* packed, const T* xp, const T* h_prev, const T* c_prev, T* p, T* acts, T* c,
                                  T* h, T* stats, LNParams<T> ln, int64_t H, int64_t n0, int64_t rows) {
   const int64_t G = 4 * H;
-  kernels::panel_products(h_prev + n0 * H, H, rows, packed, H, G, 0, panel_count(G), p + n0 * G, G);  // p = h·W_hhᵀ
+  row_tile_products(h_prev, H, n0, rows, packed, H, G, p, G);  // p = h·W_hhᵀ
   for (int64_t n = n0; n < n0 + rows; ++n) {
     T* a = acts + n * G;
     const T* x = xp + n * G;
@@ -132,7 +146,7 @@ NL_SIMD_CLONES void step_backward(const T* packed, const T* acts, const T* p, co
     kernels::layer_norm_row_backward<T>(d, p + n * G, ln.hh_weight, st[0], st[1], dp + n * G, sums, sums + G, G);
   }
   if (next_dh)  // dh = dp_t·W_hh for these rows, what h_{t−1} receives
-    kernels::panel_products(dp + n0 * G, G, rows, packed, G, H, 0, panel_count(H), dh + n0 * H, H);
+    row_tile_products(dp, G, n0, rows, packed, G, H, dh, H);
 }
 
 // out[j] = Σ_n partial[n][j], rows added in order (in double).
@@ -176,11 +190,9 @@ LSTMSequenceResult layer_norm_lstm_sequence(const Tensor& x_proj_in, const Tenso
     S *c = cells.data<S>(), *h = out.data<S>();
     ops::on_split_threads(split, [&](int64_t lo, int64_t hi) {
       for (int64_t t = 0; t < T; ++t)  // h_{t−1}: h0, then row t−1 of out
-        for (int64_t n0 = lo; n0 < hi; n0 += kPanelRows)
-          step_forward<S>(packed.data<S>(), x_proj.data<S>() + t * 4 * step, t == 0 ? h0.data<S>() : h + (t - 1) * step,
-                          c + t * step, products.data<S>() + t * 4 * step, acts.data<S>() + t * 4 * step,
-                          c + (t + 1) * step, h + t * step, stats.data<S>() + t * N * kStats, ln, H, n0,
-                          std::min<int64_t>(kPanelRows, hi - n0));
+        step_forward<S>(packed.data<S>(), x_proj.data<S>() + t * 4 * step, t == 0 ? h0.data<S>() : h + (t - 1) * step,
+                        c + t * step, products.data<S>() + t * 4 * step, acts.data<S>() + t * 4 * step,
+                        c + (t + 1) * step, h + t * step, stats.data<S>() + t * N * kStats, ln, H, lo, hi - lo);
     });
   });
   LSTMSequenceResult result{out, out.select(0, T - 1), cells.select(0, T).clone()};
@@ -214,14 +226,11 @@ LSTMSequenceResult layer_norm_lstm_sequence(const Tensor& x_proj_in, const Tenso
              ops::on_split_threads(split, [&](int64_t lo, int64_t hi) {
                std::vector<S> scratch(size_t(2 * H));
                for (int64_t t = T - 1; t >= 0; --t)
-                 for (int64_t n0 = lo; n0 < hi; n0 += kPanelRows) {
-                   step_backward<S>(packed.data<S>(), acts.data<S>() + t * 4 * step,
-                                    products.data<S>() + t * 4 * step, c + t * step, c + (t + 1) * step,
-                                    stats.data<S>() + t * N * kStats, dy.data<S>() + t * step, dh.data<S>(),
-                                    dc.data<S>(), da.data<S>() + t * 4 * step, dp.data<S>() + t * 4 * step,
-                                    row_sums.data<S>(), scratch.data(), ln, H, n0,
-                                    std::min<int64_t>(kPanelRows, hi - n0), t > 0 || want_dh0);
-                 }
+                 step_backward<S>(packed.data<S>(), acts.data<S>() + t * 4 * step, products.data<S>() + t * 4 * step,
+                                  c + t * step, c + (t + 1) * step, stats.data<S>() + t * N * kStats,
+                                  dy.data<S>() + t * step, dh.data<S>(), dc.data<S>(), da.data<S>() + t * 4 * step,
+                                  dp.data<S>() + t * 4 * step, row_sums.data<S>(), scratch.data(), ln, H, lo, hi - lo,
+                                  t > 0 || want_dh0);
              });
              sum_rows(row_sums.data<S>(), N, 10 * H, dparams.data<S>());
              if (want_dw)

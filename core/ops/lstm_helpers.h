@@ -34,8 +34,10 @@ inline SequenceSplit split_sequence(int64_t total, int64_t block, int64_t N, int
 }
 // Hidden units in blocks of kPanelWidth (one hidden-gradient panel, four forward panels).
 inline SequenceSplit split_units(int64_t N, int64_t H) { return split_sequence(H, kernels::kPanelWidth, N, H); }
-// Batch rows in groups of kPanelRows (one tile's rows).
-inline SequenceSplit split_rows(int64_t N, int64_t H) { return split_sequence(N, kernels::kPanelRows, N, H); }
+// Batch rows, evenly (16 and 16 of 32, where groups of kPanelRows would give
+// 15 and 17). A row's values do not depend on the tile it is computed in:
+// each row of a tile is its own chain of multiply-adds.
+inline SequenceSplit split_rows(int64_t N, int64_t H) { return split_sequence(N, 1, N, H); }
 
 // fn(lo, hi) on each thread of the split; fn runs every step (and, where the
 // threads must meet, calls step_barrier(): an orphaned barrier, a no-op on one thread).

@@ -121,19 +121,28 @@ TEST_CASE("layer_norm_lstm_sequence: h_n and c_n are outputs of the same node, e
 
 TEST_CASE("layer_norm_lstm_sequence: rows split over threads, partial panels and row groups", "[ops][lstm]") {
   // H = 40: 4H = 160 is five product panels, H = 40 one full and one quarter
-  // hidden-gradient panel; N = 22: row groups of 3 and a last one of 1, split over threads.
+  // hidden-gradient panel; N = 22: row groups of 3 and a last one of 1, split
+  // over 2 threads as 11 and 11 rows, so a row sits in a different place of
+  // its tile (or a tile of another size) at 1 and 2 threads.
   int64_t T = 3, N = 22, H = 40;
   nl::manual_seed(21);
   Tensor seed = nl::randn({T + 1, N, H}, nl::f64);
-  auto run = [&](int threads, bool use_fused) {
-    nl_test::ThreadCount scope(threads);
-    return values_and_grads(inputs(22, T, N, H, 0.2), seed, use_fused);
-  };
-  auto one = run(1, true), two = run(2, true), reference = run(1, false);
-  for (size_t i = 0; i < one.size(); ++i) {
-    INFO(what(i));
-    CHECK(nl_test::bitwise_equal(one[i], two[i]));  // the thread split changes no sum
-    CHECK(max_diff(two[i], reference[i]) < 1e-10);
+  for (nl::DType dtype : {nl::f64, nl::f32}) {
+    INFO(std::string(nl::dtype_name(dtype)));
+    auto run = [&](int threads, bool use_fused) {
+      nl_test::ThreadCount scope(threads);
+      std::vector<Tensor> in = inputs(22, T, N, H, 0.2);
+      return values_and_grads(use_fused ? to_dtype(in, dtype) : in, seed, use_fused);
+    };
+    auto one = run(1, true), two = run(2, true), reference = run(1, false);
+    for (size_t i = 0; i < one.size(); ++i) {
+      INFO(what(i));
+      // The thread split changes no value and no sum of ours. dW_hh (input 3)
+      // is one OpenBLAS GEMM, whose float32 sums at this shape differ between
+      // its 1- and 2-thread runs (2272 of 6400 values, checked with cblas_sgemm alone).
+      if (dtype == nl::f64 || i != 4) CHECK(nl_test::bitwise_equal(one[i], two[i]));
+      CHECK(max_diff(two[i], reference[i]) < (dtype == nl::f64 ? 1e-10 : 1e-5));
+    }
   }
 }
 
