@@ -252,6 +252,24 @@ def gpt(d=128, heads=4, ff=512, seq=64, batch=32):
     return training_step(model, optimizer, lambda: F.cross_entropy(model(tokens), targets))
 
 
+def gpt_linears(d=128, layers=4, ff=512, rows=2048, vocab=96):
+    """gpt_linears_d128_L4_t64_b32: the GPT step's linear layers' products alone,
+    as nn.Linear and its backward run them: y = bias + x·Wᵀ (addmm), dx = dy·W,
+    dW = dyᵀ·x, into preallocated outputs."""
+    shapes = [(d, 3 * d), (d, d), (d, ff), (ff, d)] * layers + [(d, vocab)]
+    linears = [dict(x=torch.randn(rows, i), w=torch.randn(o, i), b=torch.randn(o), y=torch.empty(rows, o),
+                    dy=torch.randn(rows, o), dx=torch.empty(rows, i), dw=torch.empty(o, i)) for i, o in shapes]
+
+    def run():
+        with torch.no_grad():
+            for l in linears:
+                torch.addmm(l["b"], l["x"], l["w"].t(), out=l["y"])
+            for l in reversed(linears):
+                torch.mm(l["dy"], l["w"], out=l["dx"])
+                torch.mm(l["dy"].t(), l["x"], out=l["dw"])
+    return run
+
+
 class CNN(nn.Sequential):
     """models::CNN with the default CNNConfig: per block of C channels
     Conv2d(prev, C, 3, padding=1, bias only without a norm) -> norm -> ReLU ->
@@ -308,6 +326,7 @@ WORKLOADS = [
     ("charlm_step_lnlstm_h256_t64_b32", charlm("ln")),
     ("charlm_step_bnlstm_h256_t64_b32", charlm("bn")),
     ("gpt_step_d128_L4_t64_b32", lambda: gpt()),
+    ("gpt_linears_d128_L4_t64_b32", gpt_linears),
     ("tiny_op_chain_1000", tiny_op_chain),
     ("conv2d_fwd_bwd_n32_c64_h28_k3",
      lambda: forward_backward(nn.Conv2d(64, 64, 3, padding=1), (32, 64, 28, 28), (32, 64, 28, 28))),

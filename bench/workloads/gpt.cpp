@@ -16,6 +16,15 @@
 //   weights·V 2·B·T·T·d, output projection 2·R·d·d, feed-forward 2·2·R·d·4d;
 //   head 2·R·d·96; training 3× the forward (every matmul needs dX and dW or
 //   both operand gradients).
+//
+// gpt_linears_d128_L4_t64_b32: the same step's linear layers' matrix products
+// and nothing else, each called as core/ops/linear.cpp calls cblas_sgemm:
+// y = x·Wᵀ added onto the bias rows (β 1), dx = dy·W, dW = dyᵀ·x (β 0), every
+// layer with its own x, W and dy. These are 92% of the step's counted FLOPs
+// (attention's T² products are the rest), so their rate is the most the step
+// can reach through OpenBLAS with everything else free.
+#include <cblas.h>
+
 #include "bench/workloads/common.h"
 
 namespace bench {
@@ -81,10 +90,56 @@ std::function<void()> gpt_step(const GPTShape& shape) {
                        [model, tokens, targets] { return nl::cross_entropy((*model)(tokens), targets); });
 }
 
+// Matmul FLOPs of the forward's linear layers: QKV, output projection, the two
+// feed-forward layers per block, and the head.
+double linear_forward_flops(const GPTShape& s) {
+  double rows = double(s.batch * s.seq), d = double(s.d);
+  return double(s.layers) * (2 * rows * d * 3 * d + 2 * rows * d * d + 2 * 2 * rows * d * double(s.feed_forward)) +
+         2 * rows * d * kVocab;
+}
+
+// The linear layers' products of one training step of GPT(shape), alone.
+std::function<void()> gpt_linears(const GPTShape& s) {
+  struct Layer {
+    int64_t in, out;
+    nl::Tensor x, w, y, dy, dx, dw;
+  };
+  const int64_t rows = s.batch * s.seq;
+  std::vector<Layer> linears;
+  auto add = [&](int64_t in, int64_t out) {
+    linears.push_back({in, out, nl::randn({rows, in}), nl::randn({out, in}), nl::randn({rows, out}),
+                       nl::randn({rows, out}), nl::zeros({rows, in}), nl::zeros({out, in})});
+  };
+  for (int64_t i = 0; i < s.layers; ++i) {
+    add(s.d, 3 * s.d);           // QKV
+    add(s.d, s.d);               // output projection
+    add(s.d, s.feed_forward);    // feed-forward in
+    add(s.feed_forward, s.d);    // feed-forward out
+  }
+  add(s.d, kVocab);  // head
+  return [linears, rows] {
+    for (const Layer& l : linears)  // forward, in the step's order
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(rows), int(l.out), int(l.in), 1.0f, l.x.data<float>(),
+                  int(l.in), l.w.data<float>(), int(l.in), 1.0f, l.y.data<float>(), int(l.out));
+    for (auto it = linears.rbegin(); it != linears.rend(); ++it) {  // backward, in reverse
+      const Layer& l = *it;
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(rows), int(l.in), int(l.out), 1.0f,
+                  l.dy.data<float>(), int(l.out), l.w.data<float>(), int(l.in), 0.0f, l.dx.data<float>(), int(l.in));
+      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, int(l.out), int(l.in), int(rows), 1.0f, l.dy.data<float>(),
+                  int(l.out), l.x.data<float>(), int(l.in), 0.0f, l.dw.data<float>(), int(l.in));
+    }
+  };
+}
+
 Register gpt({"gpt_step_d128_L4_t64_b32",
               "GPT: vocab 96, learned positions, 4 Pre-LN layers d128 h4 FF512 GELU, causal; 32x64 tokens; AdamW step",
               {0, train_flops(forward_flops(GPTShape{}))},
               [] { return gpt_step(GPTShape{}); }});
+Register gpt_linears_only({"gpt_linears_d128_L4_t64_b32",
+                           "the linear layers' products of one gpt_step_d128_L4_t64_b32 step alone (cblas_sgemm, "
+                           "as linear and its backward call it)",
+                           {0, train_flops(linear_forward_flops(GPTShape{}))},
+                           [] { return gpt_linears(GPTShape{}); }});
 
 // The sweep's points: T at d 128, d at T 64 (t64_d128 is on both curves, registered once).
 const bool sweep_registered = [] {
