@@ -185,8 +185,19 @@ void for_each_gemm_block(int64_t n, int64_t work, Fn&& fn) {
   for (int64_t t = 0; t < n; ++t) fn(t);
 }
 
-// Block sizes of the GEMMs: columns of y_g and dcol_g, columns of dW_g.
-constexpr int64_t kColumnBlock = 1024, kWeightBlock = 32;
+// Block sizes of the GEMMs: columns of y_g and dcol_g (at most), columns of dW_g.
+constexpr int64_t kColumnBlock = 512, kWeightBlock = 32;
+
+// The chunk's `cols` columns of y_g (or dcol_g) in blocks of equal width, at
+// most kColumnBlock: 1568 columns are 4 blocks of 392, so 2 threads get 784
+// each (blocks of 1024 and 544 left one thread idle for a third of the
+// product). The cut depends on cols alone, never on the thread count.
+struct ColumnBlocks {
+  int64_t cols, count;
+  explicit ColumnBlocks(int64_t c) : cols(c), count((c + kColumnBlock - 1) / kColumnBlock) {}
+  int64_t begin(int64_t i) const { return cols * i / count; }
+  int64_t width(int64_t i) const { return begin(i + 1) - begin(i); }
+};
 
 // Scratch of n values of T from the storage cache.
 template <typename T>
@@ -209,9 +220,9 @@ void conv2d_forward(const T* x, const T* w, const T* b, T* y, const ConvDims& d)
   for (int64_t n0 = 0; n0 < d.N; n0 += chunk) {
     int64_t nb = std::min(chunk, d.N - n0), cols = nb * P;
     im2col(x, col.data(), d, n0, nb);
-    const int64_t blocks = (cols + kColumnBlock - 1) / kColumnBlock;
-    for_each_gemm_block(d.G * blocks, Og * std::min(kColumnBlock, cols) * K, [&](int64_t task) {  // y_g = W_g · col_g
-      int64_t g = task / blocks, c0 = task % blocks * kColumnBlock, width = std::min(kColumnBlock, cols - c0);
+    const ColumnBlocks blocks(cols);
+    for_each_gemm_block(d.G * blocks.count, Og * blocks.width(0) * K, [&](int64_t task) {  // y_g = W_g · col_g
+      int64_t g = task / blocks.count, c0 = blocks.begin(task % blocks.count), width = blocks.width(task % blocks.count);
       kernels::gemm<T>(CblasNoTrans, CblasNoTrans, Og, width, K, T(1), w + g * Og * K, K,
                        col.data() + g * K * cols + c0, cols, T(0), out.data() + g * Og * cols + c0, cols);
     });
@@ -269,9 +280,9 @@ void conv2d_backward(const T* dy, const T* x, const T* w, T* dx, T* dw, T* db, c
       });
     }
     if (dx) {  // dcol_g = W_gᵀ · dy_g   (K, nb·P), into the same buffer, then col2im
-      const int64_t blocks = (cols + kColumnBlock - 1) / kColumnBlock;
-      for_each_gemm_block(d.G * blocks, K * std::min(kColumnBlock, cols) * Og, [&](int64_t task) {
-        int64_t g = task / blocks, c0 = task % blocks * kColumnBlock, width = std::min(kColumnBlock, cols - c0);
+      const ColumnBlocks blocks(cols);
+      for_each_gemm_block(d.G * blocks.count, K * blocks.width(0) * Og, [&](int64_t task) {
+        int64_t g = task / blocks.count, c0 = blocks.begin(task % blocks.count), width = blocks.width(task % blocks.count);
         kernels::gemm<T>(CblasTrans, CblasNoTrans, K, width, Og, T(1), w + g * Og * K, K,
                          dyc.data() + g * Og * cols + c0, cols, T(0), col.data() + g * K * cols + c0, cols);
       });
