@@ -74,7 +74,8 @@ Tensor batched_gemm(const Tensor& a, const Tensor& b, const Shape& out_shape) {
                        cols);
     };
     // Small matrices: one thread per matrix (BLAS runs single-threaded inside
-    // an OpenMP region). Big ones: one at a time, each on all BLAS threads.
+    // an OpenMP region). Big ones: one at a time, each cut over the threads
+    // by kernels::gemm.
     bool small = double(m) * double(cols) * double(k) < 262144.0;
     if (batch > 1 && small)
       parallel_for(0, batch, 1, [&](int64_t lo, int64_t hi) {
