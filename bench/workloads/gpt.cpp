@@ -18,14 +18,14 @@
 //   both operand gradients).
 //
 // gpt_linears_d128_L4_t64_b32: the same step's linear layers' matrix products
-// and nothing else, each called as core/ops/linear.cpp calls cblas_sgemm:
-// y = x·Wᵀ added onto the bias rows (β 1), dx = dy·W, dW = dyᵀ·x (β 0), every
-// layer with its own x, W and dy. These are 92% of the step's counted FLOPs
-// (attention's T² products are the rest), so their rate is the most the step
-// can reach through OpenBLAS with everything else free.
-#include <cblas.h>
-
+// and nothing else, each called as core/ops/linear.cpp calls kernels::gemm
+// (OpenBLAS, cut over the threads): y = x·Wᵀ added onto the bias rows (β 1),
+// dx = dy·W, dW = dyᵀ·x (β 0), every layer with its own x, W and dy. These
+// are 92% of the step's counted FLOPs (attention's T² products are the rest),
+// so their rate is the most the step can reach through BLAS with everything
+// else free.
 #include "bench/workloads/common.h"
+#include "core/kernels/blas.h"
 
 namespace bench {
 namespace {
@@ -118,15 +118,16 @@ std::function<void()> gpt_linears(const GPTShape& s) {
   }
   add(s.d, kVocab);  // head
   return [linears, rows] {
+    using nl::kernels::gemm;
     for (const Layer& l : linears)  // forward, in the step's order
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(rows), int(l.out), int(l.in), 1.0f, l.x.data<float>(),
-                  int(l.in), l.w.data<float>(), int(l.in), 1.0f, l.y.data<float>(), int(l.out));
+      gemm<float>(CblasNoTrans, CblasTrans, rows, l.out, l.in, 1.0f, l.x.data<float>(), l.in, l.w.data<float>(), l.in,
+                  1.0f, l.y.data<float>(), l.out);
     for (auto it = linears.rbegin(); it != linears.rend(); ++it) {  // backward, in reverse
       const Layer& l = *it;
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(rows), int(l.in), int(l.out), 1.0f,
-                  l.dy.data<float>(), int(l.out), l.w.data<float>(), int(l.in), 0.0f, l.dx.data<float>(), int(l.in));
-      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, int(l.out), int(l.in), int(rows), 1.0f, l.dy.data<float>(),
-                  int(l.out), l.x.data<float>(), int(l.in), 0.0f, l.dw.data<float>(), int(l.in));
+      gemm<float>(CblasNoTrans, CblasNoTrans, rows, l.in, l.out, 1.0f, l.dy.data<float>(), l.out, l.w.data<float>(),
+                  l.in, 0.0f, l.dx.data<float>(), l.in);
+      gemm<float>(CblasTrans, CblasNoTrans, l.out, l.in, rows, 1.0f, l.dy.data<float>(), l.out, l.x.data<float>(), l.in,
+                  0.0f, l.dw.data<float>(), l.in);
     }
   };
 }
@@ -136,7 +137,7 @@ Register gpt({"gpt_step_d128_L4_t64_b32",
               {0, train_flops(forward_flops(GPTShape{}))},
               [] { return gpt_step(GPTShape{}); }});
 Register gpt_linears_only({"gpt_linears_d128_L4_t64_b32",
-                           "the linear layers' products of one gpt_step_d128_L4_t64_b32 step alone (cblas_sgemm, "
+                           "the linear layers' products of one gpt_step_d128_L4_t64_b32 step alone (kernels::gemm, "
                            "as linear and its backward call it)",
                            {0, train_flops(linear_forward_flops(GPTShape{}))},
                            [] { return gpt_linears(GPTShape{}); }});
