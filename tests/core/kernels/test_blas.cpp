@@ -1,6 +1,7 @@
 // kernels::gemm: a product big enough for the threads is cut into blocks of
-// C's rows or columns, one 1-thread OpenBLAS call each. Every transpose, both
-// cuts, sizes not a multiple of the cut's unit, β 0 over NaN and β 1: the
+// C's rows or columns, one 1-thread OpenBLAS call each, and β 0 is a memset
+// of C then β 1. Every transpose, both cuts, sizes not a multiple of the
+// cut's unit, C with and without padding, β 0 over NaN and β 1: the
 // triple loop's values (in double), C's padding untouched, and the same bits
 // from run to run. (Not the same bits as one thread: OpenBLAS picks its edge
 // and small-matrix kernels by the block's size, and their float sums round
@@ -18,6 +19,7 @@ namespace {
 struct Case {
   CBLAS_TRANSPOSE ta, tb;
   int64_t m, n, k;
+  int64_t c_padding = 5;  // ldc = n + c_padding (0: C's rows back to back, zeroed by one memset for β 0)
 };
 
 template <typename T>
@@ -27,7 +29,7 @@ struct Product {
 };
 
 // A (m × k, or k × m when transposed) and B (k × n, or n × k) with leading
-// dimensions 3 past their widths, C (m × n, ldc n + 5) starting as `c0`.
+// dimensions 3 past their widths, C (m × n, ldc n + c_padding) starting as `c0`.
 template <typename T>
 Product<T> operands(const Case& s, T c0) {
   std::mt19937 rng(7);
@@ -37,7 +39,7 @@ Product<T> operands(const Case& s, T c0) {
   int64_t b_rows = s.tb == CblasNoTrans ? s.k : s.n, b_cols = s.tb == CblasNoTrans ? s.n : s.k;
   p.lda = a_cols + 3;
   p.ldb = b_cols + 3;
-  p.ldc = s.n + 5;
+  p.ldc = s.n + s.c_padding;
   p.a.resize(size_t(a_rows * p.lda));
   p.b.resize(size_t(b_rows * p.ldb));
   for (T& v : p.a) v = T(uniform(rng));
@@ -71,7 +73,8 @@ double worst_error(const Case& s, const std::vector<T>& c, T beta, T c0, bool* p
         sum += x * y;
       }
       double expected = 0.5 * sum + (beta == T(0) ? 0.0 : double(beta) * double(c0));
-      worst = std::max(worst, std::abs(double(c[size_t(i * p.ldc + j)]) - expected));
+      double error = std::abs(double(c[size_t(i * p.ldc + j)]) - expected);
+      if (std::isnan(error) || error > worst) worst = error;  // a NaN stays (std::max would drop it)
     }
     for (int64_t j = s.n; j < p.ldc; ++j)
       if (!(c[size_t(i * p.ldc + j)] == c0 || (std::isnan(c0) && std::isnan(c[size_t(i * p.ldc + j)]))))
@@ -86,7 +89,8 @@ void check_cases(double tolerance) {
   // m·n·k above kGemmSplitWork: rows cut (m ≥ n) or columns cut (n > m), not multiples of 16
   const std::vector<Case> cases = {{N, Tr, 301, 96, 67},  {N, N, 301, 40, 97},   {Tr, N, 97, 45, 300},
                                    {Tr, Tr, 133, 70, 150}, {N, N, 40, 333, 101},  {N, Tr, 37, 290, 111},
-                                   {Tr, N, 50, 301, 99},   {Tr, Tr, 45, 257, 120}, {N, N, 2048, 128, 9}};
+                                   {Tr, N, 50, 301, 99},   {Tr, Tr, 45, 257, 120}, {N, N, 2048, 128, 9, 0},
+                                   {Tr, N, 97, 45, 300, 0}, {N, Tr, 40, 333, 101, 0}};
   for (const Case& s : cases) {
     for (T beta : {T(0), T(1)}) {
       INFO("m " << s.m << " n " << s.n << " k " << s.k << " ta " << (s.ta == N ? "N" : "T") << " tb "
