@@ -41,17 +41,20 @@ using kernels::vec::tanh;
 
 // Forward of step t for hidden units [lo, hi) of every row: the gate
 // pre-activations a = x_proj + h_{t−1}·W_hhᵀ a tile at a time from the packed
-// panels, then the cell on the tile; acts, c, h of those units written. Rows
-// outside, panels inside: the three rows of h_{t−1} stay in L1 while the
-// panels stream from L2 (the other order measured 30% slower).
+// panels, then the cell on the tile; acts, c, h of those units written.
+// Panels outside, rows inside: a panel (32 KB at H 256) serves every row tile
+// from L1 while h_{t−1} (32 KB at N 32) comes from L2. Rows outside streamed
+// the thread's share of W_hh (512 KB at H 256 on 2 threads, all of L2 on Zen 3)
+// once per tile of 3 rows: the lstm_lm step at 1 thread took 70–74 ms against
+// 65–66 in this order (2026-12-04; an earlier host measured the opposite, 30%).
 template <typename T>
 NL_SIMD_CLONES void step_forward(const T* packed, const T* xp, const T* h_prev, const T* c_prev, T* acts, T* c, T* h,
                                  int64_t N, int64_t H, int64_t lo, int64_t hi) {
   alignas(64) T tile[kPanelRows * kPanelWidth];
-  for (int64_t n0 = 0; n0 < N; n0 += kPanelRows) {
-    const int64_t rows = std::min<int64_t>(kPanelRows, N - n0);
-    for (int64_t p = lo / kUnitsPerPanel; p * kUnitsPerPanel < hi; ++p) {
-      const int64_t u0 = p * kUnitsPerPanel, count = std::min(kUnitsPerPanel, H - u0);
+  for (int64_t p = lo / kUnitsPerPanel; p * kUnitsPerPanel < hi; ++p) {
+    const int64_t u0 = p * kUnitsPerPanel, count = std::min(kUnitsPerPanel, H - u0);
+    for (int64_t n0 = 0; n0 < N; n0 += kPanelRows) {
+      const int64_t rows = std::min<int64_t>(kPanelRows, N - n0);
       kernels::panel_product(h_prev + n0 * H, H, rows, packed + p * H * kPanelWidth, H, tile);
       for (int64_t r = 0; r < rows; ++r) {
         const int64_t n = n0 + r;
