@@ -141,10 +141,11 @@ NL_SIMD_CLONES void step_forward(const T* packed, const T* xp, const T* h_prev, 
                                  int64_t H, int64_t lo, int64_t hi) {
   const int64_t G = 4 * H;
   alignas(64) T tile[kPanelRows * kPanelWidth];
-  for (int64_t n0 = 0; n0 < N; n0 += kPanelRows) {  // p = h_{t−1}·W_hhᵀ for these units' four gates
-    const int64_t rows = std::min<int64_t>(kPanelRows, N - n0);
-    for (int64_t q = lo / kUnitsPerPanel; q * kUnitsPerPanel < hi; ++q) {
-      const int64_t u0 = q * kUnitsPerPanel, count = std::min(kUnitsPerPanel, H - u0);
+  // p = h_{t−1}·W_hhᵀ for these units' four gates; panels outside, as lstm_sequence.cpp says why
+  for (int64_t q = lo / kUnitsPerPanel; q * kUnitsPerPanel < hi; ++q) {
+    const int64_t u0 = q * kUnitsPerPanel, count = std::min(kUnitsPerPanel, H - u0);
+    for (int64_t n0 = 0; n0 < N; n0 += kPanelRows) {
+      const int64_t rows = std::min<int64_t>(kPanelRows, N - n0);
       kernels::panel_product(h_prev + n0 * H, H, rows, packed + q * H * kPanelWidth, H, tile);
       for (int64_t r = 0; r < rows; ++r)
         for (int64_t gate = 0; gate < 4; ++gate)
