@@ -185,16 +185,16 @@ void for_each_gemm_block(int64_t n, int64_t work, Fn&& fn) {
   for (int64_t t = 0; t < n; ++t) fn(t);
 }
 
-// Block sizes of the GEMMs: columns of y_g and dcol_g (at most), columns of dW_g.
-constexpr int64_t kColumnBlock = 512, kWeightBlock = 32;
+// Block sizes of the GEMMs (at most): columns of y_g and dcol_g, columns of dW_g.
+constexpr int64_t kColumnBlock = 512, kWeightBlock = 160;
 
-// The chunk's `cols` columns of y_g (or dcol_g) in blocks of equal width, at
-// most kColumnBlock: 1568 columns are 4 blocks of 392, so 2 threads get 784
-// each (blocks of 1024 and 544 left one thread idle for a third of the
-// product). The cut depends on cols alone, never on the thread count.
+// `cols` columns in blocks of equal width, at most `most`: the 1568 columns of
+// y_g are 4 blocks of 392, so 2 threads get 784 each (blocks of 1024 and 544
+// left one thread idle for a third of the product), and dW_g's 576 are 4 of
+// 144. The cut depends on cols alone, never on the thread count.
 struct ColumnBlocks {
   int64_t cols, count;
-  explicit ColumnBlocks(int64_t c) : cols(c), count((c + kColumnBlock - 1) / kColumnBlock) {}
+  ColumnBlocks(int64_t c, int64_t most) : cols(c), count((c + most - 1) / most) {}
   int64_t begin(int64_t i) const { return cols * i / count; }
   int64_t width(int64_t i) const { return begin(i + 1) - begin(i); }
 };
@@ -220,7 +220,7 @@ void conv2d_forward(const T* x, const T* w, const T* b, T* y, const ConvDims& d)
   for (int64_t n0 = 0; n0 < d.N; n0 += chunk) {
     int64_t nb = std::min(chunk, d.N - n0), cols = nb * P;
     im2col(x, col.data(), d, n0, nb);
-    const ColumnBlocks blocks(cols);
+    const ColumnBlocks blocks(cols, kColumnBlock);
     for_each_gemm_block(d.G * blocks.count, Og * blocks.width(0) * K, [&](int64_t task) {  // y_g = W_g · col_g
       int64_t g = task / blocks.count, c0 = blocks.begin(task % blocks.count), width = blocks.width(task % blocks.count);
       kernels::gemm<T>(CblasNoTrans, CblasNoTrans, Og, width, K, T(1), w + g * Og * K, K,
@@ -272,15 +272,15 @@ void conv2d_backward(const T* dy, const T* x, const T* w, T* dx, T* dw, T* db, c
                  });
     if (dw) {  // dW_g += dy_g · col_gᵀ   (Og, K)
       im2col(x, col.data(), d, n0, nb);
-      const int64_t blocks = (K + kWeightBlock - 1) / kWeightBlock;
-      for_each_gemm_block(d.G * blocks, Og * std::min(kWeightBlock, K) * cols, [&](int64_t task) {  // dW_g[:, k0..]
-        int64_t g = task / blocks, k0 = task % blocks * kWeightBlock, width = std::min(kWeightBlock, K - k0);
+      const ColumnBlocks blocks(K, kWeightBlock);
+      for_each_gemm_block(d.G * blocks.count, Og * blocks.width(0) * cols, [&](int64_t task) {  // dW_g[:, k0..]
+        int64_t g = task / blocks.count, k0 = blocks.begin(task % blocks.count), width = blocks.width(task % blocks.count);
         kernels::gemm<T>(CblasNoTrans, CblasTrans, Og, width, cols, T(1), dyc.data() + g * Og * cols, cols,
                          col.data() + (g * K + k0) * cols, cols, T(1), dw + g * Og * K + k0, K);
       });
     }
     if (dx) {  // dcol_g = W_gᵀ · dy_g   (K, nb·P), into the same buffer, then col2im
-      const ColumnBlocks blocks(cols);
+      const ColumnBlocks blocks(cols, kColumnBlock);
       for_each_gemm_block(d.G * blocks.count, K * blocks.width(0) * Og, [&](int64_t task) {
         int64_t g = task / blocks.count, c0 = blocks.begin(task % blocks.count), width = blocks.width(task % blocks.count);
         kernels::gemm<T>(CblasTrans, CblasNoTrans, K, width, Og, T(1), w + g * Og * K, K,
