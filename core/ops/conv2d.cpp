@@ -88,9 +88,19 @@ ConvDims check_arguments(const char* op, int spatial, const Tensor& x, const Ten
 }
 
 // Samples per chunk: the column buffers (input columns, output columns) hold
-// at most about kColumnBudget values each.
+// at most about kColumnBudget values each. A sample whose P positions fill a
+// GEMM column block (kColumnBlock, below) by itself is a chunk alone: its
+// output columns are then y's own (C_out, P) block, so the forward's GEMM
+// writes y and the backward's read dy where they are, with no copy between
+// the column layout and (N, C, H, W).
 constexpr int64_t kColumnBudget = int64_t(1) << 20;
+int64_t chunk_samples(const ConvDims& d);
+
+// Block sizes of the GEMMs (at most): columns of y_g and dcol_g, columns of dW_g.
+constexpr int64_t kColumnBlock = 512, kWeightBlock = 160;
+
 int64_t chunk_samples(const ConvDims& d) {
+  if (d.P() >= kColumnBlock) return 1;
   int64_t per_sample = std::max<int64_t>(1, std::max(d.C_in * d.kH * d.kW, d.C_out) * d.P());
   return std::clamp<int64_t>(kColumnBudget / per_sample, 1, std::max<int64_t>(d.N, 1));
 }
@@ -185,9 +195,6 @@ void for_each_gemm_block(int64_t n, int64_t work, Fn&& fn) {
   for (int64_t t = 0; t < n; ++t) fn(t);
 }
 
-// Block sizes of the GEMMs (at most): columns of y_g and dcol_g, columns of dW_g.
-constexpr int64_t kColumnBlock = 512, kWeightBlock = 160;
-
 // `cols` columns in blocks of equal width, at most `most`: the 1568 columns of
 // y_g are 4 blocks of 392, so 2 threads get 784 each (blocks of 1024 and 544
 // left one thread idle for a third of the product), and dW_g's 576 are 4 of
@@ -216,22 +223,24 @@ void conv2d_forward(const T* x, const T* w, const T* b, T* y, const ConvDims& d)
     return;
   }
   const int64_t chunk = chunk_samples(d);
-  Scratch<T> col("conv2d columns", rows * chunk * P), out("conv2d output columns", d.C_out * chunk * P);
+  Scratch<T> col("conv2d columns", rows * chunk * P), out("conv2d output columns", chunk > 1 ? d.C_out * chunk * P : 0);
   for (int64_t n0 = 0; n0 < d.N; n0 += chunk) {
     int64_t nb = std::min(chunk, d.N - n0), cols = nb * P;
+    T* outp = nb == 1 ? y + n0 * d.C_out * P : out.data();  // one sample: its columns are y's
     im2col(x, col.data(), d, n0, nb);
     const ColumnBlocks blocks(cols, kColumnBlock);
     for_each_gemm_block(d.G * blocks.count, Og * blocks.width(0) * K, [&](int64_t task) {  // y_g = W_g · col_g
       int64_t g = task / blocks.count, c0 = blocks.begin(task % blocks.count), width = blocks.width(task % blocks.count);
       kernels::gemm<T>(CblasNoTrans, CblasNoTrans, Og, width, K, T(1), w + g * Og * K, K,
-                       col.data() + g * K * cols + c0, cols, T(0), out.data() + g * Og * cols + c0, cols);
+                       col.data() + g * K * cols + c0, cols, T(0), outp + g * Og * cols + c0, cols);
     });
-    // y[n0+n, o, :] = out[o, n·P ..] + b[o]
+    if (nb == 1 && !b) continue;
+    // y[n0+n, o, :] = out[o, n·P ..] + b[o]   (in place when out is y)
     parallel_for(0, nb * d.C_out, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(P, 1)),
                  [&](int64_t lo, int64_t hi) {
                    for (int64_t t = lo; t < hi; ++t) {
                      int64_t n = t / d.C_out, o = t % d.C_out;
-                     const T* src = out.data() + o * cols + n * P;
+                     const T* src = outp + o * cols + n * P;
                      T* dst = y + ((n0 + n) * d.C_out + o) * P;
                      T shift = b ? b[o] : T(0);
                      for (int64_t k = 0; k < P; ++k) dst[k] = src[k] + shift;
@@ -259,23 +268,24 @@ void conv2d_backward(const T* dy, const T* x, const T* w, T* dx, T* dw, T* db, c
   if ((!dx && !dw) || K == 0) return;  // K = 0: dx and dw have no values
   if (dw) std::fill(dw, dw + d.C_out * K, T(0));
   const int64_t chunk = chunk_samples(d);
-  Scratch<T> col("conv2d columns", rows * chunk * P), dyc("conv2d output columns", d.C_out * chunk * P);
+  Scratch<T> col("conv2d columns", rows * chunk * P), dyc("conv2d output columns", chunk > 1 ? d.C_out * chunk * P : 0);
   for (int64_t n0 = 0; n0 < d.N; n0 += chunk) {
     int64_t nb = std::min(chunk, d.N - n0), cols = nb * P;
-    // dyc[o, n·P ..] = dy[n0+n, o, :]
-    parallel_for(0, nb * d.C_out, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(P, 1)),
-                 [&](int64_t lo, int64_t hi) {
-                   for (int64_t t = lo; t < hi; ++t) {
-                     int64_t n = t / d.C_out, o = t % d.C_out;
-                     std::copy_n(dy + ((n0 + n) * d.C_out + o) * P, P, dyc.data() + o * cols + n * P);
-                   }
-                 });
+    const T* dyp = nb == 1 ? dy + n0 * d.C_out * P : dyc.data();  // one sample: dy's block is its columns
+    if (nb > 1)  // dyc[o, n·P ..] = dy[n0+n, o, :]
+      parallel_for(0, nb * d.C_out, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(P, 1)),
+                   [&](int64_t lo, int64_t hi) {
+                     for (int64_t t = lo; t < hi; ++t) {
+                       int64_t n = t / d.C_out, o = t % d.C_out;
+                       std::copy_n(dy + ((n0 + n) * d.C_out + o) * P, P, dyc.data() + o * cols + n * P);
+                     }
+                   });
     if (dw) {  // dW_g += dy_g · col_gᵀ   (Og, K)
       im2col(x, col.data(), d, n0, nb);
       const ColumnBlocks blocks(K, kWeightBlock);
       for_each_gemm_block(d.G * blocks.count, Og * blocks.width(0) * cols, [&](int64_t task) {  // dW_g[:, k0..]
         int64_t g = task / blocks.count, k0 = blocks.begin(task % blocks.count), width = blocks.width(task % blocks.count);
-        kernels::gemm<T>(CblasNoTrans, CblasTrans, Og, width, cols, T(1), dyc.data() + g * Og * cols, cols,
+        kernels::gemm<T>(CblasNoTrans, CblasTrans, Og, width, cols, T(1), dyp + g * Og * cols, cols,
                          col.data() + (g * K + k0) * cols, cols, T(1), dw + g * Og * K + k0, K);
       });
     }
@@ -284,7 +294,7 @@ void conv2d_backward(const T* dy, const T* x, const T* w, T* dx, T* dw, T* db, c
       for_each_gemm_block(d.G * blocks.count, K * blocks.width(0) * Og, [&](int64_t task) {
         int64_t g = task / blocks.count, c0 = blocks.begin(task % blocks.count), width = blocks.width(task % blocks.count);
         kernels::gemm<T>(CblasTrans, CblasNoTrans, K, width, Og, T(1), w + g * Og * K, K,
-                         dyc.data() + g * Og * cols + c0, cols, T(0), col.data() + g * K * cols + c0, cols);
+                         dyp + g * Og * cols + c0, cols, T(0), col.data() + g * K * cols + c0, cols);
       });
       col2im(col.data(), dx, d, n0, nb);
     }

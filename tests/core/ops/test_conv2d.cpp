@@ -121,7 +121,9 @@ TEST_CASE("conv2d: equals the plain loop over the definition, output and gradien
       {1, 3, 1, 9, 2, 1, 4, {1, 3}, {0, 2}},              // H = 1 (the conv1d shape)
       {3, 5, 10, 3, 5, 4, 2, {3, 1}, {2, 1}, {2, 1}, 5},  // depthwise, uneven everything
       {2, 1, 6, 6, 3, 3, 3, 4, 0},                        // stride larger than the kernel
-      {30, 16, 32, 32, 4, 3, 3, 1, 1, 1, 2},              // more samples than one column chunk
+      {30, 16, 32, 32, 4, 3, 3, 1, 1, 1, 2},              // one sample per chunk (P 1024): GEMMs on y and dy in place
+      {3, 4, 24, 24, 4, 3, 3, 1, 1, 1, 2, false},         // the same without bias (P 576)
+      {40, 16, 12, 12, 8, 3, 3, 1, 1, 1, 2},              // several samples per chunk (P 144), a partial last chunk
   };
   for (const ConvCase& c : cases) require_equals_naive(c, 1e-10);
 }
