@@ -111,10 +111,10 @@ std::function<void()> gpt_linears(const GPTShape& s) {
                        nl::randn({rows, out}), nl::zeros({rows, in}), nl::zeros({out, in})});
   };
   for (int64_t i = 0; i < s.layers; ++i) {
-    add(s.d, 3 * s.d);           // QKV
-    add(s.d, s.d);               // output projection
-    add(s.d, s.feed_forward);    // feed-forward in
-    add(s.feed_forward, s.d);    // feed-forward out
+    add(s.d, 3 * s.d);         // QKV
+    add(s.d, s.d);             // output projection
+    add(s.d, s.feed_forward);  // feed-forward in
+    add(s.feed_forward, s.d);  // feed-forward out
   }
   add(s.d, kVocab);  // head
   return [linears, rows] {

@@ -27,7 +27,7 @@
 
 namespace nl::kernels {
 
-inline constexpr int64_t kGemmAlign = 16;            // rows or columns of C per unit of the cut
+inline constexpr int64_t kGemmAlign = 16;          // rows or columns of C per unit of the cut
 inline constexpr double kGemmSplitWork = 1 << 20;  // multiply-adds below which one call does it all
 
 namespace detail {

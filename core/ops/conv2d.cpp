@@ -204,6 +204,11 @@ struct ColumnBlocks {
   ColumnBlocks(int64_t c, int64_t most) : cols(c), count((c + most - 1) / most) {}
   int64_t begin(int64_t i) const { return cols * i / count; }
   int64_t width(int64_t i) const { return begin(i + 1) - begin(i); }
+  // Task t of the G·count GEMMs: group t / count, block t % count.
+  struct Task {
+    int64_t g, c0, width;
+  };
+  Task task(int64_t t) const { return {t / count, begin(t % count), width(t % count)}; }
 };
 
 // Scratch of n values of T from the storage cache.
@@ -230,7 +235,7 @@ void conv2d_forward(const T* x, const T* w, const T* b, T* y, const ConvDims& d)
     im2col(x, col.data(), d, n0, nb);
     const ColumnBlocks blocks(cols, kColumnBlock);
     for_each_gemm_block(d.G * blocks.count, Og * blocks.width(0) * K, [&](int64_t task) {  // y_g = W_g · col_g
-      int64_t g = task / blocks.count, c0 = blocks.begin(task % blocks.count), width = blocks.width(task % blocks.count);
+      auto [g, c0, width] = blocks.task(task);
       kernels::gemm<T>(CblasNoTrans, CblasNoTrans, Og, width, K, T(1), w + g * Og * K, K,
                        col.data() + g * K * cols + c0, cols, T(0), outp + g * Og * cols + c0, cols);
     });
@@ -272,7 +277,8 @@ void conv2d_backward(const T* dy, const T* x, const T* w, T* dx, T* dw, T* db, c
   for (int64_t n0 = 0; n0 < d.N; n0 += chunk) {
     int64_t nb = std::min(chunk, d.N - n0), cols = nb * P;
     const T* dyp = nb == 1 ? dy + n0 * d.C_out * P : dyc.data();  // one sample: dy's block is its columns
-    if (nb > 1)  // dyc[o, n·P ..] = dy[n0+n, o, :]
+    // else dyc[o, n·P ..] = dy[n0+n, o, :]
+    if (nb > 1)
       parallel_for(0, nb * d.C_out, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(P, 1)),
                    [&](int64_t lo, int64_t hi) {
                      for (int64_t t = lo; t < hi; ++t) {
@@ -284,7 +290,7 @@ void conv2d_backward(const T* dy, const T* x, const T* w, T* dx, T* dw, T* db, c
       im2col(x, col.data(), d, n0, nb);
       const ColumnBlocks blocks(K, kWeightBlock);
       for_each_gemm_block(d.G * blocks.count, Og * blocks.width(0) * cols, [&](int64_t task) {  // dW_g[:, k0..]
-        int64_t g = task / blocks.count, k0 = blocks.begin(task % blocks.count), width = blocks.width(task % blocks.count);
+        auto [g, k0, width] = blocks.task(task);
         kernels::gemm<T>(CblasNoTrans, CblasTrans, Og, width, cols, T(1), dyp + g * Og * cols, cols,
                          col.data() + (g * K + k0) * cols, cols, T(1), dw + g * Og * K + k0, K);
       });
@@ -292,7 +298,7 @@ void conv2d_backward(const T* dy, const T* x, const T* w, T* dx, T* dw, T* db, c
     if (dx) {  // dcol_g = W_gᵀ · dy_g   (K, nb·P), into the same buffer, then col2im
       const ColumnBlocks blocks(cols, kColumnBlock);
       for_each_gemm_block(d.G * blocks.count, K * blocks.width(0) * Og, [&](int64_t task) {
-        int64_t g = task / blocks.count, c0 = blocks.begin(task % blocks.count), width = blocks.width(task % blocks.count);
+        auto [g, c0, width] = blocks.task(task);
         kernels::gemm<T>(CblasTrans, CblasNoTrans, K, width, Og, T(1), w + g * Og * K, K,
                          dyp + g * Og * cols + c0, cols, T(0), col.data() + g * K * cols + c0, cols);
       });

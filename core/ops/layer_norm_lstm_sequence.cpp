@@ -69,8 +69,8 @@ LNParams<T> ln_params(const Tensor& params, int64_t H, double eps) {
 // tile it would stream all of B for every tile: 1 MB each at H 256). Every
 // value is the tile product it would be in any other order.
 template <typename T>
-__attribute__((always_inline)) inline void row_tile_products(const T* a, int64_t lda, int64_t n0, int64_t rows, const T* packed, int64_t K, int64_t M, T* c,
-                       int64_t ldc) {
+__attribute__((always_inline)) inline void row_tile_products(const T* a, int64_t lda, int64_t n0, int64_t rows,
+                                                             const T* packed, int64_t K, int64_t M, T* c, int64_t ldc) {
   for (int64_t q = 0; q < panel_count(M); ++q)
     for (int64_t r0 = n0; r0 < n0 + rows; r0 += kPanelRows)
       kernels::panel_products(a + r0 * lda, lda, std::min<int64_t>(kPanelRows, n0 + rows - r0), packed, K, M, q, q + 1,

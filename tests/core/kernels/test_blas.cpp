@@ -87,9 +87,9 @@ template <typename T>
 void check_cases(double tolerance) {
   const CBLAS_TRANSPOSE N = CblasNoTrans, Tr = CblasTrans;
   // m·n·k above kGemmSplitWork: rows cut (m ≥ n) or columns cut (n > m), not multiples of 16
-  const std::vector<Case> cases = {{N, Tr, 301, 96, 67},  {N, N, 301, 40, 97},   {Tr, N, 97, 45, 300},
-                                   {Tr, Tr, 133, 70, 150}, {N, N, 40, 333, 101},  {N, Tr, 37, 290, 111},
-                                   {Tr, N, 50, 301, 99},   {Tr, Tr, 45, 257, 120}, {N, N, 2048, 128, 9, 0},
+  const std::vector<Case> cases = {{N, Tr, 301, 96, 67},    {N, N, 301, 40, 97},     {Tr, N, 97, 45, 300},
+                                   {Tr, Tr, 133, 70, 150},  {N, N, 40, 333, 101},    {N, Tr, 37, 290, 111},
+                                   {Tr, N, 50, 301, 99},    {Tr, Tr, 45, 257, 120},  {N, N, 2048, 128, 9, 0},
                                    {Tr, N, 97, 45, 300, 0}, {N, Tr, 40, 333, 101, 0}};
   for (const Case& s : cases) {
     for (T beta : {T(0), T(1)}) {
@@ -98,9 +98,8 @@ void check_cases(double tolerance) {
       REQUIRE(double(s.m) * double(s.n) * double(s.k) >= nl::kernels::kGemmSplitWork);
       const T c0 = beta == T(0) ? T(NAN) : T(0.25);  // β 0 ignores what C held, NaN included
       std::vector<T> two = product<T>(s, beta, c0, 2), again = product<T>(s, beta, c0, 2);
-      CHECK(std::equal(two.begin(), two.end(), again.begin(), [](T x, T y) {
-        return std::memcmp(&x, &y, sizeof(T)) == 0;
-      }));
+      CHECK(std::equal(two.begin(), two.end(), again.begin(),
+                       [](T x, T y) { return std::memcmp(&x, &y, sizeof(T)) == 0; }));
       for (int threads : {1, 2}) {
         INFO(threads << " threads");
         bool padding_kept = false;
