@@ -11,12 +11,12 @@
 //   dcol_g = W_gᵀ · dy_g                     (K, nb·P)     then col2im: dx[n,c,h,w] = Σ dcol over the
 //                                                          (p,q,i,j) that read x[n,c,h,w]
 //   db[o]  = Σ_{n,i,j} dy[n,o,i,j]           (C_out)       in double
-// The GEMMs are cut into blocks of a fixed size (columns of y_g and dcol_g,
-// columns of dW_g), each block one single-threaded GEMM with the whole sum,
-// the blocks spread over the threads. So every output element comes from the
-// same BLAS call whatever the thread count — how BLAS would split one big
-// call depends on its thread count and CPU kernels — and results do not
-// depend on the thread count.
+// The GEMMs are cut into blocks set by the shape alone (columns of y_g and
+// dcol_g, columns of dW_g: equal widths up to a fixed most), each block one
+// single-threaded GEMM with the whole sum, the blocks spread over the
+// threads. So every output element comes from the same BLAS call whatever
+// the thread count — kernels::gemm cuts one big call by the thread count —
+// and results do not depend on the thread count.
 #include <algorithm>
 
 #include "core/kernels/blas.h"
