@@ -108,8 +108,11 @@ __attribute__((always_inline)) inline void panel_product(const T* a, int64_t lda
   }
 }
 
-// C rows (rows ≤ kPanelRows) = A rows · B, columns [32·q_lo, min(32·q_hi, M)),
-// from B packed by pack_columns or pack_transposed; row r goes to c + r·ldc.
+// C rows = A rows · B, columns [32·q_lo, min(32·q_hi, M)), from B packed by
+// pack_columns or pack_transposed; row r goes to c + r·ldc. Panels outside,
+// tiles of kPanelRows rows inside: a panel serves every row from L1, and B is
+// streamed once however many rows there are (tile by tile it would be
+// streamed once per tile). Each value is its tile's product in any order.
 template <typename T>
 __attribute__((always_inline)) inline void panel_products(const T* a, int64_t lda, int64_t rows, const T* packed,
                                                           int64_t K, int64_t M, int64_t q_lo, int64_t q_hi, T* c,
@@ -117,8 +120,12 @@ __attribute__((always_inline)) inline void panel_products(const T* a, int64_t ld
   alignas(64) T tile[kPanelRows * kPanelWidth];
   for (int64_t q = q_lo; q < q_hi; ++q) {
     const int64_t c0 = q * kPanelWidth, count = std::min(kPanelWidth, M - c0);
-    panel_product(a, lda, rows, packed + q * K * kPanelWidth, K, tile);
-    for (int64_t r = 0; r < rows; ++r) std::copy(tile + r * kPanelWidth, tile + r * kPanelWidth + count, c + r * ldc + c0);
+    for (int64_t r0 = 0; r0 < rows; r0 += kPanelRows) {
+      const int64_t tile_rows = std::min<int64_t>(kPanelRows, rows - r0);
+      panel_product(a + r0 * lda, lda, tile_rows, packed + q * K * kPanelWidth, K, tile);
+      for (int64_t r = 0; r < tile_rows; ++r)
+        std::copy(tile + r * kPanelWidth, tile + r * kPanelWidth + count, c + (r0 + r) * ldc + c0);
+    }
   }
 }
 

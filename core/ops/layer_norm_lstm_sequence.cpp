@@ -26,9 +26,10 @@
 // meet until the weight gradients. So each thread owns a block of rows for
 // the whole sequence and runs every step of them without waiting for the
 // others: no barrier at all (the plain op, split by hidden units, meets once
-// per step). Each row group of 3 rows takes h_{t−1}·W_hhᵀ from W_hh packed
-// once per call (core/kernels/packed_panels.h), then the norms and the cell
-// on those rows while they are in L1. The parameter gradients are summed per
+// per step). At each step a thread takes h_{t−1}·W_hhᵀ for all its rows from
+// W_hh packed once per call (core/kernels/packed_panels.h, panel by panel, so
+// W_hh streams once per step), then runs the norms and the cell row by row.
+// The rows are split evenly. The parameter gradients are summed per
 // row over the steps, then over the rows in order, so results do not depend
 // on the thread count.
 #include <vector>
@@ -42,7 +43,6 @@
 namespace nl {
 
 namespace {
-using kernels::kPanelRows;
 using kernels::panel_count;
 using kernels::vec::tanh;
 
@@ -63,20 +63,6 @@ LNParams<T> ln_params(const Tensor& params, int64_t H, double eps) {
   return {v, v + 4 * H, v + 8 * H, v + 9 * H, T(eps)};
 }
 
-// C rows [n0, n0 + rows) = A rows · B (K × M, packed in panels): panel by
-// panel, each panel against all the rows in tiles of kPanelRows, so the
-// thread streams B once per step however many rows it owns (row tile by row
-// tile it would stream all of B for every tile: 1 MB each at H 256). Every
-// value is the tile product it would be in any other order.
-template <typename T>
-__attribute__((always_inline)) inline void row_tile_products(const T* a, int64_t lda, int64_t n0, int64_t rows,
-                                                             const T* packed, int64_t K, int64_t M, T* c, int64_t ldc) {
-  for (int64_t q = 0; q < panel_count(M); ++q)
-    for (int64_t r0 = n0; r0 < n0 + rows; r0 += kPanelRows)
-      kernels::panel_products(a + r0 * lda, lda, std::min<int64_t>(kPanelRows, n0 + rows - r0), packed, K, M, q, q + 1,
-                              c + r0 * ldc, ldc);
-}
-
 // Forward of one step for rows [n0, n0 + rows). Pointers
 // are the step's: xp and acts (N, 4H), h_prev, c_prev, c, h (N, H), p (N, 4H)
 // the recurrent products, stats (N, kStats).
@@ -84,7 +70,7 @@ template <typename T>
 NL_SIMD_CLONES void step_forward(const T* packed, const T* xp, const T* h_prev, const T* c_prev, T* p, T* acts, T* c,
                                  T* h, T* stats, LNParams<T> ln, int64_t H, int64_t n0, int64_t rows) {
   const int64_t G = 4 * H;
-  row_tile_products(h_prev, H, n0, rows, packed, H, G, p, G);  // p = h·W_hhᵀ
+  kernels::panel_products(h_prev + n0 * H, H, rows, packed, H, G, 0, panel_count(G), p + n0 * G, G);  // p = h·W_hhᵀ
   for (int64_t n = n0; n < n0 + rows; ++n) {
     T* a = acts + n * G;
     const T* x = xp + n * G;
@@ -146,7 +132,7 @@ NL_SIMD_CLONES void step_backward(const T* packed, const T* acts, const T* p, co
     kernels::layer_norm_row_backward<T>(d, p + n * G, ln.hh_weight, st[0], st[1], dp + n * G, sums, sums + G, G);
   }
   if (next_dh)  // dh = dp_t·W_hh for these rows, what h_{t−1} receives
-    row_tile_products(dp, G, n0, rows, packed, G, H, dh, H);
+    kernels::panel_products(dp + n0 * G, G, rows, packed, G, H, 0, panel_count(H), dh + n0 * H, H);
 }
 
 // out[j] = Σ_n partial[n][j], rows added in order (in double).

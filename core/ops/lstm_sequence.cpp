@@ -98,10 +98,9 @@ NL_SIMD_CLONES void step_backward(const T* acts, const T* c_prev, const T* c, co
 template <typename T>
 NL_SIMD_CLONES void ops::hidden_gradient(const T* packed, const T* dpre, T* dh, int64_t N, int64_t H, int64_t lo,
                                          int64_t hi) {
-  for (int64_t q = lo / kPanelWidth; q * kPanelWidth < hi; ++q)  // panel q: units 32q .. 32q+31
-    for (int64_t n0 = 0; n0 < N; n0 += kPanelRows)
-      kernels::panel_products(dpre + n0 * 4 * H, 4 * H, std::min<int64_t>(kPanelRows, N - n0), packed, 4 * H, H, q,
-                              q + 1, dh + n0 * H, H);
+  // panels q of units 32q .. 32q+31 in [lo, hi)
+  kernels::panel_products(dpre, 4 * H, N, packed, 4 * H, H, lo / kPanelWidth, (hi + kPanelWidth - 1) / kPanelWidth,
+                          dh, H);
 }
 template void ops::hidden_gradient<float>(const float*, const float*, float*, int64_t, int64_t, int64_t, int64_t);
 template void ops::hidden_gradient<double>(const double*, const double*, double*, int64_t, int64_t, int64_t, int64_t);
