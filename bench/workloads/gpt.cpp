@@ -72,12 +72,18 @@ class GPT : public nl::layers::Layer<GPT> {
   }
 };
 
-// Matmul FLOPs of one forward (see the top of the file).
-double forward_flops(const GPTShape& s) {
+// Matmul FLOPs of the forward's linear layers: QKV, output projection, the two
+// feed-forward layers per block, and the head.
+double linear_forward_flops(const GPTShape& s) {
   double rows = double(s.batch * s.seq), d = double(s.d);
-  return double(s.layers) * (2 * rows * d * 3 * d + 2 * 2 * double(s.batch) * double(s.seq * s.seq) * d +
-                             2 * rows * d * d + 2 * 2 * rows * d * double(s.feed_forward)) +
+  return double(s.layers) * (2 * rows * d * 3 * d + 2 * rows * d * d + 2 * 2 * rows * d * double(s.feed_forward)) +
          2 * rows * d * kVocab;
+}
+
+// Matmul FLOPs of one forward (see the top of the file): the linear layers and
+// attention's scores and weights·V.
+double forward_flops(const GPTShape& s) {
+  return linear_forward_flops(s) + double(s.layers) * 2 * 2 * double(s.batch) * double(s.seq * s.seq) * double(s.d);
 }
 
 // One AdamW step of GPT(shape) on fixed random tokens.
@@ -88,14 +94,6 @@ std::function<void()> gpt_step(const GPTShape& shape) {
   nl::Tensor targets = random_indices({shape.batch * shape.seq}, kVocab, 5);
   return training_step(model, optimizer,
                        [model, tokens, targets] { return nl::cross_entropy((*model)(tokens), targets); });
-}
-
-// Matmul FLOPs of the forward's linear layers: QKV, output projection, the two
-// feed-forward layers per block, and the head.
-double linear_forward_flops(const GPTShape& s) {
-  double rows = double(s.batch * s.seq), d = double(s.d);
-  return double(s.layers) * (2 * rows * d * 3 * d + 2 * rows * d * d + 2 * 2 * rows * d * double(s.feed_forward)) +
-         2 * rows * d * kVocab;
 }
 
 // The linear layers' products of one training step of GPT(shape), alone.

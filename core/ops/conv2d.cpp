@@ -94,7 +94,6 @@ ConvDims check_arguments(const char* op, int spatial, const Tensor& x, const Ten
 // writes y and the backward's read dy where they are, with no copy between
 // the column layout and (N, C, H, W).
 constexpr int64_t kColumnBudget = int64_t(1) << 20;
-int64_t chunk_samples(const ConvDims& d);
 
 // Block sizes of the GEMMs (at most): columns of y_g and dcol_g, columns of dW_g.
 constexpr int64_t kColumnBlock = 512, kWeightBlock = 160;
