@@ -88,34 +88,66 @@ __attribute__((always_inline)) inline void column_moments(const T* v, int64_t ld
   for (int64_t c = c0; c < c1; ++c) var[c] /= T(N);
 }
 
-// BN backward for columns [c0, c1) of N rows: dv from dy (both leading
-// dimension ld; dv may be dy), v's mean and rstd, γ; adds Σ dy·xhat to dw and
-// Σ dy to db (when not null). With Σdxhat = γ·Σdy and Σdxhat·xhat = γ·Σdy·xhat,
-// training's dv = rstd·γ/N·(N·dy − Σdy − xhat·Σdy·xhat). scratch: 2·(c1 − c0) values.
+// The backward of K BatchNorms whose outputs are summed into one gradient dy
+// (BN_ih and BN_hh both feed a; K = 1 for BN_c), columns [c0, c1) of N rows,
+// every array with leading dimension ld. BN k normalizes v_k with its mean and
+// rstd and weight w_k; it writes dv_k (dv may be dy when K = 1) and adds Σ dy·xhat_k to
+// dw_k, and Σ dy to db when not null. With Σdxhat = w·Σdy and Σdxhat·xhat =
+// w·Σdy·xhat, training's rule dv = rstd·w/N·(N·dy − Σdy − xhat·Σdy·xhat) is,
+// per column, dv = A·dy + B·(v − mean) + C with
+//   A = rstd·w,  B = −A·rstd·Σ(dy·xhat)/N,  C = −A·Σdy/N
+// (eval: dv = A·dy), so the second pass is two FMAs per value, no division.
+// scratch: (1 + 3K)·(c1 − c0) values.
 template <typename T>
-__attribute__((always_inline)) inline void column_bn_backward(const T* dy, const T* v, T* dv, int64_t ld, int64_t N,
-                                                              int64_t c0, int64_t c1, const T* mean, const T* rstd,
-                                                              const T* w, bool training, T* dw, T* db, T* scratch) {
-  T *sum_dy = scratch, *sum_dy_xhat = scratch + (c1 - c0);  // column c at index c − c0
-  for (int64_t c = c0; c < c1; ++c) sum_dy[c - c0] = sum_dy_xhat[c - c0] = 0;
-  for (int64_t n = 0; n < N; ++n)
+struct ColumnBN {
+  const T* v;  // the BN's input
+  T* dv;       // its input gradient
+  const T *mean, *rstd, *w;
+  T* dw;
+};
+template <typename T, int K>
+__attribute__((always_inline)) inline void column_bn_backward(const T* dy, const ColumnBN<T> (&bns)[K], int64_t ld,
+                                                              int64_t N, int64_t c0, int64_t c1, bool training, T* db,
+                                                              T* scratch) {
+  const int64_t width = c1 - c0;
+  T* sum_dy = scratch;  // column c at index c − c0; then A, B, C of BN k at scratch + (1 + 3k + {0,1,2})·width
+  T* coef = scratch + width;
+  for (int64_t i = 0; i < (1 + 3 * K) * width; ++i) scratch[i] = 0;
+  for (int64_t n = 0; n < N; ++n) {  // Σdy and each Σdy·xhat (in the A slots)
+    const T* g = dy + n * ld;
 #pragma omp simd
-    for (int64_t c = c0; c < c1; ++c) {
-      T g = dy[n * ld + c];
-      sum_dy[c - c0] += g;
-      sum_dy_xhat[c - c0] += g * (v[n * ld + c] - mean[c]) * rstd[c];
+    for (int64_t c = c0; c < c1; ++c) sum_dy[c - c0] += g[c];
+    for (int k = 0; k < K; ++k) {
+      const T *v = bns[k].v + n * ld, *mean = bns[k].mean, *rstd = bns[k].rstd;
+      T* sum_dy_xhat = coef + 3 * k * width;
+#pragma omp simd
+      for (int64_t c = c0; c < c1; ++c) sum_dy_xhat[c - c0] += g[c] * (v[c] - mean[c]) * rstd[c];
     }
-  for (int64_t c = c0; c < c1; ++c) {
-    dw[c] += sum_dy_xhat[c - c0];  // dγ = Σ dy·xhat
-    if (db) db[c] += sum_dy[c - c0];  // dβ = Σ dy
   }
-  for (int64_t n = 0; n < N; ++n)
-#pragma omp simd
+  if (db)
+    for (int64_t c = c0; c < c1; ++c) db[c] += sum_dy[c - c0];  // dβ = Σ dy
+  const T inv_n = T(1) / T(N);
+  for (int k = 0; k < K; ++k) {
+    const ColumnBN<T>& bn = bns[k];
+    T *A = coef + 3 * k * width, *B = A + width, *C = B + width;
     for (int64_t c = c0; c < c1; ++c) {
-      T g = dy[n * ld + c], xhat = (v[n * ld + c] - mean[c]) * rstd[c];
-      dv[n * ld + c] = training ? rstd[c] * w[c] / T(N) * (T(N) * g - sum_dy[c - c0] - xhat * sum_dy_xhat[c - c0])
-                                : rstd[c] * w[c] * g;
+      const int64_t i = c - c0;
+      const T sum_dy_xhat = A[i], a = bn.rstd[c] * bn.w[c];
+      bn.dw[c] += sum_dy_xhat;  // dγ = Σ dy·xhat
+      A[i] = a;
+      B[i] = training ? -a * bn.rstd[c] * sum_dy_xhat * inv_n : T(0);
+      C[i] = training ? -a * sum_dy[i] * inv_n : T(0);
     }
+  }
+  for (int64_t n = 0; n < N; ++n) {
+    const T* g = dy + n * ld;
+    for (int k = 0; k < K; ++k) {
+      const T *v = bns[k].v + n * ld, *mean = bns[k].mean, *A = coef + 3 * k * width, *B = A + width, *C = B + width;
+      T* dv = bns[k].dv + n * ld;
+#pragma omp simd
+      for (int64_t c = c0; c < c1; ++c) dv[c] = A[c - c0] * g[c] + (B[c - c0] * (v[c] - mean[c]) + C[c - c0]);
+    }
+  }
 }
 
 // One BN's statistics for columns [c0, c1) of v (N rows, leading dimension
@@ -209,8 +241,8 @@ NL_SIMD_CLONES void step_backward(const T* xp, const T* p, const T* acts, const 
       dz[n * H + u] = dh_u * o * (1 - th * th);
     }
   // dz becomes BN_c's input gradient, in place
-  column_bn_backward(dz, c, dz, H, N, lo, hi, st.mean_c, st.rstd_c, bn.c_weight, bn.training, grads.c_weight,
-                     grads.c_bias, scratch);
+  column_bn_backward<T, 1>(dz, {{c, dz, st.mean_c, st.rstd_c, bn.c_weight, grads.c_weight}}, H, N, lo, hi, bn.training,
+                           grads.c_bias, scratch);
   for (int64_t n = 0; n < N; ++n) {
     const T* a = acts + n * G;
     T* d = da + n * G;
@@ -225,12 +257,13 @@ NL_SIMD_CLONES void step_backward(const T* xp, const T* p, const T* acts, const 
       dc[n * H + u] = g.dc_prev;
     }
   }
-  for (int64_t gate = 0; gate < 4; ++gate) {  // BN_ih and BN_hh backward per gate's columns, and db = Σ da
+  // BN_ih and BN_hh backward per gate's columns (one pass over da), and db = Σ da
+  for (int64_t gate = 0; gate < 4; ++gate) {
     const int64_t c0 = gate * H + lo, c1 = gate * H + hi;
-    column_bn_backward(da, xp, dx, G, N, c0, c1, st.mean_ih, st.rstd_ih, bn.ih_weight, bn.training, grads.ih_weight,
-                       grads.bias, scratch);
-    column_bn_backward(da, p, dp, G, N, c0, c1, st.mean_hh, st.rstd_hh, bn.hh_weight, bn.training, grads.hh_weight,
-                       static_cast<T*>(nullptr), scratch);
+    column_bn_backward<T, 2>(da,
+                             {{xp, dx, st.mean_ih, st.rstd_ih, bn.ih_weight, grads.ih_weight},
+                              {p, dp, st.mean_hh, st.rstd_hh, bn.hh_weight, grads.hh_weight}},
+                             G, N, c0, c1, bn.training, grads.bias, scratch);
   }
 }
 
@@ -341,7 +374,7 @@ LSTMSequenceResult batch_norm_lstm_sequence(const Tensor& x_proj_in, const Tenso
              const BNParamGrads<U> grads{g, g + 4 * H, g + 8 * H, g + 12 * H, g + 13 * H};
              const U* c = cells.data<U>();
              ops::on_split_threads(ops::split_units(N, H), [&](int64_t lo, int64_t hi) {
-               std::vector<U> scratch(size_t(2 * std::max<int64_t>(hi - lo, 1)));
+               std::vector<U> scratch(size_t(7 * std::max<int64_t>(hi - lo, 1)));  // column_bn_backward, K = 2
                for (int64_t t = T - 1; t >= 0; --t) {
                  U* dp_t = dp.data<U>() + t * 4 * step;
                  step_backward<U>(x_proj.data<U>() + t * 4 * step, products.data<U>() + t * 4 * step,
