@@ -97,7 +97,8 @@ __attribute__((always_inline)) inline void column_moments(const T* v, int64_t ld
 // per column, dv = A·dy + B·(v − mean) + C with
 //   A = rstd·w,  B = −A·rstd·Σ(dy·xhat)/N,  C = −A·Σdy/N
 // (eval: dv = A·dy), so the second pass is two FMAs per value, no division.
-// scratch: (1 + 3K)·(c1 − c0) values.
+// scratch: column_bn_scratch(K)·(c1 − c0) values.
+constexpr int64_t column_bn_scratch(int K) { return 1 + 3 * int64_t(K); }  // Σdy, then A, B, C per BN
 template <typename T>
 struct ColumnBN {
   const T* v;  // the BN's input
@@ -112,7 +113,7 @@ __attribute__((always_inline)) inline void column_bn_backward(const T* dy, const
   const int64_t width = c1 - c0;
   T* sum_dy = scratch;  // column c at index c − c0; then A, B, C of BN k at scratch + (1 + 3k + {0,1,2})·width
   T* coef = scratch + width;
-  for (int64_t i = 0; i < (1 + 3 * K) * width; ++i) scratch[i] = 0;
+  for (int64_t i = 0; i < column_bn_scratch(K) * width; ++i) scratch[i] = 0;
   for (int64_t n = 0; n < N; ++n) {  // Σdy and each Σdy·xhat (in the A slots)
     const T* g = dy + n * ld;
 #pragma omp simd
@@ -374,7 +375,7 @@ LSTMSequenceResult batch_norm_lstm_sequence(const Tensor& x_proj_in, const Tenso
              const BNParamGrads<U> grads{g, g + 4 * H, g + 8 * H, g + 12 * H, g + 13 * H};
              const U* c = cells.data<U>();
              ops::on_split_threads(ops::split_units(N, H), [&](int64_t lo, int64_t hi) {
-               std::vector<U> scratch(size_t(7 * std::max<int64_t>(hi - lo, 1)));  // column_bn_backward, K = 2
+               std::vector<U> scratch(size_t(column_bn_scratch(2) * std::max<int64_t>(hi - lo, 1)));
                for (int64_t t = T - 1; t >= 0; --t) {
                  U* dp_t = dp.data<U>() + t * 4 * step;
                  step_backward<U>(x_proj.data<U>() + t * 4 * step, products.data<U>() + t * 4 * step,
