@@ -38,13 +38,15 @@
 //  - Channels, for (N, C, L): blocks of channels in parallel (a block as
 //    small as one channel when channels are large, as a CNN's feature maps);
 //    each channel's sums are accumulated in double, sample by sample, a
-//    sample's values in independent lanes (kernels/lane_sum.h).
+//    sample's values in independent lanes (kernels/channel_sums.h). Its loops
+//    are compiled for AVX2 beside the baseline (NL_SIMD_CLONES), as the Rows
+//    path's are: the double sums and the dx pass are not memory-bound.
 #include <algorithm>
 #include <cmath>
 #include <tuple>
 #include <vector>
 
-#include "core/kernels/lane_sum.h"
+#include "core/kernels/channel_sums.h"
 #include "core/kernels/moments.h"
 #include "core/kernels/row_blocks.h"
 #include "core/kernels/simd.h"
@@ -230,51 +232,48 @@ inline void for_each_channel_value(Dims d, int64_t c0, int64_t c1, F&& f) {
     }
 }
 
-// Σ value(i) in double over the values i of channel c: sample by sample,
-// each sample's L values in independent lanes when there are enough of them
-// to vectorize (kernels/lane_sum.h), else in one chain. The order of the adds
-// depends on the shape alone.
-template <typename Value>
-double channel_sum(Dims d, int64_t c, Value&& value) {
-  double sum = 0;
-  for (int64_t n = 0; n < d.N; ++n) {
-    int64_t base = (n * d.C + c) * d.L;
-    auto at = [&](int64_t l) { return value(base + l); };
-    if (d.L >= kernels::kSumLanes) {
-      sum += kernels::lane_sum<double>(d.L, at);
-    } else {
-      for (int64_t l = 0; l < d.L; ++l) sum += at(l);
-    }
-  }
-  return sum;
+// Channel c's mean and biased variance: two passes (exact and stable), the
+// second over the channel while it is in cache; sums as kernels/channel_sums.h.
+template <typename T>
+NL_SIMD_CLONES void channel_statistics(const T* x, double* mean, double* var, Dims d, int64_t c) {
+  const double M = double(d.per_channel());
+  double m = kernels::channel_sum(d.N, d.C, d.L, c, [&](int64_t, int64_t i) { return double(x[i]); }) / M;
+  mean[c] = m;
+  auto squared_deviation = [&](int64_t, int64_t i) {
+    double centered = double(x[i]) - m;
+    return centered * centered;
+  };
+  var[c] = kernels::channel_sum(d.N, d.C, d.L, c, squared_deviation) / M;
 }
 
-// {Σ first(i), Σ second(i)} as channel_sum, in one pass.
-template <typename First, typename Second>
-std::pair<double, double> channel_sums(Dims d, int64_t c, First&& first, Second&& second) {
-  double a = 0, b = 0;
-  for (int64_t n = 0; n < d.N; ++n) {
-    int64_t base = (n * d.C + c) * d.L;
-    auto at_first = [&](int64_t l) { return first(base + l); };
-    auto at_second = [&](int64_t l) { return second(base + l); };
-    if (d.L >= kernels::kSumLanes) {
-      auto [sa, sb] = kernels::lane_sums<double>(d.L, at_first, at_second);
-      a += sa, b += sb;
-    } else {
-      for (int64_t l = 0; l < d.L; ++l) a += at_first(l), b += at_second(l);
-    }
-  }
-  return {a, b};
+// y = x·scale + shift for channels c0..c1.
+template <typename T>
+NL_SIMD_CLONES void channel_affine_block(const T* x, const T* scale, const T* shift, T* y, Dims d, int64_t c0,
+                                         int64_t c1) {
+  for_each_channel_value(d, c0, c1, [&](int64_t j, int64_t i) { y[i] = x[i] * scale[j] + shift[j]; });
 }
 
 // Σdy and Σdy·xhat of channels c0..c1 into sum_dy[c] and sum_dy_xhat[c].
 template <typename T>
-void channel_backward_sums(const T* dy, const T* x, const T* mean, const T* rstd, double* sum_dy, double* sum_dy_xhat,
-                           Dims d, int64_t c0, int64_t c1) {
+NL_SIMD_CLONES void channel_backward_sums(const T* dy, const T* x, const T* mean, const T* rstd, double* sum_dy,
+                                          double* sum_dy_xhat, Dims d, int64_t c0, int64_t c1) {
   for (int64_t c = c0; c < c1; ++c)
-    std::tie(sum_dy[c], sum_dy_xhat[c]) = channel_sums(
-        d, c, [&](int64_t i) { return double(dy[i]); },
-        [&](int64_t i) { return double(dy[i]) * double((x[i] - mean[c]) * rstd[c]); });
+    std::tie(sum_dy[c], sum_dy_xhat[c]) = kernels::channel_sums(
+        d.N, d.C, d.L, c, [&](int64_t, int64_t i) { return double(dy[i]); },
+        [&](int64_t, int64_t i) { return double(dy[i]) * double((x[i] - mean[c]) * rstd[c]); });
+}
+
+// dx of channels c0..c1 from their coefficients.
+template <typename T>
+NL_SIMD_CLONES void channel_dx_block(const T* dy, const T* x, const T* mean, const T* rstd,
+                                     const BackwardCoefficients<T>& k, T* dx, Dims d, int64_t c0, int64_t c1) {
+  const T* scale = k.scale.data();
+  const T* mean_dy = k.mean_dy.data();
+  const T* mean_dy_xhat = k.mean_dy_xhat.data();
+  for_each_channel_value(d, c0, c1, [&](int64_t j, int64_t i) {
+    T xhat = (x[i] - mean[c0 + j]) * rstd[c0 + j];
+    dx[i] = scale[j] * (dy[i] - mean_dy[j] - xhat * mean_dy_xhat[j]);
+  });
 }
 
 // dx of channels c0..c1 from their sums.
@@ -282,10 +281,7 @@ template <typename T>
 void channel_dx(const T* dy, const T* x, const T* weight, const T* mean, const T* rstd, const double* sum_dy,
                 const double* sum_dy_xhat, double M, bool batch_stats, T* dx, Dims d, int64_t c0, int64_t c1) {
   BackwardCoefficients<T> k(weight, rstd, sum_dy, sum_dy_xhat, c0, c1, M, batch_stats);
-  for_each_channel_value(d, c0, c1, [&](int64_t j, int64_t i) {
-    T xhat = (x[i] - mean[c0 + j]) * rstd[c0 + j];
-    dx[i] = k.scale[j] * (dy[i] - k.mean_dy[j] - xhat * k.mean_dy_xhat[j]);
-  });
+  channel_dx_block(dy, x, mean, rstd, k, dx, d, c0, c1);
 }
 
 // The path for (N, C, L): the steps of Rows, by blocks of channels.
@@ -293,13 +289,8 @@ struct Channels {
   // mean = Σx / M, var = Σ(x − mean)² / M per channel (two passes: exact and stable).
   template <typename T>
   static void statistics(const T* x, double* mean, double* var, Dims d) {
-    const double M = double(d.per_channel());
     for_each_channel_block(d.C, d.per_channel(), [&](int64_t c0, int64_t c1) {
-      for (int64_t c = c0; c < c1; ++c) {
-        double m = channel_sum(d, c, [&](int64_t i) { return double(x[i]); }) / M;
-        mean[c] = m;
-        var[c] = channel_sum(d, c, [&](int64_t i) { return (double(x[i]) - m) * (double(x[i]) - m); }) / M;
-      }
+      for (int64_t c = c0; c < c1; ++c) channel_statistics(x, mean, var, d, c);
     });
   }
 
@@ -308,7 +299,7 @@ struct Channels {
     for_each_channel_block(d.C, d.per_channel(), [&](int64_t c0, int64_t c1) {
       std::vector<T> scale(size_t(c1 - c0)), shift(size_t(c1 - c0));
       normalize_coefficients(mean, rstd, weight, bias, c0, c1, scale.data(), shift.data());
-      for_each_channel_value(d, c0, c1, [&](int64_t j, int64_t i) { y[i] = x[i] * scale[j] + shift[j]; });
+      channel_affine_block(x, scale.data(), shift.data(), y, d, c0, c1);
     });
   }
 

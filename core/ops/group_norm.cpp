@@ -11,9 +11,13 @@
 //   dx     = rstd/K · (K·dxhat − Σdxhat − xhat·Σ(dxhat·xhat)) per row  (nl::layer_norm_backward)
 // The normalization is exactly LayerNorm's over each row, so both kernels are
 // reused; only the per-channel affine is new.
+#include <tuple>
 #include <vector>
 
+#include "core/kernels/channel_sums.h"
+#include "core/kernels/simd.h"
 #include "core/ops/norm_helpers.h"
+#include "core/parallel.h"
 
 namespace nl {
 
@@ -43,24 +47,39 @@ Dims check_arguments(const Tensor& x, int64_t num_groups, const Tensor& weight, 
   return d;
 }
 
-// dw[c] = Σ dy·xhat, db[c] = Σ dy (summed in double), dxhat = dy · w[c];
-// xhat is rebuilt from x, mean and rstd. Any of dxhat, dw, db may be null.
+// Channel c's Σdy and Σdy·xhat (in double, kernels/channel_sums.h), and
+// dxhat = dy · w[c] over its values when dxhat is not null; xhat is rebuilt
+// from x and the mean and rstd of the sample's group.
+template <typename T>
+NL_SIMD_CLONES void group_norm_channel_backward(const T* dy, const T* x, const T* mean, const T* rstd, const T* w,
+                                                T* dxhat, double* sum_dy, double* sum_dy_xhat, Dims d, int64_t c) {
+  const int64_t group = c / d.channels_per_group();
+  std::tie(sum_dy[c], sum_dy_xhat[c]) = kernels::channel_sums(
+      d.N, d.C, d.L, c, [&](int64_t, int64_t i) { return double(dy[i]); },
+      [&](int64_t n, int64_t i) {
+        int64_t row = n * d.G + group;
+        return double(dy[i]) * double((x[i] - mean[row]) * rstd[row]);
+      });
+  if (!dxhat) return;
+  const T scale = w ? w[c] : T(1);
+  for (int64_t n = 0; n < d.N; ++n) {
+    const int64_t base = (n * d.C + c) * d.L;
+    for (int64_t l = 0; l < d.L; ++l) dxhat[base + l] = dy[base + l] * scale;
+  }
+}
+
+// dw[c] = Σ dy·xhat, db[c] = Σ dy, dxhat = dy · w[c], channels in parallel
+// (each channel's sums in one fixed order: the same bits at any thread count).
+// Any of dxhat, dw, db may be null.
 template <typename T>
 void group_norm_affine_backward(const T* dy, const T* x, const T* mean, const T* rstd, const T* w, T* dxhat, T* dw,
                                 T* db, Dims d) {
   std::vector<double> sum_dy(size_t(d.C), 0.0), sum_dy_xhat(size_t(d.C), 0.0);
-  for (int64_t n = 0; n < d.N; ++n)
-    for (int64_t c = 0; c < d.C; ++c) {
-      int64_t row = n * d.G + c / d.channels_per_group();
-      T m = mean[row], s = rstd[row], scale = w ? w[c] : T(1);
-      int64_t base = (n * d.C + c) * d.L;
-      for (int64_t l = 0; l < d.L; ++l) {
-        T g = dy[base + l];
-        sum_dy[size_t(c)] += double(g);
-        sum_dy_xhat[size_t(c)] += double(g) * double((x[base + l] - m) * s);
-        if (dxhat) dxhat[base + l] = g * scale;
-      }
-    }
+  parallel_for(0, d.C, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(1, d.N * d.L)),
+               [&](int64_t c0, int64_t c1) {
+                 for (int64_t c = c0; c < c1; ++c)
+                   group_norm_channel_backward(dy, x, mean, rstd, w, dxhat, sum_dy.data(), sum_dy_xhat.data(), d, c);
+               });
   for (int64_t c = 0; c < d.C; ++c) {
     if (dw) dw[c] = T(sum_dy_xhat[size_t(c)]);
     if (db) db[c] = T(sum_dy[size_t(c)]);
@@ -76,10 +95,11 @@ Tensor group_norm(const Tensor& input, int64_t num_groups, const Tensor& weight,
   Tensor b = bias.defined() ? bias.detach().contiguous() : Tensor();
   Shape rows{d.N * d.G, d.group_size()};
   NormForward stats = layer_norm_forward(x.view(rows), {d.group_size()}, Tensor(), Tensor(), eps);
-  Tensor y = Tensor::make(x.shape(), x.dtype(), "group_norm");
-  dispatch_floating("group_norm", x.dtype(), [&]<typename T>() {
-    ops::channel_affine<T>(stats.y.data<T>(), data_or_null<T>(w), data_or_null<T>(b), y.data<T>(), d.N, d.C, d.L);
-  });
+  Tensor y = stats.y.view(x.shape());  // the affine step in place: xhat is not kept
+  if (w.defined() || b.defined())
+    dispatch_floating("group_norm", x.dtype(), [&]<typename T>() {
+      ops::channel_affine<T>(y.data<T>(), data_or_null<T>(w), data_or_null<T>(b), y.data<T>(), d.N, d.C, d.L);
+    });
   if (!needs_grad(input, weight, bias)) return y;
 
   NormGradsWanted wanted{needs_grad(input), needs_grad(weight), needs_grad(bias), false};

@@ -2,7 +2,10 @@
 // What the fused normalization ops (layer_norm.cpp, batch_norm.cpp,
 // group_norm.cpp) and their composed references share: argument checks,
 // optional tensors, and the references' affine step.
+#include <algorithm>
+
 #include "core/ops/helpers.h"
+#include "core/parallel.h"
 
 namespace nl::ops {
 
@@ -52,15 +55,16 @@ inline NormBackward allocate_norm_grads(const char* op, NormGradsWanted wanted, 
 
 // y[n,c,l] = x[n,c,l] · w[c] + b[c] over contiguous (N, C, L), the per-channel
 // affine of GroupNorm and Batch Renormalization; w or b may be null (1, 0).
-// y may be x (in place).
+// y may be x (in place). The (n, c) rows in parallel.
 template <typename T>
 void channel_affine(const T* x, const T* w, const T* b, T* y, int64_t N, int64_t C, int64_t L) {
-  for (int64_t n = 0; n < N; ++n)
-    for (int64_t c = 0; c < C; ++c) {
-      T scale = w ? w[c] : T(1), shift = b ? b[c] : T(0);
-      int64_t base = (n * C + c) * L;
-      for (int64_t l = 0; l < L; ++l) y[base + l] = x[base + l] * scale + shift;
+  parallel_for(0, N * C, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(1, L)), [&](int64_t lo, int64_t hi) {
+    for (int64_t t = lo; t < hi; ++t) {
+      const int64_t c = t % C;
+      const T scale = w ? w[c] : T(1), shift = b ? b[c] : T(0);
+      for (int64_t l = 0; l < L; ++l) y[t * L + l] = x[t * L + l] * scale + shift;
     }
+  });
 }
 
 // ---- for the composed references ------------------------------------------------------
