@@ -20,6 +20,8 @@
 #include <algorithm>
 
 #include "core/kernels/blas.h"
+#include "core/kernels/channel_sums.h"
+#include "core/kernels/simd.h"
 #include "core/ops/helpers.h"
 #include "core/storage.h"
 
@@ -116,6 +118,36 @@ ValidRange valid_range(int64_t offset, int64_t step, int64_t size, int64_t count
   return {lo, hi};
 }
 
+// One (c, p, q) row of one sample's columns when the stride is 1 and the
+// output is as wide as the input (a 3×3 kernel with padding 1): then
+//   out[i·W + j] = plane[i·W + j + shift],  shift = (p·dh − ph)·W + q·dw − pw,
+// so the rows i that read inside the plane are one copy, not a short copy
+// per row. The columns j outside J (reading left of or right of the row)
+// then hold the neighbouring row's values and are zeroed, as are the rows
+// outside I. The copy starts and ends inside the plane. Returns false (and
+// does nothing) for other shapes.
+template <typename T>
+bool im2col_shifted_copy(const T* plane, T* out, const ConvDims& d, int64_t p, int64_t q, ValidRange J) {
+  if (d.sh != 1 || d.sw != 1 || d.Wo != d.W) return false;
+  const int64_t W = d.W, P = d.P();
+  const ValidRange I = valid_range(p * d.dh - d.ph, 1, d.H, d.Ho);
+  if (I.lo == I.hi || J.lo == J.hi) {
+    std::fill(out, out + P, T(0));
+    return true;
+  }
+  const int64_t shift = (p * d.dh - d.ph) * W + q * d.dw - d.pw;
+  const int64_t begin = I.lo * W + J.lo, end = (I.hi - 1) * W + J.hi;
+  std::fill(out, out + begin, T(0));
+  std::copy(plane + (begin + shift), plane + (end + shift), out + begin);
+  std::fill(out + end, out + P, T(0));
+  // the padding's few columns, down the rows (strided stores: no call per row)
+  for (int64_t j = 0; j < J.lo; ++j)
+    for (int64_t i = I.lo; i < I.hi; ++i) out[i * W + j] = T(0);
+  for (int64_t j = J.hi; j < W; ++j)
+    for (int64_t i = I.lo; i < I.hi; ++i) out[i * W + j] = T(0);
+  return true;
+}
+
 // col[(c,p,q), (n,i,j)] for samples n0 .. n0+nb of contiguous x.
 template <typename T>
 void im2col(const T* x, T* col, const ConvDims& d, int64_t n0, int64_t nb) {
@@ -128,6 +160,7 @@ void im2col(const T* x, T* col, const ConvDims& d, int64_t n0, int64_t nb) {
                    const T* plane = x + ((n0 + n) * d.C_in + c) * d.H * d.W;
                    T* out = col + r * cols + n * P;
                    ValidRange J = valid_range(q * d.dw - d.pw, d.sw, d.W, d.Wo);
+                   if (im2col_shifted_copy(plane, out, d, p, q, J)) continue;
                    for (int64_t i = 0; i < d.Ho; ++i) {
                      T* row = out + i * d.Wo;
                      int64_t h = i * d.sh - d.ph + p * d.dh;
@@ -147,10 +180,31 @@ void im2col(const T* x, T* col, const ConvDims& d, int64_t n0, int64_t nb) {
                });
 }
 
+// The reverse of im2col_shifted_copy, for the same shapes: plane[t + shift] +=
+// in[t] over the block's rows as one loop, after the columns outside J (which
+// would land on the neighbouring row) are zeroed in the scratch `in`; adding
+// those zeros changes no value. Returns false (and does nothing) for other shapes.
+template <typename T>
+bool col2im_shifted_add(T* in, T* plane, const ConvDims& d, int64_t p, int64_t q, ValidRange J) {
+  if (d.sh != 1 || d.sw != 1 || d.Wo != d.W) return false;
+  const int64_t W = d.W;
+  const ValidRange I = valid_range(p * d.dh - d.ph, 1, d.H, d.Ho);
+  if (I.lo == I.hi || J.lo == J.hi) return true;
+  for (int64_t j = 0; j < J.lo; ++j)
+    for (int64_t i = I.lo; i < I.hi; ++i) in[i * W + j] = T(0);
+  for (int64_t j = J.hi; j < W; ++j)
+    for (int64_t i = I.lo; i < I.hi; ++i) in[i * W + j] = T(0);
+  const int64_t shift = (p * d.dh - d.ph) * W + q * d.dw - d.pw;
+  const int64_t begin = I.lo * W + J.lo, end = (I.hi - 1) * W + J.hi;
+  for (int64_t t = begin; t < end; ++t) plane[t + shift] += in[t];  // t + shift inside the plane
+  return true;
+}
+
 // dx[n0+n, c, h, w] = Σ dcol[(c,p,q), (n,i,j)] over the (p,q,i,j) that read (h, w);
 // one thread per (sample, channel) plane, kernel positions in a fixed order.
+// dcol is scratch: its padding columns may be zeroed on the way.
 template <typename T>
-void col2im(const T* dcol, T* dx, const ConvDims& d, int64_t n0, int64_t nb) {
+void col2im(T* dcol, T* dx, const ConvDims& d, int64_t n0, int64_t nb) {
   const int64_t P = d.P(), cols = nb * P, plane_size = d.H * d.W;
   parallel_for(0, nb * d.C_in, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(d.kH * d.kW * P, 1)),
                [&](int64_t lo, int64_t hi) {
@@ -160,8 +214,9 @@ void col2im(const T* dcol, T* dx, const ConvDims& d, int64_t n0, int64_t nb) {
                    std::fill(plane, plane + plane_size, T(0));
                    for (int64_t p = 0; p < d.kH; ++p)
                      for (int64_t q = 0; q < d.kW; ++q) {
-                       const T* in = dcol + ((c * d.kH + p) * d.kW + q) * cols + n * P;
+                       T* in = dcol + ((c * d.kH + p) * d.kW + q) * cols + n * P;
                        ValidRange J = valid_range(q * d.dw - d.pw, d.sw, d.W, d.Wo);
+                       if (col2im_shifted_add(in, plane, d, p, q, J)) continue;
                        for (int64_t i = 0; i < d.Ho; ++i) {
                          int64_t h = i * d.sh - d.ph + p * d.dh;
                          if (h < 0 || h >= d.H) continue;
@@ -232,13 +287,20 @@ void conv2d_forward(const T* x, const T* w, const T* b, T* y, const ConvDims& d)
     int64_t nb = std::min(chunk, d.N - n0), cols = nb * P;
     T* outp = nb == 1 ? y + n0 * d.C_out * P : out.data();  // one sample: its columns are y's
     im2col(x, col.data(), d, n0, nb);
+    // One sample with a bias: y's block starts as b and the GEMM adds onto it
+    // (β = 1), so no pass over y follows; only where b joins the sum differs
+    // from the chunks' (W·col) + b below, a rounding.
+    const bool bias_first = nb == 1 && b;
     const ColumnBlocks blocks(cols, kColumnBlock);
     for_each_gemm_block(d.G * blocks.count, Og * blocks.width(0) * K, [&](int64_t task) {  // y_g = W_g · col_g
       auto [g, c0, width] = blocks.task(task);
+      T* out_block = outp + g * Og * cols + c0;
+      if (bias_first)
+        for (int64_t o = 0; o < Og; ++o) std::fill_n(out_block + o * cols, width, b[g * Og + o]);
       kernels::gemm<T>(CblasNoTrans, CblasNoTrans, Og, width, K, T(1), w + g * Og * K, K,
-                       col.data() + g * K * cols + c0, cols, T(0), outp + g * Og * cols + c0, cols);
+                       col.data() + g * K * cols + c0, cols, bias_first ? T(1) : T(0), out_block, cols);
     });
-    if (nb == 1 && !b) continue;
+    if (nb == 1) continue;
     // y[n0+n, o, :] = out[o, n·P ..] + b[o]   (in place when out is y)
     parallel_for(0, nb * d.C_out, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(P, 1)),
                  [&](int64_t lo, int64_t hi) {
@@ -253,22 +315,21 @@ void conv2d_forward(const T* x, const T* w, const T* b, T* y, const ConvDims& d)
   }
 }
 
+// db[o] = Σ_{n,i,j} dy[n,o,i,j] for channels o0..o1, in double, each sample's
+// positions in lanes (kernels/channel_sums.h): not one chain of adds.
+template <typename T>
+NL_SIMD_CLONES void bias_gradient(const T* dy, T* db, const ConvDims& d, int64_t o0, int64_t o1) {
+  for (int64_t o = o0; o < o1; ++o)
+    db[o] = T(kernels::channel_sum(d.N, d.C_out, d.P(), o, [&](int64_t, int64_t i) { return double(dy[i]); }));
+}
+
 // dx, dw, db (each may be null: not wanted) from dy, all contiguous.
 template <typename T>
 void conv2d_backward(const T* dy, const T* x, const T* w, T* dx, T* dw, T* db, const ConvDims& d) {
   const int64_t P = d.P(), K = d.K(), Og = d.out_per_group(), rows = d.C_in * d.kH * d.kW;
   if (db)  // db[o] = Σ_{n,i,j} dy[n,o,i,j], one thread per channel
     parallel_for(0, d.C_out, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(d.N * P, 1)),
-                 [&](int64_t lo, int64_t hi) {
-                   for (int64_t o = lo; o < hi; ++o) {
-                     double s = 0;
-                     for (int64_t n = 0; n < d.N; ++n) {
-                       const T* src = dy + (n * d.C_out + o) * P;
-                       for (int64_t k = 0; k < P; ++k) s += double(src[k]);
-                     }
-                     db[o] = T(s);
-                   }
-                 });
+                 [&](int64_t lo, int64_t hi) { bias_gradient(dy, db, d, lo, hi); });
   if ((!dx && !dw) || K == 0) return;  // K = 0: dx and dw have no values
   if (dw) std::fill(dw, dw + d.C_out * K, T(0));
   const int64_t chunk = chunk_samples(d);

@@ -124,6 +124,10 @@ TEST_CASE("conv2d: equals the plain loop over the definition, output and gradien
       {30, 16, 32, 32, 4, 3, 3, 1, 1, 1, 2},              // one sample per chunk (P 1024): GEMMs on y and dy in place
       {3, 4, 24, 24, 4, 3, 3, 1, 1, 1, 2, false},         // the same without bias (P 576)
       {40, 16, 12, 12, 8, 3, 3, 1, 1, 1, 2},              // several samples per chunk (P 144), a partial last chunk
+      // stride 1 and as wide as the input: im2col's one shifted copy per block
+      {2, 2, 6, 7, 3, 5, 5, 1, 2},       // 5x5, padding 2: two padded columns each side
+      {2, 3, 7, 5, 2, 3, 1, 1, {1, 0}},  // 3x1: no padded columns, padded rows
+      {1, 2, 1, 4, 2, 3, 3, 1, 1},       // H = 1 under a 3x3: kernel rows reading no input row
   };
   for (const ConvCase& c : cases) require_equals_naive(c, 1e-10);
 }
