@@ -246,13 +246,6 @@ NL_SIMD_CLONES void channel_statistics(const T* x, double* mean, double* var, Di
   var[c] = kernels::channel_sum(d.N, d.C, d.L, c, squared_deviation) / M;
 }
 
-// y = x·scale + shift for channels c0..c1.
-template <typename T>
-NL_SIMD_CLONES void channel_affine_block(const T* x, const T* scale, const T* shift, T* y, Dims d, int64_t c0,
-                                         int64_t c1) {
-  for_each_channel_value(d, c0, c1, [&](int64_t j, int64_t i) { y[i] = x[i] * scale[j] + shift[j]; });
-}
-
 // Σdy and Σdy·xhat of channels c0..c1 into sum_dy[c] and sum_dy_xhat[c].
 template <typename T>
 NL_SIMD_CLONES void channel_backward_sums(const T* dy, const T* x, const T* mean, const T* rstd, double* sum_dy,
@@ -263,10 +256,12 @@ NL_SIMD_CLONES void channel_backward_sums(const T* dy, const T* x, const T* mean
         [&](int64_t, int64_t i) { return double(dy[i]) * double((x[i] - mean[c]) * rstd[c]); });
 }
 
-// dx of channels c0..c1 from their coefficients.
+// dx of channels c0..c1 from their sums.
 template <typename T>
-NL_SIMD_CLONES void channel_dx_block(const T* dy, const T* x, const T* mean, const T* rstd,
-                                     const BackwardCoefficients<T>& k, T* dx, Dims d, int64_t c0, int64_t c1) {
+NL_SIMD_CLONES void channel_dx(const T* dy, const T* x, const T* weight, const T* mean, const T* rstd,
+                               const double* sum_dy, const double* sum_dy_xhat, double M, bool batch_stats, T* dx,
+                               Dims d, int64_t c0, int64_t c1) {
+  BackwardCoefficients<T> k(weight, rstd, sum_dy, sum_dy_xhat, c0, c1, M, batch_stats);
   const T* scale = k.scale.data();
   const T* mean_dy = k.mean_dy.data();
   const T* mean_dy_xhat = k.mean_dy_xhat.data();
@@ -274,14 +269,6 @@ NL_SIMD_CLONES void channel_dx_block(const T* dy, const T* x, const T* mean, con
     T xhat = (x[i] - mean[c0 + j]) * rstd[c0 + j];
     dx[i] = scale[j] * (dy[i] - mean_dy[j] - xhat * mean_dy_xhat[j]);
   });
-}
-
-// dx of channels c0..c1 from their sums.
-template <typename T>
-void channel_dx(const T* dy, const T* x, const T* weight, const T* mean, const T* rstd, const double* sum_dy,
-                const double* sum_dy_xhat, double M, bool batch_stats, T* dx, Dims d, int64_t c0, int64_t c1) {
-  BackwardCoefficients<T> k(weight, rstd, sum_dy, sum_dy_xhat, c0, c1, M, batch_stats);
-  channel_dx_block(dy, x, mean, rstd, k, dx, d, c0, c1);
 }
 
 // The path for (N, C, L): the steps of Rows, by blocks of channels.
@@ -296,11 +283,9 @@ struct Channels {
 
   template <typename T>
   static void normalize(const T* x, const T* mean, const T* rstd, const T* weight, const T* bias, T* y, Dims d) {
-    for_each_channel_block(d.C, d.per_channel(), [&](int64_t c0, int64_t c1) {
-      std::vector<T> scale(size_t(c1 - c0)), shift(size_t(c1 - c0));
-      normalize_coefficients(mean, rstd, weight, bias, c0, c1, scale.data(), shift.data());
-      channel_affine_block(x, scale.data(), shift.data(), y, d, c0, c1);
-    });
+    std::vector<T> scale(static_cast<size_t>(d.C)), shift(static_cast<size_t>(d.C));
+    normalize_coefficients(mean, rstd, weight, bias, 0, d.C, scale.data(), shift.data());
+    ops::channel_affine(x, scale.data(), shift.data(), y, d.N, d.C, d.L);
   }
 
   // A block's sums and then its dx while the block is in cache.

@@ -18,6 +18,7 @@
 // the thread count — kernels::gemm cuts one big call by the thread count —
 // and results do not depend on the thread count.
 #include <algorithm>
+#include <optional>
 
 #include "core/kernels/blas.h"
 #include "core/kernels/channel_sums.h"
@@ -120,32 +121,44 @@ ValidRange valid_range(int64_t offset, int64_t step, int64_t size, int64_t count
 
 // One (c, p, q) row of one sample's columns when the stride is 1 and the
 // output is as wide as the input (a 3×3 kernel with padding 1): then
-//   out[i·W + j] = plane[i·W + j + shift],  shift = (p·dh − ph)·W + q·dw − pw,
-// so the rows i that read inside the plane are one copy, not a short copy
-// per row. The columns j outside J (reading left of or right of the row)
-// then hold the neighbouring row's values and are zeroed, as are the rows
-// outside I. The copy starts and ends inside the plane. Returns false (and
-// does nothing) for other shapes.
-template <typename T>
-bool im2col_shifted_copy(const T* plane, T* out, const ConvDims& d, int64_t p, int64_t q, ValidRange J) {
-  if (d.sh != 1 || d.sw != 1 || d.Wo != d.W) return false;
-  const int64_t W = d.W, P = d.P();
+//   out[t] = plane[t + shift],  t = i·W + j,  shift = (p·dh − ph)·W + q·dw − pw,
+// so the rows i in I that read inside the plane are one range [begin, end)
+// of t, not a short range per row. Inside it the columns j outside J (left
+// or right of the row) meet the neighbouring row's values; the range starts
+// and ends inside the plane. nullopt for other shapes.
+struct ShiftedBlock {
+  ValidRange I, J;
+  int64_t shift, begin, end;
+  bool empty() const { return I.lo == I.hi || J.lo == J.hi; }
+};
+std::optional<ShiftedBlock> shifted_block(const ConvDims& d, int64_t p, int64_t q, ValidRange J) {
+  if (d.sh != 1 || d.sw != 1 || d.Wo != d.W) return std::nullopt;
   const ValidRange I = valid_range(p * d.dh - d.ph, 1, d.H, d.Ho);
-  if (I.lo == I.hi || J.lo == J.hi) {
+  return ShiftedBlock{I, J, (p * d.dh - d.ph) * d.W + q * d.dw - d.pw, I.lo * d.W + J.lo, (I.hi - 1) * d.W + J.hi};
+}
+
+// Zeroes the columns outside J of the rows in I, down the rows (strided
+// stores: the padding's few columns, no call per row).
+template <typename T>
+void zero_wrapped_columns(T* block, int64_t W, const ShiftedBlock& s) {
+  for (int64_t j = 0; j < s.J.lo; ++j)
+    for (int64_t i = s.I.lo; i < s.I.hi; ++i) block[i * W + j] = T(0);
+  for (int64_t j = s.J.hi; j < W; ++j)
+    for (int64_t i = s.I.lo; i < s.I.hi; ++i) block[i * W + j] = T(0);
+}
+
+// im2col of one shifted block: one copy, then zeros outside I and J.
+template <typename T>
+void im2col_shifted_copy(const T* plane, T* out, const ConvDims& d, const ShiftedBlock& s) {
+  const int64_t P = d.P();
+  if (s.empty()) {
     std::fill(out, out + P, T(0));
-    return true;
+    return;
   }
-  const int64_t shift = (p * d.dh - d.ph) * W + q * d.dw - d.pw;
-  const int64_t begin = I.lo * W + J.lo, end = (I.hi - 1) * W + J.hi;
-  std::fill(out, out + begin, T(0));
-  std::copy(plane + (begin + shift), plane + (end + shift), out + begin);
-  std::fill(out + end, out + P, T(0));
-  // the padding's few columns, down the rows (strided stores: no call per row)
-  for (int64_t j = 0; j < J.lo; ++j)
-    for (int64_t i = I.lo; i < I.hi; ++i) out[i * W + j] = T(0);
-  for (int64_t j = J.hi; j < W; ++j)
-    for (int64_t i = I.lo; i < I.hi; ++i) out[i * W + j] = T(0);
-  return true;
+  std::fill(out, out + s.begin, T(0));
+  std::copy(plane + (s.begin + s.shift), plane + (s.end + s.shift), out + s.begin);
+  std::fill(out + s.end, out + P, T(0));
+  zero_wrapped_columns(out, d.W, s);
 }
 
 // col[(c,p,q), (n,i,j)] for samples n0 .. n0+nb of contiguous x.
@@ -160,7 +173,10 @@ void im2col(const T* x, T* col, const ConvDims& d, int64_t n0, int64_t nb) {
                    const T* plane = x + ((n0 + n) * d.C_in + c) * d.H * d.W;
                    T* out = col + r * cols + n * P;
                    ValidRange J = valid_range(q * d.dw - d.pw, d.sw, d.W, d.Wo);
-                   if (im2col_shifted_copy(plane, out, d, p, q, J)) continue;
+                   if (auto s = shifted_block(d, p, q, J)) {
+                     im2col_shifted_copy(plane, out, d, *s);
+                     continue;
+                   }
                    for (int64_t i = 0; i < d.Ho; ++i) {
                      T* row = out + i * d.Wo;
                      int64_t h = i * d.sh - d.ph + p * d.dh;
@@ -180,24 +196,15 @@ void im2col(const T* x, T* col, const ConvDims& d, int64_t n0, int64_t nb) {
                });
 }
 
-// The reverse of im2col_shifted_copy, for the same shapes: plane[t + shift] +=
-// in[t] over the block's rows as one loop, after the columns outside J (which
-// would land on the neighbouring row) are zeroed in the scratch `in`; adding
-// those zeros changes no value. Returns false (and does nothing) for other shapes.
+// The reverse of im2col_shifted_copy: plane[t + shift] += in[t] over the
+// block's range as one loop, after the columns outside J (which would land
+// on the neighbouring row) are zeroed in the scratch `in`; adding those zeros
+// changes no value.
 template <typename T>
-bool col2im_shifted_add(T* in, T* plane, const ConvDims& d, int64_t p, int64_t q, ValidRange J) {
-  if (d.sh != 1 || d.sw != 1 || d.Wo != d.W) return false;
-  const int64_t W = d.W;
-  const ValidRange I = valid_range(p * d.dh - d.ph, 1, d.H, d.Ho);
-  if (I.lo == I.hi || J.lo == J.hi) return true;
-  for (int64_t j = 0; j < J.lo; ++j)
-    for (int64_t i = I.lo; i < I.hi; ++i) in[i * W + j] = T(0);
-  for (int64_t j = J.hi; j < W; ++j)
-    for (int64_t i = I.lo; i < I.hi; ++i) in[i * W + j] = T(0);
-  const int64_t shift = (p * d.dh - d.ph) * W + q * d.dw - d.pw;
-  const int64_t begin = I.lo * W + J.lo, end = (I.hi - 1) * W + J.hi;
-  for (int64_t t = begin; t < end; ++t) plane[t + shift] += in[t];  // t + shift inside the plane
-  return true;
+void col2im_shifted_add(T* in, T* plane, const ConvDims& d, const ShiftedBlock& s) {
+  if (s.empty()) return;
+  zero_wrapped_columns(in, d.W, s);
+  for (int64_t t = s.begin; t < s.end; ++t) plane[t + s.shift] += in[t];  // t + shift inside the plane
 }
 
 // dx[n0+n, c, h, w] = Σ dcol[(c,p,q), (n,i,j)] over the (p,q,i,j) that read (h, w);
@@ -216,7 +223,10 @@ void col2im(T* dcol, T* dx, const ConvDims& d, int64_t n0, int64_t nb) {
                      for (int64_t q = 0; q < d.kW; ++q) {
                        T* in = dcol + ((c * d.kH + p) * d.kW + q) * cols + n * P;
                        ValidRange J = valid_range(q * d.dw - d.pw, d.sw, d.W, d.Wo);
-                       if (col2im_shifted_add(in, plane, d, p, q, J)) continue;
+                       if (auto s = shifted_block(d, p, q, J)) {
+                         col2im_shifted_add(in, plane, d, *s);
+                         continue;
+                       }
                        for (int64_t i = 0; i < d.Ho; ++i) {
                          int64_t h = i * d.sh - d.ph + p * d.dh;
                          if (h < 0 || h >= d.H) continue;
