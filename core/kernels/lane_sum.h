@@ -20,7 +20,7 @@ inline constexpr int64_t kSumLanes = 32;
 // Σ lanes, added pairwise (halves, then quarters, ...): five vector adds
 // rather than a chain of 31 scalar ones.
 template <typename T>
-inline T fold_lanes(T* lanes) {
+__attribute__((always_inline)) inline T fold_lanes(T* lanes) {
   for (int64_t width = kSumLanes / 2; width > 0; width /= 2)
     for (int64_t j = 0; j < width; ++j) lanes[j] += lanes[j + width];
   return lanes[0];
@@ -28,7 +28,7 @@ inline T fold_lanes(T* lanes) {
 
 // {Σ first(k), Σ second(k)} over k < n, in one pass.
 template <typename T, typename First, typename Second>
-inline std::pair<T, T> lane_sums(int64_t n, First&& first, Second&& second) {
+__attribute__((always_inline)) inline std::pair<T, T> lane_sums(int64_t n, First&& first, Second&& second) {
   T a[kSumLanes] = {}, b[kSumLanes] = {};
   int64_t k = 0;
   for (; k + kSumLanes <= n; k += kSumLanes)
@@ -45,7 +45,7 @@ inline std::pair<T, T> lane_sums(int64_t n, First&& first, Second&& second) {
 
 // Σ value(k) over k < n.
 template <typename T, typename Value>
-inline T lane_sum(int64_t n, Value&& value) {
+__attribute__((always_inline)) inline T lane_sum(int64_t n, Value&& value) {
   T lanes[kSumLanes] = {};
   int64_t k = 0;
   for (; k + kSumLanes <= n; k += kSumLanes)

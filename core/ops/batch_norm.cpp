@@ -35,10 +35,11 @@
 //    mean and squared deviations come from two passes over the block while it
 //    is in cache, and blocks merge with Chan et al.'s update (exact, no
 //    cancellation; kernels/moments.h).
-//  - Channels, for (N, C, L): blocks of channels in parallel (a block as
-//    small as one channel when channels are large, as a CNN's feature maps);
-//    each channel's sums are accumulated in double, sample by sample, a
-//    sample's values in independent lanes (kernels/channel_sums.h). Its loops
+//  - Channels, for (N, C, L): along the N·C contiguous rows of L values, in
+//    memory order and in parallel over rows; each row's sums (in double, in
+//    independent lanes: kernels/lane_sum.h) or moments are formed first, then
+//    each channel's N rows are combined in sample order (kernels/channel_rows.h,
+//    which says why not channel by channel). Its loops
 //    are compiled for AVX2 beside the baseline (NL_SIMD_CLONES), as the Rows
 //    path's are: the double sums and the dx pass are not memory-bound.
 #include <algorithm>
@@ -46,7 +47,8 @@
 #include <tuple>
 #include <vector>
 
-#include "core/kernels/channel_sums.h"
+#include "core/kernels/channel_rows.h"
+#include "core/kernels/lane_sum.h"
 #include "core/kernels/moments.h"
 #include "core/kernels/row_blocks.h"
 #include "core/kernels/simd.h"
@@ -203,82 +205,63 @@ struct Rows {
   }
 };
 
-// ---- (N, C, L): blocks of channels ------------------------------------------------------
-// A block holds enough channels for about kValuesPerBlock values (at most 64
-// channels): one channel of a CNN's feature map, (N, C, H, W) = (32, 64, 28, 28),
-// is 25,088 values, so there each channel is a block and both threads work.
-// A channel's sums do not depend on the blocks, so neither does any result.
-constexpr int64_t kMaxChannelsPerBlock = 64, kValuesPerBlock = 16384;
+// ---- (N, C, L): rows of L values ----------------------------------------------------------
+// N·C contiguous rows of L values, walked in memory order; each channel's row
+// results combined in sample order (kernels/channel_rows.h).
+using kernels::combine_channel_rows;
+using kernels::for_each_channel_row;
 
-// fn(c0, c1) for blocks of channels, in parallel when there is enough work.
-template <typename Fn>
-void for_each_channel_block(int64_t channels, int64_t values_per_channel, Fn&& fn) {
-  int64_t per_block = std::clamp<int64_t>(kValuesPerBlock / std::max<int64_t>(1, values_per_channel), 1,
-                                          kMaxChannelsPerBlock);
-  int64_t blocks = (channels + per_block - 1) / per_block;
-  int64_t grain = std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(1, per_block * values_per_channel));
-  parallel_for(0, blocks, grain, [&](int64_t lo, int64_t hi) {
-    for (int64_t b = lo; b < hi; ++b) fn(b * per_block, std::min(channels, (b + 1) * per_block));
-  });
+// Each row's moments: its mean, then its squared deviations M2 (the row is in
+// cache for the second pass).
+template <typename T>
+NL_SIMD_CLONES void row_moments(const T* x, int64_t L, int64_t lo, int64_t hi, kernels::Moments* rows) {
+  for (int64_t t = lo; t < hi; ++t) {
+    const T* r = x + t * L;
+    const double mean = kernels::lane_sum<double>(L, [&](int64_t l) { return double(r[l]); }) / double(L);
+    const double m2 = kernels::lane_sum<double>(L, [&](int64_t l) {
+      const double centered = double(r[l]) - mean;
+      return centered * centered;
+    });
+    rows[t] = {double(L), mean, m2};
+  }
 }
 
-// f(j, i) for every value i of channels c0..c1 (j = c − c0), in (n, c, l) order.
-template <typename F>
-inline void for_each_channel_value(Dims d, int64_t c0, int64_t c1, F&& f) {
-  for (int64_t n = 0; n < d.N; ++n)
-    for (int64_t c = c0; c < c1; ++c) {
-      int64_t base = (n * d.C + c) * d.L;
-      for (int64_t l = 0; l < d.L; ++l) f(c - c0, base + l);
+// Each row's Σdy and Σdy·xhat, xhat with its channel's mean and rstd.
+template <typename T>
+NL_SIMD_CLONES void row_backward_sums(const T* dy, const T* x, const T* mean, const T* rstd, Dims d, int64_t lo,
+                                      int64_t hi, double* row_dy, double* row_dy_xhat) {
+  for (int64_t t = lo; t < hi; ++t) {
+    std::tie(row_dy[t], row_dy_xhat[t]) =
+        ops::row_dy_sums(dy + t * d.L, x + t * d.L, mean[t % d.C], rstd[t % d.C], d.L);
+  }
+}
+
+// dx of rows [lo, hi) from their channels' coefficients.
+template <typename T>
+NL_SIMD_CLONES void channel_rows_dx(const T* dy, const T* x, const T* mean, const T* rstd,
+                                    const BackwardCoefficients<T>& k, T* dx, Dims d, int64_t lo, int64_t hi) {
+  for (int64_t t = lo; t < hi; ++t) {
+    const int64_t c = t % d.C;
+    const T m = mean[c], s = rstd[c], scale = k.scale[c], mean_dy = k.mean_dy[c], mean_dy_xhat = k.mean_dy_xhat[c];
+    const T* g = dy + t * d.L;
+    const T* r = x + t * d.L;
+    T* out = dx + t * d.L;
+    for (int64_t l = 0; l < d.L; ++l) {
+      T xhat = (r[l] - m) * s;
+      out[l] = scale * (g[l] - mean_dy - xhat * mean_dy_xhat);
     }
+  }
 }
 
-// Channel c's mean and biased variance: two passes (exact and stable), the
-// second over the channel while it is in cache; sums as kernels/channel_sums.h.
-template <typename T>
-NL_SIMD_CLONES void channel_statistics(const T* x, double* mean, double* var, Dims d, int64_t c) {
-  const double M = double(d.per_channel());
-  double m = kernels::channel_sum(d.N, d.C, d.L, c, [&](int64_t, int64_t i) { return double(x[i]); }) / M;
-  mean[c] = m;
-  auto squared_deviation = [&](int64_t, int64_t i) {
-    double centered = double(x[i]) - m;
-    return centered * centered;
-  };
-  var[c] = kernels::channel_sum(d.N, d.C, d.L, c, squared_deviation) / M;
-}
-
-// Σdy and Σdy·xhat of channels c0..c1 into sum_dy[c] and sum_dy_xhat[c].
-template <typename T>
-NL_SIMD_CLONES void channel_backward_sums(const T* dy, const T* x, const T* mean, const T* rstd, double* sum_dy,
-                                          double* sum_dy_xhat, Dims d, int64_t c0, int64_t c1) {
-  for (int64_t c = c0; c < c1; ++c)
-    std::tie(sum_dy[c], sum_dy_xhat[c]) = kernels::channel_sums(
-        d.N, d.C, d.L, c, [&](int64_t, int64_t i) { return double(dy[i]); },
-        [&](int64_t, int64_t i) { return double(dy[i]) * double((x[i] - mean[c]) * rstd[c]); });
-}
-
-// dx of channels c0..c1 from their sums.
-template <typename T>
-NL_SIMD_CLONES void channel_dx(const T* dy, const T* x, const T* weight, const T* mean, const T* rstd,
-                               const double* sum_dy, const double* sum_dy_xhat, double M, bool batch_stats, T* dx,
-                               Dims d, int64_t c0, int64_t c1) {
-  BackwardCoefficients<T> k(weight, rstd, sum_dy, sum_dy_xhat, c0, c1, M, batch_stats);
-  const T* scale = k.scale.data();
-  const T* mean_dy = k.mean_dy.data();
-  const T* mean_dy_xhat = k.mean_dy_xhat.data();
-  for_each_channel_value(d, c0, c1, [&](int64_t j, int64_t i) {
-    T xhat = (x[i] - mean[c0 + j]) * rstd[c0 + j];
-    dx[i] = scale[j] * (dy[i] - mean_dy[j] - xhat * mean_dy_xhat[j]);
-  });
-}
-
-// The path for (N, C, L): the steps of Rows, by blocks of channels.
+// The path for (N, C, L): the steps of Rows, along the rows of L values.
 struct Channels {
-  // mean = Σx / M, var = Σ(x − mean)² / M per channel (two passes: exact and stable).
+  // Each row's moments, merged per channel in sample order (Chan et al.).
   template <typename T>
   static void statistics(const T* x, double* mean, double* var, Dims d) {
-    for_each_channel_block(d.C, d.per_channel(), [&](int64_t c0, int64_t c1) {
-      for (int64_t c = c0; c < c1; ++c) channel_statistics(x, mean, var, d, c);
-    });
+    std::vector<kernels::Moments> rows(size_t(d.N * d.C)), channels(size_t(d.C));
+    for_each_channel_row(d.N, d.C, d.L, [&](int64_t lo, int64_t hi) { row_moments(x, d.L, lo, hi, rows.data()); });
+    combine_channel_rows(d.N, d.C, rows.data(), channels.data(), kernels::merge);
+    for (int64_t c = 0; c < d.C; ++c) mean[c] = channels[size_t(c)].mean, var[c] = channels[size_t(c)].variance();
   }
 
   template <typename T>
@@ -288,23 +271,26 @@ struct Channels {
     ops::channel_affine(x, scale.data(), shift.data(), y, d.N, d.C, d.L);
   }
 
-  // A block's sums and then its dx while the block is in cache.
+  // Each row's sums, added per channel in sample order; then dx unless dx is null.
   template <typename T>
   static void backward(const T* dy, const T* x, const T* weight, const T* mean, const T* rstd, double* sum_dy,
                        double* sum_dy_xhat, double M, bool batch_stats, T* dx, Dims d) {
-    for_each_channel_block(d.C, d.per_channel(), [&](int64_t c0, int64_t c1) {
-      channel_backward_sums(dy, x, mean, rstd, sum_dy, sum_dy_xhat, d, c0, c1);
-      if (dx) channel_dx(dy, x, weight, mean, rstd, sum_dy, sum_dy_xhat, M, batch_stats, dx, d, c0, c1);
+    std::vector<double> row_dy(size_t(d.N * d.C)), row_dy_xhat(size_t(d.N * d.C));
+    for_each_channel_row(d.N, d.C, d.L, [&](int64_t lo, int64_t hi) {
+      row_backward_sums(dy, x, mean, rstd, d, lo, hi, row_dy.data(), row_dy_xhat.data());
     });
+    kernels::add_channel_rows(d.N, d.C, row_dy.data(), sum_dy);
+    kernels::add_channel_rows(d.N, d.C, row_dy_xhat.data(), sum_dy_xhat);
+    if (dx) backward_input(dy, x, weight, mean, rstd, sum_dy, sum_dy_xhat, M, batch_stats, dx, d);
   }
 
   template <typename T>
   static void backward_input(const T* dy, const T* x, const T* weight, const T* mean, const T* rstd,
                              const double* sum_dy, const double* sum_dy_xhat, double M, bool batch_stats, T* dx,
                              Dims d) {
-    for_each_channel_block(d.C, d.per_channel(), [&](int64_t c0, int64_t c1) {
-      channel_dx(dy, x, weight, mean, rstd, sum_dy, sum_dy_xhat, M, batch_stats, dx, d, c0, c1);
-    });
+    BackwardCoefficients<T> k(weight, rstd, sum_dy, sum_dy_xhat, 0, d.C, M, batch_stats);
+    for_each_channel_row(d.N, d.C, d.L,
+                         [&](int64_t lo, int64_t hi) { channel_rows_dx(dy, x, mean, rstd, k, dx, d, lo, hi); });
   }
 };
 

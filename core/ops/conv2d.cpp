@@ -19,9 +19,11 @@
 // and results do not depend on the thread count.
 #include <algorithm>
 #include <optional>
+#include <vector>
 
 #include "core/kernels/blas.h"
-#include "core/kernels/channel_sums.h"
+#include "core/kernels/channel_rows.h"
+#include "core/kernels/lane_sum.h"
 #include "core/kernels/simd.h"
 #include "core/ops/helpers.h"
 #include "core/storage.h"
@@ -325,21 +327,25 @@ void conv2d_forward(const T* x, const T* w, const T* b, T* y, const ConvDims& d)
   }
 }
 
-// db[o] = Σ_{n,i,j} dy[n,o,i,j] for channels o0..o1, in double, each sample's
-// positions in lanes (kernels/channel_sums.h): not one chain of adds.
+// Each row's Σ dy over its positions, rows [lo, hi) of dy (N, C_out, P), in
+// double, in lanes: not one chain of adds.
 template <typename T>
-NL_SIMD_CLONES void bias_gradient(const T* dy, T* db, const ConvDims& d, int64_t o0, int64_t o1) {
-  for (int64_t o = o0; o < o1; ++o)
-    db[o] = T(kernels::channel_sum(d.N, d.C_out, d.P(), o, [&](int64_t, int64_t i) { return double(dy[i]); }));
+NL_SIMD_CLONES void row_sums(const T* dy, int64_t P, int64_t lo, int64_t hi, double* rows) {
+  for (int64_t t = lo; t < hi; ++t)
+    rows[t] = kernels::lane_sum<double>(P, [&](int64_t k) { return double(dy[t * P + k]); });
 }
 
 // dx, dw, db (each may be null: not wanted) from dy, all contiguous.
 template <typename T>
 void conv2d_backward(const T* dy, const T* x, const T* w, T* dx, T* dw, T* db, const ConvDims& d) {
   const int64_t P = d.P(), K = d.K(), Og = d.out_per_group(), rows = d.C_in * d.kH * d.kW;
-  if (db)  // db[o] = Σ_{n,i,j} dy[n,o,i,j], one thread per channel
-    parallel_for(0, d.C_out, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(d.N * P, 1)),
-                 [&](int64_t lo, int64_t hi) { bias_gradient(dy, db, d, lo, hi); });
+  if (db) {  // db[o] = Σ_{n,i,j} dy[n,o,i,j]: row by row, then per channel in sample order (kernels/channel_rows.h)
+    std::vector<double> rows(size_t(d.N * d.C_out)), sums(size_t(d.C_out));
+    kernels::for_each_channel_row(d.N, d.C_out, P,
+                                  [&](int64_t lo, int64_t hi) { row_sums(dy, P, lo, hi, rows.data()); });
+    kernels::add_channel_rows(d.N, d.C_out, rows.data(), sums.data());
+    for (int64_t o = 0; o < d.C_out; ++o) db[o] = T(sums[size_t(o)]);
+  }
   if ((!dx && !dw) || K == 0) return;  // K = 0: dx and dw have no values
   if (dw) std::fill(dw, dw + d.C_out * K, T(0));
   const int64_t chunk = chunk_samples(d);

@@ -14,7 +14,7 @@
 #include <tuple>
 #include <vector>
 
-#include "core/kernels/channel_sums.h"
+#include "core/kernels/channel_rows.h"
 #include "core/kernels/simd.h"
 #include "core/ops/norm_helpers.h"
 #include "core/parallel.h"
@@ -47,39 +47,36 @@ Dims check_arguments(const Tensor& x, int64_t num_groups, const Tensor& weight, 
   return d;
 }
 
-// Channel c's Σdy and Σdy·xhat (in double, kernels/channel_sums.h), and
-// dxhat = dy · w[c] over its values when dxhat is not null; xhat is rebuilt
-// from x and the mean and rstd of the sample's group.
+// Rows [lo, hi) of (N, C, L), row t = n·C + c: its Σdy and Σdy·xhat (in
+// double, in lanes), and dxhat = dy · w[c] when dxhat is not null; xhat is
+// rebuilt from x and the mean and rstd of the sample's group.
 template <typename T>
-NL_SIMD_CLONES void group_norm_channel_backward(const T* dy, const T* x, const T* mean, const T* rstd, const T* w,
-                                                T* dxhat, double* sum_dy, double* sum_dy_xhat, Dims d, int64_t c) {
-  const int64_t group = c / d.channels_per_group();
-  std::tie(sum_dy[c], sum_dy_xhat[c]) = kernels::channel_sums(
-      d.N, d.C, d.L, c, [&](int64_t, int64_t i) { return double(dy[i]); },
-      [&](int64_t n, int64_t i) {
-        int64_t row = n * d.G + group;
-        return double(dy[i]) * double((x[i] - mean[row]) * rstd[row]);
-      });
-  if (!dxhat) return;
-  const T scale = w ? w[c] : T(1);
-  for (int64_t n = 0; n < d.N; ++n) {
-    const int64_t base = (n * d.C + c) * d.L;
-    for (int64_t l = 0; l < d.L; ++l) dxhat[base + l] = dy[base + l] * scale;
+NL_SIMD_CLONES void group_norm_rows_backward(const T* dy, const T* x, const T* mean, const T* rstd, const T* w,
+                                             T* dxhat, double* row_dy, double* row_dy_xhat, Dims d, int64_t lo,
+                                             int64_t hi) {
+  for (int64_t t = lo; t < hi; ++t) {
+    const int64_t c = t % d.C, group = t / d.C * d.G + c / d.channels_per_group();
+    const T* g = dy + t * d.L;
+    std::tie(row_dy[t], row_dy_xhat[t]) = ops::row_dy_sums(g, x + t * d.L, mean[group], rstd[group], d.L);
+    if (!dxhat) continue;
+    const T scale = w ? w[c] : T(1);
+    for (int64_t l = 0; l < d.L; ++l) dxhat[t * d.L + l] = g[l] * scale;  // the row is still in L1
   }
 }
 
-// dw[c] = Σ dy·xhat, db[c] = Σ dy, dxhat = dy · w[c], channels in parallel
-// (each channel's sums in one fixed order: the same bits at any thread count).
-// Any of dxhat, dw, db may be null.
+// dw[c] = Σ dy·xhat, db[c] = Σ dy, dxhat = dy · w[c]: row by row in memory
+// order, then each channel's rows added in sample order (kernels/channel_rows.h:
+// the same bits at any thread count). Any of dxhat, dw, db may be null.
 template <typename T>
 void group_norm_affine_backward(const T* dy, const T* x, const T* mean, const T* rstd, const T* w, T* dxhat, T* dw,
                                 T* db, Dims d) {
-  std::vector<double> sum_dy(size_t(d.C), 0.0), sum_dy_xhat(size_t(d.C), 0.0);
-  parallel_for(0, d.C, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(1, d.N * d.L)),
-               [&](int64_t c0, int64_t c1) {
-                 for (int64_t c = c0; c < c1; ++c)
-                   group_norm_channel_backward(dy, x, mean, rstd, w, dxhat, sum_dy.data(), sum_dy_xhat.data(), d, c);
-               });
+  std::vector<double> row_dy(size_t(d.N * d.C)), row_dy_xhat(size_t(d.N * d.C));
+  kernels::for_each_channel_row(d.N, d.C, d.L, [&](int64_t lo, int64_t hi) {
+    group_norm_rows_backward(dy, x, mean, rstd, w, dxhat, row_dy.data(), row_dy_xhat.data(), d, lo, hi);
+  });
+  std::vector<double> sum_dy(size_t(d.C)), sum_dy_xhat(size_t(d.C));
+  kernels::add_channel_rows(d.N, d.C, row_dy.data(), sum_dy.data());
+  kernels::add_channel_rows(d.N, d.C, row_dy_xhat.data(), sum_dy_xhat.data());
   for (int64_t c = 0; c < d.C; ++c) {
     if (dw) dw[c] = T(sum_dy_xhat[size_t(c)]);
     if (db) db[c] = T(sum_dy[size_t(c)]);

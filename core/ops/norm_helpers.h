@@ -3,7 +3,9 @@
 // group_norm.cpp) and their composed references share: argument checks,
 // optional tensors, and the references' affine step.
 #include <algorithm>
+#include <utility>
 
+#include "core/kernels/lane_sum.h"
 #include "core/ops/helpers.h"
 #include "core/parallel.h"
 
@@ -65,6 +67,17 @@ void channel_affine(const T* x, const T* w, const T* b, T* y, int64_t N, int64_t
       for (int64_t l = 0; l < L; ++l) y[t * L + l] = x[t * L + l] * scale + shift;
     }
   });
+}
+
+// {Σdy, Σdy·xhat} over one row of L values, xhat = (x − mean)·rstd, in double,
+// in lanes (kernels/lane_sum.h): a row's share of the image norms' dweight and
+// dbias. Inlined into the caller: call from an NL_SIMD_CLONES function.
+template <typename T>
+__attribute__((always_inline)) inline std::pair<double, double> row_dy_sums(const T* dy, const T* x, T mean, T rstd,
+                                                                            int64_t L) {
+  return kernels::lane_sums<double>(
+      L, [&](int64_t l) { return double(dy[l]); },
+      [&](int64_t l) { return double(dy[l]) * double((x[l] - mean) * rstd); });
 }
 
 // ---- for the composed references ------------------------------------------------------
