@@ -6,7 +6,8 @@
 // has stride 0). for_each_strided first merges dims that are contiguous for
 // every operand (so a contiguous tensor becomes one flat loop), then runs the
 // innermost dim as a plain loop the compiler vectorizes, splitting the outer
-// positions across threads for big tensors.
+// positions, and long runs, across threads for big tensors.
+#include <algorithm>
 #include <array>
 #include <cstdint>
 
@@ -72,19 +73,28 @@ void for_each_strided(Shape shape, std::array<Shape, N> strides, Inner&& inner) 
   int64_t outer = 1;
   for (int d = 0; d < outer_rank; ++d) outer *= s[d];
 
-  int64_t grain = std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(count, 1));
-  parallel_for(0, outer, grain, [&](int64_t lo, int64_t hi) {
-    // position of `lo` as a multi-index, then an odometer over the outer dims
+  // A long innermost run is cut into pieces of at most kParallelGrain values,
+  // so a contiguous tensor (one run after the merge) is shared by the threads
+  // too; item = (outer position, piece).
+  const int64_t piece = std::min<int64_t>(std::max<int64_t>(count, 1), kParallelGrain);
+  const int64_t pieces = (count + piece - 1) / piece;
+  int64_t grain = std::max<int64_t>(1, kParallelGrain / piece);
+  parallel_for(0, outer * pieces, grain, [&](int64_t lo, int64_t hi) {
+    // position of lo's outer position as a multi-index, then an odometer over the outer dims
     int64_t index[Shape::kMaxDims] = {};
     Offsets<N> off{};
-    int64_t rest = lo;
+    int64_t rest = lo / pieces;
     for (int d = outer_rank - 1; d >= 0; --d) {
       index[d] = rest % s[d];
       rest /= s[d];
       for (int k = 0; k < N; ++k) off[k] += index[d] * st[k][d];
     }
-    for (int64_t o = lo; o < hi; ++o) {
-      inner(off, count, inner_strides);
+    for (int64_t item = lo; item < hi; ++item) {
+      const int64_t begin = item % pieces * piece;
+      Offsets<N> at = off;
+      for (int k = 0; k < N; ++k) at[k] += begin * inner_strides[k];
+      inner(at, std::min(piece, count - begin), inner_strides);
+      if (begin + piece < count) continue;  // the next piece of the same run
       for (int d = outer_rank - 1; d >= 0; --d) {
         for (int k = 0; k < N; ++k) off[k] += st[k][d];
         if (++index[d] < s[d]) break;
