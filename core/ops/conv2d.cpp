@@ -11,12 +11,15 @@
 //   dcol_g = W_gᵀ · dy_g                     (K, nb·P)     then col2im: dx[n,c,h,w] = Σ dcol over the
 //                                                          (p,q,i,j) that read x[n,c,h,w]
 //   db[o]  = Σ_{n,i,j} dy[n,o,i,j]           (C_out)       in double
-// The GEMMs are cut into blocks set by the shape alone (columns of y_g and
-// dcol_g, columns of dW_g: equal widths up to a fixed most), each block one
-// single-threaded GEMM with the whole sum, the blocks spread over the
-// threads. So every output element comes from the same BLAS call whatever
-// the thread count — kernels::gemm cuts one big call by the thread count —
-// and results do not depend on the thread count.
+// The batch is cut into equal chunks and the chunks into at most 4 parts,
+// and the GEMMs into blocks (columns of y_g and dcol_g, columns of dW_g:
+// equal widths up to a fixed most), all set by the shape alone; each block is
+// one single-threaded GEMM with the whole sum. The threads take whole parts
+// when the parts divide evenly over them, else share each chunk's blocks
+// (Chunks, below). So every output element comes from the same BLAS call
+// whatever the thread count — kernels::gemm cuts one big call by the thread
+// count — dW adds the parts' partial sums in part order, and results do not
+// depend on the thread count.
 #include <algorithm>
 #include <optional>
 #include <vector>
@@ -106,7 +109,9 @@ constexpr int64_t kColumnBlock = 512, kWeightBlock = 160;
 int64_t chunk_samples(const ConvDims& d) {
   if (d.P() >= kColumnBlock) return 1;
   int64_t per_sample = std::max<int64_t>(1, std::max(d.C_in * d.kH * d.kW, d.C_out) * d.P());
-  return std::clamp<int64_t>(kColumnBudget / per_sample, 1, std::max<int64_t>(d.N, 1));
+  const int64_t most = std::clamp<int64_t>(kColumnBudget / per_sample, 1, std::max<int64_t>(d.N, 1));
+  const int64_t chunks = (d.N + most - 1) / std::max<int64_t>(most, 1);
+  return std::max<int64_t>(1, (d.N + chunks - 1) / std::max<int64_t>(chunks, 1));  // equal chunks: 128 as 8 of 16
 }
 
 // Output columns j in [lo, hi) read input column j·s − pad + q·dil inside [0, size).
@@ -285,46 +290,94 @@ struct Scratch {
   T* data() const { return static_cast<T*>(storage.data()); }
 };
 
+// The chunks of samples, [n0, n0 + nb) for chunk c, and how they are spread
+// over the threads. With enough chunks each thread takes whole chunks (a
+// contiguous range of them, one `part`) with its own scratch: a thread then
+// reads only columns it wrote itself, and the threads share nothing but the
+// weights. The columns written by one core and read by another had to cross
+// between the cores' caches: on this VM, when its two vCPUs sat on separate
+// L3s (the triad then measured 46–55 GB/s, not 34), conv2d forward + backward
+// took 60–62 ms at 2 threads, no faster than at 1 (65), and 35 ms otherwise.
+// With fewer chunks, one part runs them one at a time and the threads share
+// each chunk (its im2col rows, GEMM blocks and col2im planes: every
+// parallel_for and GEMM block below runs on the calling thread inside a
+// part). The same calls compute every value either way, so no result
+// depends on the thread count. The backward's dW sums the parts' partial
+// products in part order, so the parts are set by the shape alone: at most
+// kParts of them.
+constexpr int64_t kParts = 4;
+
+struct Chunks {
+  int64_t N, size, count, parts;
+  explicit Chunks(const ConvDims& d)
+      : N(d.N), size(chunk_samples(d)), count((d.N + size - 1) / size), parts(std::min(count, kParts)) {}
+  int64_t first(int64_t part) const { return count * part / parts; }  // chunks [first(i), first(i + 1))
+  int64_t n0(int64_t chunk) const { return chunk * size; }
+  int64_t nb(int64_t chunk) const { return std::min(size, N - chunk * size); }
+  // fn(part) for every part: in parallel, one part per thread at a time, when
+  // the parts divide evenly over the threads, else one after another.
+  template <typename Fn>
+  void for_each_part(Fn&& fn) const {
+    const int threads = get_num_threads();
+    if (threads > 1 && parts % threads == 0 && !omp_in_parallel()) {
+#pragma omp parallel for num_threads(threads) schedule(static)
+      for (int64_t part = 0; part < parts; ++part) fn(part);
+    } else {
+      for (int64_t part = 0; part < parts; ++part) fn(part);
+    }
+  }
+};
+
+// y for samples [n0, n0 + nb): im2col into col, y_g = W_g · col_g (+ b) into
+// y's block (one sample) or the scratch out, then out to y with the bias.
+template <typename T>
+void conv2d_forward_chunk(const T* x, const T* w, const T* b, T* y, const ConvDims& d, int64_t n0, int64_t nb, T* col,
+                          T* out) {
+  const int64_t P = d.P(), K = d.K(), Og = d.out_per_group(), cols = nb * P;
+  T* outp = nb == 1 ? y + n0 * d.C_out * P : out;  // one sample: its columns are y's
+  im2col(x, col, d, n0, nb);
+  // One sample with a bias: y's block starts as b and the GEMM adds onto it
+  // (β = 1), so no pass over y follows; only where b joins the sum differs
+  // from the chunks' (W·col) + b below, a rounding.
+  const bool bias_first = nb == 1 && b;
+  const ColumnBlocks blocks(cols, kColumnBlock);
+  for_each_gemm_block(d.G * blocks.count, Og * blocks.width(0) * K, [&](int64_t task) {  // y_g = W_g · col_g
+    auto [g, c0, width] = blocks.task(task);
+    T* out_block = outp + g * Og * cols + c0;
+    if (bias_first)
+      for (int64_t o = 0; o < Og; ++o) std::fill_n(out_block + o * cols, width, b[g * Og + o]);
+    kernels::gemm<T>(CblasNoTrans, CblasNoTrans, Og, width, K, T(1), w + g * Og * K, K, col + g * K * cols + c0, cols,
+                     bias_first ? T(1) : T(0), out_block, cols);
+  });
+  if (nb == 1) return;
+  // y[n0+n, o, :] = out[o, n·P ..] + b[o]
+  parallel_for(0, nb * d.C_out, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(P, 1)),
+               [&](int64_t lo, int64_t hi) {
+                 for (int64_t t = lo; t < hi; ++t) {
+                   int64_t n = t / d.C_out, o = t % d.C_out;
+                   const T* src = outp + o * cols + n * P;
+                   T* dst = y + ((n0 + n) * d.C_out + o) * P;
+                   T shift = b ? b[o] : T(0);
+                   for (int64_t k = 0; k < P; ++k) dst[k] = src[k] + shift;
+                 }
+               });
+}
+
 // y = conv(x, w) + b over contiguous data.
 template <typename T>
 void conv2d_forward(const T* x, const T* w, const T* b, T* y, const ConvDims& d) {
-  const int64_t P = d.P(), K = d.K(), Og = d.out_per_group(), rows = d.C_in * d.kH * d.kW;
+  const int64_t P = d.P(), K = d.K(), rows = d.C_in * d.kH * d.kW;
   if (K == 0) {  // no input channels: y = b
     for (int64_t t = 0; t < d.N * d.C_out; ++t) std::fill(y + t * P, y + (t + 1) * P, b ? b[t % d.C_out] : T(0));
     return;
   }
-  const int64_t chunk = chunk_samples(d);
-  Scratch<T> col("conv2d columns", rows * chunk * P), out("conv2d output columns", chunk > 1 ? d.C_out * chunk * P : 0);
-  for (int64_t n0 = 0; n0 < d.N; n0 += chunk) {
-    int64_t nb = std::min(chunk, d.N - n0), cols = nb * P;
-    T* outp = nb == 1 ? y + n0 * d.C_out * P : out.data();  // one sample: its columns are y's
-    im2col(x, col.data(), d, n0, nb);
-    // One sample with a bias: y's block starts as b and the GEMM adds onto it
-    // (β = 1), so no pass over y follows; only where b joins the sum differs
-    // from the chunks' (W·col) + b below, a rounding.
-    const bool bias_first = nb == 1 && b;
-    const ColumnBlocks blocks(cols, kColumnBlock);
-    for_each_gemm_block(d.G * blocks.count, Og * blocks.width(0) * K, [&](int64_t task) {  // y_g = W_g · col_g
-      auto [g, c0, width] = blocks.task(task);
-      T* out_block = outp + g * Og * cols + c0;
-      if (bias_first)
-        for (int64_t o = 0; o < Og; ++o) std::fill_n(out_block + o * cols, width, b[g * Og + o]);
-      kernels::gemm<T>(CblasNoTrans, CblasNoTrans, Og, width, K, T(1), w + g * Og * K, K,
-                       col.data() + g * K * cols + c0, cols, bias_first ? T(1) : T(0), out_block, cols);
-    });
-    if (nb == 1) continue;
-    // y[n0+n, o, :] = out[o, n·P ..] + b[o]   (in place when out is y)
-    parallel_for(0, nb * d.C_out, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(P, 1)),
-                 [&](int64_t lo, int64_t hi) {
-                   for (int64_t t = lo; t < hi; ++t) {
-                     int64_t n = t / d.C_out, o = t % d.C_out;
-                     const T* src = outp + o * cols + n * P;
-                     T* dst = y + ((n0 + n) * d.C_out + o) * P;
-                     T shift = b ? b[o] : T(0);
-                     for (int64_t k = 0; k < P; ++k) dst[k] = src[k] + shift;
-                   }
-                 });
-  }
+  const Chunks chunks(d);
+  chunks.for_each_part([&](int64_t part) {
+    Scratch<T> col("conv2d columns", rows * chunks.size * P);
+    Scratch<T> out("conv2d output columns", chunks.size > 1 ? d.C_out * chunks.size * P : 0);
+    for (int64_t chunk = chunks.first(part); chunk < chunks.first(part + 1); ++chunk)
+      conv2d_forward_chunk(x, w, b, y, d, chunks.n0(chunk), chunks.nb(chunk), col.data(), out.data());
+  });
 }
 
 // Each row's Σ dy over its positions, rows [lo, hi) of dy (N, C_out, P), in
@@ -335,10 +388,45 @@ NL_SIMD_CLONES void row_sums(const T* dy, int64_t P, int64_t lo, int64_t hi, dou
     rows[t] = kernels::lane_sum<double>(P, [&](int64_t k) { return double(dy[t * P + k]); });
 }
 
+// Samples [n0, n0 + nb): dw += dy_g · col_gᵀ and dx from dcol_g = W_gᵀ · dy_g
+// (dx or dw null: not wanted); col and dyc are scratch.
+template <typename T>
+void conv2d_backward_chunk(const T* dy, const T* x, const T* w, T* dx, T* dw, const ConvDims& d, int64_t n0, int64_t nb,
+                           T* col, T* dyc) {
+  const int64_t P = d.P(), K = d.K(), Og = d.out_per_group(), cols = nb * P;
+  const T* dyp = nb == 1 ? dy + n0 * d.C_out * P : dyc;  // one sample: dy's block is its columns
+  if (nb > 1)                                            // dyc[o, n·P ..] = dy[n0+n, o, :]
+    parallel_for(0, nb * d.C_out, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(P, 1)),
+                 [&](int64_t lo, int64_t hi) {
+                   for (int64_t t = lo; t < hi; ++t) {
+                     int64_t n = t / d.C_out, o = t % d.C_out;
+                     std::copy_n(dy + ((n0 + n) * d.C_out + o) * P, P, dyc + o * cols + n * P);
+                   }
+                 });
+  if (dw) {  // dW_g += dy_g · col_gᵀ   (Og, K)
+    im2col(x, col, d, n0, nb);
+    const ColumnBlocks blocks(K, kWeightBlock);
+    for_each_gemm_block(d.G * blocks.count, Og * blocks.width(0) * cols, [&](int64_t task) {  // dW_g[:, k0..]
+      auto [g, k0, width] = blocks.task(task);
+      kernels::gemm<T>(CblasNoTrans, CblasTrans, Og, width, cols, T(1), dyp + g * Og * cols, cols,
+                       col + (g * K + k0) * cols, cols, T(1), dw + g * Og * K + k0, K);
+    });
+  }
+  if (dx) {  // dcol_g = W_gᵀ · dy_g   (K, nb·P), into the same buffer, then col2im
+    const ColumnBlocks blocks(cols, kColumnBlock);
+    for_each_gemm_block(d.G * blocks.count, K * blocks.width(0) * Og, [&](int64_t task) {
+      auto [g, c0, width] = blocks.task(task);
+      kernels::gemm<T>(CblasTrans, CblasNoTrans, K, width, Og, T(1), w + g * Og * K, K, dyp + g * Og * cols + c0, cols,
+                       T(0), col + g * K * cols + c0, cols);
+    });
+    col2im(col, dx, d, n0, nb);
+  }
+}
+
 // dx, dw, db (each may be null: not wanted) from dy, all contiguous.
 template <typename T>
 void conv2d_backward(const T* dy, const T* x, const T* w, T* dx, T* dw, T* db, const ConvDims& d) {
-  const int64_t P = d.P(), K = d.K(), Og = d.out_per_group(), rows = d.C_in * d.kH * d.kW;
+  const int64_t P = d.P(), K = d.K(), rows = d.C_in * d.kH * d.kW;
   if (db) {  // db[o] = Σ_{n,i,j} dy[n,o,i,j]: row by row, then per channel in sample order (kernels/channel_rows.h)
     std::vector<double> rows(size_t(d.N * d.C_out)), sums(size_t(d.C_out));
     kernels::for_each_channel_row(d.N, d.C_out, P,
@@ -347,40 +435,24 @@ void conv2d_backward(const T* dy, const T* x, const T* w, T* dx, T* dw, T* db, c
     for (int64_t o = 0; o < d.C_out; ++o) db[o] = T(sums[size_t(o)]);
   }
   if ((!dx && !dw) || K == 0) return;  // K = 0: dx and dw have no values
-  if (dw) std::fill(dw, dw + d.C_out * K, T(0));
-  const int64_t chunk = chunk_samples(d);
-  Scratch<T> col("conv2d columns", rows * chunk * P), dyc("conv2d output columns", chunk > 1 ? d.C_out * chunk * P : 0);
-  for (int64_t n0 = 0; n0 < d.N; n0 += chunk) {
-    int64_t nb = std::min(chunk, d.N - n0), cols = nb * P;
-    const T* dyp = nb == 1 ? dy + n0 * d.C_out * P : dyc.data();  // one sample: dy's block is its columns
-    // else dyc[o, n·P ..] = dy[n0+n, o, :]
-    if (nb > 1)
-      parallel_for(0, nb * d.C_out, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(P, 1)),
-                   [&](int64_t lo, int64_t hi) {
-                     for (int64_t t = lo; t < hi; ++t) {
-                       int64_t n = t / d.C_out, o = t % d.C_out;
-                       std::copy_n(dy + ((n0 + n) * d.C_out + o) * P, P, dyc.data() + o * cols + n * P);
-                     }
-                   });
-    if (dw) {  // dW_g += dy_g · col_gᵀ   (Og, K)
-      im2col(x, col.data(), d, n0, nb);
-      const ColumnBlocks blocks(K, kWeightBlock);
-      for_each_gemm_block(d.G * blocks.count, Og * blocks.width(0) * cols, [&](int64_t task) {  // dW_g[:, k0..]
-        auto [g, k0, width] = blocks.task(task);
-        kernels::gemm<T>(CblasNoTrans, CblasTrans, Og, width, cols, T(1), dyp + g * Og * cols, cols,
-                         col.data() + (g * K + k0) * cols, cols, T(1), dw + g * Og * K + k0, K);
-      });
-    }
-    if (dx) {  // dcol_g = W_gᵀ · dy_g   (K, nb·P), into the same buffer, then col2im
-      const ColumnBlocks blocks(cols, kColumnBlock);
-      for_each_gemm_block(d.G * blocks.count, K * blocks.width(0) * Og, [&](int64_t task) {
-        auto [g, c0, width] = blocks.task(task);
-        kernels::gemm<T>(CblasTrans, CblasNoTrans, K, width, Og, T(1), w + g * Og * K, K,
-                         dyp + g * Og * cols + c0, cols, T(0), col.data() + g * K * cols + c0, cols);
-      });
-      col2im(col.data(), dx, d, n0, nb);
-    }
-  }
+  const Chunks chunks(d);
+  const int64_t weights = d.C_out * K;
+  // dW: part 0 sums its chunks into dw, part i > 0 into partials[i − 1]; then
+  // dw += partials[0] + ... in part order.
+  Scratch<T> partials("conv2d weight partials", dw ? (chunks.parts - 1) * weights : 0);
+  chunks.for_each_part([&](int64_t part) {
+    T* dw_part = !dw ? nullptr : part == 0 ? dw : partials.data() + (part - 1) * weights;
+    if (dw_part) std::fill(dw_part, dw_part + weights, T(0));
+    Scratch<T> col("conv2d columns", rows * chunks.size * P);
+    Scratch<T> dyc("conv2d output columns", chunks.size > 1 ? d.C_out * chunks.size * P : 0);
+    for (int64_t chunk = chunks.first(part); chunk < chunks.first(part + 1); ++chunk)
+      conv2d_backward_chunk(dy, x, w, dx, dw_part, d, chunks.n0(chunk), chunks.nb(chunk), col.data(), dyc.data());
+  });
+  if (dw && chunks.parts > 1)
+    parallel_for(0, weights, kParallelGrain, [&](int64_t lo, int64_t hi) {
+      for (int64_t e = lo; e < hi; ++e)
+        for (int64_t part = 1; part < chunks.parts; ++part) dw[e] += partials.data()[(part - 1) * weights + e];
+    });
 }
 
 Tensor convolution(const char* op, const ConvDims& d, const Tensor& input, const Tensor& weight, const Tensor& bias,
