@@ -294,10 +294,12 @@ struct Scratch {
 // over the threads. With enough chunks each thread takes whole chunks (a
 // contiguous range of them, one `part`) with its own scratch: a thread then
 // reads only columns it wrote itself, and the threads share nothing but the
-// weights. The columns written by one core and read by another had to cross
-// between the cores' caches: on this VM, when its two vCPUs sat on separate
-// L3s (the triad then measured 46–55 GB/s, not 34), conv2d forward + backward
-// took 60–62 ms at 2 threads, no faster than at 1 (65), and 35 ms otherwise.
+// weights. Columns written by one core and read by another must cross
+// between the cores' caches, and on the 2-core VM of bench/RESULTS.md that
+// was slow in the phases when its triad measured 46–55 GB/s rather than
+// 33–37 (probably its two vCPUs then sat on separate L3s): conv2d forward +
+// backward took 59–63 ms at 2 threads, no faster than at 1 (65), where
+// whole chunks per thread take 33–34 ms in either phase.
 // With fewer chunks, one part runs them one at a time and the threads share
 // each chunk (its im2col rows, GEMM blocks and col2im planes: every
 // parallel_for and GEMM block below runs on the calling thread inside a
