@@ -11,16 +11,15 @@
 //   dcol_g = W_gᵀ · dy_g                     (K, nb·P)     then col2im: dx[n,c,h,w] = Σ dcol over the
 //                                                          (p,q,i,j) that read x[n,c,h,w]
 //   db[o]  = Σ_{n,i,j} dy[n,o,i,j]           (C_out)       in double
-// The batch is cut into equal chunks and the chunks into at most 4 parts,
-// and, with a single part, the GEMMs into blocks (columns of y_g and dcol_g,
-// columns of dW_g: equal widths up to a fixed most), all set by the shape
-// alone; each block is
-// one single-threaded GEMM with the whole sum. The threads take whole parts
-// when the parts divide evenly over them, else share each chunk's blocks
-// (Chunks, below). So every output element comes from the same BLAS call
-// whatever the thread count — kernels::gemm cuts one big call by the thread
-// count — dW adds the parts' partial sums in part order, and results do not
-// depend on the thread count.
+// The batch is cut into equal chunks and the chunks into at most 4 parts;
+// with a single part, the GEMMs are cut into blocks (columns of y_g and
+// dcol_g, columns of dW_g: equal widths up to a fixed most). All of it is
+// set by the shape alone, and each block is one single-threaded GEMM with the
+// whole sum. The threads take whole parts when the parts divide evenly over
+// them, else share each chunk's blocks (Chunks, below). So every output
+// element comes from the same BLAS call whatever the thread count —
+// kernels::gemm cuts one big call by the thread count — dW adds the parts'
+// partial sums in part order, and results do not depend on the thread count.
 #include <algorithm>
 #include <optional>
 #include <vector>
