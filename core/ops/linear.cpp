@@ -33,18 +33,20 @@ Tensor linear(const Tensor& input, const Tensor& weight, const Tensor& bias) {
   Tensor y = Tensor::make(out_shape, x.dtype(), op);
   dispatch_floating(op, x.dtype(), [&]<typename T>() {
     T* yp = y.data<T>();
+    const bool product = rows > 0 && out_features > 0 && in_features > 0;  // else x·Wᵀ is all zeros
     if (b.defined()) {  // every row starts as the bias
       const T* bp = b.data<T>();
       parallel_for(0, rows, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(out_features, 1)),
                    [&](int64_t lo, int64_t hi) {
                      for (int64_t r = lo; r < hi; ++r) std::copy(bp, bp + out_features, yp + r * out_features);
                    });
-    } else {
+    } else if (!product) {
       std::fill(yp, yp + rows * out_features, T(0));
     }
-    if (rows > 0 && out_features > 0 && in_features > 0)
+    // No bias: β = 0, and kernels::gemm zeroes each thread's block of y on that thread.
+    if (product)
       kernels::gemm<T>(CblasNoTrans, CblasTrans, rows, out_features, in_features, T(1), x.data<T>(), in_features,
-                       w.data<T>(), in_features, T(1), yp, out_features);
+                       w.data<T>(), in_features, b.defined() ? T(1) : T(0), yp, out_features);
   });
   if (!needs_grad(input, weight, bias)) return y;
 
