@@ -297,8 +297,8 @@ struct Scratch {
 // weights. Columns written by one core and read by another must cross
 // between the cores' caches, and on the 2-core VM of bench/RESULTS.md that
 // was slow in the phases when its triad measured 46–55 GB/s rather than
-// 33–37 (probably its two vCPUs then sat on separate L3s): conv2d forward +
-// backward took 59–63 ms at 2 threads, no faster than at 1 (65), where
+// 33–38 (probably its two vCPUs then sat on separate L3s): conv2d forward +
+// backward took 59–64 ms at 2 threads, no faster than at 1 (65), where
 // whole chunks per thread take 33–34 ms in either phase.
 // With fewer chunks, one part runs them one at a time and the threads share
 // each chunk (its im2col rows, GEMM blocks and col2im planes: every
