@@ -11,15 +11,15 @@
 //   dcol_g = W_gᵀ · dy_g                     (K, nb·P)     then col2im: dx[n,c,h,w] = Σ dcol over the
 //                                                          (p,q,i,j) that read x[n,c,h,w]
 //   db[o]  = Σ_{n,i,j} dy[n,o,i,j]           (C_out)       in double
-// The batch is cut into equal chunks and the chunks into at most 4 parts;
+// The batch is cut into equal chunks and the chunks into at most 8 parts;
 // with a single part, the GEMMs are cut into blocks (columns of y_g and
 // dcol_g, columns of dW_g: equal widths up to a fixed most). All of it is
 // set by the shape alone, and each block is one single-threaded GEMM with the
-// whole sum. The threads take whole parts when the parts divide evenly over
-// them, else share each chunk's blocks (Chunks, below). So every output
-// element comes from the same BLAS call whatever the thread count —
-// kernels::gemm cuts one big call by the thread count — dW adds the parts'
-// partial sums in part order, and results do not depend on the thread count.
+// whole sum. The threads take whole parts when there are several, else
+// share the chunk's blocks (Chunks, below). So every output element comes
+// from the same BLAS call whatever the thread count — kernels::gemm cuts one
+// big call by the thread count — dW adds the parts' partial sums in part
+// order, and results do not depend on the thread count.
 #include <algorithm>
 #include <optional>
 #include <vector>
@@ -106,8 +106,8 @@ constexpr int64_t kColumnBudget = int64_t(1) << 20;
 // Block sizes of the GEMMs (at most): columns of y_g and dcol_g, columns of dW_g.
 constexpr int64_t kColumnBlock = 512, kWeightBlock = 160;
 
-// Most parts of a batch's chunks (Chunks, below).
-constexpr int64_t kParts = 4;
+// Most parts of a batch's chunks (Chunks, below): up to 8 threads take whole parts.
+constexpr int64_t kParts = 8;
 
 int64_t chunk_samples(const ConvDims& d) {
   if (d.P() >= kColumnBlock) return 1;
@@ -115,7 +115,7 @@ int64_t chunk_samples(const ConvDims& d) {
   const int64_t most = std::clamp<int64_t>(kColumnBudget / per_sample, 1, std::max<int64_t>(d.N, 1));
   // at least kParts chunks (when there are as many samples), so that a small
   // batch too is spread over the threads by whole chunks (Chunks, below):
-  // cnn_step_bn_b4 2.02 → 1.78 ms, and 3.52 → 2.77 ms in the slow phase
+  // cnn_step_bn_b4 2.02 → 1.78 ms, and 3.52 → 2.77 ms in the slow phase (4 parts)
   const int64_t chunks = std::max((d.N + most - 1) / std::max<int64_t>(most, 1), std::min(d.N, kParts));
   return std::max<int64_t>(1, (d.N + chunks - 1) / std::max<int64_t>(chunks, 1));  // equal chunks: 128 as 8 of 16
 }
@@ -297,25 +297,23 @@ struct Scratch {
 };
 
 // The chunks of samples, [n0, n0 + nb) for chunk c, and how they are spread
-// over the threads. With enough chunks each thread takes whole chunks (a
-// contiguous range of them, one `part`) with its own scratch: a thread then
-// reads only columns it wrote itself, and the threads share nothing but the
-// weights. Columns written by one core and read by another must cross
-// between the cores' caches, and on the 2-core VM of bench/RESULTS.md that
-// was slow in the phases when its triad measured 46–55 GB/s rather than
-// 33–38 (probably its two vCPUs then sat on separate L3s): conv2d forward +
-// backward took 59–64 ms at 2 threads, no faster than at 1 (65), where
-// whole chunks per thread take 33–34 ms in either phase.
-// With fewer chunks, one part runs them one at a time and the threads share
-// each chunk (its im2col rows, GEMM blocks and col2im planes: every
-// parallel_for and GEMM block below runs on the calling thread inside a
-// part). The same calls compute every value either way, so no result
-// depends on the thread count. The backward's dW sums the parts' partial
-// products in part order, so the parts are set by the shape alone: at most
-// kParts of them (chunk_samples, above). With more than one part (so a thread may take whole
-// parts), each chunk's products are one GEMM per group rather than blocks
-// that could be shared between threads: W or dy is then packed once per
-// chunk, not once per block (conv2d 33.4 → 32.7 ms).
+// over the threads. The chunks form parts (contiguous ranges of chunks), at
+// most kParts, set by the shape alone. With several parts, the threads take
+// whole parts, each with its own scratch: a thread then reads only columns
+// it wrote itself, and the threads share nothing but the weights. Columns
+// written by one core and read by another must cross between the cores'
+// caches, and on the 2-core VM of bench/RESULTS.md that was slow in the
+// phases when its triad measured 46–55 GB/s rather than 33–38 (probably its
+// two vCPUs then sat on separate L3s): conv2d forward + backward took
+// 59–64 ms at 2 threads, no faster than at 1 (65), where whole chunks per
+// thread take 33–34 ms in either phase. Each chunk's products are then one
+// GEMM per group, so W or dy is packed once per chunk, not once per block
+// (conv2d 33.4 → 32.7 ms). With one part (one chunk), the threads share the
+// chunk: its im2col rows, GEMM blocks and col2im planes (inside a part every
+// parallel_for and GEMM block below runs on the calling thread). The same
+// calls compute every value either way, and the backward's dW adds the
+// parts' partial sums in part order, so no result depends on the thread
+// count. More threads than parts leave the rest idle.
 struct Chunks {
   int64_t N, size, count, parts;
   explicit Chunks(const ConvDims& d)
@@ -324,12 +322,11 @@ struct Chunks {
   int64_t n0(int64_t chunk) const { return chunk * size; }
   int64_t nb(int64_t chunk) const { return std::min(size, N - chunk * size); }
   bool one_gemm() const { return parts > 1; }  // a chunk's product of a group as one GEMM (above)
-  // fn(part) for every part: in parallel, one part per thread at a time, when
-  // the parts divide evenly over the threads, else one after another.
+  // fn(part) for every part, in parallel when there are several.
   template <typename Fn>
   void for_each_part(Fn&& fn) const {
-    const int threads = get_num_threads();
-    if (threads > 1 && parts % threads == 0 && !omp_in_parallel()) {
+    const int threads = int(std::min<int64_t>(get_num_threads(), parts));
+    if (threads > 1 && !omp_in_parallel()) {
 #pragma omp parallel for num_threads(threads) schedule(static)
       for (int64_t part = 0; part < parts; ++part) fn(part);
     } else {

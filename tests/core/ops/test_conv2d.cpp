@@ -123,7 +123,7 @@ TEST_CASE("conv2d: equals the plain loop over the definition, output and gradien
       {2, 1, 6, 6, 3, 3, 3, 4, 0},                        // stride larger than the kernel
       {30, 16, 32, 32, 4, 3, 3, 1, 1, 1, 2},              // one sample per chunk (P 1024): GEMMs on y and dy in place
       {3, 4, 24, 24, 4, 3, 3, 1, 1, 1, 2, false},         // the same without bias (P 576), 3 parts
-      {121, 16, 12, 12, 8, 3, 3, 1, 1, 1, 2},             // chunks of 31, 31, 31 and 28 samples (P 144), 4 parts
+      {121, 16, 12, 12, 8, 3, 3, 1, 1, 1, 2},             // 7 chunks of 16 samples and one of 9 (P 144), 8 parts
       // stride 1 and as wide as the input: im2col's one shifted copy per block
       {2, 2, 6, 7, 3, 5, 5, 1, 2},       // 5x5, padding 2: two padded columns each side
       {2, 3, 7, 5, 2, 3, 1, 1, {1, 0}},  // 3x1: no padded columns, padded rows
@@ -163,12 +163,12 @@ TEST_CASE("conv2d: float32 agrees with float64, a strided input with its contigu
   CHECK(max_abs_diff(nl::conv2d(strided, w), nl::conv2d(strided.contiguous(), w)) == 0.0);
 }
 
-TEST_CASE("conv2d: results identical with 1 and 2 threads", "[ops][conv2d]") {
+TEST_CASE("conv2d: results identical with 1, 2 and 3 threads", "[ops][conv2d]") {
   nl::manual_seed(4);
-  // one sample a chunk in 4 parts (whole parts per thread, one GEMM per chunk
+  // one sample a chunk in 8 parts (whole parts per thread, one GEMM per chunk
   // and group); one sample (one part: the threads share its GEMM blocks);
-  // chunks of 12 samples and a last of 9 in 4 parts; 3 parts (one after
-  // another at 2 threads, the threads sharing each chunk's blocks)
+  // 7 chunks of 6 samples and one of 3, in 8 parts; 3 parts (uneven over 2
+  // threads)
   for (auto [x_shape, w_shape, groups] : {std::tuple{nl::Shape{8, 16, 28, 28}, nl::Shape{16, 8, 3, 3}, 2},
                                           std::tuple{nl::Shape{1, 64, 28, 28}, nl::Shape{64, 64, 3, 3}, 1},
                                           std::tuple{nl::Shape{45, 32, 14, 14}, nl::Shape{64, 32, 3, 3}, 1},
@@ -178,8 +178,8 @@ TEST_CASE("conv2d: results identical with 1 and 2 threads", "[ops][conv2d]") {
     auto w = nl::randn(w_shape).requires_grad_(true), b = nl::randn({w_shape[0]}).requires_grad_(true);
     auto g = nl::randn({x_shape[0], w_shape[0], x_shape[2], x_shape[3]});
     int before = nl::get_num_threads();
-    std::vector<std::vector<float>> results[2];
-    for (int threads : {1, 2}) {
+    std::vector<std::vector<float>> results[3];
+    for (int threads : {1, 2, 3}) {
       nl::set_num_threads(threads);
       auto y = nl::conv2d(x, w, b, 1, 1, 1, groups);
       x.set_grad({}), w.set_grad({}), b.set_grad({});
@@ -188,7 +188,7 @@ TEST_CASE("conv2d: results identical with 1 and 2 threads", "[ops][conv2d]") {
                               b.grad().to_vector<float>()};
     }
     nl::set_num_threads(before);
-    for (int i = 0; i < 4; ++i) CHECK(results[0][i] == results[1][i]);
+    for (int i = 0; i < 4; ++i) CHECK((results[0][i] == results[1][i] && results[0][i] == results[2][i]));
   }
 }
 
