@@ -335,6 +335,16 @@ struct Chunks {
   }
 };
 
+// A part's scratch: the columns of a chunk, and its output columns (y's in
+// the forward, dy's in the backward) when a chunk holds more than one sample.
+template <typename T>
+struct ChunkScratch {
+  Scratch<T> columns, output_columns;
+  ChunkScratch(const ConvDims& d, const Chunks& chunks)
+      : columns("conv2d columns", d.C_in * d.kH * d.kW * chunks.size * d.P()),
+        output_columns("conv2d output columns", chunks.size > 1 ? d.C_out * chunks.size * d.P() : 0) {}
+};
+
 // y for samples [n0, n0 + nb): im2col into col, y_g = W_g · col_g (+ b) into
 // y's block (one sample) or the scratch out, then out to y with the bias;
 // one_gemm: y_g as one GEMM, else in column blocks (Chunks).
@@ -359,33 +369,31 @@ void conv2d_forward_chunk(const T* x, const T* w, const T* b, T* y, const ConvDi
   });
   if (nb == 1) return;
   // y[n0+n, o, :] = out[o, n·P ..] + b[o]
-  parallel_for(0, nb * d.C_out, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(P, 1)),
-               [&](int64_t lo, int64_t hi) {
-                 for (int64_t t = lo; t < hi; ++t) {
-                   int64_t n = t / d.C_out, o = t % d.C_out;
-                   const T* src = outp + o * cols + n * P;
-                   T* dst = y + ((n0 + n) * d.C_out + o) * P;
-                   T shift = b ? b[o] : T(0);
-                   for (int64_t k = 0; k < P; ++k) dst[k] = src[k] + shift;
-                 }
-               });
+  kernels::for_each_channel_row(nb, d.C_out, P, [&](int64_t lo, int64_t hi) {
+    for (int64_t t = lo; t < hi; ++t) {
+      int64_t n = t / d.C_out, o = t % d.C_out;
+      const T* src = outp + o * cols + n * P;
+      T* dst = y + ((n0 + n) * d.C_out + o) * P;
+      T shift = b ? b[o] : T(0);
+      for (int64_t k = 0; k < P; ++k) dst[k] = src[k] + shift;
+    }
+  });
 }
 
 // y = conv(x, w) + b over contiguous data.
 template <typename T>
 void conv2d_forward(const T* x, const T* w, const T* b, T* y, const ConvDims& d) {
-  const int64_t P = d.P(), K = d.K(), rows = d.C_in * d.kH * d.kW;
+  const int64_t P = d.P(), K = d.K();
   if (K == 0) {  // no input channels: y = b
     for (int64_t t = 0; t < d.N * d.C_out; ++t) std::fill(y + t * P, y + (t + 1) * P, b ? b[t % d.C_out] : T(0));
     return;
   }
   const Chunks chunks(d);
   chunks.for_each_part([&](int64_t part) {
-    Scratch<T> col("conv2d columns", rows * chunks.size * P);
-    Scratch<T> out("conv2d output columns", chunks.size > 1 ? d.C_out * chunks.size * P : 0);
+    ChunkScratch<T> scratch(d, chunks);
     for (int64_t chunk = chunks.first(part); chunk < chunks.first(part + 1); ++chunk)
-      conv2d_forward_chunk(x, w, b, y, d, chunks.n0(chunk), chunks.nb(chunk), col.data(), out.data(),
-                           chunks.one_gemm());
+      conv2d_forward_chunk(x, w, b, y, d, chunks.n0(chunk), chunks.nb(chunk), scratch.columns.data(),
+                           scratch.output_columns.data(), chunks.one_gemm());
   });
 }
 
@@ -405,13 +413,12 @@ void conv2d_backward_chunk(const T* dy, const T* x, const T* w, T* dx, T* dw, co
   const int64_t P = d.P(), K = d.K(), Og = d.out_per_group(), cols = nb * P;
   const T* dyp = nb == 1 ? dy + n0 * d.C_out * P : dyc;  // one sample: dy's block is its columns
   if (nb > 1)                                            // dyc[o, n·P ..] = dy[n0+n, o, :]
-    parallel_for(0, nb * d.C_out, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(P, 1)),
-                 [&](int64_t lo, int64_t hi) {
-                   for (int64_t t = lo; t < hi; ++t) {
-                     int64_t n = t / d.C_out, o = t % d.C_out;
-                     std::copy_n(dy + ((n0 + n) * d.C_out + o) * P, P, dyc + o * cols + n * P);
-                   }
-                 });
+    kernels::for_each_channel_row(nb, d.C_out, P, [&](int64_t lo, int64_t hi) {
+      for (int64_t t = lo; t < hi; ++t) {
+        int64_t n = t / d.C_out, o = t % d.C_out;
+        std::copy_n(dy + ((n0 + n) * d.C_out + o) * P, P, dyc + o * cols + n * P);
+      }
+    });
   if (dw) {  // dW_g += dy_g · col_gᵀ   (Og, K)
     im2col(x, col, d, n0, nb);
     const ColumnBlocks blocks(K, one_gemm ? K : kWeightBlock);
@@ -435,12 +442,12 @@ void conv2d_backward_chunk(const T* dy, const T* x, const T* w, T* dx, T* dw, co
 // dx, dw, db (each may be null: not wanted) from dy, all contiguous.
 template <typename T>
 void conv2d_backward(const T* dy, const T* x, const T* w, T* dx, T* dw, T* db, const ConvDims& d) {
-  const int64_t P = d.P(), K = d.K(), rows = d.C_in * d.kH * d.kW;
+  const int64_t P = d.P(), K = d.K();
   if (db) {  // db[o] = Σ_{n,i,j} dy[n,o,i,j]: row by row, then per channel in sample order (kernels/channel_rows.h)
-    std::vector<double> rows(size_t(d.N * d.C_out)), sums(size_t(d.C_out));
+    std::vector<double> row_dy(size_t(d.N * d.C_out)), sums(size_t(d.C_out));
     kernels::for_each_channel_row(d.N, d.C_out, P,
-                                  [&](int64_t lo, int64_t hi) { row_sums(dy, P, lo, hi, rows.data()); });
-    kernels::add_channel_rows(d.N, d.C_out, rows.data(), sums.data());
+                                  [&](int64_t lo, int64_t hi) { row_sums(dy, P, lo, hi, row_dy.data()); });
+    kernels::add_channel_rows(d.N, d.C_out, row_dy.data(), sums.data());
     for (int64_t o = 0; o < d.C_out; ++o) db[o] = T(sums[size_t(o)]);
   }
   if ((!dx && !dw) || K == 0) return;  // K = 0: dx and dw have no values
@@ -452,11 +459,10 @@ void conv2d_backward(const T* dy, const T* x, const T* w, T* dx, T* dw, T* db, c
   chunks.for_each_part([&](int64_t part) {
     T* dw_part = !dw ? nullptr : part == 0 ? dw : partials.data() + (part - 1) * weights;
     if (dw_part) std::fill(dw_part, dw_part + weights, T(0));
-    Scratch<T> col("conv2d columns", rows * chunks.size * P);
-    Scratch<T> dyc("conv2d output columns", chunks.size > 1 ? d.C_out * chunks.size * P : 0);
+    ChunkScratch<T> scratch(d, chunks);
     for (int64_t chunk = chunks.first(part); chunk < chunks.first(part + 1); ++chunk)
-      conv2d_backward_chunk(dy, x, w, dx, dw_part, d, chunks.n0(chunk), chunks.nb(chunk), col.data(), dyc.data(),
-                            chunks.one_gemm());
+      conv2d_backward_chunk(dy, x, w, dx, dw_part, d, chunks.n0(chunk), chunks.nb(chunk), scratch.columns.data(),
+                            scratch.output_columns.data(), chunks.one_gemm());
   });
   if (dw && chunks.parts > 1)
     parallel_for(0, weights, kParallelGrain, [&](int64_t lo, int64_t hi) {

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "core/kernels/channel_rows.h"
 #include "core/kernels/lane_sum.h"
 #include "core/ops/helpers.h"
 #include "core/parallel.h"
@@ -60,7 +61,7 @@ inline NormBackward allocate_norm_grads(const char* op, NormGradsWanted wanted, 
 // y may be x (in place). The (n, c) rows in parallel.
 template <typename T>
 void channel_affine(const T* x, const T* w, const T* b, T* y, int64_t N, int64_t C, int64_t L) {
-  parallel_for(0, N * C, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(1, L)), [&](int64_t lo, int64_t hi) {
+  kernels::for_each_channel_row(N, C, L, [&](int64_t lo, int64_t hi) {
     for (int64_t t = lo; t < hi; ++t) {
       const int64_t c = t % C;
       const T scale = w ? w[c] : T(1), shift = b ? b[c] : T(0);
