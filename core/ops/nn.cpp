@@ -72,20 +72,27 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& targets, int64_t ignore
   Tensor loss = Tensor::make(Shape{}, x.dtype(), "cross_entropy");
   int64_t count = 0;
   const int64_t* tp = t.data<int64_t>();
-  // loss = (1/count) Σ_i [lse_i - x_i,t_i],  lse_i = log Σ_c exp(x_i,c); ignored rows are skipped
+  // loss = (1/count) Σ_i [lse_i - x_i,t_i],  lse_i = log Σ_c exp(x_i,c); ignored rows are skipped.
+  // The rows' lse in parallel, then the loss summed in row order (the same for any thread count).
   dispatch_floating("cross_entropy", x.dtype(), [&]<typename T>() {
     const T* xp = x.data<T>();
     T* lp = lse.data<T>();
+    parallel_for(0, n, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(classes, 1)),
+                 [&](int64_t lo, int64_t hi) {
+                   for (int64_t i = lo; i < hi; ++i) {
+                     const T* row = xp + i * classes;
+                     T m = -INFINITY;
+                     for (int64_t c = 0; c < classes; ++c) m = std::max(m, row[c]);
+                     if (!std::isfinite(m)) m = std::isnan(m) ? m : T(0);
+                     double s = 0;
+#pragma omp simd reduction(+ : s)
+                     for (int64_t c = 0; c < classes; ++c) s += kernels::vec::exp(row[c] - m);
+                     lp[i] = T(m + std::log(s));
+                   }
+                 });
     double total = 0;
     for (int64_t i = 0; i < n; ++i) {
       const T* row = xp + i * classes;
-      T m = -INFINITY;
-      for (int64_t c = 0; c < classes; ++c) m = std::max(m, row[c]);
-      if (!std::isfinite(m)) m = std::isnan(m) ? m : T(0);
-      double s = 0;
-#pragma omp simd reduction(+ : s)
-      for (int64_t c = 0; c < classes; ++c) s += kernels::vec::exp(row[c] - m);
-      lp[i] = T(m + std::log(s));
       if (tp[i] == ignore_index) continue;
       total += double(lp[i]) - double(row[tp[i]]);
       ++count;
