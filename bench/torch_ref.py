@@ -270,6 +270,37 @@ def gpt_linears(d=128, layers=4, ff=512, rows=2048, vocab=96):
     return run
 
 
+def lstm_products(steps=64, batch=32, embed=64, hidden=256, vocab=96):
+    """lstm_products_h256_t64_b32: the plain LSTM step's matrix products alone,
+    as PyTorch's LSTM and nn.Linear run them: the input projection and the head
+    (addmm, then dx = dy·W and dW = dyᵀ·x), the per-step h·W_hhᵀ and dp·W_hh
+    (mm), and dW_hh = Σ dpᵀ·h (one mm over all steps), into preallocated outputs."""
+    rows, gates = steps * batch, 4 * hidden
+    projection, head = [dict(x=torch.randn(rows, i), w=torch.randn(o, i), b=torch.randn(o), y=torch.empty(rows, o),
+                             dy=torch.randn(rows, o), dx=torch.empty(rows, i), dw=torch.empty(o, i))
+                        for i, o in ((embed, gates), (hidden, vocab))]
+    h, p = torch.randn(steps + 1, batch, hidden), torch.empty(steps, batch, gates)
+    dp, dh = torch.randn(steps, batch, gates), torch.empty(batch, hidden)
+    w_hh, dw_hh = torch.randn(gates, hidden), torch.empty(gates, hidden)
+
+    def linear_backward(l):
+        torch.mm(l["dy"], l["w"], out=l["dx"])
+        torch.mm(l["dy"].t(), l["x"], out=l["dw"])
+
+    def run():
+        with torch.no_grad():
+            torch.addmm(projection["b"], projection["x"], projection["w"].t(), out=projection["y"])
+            for t in range(steps):
+                torch.mm(h[t], w_hh.t(), out=p[t])
+            torch.addmm(head["b"], head["x"], head["w"].t(), out=head["y"])
+            linear_backward(head)
+            for t in reversed(range(steps)):
+                torch.mm(dp[t], w_hh, out=dh)
+            torch.mm(dp.reshape(rows, gates).t(), h[:steps].reshape(rows, hidden), out=dw_hh)
+            linear_backward(projection)
+    return run
+
+
 class CNN(nn.Sequential):
     """models::CNN with the default CNNConfig: per block of C channels
     Conv2d(prev, C, 3, padding=1, bias only without a norm) -> norm -> ReLU ->
@@ -323,6 +354,7 @@ WORKLOADS = [
     ("batchnorm2d_fwd_bwd_n32_c64_h28", lambda: norm_forward_backward(nn.BatchNorm2d(64), (32, 64, 28, 28))),
 ] + [(f"mlp_step_{norm}_b{batch}", mlp(norm, batch)) for batch in (128, 4) for norm in ("none", "ln", "bn")] + [
     ("lstm_lm_step_h256_t64_b32", lambda: lstm_lm()),
+    ("lstm_products_h256_t64_b32", lstm_products),
     ("charlm_step_lnlstm_h256_t64_b32", charlm("ln")),
     ("charlm_step_bnlstm_h256_t64_b32", charlm("bn")),
     ("gpt_step_d128_L4_t64_b32", lambda: gpt()),

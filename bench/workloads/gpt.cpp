@@ -18,14 +18,12 @@
 //   both operand gradients).
 //
 // gpt_linears_d128_L4_t64_b32: the same step's linear layers' matrix products
-// and nothing else, each called as core/ops/linear.cpp calls kernels::gemm
-// (OpenBLAS, cut over the threads): y = x·Wᵀ added onto the bias rows (β 1),
-// dx = dy·W, dW = dyᵀ·x (β 0), every layer with its own x, W and dy. These
-// are 92% of the step's counted FLOPs (attention's T² products are the rest),
-// so their rate is the most the step can reach through BLAS with everything
-// else free.
+// and nothing else (bench/workloads/linear_products.h), every layer with its
+// own x, W and dy. These are 92% of the step's counted FLOPs (attention's T²
+// products are the rest), so their rate is the most the step can reach
+// through BLAS with everything else free.
 #include "bench/workloads/common.h"
-#include "core/kernels/blas.h"
+#include "bench/workloads/linear_products.h"
 
 namespace bench {
 namespace {
@@ -98,35 +96,18 @@ std::function<void()> gpt_step(const GPTShape& shape) {
 
 // The linear layers' products of one training step of GPT(shape), alone.
 std::function<void()> gpt_linears(const GPTShape& s) {
-  struct Layer {
-    int64_t in, out;
-    nl::Tensor x, w, y, dy, dx, dw;
-  };
   const int64_t rows = s.batch * s.seq;
-  std::vector<Layer> linears;
-  auto add = [&](int64_t in, int64_t out) {
-    linears.push_back({in, out, nl::randn({rows, in}), nl::randn({out, in}), nl::randn({rows, out}),
-                       nl::randn({rows, out}), nl::zeros({rows, in}), nl::zeros({out, in})});
-  };
+  std::vector<LinearProducts> linears;
   for (int64_t i = 0; i < s.layers; ++i) {
-    add(s.d, 3 * s.d);         // QKV
-    add(s.d, s.d);             // output projection
-    add(s.d, s.feed_forward);  // feed-forward in
-    add(s.feed_forward, s.d);  // feed-forward out
+    linears.emplace_back(rows, s.d, 3 * s.d);         // QKV
+    linears.emplace_back(rows, s.d, s.d);             // output projection
+    linears.emplace_back(rows, s.d, s.feed_forward);  // feed-forward in
+    linears.emplace_back(rows, s.feed_forward, s.d);  // feed-forward out
   }
-  add(s.d, kVocab);  // head
-  return [linears, rows] {
-    using nl::kernels::gemm;
-    for (const Layer& l : linears)  // forward, in the step's order
-      gemm<float>(CblasNoTrans, CblasTrans, rows, l.out, l.in, 1.0f, l.x.data<float>(), l.in, l.w.data<float>(), l.in,
-                  1.0f, l.y.data<float>(), l.out);
-    for (auto it = linears.rbegin(); it != linears.rend(); ++it) {  // backward, in reverse
-      const Layer& l = *it;
-      gemm<float>(CblasNoTrans, CblasNoTrans, rows, l.in, l.out, 1.0f, l.dy.data<float>(), l.out, l.w.data<float>(),
-                  l.in, 0.0f, l.dx.data<float>(), l.in);
-      gemm<float>(CblasTrans, CblasNoTrans, l.out, l.in, rows, 1.0f, l.dy.data<float>(), l.out, l.x.data<float>(), l.in,
-                  0.0f, l.dw.data<float>(), l.in);
-    }
+  linears.emplace_back(rows, s.d, kVocab);  // head
+  return [linears] {
+    for (const LinearProducts& l : linears) l.forward();                          // forward, in the step's order
+    for (auto it = linears.rbegin(); it != linears.rend(); ++it) it->backward();  // backward, in reverse
   };
 }
 

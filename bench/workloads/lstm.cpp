@@ -8,6 +8,17 @@
 // the performance issue's normalized char LM; the same FLOPs are counted (the
 // norms are elementwise work and left out, as the cell's is).
 //
+// lstm_products_h256_t64_b32: lstm_lm_step's matrix products and nothing
+// else, each run as the step runs it: the input projection and the head with
+// their gradients through kernels::gemm (bench/workloads/linear_products.h);
+// the 64 recurrent products forward and the 64 backward from W_hh packed once
+// per call, the threads splitting the hidden units and meeting once per step,
+// as core/ops/lstm_sequence.cpp does; dW_hh as its two GEMMs. The same FLOPs
+// as the step, all of them; their rate is the most the step can reach with
+// the cell, the embedding, cross-entropy and Adam free (and more: h and the
+// gate gradients never change between steps here, so no step waits on
+// values the other thread has just written).
+//
 // sweep_lstm_step_h<H> (normlab-bench --sweep, bench/compare --sweep): the
 // plain step with hidden H in {64, 128, 256, 512, 1024}.
 //
@@ -16,6 +27,8 @@
 //   training: 3× that (every matmul also gives dX and dW; the embedding
 //   output requires grad, so even the input projection needs its dX).
 #include "bench/workloads/common.h"
+#include "bench/workloads/linear_products.h"
+#include "core/ops/lstm_helpers.h"
 
 namespace bench {
 namespace {
@@ -59,10 +72,49 @@ std::function<void()> language_model_step(nl::layers::LSTMCell cell, int64_t hid
                        [model, tokens, targets] { return nl::cross_entropy((*model)(tokens), targets); });
 }
 
+// The products of lstm_lm_step_h256_t64_b32 alone (see the top of the file).
+std::function<void()> lstm_products() {
+  const int64_t T = kSteps, N = kBatch, H = kHidden, G = 4 * kHidden;
+  auto projection = std::make_shared<LinearProducts>(T * N, kEmbed, G);
+  auto head = std::make_shared<LinearProducts>(T * N, H, kVocab);
+  // h_0 .. h_T, the recurrent products (T, N, 4H), their gradients, W_hh and dW_hh, dh
+  nl::Tensor h = nl::randn({T + 1, N, H}), products = nl::zeros({T, N, G}), dproducts = nl::randn({T, N, G});
+  nl::Tensor w_hh = nl::randn({G, H}), dw_hh = nl::zeros({G, H}), dh = nl::zeros({N, H});
+  return [=] {
+    const float* w = w_hh.data<float>();
+    projection->forward();
+    nl::Tensor forward_panels = nl::ops::pack_gates_interleaved(w, H, "lstm_products");
+    nl::ops::on_split_threads(nl::ops::split_units(N, H), [&](int64_t lo, int64_t hi) {
+      for (int64_t t = 0; t < T; ++t) {  // p_t = h_{t−1}·W_hhᵀ, these units' four gates
+        nl::ops::gate_products<float>(forward_panels.data<float>(), h.data<float>() + t * N * H,
+                                      products.data<float>() + t * N * G, N, H, lo, hi);
+        nl::ops::step_barrier();
+      }
+    });
+    head->forward();
+    head->backward();
+    nl::Tensor backward_panels = nl::ops::pack_for_hidden_gradient(w, H, "lstm_products");
+    nl::ops::on_split_threads(nl::ops::split_units(N, H), [&](int64_t lo, int64_t hi) {
+      for (int64_t t = T - 1; t >= 0; --t) {  // dh = dp_t·W_hh, these units
+        nl::ops::step_barrier();
+        nl::ops::hidden_gradient<float>(backward_panels.data<float>(), dproducts.data<float>() + t * N * G,
+                                        dh.data<float>(), N, H, lo, hi);
+      }
+    });
+    nl::ops::recurrent_weight_gradient<float>(dproducts.data<float>(), h.data<float>(), h.data<float>() + N * H, T, N,
+                                              H, dw_hh.data<float>());
+    projection->backward();
+  };
+}
+
 Register lstm_lm({"lstm_lm_step_h256_t64_b32",
                   "Embedding(96,64) -> LSTM(64,256) -> Linear(256,96), 32x64 tokens: one Adam step",
                   {0, step_flops(kHidden)},
                   [] { return language_model_step(nl::layers::LSTMCell::plain); }});
+Register lstm_products_only({"lstm_products_h256_t64_b32",
+                             "the matrix products of one lstm_lm_step_h256_t64_b32 step alone, as the step runs them",
+                             {0, step_flops(kHidden)},
+                             [] { return lstm_products(); }});
 Register charlm_lnlstm({"charlm_step_lnlstm_h256_t64_b32",
                         "Embedding(96,64) -> LN-LSTM(64,256) -> Linear(256,96), 32x64 tokens: one Adam step",
                         {0, step_flops(kHidden)},

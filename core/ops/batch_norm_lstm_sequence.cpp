@@ -41,10 +41,7 @@
 namespace nl {
 
 namespace {
-using kernels::kPanelRows;
-using kernels::kPanelWidth;
 using kernels::vec::tanh;
-using ops::kUnitsPerPanel;
 
 // One step's statistics: mean, variance and rstd = 1/√(var + eps) of BN_ih and
 // BN_hh (4H each), then of BN_c (H).
@@ -173,19 +170,7 @@ NL_SIMD_CLONES void step_forward(const T* packed, const T* xp, const T* h_prev, 
                                  T* h, StepStats<T> st, T* const* running, int64_t slot, BNParams<T> bn, int64_t N,
                                  int64_t H, int64_t lo, int64_t hi) {
   const int64_t G = 4 * H;
-  alignas(64) T tile[kPanelRows * kPanelWidth];
-  // p = h_{t−1}·W_hhᵀ for these units' four gates; panels outside, as lstm_sequence.cpp says why
-  for (int64_t q = lo / kUnitsPerPanel; q * kUnitsPerPanel < hi; ++q) {
-    const int64_t u0 = q * kUnitsPerPanel, count = std::min(kUnitsPerPanel, H - u0);
-    for (int64_t n0 = 0; n0 < N; n0 += kPanelRows) {
-      const int64_t rows = std::min<int64_t>(kPanelRows, N - n0);
-      kernels::panel_product(h_prev + n0 * H, H, rows, packed + q * H * kPanelWidth, H, tile);
-      for (int64_t r = 0; r < rows; ++r)
-        for (int64_t gate = 0; gate < 4; ++gate)
-          std::copy(tile + r * kPanelWidth + gate * kUnitsPerPanel, tile + r * kPanelWidth + gate * kUnitsPerPanel + count,
-                    p + (n0 + r) * G + gate * H + u0);
-    }
-  }
+  ops::gate_products(packed, h_prev, p, N, H, lo, hi);  // p = h_{t−1}·W_hhᵀ, these units' four gates
   for (int64_t gate = 0; gate < 4; ++gate) {  // BN_ih's and BN_hh's statistics, these units' columns
     const int64_t c0 = gate * H + lo, c1 = gate * H + hi;
     bn_statistics(xp, G, N, c0, c1, running[0] + slot * G, running[1] + slot * G, bn.training, bn.eps, st.mean_ih,

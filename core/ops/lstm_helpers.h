@@ -118,6 +118,13 @@ Tensor pack_for_hidden_gradient(const T* w, int64_t H, const char* op) {
   return packed;
 }
 
+// p (N, 4H), the four gates of units [lo, hi) = h (N, H)·W_hhᵀ, from W_hh
+// packed by pack_gates_interleaved, in x_proj's gate order [i | f | g | o]:
+// the forward's per-step product when the cell cannot run on the tile
+// (batch_norm_lstm_sequence.cpp: BatchNorm needs all rows of p first).
+template <typename T>
+void gate_products(const T* packed, const T* h, T* p, int64_t N, int64_t H, int64_t lo, int64_t hi);
+
 // dh (N, H), units [lo, hi) = dpre (N, 4H)·W_hh, from W_hh packed by
 // pack_for_hidden_gradient: the backward's per-step product (lstm_sequence.cpp; float and double).
 template <typename T>

@@ -96,6 +96,25 @@ NL_SIMD_CLONES void step_backward(const T* acts, const T* c_prev, const T* c, co
 }  // namespace
 
 template <typename T>
+NL_SIMD_CLONES void ops::gate_products(const T* packed, const T* h, T* p, int64_t N, int64_t H, int64_t lo,
+                                       int64_t hi) {
+  alignas(64) T tile[kPanelRows * kPanelWidth];
+  for (int64_t q = lo / kUnitsPerPanel; q * kUnitsPerPanel < hi; ++q) {  // panels outside, as step_forward
+    const int64_t u0 = q * kUnitsPerPanel, count = std::min(kUnitsPerPanel, H - u0);
+    for (int64_t n0 = 0; n0 < N; n0 += kPanelRows) {
+      const int64_t rows = std::min<int64_t>(kPanelRows, N - n0);
+      kernels::panel_product(h + n0 * H, H, rows, packed + q * H * kPanelWidth, H, tile);
+      for (int64_t r = 0; r < rows; ++r)  // the tile's [i | f | g | o] of 8 units to their gates' columns
+        for (int64_t gate = 0; gate < 4; ++gate)
+          std::copy(tile + r * kPanelWidth + gate * kUnitsPerPanel,
+                    tile + r * kPanelWidth + gate * kUnitsPerPanel + count, p + (n0 + r) * 4 * H + gate * H + u0);
+    }
+  }
+}
+template void ops::gate_products<float>(const float*, const float*, float*, int64_t, int64_t, int64_t, int64_t);
+template void ops::gate_products<double>(const double*, const double*, double*, int64_t, int64_t, int64_t, int64_t);
+
+template <typename T>
 NL_SIMD_CLONES void ops::hidden_gradient(const T* packed, const T* dpre, T* dh, int64_t N, int64_t H, int64_t lo,
                                          int64_t hi) {
   // panels q of units 32q .. 32q+31 in [lo, hi)
