@@ -1,5 +1,5 @@
 // The norm kernels alone: LayerNorm(512) and BatchNorm1d(512) on x 8192×512,
-// BatchNorm2d(64) on x (32, 64, 28, 28).
+// BatchNorm2d(64) and GroupNorm(8, 64) on x (32, 64, 28, 28).
 //
 // sweep_layernorm_fwd_bwd_<rows>x<features> (normlab-bench --sweep, bench/compare
 // --sweep): LayerNorm forward + backward from 64×64 (16 KB per array, in L1)
@@ -19,7 +19,7 @@ namespace {
 constexpr int64_t kRows = 8192, kWidth = 512;
 constexpr double kArray = double(kRows * kWidth * 4);
 
-// BatchNorm2d: the feature maps of a convolution, 6.4 MB per array (the five
+// BatchNorm2d, GroupNorm: the feature maps of a convolution, 6.4 MB per array (the five
 // counted arrays, 32 MB, are about the machine's L3).
 constexpr int64_t kImages = 32, kChannels = 64, kSize = 28;
 constexpr double kMapsArray = double(kImages * kChannels * kSize * kSize * 4);
@@ -58,6 +58,14 @@ Register batchnorm2d_fwd_bwd(
        return forward_backward(std::make_shared<nl::layers::BatchNorm2d>(kChannels),
                                {kImages, kChannels, kSize, kSize});
      }});
+
+Register groupnorm_fwd_bwd({"groupnorm_fwd_bwd_n32_c64_h28",
+                            "GroupNorm(8, 64) forward + backward on (32, 64, 28, 28), grads for x, weight, bias",
+                            {5 * kMapsArray, 0},
+                            [] {
+                              return forward_backward(std::make_shared<nl::layers::GroupNorm>(8, kChannels),
+                                                      {kImages, kChannels, kSize, kSize});
+                            }});
 
 const bool sweep_registered = [] {
   const std::pair<int64_t, int64_t> sizes[] = {{64, 64},    {256, 128},   {1024, 256},  {2048, 512},

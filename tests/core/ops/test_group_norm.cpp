@@ -51,6 +51,29 @@ TEST_CASE("group_norm: one group is LayerNorm over (C, L), C groups normalize ea
   for (double v : y.var({2}, false).to_vector<double>()) CHECK(v == Approx(1).epsilon(1e-12));
 }
 
+TEST_CASE("group_norm: results identical with 1 and 2 threads", "[ops][group_norm]") {
+  nl::manual_seed(4);
+  // many group rows of a feature map (the rows split over the threads), and few long ones
+  for (auto [shape, groups] : {std::pair{nl::Shape{16, 32, 14, 14}, 8}, std::pair{nl::Shape{2, 4, 100, 100}, 2}}) {
+    auto x = nl::randn(shape).requires_grad_(true);
+    auto w = nl::rand({shape[1]}, nl::f32, 0.5, 1.5).requires_grad_(true);
+    auto b = nl::randn({shape[1]}).requires_grad_(true);
+    auto g = nl::randn(shape);
+    int before = nl::get_num_threads();
+    std::vector<std::vector<float>> results[2];
+    for (int threads : {1, 2}) {
+      nl::set_num_threads(threads);
+      for (nl::Tensor* t : {&x, &w, &b}) t->set_grad({});
+      auto y = nl::group_norm(x, groups, w, b);
+      y.backward(g);
+      results[threads - 1] = {y.to_vector<float>(), x.grad().to_vector<float>(), w.grad().to_vector<float>(),
+                              b.grad().to_vector<float>()};
+    }
+    nl::set_num_threads(before);
+    for (int i = 0; i < 4; ++i) CHECK(results[0][i] == results[1][i]);
+  }
+}
+
 TEST_CASE("group_norm: errors name the op, the groups and the shapes", "[ops][group_norm][errors]") {
   REQUIRE_THROWS_WITH(nl::group_norm(nl::randn({2, 6}), 4), Catch::Contains("group_norm") && Catch::Contains("4"));
   REQUIRE_THROWS_WITH(nl::group_norm(nl::randn({2, 6}), 2, nl::ones({5})),
