@@ -253,6 +253,19 @@ NL_SIMD_CLONES void channel_rows_dx(const T* dy, const T* x, const T* mean, cons
   }
 }
 
+// y[n,c,l] = x[n,c,l] · w[c] + b[c] over contiguous (N, C, L): the normalize
+// step folded per channel. The (n, c) rows in parallel.
+template <typename T>
+void channel_affine(const T* x, const T* w, const T* b, T* y, int64_t N, int64_t C, int64_t L) {
+  kernels::for_each_channel_row(N, C, L, [&](int64_t lo, int64_t hi) {
+    for (int64_t t = lo; t < hi; ++t) {
+      const int64_t c = t % C;
+      const T scale = w ? w[c] : T(1), shift = b ? b[c] : T(0);
+      for (int64_t l = 0; l < L; ++l) y[t * L + l] = x[t * L + l] * scale + shift;
+    }
+  });
+}
+
 // The path for (N, C, L): the steps of Rows, along the rows of L values.
 struct Channels {
   // Each row's moments, merged per channel in sample order (Chan et al.).
@@ -268,7 +281,7 @@ struct Channels {
   static void normalize(const T* x, const T* mean, const T* rstd, const T* weight, const T* bias, T* y, Dims d) {
     std::vector<T> scale(static_cast<size_t>(d.C)), shift(static_cast<size_t>(d.C));
     normalize_coefficients(mean, rstd, weight, bias, 0, d.C, scale.data(), shift.data());
-    ops::channel_affine(x, scale.data(), shift.data(), y, d.N, d.C, d.L);
+    channel_affine(x, scale.data(), shift.data(), y, d.N, d.C, d.L);
   }
 
   // Each row's sums, added per channel in sample order; then dx unless dx is null.
@@ -376,10 +389,12 @@ void check_running_stat(const char* op, const char* name, const Tensor& stat, co
 }
 // The forward with the statistics it normalized with (batch or running, over
 // every process when sum_across_processes is given); count_out: their count M.
+// affine_from_batch (training only, when given): the weight and bias to
+// normalize with, from the batch's mean and rstd (ops::BatchAffine).
 NormForward batch_norm_forward_impl(const char* op, const Tensor& input, const Tensor& running_mean,
                                     const Tensor& running_var, const Tensor& weight, const Tensor& bias, bool training,
                                     double momentum, double eps, const CrossProcessSum& sum_across_processes,
-                                    double* count_out) {
+                                    double* count_out, const ops::BatchAffine& affine_from_batch = {}) {
   ops::check_floating(op, input);
   Dims d = check_input(op, input);
   ops::check_affine(op, "weight", weight, input, {d.C});
@@ -429,6 +444,13 @@ NormForward batch_norm_forward_impl(const char* op, const Tensor& input, const T
         }
       }
       for (int64_t c = 0; c < d.C; ++c) s[c] = T(1 / std::sqrt(double(s[c]) + eps));
+      if (affine_from_batch) {
+        std::tie(w, b) = affine_from_batch(out.mean, out.rstd);
+        ops::check_affine(op, "the batch's weight", w, x, {d.C});
+        ops::check_affine(op, "the batch's bias", b, x, {d.C});
+        w = w.defined() ? w.contiguous() : w;
+        b = b.defined() ? b.contiguous() : b;
+      }
     } else {
       const T* rm = running_mean.data<T>();
       const T* rv = running_var.data<T>();
@@ -442,6 +464,18 @@ NormForward batch_norm_forward_impl(const char* op, const Tensor& input, const T
   return out;
 }
 
+}  // namespace
+
+NormForward ops::batch_norm_forward_with_batch_affine(const char* op, const Tensor& x, const Tensor& running_mean,
+                                                      const Tensor& running_var, double momentum, double eps,
+                                                      const BatchAffine& affine) {
+  NoGradGuard no_grad;
+  double count = 0;
+  return batch_norm_forward_impl(op, x, running_mean, running_var, Tensor(), Tensor(), true, momentum, eps,
+                                 CrossProcessSum(), &count, affine);
+}
+
+namespace {
 NormBackward batch_norm_backward_impl(const char* op, const Tensor& grad_output, const Tensor& input,
                                       const Tensor& weight, const Tensor& mean, const Tensor& rstd, bool training,
                                       double count, const CrossProcessSum& sum_across_processes,

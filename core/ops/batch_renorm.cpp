@@ -16,9 +16,9 @@
 // statistics. The running statistics move as BatchNorm's (momentum, unbiased
 // variance), after r and d are formed.
 //
-// Forward: batch_norm_forward without affine gives xbn = (x − μ_B)/σ_B, μ_B,
-// 1/σ_B and updates the running statistics; then one pass
-//   y = xbn · (w·r) + (w·d + b)                                   (ops::channel_affine)
+// Forward: BatchNorm's statistics μ_B, 1/σ_B (and the running statistics
+// moved); r and d from them; then one normalizing pass
+//   y = xbn · (w·r) + (w·d + b),  xbn = (x − μ_B)/σ_B       (ops::batch_norm_forward_with_batch_affine)
 // Backward, with dy = ∂loss/∂y: y is BatchNorm's output with the affine
 // weight w·r and bias w·d + b, r and d constant, so
 //   dx      = batch_norm_backward(dy, weight = w·r)               (its closed form)
@@ -26,6 +26,7 @@
 // where batch_norm_backward's dweight is Σ dy·xbn and its dbias Σ dy.
 #include <algorithm>
 #include <cmath>
+#include <tuple>
 
 #include "core/ops/norm_helpers.h"
 
@@ -77,16 +78,18 @@ Tensor batch_renorm(const Tensor& input, const Tensor& running_mean, const Tenso
   Tensor b = bias.defined() ? bias.detach().contiguous() : Tensor();
   ops::check_affine("batch_renorm", "weight", w, x, {x.size(1)});
   ops::check_affine("batch_renorm", "bias", b, x, {x.size(1)});
-  NormForward bn = batch_norm_forward(x, running_mean, running_var, Tensor(), Tensor(), true, momentum, eps);
-  auto [r, d] = correction(bn.mean, bn.rstd, mu, var, eps, r_max, d_max);
-  // the affine of y = xbn · scale + shift: scale = w·r, shift = w·d + b
-  Tensor scale = w.defined() ? w * r : r, shift = w.defined() ? w * d : d;
-  if (b.defined()) shift = shift + b;
-  int64_t N = x.size(0), C = x.size(1), L = N * C == 0 ? 0 : x.numel() / (N * C);
-  Tensor y = bn.y;  // in place: xbn is not needed again
-  dispatch_floating("batch_renorm", x.dtype(), [&]<typename T>() {
-    ops::channel_affine<T>(y.data<T>(), scale.data<T>(), shift.data<T>(), y.data<T>(), N, C, L);
-  });
+  // BatchNorm's statistics, then y = xbn · scale + shift in the normalizing pass:
+  // scale = w·r, shift = w·d + b, r and d from the batch's statistics
+  Tensor r, d, scale, shift;
+  NormForward bn = ops::batch_norm_forward_with_batch_affine(
+      "batch_renorm", x, running_mean, running_var, momentum, eps, [&](const Tensor& mean, const Tensor& rstd) {
+        std::tie(r, d) = correction(mean, rstd, mu, var, eps, r_max, d_max);
+        scale = w.defined() ? w * r : r;
+        shift = w.defined() ? w * d : d;
+        if (b.defined()) shift = shift + b;
+        return std::pair{scale, shift};
+      });
+  Tensor y = bn.y;
   if (!needs_grad(input, weight, bias)) return y;
 
   NormGradsWanted wanted{needs_grad(input), needs_grad(weight), needs_grad(weight) || needs_grad(bias), false};

@@ -3,12 +3,11 @@
 // group_norm.cpp) and their composed references share: argument checks,
 // optional tensors, and the references' affine step.
 #include <algorithm>
+#include <functional>
 #include <utility>
 
-#include "core/kernels/channel_rows.h"
 #include "core/kernels/lane_sum.h"
 #include "core/ops/helpers.h"
-#include "core/parallel.h"
 
 namespace nl::ops {
 
@@ -56,20 +55,6 @@ inline NormBackward allocate_norm_grads(const char* op, NormGradsWanted wanted, 
           make_if(wanted.sums, {groups})};
 }
 
-// y[n,c,l] = x[n,c,l] · w[c] + b[c] over contiguous (N, C, L), the per-channel
-// affine of GroupNorm and Batch Renormalization; w or b may be null (1, 0).
-// y may be x (in place). The (n, c) rows in parallel.
-template <typename T>
-void channel_affine(const T* x, const T* w, const T* b, T* y, int64_t N, int64_t C, int64_t L) {
-  kernels::for_each_channel_row(N, C, L, [&](int64_t lo, int64_t hi) {
-    for (int64_t t = lo; t < hi; ++t) {
-      const int64_t c = t % C;
-      const T scale = w ? w[c] : T(1), shift = b ? b[c] : T(0);
-      for (int64_t l = 0; l < L; ++l) y[t * L + l] = x[t * L + l] * scale + shift;
-    }
-  });
-}
-
 // {Σdy, Σdy·xhat} over one row of L values, xhat = (x − mean)·rstd, in double,
 // in lanes (kernels/lane_sum.h): a row's share of the image norms' dweight and
 // dbias. Inlined into the caller: call from an NL_SIMD_CLONES function.
@@ -110,5 +95,16 @@ inline Tensor affine(Tensor y, const Tensor& weight, const Tensor& bias) {
   if (bias.defined()) y = y + bias;
   return y;
 }
+
+// batch_norm's training forward (core/ops/batch_norm.cpp) that normalizes with
+// an affine formed from the batch's statistics: after the mean and rstd are
+// formed and the running statistics have moved, affine(mean, rstd) returns
+// the weight and bias ([C] each) of y = xhat·weight + bias, applied in the
+// same pass as the normalization. Batch Renormalization's w·r and w·d + b
+// (core/ops/batch_renorm.cpp).
+using BatchAffine = std::function<std::pair<Tensor, Tensor>(const Tensor& mean, const Tensor& rstd)>;
+NormForward batch_norm_forward_with_batch_affine(const char* op, const Tensor& x, const Tensor& running_mean,
+                                                 const Tensor& running_var, double momentum, double eps,
+                                                 const BatchAffine& affine);
 
 }  // namespace nl::ops
