@@ -21,14 +21,21 @@
 
 namespace nl::kernels {
 
+// {mean, rstd} of one row of n values (RMSNorm: mean 0): the sum, then the
+// squared deviations (two passes, no cancellation), each in lanes.
+template <typename T, bool kCenter = true>
+__attribute__((always_inline)) inline std::pair<T, T> layer_norm_row_statistics(const T* x, int64_t n, T eps) {
+  T m = 0;
+  if constexpr (kCenter) m = lane_sum<T>(n, [&](int64_t k) { return x[k]; }) / T(n);
+  T squares = lane_sum<T>(n, [&](int64_t k) { return (x[k] - m) * (x[k] - m); });
+  return {m, T(1) / std::sqrt(squares / T(n) + eps)};
+}
+
 // y = LN(x)·w + b for one row (b may be null); returns {mean, rstd}. y may be x.
 template <typename T, bool kCenter = true>
 __attribute__((always_inline)) inline std::pair<T, T> layer_norm_row_forward(const T* x, const T* w, const T* b, T* y,
                                                                              int64_t n, T eps) {
-  T m = 0;
-  if constexpr (kCenter) m = lane_sum<T>(n, [&](int64_t k) { return x[k]; }) / T(n);
-  T squares = lane_sum<T>(n, [&](int64_t k) { return (x[k] - m) * (x[k] - m); });
-  T s = T(1) / std::sqrt(squares / T(n) + eps);
+  const auto [m, s] = layer_norm_row_statistics<T, kCenter>(x, n, eps);
   for (int64_t k = 0; k < n; ++k) y[k] = (x[k] - m) * s * w[k] + (b ? b[k] : T(0));
   return {m, s};
 }

@@ -14,12 +14,11 @@
 //            dx = rstd/K · (K·dxhat − Σdxhat − xhat·Σ(dxhat·xhat))  (LayerNorm's rule, per row)
 // The normalization is exactly LayerNorm's over each group row; only the
 // per-channel affine inside the row is new.
-#include <cmath>
 #include <tuple>
 #include <vector>
 
 #include "core/kernels/channel_rows.h"
-#include "core/kernels/lane_sum.h"
+#include "core/kernels/layer_norm_rows.h"
 #include "core/kernels/simd.h"
 #include "core/ops/norm_helpers.h"
 #include "core/parallel.h"
@@ -52,7 +51,7 @@ Dims check_arguments(const Tensor& x, int64_t num_groups, const Tensor& weight, 
   return d;
 }
 
-// Group rows [lo, hi): each row's mean and rstd (in lanes, kernels/lane_sum.h),
+// Group rows [lo, hi): each row's mean and rstd (LayerNorm's, kernels/layer_norm_rows.h),
 // then y = (x − mean)·scale + b[c], scale = rstd·w[c], channel by channel
 // while the row is in cache. w and b may be null (1 and 0).
 template <typename T>
@@ -61,9 +60,7 @@ NL_SIMD_CLONES void group_rows_forward(const T* x, const T* w, const T* b, T* y,
   const int64_t K = d.group_size(), per_group = d.channels_per_group();
   for (int64_t r = lo; r < hi; ++r) {
     const T* xr = x + r * K;
-    const T m = kernels::lane_sum<T>(K, [&](int64_t k) { return xr[k]; }) / T(K);
-    const T squares = kernels::lane_sum<T>(K, [&](int64_t k) { return (xr[k] - m) * (xr[k] - m); });
-    const T s = T(1) / std::sqrt(squares / T(K) + eps);
+    const auto [m, s] = kernels::layer_norm_row_statistics(xr, K, eps);  // LayerNorm's over the row
     mean[r] = m;
     rstd[r] = s;
     for (int64_t j = 0; j < per_group; ++j) {
