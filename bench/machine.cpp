@@ -4,7 +4,8 @@
 //
 // STREAM triad (McCalpin): a[i] = b[i] + s·c[i] over three arrays of doubles
 // far larger than the last-level cache, each thread touching its own part
-// first (so pages land near it); bytes counted 3 · 8 · n per pass (STREAM's
+// first (so pages land near it), in memory from nl::allocate_aligned like the
+// tensors' (huge pages where the OS has them); bytes counted 3 · 8 · n per pass (STREAM's
 // convention: no write-allocate traffic). Best of 10 passes, as STREAM reports.
 //
 // sgemm: C = A·B for square float32 matrices of 2048 through cblas_sgemm
@@ -18,6 +19,8 @@
 #include <chrono>
 #include <memory>
 #include <vector>
+
+#include "core/storage.h"
 
 namespace bench {
 
@@ -33,7 +36,7 @@ struct FreeDeleter {
 
 double stream_triad_gbs(int threads, int64_t n) {
   auto alloc = [n] {
-    return std::unique_ptr<double[], FreeDeleter>(static_cast<double*>(std::aligned_alloc(64, size_t(n) * 8)));
+    return std::unique_ptr<double[], FreeDeleter>(static_cast<double*>(nl::allocate_aligned(size_t(n) * 8)));
   };
   auto a = alloc(), b = alloc(), c = alloc();
   double* ap = a.get();

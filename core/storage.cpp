@@ -10,6 +10,10 @@
 
 #include "core/error.h"
 
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
+
 namespace nl {
 
 namespace {
@@ -21,6 +25,15 @@ constexpr bool kCaching = false;
 #else
 constexpr bool kCaching = true;
 #endif
+
+// Blocks of kHugePage and up start on a 2 MB boundary and ask for transparent
+// huge pages (Linux THP in "madvise" mode, Debian's default, backs only
+// memory that asks). One TLB entry then maps 2 MB instead of 4 KB: the passes
+// over tensors far larger than the TLB's reach (Zen 4: 3072 entries, 12 MB of
+// 4 KB pages), in a VM where every miss walks two page tables, ran 10–24%
+// faster (layernorm_fwd_bwd_8192x512 2.61 -> 1.99 ms, batchnorm2d 0.74 ->
+// 0.67 ms) and the training steps 1–2% faster.
+constexpr size_t kHugePage = size_t(2) << 20;
 
 // Blocks of kMinCached and up are rounded up to a size class: the power of
 // two below, plus a multiple of an eighth of it (at most 12.5% unused), so
@@ -149,12 +162,21 @@ bool give_small(void* p, size_t capacity) {
 }
 }  // namespace
 
+void* allocate_aligned(size_t nbytes) {
+  if (nbytes < kHugePage) return std::aligned_alloc(kAlign, nbytes);
+  void* p = std::aligned_alloc(kHugePage, nbytes);
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+  if (p) madvise(p, nbytes, MADV_HUGEPAGE);  // advice only: without THP the pages stay 4 KB
+#endif
+  return p;
+}
+
 Storage::Storage(std::string_view op, size_t nbytes) : nbytes_(nbytes), capacity_(size_class(nbytes)) {
   if (kCaching) data_ = capacity_ >= kMinCached ? block_cache().take(capacity_) : take_small(capacity_);
-  if (!data_) data_ = std::aligned_alloc(kAlign, capacity_);
+  if (!data_) data_ = allocate_aligned(capacity_);
   if (!data_ && kCaching && block_cache().cached() > 0) {  // out of memory: give the cached blocks back, retry
     block_cache().clear();
-    data_ = std::aligned_alloc(kAlign, capacity_);
+    data_ = allocate_aligned(capacity_);
   }
   if (!data_) fail("{}: cannot allocate {} bytes", op, nbytes);
 }

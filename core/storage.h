@@ -9,7 +9,8 @@
 // The cache keeps at most max_cached_bytes() of free blocks; empty_cache()
 // returns them all. Blocks under 32 KB are kept per thread (at most 64 of
 // each size and 16 MB in all, freed when the thread ends): small ops then
-// rarely call malloc. Under AddressSanitizer nothing is cached, so a read of a
+// rarely call malloc. Blocks of 2 MB and up sit on transparent huge pages
+// (allocate_aligned, below). Under AddressSanitizer nothing is cached, so a read of a
 // freed tensor is still caught.
 #include <cstddef>
 #include <cstdint>
@@ -34,6 +35,11 @@ class Storage {
   size_t nbytes_ = 0;
   size_t capacity_ = 0;  // the block's real size (its size class)
 };
+
+// nbytes of uninitialized memory on a 64-byte boundary (a 2 MB one, on
+// transparent huge pages where the OS has them, from 2 MB up); nullptr if
+// there is none; std::free() releases it. Storage's blocks come from here.
+void* allocate_aligned(size_t nbytes);
 
 // Bytes held in free cached blocks now, and the most the cache keeps
 // (NORMLAB_CACHE_MB, default 1024).
