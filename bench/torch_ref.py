@@ -353,6 +353,7 @@ WORKLOADS = [
     ("batchnorm_fwd_bwd_8192x512", lambda: norm_forward_backward(nn.BatchNorm1d(512))),
     ("batchnorm2d_fwd_bwd_n32_c64_h28", lambda: norm_forward_backward(nn.BatchNorm2d(64), (32, 64, 28, 28))),
     ("groupnorm_fwd_bwd_n32_c64_h28", lambda: norm_forward_backward(nn.GroupNorm(8, 64), (32, 64, 28, 28))),
+    ("gelu_fwd_bwd_8192x512", lambda: forward_backward(nn.GELU(), (8192, 512), (8192, 512))),
 ] + [(f"mlp_step_{norm}_b{batch}", mlp(norm, batch)) for batch in (128, 4) for norm in ("none", "ln", "bn")] + [
     ("lstm_lm_step_h256_t64_b32", lambda: lstm_lm()),
     ("lstm_products_h256_t64_b32", lstm_products),
