@@ -334,6 +334,23 @@ def cnn(norm, batch):
     return setup
 
 
+def lstm_cell(steps=64, batch=32, hidden=256):
+    """The LSTM cell's arithmetic of one lstm_lm step alone: from the gate
+    pre-activations (T, N, 4H) through the cell to h, and back."""
+    pre = torch.randn(steps, batch, 4 * hidden, requires_grad=True)
+    dy = torch.randn(steps, batch, hidden)
+
+    def run():
+        pre.grad = None
+        c, outputs = torch.zeros(batch, hidden), []
+        for t in range(steps):
+            i, f, g, o = pre[t].chunk(4, 1)
+            c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+            outputs.append(torch.sigmoid(o) * torch.tanh(c))
+        torch.stack(outputs).backward(dy)
+    return run
+
+
 def tiny_op_chain():
     a = torch.randn(64, requires_grad=True)
     b = torch.randn(64)
@@ -357,6 +374,7 @@ WORKLOADS = [
 ] + [(f"mlp_step_{norm}_b{batch}", mlp(norm, batch)) for batch in (128, 4) for norm in ("none", "ln", "bn")] + [
     ("lstm_lm_step_h256_t64_b32", lambda: lstm_lm()),
     ("lstm_products_h256_t64_b32", lstm_products),
+    ("lstm_cell_h256_t64_b32", lstm_cell),
     ("charlm_step_lnlstm_h256_t64_b32", charlm("ln")),
     ("charlm_step_bnlstm_h256_t64_b32", charlm("bn")),
     ("gpt_step_d128_L4_t64_b32", lambda: gpt()),

@@ -19,6 +19,15 @@
 // gate gradients never change between steps here, so no step waits on
 // values the other thread has just written).
 //
+// lstm_cell_h256_t64_b32: lstm_lm_step's cell arithmetic alone, the
+// per-unit forward and gradient rule of core/kernels/lstm_unit.h in the loops
+// of core/ops/lstm_sequence.cpp: forward from the gate pre-activations
+// (read from memory, as the step reads x_proj) to the activations, c and h;
+// backward from them, dy and dh to the gate gradients and dc. The threads
+// split the hidden units as the op does; a unit's cell state is its own, so
+// they never meet. With lstm_products, a floor under the step's time
+// (bench/compare's FLOORS): the step does all of both.
+//
 // sweep_lstm_step_h<H> (normlab-bench --sweep, bench/compare --sweep): the
 // plain step with hidden H in {64, 128, 256, 512, 1024}.
 //
@@ -28,6 +37,9 @@
 //   output requires grad, so even the input projection needs its dX).
 #include "bench/workloads/common.h"
 #include "bench/workloads/linear_products.h"
+#include "core/kernels/lstm_unit.h"
+#include "core/kernels/simd.h"
+#include "core/kernels/vec_math.h"
 #include "core/ops/lstm_helpers.h"
 
 namespace bench {
@@ -107,6 +119,54 @@ std::function<void()> lstm_products() {
   };
 }
 
+// One step's cell forward, units [lo, hi) of every row: pre (N, 4H) -> acts, c, h.
+NL_SIMD_CLONES void cell_forward(const float* pre, const float* c_prev, float* acts, float* c, float* h, int64_t N,
+                                 int64_t H, int64_t lo, int64_t hi) {
+  for (int64_t n = 0; n < N; ++n) {
+    const float* x = pre + n * 4 * H;
+    float* a = acts + n * 4 * H;
+#pragma omp simd
+    for (int64_t u = lo; u < hi; ++u) {
+      c[n * H + u] =
+          nl::kernels::lstm_unit_forward_store(x[u], x[H + u], x[2 * H + u], x[3 * H + u], c_prev[n * H + u], u, H, a);
+      h[n * H + u] = a[3 * H + u] * nl::kernels::vec::tanh(c[n * H + u]);  // h = o·tanh(c)
+    }
+  }
+}
+
+// One step's cell backward, units [lo, hi): dh = dy + dh_next; dc in and out; da (N, 4H).
+NL_SIMD_CLONES void cell_backward(const float* acts, const float* c_prev, const float* c, const float* dy,
+                                  const float* dh_next, float* dc, float* da, int64_t N, int64_t H, int64_t lo,
+                                  int64_t hi) {
+  for (int64_t n = 0; n < N; ++n) {
+    const float* a = acts + n * 4 * H;
+#pragma omp simd
+    for (int64_t u = lo; u < hi; ++u)
+      nl::kernels::lstm_unit_backward_store(a[u], a[H + u], a[2 * H + u], a[3 * H + u], c_prev[n * H + u],
+                                            nl::kernels::vec::tanh(c[n * H + u]), dy[n * H + u] + dh_next[n * H + u],
+                                            dc[n * H + u], u, H, da + n * 4 * H, dc + n * H);
+  }
+}
+
+// The cell of lstm_lm_step_h256_t64_b32 alone (see the top of the file).
+std::function<void()> lstm_cell() {
+  const int64_t T = kSteps, N = kBatch, H = kHidden, G = 4 * kHidden;
+  nl::Tensor pre = nl::randn({T, N, G}), acts = nl::zeros({T, N, G}), cells = nl::zeros({T + 1, N, H});
+  nl::Tensor h = nl::zeros({T, N, H}), dy = nl::randn({T, N, H}), dh = nl::randn({N, H}), dc = nl::zeros({N, H});
+  nl::Tensor da = nl::zeros({T, N, G});
+  return [=] {
+    float *a = acts.data<float>(), *c = cells.data<float>();
+    nl::ops::on_split_threads(nl::ops::split_units(N, H), [&](int64_t lo, int64_t hi) {
+      for (int64_t t = 0; t < T; ++t)
+        cell_forward(pre.data<float>() + t * N * G, c + t * N * H, a + t * N * G, c + (t + 1) * N * H,
+                     h.data<float>() + t * N * H, N, H, lo, hi);
+      for (int64_t t = T - 1; t >= 0; --t)  // dh_next: the same dh every step (no products here)
+        cell_backward(a + t * N * G, c + t * N * H, c + (t + 1) * N * H, dy.data<float>() + t * N * H, dh.data<float>(),
+                      dc.data<float>(), da.data<float>() + t * N * G, N, H, lo, hi);
+    });
+  };
+}
+
 Register lstm_lm({"lstm_lm_step_h256_t64_b32",
                   "Embedding(96,64) -> LSTM(64,256) -> Linear(256,96), 32x64 tokens: one Adam step",
                   {0, step_flops(kHidden)},
@@ -115,6 +175,10 @@ Register lstm_products_only({"lstm_products_h256_t64_b32",
                              "the matrix products of one lstm_lm_step_h256_t64_b32 step alone, as the step runs them",
                              {0, step_flops(kHidden)},
                              [] { return lstm_products(); }});
+Register lstm_cell_only({"lstm_cell_h256_t64_b32",
+                         "the LSTM cell's arithmetic of one lstm_lm_step_h256_t64_b32 step alone, forward and backward",
+                         {0, 0},
+                         [] { return lstm_cell(); }});
 Register charlm_lnlstm({"charlm_step_lnlstm_h256_t64_b32",
                         "Embedding(96,64) -> LN-LSTM(64,256) -> Linear(256,96), 32x64 tokens: one Adam step",
                         {0, step_flops(kHidden)},
