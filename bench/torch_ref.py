@@ -270,6 +270,25 @@ def gpt_linears(d=128, layers=4, ff=512, rows=2048, vocab=96):
     return run
 
 
+def gpt_attention(d=128, heads=4, layers=4, seq=64, batch=32):
+    """gpt_attention_d128_L4_t64_b32: the GPT step's causal self-attention cores
+    alone, as nn.MultiheadAttention's math runs them in PyTorch 1.13: per
+    layer, the packed qkv split into heads, softmax(q·kᵀ/√dh + causal mask)·v,
+    the heads merged; forward and backward."""
+    qkv = [torch.randn(batch, seq, 3 * d, requires_grad=True) for _ in range(layers)]
+    dout = [torch.randn(batch, seq, d) for _ in range(layers)]
+    mask = torch.triu(torch.full((seq, seq), float("-inf")), diagonal=1)
+    dh = d // heads
+
+    def run():
+        for x, g in zip(qkv, dout):
+            x.grad = None
+            q, k, v = (t.reshape(batch, seq, heads, dh).transpose(1, 2) for t in x.split(d, dim=2))
+            weights = torch.softmax(q @ k.transpose(-2, -1) / dh ** 0.5 + mask, dim=-1)
+            (weights @ v).transpose(1, 2).reshape(batch, seq, d).backward(g)
+    return run
+
+
 def lstm_products(steps=64, batch=32, embed=64, hidden=256, vocab=96):
     """lstm_products_h256_t64_b32: the plain LSTM step's matrix products alone,
     as PyTorch's LSTM and nn.Linear run them: the input projection and the head
@@ -379,6 +398,7 @@ WORKLOADS = [
     ("charlm_step_bnlstm_h256_t64_b32", charlm("bn")),
     ("gpt_step_d128_L4_t64_b32", lambda: gpt()),
     ("gpt_linears_d128_L4_t64_b32", gpt_linears),
+    ("gpt_attention_d128_L4_t64_b32", gpt_attention),
     ("tiny_op_chain_1000", tiny_op_chain),
     ("conv2d_fwd_bwd_n32_c64_h28_k3",
      lambda: forward_backward(nn.Conv2d(64, 64, 3, padding=1), (32, 64, 28, 28), (32, 64, 28, 28))),

@@ -22,6 +22,13 @@
 // own x, W and dy. These are 92% of the step's counted FLOPs (attention's T²
 // products are the rest), so their rate is the most the step can reach
 // through BLAS with everything else free.
+//
+// gpt_attention_d128_L4_t64_b32: the same step's causal self-attention cores
+// alone, forward and backward: multi_head_self_attention (softmax(q·kᵀ/√dh +
+// causal mask)·v per head, the fused op the step's layers call) on each
+// layer's own packed qkv (32, 64, 384), 4 heads. FLOPs: its two T×T products
+// forward, each twice backward, counted as gpt_step counts them. With
+// gpt_linears and gelu_fwd_bwd, a floor under the step (bench/compare's FLOORS).
 #include "bench/workloads/common.h"
 #include "bench/workloads/linear_products.h"
 
@@ -111,6 +118,26 @@ std::function<void()> gpt_linears(const GPTShape& s) {
   };
 }
 
+// The attention cores of the step alone (see the top of the file).
+std::function<void()> gpt_attention(const GPTShape& s) {
+  std::vector<nl::Tensor> qkv, dout;
+  for (int64_t i = 0; i < s.layers; ++i) {
+    qkv.push_back(nl::randn({s.batch, s.seq, 3 * s.d}).requires_grad_(true));
+    dout.push_back(nl::randn({s.batch, s.seq, s.d}));
+  }
+  return [qkv, dout, heads = s.heads] {
+    for (size_t i = 0; i < qkv.size(); ++i) {
+      qkv[i].set_grad(nl::Tensor());
+      nl::multi_head_self_attention(qkv[i], heads, nl::Tensor(), /*is_causal=*/true).backward(dout[i]);
+    }
+  };
+}
+
+// Attention's FLOPs in one step: scores and weights·V, 2·B·T·T·d each, per layer, trained.
+double attention_flops(const GPTShape& s) {
+  return train_flops(double(s.layers) * 2 * 2 * double(s.batch * s.seq * s.seq * s.d));
+}
+
 Register gpt({"gpt_step_d128_L4_t64_b32",
               "GPT: vocab 96, learned positions, 4 Pre-LN layers d128 h4 FF512 GELU, causal; 32x64 tokens; AdamW step",
               {0, train_flops(forward_flops(GPTShape{}))},
@@ -120,6 +147,12 @@ Register gpt_linears_only({"gpt_linears_d128_L4_t64_b32",
                            "as linear and its backward call it)",
                            {0, train_flops(linear_forward_flops(GPTShape{}))},
                            [] { return gpt_linears(GPTShape{}); }});
+
+Register gpt_attention_only({"gpt_attention_d128_L4_t64_b32",
+                             "the causal self-attention cores of one gpt_step_d128_L4_t64_b32 step alone (4 layers' "
+                             "multi_head_self_attention, forward + backward)",
+                             {0, attention_flops(GPTShape{})},
+                             [] { return gpt_attention(GPTShape{}); }});
 
 // The sweep's points: T at d 128, d at T 64 (t64_d128 is on both curves, registered once).
 const bool sweep_registered = [] {
