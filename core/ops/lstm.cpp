@@ -17,6 +17,7 @@
 #include <cmath>
 
 #include "core/kernels/lstm_unit.h"
+#include "core/kernels/simd.h"
 #include "core/kernels/vec_math.h"
 #include "core/ops/helpers.h"
 #include "core/parallel.h"
@@ -27,47 +28,58 @@ namespace {
 using kernels::vec::sigmoid;
 using kernels::vec::tanh;
 
-// c (N, H), and h (N, H) with the output gate (h is not written without).
+// Rows [lo, hi) of the forward: c, and h with the output gate (h is not
+// written without). The row loops are compiled for AVX2 as well
+// (NL_SIMD_CLONES): the parallel regions that call them are not cloned.
 template <typename T, bool kOutputGate>
-void lstm_cell_forward(const T* a, const T* c_prev, T* h_out, T* c_out, int64_t N, int64_t H) {
-  // [=]: sizes captured by value, so the compiler knows stores cannot change them (and vectorizes)
-  parallel_for(0, N, std::max<int64_t>(1, kParallelGrain / (4 * H)), [=](int64_t lo, int64_t hi) {
-    for (int64_t n = lo; n < hi; ++n) {
-      const T* an = a + n * 4 * H;
-      const T* cp = c_prev + n * H;
-      T* h = kOutputGate ? h_out + n * H : nullptr;
-      T* c = c_out + n * H;
+NL_SIMD_CLONES void forward_rows(const T* a, const T* c_prev, T* h_out, T* c_out, int64_t H, int64_t lo, int64_t hi) {
+  for (int64_t n = lo; n < hi; ++n) {
+    const T* an = a + n * 4 * H;
+    const T* cp = c_prev + n * H;
+    T* h = kOutputGate ? h_out + n * H : nullptr;
+    T* c = c_out + n * H;
 #pragma omp simd
-      for (int64_t u = 0; u < H; ++u) {
-        T i = sigmoid(an[u]), f = sigmoid(an[H + u]), g = tanh(an[2 * H + u]);
-        c[u] = f * cp[u] + i * g;                                               // c = f·c_prev + i·g
-        if constexpr (kOutputGate) h[u] = sigmoid(an[3 * H + u]) * tanh(c[u]);  // h = o·tanh(c)
-      }
+    for (int64_t u = 0; u < H; ++u) {
+      T i = sigmoid(an[u]), f = sigmoid(an[H + u]), g = tanh(an[2 * H + u]);
+      c[u] = f * cp[u] + i * g;                                               // c = f·c_prev + i·g
+      if constexpr (kOutputGate) h[u] = sigmoid(an[3 * H + u]) * tanh(c[u]);  // h = o·tanh(c)
     }
-  });
+  }
 }
 
-// da (N, 4H) and dc_prev (N, H) from dc, and dh and c with the output gate
-// (both unread without).
+// Rows [lo, hi) of the backward: da (N, 4H) and dc_prev (N, H) from dc, and
+// dh and c with the output gate (both unread without).
+template <typename T, bool kOutputGate>
+NL_SIMD_CLONES void backward_rows(const T* a, const T* c_prev, const T* c_out, const T* dh_in, const T* dc_in, T* da,
+                                  T* dc_prev, int64_t H, int64_t lo, int64_t hi) {
+  for (int64_t n = lo; n < hi; ++n) {
+    const T* an = a + n * 4 * H;
+    const T* cp = c_prev + n * H;
+    const T* c = kOutputGate ? c_out + n * H : nullptr;
+    const T* dh = kOutputGate ? dh_in + n * H : nullptr;
+    const T* dc = dc_in + n * H;
+    T* dan = da + n * 4 * H;
+    T* dcp = dc_prev + n * H;
+#pragma omp simd
+    for (int64_t u = 0; u < H; ++u) {
+      T i = sigmoid(an[u]), f = sigmoid(an[H + u]), g = tanh(an[2 * H + u]);
+      T o = kOutputGate ? sigmoid(an[3 * H + u]) : T(0), tanh_c = kOutputGate ? tanh(c[u]) : T(0);
+      kernels::lstm_unit_backward_store(i, f, g, o, cp[u], tanh_c, kOutputGate ? dh[u] : T(0), dc[u], u, H, dan, dcp);
+    }
+  }
+}
+
+template <typename T, bool kOutputGate>
+void lstm_cell_forward(const T* a, const T* c_prev, T* h_out, T* c_out, int64_t N, int64_t H) {
+  parallel_for(0, N, std::max<int64_t>(1, kParallelGrain / (4 * H)),
+               [=](int64_t lo, int64_t hi) { forward_rows<T, kOutputGate>(a, c_prev, h_out, c_out, H, lo, hi); });
+}
+
 template <typename T, bool kOutputGate>
 void lstm_cell_backward(const T* a, const T* c_prev, const T* c_out, const T* dh_in, const T* dc_in, T* da, T* dc_prev,
                         int64_t N, int64_t H) {
   parallel_for(0, N, std::max<int64_t>(1, kParallelGrain / (4 * H)), [=](int64_t lo, int64_t hi) {
-    for (int64_t n = lo; n < hi; ++n) {
-      const T* an = a + n * 4 * H;
-      const T* cp = c_prev + n * H;
-      const T* c = kOutputGate ? c_out + n * H : nullptr;
-      const T* dh = kOutputGate ? dh_in + n * H : nullptr;
-      const T* dc = dc_in + n * H;
-      T* dan = da + n * 4 * H;
-      T* dcp = dc_prev + n * H;
-#pragma omp simd
-      for (int64_t u = 0; u < H; ++u) {
-        T i = sigmoid(an[u]), f = sigmoid(an[H + u]), g = tanh(an[2 * H + u]);
-        T o = kOutputGate ? sigmoid(an[3 * H + u]) : T(0), tanh_c = kOutputGate ? tanh(c[u]) : T(0);
-        kernels::lstm_unit_backward_store(i, f, g, o, cp[u], tanh_c, kOutputGate ? dh[u] : T(0), dc[u], u, H, dan, dcp);
-      }
-    }
+    backward_rows<T, kOutputGate>(a, c_prev, c_out, dh_in, dc_in, da, dc_prev, H, lo, hi);
   });
 }
 

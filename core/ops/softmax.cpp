@@ -3,6 +3,7 @@
 // input scale because every exponent is x - max <= 0.
 #include <cmath>
 
+#include "core/kernels/simd.h"
 #include "core/kernels/vec_math.h"
 #include "core/ops/helpers.h"
 
@@ -24,6 +25,42 @@ void for_each_row(const Tensor& x, int d, Fn fn) {
   });
 }
 
+// One row of n values at `stride`, forward: softmax or log_softmax. The row
+// functions are compiled for AVX2 as well (NL_SIMD_CLONES): for_each_row's
+// parallel region is not cloned.
+template <typename T>
+NL_SIMD_CLONES void softmax_row(const T* row, T* out, int64_t stride, int64_t n, bool log_output) {
+  T m = -INFINITY;
+  for (int64_t k = 0; k < n; ++k) m = std::max(m, row[k * stride]);
+  if (!std::isfinite(m)) m = std::isnan(m) ? m : T(0);
+  double s = 0;
+  if (log_output) {
+#pragma omp simd reduction(+ : s)
+    for (int64_t k = 0; k < n; ++k) s += kernels::vec::exp(row[k * stride] - m);
+    T log_s = T(std::log(s));  // log_softmax = x - m - log Σ exp(x - m)
+    for (int64_t k = 0; k < n; ++k) out[k * stride] = row[k * stride] - m - log_s;
+  } else {
+#pragma omp simd reduction(+ : s)
+    for (int64_t k = 0; k < n; ++k) s += out[k * stride] = kernels::vec::exp(row[k * stride] - m);
+    T inv = T(1 / s);  // softmax = exp(x - m) / Σ exp(x - m)
+    for (int64_t k = 0; k < n; ++k) out[k * stride] *= inv;
+  }
+}
+
+// The backward of both along a row, with y the saved output and g the gradient:
+//   softmax:      dx = y ⊙ (g - Σ g·y)
+//   log_softmax:  dx = g - exp(y) · Σ g
+template <typename T>
+NL_SIMD_CLONES void softmax_row_backward(const T* g, const T* y, T* dx, int64_t stride, int64_t n, bool log_output) {
+  double s = 0;
+  for (int64_t k = 0; k < n; ++k)
+    s += log_output ? double(g[k * stride]) : double(g[k * stride]) * double(y[k * stride]);
+  for (int64_t k = 0; k < n; ++k) {
+    int64_t i = k * stride;
+    dx[i] = log_output ? g[i] - kernels::vec::exp(y[i]) * T(s) : y[i] * (g[i] - T(s));
+  }
+}
+
 Tensor softmax_forward(const char* op, const Tensor& input, int d, bool log_output) {
   Tensor x = input.contiguous();
   Tensor y = Tensor::make(x.shape(), x.dtype(), op);
@@ -31,31 +68,12 @@ Tensor softmax_forward(const char* op, const Tensor& input, int d, bool log_outp
     const T* xp = x.data<T>();
     T* yp = y.data<T>();
     for_each_row(x, d, [&](int64_t base, int64_t stride, int64_t n) {
-      const T* row = xp + base;
-      T* out = yp + base;
-      T m = -INFINITY;
-      for (int64_t k = 0; k < n; ++k) m = std::max(m, row[k * stride]);
-      if (!std::isfinite(m)) m = std::isnan(m) ? m : T(0);
-      double s = 0;
-      if (log_output) {
-#pragma omp simd reduction(+ : s)
-        for (int64_t k = 0; k < n; ++k) s += kernels::vec::exp(row[k * stride] - m);
-        T log_s = T(std::log(s));  // log_softmax = x - m - log Σ exp(x - m)
-        for (int64_t k = 0; k < n; ++k) out[k * stride] = row[k * stride] - m - log_s;
-      } else {
-#pragma omp simd reduction(+ : s)
-        for (int64_t k = 0; k < n; ++k) s += out[k * stride] = kernels::vec::exp(row[k * stride] - m);
-        T inv = T(1 / s);  // softmax = exp(x - m) / Σ exp(x - m)
-        for (int64_t k = 0; k < n; ++k) out[k * stride] *= inv;
-      }
+      softmax_row(xp + base, yp + base, stride, n, log_output);
     });
   });
   return y;
 }
 
-// The backward of both along a row, with y the saved output and g the gradient:
-//   softmax:      dx = y ⊙ (g - Σ g·y)
-//   log_softmax:  dx = g - exp(y) · Σ g
 Tensor softmax_backward(const Tensor& grad, const Tensor& y, int d, bool log_output) {
   Tensor g = grad.contiguous();
   Tensor dx = Tensor::make(y.shape(), y.dtype(), "softmax_backward");
@@ -64,15 +82,7 @@ Tensor softmax_backward(const Tensor& grad, const Tensor& y, int d, bool log_out
     const T* yp = y.data<T>();
     T* out = dx.data<T>();
     for_each_row(y, d, [&](int64_t base, int64_t stride, int64_t n) {
-      double s = 0;
-      for (int64_t k = 0; k < n; ++k) {
-        int64_t i = base + k * stride;
-        s += log_output ? double(gp[i]) : double(gp[i]) * double(yp[i]);
-      }
-      for (int64_t k = 0; k < n; ++k) {
-        int64_t i = base + k * stride;
-        out[i] = log_output ? gp[i] - std::exp(yp[i]) * T(s) : yp[i] * (gp[i] - T(s));
-      }
+      softmax_row_backward(gp + base, yp + base, out + base, stride, n, log_output);
     });
   });
   return dx;
