@@ -1,5 +1,6 @@
 #include "core/storage.h"
 
+#include <algorithm>
 #include <bit>
 #include <cstdlib>
 #include <mutex>
@@ -163,10 +164,12 @@ bool give_small(void* p, size_t capacity) {
 }  // namespace
 
 void* allocate_aligned(size_t nbytes) {
-  if (nbytes < kHugePage) return std::aligned_alloc(kAlign, nbytes);
-  void* p = std::aligned_alloc(kHugePage, nbytes);
+  // posix_memalign, not aligned_alloc: the size need not be a multiple of the alignment
+  const size_t alignment = nbytes < kHugePage ? kAlign : kHugePage;
+  void* p = nullptr;
+  if (posix_memalign(&p, alignment, std::max<size_t>(nbytes, 1)) != 0) return nullptr;
 #if defined(__linux__) && defined(MADV_HUGEPAGE)
-  if (p) madvise(p, nbytes, MADV_HUGEPAGE);  // advice only: without THP the pages stay 4 KB
+  if (alignment == kHugePage) madvise(p, nbytes, MADV_HUGEPAGE);  // advice only: without THP the pages stay 4 KB
 #endif
   return p;
 }
