@@ -19,9 +19,10 @@
 // gate gradients never change between steps here, so no step waits on
 // values the other thread has just written).
 //
-// lstm_cell_h256_t64_b32: lstm_lm_step's cell arithmetic alone, the
-// per-unit forward and gradient rule of core/kernels/lstm_unit.h in the loops
-// of core/ops/lstm_sequence.cpp: forward from the gate pre-activations
+// lstm_cell_h256_t64_b32: lstm_lm_step's cell arithmetic alone: the per-unit
+// forward of core/kernels/lstm_unit.h in the loop of core/ops/lstm_sequence.cpp
+// (which runs it on the product's tile) and that op's own cell backward
+// (ops::cell_backward): forward from the gate pre-activations
 // (read from memory, as the step reads x_proj) to the activations, c and h;
 // backward from them, dy and dh to the gate gradients and dc. The threads
 // split the hidden units as the op does; a unit's cell state is its own, so
@@ -134,20 +135,6 @@ NL_SIMD_CLONES void cell_forward(const float* pre, const float* c_prev, float* a
   }
 }
 
-// One step's cell backward, units [lo, hi): dh = dy + dh_next; dc in and out; da (N, 4H).
-NL_SIMD_CLONES void cell_backward(const float* acts, const float* c_prev, const float* c, const float* dy,
-                                  const float* dh_next, float* dc, float* da, int64_t N, int64_t H, int64_t lo,
-                                  int64_t hi) {
-  for (int64_t n = 0; n < N; ++n) {
-    const float* a = acts + n * 4 * H;
-#pragma omp simd
-    for (int64_t u = lo; u < hi; ++u)
-      nl::kernels::lstm_unit_backward_store(a[u], a[H + u], a[2 * H + u], a[3 * H + u], c_prev[n * H + u],
-                                            nl::kernels::vec::tanh(c[n * H + u]), dy[n * H + u] + dh_next[n * H + u],
-                                            dc[n * H + u], u, H, da + n * 4 * H, dc + n * H);
-  }
-}
-
 // The cell of lstm_lm_step_h256_t64_b32 alone (see the top of the file).
 std::function<void()> lstm_cell() {
   const int64_t T = kSteps, N = kBatch, H = kHidden, G = 4 * kHidden;
@@ -161,8 +148,8 @@ std::function<void()> lstm_cell() {
         cell_forward(pre.data<float>() + t * N * G, c + t * N * H, a + t * N * G, c + (t + 1) * N * H,
                      h.data<float>() + t * N * H, N, H, lo, hi);
       for (int64_t t = T - 1; t >= 0; --t)  // dh_next: the same dh every step (no products here)
-        cell_backward(a + t * N * G, c + t * N * H, c + (t + 1) * N * H, dy.data<float>() + t * N * H, dh.data<float>(),
-                      dc.data<float>(), da.data<float>() + t * N * G, N, H, lo, hi);
+        nl::ops::cell_backward<float>(a + t * N * G, c + t * N * H, c + (t + 1) * N * H, dy.data<float>() + t * N * H,
+                                      dh.data<float>(), dc.data<float>(), da.data<float>() + t * N * G, N, H, lo, hi);
     });
   };
 }

@@ -130,6 +130,15 @@ void gate_products(const T* packed, const T* h, T* p, int64_t N, int64_t H, int6
 template <typename T>
 void hidden_gradient(const T* packed, const T* dpre, T* dh, int64_t N, int64_t H, int64_t lo, int64_t hi);
 
+// The plain cell's backward for one step, units [lo, hi) of every row: dh =
+// dy + dh_next reaches h_t; dc in (the gradient reaching c_t) and out (the one
+// reaching c_{t−1}); da (N, 4H) by the rule of core/kernels/lstm_unit.h from
+// the saved activations acts (N, 4H) and cell states (lstm_sequence.cpp;
+// float and double).
+template <typename T>
+void cell_backward(const T* acts, const T* c_prev, const T* c, const T* dy, const T* dh_next, T* dc, T* da, int64_t N,
+                   int64_t H, int64_t lo, int64_t hi);
+
 // dW_hh (4H, H) = Σ_t dpre_tᵀ·h_{t−1}: one GEMM over h_0, one over K = (T−1)·N
 // rows for h_1..h_{T−1} (rows 0..T−2 of out). dpre (T, N, 4H) is the gradient
 // reaching the recurrent products h_{t−1}·W_hhᵀ of every step.

@@ -74,25 +74,6 @@ NL_SIMD_CLONES void step_forward(const T* packed, const T* xp, const T* h_prev, 
   }
 }
 
-// Backward of step t, units [lo, hi): dh = dy + dh_next reaches h_t; dc (in:
-// the gradient reaching c_t, out: the one reaching c_{t−1}); da (N, 4H).
-template <typename T>
-NL_SIMD_CLONES void step_backward(const T* acts, const T* c_prev, const T* c, const T* dy, const T* dh_next, T* dc,
-                                  T* da, int64_t N, int64_t H, int64_t lo, int64_t hi) {
-  for (int64_t n = 0; n < N; ++n) {
-    const T* a = acts + n * 4 * H;
-    T* d = da + n * 4 * H;
-    const T *cp = c_prev + n * H, *cn = c + n * H, *dyn = dy + n * H, *dhn = dh_next + n * H;
-    T* dcn = dc + n * H;
-#pragma omp simd
-    for (int64_t u = lo; u < hi; ++u) {
-      // dc is read (the gradient reaching c_t) and overwritten (the one reaching c_{t−1}) per unit
-      kernels::lstm_unit_backward_store(a[u], a[H + u], a[2 * H + u], a[3 * H + u], cp[u], tanh(cn[u]), dyn[u] + dhn[u],
-                                        dcn[u], u, H, d, dcn);
-    }
-  }
-}
-
 }  // namespace
 
 template <typename T>
@@ -113,6 +94,27 @@ NL_SIMD_CLONES void ops::gate_products(const T* packed, const T* h, T* p, int64_
 }
 template void ops::gate_products<float>(const float*, const float*, float*, int64_t, int64_t, int64_t, int64_t);
 template void ops::gate_products<double>(const double*, const double*, double*, int64_t, int64_t, int64_t, int64_t);
+
+template <typename T>
+NL_SIMD_CLONES void ops::cell_backward(const T* acts, const T* c_prev, const T* c, const T* dy, const T* dh_next, T* dc,
+                                       T* da, int64_t N, int64_t H, int64_t lo, int64_t hi) {
+  for (int64_t n = 0; n < N; ++n) {
+    const T* a = acts + n * 4 * H;
+    T* d = da + n * 4 * H;
+    const T *cp = c_prev + n * H, *cn = c + n * H, *dyn = dy + n * H, *dhn = dh_next + n * H;
+    T* dcn = dc + n * H;
+#pragma omp simd
+    for (int64_t u = lo; u < hi; ++u) {
+      // dc is read (the gradient reaching c_t) and overwritten (the one reaching c_{t−1}) per unit
+      kernels::lstm_unit_backward_store(a[u], a[H + u], a[2 * H + u], a[3 * H + u], cp[u], tanh(cn[u]), dyn[u] + dhn[u],
+                                        dcn[u], u, H, d, dcn);
+    }
+  }
+}
+template void ops::cell_backward<float>(const float*, const float*, const float*, const float*, const float*, float*,
+                                        float*, int64_t, int64_t, int64_t, int64_t);
+template void ops::cell_backward<double>(const double*, const double*, const double*, const double*, const double*,
+                                         double*, double*, int64_t, int64_t, int64_t, int64_t);
 
 template <typename T>
 NL_SIMD_CLONES void ops::hidden_gradient(const T* packed, const T* dpre, T* dh, int64_t N, int64_t H, int64_t lo,
@@ -173,8 +175,8 @@ LSTMSequenceResult lstm_sequence(const Tensor& x_proj_in, const Tensor& h0_in, c
              ops::on_split_threads(split, [&](int64_t lo, int64_t hi) {
                for (int64_t t = T - 1; t >= 0; --t) {
                  S* da_t = da.data<S>() + t * 4 * step;
-                 step_backward<S>(a + t * 4 * step, c + t * step, c + (t + 1) * step, dy.data<S>() + t * step,
-                                  dh.data<S>(), dc.data<S>(), da_t, N, H, lo, hi);
+                 ops::cell_backward<S>(a + t * 4 * step, c + t * step, c + (t + 1) * step, dy.data<S>() + t * step,
+                                       dh.data<S>(), dc.data<S>(), da_t, N, H, lo, hi);
                  ops::step_barrier();         // da_t complete: every unit's dh needs all of it
                  if (t > 0 || want_dh0)  // dh = da_t·W_hh, this thread's units (the ones it reads next step)
                    ops::hidden_gradient<S>(panels, da_t, dh.data<S>(), N, H, lo, hi);
