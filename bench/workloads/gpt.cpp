@@ -133,10 +133,8 @@ std::function<void()> gpt_attention(const GPTShape& s) {
   };
 }
 
-// Attention's FLOPs in one step: scores and weights·V, 2·B·T·T·d each, per layer, trained.
-double attention_flops(const GPTShape& s) {
-  return train_flops(double(s.layers) * 2 * 2 * double(s.batch * s.seq * s.seq * s.d));
-}
+// Attention's FLOPs in one step: the step's counted FLOPs less its linear layers'.
+double attention_flops(const GPTShape& s) { return train_flops(forward_flops(s) - linear_forward_flops(s)); }
 
 Register gpt({"gpt_step_d128_L4_t64_b32",
               "GPT: vocab 96, learned positions, 4 Pre-LN layers d128 h4 FF512 GELU, causal; 32x64 tokens; AdamW step",
