@@ -2,6 +2,7 @@
 #include <cmath>
 
 #include "core/kernels/simd.h"
+#include "core/kernels/softmax_rows.h"
 #include "core/kernels/vec_math.h"
 #include "core/ops/helpers.h"
 #include "core/random.h"
@@ -20,17 +21,11 @@ void check_indices(const char* op, const Tensor& indices, int64_t limit, int64_t
 // cross_entropy's rows, forward and backward, compiled for AVX2 as well
 // (NL_SIMD_CLONES: the parallel regions that call them are not cloned, and
 // the exponentials are the rows' cost).
-//   lse_i = m + log Σ_c exp(x_i,c − m),  m = max_c x_i,c (0 if infinite, NaN kept)
+//   lse_i = m + log Σ_c exp(x_i,c − m),  m = max_c x_i,c (core/kernels/softmax_rows.h)
 template <typename T>
 NL_SIMD_CLONES void log_sum_exp_rows(const T* x, T* lse, int64_t classes, int64_t lo, int64_t hi) {
   for (int64_t i = lo; i < hi; ++i) {
-    const T* row = x + i * classes;
-    T m = -INFINITY;
-    for (int64_t c = 0; c < classes; ++c) m = std::max(m, row[c]);
-    if (!std::isfinite(m)) m = std::isnan(m) ? m : T(0);
-    double s = 0;
-#pragma omp simd reduction(+ : s)
-    for (int64_t c = 0; c < classes; ++c) s += kernels::vec::exp(row[c] - m);
+    const auto [m, s] = kernels::shifted_exp_sum(x + i * classes, 1, classes);
     lse[i] = T(m + std::log(s));
   }
 }

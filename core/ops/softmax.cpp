@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "core/kernels/simd.h"
+#include "core/kernels/softmax_rows.h"
 #include "core/kernels/vec_math.h"
 #include "core/ops/helpers.h"
 
@@ -30,16 +31,13 @@ void for_each_row(const Tensor& x, int d, Fn fn) {
 // parallel region is not cloned.
 template <typename T>
 NL_SIMD_CLONES void softmax_row(const T* row, T* out, int64_t stride, int64_t n, bool log_output) {
-  T m = -INFINITY;
-  for (int64_t k = 0; k < n; ++k) m = std::max(m, row[k * stride]);
-  if (!std::isfinite(m)) m = std::isnan(m) ? m : T(0);
-  double s = 0;
   if (log_output) {
-#pragma omp simd reduction(+ : s)
-    for (int64_t k = 0; k < n; ++k) s += kernels::vec::exp(row[k * stride] - m);
+    const auto [m, s] = kernels::shifted_exp_sum(row, stride, n);
     T log_s = T(std::log(s));  // log_softmax = x - m - log Σ exp(x - m)
     for (int64_t k = 0; k < n; ++k) out[k * stride] = row[k * stride] - m - log_s;
   } else {
+    const T m = kernels::softmax_shift(row, stride, n);
+    double s = 0;
 #pragma omp simd reduction(+ : s)
     for (int64_t k = 0; k < n; ++k) s += out[k * stride] = kernels::vec::exp(row[k * stride] - m);
     T inv = T(1 / s);  // softmax = exp(x - m) / Σ exp(x - m)
