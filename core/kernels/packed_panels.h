@@ -31,27 +31,39 @@ namespace nl::kernels {
 inline constexpr int64_t kPanelWidth = 32;
 inline constexpr int kPanelRows = 3;  // rows of one tile: 3 × 4 accumulators (float) fit the 16 AVX2 registers
 
-// packed[p][k][c] = value(p, k, c) for p < panels, k < K, c < kPanelWidth;
-// panels in parallel when there are enough values.
+// Panels in parallel when there are enough values: kParallelGrain values a task.
+inline int64_t panels_per_task(int64_t K) {
+  return std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(1, K * kPanelWidth));
+}
+
+// packed[p][k][c] = value(p, k, c) for p < panels, k < K, c < kPanelWidth.
+// k runs innermost: the callers gather rows of a weight along k
+// (pack_transposed, the LSTM's gate panels), so the reads are contiguous.
 template <typename T, typename Value>
 void pack_panels(T* packed, int64_t panels, int64_t K, Value&& value) {
-  parallel_for(0, panels, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(1, K * kPanelWidth)),
-               [&](int64_t lo, int64_t hi) {
-                 for (int64_t p = lo; p < hi; ++p)
-                   for (int64_t k = 0; k < K; ++k)
-                     for (int64_t c = 0; c < kPanelWidth; ++c) packed[(p * K + k) * kPanelWidth + c] = value(p, k, c);
-               });
+  parallel_for(0, panels, panels_per_task(K), [&](int64_t lo, int64_t hi) {
+    for (int64_t p = lo; p < hi; ++p)
+      for (int64_t c = 0; c < kPanelWidth; ++c)
+        for (int64_t k = 0; k < K; ++k) packed[(p * K + k) * kPanelWidth + c] = value(p, k, c);
+  });
 }
 
 inline int64_t panel_count(int64_t columns) { return (columns + kPanelWidth - 1) / kPanelWidth; }
 
 // B (K × M, row-major) packed in its natural column order: panel q holds
-// columns 32q .. 32q+31 (zero past M). packed: panel_count(M)·K·32 values.
+// columns 32q .. 32q+31 (zero past M), each of its K rows a copy of 32
+// contiguous values of a row of B. packed: panel_count(M)·K·32 values.
 template <typename T>
 void pack_columns(T* packed, const T* b, int64_t K, int64_t M) {
-  pack_panels(packed, panel_count(M), K, [&](int64_t q, int64_t k, int64_t c) {
-    int64_t column = q * kPanelWidth + c;
-    return column < M ? b[k * M + column] : T(0);
+  parallel_for(0, panel_count(M), panels_per_task(K), [&](int64_t lo, int64_t hi) {
+    for (int64_t q = lo; q < hi; ++q) {
+      const int64_t c0 = q * kPanelWidth, count = std::min(kPanelWidth, M - c0);
+      for (int64_t k = 0; k < K; ++k) {
+        T* row = packed + (q * K + k) * kPanelWidth;
+        std::copy(b + k * M + c0, b + k * M + c0 + count, row);
+        std::fill(row + count, row + kPanelWidth, T(0));
+      }
+    }
   });
 }
 
