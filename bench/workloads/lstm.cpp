@@ -12,8 +12,8 @@
 // else, each run as the step runs it: the input projection and the head with
 // their gradients through kernels::gemm (bench/workloads/linear_products.h);
 // the 64 recurrent products forward and the 64 backward from W_hh packed once
-// per call, the threads splitting the hidden units and meeting once per step,
-// as core/ops/lstm_sequence.cpp does; dW_hh as its two GEMMs. The same FLOPs
+// per call, the threads splitting the batch rows or the hidden units (meeting
+// once per step) as core/ops/lstm_sequence.cpp does (ops::split_plain_lstm); dW_hh as its two GEMMs. The same FLOPs
 // as the step, all of them; their rate is the most the step can reach with
 // the cell, the embedding, cross-entropy and Adam free (and more: h and the
 // gate gradients never change between steps here, so no step waits on
@@ -25,8 +25,8 @@
 // (ops::cell_backward): forward from the gate pre-activations
 // (read from memory, as the step reads x_proj) to the activations, c and h;
 // backward from them, dy and dh to the gate gradients and dc. The threads
-// split the hidden units as the op does; a unit's cell state is its own, so
-// they never meet. With lstm_products, a floor under the step's time
+// split the work as the op does; a unit's cell state is its own, so they
+// never meet. With lstm_products, a floor under the step's time
 // (bench/compare's FLOORS): the step does all of both.
 //
 // sweep_lstm_step_h<H> (normlab-bench --sweep, bench/compare --sweep): the
@@ -97,21 +97,24 @@ std::function<void()> lstm_products() {
     const float* w = w_hh.data<float>();
     projection->forward();
     nl::Tensor forward_panels = nl::ops::pack_gates_interleaved(w, H, "lstm_products");
-    nl::ops::on_split_threads(nl::ops::split_units(N, H), [&](int64_t lo, int64_t hi) {
-      for (int64_t t = 0; t < T; ++t) {  // p_t = h_{t−1}·W_hhᵀ, these units' four gates
-        nl::ops::gate_products<float>(forward_panels.data<float>(), h.data<float>() + t * N * H,
-                                      products.data<float>() + t * N * G, N, H, lo, hi);
-        nl::ops::step_barrier();
+    const nl::ops::SequenceSplit split = nl::ops::split_plain_lstm(N, H, nl::DType::float32);
+    nl::ops::on_split_threads(split, [&](int64_t lo, int64_t hi) {
+      const auto [n0, rows, u0, u1] = nl::ops::sequence_block(split, lo, hi, N, H);
+      for (int64_t t = 0; t < T; ++t) {  // p_t = h_{t−1}·W_hhᵀ, this block's rows and units
+        nl::ops::gate_products<float>(forward_panels.data<float>(), h.data<float>() + (t * N + n0) * H,
+                                      products.data<float>() + (t * N + n0) * G, rows, H, u0, u1);
+        if (!split.by_rows) nl::ops::step_barrier();
       }
     });
     head->forward();
     head->backward();
     nl::Tensor backward_panels = nl::ops::pack_for_hidden_gradient(w, H, "lstm_products");
-    nl::ops::on_split_threads(nl::ops::split_units(N, H), [&](int64_t lo, int64_t hi) {
-      for (int64_t t = T - 1; t >= 0; --t) {  // dh = dp_t·W_hh, these units
-        nl::ops::step_barrier();
-        nl::ops::hidden_gradient<float>(backward_panels.data<float>(), dproducts.data<float>() + t * N * G,
-                                        dh.data<float>(), N, H, lo, hi);
+    nl::ops::on_split_threads(split, [&](int64_t lo, int64_t hi) {
+      const auto [n0, rows, u0, u1] = nl::ops::sequence_block(split, lo, hi, N, H);
+      for (int64_t t = T - 1; t >= 0; --t) {  // dh = dp_t·W_hh, this block's rows and units
+        if (!split.by_rows) nl::ops::step_barrier();
+        nl::ops::hidden_gradient<float>(backward_panels.data<float>(), dproducts.data<float>() + (t * N + n0) * G,
+                                        dh.data<float>() + n0 * H, rows, H, u0, u1);
       }
     });
     nl::ops::recurrent_weight_gradient<float>(dproducts.data<float>(), h.data<float>(), h.data<float>() + N * H, T, N,
@@ -143,13 +146,17 @@ std::function<void()> lstm_cell() {
   nl::Tensor da = nl::zeros({T, N, G});
   return [=] {
     float *a = acts.data<float>(), *c = cells.data<float>();
-    nl::ops::on_split_threads(nl::ops::split_units(N, H), [&](int64_t lo, int64_t hi) {
+    const nl::ops::SequenceSplit split = nl::ops::split_plain_lstm(N, H, nl::DType::float32);
+    nl::ops::on_split_threads(split, [&](int64_t lo, int64_t hi) {
+      const auto [n0, rows, u0, u1] = nl::ops::sequence_block(split, lo, hi, N, H);
+      auto row = [&](int64_t t, int64_t width) { return (t * N + n0) * width; };  // this block's first row at step t
       for (int64_t t = 0; t < T; ++t)
-        cell_forward(pre.data<float>() + t * N * G, c + t * N * H, a + t * N * G, c + (t + 1) * N * H,
-                     h.data<float>() + t * N * H, N, H, lo, hi);
+        cell_forward(pre.data<float>() + row(t, G), c + row(t, H), a + row(t, G), c + row(t + 1, H),
+                     h.data<float>() + row(t, H), rows, H, u0, u1);
       for (int64_t t = T - 1; t >= 0; --t)  // dh_next: the same dh every step (no products here)
-        nl::ops::cell_backward<float>(a + t * N * G, c + t * N * H, c + (t + 1) * N * H, dy.data<float>() + t * N * H,
-                                      dh.data<float>(), dc.data<float>(), da.data<float>() + t * N * G, N, H, lo, hi);
+        nl::ops::cell_backward<float>(a + row(t, G), c + row(t, H), c + row(t + 1, H), dy.data<float>() + row(t, H),
+                                      dh.data<float>() + n0 * H, dc.data<float>() + n0 * H,
+                                      da.data<float>() + row(t, G), rows, H, u0, u1);
     });
   };
 }

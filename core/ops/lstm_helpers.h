@@ -18,11 +18,21 @@ inline constexpr int64_t kUnitsPerPanel = kernels::kPanelWidth / 4;
 struct SequenceSplit {
   int threads = 1;
   int64_t total = 0, block = 1, blocks = 0;
+  bool by_rows = false;  // total counts batch rows (else hidden units)
   std::pair<int64_t, int64_t> range(int thread, int count) const {
     int64_t lo = blocks * thread / count * block, hi = blocks * (thread + 1) / count * block;
     return {std::min(lo, total), std::min(hi, total)};
   }
 };
+
+// What one thread of a split owns: rows [row0, row0 + rows) and, of each,
+// hidden units [unit_lo, unit_hi).
+struct SequenceBlock {
+  int64_t row0, rows, unit_lo, unit_hi;
+};
+inline SequenceBlock sequence_block(const SequenceSplit& split, int64_t lo, int64_t hi, int64_t N, int64_t H) {
+  return split.by_rows ? SequenceBlock{lo, hi - lo, 0, H} : SequenceBlock{0, N, lo, hi};
+}
 
 // Threads when a step is worth waking them (and, split by units, worth a
 // barrier): about 2^17 multiply-adds, N·4H·H.
@@ -37,7 +47,31 @@ inline SequenceSplit split_units(int64_t N, int64_t H) { return split_sequence(H
 // Batch rows, evenly (16 and 16 of 32, where groups of kPanelRows would give
 // 15 and 17). A row's values do not depend on the tile it is computed in:
 // each row of a tile is its own chain of multiply-adds.
-inline SequenceSplit split_rows(int64_t N, int64_t H) { return split_sequence(N, 1, N, H); }
+inline SequenceSplit split_rows(int64_t N, int64_t H) {
+  SequenceSplit split = split_sequence(N, 1, N, H);
+  split.by_rows = true;
+  return split;
+}
+
+// The plain LSTM's split (lstm_sequence.cpp): the batch rows when all of
+// W_hh fits in a core's L2 (1 MB on Zen 4) and every thread gets whole
+// tiles; else the hidden units.
+//  - By rows, a thread runs its rows' every step alone, with no barrier, but
+//    streams all of W_hh each step.
+//  - By units, it streams only its units' share, but waits once per step for
+//    the other threads' h_t.
+// Measured (the lstm_lm_step sweep, 2 threads, three alternated rounds):
+// rows faster by 1–20% at H 64–256 (W_hh 64 KB–1 MB), units faster by
+// 10–22% at H 1024 (16 MB), H 512 (4 MB) either way. In the H 256 step's
+// profile the threads spent 13% of their time waiting at barriers by units,
+// 4% by rows (at the other parallel regions' ends).
+inline constexpr size_t kRowSplitMaxWeightBytes = size_t(1) << 20;
+
+inline SequenceSplit split_plain_lstm(int64_t N, int64_t H, DType dtype) {
+  const bool fits = size_t(4 * H * H) * itemsize(dtype) <= kRowSplitMaxWeightBytes;
+  const bool whole_tiles = N >= 2 * kernels::kPanelRows * get_num_threads();
+  return fits && whole_tiles ? split_rows(N, H) : split_units(N, H);
+}
 
 // fn(lo, hi) on each thread of the split; fn runs every step (and, where the
 // threads must meet, calls step_barrier(): an orphaned barrier, a no-op on one thread).

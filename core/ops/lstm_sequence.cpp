@@ -21,10 +21,12 @@
 // (core/kernels/packed_panels.h) instead of a BLAS call that would pack it
 // again at every step. The forward's panels hold the four gates of 8 hidden
 // units side by side, so a tile of the product is whole units and the cell
-// runs on it while it is in registers. Threads own blocks of 32 hidden units
-// for the whole sequence and meet once per step (h_t, or da_t in backward,
-// must be complete before anyone reads it); the results do not depend on the
-// thread count.
+// runs on it while it is in registers. Threads own a block of the batch rows
+// (when W_hh fits in L2) or of 32 hidden units for the whole sequence
+// (ops::split_plain_lstm, lstm_helpers.h). Row blocks never meet; unit blocks meet once per
+// step (h_t, or da_t in backward, must be complete before anyone reads it).
+// Either way each value is the same chain of operations, so the results do
+// not depend on the thread count.
 #include "core/kernels/lstm_unit.h"
 #include "core/kernels/packed_panels.h"
 #include "core/kernels/simd.h"
@@ -39,7 +41,8 @@ using kernels::kPanelWidth;
 using ops::kUnitsPerPanel;
 using kernels::vec::tanh;
 
-// Forward of step t for hidden units [lo, hi) of every row: the gate
+// Forward of step t for hidden units [lo, hi) of rows 0..N−1 (the caller's
+// block of rows: every pointer starts at its first row): the gate
 // pre-activations a = x_proj + h_{t−1}·W_hhᵀ a tile at a time from the packed
 // panels, then the cell on the tile; acts, c, h of those units written.
 // Panels outside, rows inside: a panel (32 KB at H 256) serves every row tile
@@ -136,17 +139,20 @@ LSTMSequenceResult lstm_sequence(const Tensor& x_proj_in, const Tensor& h0_in, c
   Tensor acts = Tensor::make({T, N, 4 * H}, x_proj.dtype(), op);
   Tensor cells = Tensor::make({T + 1, N, H}, x_proj.dtype(), op);  // c_0 .. c_T
   cells.select(0, 0).copy_(c0_in.detach());
-  const ops::SequenceSplit split = ops::split_units(N, H);
+  const ops::SequenceSplit split = ops::split_plain_lstm(N, H, x_proj.dtype());
   dispatch_floating(op, x_proj.dtype(), [&]<typename S>() {
     const int64_t step = N * H;
     Tensor packed = ops::pack_gates_interleaved(w.data<S>(), H, op);
-    const S *xp = x_proj.data<S>(), *panels = packed.data<S>();
     S *c = cells.data<S>(), *h = out.data<S>(), *a = acts.data<S>();
     ops::on_split_threads(split, [&](int64_t lo, int64_t hi) {
+      const auto [n0, rows, u0, u1] = ops::sequence_block(split, lo, hi, N, H);
+      const S *xp = x_proj.data<S>() + n0 * 4 * H, *panels = packed.data<S>();
       for (int64_t t = 0; t < T; ++t) {  // h_{t−1}: h0, then row t−1 of out
-        step_forward<S>(panels, xp + t * 4 * step, t == 0 ? h0.data<S>() : h + (t - 1) * step, c + t * step,
-                        a + t * 4 * step, c + (t + 1) * step, h + t * step, N, H, lo, hi);
-        ops::step_barrier();
+        const S* h_prev = t == 0 ? h0.data<S>() : h + (t - 1) * step;
+        step_forward<S>(panels, xp + t * 4 * step, h_prev + n0 * H, c + t * step + n0 * H,
+                        a + t * 4 * step + n0 * 4 * H, c + (t + 1) * step + n0 * H, h + t * step + n0 * H, rows, H, u0,
+                        u1);
+        if (!split.by_rows) ops::step_barrier();  // h_t complete: every unit's product reads all of it
       }
     });
   });
@@ -167,19 +173,22 @@ LSTMSequenceResult lstm_sequence(const Tensor& x_proj_in, const Tensor& h0_in, c
            Tensor dh = dh_n.clone();  // da_{t+1}·W_hh, the gradient h_t sends back (for h_T: the one reaching h_n)
            Tensor dc = dc_n.clone();  // the gradient reaching c_t (c_T: the one reaching c_n)
            Tensor dw = want_dw ? Tensor::make({4 * H, H}, dtype, backward_op) : Tensor();
-           const ops::SequenceSplit split = ops::split_units(N, H);
+           const ops::SequenceSplit split = ops::split_plain_lstm(N, H, dtype);
            dispatch_floating(backward_op, dtype, [&]<typename S>() {
              const int64_t step = N * H;
              Tensor packed = ops::pack_for_hidden_gradient(w.data<S>(), H, backward_op);
-             const S *panels = packed.data<S>(), *c = cells.data<S>(), *a = acts.data<S>();
              ops::on_split_threads(split, [&](int64_t lo, int64_t hi) {
+               const auto [n0, rows, u0, u1] = ops::sequence_block(split, lo, hi, N, H);
+               const S *panels = packed.data<S>(), *c = cells.data<S>() + n0 * H, *a = acts.data<S>() + n0 * 4 * H;
+               const S* y = dy.data<S>() + n0 * H;
+               S *dh_rows = dh.data<S>() + n0 * H, *dc_rows = dc.data<S>() + n0 * H;
                for (int64_t t = T - 1; t >= 0; --t) {
-                 S* da_t = da.data<S>() + t * 4 * step;
-                 ops::cell_backward<S>(a + t * 4 * step, c + t * step, c + (t + 1) * step, dy.data<S>() + t * step,
-                                       dh.data<S>(), dc.data<S>(), da_t, N, H, lo, hi);
-                 ops::step_barrier();         // da_t complete: every unit's dh needs all of it
-                 if (t > 0 || want_dh0)  // dh = da_t·W_hh, this thread's units (the ones it reads next step)
-                   ops::hidden_gradient<S>(panels, da_t, dh.data<S>(), N, H, lo, hi);
+                 S* da_t = da.data<S>() + t * 4 * step + n0 * 4 * H;
+                 ops::cell_backward<S>(a + t * 4 * step, c + t * step, c + (t + 1) * step, y + t * step, dh_rows,
+                                       dc_rows, da_t, rows, H, u0, u1);
+                 if (!split.by_rows) ops::step_barrier();  // da_t complete: every unit's dh needs all of it
+                 if (t > 0 || want_dh0)  // dh = da_t·W_hh, this thread's block (the one it reads next step)
+                   ops::hidden_gradient<S>(panels, da_t, dh_rows, rows, H, u0, u1);
                }
              });
              if (want_dw)

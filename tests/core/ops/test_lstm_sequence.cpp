@@ -1,6 +1,7 @@
 // lstm_sequence: the fused whole-sequence LSTM against finite differences and
 // against the same steps composed from matmul and lstm_cell
 // (nl::reference::lstm_sequence); errors.
+#include "core/ops/lstm_helpers.h"
 #include "tests/core/core_test_helpers.h"
 
 using nl::Tensor;
@@ -85,29 +86,44 @@ TEST_CASE("lstm_sequence: h_n and c_n are outputs of the same node, each with it
   }
 }
 
-TEST_CASE("lstm_sequence: big enough to split units over threads, with partial panels and row blocks", "[ops][lstm]") {
-  // H = 40: a 32-unit block and an 8-unit one, the last forward panel full and the last
-  // backward panel a quarter; N = 22: row blocks of 3 and a last one of 1.
-  int64_t T = 3, N = 22, H = 40;
-  auto make = [&] {
-    nl::manual_seed(21);
-    return lstm_inputs(T, N, H, 0.2);
+TEST_CASE("lstm_sequence: split over threads by rows or by units, with partial panels and row blocks", "[ops][lstm]") {
+  // By rows (W_hh fits in L2, N >= 12 on 2 threads): N = 22, rows 11 and 11,
+  // tiles of 3 and a last one of 2. By units (N = 10 too few rows for whole
+  // tiles): H = 72, unit blocks of 32, 32 and 8, the last forward panel full
+  // and the last backward panel a quarter; row tiles of 3 and a last one of 1.
+  struct Case {
+    int64_t N, H;
+    bool by_rows;
   };
-  Tensor seed = nl::randn({T + 1, N, H}, nl::f64);
-  auto run = [&](int threads, bool use_fused) {
-    nl_test::ThreadCount scope(threads);
-    auto in = make();
-    Tensor y = use_fused ? fused(in[0], in[1], in[2], in[3]) : composed(in[0], in[1], in[2], in[3]);
-    (y * seed).sum().backward();
-    std::vector<Tensor> out{y.detach()};
-    for (Tensor& t : in) out.push_back(t.grad());
-    return out;
-  };
-  auto one = run(1, true), two = run(2, true), reference = run(1, false);
-  for (size_t i = 0; i < one.size(); ++i) {
-    INFO((i == 0 ? std::string("output") : "gradient of input " + std::to_string(i - 1)));
-    CHECK(nl_test::bitwise_equal(one[i], two[i]));  // the thread split changes no sum
-    CHECK(nl::max(nl::abs(two[i] - reference[i])).item<double>() < 1e-11);
+  for (Case k : {Case{22, 40, true}, Case{10, 72, false}}) {
+    const int64_t T = 3, N = k.N, H = k.H;
+    {
+      nl_test::ThreadCount scope(2);
+      const nl::ops::SequenceSplit split = nl::ops::split_plain_lstm(N, H, nl::f64);
+      REQUIRE(split.threads == 2);
+      REQUIRE(split.by_rows == k.by_rows);
+    }
+    auto make = [&] {
+      nl::manual_seed(21);
+      return lstm_inputs(T, N, H, 0.2);
+    };
+    Tensor seed = nl::randn({T + 1, N, H}, nl::f64);
+    auto run = [&](int threads, bool use_fused) {
+      nl_test::ThreadCount scope(threads);
+      auto in = make();
+      Tensor y = use_fused ? fused(in[0], in[1], in[2], in[3]) : composed(in[0], in[1], in[2], in[3]);
+      (y * seed).sum().backward();
+      std::vector<Tensor> out{y.detach()};
+      for (Tensor& t : in) out.push_back(t.grad());
+      return out;
+    };
+    auto one = run(1, true), two = run(2, true), reference = run(1, false);
+    for (size_t i = 0; i < one.size(); ++i) {
+      INFO((k.by_rows ? "by rows, " : "by units, ")
+           << (i == 0 ? std::string("output") : "gradient of input " + std::to_string(i - 1)));
+      CHECK(nl_test::bitwise_equal(one[i], two[i]));  // the thread split changes no sum
+      CHECK(nl::max(nl::abs(two[i] - reference[i])).item<double>() < 1e-11);
+    }
   }
 }
 
