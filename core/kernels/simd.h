@@ -19,6 +19,24 @@
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) && \
     !defined(NORMLAB_NO_SIMD_CLONES)
 #define NL_SIMD_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#define NL_SIMD_CLONES_ENABLED 1
 #else
 #define NL_SIMD_CLONES
+#define NL_SIMD_CLONES_ENABLED 0
 #endif
+
+namespace nl::kernels {
+
+// Whether NL_SIMD_CLONES functions run their AVX-512 clone on this CPU (the
+// load-time choice's own test), for a kernel whose blocking depends on the
+// register count (packed_panels.h).
+inline bool simd_clones_use_avx512() {
+#if NL_SIMD_CLONES_ENABLED
+  static const bool v4 = __builtin_cpu_supports("x86-64-v4");
+  return v4;
+#else
+  return false;
+#endif
+}
+
+}  // namespace nl::kernels

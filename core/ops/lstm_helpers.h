@@ -44,8 +44,8 @@ inline SequenceSplit split_sequence(int64_t total, int64_t block, int64_t N, int
 }
 // Hidden units in blocks of kPanelWidth (one hidden-gradient panel, four forward panels).
 inline SequenceSplit split_units(int64_t N, int64_t H) { return split_sequence(H, kernels::kPanelWidth, N, H); }
-// Batch rows, evenly (16 and 16 of 32, where groups of kPanelRows would give
-// 15 and 17). A row's values do not depend on the tile it is computed in:
+// Batch rows, evenly (16 and 16 of 32, where whole tiles of 3 rows would
+// give 15 and 17). A row's values do not depend on the tile it is computed in:
 // each row of a tile is its own chain of multiply-adds.
 inline SequenceSplit split_rows(int64_t N, int64_t H) {
   SequenceSplit split = split_sequence(N, 1, N, H);
@@ -69,7 +69,7 @@ inline constexpr size_t kRowSplitMaxWeightBytes = size_t(1) << 20;
 
 inline SequenceSplit split_plain_lstm(int64_t N, int64_t H, DType dtype) {
   const bool fits = size_t(4 * H * H) * itemsize(dtype) <= kRowSplitMaxWeightBytes;
-  const bool whole_tiles = N >= 2 * kernels::kPanelRows * get_num_threads();
+  const bool whole_tiles = N >= 6 * get_num_threads();  // two tiles of 3 rows each
   return fits && whole_tiles ? split_rows(N, H) : split_units(N, H);
 }
 

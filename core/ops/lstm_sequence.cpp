@@ -36,10 +36,10 @@
 namespace nl {
 
 namespace {
-using kernels::kPanelRows;
+using kernels::kMaxPanelRows;
 using kernels::kPanelWidth;
-using ops::kUnitsPerPanel;
 using kernels::vec::tanh;
+using ops::kUnitsPerPanel;
 
 // Forward of step t for hidden units [lo, hi) of rows 0..N−1 (the caller's
 // block of rows: every pointer starts at its first row): the gate
@@ -53,11 +53,12 @@ using kernels::vec::tanh;
 template <typename T>
 NL_SIMD_CLONES void step_forward(const T* packed, const T* xp, const T* h_prev, const T* c_prev, T* acts, T* c, T* h,
                                  int64_t N, int64_t H, int64_t lo, int64_t hi) {
-  alignas(64) T tile[kPanelRows * kPanelWidth];
+  alignas(64) T tile[kMaxPanelRows * kPanelWidth];
+  const int64_t R = kernels::panel_rows<T>();
   for (int64_t p = lo / kUnitsPerPanel; p * kUnitsPerPanel < hi; ++p) {
     const int64_t u0 = p * kUnitsPerPanel, count = std::min(kUnitsPerPanel, H - u0);
-    for (int64_t n0 = 0; n0 < N; n0 += kPanelRows) {
-      const int64_t rows = std::min<int64_t>(kPanelRows, N - n0);
+    for (int64_t n0 = 0; n0 < N; n0 += R) {
+      const int64_t rows = std::min<int64_t>(R, N - n0);
       kernels::panel_product(h_prev + n0 * H, H, rows, packed + p * H * kPanelWidth, H, tile);
       for (int64_t r = 0; r < rows; ++r) {
         const int64_t n = n0 + r;
@@ -82,11 +83,12 @@ NL_SIMD_CLONES void step_forward(const T* packed, const T* xp, const T* h_prev, 
 template <typename T>
 NL_SIMD_CLONES void ops::gate_products(const T* packed, const T* h, T* p, int64_t N, int64_t H, int64_t lo,
                                        int64_t hi) {
-  alignas(64) T tile[kPanelRows * kPanelWidth];
+  alignas(64) T tile[kMaxPanelRows * kPanelWidth];
+  const int64_t R = kernels::panel_rows<T>();
   for (int64_t q = lo / kUnitsPerPanel; q * kUnitsPerPanel < hi; ++q) {  // panels outside, as step_forward
     const int64_t u0 = q * kUnitsPerPanel, count = std::min(kUnitsPerPanel, H - u0);
-    for (int64_t n0 = 0; n0 < N; n0 += kPanelRows) {
-      const int64_t rows = std::min<int64_t>(kPanelRows, N - n0);
+    for (int64_t n0 = 0; n0 < N; n0 += R) {
+      const int64_t rows = std::min<int64_t>(R, N - n0);
       kernels::panel_product(h + n0 * H, H, rows, packed + q * H * kPanelWidth, H, tile);
       for (int64_t r = 0; r < rows; ++r)  // the tile's [i | f | g | o] of 8 units to their gates' columns
         for (int64_t gate = 0; gate < 4; ++gate)
