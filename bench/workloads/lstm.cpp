@@ -13,11 +13,12 @@
 // their gradients through kernels::gemm (bench/workloads/linear_products.h);
 // the 64 recurrent products forward and the 64 backward from W_hh packed once
 // per call, the threads splitting the batch rows or the hidden units (meeting
-// once per step) as core/ops/lstm_sequence.cpp does (ops::split_plain_lstm); dW_hh as its two GEMMs. The same FLOPs
-// as the step, all of them; their rate is the most the step can reach with
-// the cell, the embedding, cross-entropy and Adam free (and more: h and the
-// gate gradients never change between steps here, so no step waits on
-// values the other thread has just written).
+// once per step) as core/ops/lstm_sequence.cpp does (ops::split_plain_lstm);
+// dW_hh as its two GEMMs. The same FLOPs as the step, all of them; their
+// rate is the most the step can reach with the cell, the embedding,
+// cross-entropy and Adam free (and more: h and the gate gradients never
+// change between steps here, so no step waits on values the other thread
+// has just written).
 //
 // lstm_cell_h256_t64_b32: lstm_lm_step's cell arithmetic alone: the per-unit
 // forward of core/kernels/lstm_unit.h in the loop of core/ops/lstm_sequence.cpp

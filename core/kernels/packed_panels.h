@@ -32,6 +32,9 @@
 namespace nl::kernels {
 
 inline constexpr int64_t kPanelWidth = 32;
+// The most rows a tile of T has (panel_rows below), and of any type.
+template <typename T>
+inline constexpr int kMaxPanelRowsOf = sizeof(T) == 4 ? 4 : 3;
 inline constexpr int kMaxPanelRows = 4;
 
 // Rows of one tile. A float tile row is 4 vector accumulators: 3 rows (12)
@@ -43,7 +46,7 @@ inline constexpr int kMaxPanelRows = 4;
 // accumulators: 3 rows as before (the float64 path is for gradcheck).
 template <typename T>
 inline int64_t panel_rows() {
-  return sizeof(T) == 4 && simd_clones_use_avx512() ? 4 : 3;
+  return simd_clones_use_avx512() ? kMaxPanelRowsOf<T> : 3;
 }
 
 // Panels in parallel when there are enough values: kParallelGrain values a task.
@@ -132,9 +135,7 @@ __attribute__((always_inline)) inline void panel_product(const T* a, int64_t lda
     case 1: detail::panel_product_rows<T, 1>(a, lda, panel, K, tile); break;
     case 2: detail::panel_product_rows<T, 2>(a, lda, panel, K, tile); break;
     case 3: detail::panel_product_rows<T, 3>(a, lda, panel, K, tile); break;
-    default:
-      if constexpr (sizeof(T) == 4) detail::panel_product_rows<T, 4>(a, lda, panel, K, tile);
-      break;
+    default: detail::panel_product_rows<T, kMaxPanelRowsOf<T>>(a, lda, panel, K, tile); break;
   }
 }
 

@@ -11,11 +11,11 @@
 //
 // The AVX-512 clone keeps GCC's default 256-bit vectors, so it computes the
 // same values as the AVX2 one (exp, tanh, sigmoid and the normal CDF checked
-// bitwise over 16M points in [−90, 90]); what it gains is 32 vector registers instead
-// of 16 and masked blends. On Zen 4 (2026-12-06, alternated rounds): the LSTM
-// cell 2.97 → 1.92 ms, GELU forward + backward 4.60 → 3.56 ms, LayerNorm
-// forward 0.66 → 0.51 ms, exp 4.2 → 2.8 ns per 8 values (the exponential's
-// polynomial and range reduction no longer spill).
+// bitwise over 16M points in [−90, 90]); what it gains is 32 vector
+// registers instead of 16, and masked blends. On Zen 4 (2026-12-06,
+// alternated rounds): the LSTM cell 2.97 → 1.92 ms, GELU forward + backward
+// 4.60 → 3.56 ms, LayerNorm forward 0.66 → 0.51 ms, exp 4.2 → 2.8 ns per 8
+// values (the exponential's polynomial and range reduction no longer spill).
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) && \
     !defined(NORMLAB_NO_SIMD_CLONES)
 #define NL_SIMD_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))

@@ -23,10 +23,10 @@
 // units side by side, so a tile of the product is whole units and the cell
 // runs on it while it is in registers. Threads own a block of the batch rows
 // (when W_hh fits in L2) or of 32 hidden units for the whole sequence
-// (ops::split_plain_lstm, lstm_helpers.h). Row blocks never meet; unit blocks meet once per
-// step (h_t, or da_t in backward, must be complete before anyone reads it).
-// Either way each value is the same chain of operations, so the results do
-// not depend on the thread count.
+// (ops::split_plain_lstm, lstm_helpers.h). Row blocks never meet; unit
+// blocks meet once per step (h_t, or da_t in backward, must be complete
+// before anyone reads it). Either way each value is the same chain of
+// operations, so the results do not depend on the thread count.
 #include "core/kernels/lstm_unit.h"
 #include "core/kernels/packed_panels.h"
 #include "core/kernels/simd.h"
