@@ -35,7 +35,7 @@ inline constexpr int64_t kPanelWidth = 32;
 // The most rows a tile of T has (panel_rows below), and of any type.
 template <typename T>
 inline constexpr int kMaxPanelRowsOf = sizeof(T) == 4 ? 4 : 3;
-inline constexpr int kMaxPanelRows = 4;
+inline constexpr int kMaxPanelRows = kMaxPanelRowsOf<float>;
 
 // Rows of one tile. A float tile row is 4 vector accumulators: 3 rows (12)
 // fit AVX2's 16 registers with the panel row and a broadcast; 4 rows (16) fit

@@ -145,15 +145,13 @@ LSTMSequenceResult lstm_sequence(const Tensor& x_proj_in, const Tensor& h0_in, c
   dispatch_floating(op, x_proj.dtype(), [&]<typename S>() {
     const int64_t step = N * H;
     Tensor packed = ops::pack_gates_interleaved(w.data<S>(), H, op);
-    S *c = cells.data<S>(), *h = out.data<S>(), *a = acts.data<S>();
     ops::on_split_threads(split, [&](int64_t lo, int64_t hi) {
-      const auto [n0, rows, u0, u1] = ops::sequence_block(split, lo, hi, N, H);
-      const S *xp = x_proj.data<S>() + n0 * 4 * H, *panels = packed.data<S>();
+      const auto [n0, rows, u0, u1] = ops::sequence_block(split, lo, hi, N, H);  // pointers start at the block's rows
+      const S *xp = x_proj.data<S>() + n0 * 4 * H, *h_0 = h0.data<S>() + n0 * H, *panels = packed.data<S>();
+      S *c = cells.data<S>() + n0 * H, *h = out.data<S>() + n0 * H, *a = acts.data<S>() + n0 * 4 * H;
       for (int64_t t = 0; t < T; ++t) {  // h_{t−1}: h0, then row t−1 of out
-        const S* h_prev = t == 0 ? h0.data<S>() : h + (t - 1) * step;
-        step_forward<S>(panels, xp + t * 4 * step, h_prev + n0 * H, c + t * step + n0 * H,
-                        a + t * 4 * step + n0 * 4 * H, c + (t + 1) * step + n0 * H, h + t * step + n0 * H, rows, H, u0,
-                        u1);
+        step_forward<S>(panels, xp + t * 4 * step, t == 0 ? h_0 : h + (t - 1) * step, c + t * step, a + t * 4 * step,
+                        c + (t + 1) * step, h + t * step, rows, H, u0, u1);
         if (!split.by_rows) ops::step_barrier();  // h_t complete: every unit's product reads all of it
       }
     });

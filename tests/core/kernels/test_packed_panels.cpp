@@ -4,11 +4,11 @@
 // on the tile it is computed in.
 #include <catch2/catch.hpp>
 #include <cmath>
-#include <cstdlib>
 #include <vector>
 
 #include "core/kernels/packed_panels.h"
 #include "core/kernels/simd.h"
+#include "tests/core/core_test_helpers.h"
 
 namespace {
 
@@ -19,15 +19,11 @@ NL_SIMD_CLONES void products(const T* a, int64_t rows, const T* packed, int64_t 
   nl::kernels::panel_products(a, K, rows, packed, K, M, 0, nl::kernels::panel_count(M), c, M);
 }
 
-// 64-byte aligned storage for packed panels (as Tensor::make gives).
+// Packed panels for B (K × M) in a tensor, aligned as the ops' packed buffers are.
 template <typename T>
-struct Aligned {
-  explicit Aligned(size_t n) : data(static_cast<T*>(std::aligned_alloc(64, (n * sizeof(T) + 63) / 64 * 64))) {}
-  ~Aligned() { std::free(data); }
-  Aligned(const Aligned&) = delete;
-  Aligned& operator=(const Aligned&) = delete;
-  T* data;
-};
+nl::Tensor panels_for(int64_t K, int64_t M) {
+  return nl::zeros({nl::kernels::panel_count(M) * K * nl::kernels::kPanelWidth}, nl::dtype_of<T>());
+}
 
 template <typename T>
 void check_products(double tolerance) {
@@ -35,13 +31,14 @@ void check_products(double tolerance) {
   std::vector<T> b(K * M), a(16 * K);
   for (int64_t i = 0; i < K * M; ++i) b[size_t(i)] = T(std::sin(0.37 * double(i)));
   for (int64_t i = 0; i < 16 * K; ++i) a[size_t(i)] = T(std::cos(0.11 * double(i)));
-  Aligned<T> packed(size_t(nl::kernels::panel_count(M) * K * nl::kernels::kPanelWidth));
-  nl::kernels::pack_columns(packed.data, b.data(), K, M);
+  nl::Tensor panels = panels_for<T>(K, M);
+  T* packed = panels.data<T>();
+  nl::kernels::pack_columns(packed, b.data(), K, M);
 
   for (int64_t rows = 1; rows <= 16; ++rows) {  // every remainder of tiles of 3 and of 4
     INFO("rows " << rows << ", tiles of " << nl::kernels::panel_rows<T>());
     std::vector<T> c(size_t(rows * M), T(-1));
-    products(a.data(), rows, packed.data, K, M, c.data());
+    products(a.data(), rows, packed, K, M, c.data());
     double worst = 0;
     for (int64_t r = 0; r < rows; ++r)
       for (int64_t j = 0; j < M; ++j) {
@@ -65,12 +62,13 @@ TEST_CASE("panel_products: a row's values do not depend on its tile", "[kernels]
   std::vector<float> b(K * M), a(rows * K);
   for (int64_t i = 0; i < K * M; ++i) b[size_t(i)] = float(std::sin(1.3 * double(i)));
   for (int64_t i = 0; i < rows * K; ++i) a[size_t(i)] = float(std::cos(0.7 * double(i)));
-  Aligned<float> packed(size_t(nl::kernels::panel_count(M) * K * nl::kernels::kPanelWidth));
-  nl::kernels::pack_columns(packed.data, b.data(), K, M);
+  nl::Tensor panels = panels_for<float>(K, M);
+  const float* packed = panels.data<float>();
+  nl::kernels::pack_columns(panels.data<float>(), b.data(), K, M);
   std::vector<float> together(static_cast<size_t>(rows * M)), alone(static_cast<size_t>(M));
-  products(a.data(), rows, packed.data, K, M, together.data());
+  products(a.data(), rows, packed, K, M, together.data());
   for (int64_t r = 0; r < rows; ++r) {
-    products(a.data() + r * K, 1, packed.data, K, M, alone.data());
+    products(a.data() + r * K, 1, packed, K, M, alone.data());
     INFO("row " << r);
     for (int64_t j = 0; j < M; ++j) CHECK(alone[size_t(j)] == together[size_t(r * M + j)]);  // same bits
   }
@@ -81,12 +79,12 @@ TEST_CASE("pack_transposed: B = Wᵀ packed as pack_columns packs B", "[kernels]
   std::vector<double> w(M * K), wt(K * M);
   for (int64_t i = 0; i < M; ++i)
     for (int64_t k = 0; k < K; ++k) wt[size_t(k * M + i)] = w[size_t(i * K + k)] = double(i * 100 + k);
-  const size_t size = size_t(nl::kernels::panel_count(M) * K * nl::kernels::kPanelWidth);
-  Aligned<double> from_w(size), from_wt(size);
-  nl::kernels::pack_transposed(from_w.data, w.data(), M, K);
-  nl::kernels::pack_columns(from_wt.data, wt.data(), K, M);
-  for (size_t i = 0; i < size; ++i) REQUIRE(from_w.data[i] == from_wt.data[i]);
+  nl::Tensor from_w = panels_for<double>(K, M), from_wt = panels_for<double>(K, M);
+  nl::kernels::pack_transposed(from_w.data<double>(), w.data(), M, K);
+  nl::kernels::pack_columns(from_wt.data<double>(), wt.data(), K, M);
+  CHECK(nl_test::bitwise_equal(from_w, from_wt));
   // panel 1, row k = 2, column c = 5 is W[32 + 5][2]; column 13 onwards is padding
-  CHECK(from_w.data[(1 * K + 2) * 32 + 5] == double(37 * 100 + 2));
-  CHECK(from_w.data[(1 * K + 2) * 32 + 13] == 0.0);
+  const double* packed = from_w.data<double>();
+  CHECK(packed[(1 * K + 2) * 32 + 5] == double(37 * 100 + 2));
+  CHECK(packed[(1 * K + 2) * 32 + 13] == 0.0);
 }
