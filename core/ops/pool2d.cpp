@@ -22,9 +22,12 @@
 #include <algorithm>
 #include <bit>
 #include <cmath>
-#include <type_traits>
+#include <cstring>
 #include <limits>
+#include <type_traits>
+#include <utility>
 
+#include "core/kernels/simd.h"
 #include "core/ops/helpers.h"
 
 namespace nl {
@@ -122,53 +125,196 @@ void for_each_plane(const Windows& win, int64_t work_per_plane, Fn&& fn) {
 }
 
 // The CNN's pool, 2×2 windows at stride 2 without padding: the general scan
-// below unrolled for one plane (the same comparisons in the same order, so
-// the same maximum and argmax), without the per-window ranges and loops, and
-// without branches. On real data "is this one larger" is a coin toss that
-// the branch predictor loses: with ifs (or ternaries, which GCC turns back
-// into jumps) the CNN's first pool at batch 128 took 12-13 ms at 1 thread,
-// 16 ns per output. So each choice is a mask over the bits instead.
+// below for windows a b / c d, in its order (a, then b, c, d, each taken if
+// larger or NaN), so the same maximum and argmax. It keeps the argmax as a
+// byte, the window offset k (a 0, b 1, c 2, d 3), not as an int64 index: an
+// eighth of the memory traffic, and the backward writes each dx value once.
+//
+// L outputs at a time in GCC vector types (L = 8 floats or 4 doubles, 256
+// bits; L/2 for rows narrower than L): two loads of the top row split into
+// the windows' a and b by shuffles, two of the bottom row into c and d, and
+// the choices are lane masks. The CNN's rows are short (14 and 7 outputs),
+// so a row is covered by whole vectors, the last one overlapping the one
+// before (outputs 6..13 after 0..7: the same values written twice). One
+// plane at a time, batch 128, one thread: the pool after the 28×28 block
+// took 12–13 ms with a branch per comparison, 2.1 ms with int64 indices and
+// branch-free scalar selects, 0.6 ms now.
+template <typename T, int L>
+struct PoolLanes {
+  typedef T vector __attribute__((vector_size(L * sizeof(T))));
+  typedef std::conditional_t<sizeof(T) == 4, int32_t, int64_t> Int;
+  typedef Int mask __attribute__((vector_size(L * sizeof(T))));
+  template <size_t... l>
+  static constexpr mask deinterleave(int from, std::index_sequence<l...>) {
+    return mask{Int(from + 2 * int(l))...};
+  }
+  template <size_t... l>
+  static constexpr mask interleave(int from, std::index_sequence<l...>) {
+    return mask{Int((from + int(l)) / 2 + int(l) % 2 * L)...};
+  }
+  static constexpr mask even = deinterleave(0, std::make_index_sequence<L>()),  // a0 a1 ... of a0 b0 a1 b1 ...
+      odd = deinterleave(1, std::make_index_sequence<L>());                     // b0 b1 ...
+  static constexpr mask low = interleave(0, std::make_index_sequence<L>()),     // a0 b0 a1 b1 ... of a and b
+      high = interleave(L, std::make_index_sequence<L>());                      // the second half
+  static vector load(const T* p) {
+    vector v;
+    std::memcpy(&v, p, sizeof(v));
+    return v;
+  }
+  static void store(T* p, vector v) { std::memcpy(p, &v, sizeof(v)); }
+};
+
+// Outputs 0 .. L−1 of one row pair (top and bottom input rows): y and k.
+template <typename T, int L>
+__attribute__((always_inline)) inline void max_pool_2x2_lanes(const T* top, const T* bottom, T* y, uint8_t* code) {
+  using V = PoolLanes<T, L>;
+  using M = typename V::mask;
+  const typename V::vector t0 = V::load(top), t1 = V::load(top + L), b0 = V::load(bottom), b1 = V::load(bottom + L);
+  const auto a = __builtin_shuffle(t0, t1, V::even), b = __builtin_shuffle(t0, t1, V::odd);
+  const auto c = __builtin_shuffle(b0, b1, V::even), d = __builtin_shuffle(b0, b1, V::odd);
+  auto value = a;
+  M k = M{};
+  M take = (b > value) | (b != b);  // all bits set in the lanes where true
+  value = take ? b : value, k = take ? M{} + 1 : k;
+  take = (c > value) | (c != c);
+  value = take ? c : value, k = take ? M{} + 2 : k;
+  take = (d > value) | (d != d);
+  value = take ? d : value, k = take ? M{} + 3 : k;
+  V::store(y, value);
+  for (int l = 0; l < L; ++l) code[l] = uint8_t(k[l]);
+}
+
+// dx of the windows of outputs 0 .. L−1: dy at offset k, zero at the other three.
+template <typename T, int L>
+__attribute__((always_inline)) inline void max_pool_2x2_lanes_backward(const T* dy, const uint8_t* code, T* top,
+                                                                       T* bottom) {
+  using V = PoolLanes<T, L>;
+  using M = typename V::mask;
+  const typename V::vector g = V::load(dy), zero{};
+  M k;
+  for (int l = 0; l < L; ++l) k[l] = code[l];
+  const auto a = k == 0 ? g : zero, b = k == 1 ? g : zero, c = k == 2 ? g : zero, d = k == 3 ? g : zero;
+  V::store(top, __builtin_shuffle(a, b, V::low));
+  V::store(top + L, __builtin_shuffle(a, b, V::high));
+  V::store(bottom, __builtin_shuffle(c, d, V::low));
+  V::store(bottom + L, __builtin_shuffle(c, d, V::high));
+}
+
+// fn(j) for vectors of L outputs covering 0 .. n−1 (n ≥ L), the last one
+// overlapping the one before.
+template <int L, typename Fn>
+__attribute__((always_inline)) inline void for_each_lane_block(int64_t n, Fn&& fn) {
+  for (int64_t j = 0;; j += L) {
+    const int64_t at = std::min<int64_t>(j, n - L);
+    fn(at);
+    if (at == n - L) return;
+  }
+}
+
+// The widest vectors of T for a row of Wo outputs: kLanes, kLanes / 2, or
+// none (0: the scalar loop).
 template <typename T>
-void max_pool_2x2(const T* in, T* y, int64_t* arg, int64_t W, int64_t Ho, int64_t Wo) {
-  using Bits = std::conditional_t<sizeof(T) == 4, uint32_t, uint64_t>;
-  // v if take else current, for a value and for its offset, by masks
-  auto choose = [](bool take, T v, T& value, int64_t at, int64_t& offset) {
-    const Bits mask = Bits(0) - Bits(take);
-    value = std::bit_cast<T>((std::bit_cast<Bits>(v) & mask) | (std::bit_cast<Bits>(value) & ~mask));
-    const int64_t wide = -int64_t(take);
-    offset = (at & wide) | (offset & ~wide);
-  };
+inline constexpr int kLanes = int(32 / sizeof(T));
+template <typename T>
+int lanes_for(int64_t Wo) {
+  return Wo >= kLanes<T> ? kLanes<T> : Wo >= kLanes<T> / 2 ? kLanes<T> / 2 : 0;
+}
+
+template <typename T>
+NL_SIMD_CLONES void max_pool_2x2(const T* in, T* y, uint8_t* code, int64_t W, int64_t Ho, int64_t Wo) {
+  const int lanes = lanes_for<T>(Wo);
   for (int64_t i = 0; i < Ho; ++i) {
     const T* top = in + 2 * i * W;
     const T* bottom = top + W;
-    const int64_t first = 2 * i * W;  // the window's top-left index is first + 2j
-    for (int64_t j = 0; j < Wo; ++j) {
-      const T a = top[2 * j], b = top[2 * j + 1], c = bottom[2 * j], d = bottom[2 * j + 1];
-      T value = a;
-      int64_t offset = 0;  // of the maximum from the top-left: 0, 1, W or W + 1
-      choose((b > value) | (b != b), b, value, 1, offset);  // larger, or NaN (as the general scan)
-      choose((c > value) | (c != c), c, value, W, offset);
-      choose((d > value) | (d != d), d, value, W + 1, offset);
-      y[i * Wo + j] = value;
-      arg[i * Wo + j] = first + 2 * j + offset;
+    T* y_row = y + i * Wo;
+    uint8_t* code_row = code + i * Wo;
+    if (lanes == kLanes<T>) {
+      for_each_lane_block<kLanes<T>>(Wo, [&](int64_t j) {
+        max_pool_2x2_lanes<T, kLanes<T>>(top + 2 * j, bottom + 2 * j, y_row + j, code_row + j);
+      });
+    } else if (lanes == kLanes<T> / 2) {
+      for_each_lane_block<kLanes<T> / 2>(Wo, [&](int64_t j) {
+        max_pool_2x2_lanes<T, kLanes<T> / 2>(top + 2 * j, bottom + 2 * j, y_row + j, code_row + j);
+      });
+    } else {
+      for (int64_t j = 0; j < Wo; ++j) {
+        const T a = top[2 * j], b = top[2 * j + 1], c = bottom[2 * j], d = bottom[2 * j + 1];
+        T value = a;
+        uint8_t k = 0;
+        if (b > value || b != b) value = b, k = 1;
+        if (c > value || c != c) value = c, k = 2;
+        if (d > value || d != d) value = d, k = 3;
+        y_row[j] = value;
+        code_row[j] = k;
+      }
     }
   }
 }
 
-// y = max over each window; arg = its flat index h·W + w in the plane.
+// dx of one plane from the offsets k: each window's four values written once,
+// and zeros in the row and column no window covers (an odd H or W).
 template <typename T>
-void max_pool_forward(const T* x, T* y, int64_t* arg, const Windows& win) {
+NL_SIMD_CLONES void max_pool_2x2_backward(const T* dy, const uint8_t* code, T* dx, int64_t H, int64_t W, int64_t Ho,
+                                          int64_t Wo) {
+  const int lanes = lanes_for<T>(Wo);
+  for (int64_t i = 0; i < Ho; ++i) {
+    T* top = dx + 2 * i * W;
+    T* bottom = top + W;
+    const T* dy_row = dy + i * Wo;
+    const uint8_t* code_row = code + i * Wo;
+    if (lanes == kLanes<T>) {
+      for_each_lane_block<kLanes<T>>(Wo, [&](int64_t j) {
+        max_pool_2x2_lanes_backward<T, kLanes<T>>(dy_row + j, code_row + j, top + 2 * j, bottom + 2 * j);
+      });
+    } else if (lanes == kLanes<T> / 2) {
+      for_each_lane_block<kLanes<T> / 2>(Wo, [&](int64_t j) {
+        max_pool_2x2_lanes_backward<T, kLanes<T> / 2>(dy_row + j, code_row + j, top + 2 * j, bottom + 2 * j);
+      });
+    } else {
+      for (int64_t j = 0; j < Wo; ++j) {
+        const T g = dy_row[j];
+        const uint8_t k = code_row[j];
+        top[2 * j] = k == 0 ? g : T(0);
+        top[2 * j + 1] = k == 1 ? g : T(0);
+        bottom[2 * j] = k == 2 ? g : T(0);
+        bottom[2 * j + 1] = k == 3 ? g : T(0);
+      }
+    }
+    for (int64_t w = 2 * Wo; w < W; ++w) top[w] = bottom[w] = T(0);
+  }
+  std::fill(dx + 2 * Ho * W, dx + H * W, T(0));
+}
+
+// The argmax of every output, for the backward: its flat index h·W + w in
+// the plane (int64), or for 2×2 windows its offset k, one byte per output
+// (max_pool_2x2), kept in an int64 tensor of an eighth of the size rounded
+// up (tensors have no byte dtype).
+Tensor make_argmax(const char* op, const Windows& win, const Shape& out_shape) {
+  if (!win.two_by_two) return Tensor::make(out_shape, i64, op);
+  return Tensor::make({(win.planes * win.Ho() * win.Wo() + 7) / 8}, i64, op);
+}
+uint8_t* offsets(const Tensor& arg) { return reinterpret_cast<uint8_t*>(arg.data<int64_t>()); }
+
+// y = max over each window, and its argmax (make_argmax).
+template <typename T>
+void max_pool_forward(const T* x, T* y, const Tensor& arg, const Windows& win) {
   const int64_t Ho = win.Ho(), Wo = win.Wo();
+  if (win.two_by_two) {
+    for_each_plane(win, win.H * win.W, [&](int64_t plane) {
+      max_pool_2x2(x + plane * win.H * win.W, y + plane * Ho * Wo, offsets(arg) + plane * Ho * Wo, win.W, Ho, Wo);
+    });
+    return;
+  }
+  int64_t* index = arg.data<int64_t>();
   for_each_plane(win, win.H * win.W, [&](int64_t plane) {
     const T* in = x + plane * win.H * win.W;
-    if (win.two_by_two) return max_pool_2x2(in, y + plane * Ho * Wo, arg + plane * Ho * Wo, win.W, Ho, Wo);
     for (int64_t i = 0; i < Ho; ++i)
       for (int64_t j = 0; j < Wo; ++j) {
         Range r = win.rows[size_t(i)], c = win.cols[size_t(j)];
         int64_t o = (plane * Ho + i) * Wo + j;
         if (r.count() == 0 || c.count() == 0) {  // a window of padding only: −inf, no gradient
           y[o] = -std::numeric_limits<T>::infinity();
-          arg[o] = -1;
+          index[o] = -1;
           continue;
         }
         int64_t best = r.lo * win.W + c.lo;
@@ -179,20 +325,28 @@ void max_pool_forward(const T* x, T* y, int64_t* arg, const Windows& win) {
             if (v > value || std::isnan(v)) value = v, best = h * win.W + w;  // as PyTorch
           }
         y[o] = value;
-        arg[o] = best;
+        index[o] = best;
       }
   });
 }
 
 // dx[argmax] += dy, plane by plane.
 template <typename T>
-void max_pool_backward(const T* dy, const int64_t* arg, T* dx, const Windows& win) {
+void max_pool_backward(const T* dy, const Tensor& arg, T* dx, const Windows& win) {
   const int64_t P = win.Ho() * win.Wo();
+  if (win.two_by_two) {
+    for_each_plane(win, win.H * win.W, [&](int64_t plane) {
+      max_pool_2x2_backward(dy + plane * P, offsets(arg) + plane * P, dx + plane * win.H * win.W, win.H, win.W,
+                            win.Ho(), win.Wo());
+    });
+    return;
+  }
+  const int64_t* index = arg.data<int64_t>();
   for_each_plane(win, win.H * win.W + P, [&](int64_t plane) {
     T* out = dx + plane * win.H * win.W;
     std::fill(out, out + win.H * win.W, T(0));
     for (int64_t o = plane * P; o < (plane + 1) * P; ++o)
-      if (arg[o] >= 0) out[arg[o]] += dy[o];
+      if (index[o] >= 0) out[index[o]] += dy[o];
   });
 }
 
@@ -261,17 +415,15 @@ Tensor max_pool2d(const Tensor& input, Size2 kernel_size, Size2 stride, Size2 pa
   Windows win = sliding_windows(op, input, kernel_size, stride, padding, dilation, ceil_mode);
   Tensor x = input.detach().contiguous();
   Shape out_shape = output_shape(x, win.Ho(), win.Wo());
-  Tensor y = Tensor::make(out_shape, x.dtype(), op), arg = Tensor::make(out_shape, i64, op);
-  dispatch_floating(op, x.dtype(),
-                    [&]<typename T>() { max_pool_forward<T>(x.data<T>(), y.data<T>(), arg.data<int64_t>(), win); });
+  Tensor y = Tensor::make(out_shape, x.dtype(), op), arg = make_argmax(op, win, out_shape);
+  dispatch_floating(op, x.dtype(), [&]<typename T>() { max_pool_forward<T>(x.data<T>(), y.data<T>(), arg, win); });
   if (!needs_grad(input)) return y;
   attach(y, op, {input}, save(arg),
          [win, shape = x.shape(), dtype = x.dtype()](const Tensor& grad, const Tensor& arg) -> Grads {
            Tensor dy = grad.contiguous();
            Tensor dx = Tensor::make(shape, dtype, "max_pool2d_backward");
-           dispatch_floating("max_pool2d_backward", dtype, [&]<typename T>() {
-             max_pool_backward<T>(dy.data<T>(), arg.data<int64_t>(), dx.data<T>(), win);
-           });
+           dispatch_floating("max_pool2d_backward", dtype,
+                             [&]<typename T>() { max_pool_backward<T>(dy.data<T>(), arg, dx.data<T>(), win); });
            return {dx};
          });
   return y;

@@ -231,6 +231,46 @@ TEST_CASE("pools: default stride is the kernel, (C, H, W) inputs, float32, max t
     }
 }
 
+// The 2×2 windows at stride 2 take their own kernel (vectors of 8 floats or
+// 4 doubles, half that for narrow rows, scalar below, the last vector of a
+// row overlapping the one before). Held to PyTorch's scan over a, b, c, d
+// (take v if v > best or v is NaN) at every output width from 1 to 20, odd
+// sizes, with many ties (values in {0, 1, 2}) and NaNs (about 1 in 12).
+TEST_CASE("max_pool2d: the 2x2 kernel equals the scan at every width, ties and NaN included",
+          "[ops][pool2d][max_pool2d]") {
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  uint64_t state = 12345;
+  auto next = [&] { return (state = state * 6364136223846793005ULL + 1442695040888963407ULL) >> 33; };
+  for (nl::DType dtype : {nl::f32, nl::f64})
+    for (int64_t W = 2; W <= 41; ++W)
+      for (int64_t H : {2, 5}) {
+        INFO(fmt::format("dtype {} H {} W {}", nl::dtype_name(dtype), H, W));
+        const int64_t planes = 3, Ho = H / 2, Wo = W / 2;
+        std::vector<double> xv(size_t(planes * H * W)), dyv(size_t(planes * Ho * Wo));
+        for (double& v : xv) v = next() % 12 == 0 ? nan : double(next() % 3);
+        for (size_t o = 0; o < dyv.size(); ++o) dyv[o] = double(o + 1);
+        std::vector<double> y_ref(dyv.size()), dx_ref(xv.size(), 0.0);
+        for (int64_t p = 0; p < planes; ++p)
+          for (int64_t i = 0; i < Ho; ++i)
+            for (int64_t j = 0; j < Wo; ++j) {
+              size_t best = size_t((p * H + 2 * i) * W + 2 * j);
+              for (size_t at : {best + 1, best + size_t(W), best + size_t(W) + 1})
+                if (xv[at] > xv[best] || std::isnan(xv[at])) best = at;
+              size_t o = size_t((p * Ho + i) * Wo + j);
+              y_ref[o] = xv[best];
+              dx_ref[best] = dyv[o];
+            }
+        auto x = nl::from_vector<double>(xv, {1, planes, H, W}).to(dtype).requires_grad_(true);
+        auto y = nl::max_pool2d(x, 2);
+        y.backward(nl::from_vector<double>(dyv, y.shape()).to(dtype));
+        auto yv = y.to(nl::f64).to_vector<double>(), dx = x.grad().to(nl::f64).to_vector<double>();
+        size_t wrong_y = 0;
+        for (size_t o = 0; o < yv.size(); ++o) wrong_y += std::isnan(y_ref[o]) ? !std::isnan(yv[o]) : yv[o] != y_ref[o];
+        CHECK(wrong_y == 0);
+        CHECK(dx == dx_ref);
+      }
+}
+
 TEST_CASE("pools: results identical with 1 and 2 threads", "[ops][pool2d]") {
   nl::manual_seed(6);
   auto x = nl::randn({16, 32, 28, 28}).requires_grad_(true);
