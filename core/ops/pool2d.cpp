@@ -131,9 +131,9 @@ void for_each_plane(const Windows& win, int64_t work_per_plane, Fn&& fn) {
 // eighth of the memory traffic, and the backward writes each dx value once.
 //
 // L outputs at a time in GCC vector types (L = 8 floats or 4 doubles, 256
-// bits; L/2 for rows narrower than L): two loads of the top row split into
-// the windows' a and b by shuffles, two of the bottom row into c and d, and
-// the choices are lane masks. The CNN's rows are short (14 and 7 outputs),
+// bits; L/2 for rows narrower than L): the windows' corners a, b (top row)
+// and c, d (bottom row) gathered lane by lane (GCC makes shuffles of it),
+// and the choices are lane masks. The CNN's rows are short (14 and 7 outputs),
 // so a row is covered by whole vectors, the last one overlapping the one
 // before (outputs 6..13 after 0..7: the same values written twice). One
 // plane at a time, batch 128, one thread: the pool after the 28×28 block
@@ -145,15 +145,9 @@ struct PoolLanes {
   typedef std::conditional_t<sizeof(T) == 4, int32_t, int64_t> Int;
   typedef Int mask __attribute__((vector_size(L * sizeof(T))));
   template <size_t... l>
-  static constexpr mask deinterleave(int from, std::index_sequence<l...>) {
-    return mask{Int(from + 2 * int(l))...};
-  }
-  template <size_t... l>
   static constexpr mask interleave(int from, std::index_sequence<l...>) {
     return mask{Int((from + int(l)) / 2 + int(l) % 2 * L)...};
   }
-  static constexpr mask even = deinterleave(0, std::make_index_sequence<L>()),  // a0 a1 ... of a0 b0 a1 b1 ...
-      odd = deinterleave(1, std::make_index_sequence<L>());                     // b0 b1 ...
   static constexpr mask low = interleave(0, std::make_index_sequence<L>()),     // a0 b0 a1 b1 ... of a and b
       high = interleave(L, std::make_index_sequence<L>());                      // the second half
   static vector load(const T* p) {
@@ -169,9 +163,8 @@ template <typename T, int L>
 __attribute__((always_inline)) inline void max_pool_2x2_lanes(const T* top, const T* bottom, T* y, uint8_t* code) {
   using V = PoolLanes<T, L>;
   using M = typename V::mask;
-  const typename V::vector t0 = V::load(top), t1 = V::load(top + L), b0 = V::load(bottom), b1 = V::load(bottom + L);
-  const auto a = __builtin_shuffle(t0, t1, V::even), b = __builtin_shuffle(t0, t1, V::odd);
-  const auto c = __builtin_shuffle(b0, b1, V::even), d = __builtin_shuffle(b0, b1, V::odd);
+  typename V::vector a, b, c, d;  // the windows' four corners, deinterleaved from the two rows
+  for (int l = 0; l < L; ++l) a[l] = top[2 * l], b[l] = top[2 * l + 1], c[l] = bottom[2 * l], d[l] = bottom[2 * l + 1];
   auto value = a;
   M k = M{};
   M take = (b > value) | (b != b);  // all bits set in the lanes where true
@@ -194,10 +187,14 @@ __attribute__((always_inline)) inline void max_pool_2x2_lanes_backward(const T* 
   M k;
   for (int l = 0; l < L; ++l) k[l] = code[l];
   const auto a = k == 0 ? g : zero, b = k == 1 ? g : zero, c = k == 2 ? g : zero, d = k == 3 ? g : zero;
+#if defined(__GNUC__) && !defined(__clang__)  // GCC's shuffles: the lane-by-lane stores took twice as long
   V::store(top, __builtin_shuffle(a, b, V::low));
   V::store(top + L, __builtin_shuffle(a, b, V::high));
   V::store(bottom, __builtin_shuffle(c, d, V::low));
   V::store(bottom + L, __builtin_shuffle(c, d, V::high));
+#else  // clang (the fuzzing build) has no __builtin_shuffle
+  for (int l = 0; l < L; ++l) top[2 * l] = a[l], top[2 * l + 1] = b[l], bottom[2 * l] = c[l], bottom[2 * l + 1] = d[l];
+#endif
 }
 
 // fn(j) for vectors of L outputs covering 0 .. n−1 (n ≥ L), the last one
