@@ -21,7 +21,6 @@
 // big call by the thread count — dW adds the parts' partial sums in part
 // order, and results do not depend on the thread count.
 #include <algorithm>
-#include <optional>
 #include <vector>
 
 #include "core/kernels/blas.h"

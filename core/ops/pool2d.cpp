@@ -20,7 +20,6 @@
 // One thread per plane, each plane's sums in a fixed order, so results do not
 // depend on the thread count.
 #include <algorithm>
-#include <bit>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -144,18 +143,17 @@ struct PoolLanes {
   typedef T vector __attribute__((vector_size(L * sizeof(T))));
   typedef std::conditional_t<sizeof(T) == 4, int32_t, int64_t> Int;
   typedef Int mask __attribute__((vector_size(L * sizeof(T))));
-  template <size_t... l>
-  static constexpr mask interleave(int from, std::index_sequence<l...>) {
-    return mask{Int((from + int(l)) / 2 + int(l) % 2 * L)...};
-  }
-  static constexpr mask low = interleave(0, std::make_index_sequence<L>()),     // a0 b0 a1 b1 ... of a and b
-      high = interleave(L, std::make_index_sequence<L>());                      // the second half
-  static vector load(const T* p) {
-    vector v;
-    std::memcpy(&v, p, sizeof(v));
-    return v;
-  }
-  static void store(T* p, vector v) { std::memcpy(p, &v, sizeof(v)); }
+  // a0 b0 a1 b1 ... of vectors a and b: lanes From .. From + L − 1 of the
+  // interleaving (a struct, not a function: a function returning a 256-bit
+  // vector would have a different ABI in the baseline clone, -Wpsabi)
+  template <int From, typename Sequence>
+  struct Interleave;
+  template <int From, size_t... l>
+  struct Interleave<From, std::index_sequence<l...>> {
+    static constexpr mask value{Int((From + int(l)) / 2 + int(l) % 2 * L)...};
+  };
+  static constexpr mask low = Interleave<0, std::make_index_sequence<L>>::value,  // the first half
+      high = Interleave<L, std::make_index_sequence<L>>::value;                   // the second half
 };
 
 // Outputs 0 .. L−1 of one row pair (top and bottom input rows): y and k.
@@ -173,7 +171,7 @@ __attribute__((always_inline)) inline void max_pool_2x2_lanes(const T* top, cons
   value = take ? c : value, k = take ? M{} + 2 : k;
   take = (d > value) | (d != d);
   value = take ? d : value, k = take ? M{} + 3 : k;
-  V::store(y, value);
+  std::memcpy(y, &value, sizeof(value));
   for (int l = 0; l < L; ++l) code[l] = uint8_t(k[l]);
 }
 
@@ -183,68 +181,68 @@ __attribute__((always_inline)) inline void max_pool_2x2_lanes_backward(const T* 
                                                                        T* bottom) {
   using V = PoolLanes<T, L>;
   using M = typename V::mask;
-  const typename V::vector g = V::load(dy), zero{};
+  typename V::vector g, zero{};
+  std::memcpy(&g, dy, sizeof(g));
   M k;
   for (int l = 0; l < L; ++l) k[l] = code[l];
   const auto a = k == 0 ? g : zero, b = k == 1 ? g : zero, c = k == 2 ? g : zero, d = k == 3 ? g : zero;
 #if defined(__GNUC__) && !defined(__clang__)  // GCC's shuffles: the lane-by-lane stores took twice as long
-  V::store(top, __builtin_shuffle(a, b, V::low));
-  V::store(top + L, __builtin_shuffle(a, b, V::high));
-  V::store(bottom, __builtin_shuffle(c, d, V::low));
-  V::store(bottom + L, __builtin_shuffle(c, d, V::high));
+  const auto top_low = __builtin_shuffle(a, b, V::low), top_high = __builtin_shuffle(a, b, V::high);  // a0 b0 a1 ...
+  const auto bottom_low = __builtin_shuffle(c, d, V::low), bottom_high = __builtin_shuffle(c, d, V::high);
+  std::memcpy(top, &top_low, sizeof(top_low));
+  std::memcpy(top + L, &top_high, sizeof(top_high));
+  std::memcpy(bottom, &bottom_low, sizeof(bottom_low));
+  std::memcpy(bottom + L, &bottom_high, sizeof(bottom_high));
 #else  // clang (the fuzzing build) has no __builtin_shuffle
   for (int l = 0; l < L; ++l) top[2 * l] = a[l], top[2 * l + 1] = b[l], bottom[2 * l] = c[l], bottom[2 * l + 1] = d[l];
 #endif
 }
 
-// fn(j) for vectors of L outputs covering 0 .. n−1 (n ≥ L), the last one
-// overlapping the one before.
-template <int L, typename Fn>
-__attribute__((always_inline)) inline void for_each_lane_block(int64_t n, Fn&& fn) {
-  for (int64_t j = 0;; j += L) {
-    const int64_t at = std::min<int64_t>(j, n - L);
-    fn(at);
-    if (at == n - L) return;
-  }
-}
-
-// The widest vectors of T for a row of Wo outputs: kLanes, kLanes / 2, or
-// none (0: the scalar loop).
+// A row of Wo outputs in blocks of the widest vectors that fit (kLanes<T>,
+// else kLanes<T> / 2): vector(lanes, j) for outputs j .. j + lanes − 1, lanes
+// a std::integral_constant, the last block overlapping the one before;
+// scalar(j) for each output of a row narrower than both.
 template <typename T>
 inline constexpr int kLanes = int(32 / sizeof(T));
-template <typename T>
-int lanes_for(int64_t Wo) {
-  return Wo >= kLanes<T> ? kLanes<T> : Wo >= kLanes<T> / 2 ? kLanes<T> / 2 : 0;
+template <typename T, typename Vector, typename Scalar>
+__attribute__((always_inline)) inline void for_each_row_block(int64_t Wo, Vector&& vector, Scalar&& scalar) {
+  auto blocks = [&](auto lanes) __attribute__((always_inline)) {
+    for (int64_t j = 0;; j += lanes) {
+      const int64_t at = std::min<int64_t>(j, Wo - lanes);
+      vector(lanes, at);
+      if (at == Wo - lanes) return;
+    }
+  };
+  if (Wo >= kLanes<T>)
+    blocks(std::integral_constant<int, kLanes<T>>{});
+  else if (Wo >= kLanes<T> / 2)
+    blocks(std::integral_constant<int, kLanes<T> / 2>{});
+  else
+    for (int64_t j = 0; j < Wo; ++j) scalar(j);
 }
 
 template <typename T>
 NL_SIMD_CLONES void max_pool_2x2(const T* in, T* y, uint8_t* code, int64_t W, int64_t Ho, int64_t Wo) {
-  const int lanes = lanes_for<T>(Wo);
   for (int64_t i = 0; i < Ho; ++i) {
     const T* top = in + 2 * i * W;
     const T* bottom = top + W;
     T* y_row = y + i * Wo;
     uint8_t* code_row = code + i * Wo;
-    if (lanes == kLanes<T>) {
-      for_each_lane_block<kLanes<T>>(Wo, [&](int64_t j) {
-        max_pool_2x2_lanes<T, kLanes<T>>(top + 2 * j, bottom + 2 * j, y_row + j, code_row + j);
-      });
-    } else if (lanes == kLanes<T> / 2) {
-      for_each_lane_block<kLanes<T> / 2>(Wo, [&](int64_t j) {
-        max_pool_2x2_lanes<T, kLanes<T> / 2>(top + 2 * j, bottom + 2 * j, y_row + j, code_row + j);
-      });
-    } else {
-      for (int64_t j = 0; j < Wo; ++j) {
-        const T a = top[2 * j], b = top[2 * j + 1], c = bottom[2 * j], d = bottom[2 * j + 1];
-        T value = a;
-        uint8_t k = 0;
-        if (b > value || b != b) value = b, k = 1;
-        if (c > value || c != c) value = c, k = 2;
-        if (d > value || d != d) value = d, k = 3;
-        y_row[j] = value;
-        code_row[j] = k;
-      }
-    }
+    for_each_row_block<T>(
+        Wo,
+        [&](auto lanes, int64_t j) __attribute__((always_inline)) {
+          max_pool_2x2_lanes<T, decltype(lanes)::value>(top + 2 * j, bottom + 2 * j, y_row + j, code_row + j);
+        },
+        [&](int64_t j) __attribute__((always_inline)) {
+          const T a = top[2 * j], b = top[2 * j + 1], c = bottom[2 * j], d = bottom[2 * j + 1];
+          T value = a;
+          uint8_t k = 0;
+          if (b > value || b != b) value = b, k = 1;
+          if (c > value || c != c) value = c, k = 2;
+          if (d > value || d != d) value = d, k = 3;
+          y_row[j] = value;
+          code_row[j] = k;
+        });
   }
 }
 
@@ -253,30 +251,24 @@ NL_SIMD_CLONES void max_pool_2x2(const T* in, T* y, uint8_t* code, int64_t W, in
 template <typename T>
 NL_SIMD_CLONES void max_pool_2x2_backward(const T* dy, const uint8_t* code, T* dx, int64_t H, int64_t W, int64_t Ho,
                                           int64_t Wo) {
-  const int lanes = lanes_for<T>(Wo);
   for (int64_t i = 0; i < Ho; ++i) {
     T* top = dx + 2 * i * W;
     T* bottom = top + W;
     const T* dy_row = dy + i * Wo;
     const uint8_t* code_row = code + i * Wo;
-    if (lanes == kLanes<T>) {
-      for_each_lane_block<kLanes<T>>(Wo, [&](int64_t j) {
-        max_pool_2x2_lanes_backward<T, kLanes<T>>(dy_row + j, code_row + j, top + 2 * j, bottom + 2 * j);
-      });
-    } else if (lanes == kLanes<T> / 2) {
-      for_each_lane_block<kLanes<T> / 2>(Wo, [&](int64_t j) {
-        max_pool_2x2_lanes_backward<T, kLanes<T> / 2>(dy_row + j, code_row + j, top + 2 * j, bottom + 2 * j);
-      });
-    } else {
-      for (int64_t j = 0; j < Wo; ++j) {
-        const T g = dy_row[j];
-        const uint8_t k = code_row[j];
-        top[2 * j] = k == 0 ? g : T(0);
-        top[2 * j + 1] = k == 1 ? g : T(0);
-        bottom[2 * j] = k == 2 ? g : T(0);
-        bottom[2 * j + 1] = k == 3 ? g : T(0);
-      }
-    }
+    for_each_row_block<T>(
+        Wo,
+        [&](auto lanes, int64_t j) __attribute__((always_inline)) {
+          max_pool_2x2_lanes_backward<T, decltype(lanes)::value>(dy_row + j, code_row + j, top + 2 * j, bottom + 2 * j);
+        },
+        [&](int64_t j) __attribute__((always_inline)) {
+          const T g = dy_row[j];
+          const uint8_t k = code_row[j];
+          top[2 * j] = k == 0 ? g : T(0);
+          top[2 * j + 1] = k == 1 ? g : T(0);
+          bottom[2 * j] = k == 2 ? g : T(0);
+          bottom[2 * j + 1] = k == 3 ? g : T(0);
+        });
     for (int64_t w = 2 * Wo; w < W; ++w) top[w] = bottom[w] = T(0);
   }
   std::fill(dx + 2 * Ho * W, dx + H * W, T(0));
