@@ -24,7 +24,7 @@
 //
 // Rows run in parallel; dw and db are summed per block of rows and the blocks
 // added in order (kernels/row_blocks.h), so results do not depend on threads.
-// The row sums run in 32 independent lanes (8 under 128 values; kernels/lane_sum.h): a single
+// The row sums run in 32 independent lanes (4 under 128 values; kernels/lane_sum.h): a single
 // running sum is a chain of dependent adds that, with the row in L1, costs
 // more than reading the row from memory. The row loops are compiled for AVX2
 // as well (NL_SIMD_CLONES).
