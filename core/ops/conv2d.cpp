@@ -144,8 +144,9 @@ struct ShiftedBlock {
   bool empty() const { return I.lo == I.hi || J.lo == J.hi; }
 };
 
-// The kH·kW shifted blocks in (p, q) order, computed once per call; none
-// (empty) for other shapes, which take the row-by-row loops.
+// The kH·kW shifted blocks in (p, q) order, computed once per conv2d call
+// (Chunks holds them); none (empty) for other shapes, which take the
+// row-by-row loops.
 std::vector<ShiftedBlock> shifted_blocks(const ConvDims& d) {
   std::vector<ShiftedBlock> blocks;
   if (d.sh != 1 || d.sw != 1 || d.Wo != d.W) return blocks;
@@ -207,11 +208,12 @@ NL_SIMD_CLONES void col2im_plane(T* in, T* plane, int64_t cols, int64_t W, const
 }
 
 // col[(c,p,q), (n,i,j)] for samples n0 .. n0+nb of contiguous x: by
-// shifted blocks a plane at a time where the shape has them, else row by row.
+// shifted blocks (shifted_blocks(d)) a plane at a time where the shape has
+// them, else row by row.
 template <typename T>
-void im2col(const T* x, T* col, const ConvDims& d, int64_t n0, int64_t nb) {
+void im2col(const T* x, T* col, const ConvDims& d, const std::vector<ShiftedBlock>& blocks, int64_t n0, int64_t nb) {
   const int64_t P = d.P(), taps = d.kH * d.kW, rows = d.C_in * taps, cols = nb * P;
-  if (const std::vector<ShiftedBlock> blocks = shifted_blocks(d); !blocks.empty()) {
+  if (!blocks.empty()) {
     parallel_for(0, d.C_in * nb, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(taps * P, 1)),
                  [&](int64_t lo, int64_t hi) {
                    for (int64_t t = lo; t < hi; ++t) {
@@ -250,12 +252,12 @@ void im2col(const T* x, T* col, const ConvDims& d, int64_t n0, int64_t nb) {
 }
 
 // dx[n0+n, c, h, w] = Σ dcol[(c,p,q), (n,i,j)] over the (p,q,i,j) that read (h, w);
-// one thread per (sample, channel) plane, kernel positions in a fixed order.
-// dcol is scratch: its padding columns may be zeroed on the way.
+// one thread per (sample, channel) plane, kernel positions in a fixed order;
+// blocks as im2col's. dcol is scratch: its padding columns may be zeroed on
+// the way.
 template <typename T>
-void col2im(T* dcol, T* dx, const ConvDims& d, int64_t n0, int64_t nb) {
+void col2im(T* dcol, T* dx, const ConvDims& d, const std::vector<ShiftedBlock>& blocks, int64_t n0, int64_t nb) {
   const int64_t P = d.P(), cols = nb * P, plane_size = d.H * d.W, taps = d.kH * d.kW;
-  const std::vector<ShiftedBlock> blocks = shifted_blocks(d);
   parallel_for(0, nb * d.C_in, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(taps * P, 1)),
                [&](int64_t lo, int64_t hi) {
                  for (int64_t t = lo; t < hi; ++t) {
@@ -347,8 +349,13 @@ struct Scratch {
 // count. More threads than parts leave the rest idle.
 struct Chunks {
   int64_t N, size, count, parts;
+  std::vector<ShiftedBlock> blocks;  // im2col's and col2im's, once per call
   explicit Chunks(const ConvDims& d)
-      : N(d.N), size(chunk_samples(d)), count((d.N + size - 1) / size), parts(std::min(count, kParts)) {}
+      : N(d.N),
+        size(chunk_samples(d)),
+        count((d.N + size - 1) / size),
+        parts(std::min(count, kParts)),
+        blocks(shifted_blocks(d)) {}
   int64_t first(int64_t part) const { return count * part / parts; }  // chunks [first(i), first(i + 1))
   int64_t n0(int64_t chunk) const { return chunk * size; }
   int64_t nb(int64_t chunk) const { return std::min(size, N - chunk * size); }
@@ -376,15 +383,17 @@ struct ChunkScratch {
         output_columns("conv2d output columns", chunks.size > 1 ? d.C_out * chunks.size * d.P() : 0) {}
 };
 
-// y for samples [n0, n0 + nb): im2col into col, y_g = W_g · col_g (+ b) into
-// y's block (one sample) or the scratch out, then out to y with the bias;
-// one_gemm: y_g as one GEMM, else in column blocks (Chunks).
+// y for the samples [n0, n0 + nb) of a chunk: im2col into col, y_g = W_g ·
+// col_g (+ b) into y's block (one sample) or the scratch out, then out to y
+// with the bias; y_g as one GEMM or in column blocks (Chunks::one_gemm).
 template <typename T>
-void conv2d_forward_chunk(const T* x, const T* w, const T* b, T* y, const ConvDims& d, int64_t n0, int64_t nb, T* col,
-                          T* out, bool one_gemm) {
-  const int64_t P = d.P(), K = d.K(), Og = d.out_per_group(), cols = nb * P;
+void conv2d_forward_chunk(const T* x, const T* w, const T* b, T* y, const ConvDims& d, const Chunks& chunks,
+                          int64_t chunk, T* col, T* out) {
+  const int64_t n0 = chunks.n0(chunk), nb = chunks.nb(chunk), P = d.P(), K = d.K(), Og = d.out_per_group(),
+                cols = nb * P;
+  const bool one_gemm = chunks.one_gemm();
   T* outp = nb == 1 ? y + n0 * d.C_out * P : out;  // one sample: its columns are y's
-  im2col(x, col, d, n0, nb);
+  im2col(x, col, d, chunks.blocks, n0, nb);
   // One sample with a bias: y's block starts as b and the GEMM adds onto it
   // (β = 1), so no pass over y follows; only where b joins the sum differs
   // from the chunks' (W·col) + b below, a rounding.
@@ -423,8 +432,7 @@ void conv2d_forward(const T* x, const T* w, const T* b, T* y, const ConvDims& d)
   chunks.for_each_part([&](int64_t part) {
     ChunkScratch<T> scratch(d, chunks);
     for (int64_t chunk = chunks.first(part); chunk < chunks.first(part + 1); ++chunk)
-      conv2d_forward_chunk(x, w, b, y, d, chunks.n0(chunk), chunks.nb(chunk), scratch.columns.data(),
-                           scratch.output_columns.data(), chunks.one_gemm());
+      conv2d_forward_chunk(x, w, b, y, d, chunks, chunk, scratch.columns.data(), scratch.output_columns.data());
   });
 }
 
@@ -436,12 +444,15 @@ NL_SIMD_CLONES void row_sums(const T* dy, int64_t P, int64_t lo, int64_t hi, dou
     rows[t] = kernels::lane_sum<double>(P, [&](int64_t k) { return double(dy[t * P + k]); });
 }
 
-// Samples [n0, n0 + nb): dw += dy_g · col_gᵀ and dx from dcol_g = W_gᵀ · dy_g
-// (dx or dw null: not wanted); col and dyc are scratch; one_gemm as above.
+// A chunk's samples [n0, n0 + nb): dw += dy_g · col_gᵀ and dx from dcol_g =
+// W_gᵀ · dy_g (dx or dw null: not wanted); col and dyc are scratch; the
+// GEMMs whole or in blocks as the forward's.
 template <typename T>
-void conv2d_backward_chunk(const T* dy, const T* x, const T* w, T* dx, T* dw, const ConvDims& d, int64_t n0, int64_t nb,
-                           T* col, T* dyc, bool one_gemm) {
-  const int64_t P = d.P(), K = d.K(), Og = d.out_per_group(), cols = nb * P;
+void conv2d_backward_chunk(const T* dy, const T* x, const T* w, T* dx, T* dw, const ConvDims& d, const Chunks& chunks,
+                           int64_t chunk, T* col, T* dyc) {
+  const int64_t n0 = chunks.n0(chunk), nb = chunks.nb(chunk), P = d.P(), K = d.K(), Og = d.out_per_group(),
+                cols = nb * P;
+  const bool one_gemm = chunks.one_gemm();
   const T* dyp = nb == 1 ? dy + n0 * d.C_out * P : dyc;  // one sample: dy's block is its columns
   if (nb > 1)                                            // dyc[o, n·P ..] = dy[n0+n, o, :]
     kernels::for_each_channel_row(nb, d.C_out, P, [&](int64_t lo, int64_t hi) {
@@ -451,7 +462,7 @@ void conv2d_backward_chunk(const T* dy, const T* x, const T* w, T* dx, T* dw, co
       }
     });
   if (dw) {  // dW_g += dy_g · col_gᵀ   (Og, K)
-    im2col(x, col, d, n0, nb);
+    im2col(x, col, d, chunks.blocks, n0, nb);
     const ColumnBlocks blocks(K, one_gemm ? K : kWeightBlock);
     for_each_gemm_block(d.G * blocks.count, Og * blocks.width(0) * cols, [&](int64_t task) {  // dW_g[:, k0..]
       auto [g, k0, width] = blocks.task(task);
@@ -466,7 +477,7 @@ void conv2d_backward_chunk(const T* dy, const T* x, const T* w, T* dx, T* dw, co
       kernels::gemm<T>(CblasTrans, CblasNoTrans, K, width, Og, T(1), w + g * Og * K, K, dyp + g * Og * cols + c0, cols,
                        T(0), col + g * K * cols + c0, cols);
     });
-    col2im(col, dx, d, n0, nb);
+    col2im(col, dx, d, chunks.blocks, n0, nb);
   }
 }
 
@@ -492,8 +503,8 @@ void conv2d_backward(const T* dy, const T* x, const T* w, T* dx, T* dw, T* db, c
     if (dw_part) std::fill(dw_part, dw_part + weights, T(0));
     ChunkScratch<T> scratch(d, chunks);
     for (int64_t chunk = chunks.first(part); chunk < chunks.first(part + 1); ++chunk)
-      conv2d_backward_chunk(dy, x, w, dx, dw_part, d, chunks.n0(chunk), chunks.nb(chunk), scratch.columns.data(),
-                            scratch.output_columns.data(), chunks.one_gemm());
+      conv2d_backward_chunk(dy, x, w, dx, dw_part, d, chunks, chunk, scratch.columns.data(),
+                            scratch.output_columns.data());
   });
   if (dw && chunks.parts > 1)
     parallel_for(0, weights, kParallelGrain, [&](int64_t lo, int64_t hi) {
