@@ -150,7 +150,7 @@ struct PoolLanes {
   struct Interleave;
   template <int From, size_t... l>
   struct Interleave<From, std::index_sequence<l...>> {
-    static constexpr mask value{Int((From + int(l)) / 2 + int(l) % 2 * L)...};
+    static constexpr mask value{Int((From + int(l)) / 2 + (From + int(l)) % 2 * L)...};
   };
   static constexpr mask low = Interleave<0, std::make_index_sequence<L>>::value,  // the first half
       high = Interleave<L, std::make_index_sequence<L>>::value;                   // the second half
@@ -199,13 +199,13 @@ __attribute__((always_inline)) inline void max_pool_2x2_lanes_backward(const T* 
 }
 
 // A row of Wo outputs in blocks of the widest vectors that fit (kLanes<T>,
-// else kLanes<T> / 2): vector(lanes, j) for outputs j .. j + lanes − 1, lanes
-// a std::integral_constant, the last block overlapping the one before;
-// scalar(j) for each output of a row narrower than both.
+// else kLanes<T> / 2, else one lane): vector(lanes, j) for outputs j .. j +
+// lanes − 1, lanes a std::integral_constant, the last block overlapping the
+// one before.
 template <typename T>
 inline constexpr int kLanes = int(32 / sizeof(T));
-template <typename T, typename Vector, typename Scalar>
-__attribute__((always_inline)) inline void for_each_row_block(int64_t Wo, Vector&& vector, Scalar&& scalar) {
+template <typename T, typename Vector>
+__attribute__((always_inline)) inline void for_each_row_block(int64_t Wo, Vector&& vector) {
   auto blocks = [&](auto lanes) __attribute__((always_inline)) {
     for (int64_t j = 0;; j += lanes) {
       const int64_t at = std::min<int64_t>(j, Wo - lanes);
@@ -217,8 +217,8 @@ __attribute__((always_inline)) inline void for_each_row_block(int64_t Wo, Vector
     blocks(std::integral_constant<int, kLanes<T>>{});
   else if (Wo >= kLanes<T> / 2)
     blocks(std::integral_constant<int, kLanes<T> / 2>{});
-  else
-    for (int64_t j = 0; j < Wo; ++j) scalar(j);
+  else  // rows of 1–3 floats (1 double): vectors of one lane, the same code
+    blocks(std::integral_constant<int, 1>{});
 }
 
 template <typename T>
@@ -229,19 +229,8 @@ NL_SIMD_CLONES void max_pool_2x2(const T* in, T* y, uint8_t* code, int64_t W, in
     T* y_row = y + i * Wo;
     uint8_t* code_row = code + i * Wo;
     for_each_row_block<T>(
-        Wo,
-        [&](auto lanes, int64_t j) __attribute__((always_inline)) {
+        Wo, [&](auto lanes, int64_t j) __attribute__((always_inline)) {
           max_pool_2x2_lanes<T, decltype(lanes)::value>(top + 2 * j, bottom + 2 * j, y_row + j, code_row + j);
-        },
-        [&](int64_t j) __attribute__((always_inline)) {
-          const T a = top[2 * j], b = top[2 * j + 1], c = bottom[2 * j], d = bottom[2 * j + 1];
-          T value = a;
-          uint8_t k = 0;
-          if (b > value || b != b) value = b, k = 1;
-          if (c > value || c != c) value = c, k = 2;
-          if (d > value || d != d) value = d, k = 3;
-          y_row[j] = value;
-          code_row[j] = k;
         });
   }
 }
@@ -257,17 +246,8 @@ NL_SIMD_CLONES void max_pool_2x2_backward(const T* dy, const uint8_t* code, T* d
     const T* dy_row = dy + i * Wo;
     const uint8_t* code_row = code + i * Wo;
     for_each_row_block<T>(
-        Wo,
-        [&](auto lanes, int64_t j) __attribute__((always_inline)) {
+        Wo, [&](auto lanes, int64_t j) __attribute__((always_inline)) {
           max_pool_2x2_lanes_backward<T, decltype(lanes)::value>(dy_row + j, code_row + j, top + 2 * j, bottom + 2 * j);
-        },
-        [&](int64_t j) __attribute__((always_inline)) {
-          const T g = dy_row[j];
-          const uint8_t k = code_row[j];
-          top[2 * j] = k == 0 ? g : T(0);
-          top[2 * j + 1] = k == 1 ? g : T(0);
-          bottom[2 * j] = k == 2 ? g : T(0);
-          bottom[2 * j + 1] = k == 3 ? g : T(0);
         });
     for (int64_t w = 2 * Wo; w < W; ++w) top[w] = bottom[w] = T(0);
   }

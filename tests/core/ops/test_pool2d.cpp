@@ -232,7 +232,7 @@ TEST_CASE("pools: default stride is the kernel, (C, H, W) inputs, float32, max t
 }
 
 // The 2×2 windows at stride 2 take their own kernel (vectors of 8 floats or
-// 4 doubles, half that for narrow rows, scalar below, the last vector of a
+// 4 doubles, half that for narrow rows, one lane below, the last vector of a
 // row overlapping the one before). Held to PyTorch's scan over a, b, c, d
 // (take v if v > best or v is NaN) at every output width from 1 to 20, odd
 // sizes, with many ties (values in {0, 1, 2}) and NaNs (about 1 in 12).
