@@ -27,8 +27,8 @@ inline constexpr int64_t kSumLanes = 32;
 // into the lanes is a constant and the lanes stay in registers: indexed by a
 // running j they went through the stack, and each row's fold stalled on
 // reloading them. With that, 4 lanes (one AVX2 register of doubles) beat 8:
-// BatchNorm forward + backward on (128, 128, 7, 7), one thread, 1.97 ms with
-// 8 lanes and the running tail, 1.39 with 4 lanes and the fixed one.
+// BatchNorm forward + backward on (128, 128, 7, 7), one thread, 1.92–1.96 ms
+// with 8 lanes and the running tail, 1.41–1.49 with 4 lanes and the fixed one.
 inline constexpr int64_t kShortRow = 128, kShortRowLanes = 4;
 
 namespace detail {
