@@ -130,9 +130,10 @@ void for_each_plane(const Windows& win, int64_t work_per_plane, Fn&& fn) {
 // eighth of the memory traffic, and the backward writes each dx value once.
 //
 // L outputs at a time in GCC vector types (L = 8 floats or 4 doubles, 256
-// bits; L/2 for rows narrower than L): the windows' corners a, b (top row)
-// and c, d (bottom row) gathered lane by lane (GCC makes shuffles of it),
-// and the choices are lane masks. The CNN's rows are short (14 and 7 outputs),
+// bits; L/2 for rows narrower than L, 1 for rows narrower than that:
+// for_each_row_block): the windows' corners a, b (top row) and c, d (bottom
+// row) gathered lane by lane (GCC makes shuffles of it), and the choices
+// are lane masks. The CNN's rows are short (14 and 7 outputs),
 // so a row is covered by whole vectors, the last one overlapping the one
 // before (outputs 6..13 after 0..7: the same values written twice). One
 // plane at a time, batch 128, one thread: the pool after the 28×28 block
