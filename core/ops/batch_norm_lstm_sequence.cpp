@@ -22,17 +22,28 @@
 //                       dγ = Σ dy·xhat,  dβ = Σ dy
 //   then:               dW_hh = Σ_t dp_tᵀ·h_{t−1},  db = Σ da,  dh_0 = dp_1·W_hh,  dc_0
 //
-// Threads: BatchNorm's statistics are per channel over the rows, so the
-// threads split the hidden units as the plain op does (core/ops/lstm_sequence.cpp):
-// a thread owns blocks of 32 units, all four gates of each, for every row and
-// step. Each channel's statistics, its normalization and its parameter
-// gradients are then one thread's, summed in one order whatever the thread
-// count, and the threads meet once per step, as in the plain op (h_t, or dp_t
-// in backward, must be complete before anyone multiplies by it). The forward
-// saves p_t, the activations, c_t and each step's means and variances.
+// Threads: a thread owns a block of batch rows or blocks of 32 hidden units
+// for the whole sequence, chosen as the plain op chooses (ops::split_plain_lstm,
+// lstm_helpers.h; rows in whole blocks of kStatRows).
+//  - By rows: every array a thread reads or writes at a step is its rows'
+//    contiguous block, and h_{t−1}·W_hhᵀ and dp_t·W_hh need only its own rows.
+//    The statistics need every row, so the threads meet twice per step: after
+//    the partial statistics of x_proj and p, and after those of c (backward:
+//    after the sums of BN_c, and after those of BN_ih and BN_hh).
+//  - By units: a thread's channels are all its own and their statistics need
+//    no meeting, but h_t (dp_t in backward) must be complete before anyone
+//    multiplies by it: once per step. Its share of each row is a run of the
+//    row (128 of 1024 values at H 256), which the caches fetch slower than
+//    whole blocks of rows (bench/RESULTS.md).
+// Either way the statistics and the backward's sums are taken per block of
+// kStatRows rows, then merged over the blocks in order, so every value is the
+// same whatever the thread count and the split. The thread that owns row 0
+// writes the saved statistics and the parameter gradients of its channels.
+// The forward saves p_t, the activations, c_t and each step's means and variances.
 #include <cmath>
 #include <vector>
 
+#include "core/kernels/batch_norm_columns.h"
 #include "core/kernels/lstm_unit.h"
 #include "core/kernels/simd.h"
 #include "core/kernels/vec_math.h"
@@ -42,6 +53,15 @@ namespace nl {
 
 namespace {
 using kernels::vec::tanh;
+
+using kernels::bn_statistics;
+using kernels::column_bn_apply;
+using kernels::column_bn_coefficients;
+using kernels::column_bn_coefficients_size;
+using kernels::column_bn_sums;
+using kernels::column_moments;
+using kernels::ColumnBN;
+using kernels::kStatRows;
 
 // One step's statistics: mean, variance and rstd = 1/√(var + eps) of BN_ih and
 // BN_hh (4H each), then of BN_c (H).
@@ -56,6 +76,12 @@ StepStats<T> step_stats(T* stats, int64_t t, int64_t H) {  // stats (T, 27H)
   return {s, s + 4 * H, s + 8 * H, s + 12 * H, s + 16 * H, s + 20 * H, s + 24 * H, s + 25 * H, s + 26 * H};
 }
 
+// A step's partial statistics in the forward, per row block: the block's mean
+// and biased variance of each channel,
+//   [mean_ih | var_ih | mean_hh | var_hh] (4H each), [mean_c | var_c] (H each);
+// in the backward, its sums, [Σdz | Σdz·ĉ] (H each), [Σda | Σda·x̂_ih | Σda·x̂_hh] (4H each).
+constexpr int64_t kForwardPartsPerUnit = 18, kBackwardPartsPerUnit = 14;
+
 // The BN parameters: γ_ih, γ_hh (4H), the gate bias b (4H, zeros when absent), γ_c, β_c (H).
 template <typename T>
 struct BNParams {
@@ -69,120 +95,56 @@ BNParams<T> bn_params(const Tensor& params, int64_t H, double eps, bool training
   return {v, v + 4 * H, v + 8 * H, v + 12 * H, v + 13 * H, T(eps), training};
 }
 
-// Columns [c0, c1) of v (N rows, leading dimension ld): mean and biased
-// variance over the rows, two passes (no cancellation).
-template <typename T>
-__attribute__((always_inline)) inline void column_moments(const T* v, int64_t ld, int64_t N, int64_t c0, int64_t c1,
-                                                          T* mean, T* var) {
-  for (int64_t c = c0; c < c1; ++c) mean[c] = var[c] = 0;
-  for (int64_t n = 0; n < N; ++n)
-#pragma omp simd
-    for (int64_t c = c0; c < c1; ++c) mean[c] += v[n * ld + c];
-  for (int64_t c = c0; c < c1; ++c) mean[c] /= T(N);
-  for (int64_t n = 0; n < N; ++n)
-#pragma omp simd
-    for (int64_t c = c0; c < c1; ++c) var[c] += (v[n * ld + c] - mean[c]) * (v[n * ld + c] - mean[c]);
-  for (int64_t c = c0; c < c1; ++c) var[c] /= T(N);
-}
-
-// The backward of K BatchNorms whose outputs are summed into one gradient dy
-// (BN_ih and BN_hh both feed a; K = 1 for BN_c), columns [c0, c1) of N rows,
-// every array with leading dimension ld. BN k normalizes v_k with its mean and
-// rstd and weight w_k; it writes dv_k (dv may be dy when K = 1) and adds Σ dy·xhat_k to
-// dw_k, and Σ dy to db when not null. With Σdxhat = w·Σdy and Σdxhat·xhat =
-// w·Σdy·xhat, training's rule dv = rstd·w/N·(N·dy − Σdy − xhat·Σdy·xhat) is,
-// per column, dv = A·dy + B·(v − mean) + C with
-//   A = rstd·w,  B = −A·rstd·Σ(dy·xhat)/N,  C = −A·Σdy/N
-// (eval: dv = A·dy), so the second pass is two FMAs per value, no division.
-// scratch: column_bn_scratch(K)·(c1 − c0) values.
-constexpr int64_t column_bn_scratch(int K) { return 1 + 3 * int64_t(K); }  // Σdy, then A, B, C per BN
-template <typename T>
-struct ColumnBN {
-  const T* v;  // the BN's input
-  T* dv;       // its input gradient
-  const T *mean, *rstd, *w;
-  T* dw;
+// What one thread runs of each step: rows [n0, n1), whole blocks of kStatRows
+// but the last, and hidden units [lo, hi) of them. The writer (the thread with
+// row 0) writes its channels' saved statistics and parameter gradients.
+struct Share {
+  int64_t n0, n1, lo, hi;
+  bool writer;
 };
-template <typename T, int K>
-__attribute__((always_inline)) inline void column_bn_backward(const T* dy, const ColumnBN<T> (&bns)[K], int64_t ld,
-                                                              int64_t N, int64_t c0, int64_t c1, bool training, T* db,
-                                                              T* scratch) {
-  const int64_t width = c1 - c0;
-  T* sum_dy = scratch;  // column c at index c − c0; then A, B, C of BN k at scratch + (1 + 3k + {0,1,2})·width
-  T* coef = scratch + width;
-  for (int64_t i = 0; i < column_bn_scratch(K) * width; ++i) scratch[i] = 0;
-  for (int64_t n = 0; n < N; ++n) {  // Σdy and each Σdy·xhat (in the A slots)
-    const T* g = dy + n * ld;
-#pragma omp simd
-    for (int64_t c = c0; c < c1; ++c) sum_dy[c - c0] += g[c];
-    for (int k = 0; k < K; ++k) {
-      const T *v = bns[k].v + n * ld, *mean = bns[k].mean, *rstd = bns[k].rstd;
-      T* sum_dy_xhat = coef + 3 * k * width;
-#pragma omp simd
-      for (int64_t c = c0; c < c1; ++c) sum_dy_xhat[c - c0] += g[c] * (v[c] - mean[c]) * rstd[c];
-    }
-  }
-  if (db)
-    for (int64_t c = c0; c < c1; ++c) db[c] += sum_dy[c - c0];  // dβ = Σ dy
-  const T inv_n = T(1) / T(N);
-  for (int k = 0; k < K; ++k) {
-    const ColumnBN<T>& bn = bns[k];
-    T *A = coef + 3 * k * width, *B = A + width, *C = B + width;
-    for (int64_t c = c0; c < c1; ++c) {
-      const int64_t i = c - c0;
-      const T sum_dy_xhat = A[i], a = bn.rstd[c] * bn.w[c];
-      bn.dw[c] += sum_dy_xhat;  // dγ = Σ dy·xhat
-      A[i] = a;
-      B[i] = training ? -a * bn.rstd[c] * sum_dy_xhat * inv_n : T(0);
-      C[i] = training ? -a * sum_dy[i] * inv_n : T(0);
-    }
-  }
-  for (int64_t n = 0; n < N; ++n) {
-    const T* g = dy + n * ld;
-    for (int k = 0; k < K; ++k) {
-      const T *v = bns[k].v + n * ld, *mean = bns[k].mean, *A = coef + 3 * k * width, *B = A + width, *C = B + width;
-      T* dv = bns[k].dv + n * ld;
-#pragma omp simd
-      for (int64_t c = c0; c < c1; ++c) dv[c] = A[c - c0] * g[c] + (B[c - c0] * (v[c] - mean[c]) + C[c - c0]);
-    }
-  }
+Share share_of(const ops::SequenceSplit& split, int64_t lo, int64_t hi, int64_t N, int64_t H) {
+  const ops::SequenceBlock b = ops::sequence_block(split, lo, hi, N, H);
+  return {b.row0, b.row0 + b.rows, b.unit_lo, b.unit_hi, b.row0 == 0};
 }
 
-// One BN's statistics for columns [c0, c1) of v (N rows, leading dimension
-// ld): mean and variance from the batch in training, else the running
-// statistics' row of this step's slot; then rstd = 1/√(var + eps).
-template <typename T>
-__attribute__((always_inline)) inline void bn_statistics(const T* v, int64_t ld, int64_t N, int64_t c0, int64_t c1,
-                                                         const T* running_mean, const T* running_var, bool training,
-                                                         T eps, T* mean, T* var, T* rstd) {
-  if (training) {
-    column_moments(v, ld, N, c0, c1, mean, var);
-  } else {
-    std::copy(running_mean + c0, running_mean + c1, mean + c0);
-    std::copy(running_var + c0, running_var + c1, var + c0);
-  }
-  for (int64_t c = c0; c < c1; ++c) rstd[c] = T(1) / std::sqrt(var[c] + eps);
-}
+// ---- forward of one step, in three parts (the threads meet between them when split by rows)
 
-// Forward of one step, units [lo, hi), every row.
+// p = h_{t−1}·W_hhᵀ and, in training, each row block's moments of x_proj and p.
 template <typename T>
-NL_SIMD_CLONES void step_forward(const T* packed, const T* xp, const T* h_prev, const T* c_prev, T* p, T* acts, T* c,
-                                 T* h, StepStats<T> st, T* const* running, int64_t slot, BNParams<T> bn, int64_t N,
-                                 int64_t H, int64_t lo, int64_t hi) {
+NL_SIMD_CLONES void forward_products(const T* packed, const T* xp, const T* h_prev, T* p, T* part, bool training,
+                                     int64_t H, Share s) {
   const int64_t G = 4 * H;
-  ops::gate_products(packed, h_prev, p, N, H, lo, hi);  // p = h_{t−1}·W_hhᵀ, these units' four gates
-  for (int64_t gate = 0; gate < 4; ++gate) {  // BN_ih's and BN_hh's statistics, these units' columns
-    const int64_t c0 = gate * H + lo, c1 = gate * H + hi;
-    bn_statistics(xp, G, N, c0, c1, running[0] + slot * G, running[1] + slot * G, bn.training, bn.eps, st.mean_ih,
-                  st.var_ih, st.rstd_ih);
-    bn_statistics(p, G, N, c0, c1, running[2] + slot * G, running[3] + slot * G, bn.training, bn.eps, st.mean_hh,
-                  st.var_hh, st.rstd_hh);
+  ops::gate_products(packed, h_prev + s.n0 * H, p + s.n0 * G, s.n1 - s.n0, H, s.lo, s.hi);
+  if (!training) return;
+  for (int64_t b0 = s.n0; b0 < s.n1; b0 += kStatRows) {
+    const int64_t b1 = std::min(b0 + kStatRows, s.n1);
+    T* q = part + b0 / kStatRows * kForwardPartsPerUnit * H;
+    for (int64_t gate = 0; gate < 4; ++gate) {
+      const int64_t c0 = gate * H + s.lo, c1 = gate * H + s.hi;
+      column_moments(xp, G, b0, b1, c0, c1, q, q + G);
+      column_moments(p, G, b0, b1, c0, c1, q + 2 * G, q + 3 * G);
+    }
   }
-  for (int64_t n = 0; n < N; ++n) {
+}
+
+// BN_ih's and BN_hh's statistics, a = BN_ih(x) + BN_hh(p) + b, the cell, and
+// in training each row block's moments of c.
+template <typename T>
+NL_SIMD_CLONES void forward_cell(const T* xp, const T* p, const T* c_prev, T* acts, T* c, T* part, StepStats<T> st,
+                                 T* const* running, int64_t slot, BNParams<T> bn, int64_t N, int64_t H, Share s) {
+  const int64_t G = 4 * H, stride = kForwardPartsPerUnit * H;
+  for (int64_t gate = 0; gate < 4; ++gate) {
+    const int64_t c0 = gate * H + s.lo, c1 = gate * H + s.hi;
+    bn_statistics(part, stride, G, N, c0, c1, running[0] + slot * G, running[1] + slot * G, bn.training, bn.eps,
+                  st.mean_ih, st.var_ih, st.rstd_ih);
+    bn_statistics(part + 2 * G, stride, G, N, c0, c1, running[2] + slot * G, running[3] + slot * G, bn.training, bn.eps,
+                  st.mean_hh, st.var_hh, st.rstd_hh);
+  }
+  for (int64_t n = s.n0; n < s.n1; ++n) {
     const T *x = xp + n * G, *pn = p + n * G, *cp = c_prev + n * H;
     T* a = acts + n * G;
 #pragma omp simd
-    for (int64_t u = lo; u < hi; ++u) {
+    for (int64_t u = s.lo; u < s.hi; ++u) {
       T pre[4];
       for (int64_t gate = 0; gate < 4; ++gate) {  // a = BN_ih(x) + BN_hh(p) + b
         const int64_t j = gate * H + u;
@@ -192,64 +154,121 @@ NL_SIMD_CLONES void step_forward(const T* packed, const T* xp, const T* h_prev, 
       c[n * H + u] = kernels::lstm_unit_forward_store(pre[0], pre[1], pre[2], pre[3], cp[u], u, H, a);
     }
   }
-  bn_statistics(c, H, N, lo, hi, running[4] + slot * H, running[5] + slot * H, bn.training, bn.eps, st.mean_c,
-                st.var_c, st.rstd_c);
-  for (int64_t n = 0; n < N; ++n)
+  if (!bn.training) return;
+  for (int64_t b0 = s.n0; b0 < s.n1; b0 += kStatRows) {
+    T* q = part + b0 / kStatRows * stride + 4 * G;
+    column_moments(c, H, b0, std::min(b0 + kStatRows, s.n1), s.lo, s.hi, q, q + H);
+  }
+}
+
+// BN_c's statistics and h = o·tanh(BN_c(c)).
+template <typename T>
+NL_SIMD_CLONES void forward_output(const T* acts, const T* c, T* h, const T* part, StepStats<T> st, T* const* running,
+                                   int64_t slot, BNParams<T> bn, int64_t N, int64_t H, Share s) {
+  const int64_t G = 4 * H;
+  bn_statistics(part + 4 * G, kForwardPartsPerUnit * H, H, N, s.lo, s.hi, running[4] + slot * H, running[5] + slot * H,
+                bn.training, bn.eps, st.mean_c, st.var_c, st.rstd_c);
+  for (int64_t n = s.n0; n < s.n1; ++n)
 #pragma omp simd
-    for (int64_t u = lo; u < hi; ++u) {  // h = o·tanh(BN_c(c))
+    for (int64_t u = s.lo; u < s.hi; ++u) {
       T z = bn.c_weight[u] * (c[n * H + u] - st.mean_c[u]) * st.rstd_c[u] + bn.c_bias[u];
       h[n * H + u] = acts[n * G + 3 * H + u] * tanh(z);
     }
 }
 
-// The parameter gradients' sums, one slot per channel (owned by one thread): dγ_ih, dγ_hh, db (4H), dγ_c, dβ_c (H).
+// ---- backward of one step, in three parts as the forward
+
+// The parameter gradients' sums, one slot per channel: dγ_ih, dγ_hh, db (4H), dγ_c, dβ_c (H).
 template <typename T>
 struct BNParamGrads {
   T *ih_weight, *hh_weight, *bias, *c_weight, *c_bias;
 };
 
-// Backward of one step, units [lo, hi), every row. dh (N, H) holds dp_{t+1}·W_hh
-// (for t = T: the gradient reaching h_n); dc the gradient reaching c_t, replaced
-// by the one reaching c_{t−1}. da (N, 4H) and dz (N, H) are scratch shared
-// by the threads (each writes its own columns); dx and dp (N, 4H) the step's outputs.
+// What the backward's parts share. dh (N, H) holds dp_{t+1}·W_hh (for t = T:
+// the gradient reaching h_n); dc the gradient reaching c_t, replaced by the
+// one reaching c_{t−1}. da (N, 4H) and dz (N, H) are one step's scratch; dx
+// and dp (N, 4H) the step's outputs. coef_c and coef_g: a thread's own
+// coefficients (column_bn_coefficients) of BN_c and of BN_ih and BN_hh.
 template <typename T>
-NL_SIMD_CLONES void step_backward(const T* xp, const T* p, const T* acts, const T* c_prev, const T* c,
-                                  StepStats<T> st, const T* dy, const T* dh, T* dc, T* da, T* dz, T* dx, T* dp,
-                                  BNParamGrads<T> grads, T* scratch, BNParams<T> bn, int64_t N, int64_t H, int64_t lo,
-                                  int64_t hi) {
+struct BackwardStep {
+  const T *xp, *p, *acts, *c_prev, *c, *dy, *dh;
+  StepStats<T> st;
+  T *dc, *da, *dz, *dx, *dp, *part, *coef_c, *coef_g;
+};
+
+// BN_c, and BN_ih and BN_hh (which share their output gradient da), as column_bn_* take them.
+template <typename T>
+ColumnBN<T> bn_c_of(const BackwardStep<T>& b, const BNParams<T>& bn, const BNParamGrads<T>& grads) {
+  return {b.c, b.dz, b.st.mean_c, b.st.rstd_c, bn.c_weight, grads.c_weight};
+}
+template <typename T>
+struct GateBNs {
+  ColumnBN<T> of[2];
+};
+template <typename T>
+GateBNs<T> gate_bns_of(const BackwardStep<T>& b, const BNParams<T>& bn, const BNParamGrads<T>& grads) {
+  return {{{b.xp, b.dx, b.st.mean_ih, b.st.rstd_ih, bn.ih_weight, grads.ih_weight},
+           {b.p, b.dp, b.st.mean_hh, b.st.rstd_hh, bn.hh_weight, grads.hh_weight}}};
+}
+
+// Through h = o·tanh(z): da_o and dz, and each row block's sums of BN_c.
+template <typename T>
+NL_SIMD_CLONES void backward_output(BackwardStep<T> b, BNParams<T> bn, BNParamGrads<T> grads, int64_t H, Share s) {
   const int64_t G = 4 * H;
-  for (int64_t n = 0; n < N; ++n)
+  for (int64_t n = s.n0; n < s.n1; ++n)
 #pragma omp simd
-    for (int64_t u = lo; u < hi; ++u) {  // through h = o·tanh(z): da_o and dz
-      T z = bn.c_weight[u] * (c[n * H + u] - st.mean_c[u]) * st.rstd_c[u] + bn.c_bias[u];
-      T th = tanh(z), o = acts[n * G + 3 * H + u], dh_u = dy[n * H + u] + dh[n * H + u];
-      da[n * G + 3 * H + u] = dh_u * th * o * (1 - o);
-      dz[n * H + u] = dh_u * o * (1 - th * th);
+    for (int64_t u = s.lo; u < s.hi; ++u) {
+      T z = bn.c_weight[u] * (b.c[n * H + u] - b.st.mean_c[u]) * b.st.rstd_c[u] + bn.c_bias[u];
+      T th = tanh(z), o = b.acts[n * G + 3 * H + u], dh_u = b.dy[n * H + u] + b.dh[n * H + u];
+      b.da[n * G + 3 * H + u] = dh_u * th * o * (1 - o);
+      b.dz[n * H + u] = dh_u * o * (1 - th * th);
     }
-  // dz becomes BN_c's input gradient, in place
-  column_bn_backward<T, 1>(dz, {{c, dz, st.mean_c, st.rstd_c, bn.c_weight, grads.c_weight}}, H, N, lo, hi, bn.training,
-                           grads.c_bias, scratch);
-  for (int64_t n = 0; n < N; ++n) {
-    const T* a = acts + n * G;
-    T* d = da + n * G;
+  for (int64_t b0 = s.n0; b0 < s.n1; b0 += kStatRows)
+    column_bn_sums<T, 1>(b.dz, {bn_c_of(b, bn, grads)}, H, H, b0, std::min(b0 + kStatRows, s.n1), s.lo, s.hi,
+                         b.part + b0 / kStatRows * kBackwardPartsPerUnit * H);
+}
+
+// BN_c backward (dz becomes its input gradient, in place), the cell rule with
+// dc = dc_next + BN_c's dc, and each row block's sums of BN_ih and BN_hh.
+template <typename T>
+NL_SIMD_CLONES void backward_cell(BackwardStep<T> b, BNParams<T> bn, BNParamGrads<T> grads, int64_t N, int64_t H,
+                                  Share s) {
+  const int64_t G = 4 * H, stride = kBackwardPartsPerUnit * H;
+  const ColumnBN<T> bn_c[1] = {bn_c_of(b, bn, grads)};
+  column_bn_coefficients<T, 1>(b.part, stride, bn_c, H, N, s.lo, s.hi, bn.training, s.writer, grads.c_bias, b.coef_c);
+  column_bn_apply<T, 1>(b.dz, bn_c, H, H, b.coef_c, s.n0, s.n1, s.lo, s.hi);
+  for (int64_t n = s.n0; n < s.n1; ++n) {
+    const T* a = b.acts + n * G;
+    T* d = b.da + n * G;
 #pragma omp simd
-    for (int64_t u = lo; u < hi; ++u) {  // the cell rule with dc = dc_next + BN_c's dc (its output gate done above)
-      kernels::LstmUnitGrads<T> g = kernels::lstm_unit_backward(a[u], a[H + u], a[2 * H + u], a[3 * H + u],
-                                                                c_prev[n * H + u], T(0), T(0),
-                                                                dc[n * H + u] + dz[n * H + u]);
+    for (int64_t u = s.lo; u < s.hi; ++u) {  // the cell rule (its output gate done in backward_output)
+      kernels::LstmUnitGrads<T> g =
+          kernels::lstm_unit_backward(a[u], a[H + u], a[2 * H + u], a[3 * H + u], b.c_prev[n * H + u], T(0), T(0),
+                                      b.dc[n * H + u] + b.dz[n * H + u]);
       d[u] = g.da_i;
       d[H + u] = g.da_f;
       d[2 * H + u] = g.da_g;
-      dc[n * H + u] = g.dc_prev;
+      b.dc[n * H + u] = g.dc_prev;
     }
   }
-  // BN_ih and BN_hh backward per gate's columns (one pass over da), and db = Σ da
+  const GateBNs<T> gates = gate_bns_of(b, bn, grads);
+  for (int64_t b0 = s.n0; b0 < s.n1; b0 += kStatRows)
+    for (int64_t gate = 0; gate < 4; ++gate)
+      column_bn_sums<T, 2>(b.da, gates.of, G, G, b0, std::min(b0 + kStatRows, s.n1), gate * H + s.lo, gate * H + s.hi,
+                           b.part + b0 / kStatRows * stride + 2 * H);
+}
+
+// BN_ih and BN_hh backward: dx = BN_ih's input gradient, dp = BN_hh's; db = Σ da.
+template <typename T>
+NL_SIMD_CLONES void backward_inputs(BackwardStep<T> b, BNParams<T> bn, BNParamGrads<T> grads, int64_t N, int64_t H,
+                                    Share s) {
+  const int64_t G = 4 * H;
+  const GateBNs<T> gates = gate_bns_of(b, bn, grads);
   for (int64_t gate = 0; gate < 4; ++gate) {
-    const int64_t c0 = gate * H + lo, c1 = gate * H + hi;
-    column_bn_backward<T, 2>(da,
-                             {{xp, dx, st.mean_ih, st.rstd_ih, bn.ih_weight, grads.ih_weight},
-                              {p, dp, st.mean_hh, st.rstd_hh, bn.hh_weight, grads.hh_weight}},
-                             G, N, c0, c1, bn.training, grads.bias, scratch);
+    const int64_t c0 = gate * H + s.lo, c1 = gate * H + s.hi;
+    column_bn_coefficients<T, 2>(b.part + 2 * H, kBackwardPartsPerUnit * H, gates.of, G, N, c0, c1, bn.training,
+                                 s.writer, grads.bias, b.coef_g);
+    column_bn_apply<T, 2>(b.da, gates.of, G, G, b.coef_g, s.n0, s.n1, c0, c1);
   }
 }
 
@@ -299,20 +318,32 @@ LSTMSequenceResult batch_norm_lstm_sequence(const Tensor& x_proj_in, const Tenso
   Tensor stats = Tensor::make({T, kStatsPerUnit * H}, dtype, op);  // StepStats per step
   cells.select(0, 0).copy_(c0_in.detach());
   auto slot = [=](int64_t t) { return std::min(start_step + t, S - 1); };
+  const ops::SequenceSplit split = ops::split_plain_lstm(N, H, dtype, kStatRows);
+  Tensor parts = training ? Tensor::make({(N + kStatRows - 1) / kStatRows, kForwardPartsPerUnit * H}, dtype, op)
+                          : Tensor();  // one step's partial statistics, shared by the threads
   dispatch_floating(op, dtype, [&]<typename U>() {
     const int64_t step = N * H;
     Tensor packed = ops::pack_gates_interleaved(w.data<U>(), H, op);
     const BNParams<U> bn = bn_params<U>(params, H, eps, training);
     U* run[6];
     for (int k = 0; k < 6; ++k) run[k] = stats_in[k]->data<U>();
-    U *c = cells.data<U>(), *h = out.data<U>();
-    ops::on_split_threads(ops::split_units(N, H), [&](int64_t lo, int64_t hi) {
+    U *c = cells.data<U>(), *h = out.data<U>(), *part = training ? parts.data<U>() : nullptr;
+    ops::on_split_threads(split, [&](int64_t lo, int64_t hi) {
+      const Share s = share_of(split, lo, hi, N, H);
+      std::vector<U> own_stats(s.writer ? 0 : size_t(kStatsPerUnit * H));  // a non-writer's copy of the statistics
+      auto meet = [&] {  // by rows: every block's partial statistics written
+        if (split.by_rows && training) ops::step_barrier();
+      };
       for (int64_t t = 0; t < T; ++t) {
-        step_forward<U>(packed.data<U>(), x_proj.data<U>() + t * 4 * step, t == 0 ? h0.data<U>() : h + (t - 1) * step,
-                        c + t * step, products.data<U>() + t * 4 * step, acts.data<U>() + t * 4 * step,
-                        c + (t + 1) * step, h + t * step, step_stats(stats.data<U>(), t, H), run, slot(t), bn, N, H,
-                        lo, hi);
-        ops::step_barrier();
+        const U* xp = x_proj.data<U>() + t * 4 * step;
+        U *p = products.data<U>() + t * 4 * step, *a = acts.data<U>() + t * 4 * step;
+        const StepStats<U> st = s.writer ? step_stats(stats.data<U>(), t, H) : step_stats(own_stats.data(), 0, H);
+        forward_products<U>(packed.data<U>(), xp, t == 0 ? h0.data<U>() : h + (t - 1) * step, p, part, training, H, s);
+        meet();
+        forward_cell<U>(xp, p, c + t * step, a, c + (t + 1) * step, part, st, run, slot(t), bn, N, H, s);
+        meet();
+        forward_output<U>(a, c + (t + 1) * step, h + t * step, part, st, run, slot(t), bn, N, H, s);
+        if (!split.by_rows) ops::step_barrier();  // h_t complete: every unit's product reads all of it
       }
     });
     if (training) {  // the running statistics, step by step as batch_norm updates them
@@ -352,6 +383,9 @@ LSTMSequenceResult batch_norm_lstm_sequence(const Tensor& x_proj_in, const Tenso
            Tensor dc = dc_n.clone();  // the gradient reaching c_t (c_T: the one reaching c_n)
            Tensor dparams = zeros({14 * H}, dtype);  // [dγ_ih | dγ_hh | db | dγ_c | dβ_c]
            Tensor dw = want_dw ? Tensor::make({4 * H, H}, dtype, backward_op) : Tensor();
+           const ops::SequenceSplit split = ops::split_plain_lstm(N, H, dtype, kStatRows);
+           Tensor parts = Tensor::make({(N + kStatRows - 1) / kStatRows, kBackwardPartsPerUnit * H}, dtype,
+                                       backward_op);  // one step's partial sums, shared by the threads
            dispatch_floating(backward_op, dtype, [&]<typename U>() {
              const int64_t step = N * H;
              Tensor packed = ops::pack_for_hidden_gradient(w.data<U>(), H, backward_op);
@@ -359,18 +393,39 @@ LSTMSequenceResult batch_norm_lstm_sequence(const Tensor& x_proj_in, const Tenso
              U* g = dparams.data<U>();
              const BNParamGrads<U> grads{g, g + 4 * H, g + 8 * H, g + 12 * H, g + 13 * H};
              const U* c = cells.data<U>();
-             ops::on_split_threads(ops::split_units(N, H), [&](int64_t lo, int64_t hi) {
-               std::vector<U> scratch(size_t(column_bn_scratch(2) * std::max<int64_t>(hi - lo, 1)));
+             ops::on_split_threads(split, [&](int64_t lo, int64_t hi) {
+               const Share s = share_of(split, lo, hi, N, H);
+               std::vector<U> coef(size_t(column_bn_coefficients_size(1) * H + column_bn_coefficients_size(2) * 4 * H));
+               auto meet = [&] {  // by rows: every block's partial sums written
+                 if (split.by_rows) ops::step_barrier();
+               };
                for (int64_t t = T - 1; t >= 0; --t) {
                  U* dp_t = dp.data<U>() + t * 4 * step;
-                 step_backward<U>(x_proj.data<U>() + t * 4 * step, products.data<U>() + t * 4 * step,
-                                  acts.data<U>() + t * 4 * step, c + t * step, c + (t + 1) * step,
-                                  step_stats(stats.data<U>(), t, H), dy.data<U>() + t * step, dh.data<U>(),
-                                  dc.data<U>(), da.data<U>(), dz.data<U>(), dx.data<U>() + t * 4 * step, dp_t, grads,
-                                  scratch.data(), bn, N, H, lo, hi);
-                 ops::step_barrier();    // dp_t complete: every unit's dh needs all of it
-                 if (t > 0 || want_dh0)  // dh = dp_t·W_hh, this thread's units (the ones it reads next step)
-                   ops::hidden_gradient<U>(packed.data<U>(), dp_t, dh.data<U>(), N, H, lo, hi);
+                 const BackwardStep<U> b{x_proj.data<U>() + t * 4 * step,
+                                         products.data<U>() + t * 4 * step,
+                                         acts.data<U>() + t * 4 * step,
+                                         c + t * step,
+                                         c + (t + 1) * step,
+                                         dy.data<U>() + t * step,
+                                         dh.data<U>(),
+                                         step_stats(stats.data<U>(), t, H),
+                                         dc.data<U>(),
+                                         da.data<U>(),
+                                         dz.data<U>(),
+                                         dx.data<U>() + t * 4 * step,
+                                         dp_t,
+                                         parts.data<U>(),
+                                         coef.data(),
+                                         coef.data() + column_bn_coefficients_size(1) * H};
+                 backward_output<U>(b, bn, grads, H, s);
+                 meet();
+                 backward_cell<U>(b, bn, grads, N, H, s);
+                 meet();
+                 backward_inputs<U>(b, bn, grads, N, H, s);
+                 if (!split.by_rows) ops::step_barrier();  // dp_t complete: every unit's dh needs all of it
+                 if (t > 0 || want_dh0)  // dh = dp_t·W_hh, this thread's rows and units (the ones it reads next step)
+                   ops::hidden_gradient<U>(packed.data<U>(), dp_t + s.n0 * 4 * H, dh.data<U>() + s.n0 * H, s.n1 - s.n0,
+                                           H, s.lo, s.hi);
                }
              });
              if (want_dw)

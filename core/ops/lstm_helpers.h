@@ -46,9 +46,11 @@ inline SequenceSplit split_sequence(int64_t total, int64_t block, int64_t N, int
 inline SequenceSplit split_units(int64_t N, int64_t H) { return split_sequence(H, kernels::kPanelWidth, N, H); }
 // Batch rows, evenly (16 and 16 of 32, where whole tiles of 3 rows would
 // give 15 and 17). A row's values do not depend on the tile it is computed in:
-// each row of a tile is its own chain of multiply-adds.
-inline SequenceSplit split_rows(int64_t N, int64_t H) {
-  SequenceSplit split = split_sequence(N, 1, N, H);
+// each row of a tile is its own chain of multiply-adds. With block > 1 each
+// thread gets whole blocks of rows (batch_norm_lstm_sequence.cpp: its
+// statistics are summed per block).
+inline SequenceSplit split_rows(int64_t N, int64_t H, int64_t block = 1) {
+  SequenceSplit split = split_sequence(N, block, N, H);
   split.by_rows = true;
   return split;
 }
@@ -67,10 +69,10 @@ inline SequenceSplit split_rows(int64_t N, int64_t H) {
 // 4% by rows (at the other parallel regions' ends).
 inline constexpr size_t kRowSplitMaxWeightBytes = size_t(1) << 20;
 
-inline SequenceSplit split_plain_lstm(int64_t N, int64_t H, DType dtype) {
+inline SequenceSplit split_plain_lstm(int64_t N, int64_t H, DType dtype, int64_t row_block = 1) {
   const bool fits = size_t(4 * H * H) * itemsize(dtype) <= kRowSplitMaxWeightBytes;
   const bool whole_tiles = N >= 6 * get_num_threads();  // two tiles of 3 rows each
-  return fits && whole_tiles ? split_rows(N, H) : split_units(N, H);
+  return fits && whole_tiles ? split_rows(N, H, row_block) : split_units(N, H);
 }
 
 // fn(lo, hi) on each thread of the split; fn runs every step (and, where the

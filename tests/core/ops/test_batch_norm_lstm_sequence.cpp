@@ -2,6 +2,7 @@
 // differences and against the same steps composed from matmul, batch_norm and
 // lstm_cell_state (what layers::LSTM ran before the fused op), in training
 // (batch statistics, running statistics updated per slot) and eval; errors.
+#include "core/ops/lstm_helpers.h"
 #include "tests/core/core_test_helpers.h"
 
 using nl::Tensor;
@@ -149,25 +150,35 @@ TEST_CASE("batch_norm_lstm_sequence: equals the steps composed from matmul, batc
   }
 }
 
-TEST_CASE("batch_norm_lstm_sequence: units split over threads, partial panels", "[ops][lstm]") {
-  // H = 40: a 32-unit block and an 8-unit one (two threads), forward panels of 8
-  // units, the last hidden-gradient panel a quarter; N = 22: row groups of 3 and 1.
-  int64_t T = 3, N = 22, H = 40;
-  nl::manual_seed(21);
-  Tensor seed = nl::randn({T + 1, N, H}, nl::f64);
-  nl::BNLSTMRunningStats running = running_stats(22, 4, H);
-  for (bool training : {true, false}) {
-    INFO("training " << training);
-    auto go = [&](int threads, bool use_fused) {
-      nl_test::ThreadCount scope(threads);
-      return run(inputs(23, T, N, H, 0.2), {clone(running), 0, training}, seed, use_fused);
-    };
-    auto one = go(1, true), two = go(2, true), reference = go(1, false);
-    for (size_t i = 0; i < one.size(); ++i) {
-      INFO(what(i));
-      CHECK(nl_test::bitwise_equal(one[i], two[i]));  // the thread split changes no sum
+TEST_CASE("batch_norm_lstm_sequence: rows or units split over threads, partial blocks and panels", "[ops][lstm]") {
+  // Two threads split N = 22 by rows, in blocks of 4 (12 and 10 rows, the last
+  // block 2), and N = 10 by units (fewer than two row tiles each), at H = 40: a
+  // 32-unit block and an 8-unit one, forward panels of 8 units, the last
+  // hidden-gradient panel a quarter. Statistics are merged per block of rows,
+  // so both must equal one thread bit for bit.
+  for (int64_t N : {22, 10}) {
+    INFO("N " << N);
+    const int64_t T = 3, H = 40;
+    {
+      nl_test::ThreadCount scope(2);
+      REQUIRE(nl::ops::split_plain_lstm(N, H, nl::f64, 4).by_rows == (N == 22));
     }
-    check_same(two, reference, 1e-10);
+    nl::manual_seed(21);
+    Tensor seed = nl::randn({T + 1, N, H}, nl::f64);
+    nl::BNLSTMRunningStats running = running_stats(22, 4, H);
+    for (bool training : {true, false}) {
+      INFO("training " << training);
+      auto go = [&](int threads, bool use_fused) {
+        nl_test::ThreadCount scope(threads);
+        return run(inputs(23, T, N, H, 0.2), {clone(running), 0, training}, seed, use_fused);
+      };
+      auto one = go(1, true), two = go(2, true), reference = go(1, false);
+      for (size_t i = 0; i < one.size(); ++i) {
+        INFO(what(i));
+        CHECK(nl_test::bitwise_equal(one[i], two[i]));  // the thread split changes no sum
+      }
+      check_same(two, reference, 1e-10);
+    }
   }
 }
 
