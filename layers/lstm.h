@@ -21,8 +21,9 @@
 // runs all steps as one fused op, one graph node: core/ops/lstm_sequence.cpp
 // (one product and the cell per step), layer_norm_lstm_sequence.cpp (the
 // product, both LayerNorms and the cell per group of rows, no barrier between
-// threads) and batch_norm_lstm_sequence.cpp (threads split the hidden units,
-// so each channel's statistics are one thread's; one barrier per step).
+// threads) and batch_norm_lstm_sequence.cpp (threads split the batch rows as
+// the plain op does, each channel's statistics merged from the row blocks';
+// two barriers per step each way).
 #include <vector>
 
 #include "layers/module.h"

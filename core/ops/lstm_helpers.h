@@ -1,6 +1,7 @@
 #pragma once
-// What the whole-sequence LSTM ops (lstm_sequence.cpp, layer_norm_lstm_sequence.cpp)
-// share: the checks of x_proj, h0, c0 and W_hh, and W_hh packed once per call.
+// What the whole-sequence LSTM ops (lstm_sequence.cpp, layer_norm_lstm_sequence.cpp,
+// batch_norm_lstm_sequence.cpp) share: the threads' split, the checks of
+// x_proj, h0, c0 and W_hh, and W_hh packed once per call.
 #include <initializer_list>
 
 #include "core/kernels/blas.h"
