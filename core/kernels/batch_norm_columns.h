@@ -19,8 +19,11 @@
 
 namespace nl::kernels {
 
-// Rows per block of the partial statistics and sums.
-inline constexpr int64_t kStatRows = 4;
+// Rows per block of the partial statistics and sums. Each thread merges all
+// blocks, half written by the other core: 8 rows halve that traffic against 4
+// (faster in the host's slow minutes, bench/RESULTS.md), and a batch of 32
+// still splits four ways.
+inline constexpr int64_t kStatRows = 8;
 
 // Columns [c0, c1) of rows [n0, n1) of v (leading dimension ld): mean and
 // biased variance over the rows, two passes (no cancellation).

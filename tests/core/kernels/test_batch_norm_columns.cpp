@@ -10,8 +10,9 @@
 namespace nlk = nl::kernels;
 
 namespace {
-// N = 11 rows (blocks of 4, 4, 3) of 6 columns; the kernels run on columns [1, 5).
-constexpr int64_t N = 11, W = 6, c0 = 1, c1 = 5;
+// N = 19 rows (kStatRows 8: blocks of 8, 8 and 3) of 6 columns; the kernels run on columns [1, 5).
+constexpr int64_t N = 19, W = 6, c0 = 1, c1 = 5;
+static_assert(N > 2 * nl::kernels::kStatRows, "two whole blocks and a partial one");
 constexpr double kEps = 1e-5;
 
 // Values far from 0 with a small spread per column (Σx² − n·mean² would cancel).

@@ -2,6 +2,7 @@
 // differences and against the same steps composed from matmul, batch_norm and
 // lstm_cell_state (what layers::LSTM ran before the fused op), in training
 // (batch statistics, running statistics updated per slot) and eval; errors.
+#include "core/kernels/batch_norm_columns.h"
 #include "core/ops/lstm_helpers.h"
 #include "tests/core/core_test_helpers.h"
 
@@ -151,17 +152,17 @@ TEST_CASE("batch_norm_lstm_sequence: equals the steps composed from matmul, batc
 }
 
 TEST_CASE("batch_norm_lstm_sequence: rows or units split over threads, partial blocks and panels", "[ops][lstm]") {
-  // Two threads split N = 22 by rows, in blocks of 4 (12 and 10 rows, the last
-  // block 2), and N = 10 by units (fewer than two row tiles each), at H = 40: a
-  // 32-unit block and an 8-unit one, forward panels of 8 units, the last
-  // hidden-gradient panel a quarter. Statistics are merged per block of rows,
-  // so both must equal one thread bit for bit.
+  // Two threads split N = 22 by rows, in whole blocks of kStatRows = 8 (8 and
+  // 14 rows, the last block 6), and N = 10 by units (fewer than two row tiles
+  // each), at H = 40: a 32-unit block and an 8-unit one, forward panels of 8
+  // units, the last hidden-gradient panel a quarter. Statistics are merged
+  // per block of rows, so both must equal one thread bit for bit.
   for (int64_t N : {22, 10}) {
     INFO("N " << N);
     const int64_t T = 3, H = 40;
     {
       nl_test::ThreadCount scope(2);
-      REQUIRE(nl::ops::split_plain_lstm(N, H, nl::f64, 4).by_rows == (N == 22));
+      REQUIRE(nl::ops::split_plain_lstm(N, H, nl::f64, nl::kernels::kStatRows).by_rows == (N == 22));
     }
     nl::manual_seed(21);
     Tensor seed = nl::randn({T + 1, N, H}, nl::f64);
