@@ -321,15 +321,16 @@ LSTMSequenceResult batch_norm_lstm_sequence(const Tensor& x_proj_in, const Tenso
   cells.select(0, 0).copy_(c0_in.detach());
   auto slot = [=](int64_t t) { return std::min(start_step + t, S - 1); };
   const ops::SequenceSplit split = ops::split_plain_lstm(N, H, dtype, kStatRows);
-  Tensor parts = training ? Tensor::make({(N + kStatRows - 1) / kStatRows, kForwardPartsPerUnit * H}, dtype, op)
-                          : Tensor();  // one step's partial statistics, shared by the threads
+  // one step's partial statistics, shared by the threads (unused in eval, but the
+  // parts' pointers into it stay valid)
+  Tensor parts = Tensor::make({(N + kStatRows - 1) / kStatRows, kForwardPartsPerUnit * H}, dtype, op);
   dispatch_floating(op, dtype, [&]<typename U>() {
     const int64_t step = N * H;
     Tensor packed = ops::pack_gates_interleaved(w.data<U>(), H, op);
     const BNParams<U> bn = bn_params<U>(params, H, eps, training);
     U* run[6];
     for (int k = 0; k < 6; ++k) run[k] = stats_in[k]->data<U>();
-    U *c = cells.data<U>(), *h = out.data<U>(), *part = training ? parts.data<U>() : nullptr;
+    U *c = cells.data<U>(), *h = out.data<U>(), *part = parts.data<U>();
     ops::on_split_threads(split, [&](int64_t lo, int64_t hi) {
       const Share s = share_of(split, lo, hi, N, H);
       std::vector<U> own_stats(s.writer ? 0 : size_t(kStatsPerUnit * H));  // a non-writer's copy of the statistics
