@@ -24,6 +24,8 @@ namespace nl::kernels {
 // (faster in the host's slow minutes, bench/RESULTS.md), and a batch of 32
 // still splits four ways.
 inline constexpr int64_t kStatRows = 8;
+// Blocks of rows in a batch of N, the last one partial.
+inline constexpr int64_t stat_blocks(int64_t N) { return (N + kStatRows - 1) / kStatRows; }
 
 // Columns [c0, c1) of rows [n0, n1) of v (leading dimension ld): mean and
 // biased variance over the rows, two passes (no cancellation).

@@ -39,8 +39,9 @@
 // kStatRows rows, then merged over the blocks in order, so every value is the
 // same whatever the thread count and the split. (By rows the char-LM step at
 // H 256 took 37.0 ms where by units it took 42.0, medians at 2 threads in the
-// host's slow minutes, and the same in its fast ones; bench/RESULTS.md.) The thread that owns row 0
-// writes the saved statistics and the parameter gradients of its channels.
+// host's slow minutes, and the same in its fast ones; bench/RESULTS.md.) The
+// thread that owns row 0 writes the saved statistics and the parameter
+// gradients of its channels.
 // The forward saves p_t, the activations, c_t and each step's means and variances.
 #include <cmath>
 #include <vector>
@@ -64,6 +65,7 @@ using kernels::column_bn_sums;
 using kernels::column_moments;
 using kernels::ColumnBN;
 using kernels::kStatRows;
+using kernels::stat_blocks;
 
 // One step's statistics: mean, variance and rstd = 1/√(var + eps) of BN_ih and
 // BN_hh (4H each), then of BN_c (H).
@@ -323,7 +325,7 @@ LSTMSequenceResult batch_norm_lstm_sequence(const Tensor& x_proj_in, const Tenso
   const ops::SequenceSplit split = ops::split_plain_lstm(N, H, dtype, kStatRows);
   // one step's partial statistics, shared by the threads (unused in eval, but the
   // parts' pointers into it stay valid)
-  Tensor parts = Tensor::make({(N + kStatRows - 1) / kStatRows, kForwardPartsPerUnit * H}, dtype, op);
+  Tensor parts = Tensor::make({stat_blocks(N), kForwardPartsPerUnit * H}, dtype, op);
   dispatch_floating(op, dtype, [&]<typename U>() {
     const int64_t step = N * H;
     Tensor packed = ops::pack_gates_interleaved(w.data<U>(), H, op);
@@ -387,7 +389,7 @@ LSTMSequenceResult batch_norm_lstm_sequence(const Tensor& x_proj_in, const Tenso
            Tensor dparams = zeros({14 * H}, dtype);  // [dγ_ih | dγ_hh | db | dγ_c | dβ_c]
            Tensor dw = want_dw ? Tensor::make({4 * H, H}, dtype, backward_op) : Tensor();
            const ops::SequenceSplit split = ops::split_plain_lstm(N, H, dtype, kStatRows);
-           Tensor parts = Tensor::make({(N + kStatRows - 1) / kStatRows, kBackwardPartsPerUnit * H}, dtype,
+           Tensor parts = Tensor::make({stat_blocks(N), kBackwardPartsPerUnit * H}, dtype,
                                        backward_op);  // one step's partial sums, shared by the threads
            dispatch_floating(backward_op, dtype, [&]<typename U>() {
              const int64_t step = N * H;

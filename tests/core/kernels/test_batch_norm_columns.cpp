@@ -25,7 +25,7 @@ std::vector<double> values(double offset, double phase) {
 // Every block's mean and variance (each block's at part + b·2W, variance W after), then merged.
 void merged_statistics(const std::vector<double>& v, bool training, const double* running_mean,
                        const double* running_var, double* mean, double* var, double* rstd) {
-  std::vector<double> part(size_t((N + nlk::kStatRows - 1) / nlk::kStatRows * 2 * W));
+  std::vector<double> part(size_t(nlk::stat_blocks(N) * 2 * W));
   for (int64_t b0 = 0; b0 < N; b0 += nlk::kStatRows) {
     double* q = part.data() + b0 / nlk::kStatRows * 2 * W;
     nlk::column_moments(v.data(), W, b0, std::min(b0 + nlk::kStatRows, N), c0, c1, q, q + W);
@@ -80,7 +80,7 @@ TEST_CASE("batch_norm_columns: two BatchNorms sharing dy, backward from block su
           {v[0].data(), dv[0].data(), mean[0].data(), rstd[0].data(), w[0].data(), dw[0].data()},
           {v[1].data(), dv[1].data(), mean[1].data(), rstd[1].data(), w[1].data(), dw[1].data()}};
       const int64_t stride = 3 * W;  // per block: Σdy, Σdy·xhat_0, Σdy·xhat_1
-      std::vector<double> part(size_t((N + nlk::kStatRows - 1) / nlk::kStatRows * stride)),
+      std::vector<double> part(size_t(nlk::stat_blocks(N) * stride)),
           coef(size_t(nlk::column_bn_coefficients_size(2) * W));
       for (int64_t b0 = 0; b0 < N; b0 += nlk::kStatRows)
         nlk::column_bn_sums<double, 2>(dy.data(), bns, W, W, b0, std::min(b0 + nlk::kStatRows, N), c0, c1,
