@@ -27,7 +27,10 @@ import statistics
 import sys
 import time
 
-import torch
+try:
+    import torch
+except ImportError:
+    sys.exit(f"torch_ref.py: {sys.executable} has no PyTorch; on Debian: apt-get install python3-torch python3-numpy")
 import torch.nn as nn
 import torch.nn.functional as F
 
