@@ -51,10 +51,11 @@ using ops::kUnitsPerPanel;
 // once per tile of 3 rows: the lstm_lm step at 1 thread took 70–74 ms against
 // 65–66 in this order (2026-12-04; an earlier host measured the opposite, 30%).
 // A panel reads 32 bytes of each gate of every row of x_proj and writes as
-// much of acts: 4·rows streams a few bytes apart per panel, too many for the
-// hardware prefetchers, so the first panel of each cache line asks for the
-// next line of each. The op's forward at (64, 32, 1024), 300 alternated
-// pairs: 4.3–4.4% faster at 2 threads, 2–3% at 1 (2026-12-07).
+// much of acts: 4·rows streams, each 32 bytes further on per panel, too
+// many for the hardware prefetchers, so the first panel of each cache line
+// asks for the next line of each. Alternated call by call (2026-12-07): the
+// op's forward at (64, 32, 1024) 4–7% faster at 2 threads, 2–3% at 1; the
+// lstm_lm step 2–3%.
 template <typename T>
 NL_SIMD_CLONES void step_forward(const T* packed, const T* xp, const T* h_prev, const T* c_prev, T* acts, T* c, T* h,
                                  int64_t N, int64_t H, int64_t lo, int64_t hi) {
