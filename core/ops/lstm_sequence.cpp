@@ -69,14 +69,14 @@ NL_SIMD_CLONES void step_forward(const T* packed, const T* xp, const T* h_prev, 
       kernels::panel_product(h_prev + n0 * H, H, rows, packed + p * H * kPanelWidth, H, tile);
       for (int64_t r = 0; r < rows; ++r) {
         const int64_t n = n0 + r;
-        if (u0 % kLine == 0 && u0 + kLine < H)  // at a line's first panel: the row's next lines, each gate
-          for (int64_t gate = 0; gate < 4; ++gate) {
-            __builtin_prefetch(xp + n * 4 * H + gate * H + u0 + kLine, 0, 3);
-            __builtin_prefetch(acts + n * 4 * H + gate * H + u0 + kLine, 1, 3);
-          }
         const T* pre = tile + r * kPanelWidth;  // [i | f | g | o] of units u0 .. u0+7
         const T* x = xp + n * 4 * H;
         T* a = acts + n * 4 * H;
+        if (u0 % kLine == 0 && u0 + kLine < H)  // at a line's first panel: the row's next lines, each gate
+          for (int64_t gate = 0; gate < 4; ++gate) {
+            __builtin_prefetch(x + gate * H + u0 + kLine, 0, 3);
+            __builtin_prefetch(a + gate * H + u0 + kLine, 1, 3);
+          }
 #pragma omp simd
         for (int64_t j = 0; j < count; ++j) {
           const int64_t u = u0 + j;
